@@ -1,0 +1,50 @@
+//! The table of diagnostic codes, grouped by phase, generated from `codes.txt`; each code's
+//! long explanation is `docs/errors/CODE.md`, shown by `mlpc explain CODE`.
+
+use crate::Severity;
+use serde::Serialize;
+
+/// The compiler phase a code belongs to; the code's hundreds digit says the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// E00xx: reading files and parsing.
+    Syntax,
+    /// E01xx: declarations, attributes and name resolution.
+    Names,
+    /// E02xx: types and units.
+    Types,
+    /// E03xx: the graph of models, pipelines and deployments.
+    Graph,
+    /// E04xx: environment values from YAML.
+    Env,
+    /// E06xx: warnings about unused or unreachable declarations.
+    Lint,
+}
+
+/// One entry of the code table.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeInfo {
+    /// `E0101`.
+    pub code: &'static str,
+    /// Severity every diagnostic with this code has.
+    pub severity: Severity,
+    /// Phase that reports it.
+    pub phase: Phase,
+    /// Short title.
+    pub title: &'static str,
+    /// Markdown explanation (`docs/errors/CODE.md`).
+    pub doc: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/codes_table.rs"));
+
+/// The table entry of `code` (case-insensitive), if it exists.
+pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
+    CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code))
+}
+
+/// The explanation of `code` for `mlpc explain`.
+pub fn explain(code: &str) -> Option<&'static str> {
+    lookup(code).map(|c| c.doc)
+}

@@ -1,0 +1,380 @@
+//! `ast_to_source`: prints a file in the canonical layout (two-space indent, one statement a
+//! line, `=` aligned in runs of attributes, one blank line between declarations) keeping every
+//! comment. Printing its own output again gives the same text.
+
+use crate::ast::*;
+
+/// Formats `file` (parsed from `src`) canonically.
+pub fn ast_to_source(file: &File, src: &str) -> String {
+    let mut p = Printer { src, out: String::new(), comments: &file.comments, next: 0 };
+    for (i, d) in file.decls.iter().enumerate() {
+        p.leading_comments(d.span.start as usize, 0, i == 0);
+        if i > 0 {
+            p.out.push('\n');
+        }
+        p.decl(d);
+        let limit = file.decls.get(i + 1).map_or(usize::MAX, |n| n.span.start as usize);
+        p.trailing_comment(d.span.end as usize, limit);
+        p.out.push('\n');
+    }
+    p.leading_comments(src.len() + 1, 0, file.decls.is_empty());
+    p.out
+}
+
+struct Printer<'a> {
+    src: &'a str,
+    out: String,
+    comments: &'a [Comment],
+    next: usize,
+}
+
+const INDENT: &str = "  ";
+const MAX_WIDTH: usize = 100;
+
+impl Printer<'_> {
+    fn indent(&mut self, level: usize) {
+        for _ in 0..level {
+            self.out.push_str(INDENT);
+        }
+    }
+
+    fn blank_between(&self, a: usize, b: usize) -> bool {
+        self.src.get(a.min(b)..b).is_some_and(|s| s.matches('\n').count() >= 2)
+    }
+
+    /// Emits every comment starting before `pos` on lines of its own.
+    fn leading_comments(&mut self, pos: usize, level: usize, first_in_block: bool) {
+        let mut prev_end: Option<usize> = None;
+        while let Some(c) = self.comments.get(self.next) {
+            let start = c.span.start as usize;
+            if start >= pos {
+                break;
+            }
+            let blank = prev_end.map_or(!first_in_block && self.blank_before(start), |e| self.blank_between(e, start));
+            if blank && !self.out.ends_with("\n\n") && !self.out.is_empty() {
+                self.out.push('\n');
+            }
+            self.indent(level);
+            self.out.push_str(&c.text);
+            self.out.push('\n');
+            prev_end = Some(c.span.end as usize);
+            self.next += 1;
+        }
+        if let Some(e) = prev_end {
+            if self.blank_between(e, pos.min(self.src.len())) && !first_in_block_after(level) {
+                self.out.push('\n');
+            }
+        }
+    }
+
+    fn blank_before(&self, start: usize) -> bool {
+        let before = &self.src[..start.min(self.src.len())];
+        let trimmed = before.trim_end_matches([' ', '\t']);
+        trimmed.ends_with("\n\n") || trimmed.ends_with("\n\r\n")
+    }
+
+    /// Appends a comment that starts on the same line after `end`.
+    fn trailing_comment(&mut self, end: usize, limit: usize) {
+        if let Some(c) = self.comments.get(self.next) {
+            let start = c.span.start as usize;
+            if start >= end && start < limit && !self.src.get(end..start).unwrap_or("\n").contains('\n') {
+                self.out.push(' ');
+                self.out.push_str(&c.text);
+                self.next += 1;
+            }
+        }
+    }
+
+    fn docs(&mut self, docs: &[Doc], level: usize) {
+        for d in docs {
+            self.indent(level);
+            if d.text.is_empty() {
+                self.out.push_str("///\n");
+            } else {
+                self.out.push_str("/// ");
+                self.out.push_str(&d.text);
+                self.out.push('\n');
+            }
+        }
+    }
+
+    fn decl(&mut self, d: &Decl) {
+        self.docs(&d.docs, 0);
+        self.out.push_str(d.kind.keyword());
+        if let Some(n) = &d.name {
+            self.out.push(' ');
+            self.out.push_str(&n.name);
+        }
+        self.out.push(' ');
+        self.block(&d.body, 0);
+    }
+
+    fn block(&mut self, b: &Block, level: usize) {
+        let has_comments = self.comments.get(self.next).is_some_and(|c| c.span.start < b.span.end);
+        if b.stmts.is_empty() && !has_comments {
+            self.out.push_str("{}");
+            return;
+        }
+        self.out.push('{');
+        let open_end = b.span.start as usize + 1;
+        let first = b.stmts.first().map_or(usize::MAX, |s| s.span.start as usize);
+        self.trailing_comment(open_end, first);
+        self.out.push('\n');
+        let widths = attr_runs(&b.stmts, self.src);
+        let mut prev_end = open_end;
+        for (i, s) in b.stmts.iter().enumerate() {
+            let start = s.span.start as usize;
+            let had_comment = self.comments.get(self.next).is_some_and(|c| (c.span.start as usize) < start);
+            if had_comment {
+                self.leading_comments(start, level + 1, i == 0 && !self.blank_between(prev_end, self.comment_start()));
+            } else if i > 0 && self.blank_between(prev_end, start) {
+                self.out.push('\n');
+            }
+            self.stmt(s, level + 1, widths[i]);
+            let limit = b.stmts.get(i + 1).map_or(b.span.end as usize, |n| n.span.start as usize);
+            self.trailing_comment(s.span.end as usize, limit);
+            self.out.push('\n');
+            prev_end = s.span.end as usize;
+        }
+        let close = (b.span.end as usize).saturating_sub(1);
+        self.leading_comments(close, level + 1, b.stmts.is_empty());
+        self.indent(level);
+        self.out.push('}');
+    }
+
+    fn comment_start(&self) -> usize {
+        self.comments.get(self.next).map_or(self.src.len(), |c| c.span.start as usize)
+    }
+
+    fn stmt(&mut self, s: &Stmt, level: usize, key_width: usize) {
+        self.docs(&s.docs, level);
+        self.indent(level);
+        match &s.kind {
+            StmtKind::Attr { key, value } => {
+                self.out.push_str(&key.name);
+                for _ in key.name.len()..key_width {
+                    self.out.push(' ');
+                }
+                self.out.push_str(" = ");
+                let col = level * INDENT.len() + key_width.max(key.name.len()) + 3;
+                self.expr_at(value, col, level);
+            }
+            StmtKind::Field { name, ty, value, window } => {
+                self.out.push_str(&name.name);
+                self.out.push_str(": ");
+                self.out.push_str(&ty.name);
+                if let Some(v) = value {
+                    self.out.push_str(" = ");
+                    self.out.push_str(&expr_text(v));
+                }
+                if let Some(w) = window {
+                    self.out.push_str(" over ");
+                    self.out.push_str(&expr_text(w));
+                }
+            }
+            StmtKind::Block { name, body } => {
+                self.out.push_str(&name.name);
+                self.out.push(' ');
+                self.block(body, level);
+            }
+            StmtKind::Step { name, body } => {
+                self.out.push_str("step ");
+                self.out.push_str(&name.name);
+                self.out.push(' ');
+                self.block(body, level);
+            }
+            StmtKind::Check(e) => {
+                self.out.push_str("check ");
+                self.out.push_str(&expr_text(e));
+            }
+            StmtKind::Require(e) => {
+                self.out.push_str("require ");
+                self.out.push_str(&expr_text(e));
+            }
+        }
+    }
+
+    /// Prints a value starting at column `col`; long lists break one item a line.
+    fn expr_at(&mut self, e: &Expr, col: usize, level: usize) {
+        let text = expr_text(e);
+        match &e.kind {
+            ExprKind::List(items) if col + text.len() > MAX_WIDTH && !items.is_empty() => {
+                self.out.push_str("[\n");
+                for it in items {
+                    self.indent(level + 1);
+                    self.out.push_str(&expr_text(it));
+                    self.out.push_str(",\n");
+                }
+                self.indent(level);
+                self.out.push(']');
+            }
+            _ => self.out.push_str(&text),
+        }
+    }
+}
+
+fn first_in_block_after(_level: usize) -> bool {
+    false
+}
+
+/// For each statement, the width its attribute key is padded to: the longest key of the run
+/// of consecutive single-line attributes it belongs to (0 for other statements).
+fn attr_runs(stmts: &[Stmt], src: &str) -> Vec<usize> {
+    let mut widths = vec![0; stmts.len()];
+    let mut i = 0;
+    while i < stmts.len() {
+        if !is_simple_attr(&stmts[i]) {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < stmts.len()
+            && is_simple_attr(&stmts[j])
+            && !src.get(stmts[j - 1].span.end as usize..stmts[j].span.start as usize).is_some_and(|s| s.matches('\n').count() >= 2)
+        {
+            j += 1;
+        }
+        let w = stmts[i..j].iter().filter_map(attr_key_len).max().unwrap_or(0);
+        for k in widths.iter_mut().take(j).skip(i) {
+            *k = w;
+        }
+        i = j;
+    }
+    widths
+}
+
+fn is_simple_attr(s: &Stmt) -> bool {
+    matches!(&s.kind, StmtKind::Attr { .. }) && s.docs.is_empty()
+}
+
+fn attr_key_len(s: &Stmt) -> Option<usize> {
+    match &s.kind {
+        StmtKind::Attr { key, .. } => Some(key.name.len()),
+        _ => None,
+    }
+}
+
+/// The canonical one-line text of an expression.
+pub fn expr_text(e: &Expr) -> String {
+    let mut s = String::new();
+    write_expr(&mut s, e);
+    s
+}
+
+fn write_expr(s: &mut String, e: &Expr) {
+    match &e.kind {
+        ExprKind::Int { text, .. } | ExprKind::Float { text, .. } => s.push_str(text),
+        ExprKind::Quantity { text, unit, .. } => {
+            s.push_str(text);
+            s.push_str(unit);
+        }
+        ExprKind::Rate { text, unit, .. } => {
+            s.push_str(text);
+            s.push('/');
+            s.push_str(unit);
+        }
+        ExprKind::Str { raw, .. } => s.push_str(raw),
+        ExprKind::Bool(b) => s.push_str(if *b { "true" } else { "false" }),
+        ExprKind::Null => s.push_str("null"),
+        ExprKind::Star => s.push('*'),
+        ExprKind::Path(p) => {
+            for (i, id) in p.iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                s.push_str(&id.name);
+            }
+        }
+        ExprKind::ModelRef { model, version, .. } => {
+            s.push_str(&model.name);
+            s.push('@');
+            match version {
+                VersionRef::Number(n) => s.push_str(&n.to_string()),
+                VersionRef::Alias(a) => s.push_str(a),
+            }
+        }
+        ExprKind::Call { name, args } => {
+            s.push_str(&name.name);
+            s.push('(');
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                if let Some(n) = &a.name {
+                    s.push_str(&n.name);
+                    s.push_str(" = ");
+                }
+                write_expr(s, &a.value);
+            }
+            s.push(')');
+        }
+        ExprKind::List(items) => {
+            s.push('[');
+            for (i, it) in items.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                write_expr(s, it);
+            }
+            s.push(']');
+        }
+        ExprKind::Paren(inner) => {
+            s.push('(');
+            write_expr(s, inner);
+            s.push(')');
+        }
+        ExprKind::Unary { op, expr } => {
+            s.push_str(match op {
+                UnOp::Not => "not ",
+                UnOp::Neg => "-",
+            });
+            write_expr(s, expr);
+        }
+        ExprKind::Binary { op, lhs, rhs } => {
+            write_expr(s, lhs);
+            s.push(' ');
+            s.push_str(op.symbol());
+            s.push(' ');
+            write_expr(s, rhs);
+        }
+        ExprKind::Arrow { from, to } => {
+            s.push_str(&from.name);
+            s.push_str(" -> ");
+            s.push_str(&to.name);
+        }
+        ExprKind::Typed { name, ty } => {
+            s.push_str(&name.name);
+            s.push_str(": ");
+            s.push_str(&ty.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mlp_diagnostics::FileId;
+
+    fn fmt(src: &str) -> String {
+        let (f, d) = crate::source_to_ast(FileId(0), src);
+        assert!(d.is_empty(), "{d:?}");
+        ast_to_source(&f.unwrap_or_else(|| panic!("parse")), src)
+    }
+
+    #[test]
+    fn canonical_layout_keeps_comments_and_is_idempotent() {
+        let src = "// head\nsource s {  path = \"a.parquet\" timestamp=ts // the time\n\n  // created\n created = c }\nentity e{key=id:int}";
+        let once = fmt(src);
+        assert_eq!(
+            once,
+            "// head\nsource s {\n  path      = \"a.parquet\"\n  timestamp = ts // the time\n\n  // created\n  created = c\n}\n\nentity e {\n  key = id: int\n}\n"
+        );
+        assert_eq!(fmt(&once), once);
+    }
+
+    #[test]
+    fn unary_minus_on_a_negative_operand_stays_parsable() {
+        let once = fmt("features f { a: int = - -1 }");
+        assert_eq!(fmt(&once), once);
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Prepares everything a build of mlp needs, idempotently: the project-local Python venv with
+# torch==2.11.0 (libtorch for `tch`, and the Python that training steps run) and the official
+# prebuilt libduckdb 1.5.6 (from the npm package that ships it), so that nothing is compiled
+# from source that need not be. Safe to run again: it only does what is missing.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$MLP_ROOT"
+
+TORCH_VERSION=2.11.0
+DUCKDB_NPM="@duckdb/node-bindings-linux-x64@1.5.6-r.1"
+
+quiet() { if [ -n "${CI:-}" ]; then "$@" >/dev/null; else "$@"; fi; }
+
+if ! "$MLP_VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+  echo "==> creating $MLP_VENV with torch==$TORCH_VERSION (one time, a few minutes)"
+  python3 -m venv "$MLP_VENV"
+  quiet "$MLP_VENV/bin/pip" install --disable-pip-version-check -q "torch==$TORCH_VERSION" numpy
+fi
+
+if [ ! -f "$DUCKDB_LIB_DIR/libduckdb.so" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "==> fetching prebuilt libduckdb ($DUCKDB_NPM)"
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "$DUCKDB_NPM" >/dev/null && tar xzf ./*.tgz)
+    mkdir -p "$DUCKDB_LIB_DIR"
+    find "$tmp/package" -name 'libduckdb.so' -exec cp {} "$DUCKDB_LIB_DIR/" \;
+    find "$tmp/package" -name 'duckdb*.h' -exec cp {} "$DUCKDB_LIB_DIR/" \; || true
+    rm -rf "$tmp"
+  else
+    echo "==> npm not found: DuckDB will be compiled from source (cargo feature 'bundled')" >&2
+  fi
+fi
