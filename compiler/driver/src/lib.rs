@@ -1,1 +1,141 @@
-//! placeholder
+//! The compiler driver: loads a project folder (every `*.mlp` in it, and `env/NAME.yaml`
+//! for `--env NAME`), runs `source_to_ast`, `ast_to_hir` and `hir_to_plan`, and returns the
+//! diagnostics and, when there are no errors, the plan.
+
+use mlp_diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, Span};
+use mlp_ir::Plan;
+use mlp_sema::EnvValues;
+use mlp_syntax::ast;
+use std::path::{Path, PathBuf};
+
+/// The result of checking a project.
+#[derive(Debug)]
+pub struct Checked {
+    /// Every file read (`.mlp` files, then the env YAML).
+    pub map: SourceMap,
+    /// Diagnostics sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The plan, when there is no error.
+    pub plan: Option<Plan>,
+    /// The parsed files (None where a file did not parse).
+    pub asts: Vec<(FileId, PathBuf, Option<ast::File>)>,
+}
+
+impl Checked {
+    /// True when any error was reported.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// The `.mlp` files of a project folder, sorted by name.
+pub fn project_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "mlp") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Checks the project in `dir`, with values from `env/ENV.yaml` when `env` is given.
+pub fn check_dir(dir: &Path, env: Option<&str>) -> Checked {
+    let mut map = SourceMap::new();
+    let mut early = Vec::new();
+    let mut sources: Vec<(FileId, PathBuf)> = Vec::new();
+    match project_files(dir) {
+        Ok(files) if files.is_empty() => early.push(Diagnostic::new("E0009", format!("no .mlp files in `{}`", dir.display())).help("a project is a folder of `*.mlp` files; pass its path")),
+        Ok(files) => {
+            for path in files {
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => sources.push((map.add(path.display().to_string(), text), path)),
+                    Err(e) => early.push(Diagnostic::new("E0008", format!("cannot read `{}`: {e}", path.display())).help("project files must be readable UTF-8 text")),
+                }
+            }
+        }
+        Err(e) => early.push(Diagnostic::new("E0009", format!("cannot read project folder `{}`: {e}", dir.display()))),
+    }
+    let env_file = env.map(|name| {
+        let path = dir.join("env").join(format!("{name}.yaml"));
+        (name.to_string(), std::fs::read_to_string(&path).map(|t| (path.display().to_string(), t)).map_err(|e| (path, e)))
+    });
+    let mut envv = EnvValues::default();
+    if let Some((name, res)) = env_file {
+        match res {
+            Ok((path, text)) => {
+                let id = map.add(path, text);
+                let (values, d) = mlp_sema::load_env_file(&map, id, &name);
+                envv = values;
+                early.extend(d);
+            }
+            Err((path, e)) => {
+                let known = std::fs::read_dir(dir.join("env"))
+                    .map(|rd| rd.filter_map(Result::ok).filter_map(|e| e.path().file_stem().map(|s| s.to_string_lossy().to_string())).collect::<Vec<_>>())
+                    .unwrap_or_default();
+                early.push(
+                    Diagnostic::new("E0401", format!("environment `{name}` not found: cannot read `{}`: {e}", path.display())).maybe_help(
+                        mlp_diagnostics::suggestion(&name, known.iter().map(String::as_str))
+                            .or_else(|| Some(format!("create env/{name}.yaml with the values of the project's `env` block"))),
+                    ),
+                );
+                envv.name = Some(name);
+            }
+        }
+    }
+    let root = dir.display().to_string();
+    check_loaded(map, sources, envv, early, &root)
+}
+
+/// Checks in-memory sources (`(name, text)` pairs) with an optional env YAML `(name, text)`.
+pub fn check_sources(files: &[(String, String)], env: Option<(&str, &str)>) -> Checked {
+    let mut map = SourceMap::new();
+    let sources: Vec<(FileId, PathBuf)> = files.iter().map(|(n, t)| (map.add(n.clone(), t.clone()), PathBuf::from(n))).collect();
+    let mut early = Vec::new();
+    let mut envv = EnvValues::default();
+    if let Some((name, text)) = env {
+        let id = map.add(format!("env/{name}.yaml"), text.to_string());
+        let (v, d) = mlp_sema::load_env_file(&map, id, name);
+        envv = v;
+        early.extend(d);
+    }
+    check_loaded(map, sources, envv, early, "")
+}
+
+fn check_loaded(map: SourceMap, sources: Vec<(FileId, PathBuf)>, env: EnvValues, early: Vec<Diagnostic>, root: &str) -> Checked {
+    let mut diags = Diagnostics::new();
+    diags.extend(early);
+    let mut asts = Vec::new();
+    let mut parsed = Vec::new();
+    for (id, path) in sources {
+        let text = map.get(id).map(|f| f.text.clone()).unwrap_or_default();
+        let (ast, d) = mlp_syntax::source_to_ast(id, &text);
+        diags.extend(d);
+        if let Some(a) = &ast {
+            parsed.push((id, a.clone()));
+        }
+        asts.push((id, path, ast));
+    }
+    let syntax_ok = asts.iter().all(|(_, _, a)| a.is_some());
+    let mut plan = None;
+    if syntax_ok {
+        let (hir, d) = mlp_sema::ast_to_hir(&parsed, &env, &map);
+        let failed = d.has_errors();
+        diags.extend(d.sorted());
+        if !failed && !diags.has_errors() {
+            plan = Some(mlp_sema::hir_to_plan(&hir, &map, root));
+        }
+    }
+    Checked { map, diagnostics: diags.sorted(), plan, asts }
+}
+
+/// Formats one file's text canonically; `None` when it does not parse.
+pub fn format_source(text: &str) -> Option<String> {
+    let (ast, _) = mlp_syntax::source_to_ast(FileId(0), text);
+    ast.map(|a| mlp_syntax::ast_to_source(&a, text))
+}
+
+/// A zero-width span at the start of `file`, for diagnostics about a whole file.
+pub fn file_span(file: FileId) -> Span {
+    Span::new(file, 0, 0)
+}

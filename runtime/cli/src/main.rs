@@ -1,1 +1,234 @@
-fn main() {}
+//! `mlpc`, the mlp command line: `check`, `fmt`, `graph`, `explain` and `stdlib` (plan,
+//! apply, serve and the rest arrive with their components). Exit codes: 0 success, 1 errors
+//! (bad specs and bad arguments alike); see specs/exit-codes.md.
+
+mod graph;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mlp_diagnostics::{render_human, render_json};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// mlp: one checked spec for features, pipelines, models, deployments, monitors and consumers.
+#[derive(Parser, Debug)]
+#[command(name = "mlpc", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a project: parse every *.mlp file, resolve names, check types, units and graphs.
+    /// Exits 0 when there are no errors (warnings alone pass), 1 otherwise.
+    Check {
+        /// Project folder (every *.mlp file in it).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Output for people (miette) or for editors (JSON, specs/diagnostics.schema.json).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Read environment values from DIR/env/NAME.yaml.
+        #[arg(long, value_name = "NAME")]
+        env: Option<String>,
+    },
+    /// Rewrite *.mlp files in the canonical layout, keeping every comment.
+    Fmt {
+        /// Project folder, or one .mlp file.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Change nothing; list the files that are not formatted and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the project's resource graph (features -> models -> deployments -> consumers).
+    Graph {
+        /// Project folder.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Graphviz dot or Mermaid.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// Read environment values from DIR/env/NAME.yaml.
+        #[arg(long, value_name = "NAME")]
+        env: Option<String>,
+    },
+    /// Print the plan IR as versioned JSON (specs/plan.schema.json).
+    Ir {
+        /// Project folder.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Read environment values from DIR/env/NAME.yaml.
+        #[arg(long, value_name = "NAME")]
+        env: Option<String>,
+    },
+    /// Explain a diagnostic code, e.g. `mlpc explain E0101`.
+    Explain {
+        /// The code.
+        code: String,
+    },
+    /// List the language's built-ins (markdown).
+    Stdlib,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are successes; every argument error exits 1, never 2.
+            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Check { dir, format, env } => check(&dir, format, env.as_deref()),
+        Command::Fmt { dir, check } => fmt(&dir, check),
+        Command::Graph { dir, format, env } => graph_cmd(&dir, format, env.as_deref()),
+        Command::Ir { dir, env } => ir(&dir, env.as_deref()),
+        Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
+            Some(info) => {
+                print!("{}", info.doc);
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("error: unknown diagnostic code `{code}`; codes look like E0101 (see specs/error-codes.md)");
+                ExitCode::from(1)
+            }
+        },
+        Command::Stdlib => {
+            print!("{}", mlp_stdlib::markdown());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn report(checked: &mlp_driver::Checked, format: Format) {
+    match format {
+        Format::Json => {
+            let doc = render_json(&checked.diagnostics, &checked.map);
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        Format::Human => {
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            eprint!("{}", render_human(&checked.diagnostics, &checked.map, color));
+            let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+            let warnings = checked.diagnostics.len() - errors;
+            if errors > 0 {
+                eprintln!("error: {errors} error{}, {warnings} warning{}", plural(errors), plural(warnings));
+            }
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn check(dir: &Path, format: Format, env: Option<&str>) -> ExitCode {
+    let checked = mlp_driver::check_dir(dir, env);
+    report(&checked, format);
+    if checked.has_errors() {
+        return ExitCode::from(1);
+    }
+    if let (Format::Human, Some(plan)) = (format, &checked.plan) {
+        let warnings = checked.diagnostics.len();
+        eprintln!(
+            "ok: {} resources in {} file{}{}",
+            plan.graph.node_count(),
+            checked.asts.len(),
+            plural(checked.asts.len()),
+            if warnings > 0 { format!(", {warnings} warning{}", plural(warnings)) } else { String::new() }
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn fmt(target: &Path, check: bool) -> ExitCode {
+    let files = if target.is_file() {
+        vec![target.to_path_buf()]
+    } else {
+        match mlp_driver::project_files(target) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", target.display());
+                return ExitCode::from(1);
+            }
+        }
+    };
+    let mut failed = false;
+    let mut changed = 0;
+    for f in files {
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", f.display());
+                failed = true;
+                continue;
+            }
+        };
+        let Some(out) = mlp_driver::format_source(&text) else {
+            let checked = mlp_driver::check_sources(&[(f.display().to_string(), text)], None);
+            let syntax: Vec<_> = checked.diagnostics.into_iter().filter(|d| d.code.starts_with("E00")).collect();
+            eprint!("{}", render_human(&syntax, &checked.map, std::io::stderr().is_terminal()));
+            eprintln!("error: `{}` does not parse; not formatted", f.display());
+            failed = true;
+            continue;
+        };
+        if out != text {
+            changed += 1;
+            if check {
+                println!("{}", f.display());
+            } else if let Err(e) = std::fs::write(&f, out) {
+                eprintln!("error: cannot write `{}`: {e}", f.display());
+                failed = true;
+            }
+        }
+    }
+    if failed || (check && changed > 0) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn clean_plan(dir: &Path, env: Option<&str>) -> Option<mlp_ir::Plan> {
+    let checked = mlp_driver::check_dir(dir, env);
+    if checked.has_errors() {
+        report(&checked, Format::Human);
+        return None;
+    }
+    checked.plan
+}
+
+fn graph_cmd(dir: &Path, format: GraphFormat, env: Option<&str>) -> ExitCode {
+    let Some(plan) = clean_plan(dir, env) else { return ExitCode::from(1) };
+    let out = match format {
+        GraphFormat::Dot => graph::dot(&plan),
+        GraphFormat::Mermaid => graph::mermaid(&plan),
+    };
+    print!("{out}");
+    ExitCode::SUCCESS
+}
+
+fn ir(dir: &Path, env: Option<&str>) -> ExitCode {
+    let Some(plan) = clean_plan(dir, env) else { return ExitCode::from(1) };
+    println!("{}", plan.to_json());
+    ExitCode::SUCCESS
+}

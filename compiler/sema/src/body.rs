@@ -1,0 +1,168 @@
+//! Sorting a declaration's body into attributes, nested blocks, fields, checks, gates and
+//! steps, against the schema of what that kind accepts (unknown, duplicate and misplaced
+//! statements are reported here, with "did you mean" help).
+
+use indexmap::IndexMap;
+use mlp_diagnostics::{suggestion, Diagnostic, Diagnostics, Span};
+use mlp_syntax::ast::{Block, Expr, Ident, Stmt, StmtKind};
+
+/// What a body may contain besides attributes and blocks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Allow {
+    /// `name: type [= expr]`.
+    pub fields: bool,
+    /// `check expr`.
+    pub checks: bool,
+    /// `require expr`.
+    pub requires: bool,
+    /// `step name { }`.
+    pub steps: bool,
+}
+
+/// A field statement.
+#[derive(Debug, Clone, Copy)]
+pub struct Field<'a> {
+    /// The statement (for docs and span).
+    pub stmt: &'a Stmt,
+    /// Name.
+    pub name: &'a Ident,
+    /// Type name.
+    pub ty: &'a Ident,
+    /// Definition.
+    pub value: Option<&'a Expr>,
+    /// Window.
+    pub window: Option<&'a Expr>,
+}
+
+/// A sorted body.
+#[derive(Debug, Default)]
+pub struct Body<'a> {
+    /// Attributes by key.
+    pub attrs: IndexMap<&'a str, (&'a Ident, &'a Expr)>,
+    /// Nested blocks by name.
+    pub blocks: IndexMap<&'a str, (&'a Ident, &'a Block)>,
+    /// Fields in order.
+    pub fields: Vec<Field<'a>>,
+    /// `check` expressions.
+    pub checks: Vec<&'a Expr>,
+    /// `require` expressions.
+    pub requires: Vec<&'a Expr>,
+    /// Steps in order.
+    pub steps: Vec<(&'a Ident, &'a Block)>,
+}
+
+impl<'a> Body<'a> {
+    /// The value of attribute `key`.
+    pub fn attr(&self, key: &str) -> Option<&'a Expr> {
+        self.attrs.get(key).map(|(_, e)| *e)
+    }
+    /// The nested block `name`.
+    pub fn block(&self, name: &str) -> Option<&'a Block> {
+        self.blocks.get(name).map(|(_, b)| *b)
+    }
+}
+
+/// Sorts `block` (of a `what`, e.g. "feature view") into a [`Body`].
+pub fn sort<'a>(diags: &mut Diagnostics, block: &'a Block, what: &str, attrs: &[&str], blocks: &[&str], allow: Allow) -> Body<'a> {
+    let mut body = Body::default();
+    let mut fields_seen: IndexMap<&str, Span> = IndexMap::new();
+    for s in &block.stmts {
+        match &s.kind {
+            StmtKind::Attr { key, value } => {
+                if !attrs.contains(&key.name.as_str()) {
+                    let cands = attrs.iter().chain(blocks).copied();
+                    let mut d = Diagnostic::new("E0103", format!("unknown attribute `{}` in {what}", key.name))
+                        .label(key.span, "not an attribute of this declaration");
+                    d = d.maybe_help(suggestion(&key.name, cands).or_else(|| Some(format!("a {what} accepts: {}", list(attrs)))));
+                    if blocks.contains(&key.name.as_str()) {
+                        d = d.help(format!("`{}` is a block: write `{} {{ ... }}`", key.name, key.name));
+                    }
+                    diags.push(d);
+                } else if let Some((first, _)) = body.attrs.get(key.name.as_str()) {
+                    diags.push(
+                        Diagnostic::new("E0105", format!("attribute `{}` given twice", key.name))
+                            .label(key.span, "given again here")
+                            .related(first.span, "first given here")
+                            .help("remove one of them"),
+                    );
+                } else {
+                    body.attrs.insert(key.name.as_str(), (key, value));
+                }
+            }
+            StmtKind::Block { name, body: b } => {
+                if !blocks.contains(&name.name.as_str()) {
+                    let mut d = Diagnostic::new("E0103", format!("unknown block `{}` in {what}", name.name))
+                        .label(name.span, "not a block of this declaration");
+                    d = d.maybe_help(suggestion(&name.name, blocks.iter().chain(attrs).copied()));
+                    if attrs.contains(&name.name.as_str()) {
+                        d = d.help(format!("`{}` is an attribute: write `{} = ...`", name.name, name.name));
+                    }
+                    diags.push(d);
+                } else if let Some((first, _)) = body.blocks.get(name.name.as_str()) {
+                    diags.push(
+                        Diagnostic::new("E0105", format!("block `{}` given twice", name.name))
+                            .label(name.span, "given again here")
+                            .related(first.span, "first given here"),
+                    );
+                } else {
+                    body.blocks.insert(name.name.as_str(), (name, b));
+                }
+            }
+            StmtKind::Field { name, ty, value, window } => {
+                if !allow.fields {
+                    diags.push(
+                        Diagnostic::new("E0106", format!("a {what} has no fields"))
+                            .label(name.span, "field not allowed here")
+                            .help(format!("a {what} accepts attributes: {}; write `{} = ...` for an attribute", list(attrs), name.name)),
+                    );
+                } else if let Some(first) = fields_seen.get(name.name.as_str()) {
+                    diags.push(
+                        Diagnostic::new("E0105", format!("field `{}` declared twice", name.name))
+                            .label(name.span, "declared again here")
+                            .related(*first, "first declared here"),
+                    );
+                } else {
+                    fields_seen.insert(name.name.as_str(), name.span);
+                    body.fields.push(Field { stmt: s, name, ty, value: value.as_ref(), window: window.as_ref() });
+                }
+            }
+            StmtKind::Check(e) => {
+                if allow.checks {
+                    body.checks.push(e);
+                } else {
+                    diags.push(misplaced("check", what, s.span, "checks belong in a `monitor`"));
+                }
+            }
+            StmtKind::Require(e) => {
+                if allow.requires {
+                    body.requires.push(e);
+                } else {
+                    diags.push(misplaced("require", what, s.span, "`require` gates belong in a pipeline `step`"));
+                }
+            }
+            StmtKind::Step { name, body: b } => {
+                if !allow.steps {
+                    diags.push(misplaced("step", what, name.span, "steps belong in a `pipeline`"));
+                } else if let Some((first, _)) = body.steps.iter().find(|(n, _)| n.name == name.name) {
+                    diags.push(
+                        Diagnostic::new("E0105", format!("step `{}` declared twice", name.name))
+                            .label(name.span, "declared again here")
+                            .related(first.span, "first declared here"),
+                    );
+                } else {
+                    body.steps.push((name, b));
+                }
+            }
+        }
+    }
+    body
+}
+
+fn misplaced(stmt: &str, what: &str, span: Span, help: &str) -> Diagnostic {
+    Diagnostic::new("E0106", format!("`{stmt}` is not allowed in a {what}")).label(span, "not allowed here").help(help)
+}
+
+/// `a, b, c` with backticks.
+pub fn list(items: &[&str]) -> String {
+    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+}

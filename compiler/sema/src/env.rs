@@ -1,0 +1,79 @@
+//! Environment values: `env/NAME.yaml` files hold the values of the variables a project
+//! declares in its `env { }` block, so that one spec serves dev, staging and prod. Each value
+//! keeps its span in the YAML file so that a mistyped one is reported there.
+
+use indexmap::IndexMap;
+use mlp_diagnostics::{Diagnostic, FileId, SourceMap, Span};
+
+/// The values of one environment.
+#[derive(Debug, Clone, Default)]
+pub struct EnvValues {
+    /// Environment name (`prod`), or none without `--env`.
+    pub name: Option<String>,
+    /// The YAML file, when one was read.
+    pub file: Option<FileId>,
+    /// Values by key, with the span of the value (or of the key line) in the YAML file.
+    pub values: IndexMap<String, (serde_yaml::Value, Span, Span)>,
+}
+
+/// Reads `env/NAME.yaml` text already added to `map` as `file`. Returns the values and any
+/// YAML problem (E0402). Keys are located by their line so diagnostics can point at them.
+pub fn load_env_file(map: &SourceMap, file: FileId, name: &str) -> (EnvValues, Vec<Diagnostic>) {
+    let mut env = EnvValues { name: Some(name.to_string()), file: Some(file), values: IndexMap::new() };
+    let Some(src) = map.get(file) else { return (env, Vec::new()) };
+    let text = src.text.clone();
+    let whole = Span::new(file, 0, text.find('\n').unwrap_or(text.len()));
+    let parsed: serde_yaml::Value = match serde_yaml::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            let span = e.location().map_or(whole, |l| {
+                let start = src.line_start(l.line()) + l.column().saturating_sub(1);
+                let end = text[start.min(text.len())..].find('\n').map_or(text.len(), |n| start + n);
+                Span::new(file, start.min(text.len()), end.max(start).min(text.len()))
+            });
+            let msg = e.to_string();
+            let msg = msg.split(" at line").next().unwrap_or(&msg).to_string();
+            return (env, vec![Diagnostic::new("E0402", format!("environment file is not valid YAML: {msg}")).label(span, "here")]);
+        }
+    };
+    let mapping = match parsed {
+        serde_yaml::Value::Mapping(m) => m,
+        serde_yaml::Value::Null => serde_yaml::Mapping::new(),
+        _ => {
+            return (
+                env,
+                vec![Diagnostic::new("E0402", "environment file must be a mapping of `name: value`")
+                    .label(whole, "expected `name: value` lines")],
+            )
+        }
+    };
+    for (k, v) in mapping {
+        let key = match k {
+            serde_yaml::Value::String(s) => s,
+            other => serde_yaml::to_string(&other).unwrap_or_default().trim().to_string(),
+        };
+        let (key_span, value_span) = locate(&text, file, &key).unwrap_or((whole, whole));
+        env.values.insert(key, (v, key_span, value_span));
+    }
+    (env, Vec::new())
+}
+
+/// Spans of `key` and of its value on the top-level line `key: value`.
+fn locate(text: &str, file: FileId, key: &str) -> Option<(Span, Span)> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let k = body.strip_prefix(key).or_else(|| body.strip_prefix(&format!("\"{key}\"")));
+        if let Some(rest) = k {
+            if let Some(after) = rest.trim_start().strip_prefix(':') {
+                let key_span = Span::new(file, offset, offset + (body.len() - rest.len()));
+                let value = after.split(" #").next().unwrap_or("").trim();
+                let vstart = offset + body.len() - after.len() + (after.len() - after.trim_start().len());
+                let value_span = if value.is_empty() { key_span } else { Span::new(file, vstart, vstart + value.len()) };
+                return Some((key_span, value_span));
+            }
+        }
+        offset += line.len();
+    }
+    None
+}

@@ -1,0 +1,430 @@
+//! Pipelines: parameters, schedule and retry policy, steps with their actions, `after`
+//! dependencies (cycles are E0302), `${...}` placeholders in run commands, and gates.
+
+use crate::body::{self, Allow};
+use crate::consts::Const;
+use crate::decls::Checker;
+use crate::hir::{decl_id, feature_id};
+use crate::typeck::{Found, Scope, Ty};
+use mlp_diagnostics::{suggestion, Diagnostic, Span};
+use mlp_ir::*;
+use mlp_syntax::ast::{self, Decl, DeclKind, ExprKind, StrPart};
+use petgraph::graph::DiGraph;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+impl<'a> Checker<'a> {
+    pub(crate) fn pipeline(&mut self, d: &'a Decl) {
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "pipeline",
+            &["schedule", "catchup", "retries", "retry_delay", "timeout", "max_active_runs", "owner", "description"],
+            &[],
+            Allow { fields: true, steps: true, ..Allow::default() },
+        );
+        let Some(pname) = d.name.as_ref().map(|n| n.name.clone()) else { return };
+        let schedule = b.attr("schedule").and_then(|e| match &e.kind {
+            ExprKind::Call { name, args } if name.name == "cron" && args.len() == 1 => {
+                let text = self.string(&args[0].value, "cron")?;
+                let fields = text.split_whitespace().count();
+                let full = if text.starts_with('@') { text.clone() } else { format!("0 {text}") };
+                let valid = (text.starts_with('@') || fields == 5) && full.parse::<cron::Schedule>().is_ok();
+                if !valid {
+                    self.diags.push(
+                        Diagnostic::new("E0306", format!("invalid cron schedule `{text}`"))
+                            .label(args[0].value.span, "not a five-field cron expression")
+                            .help("minute hour day-of-month month day-of-week, e.g. `cron(\"0 2 * * *\")` for 02:00 daily, or `@daily`"),
+                    );
+                    return None;
+                }
+                Some(text)
+            }
+            _ => {
+                self.diags.push(
+                    Diagnostic::new("E0211", format!("`schedule` expects `cron(\"...\")`, found {}", e.describe()))
+                        .label(e.span, "not a schedule")
+                        .help("write `schedule = cron(\"0 2 * * *\")`"),
+                );
+                None
+            }
+        });
+        let catchup = b.attr("catchup").and_then(|e| self.choice(e, "catchup", &["none", "latest", "all"])).unwrap_or_else(|| "none".into());
+        let retries = b.attr("retries").and_then(|e| self.uint(e, "retries", 0)).unwrap_or(0);
+        let retry_delay_ms = b.attr("retry_delay").and_then(|e| self.duration_ms(e, "retry_delay")).unwrap_or(120_000);
+        let timeout_ms = b.attr("timeout").and_then(|e| self.duration_ms(e, "timeout"));
+        let max_active_runs = b.attr("max_active_runs").and_then(|e| self.uint(e, "max_active_runs", 1)).unwrap_or(1);
+        for k in ["owner", "description"] {
+            if let Some(e) = b.attr(k) {
+                self.string(e, k);
+            }
+        }
+        let mut params = BTreeMap::new();
+        let mut param_spans: Vec<(String, Span)> = Vec::new();
+        for f in &b.fields {
+            let Some(ty) = self.value_type(f.ty) else { continue };
+            let Some(v) = f.value else {
+                self.diags.push(
+                    Diagnostic::new("E0104", format!("pipeline parameter `{}` has no default", f.name.name))
+                        .label(f.name.span, "needs `= value`")
+                        .help("parameters have defaults; `mlpc run --param name=value` overrides them"),
+                );
+                continue;
+            };
+            let c = self.konst(v);
+            let ok = matches!((&c, ty), (Some(Const::Str(_)), Type::String) | (Some(Const::Int(_)), Type::Int) | (Some(Const::Int(_) | Const::Float(_)), Type::Float) | (Some(Const::Bool(_)), Type::Bool));
+            match c {
+                Some(c) if ok => {
+                    params.insert(f.name.name.clone(), c.literal());
+                    param_spans.push((f.name.name.clone(), f.name.span));
+                }
+                _ => self.diags.push(
+                    Diagnostic::new("E0202", format!("default of parameter `{}` is not a constant {}", f.name.name, ty.name()))
+                        .label(v.span, format!("expected a {} constant", ty.name())),
+                ),
+            }
+        }
+        let step_names: Vec<String> = b.steps.iter().map(|(n, _)| n.name.clone()).collect();
+        // after-graph
+        let mut afters: HashMap<String, Vec<(String, Span)>> = HashMap::new();
+        for (n, blk) in &b.steps {
+            let mut list = Vec::new();
+            for s in &blk.stmts {
+                if let ast::StmtKind::Attr { key, value } = &s.kind {
+                    if key.name == "after" {
+                        let items: Vec<&ast::Expr> = match &value.kind {
+                            ExprKind::List(items) => items.iter().collect(),
+                            _ => vec![value],
+                        };
+                        for it in items {
+                            match it.as_ident() {
+                                Some(id) if step_names.contains(&id.name) => list.push((id.name.clone(), id.span)),
+                                Some(id) => self.diags.push(
+                                    Diagnostic::new("E0101", format!("unknown step `{}`", id.name))
+                                        .label(id.span, "no such step in this pipeline")
+                                        .maybe_help(suggestion(&id.name, step_names.iter().map(String::as_str))),
+                                ),
+                                None => self.diags.push(Diagnostic::new("E0211", format!("`after` lists step names, found {}", it.describe())).label(it.span, "not a step name")),
+                            }
+                        }
+                    }
+                }
+            }
+            afters.insert(n.name.clone(), list);
+        }
+        let cyclic = self.step_cycles(&afters);
+        let mut used_params: HashSet<String> = HashSet::new();
+        let mut metric_steps: HashSet<String> = HashSet::new();
+        let mut steps = Vec::new();
+        let mut deps = Vec::new();
+        for (n, blk) in &b.steps {
+            let sb = body::sort(
+                &mut self.diags,
+                blk,
+                "step",
+                &["after", "run", "code", "registers", "retries", "timeout", "workdir", "promote"],
+                &["training_set", "materialize", "env"],
+                Allow { requires: true, ..Allow::default() },
+            );
+            let ancestors = if cyclic { HashSet::new() } else { ancestors(&afters, &n.name) };
+            let mut actions: Vec<(StepAction, Span)> = Vec::new();
+            if let Some(e) = sb.attr("run") {
+                let mut roots: Vec<&str> = vec!["out", "params", "run"];
+                let names: Vec<&str> = step_names.iter().map(String::as_str).collect();
+                roots.extend(names.iter().copied());
+                if let Some(cmd) = self.string_with(e, "run", &roots) {
+                    if let ExprKind::Str { parts, .. } = &e.kind {
+                        for p in parts {
+                            if let StrPart::Interp { path, span } = p {
+                                self.check_placeholder(path, *span, &n.name, &ancestors, &params, &mut used_params);
+                            }
+                        }
+                    }
+                    actions.push((StepAction::Run { command: cmd }, e.span));
+                    metric_steps.insert(n.name.clone());
+                }
+            }
+            if let Some(blk) = sb.block("training_set") {
+                let tb = body::sort(&mut self.diags, blk, "training_set", &["labels", "features", "at"], &[], Allow::default());
+                let labels = tb.attr("labels").and_then(|e| self.string(e, "labels"));
+                if tb.attr("labels").is_none() {
+                    self.diags.push(Diagnostic::new("E0104", "training_set has no `labels`").label(n.span, "`labels` is required").help("add `labels = \"data/labels.parquet\"`"));
+                }
+                let mut feats = Vec::new();
+                if let Some(e) = tb.attr("features") {
+                    feats = self.feature_list(e);
+                } else {
+                    self.diags.push(Diagnostic::new("E0104", "training_set has no `features`").label(n.span, "`features` is required").help("add `features = my_model.inputs`"));
+                }
+                for f in &feats {
+                    if let InputRef::Feature { view, feature } = f {
+                        deps.push((feature_id(view, feature), EdgeKind::Trains));
+                    }
+                }
+                let at = tb.attr("at").and_then(|e| e.as_ident().map(|i| i.name.clone())).unwrap_or_else(|| "event_timestamp".into());
+                if let Some(labels) = labels {
+                    actions.push((StepAction::TrainingSet { labels, features: feats, at }, blk.span));
+                }
+            }
+            if let Some(blk) = sb.block("materialize") {
+                let mb = body::sort(&mut self.diags, blk, "materialize", &["views"], &[], Allow::default());
+                let mut views = Vec::new();
+                if let Some(e) = mb.attr("views") {
+                    let items: Vec<&ast::Expr> = match &e.kind {
+                        ExprKind::List(items) => items.iter().collect(),
+                        _ => vec![e],
+                    };
+                    for it in items {
+                        if let Some(v) = self.decl_ref(it, DeclKind::Features, "views") {
+                            deps.push((decl_id(DeclKind::Features, &v), EdgeKind::Trains));
+                            views.push(v);
+                        }
+                    }
+                }
+                actions.push((StepAction::Materialize { views }, blk.span));
+            }
+            let promote = sb.attr("promote").and_then(|e| match &e.kind {
+                ExprKind::Arrow { from, to } => {
+                    let m = self.resolve(from, DeclKind::Model)?;
+                    if to.name == "latest" {
+                        self.diags.push(
+                            Diagnostic::new("E0305", "`latest` is reserved and cannot be assigned")
+                                .label(to.span, "reserved alias")
+                                .help("`model@latest` always means the newest version; promote to `staging` or `production`"),
+                        );
+                        return None;
+                    }
+                    let registered = b.steps.iter().any(|(_, sblk)| {
+                        sblk.stmts.iter().any(|s| matches!(&s.kind, ast::StmtKind::Attr { key, value } if key.name == "registers" && value.as_ident().is_some_and(|i| i.name == m)))
+                    });
+                    if !registered {
+                        self.diags.push(
+                            Diagnostic::new("E0318", format!("pipeline `{pname}` promotes `{m}` but no step registers it"))
+                                .label(from.span, "never registered here")
+                                .help(format!("add `registers = {m}` to the step that trains it")),
+                        );
+                    }
+                    Some(Promotion { model: m, alias: to.name.clone() })
+                }
+                _ => {
+                    self.diags.push(Diagnostic::new("E0211", format!("`promote` expects `model -> alias`, found {}", e.describe())).label(e.span, "not a promotion"));
+                    None
+                }
+            });
+            if !sb.requires.is_empty() || promote.is_some() {
+                let mut require = Vec::new();
+                for r in &sb.requires {
+                    let mut found = Found::default();
+                    let scope = Scope::Gate { metric_steps: &metric_steps, ancestors: &ancestors, all_steps: &step_names };
+                    let (t, ir) = self.expr(r, &scope, &mut found);
+                    if !matches!(t, Ty::Val(Type::Bool) | Ty::Unknown) {
+                        self.diags.push(Diagnostic::new("E0212", format!("`require` needs a condition, this is a {}", t.name())).label(r.span, "not a boolean"));
+                    }
+                    require.push(GateCondition { text: self.map.slice(r.span).to_string(), expr: ir });
+                }
+                actions.push((StepAction::Gate { require, promote }, n.span));
+            }
+            if actions.len() != 1 {
+                let msg = if actions.is_empty() { format!("step `{}` does nothing", n.name) } else { format!("step `{}` has {} actions", n.name, actions.len()) };
+                let mut dg = Diagnostic::new("E0313", msg).label(n.span, "a step does exactly one thing").help(
+                    "a step has one of: `run = \"...\"`, `training_set { }`, `materialize { }`, or gates (`require ...` / `promote = m -> alias`)",
+                );
+                for (_, s) in actions.iter().skip(1) {
+                    dg = dg.related(*s, "another action");
+                }
+                self.diags.push(dg);
+            }
+            let registers = sb.attr("registers").and_then(|e| self.decl_ref(e, DeclKind::Model, "registers"));
+            if let Some(m) = &registers {
+                deps.push((decl_id(DeclKind::Model, m), EdgeKind::Registers));
+            }
+            let code = sb
+                .attr("code")
+                .map(|e| match &e.kind {
+                    ExprKind::List(items) => items.iter().filter_map(|i| self.string(i, "code")).collect(),
+                    _ => self.string(e, "code").into_iter().collect(),
+                })
+                .unwrap_or_default();
+            let retries = sb.attr("retries").and_then(|e| self.uint(e, "retries", 0));
+            let timeout_ms = sb.attr("timeout").and_then(|e| self.duration_ms(e, "timeout"));
+            let workdir = sb.attr("workdir").and_then(|e| self.string(e, "workdir"));
+            let mut env = BTreeMap::new();
+            if let Some(eb) = sb.block("env") {
+                let keys: Vec<String> = eb
+                    .stmts
+                    .iter()
+                    .filter_map(|s| match &s.kind {
+                        ast::StmtKind::Attr { key, .. } => Some(key.name.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                let envb = body::sort(&mut self.diags, eb, "env", &keys, &[], Allow::default());
+                for (k, (_, v)) in envb.attrs {
+                    if let Some(s) = self.string(v, k) {
+                        env.insert(k.to_string(), s);
+                    }
+                }
+            }
+            let after = afters.get(&n.name).map(|l| l.iter().map(|(s, _)| s.clone()).collect()).unwrap_or_default();
+            if let Some((action, _)) = actions.into_iter().next() {
+                steps.push(Step { name: n.name.clone(), after, action, code, registers, retries, timeout_ms, workdir, env });
+            }
+        }
+        for (p, span) in param_spans {
+            if !used_params.contains(&p) {
+                self.params_unused.push((p, span));
+            }
+        }
+        let spec = Spec::Pipeline { schedule, catchup, retries, retry_delay_ms, timeout_ms, max_active_runs, params, steps };
+        self.push_decl(d, spec, deps);
+    }
+
+    fn check_placeholder(&mut self, path: &[String], span: Span, step: &str, ancestors: &HashSet<String>, params: &BTreeMap<String, Literal>, used: &mut HashSet<String>) {
+        let parts: Vec<&str> = path.iter().map(String::as_str).collect();
+        match parts.as_slice() {
+            ["out"] | ["run", "id"] => {}
+            ["params", p] => {
+                used.insert(p.to_string());
+                if !params.contains_key(*p) {
+                    self.diags.push(
+                        Diagnostic::new("E0314", format!("unknown parameter `{p}`"))
+                            .label(span, "not a parameter of this pipeline")
+                            .maybe_help(suggestion(p, params.keys().map(String::as_str))),
+                    );
+                }
+            }
+            [s, "output"] => {
+                if *s == step || !ancestors.contains(*s) {
+                    self.diags.push(
+                        Diagnostic::new("E0307", format!("step `{step}` uses the output of `{s}` but does not run after it"))
+                            .label(span, "output not ready when this step runs")
+                            .help(format!("add `{s}` to this step's `after`")),
+                    );
+                }
+            }
+            _ => {
+                self.diags.push(
+                    Diagnostic::new("E0314", format!("unknown placeholder `${{{}}}`", path.join(".")))
+                        .label(span, "cannot be filled in")
+                        .help("run commands know `${out}`, `${STEP.output}`, `${params.NAME}`, `${run.id}` and `${env.NAME}`"),
+                );
+            }
+        }
+    }
+
+    /// `model.inputs` or a list of `view.feature`.
+    fn feature_list(&mut self, e: &ast::Expr) -> Vec<InputRef> {
+        if let Some(p) = e.as_path() {
+            if p.len() == 2 && p[1].name == "inputs" {
+                if let Some(m) = self.resolve(&p[0], DeclKind::Model) {
+                    // The model's inputs are resolved when the model is checked; read them from its AST.
+                    let inputs = self.model_inputs_from_ast(&m);
+                    return inputs;
+                }
+                return Vec::new();
+            }
+        }
+        let items: Vec<&ast::Expr> = match &e.kind {
+            ExprKind::List(items) => items.iter().collect(),
+            _ => vec![e],
+        };
+        let mut out = Vec::new();
+        for it in items {
+            match it.as_path() {
+                Some([v, f]) => {
+                    if let Some(r) = self.member_ref(v, f) {
+                        out.push(r);
+                    }
+                }
+                _ => self.diags.push(Diagnostic::new("E0211", format!("`features` lists `view.feature`, found {}", it.describe())).label(it.span, "not a feature")),
+            }
+        }
+        out
+    }
+
+    fn model_inputs_from_ast(&mut self, model: &str) -> Vec<InputRef> {
+        if let Some(m) = self.models.get(model) {
+            if !m.inputs.is_empty() {
+                return m.inputs.clone();
+            }
+        }
+        let Some(d) = self.names.get(model).copied() else { return Vec::new() };
+        let mut out = Vec::new();
+        for s in &d.body.stmts {
+            if let ast::StmtKind::Attr { key, value } = &s.kind {
+                if key.name == "inputs" {
+                    if let ExprKind::List(items) = &value.kind {
+                        for it in items {
+                            if let Some([v, f]) = it.as_path() {
+                                let r = match self.names.get(v.name.as_str()).map(|d| d.kind) {
+                                    Some(DeclKind::Features) => InputRef::Feature { view: v.name.clone(), feature: f.name.clone() },
+                                    Some(DeclKind::Request) => InputRef::Request { request: v.name.clone(), field: f.name.clone() },
+                                    _ => continue,
+                                };
+                                self.used.insert(v.name.clone());
+                                out.push(r);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn step_cycles(&mut self, afters: &HashMap<String, Vec<(String, Span)>>) -> bool {
+        let mut g: DiGraph<String, Span> = DiGraph::new();
+        let mut idx = HashMap::new();
+        let mut names: Vec<&String> = afters.keys().collect();
+        names.sort();
+        for n in names {
+            idx.insert(n.clone(), g.add_node(n.clone()));
+        }
+        for (to, list) in afters {
+            for (from, span) in list {
+                if let (Some(&a), Some(&b)) = (idx.get(from), idx.get(to)) {
+                    g.add_edge(a, b, *span);
+                }
+            }
+        }
+        let mut cyclic = false;
+        for scc in petgraph::algo::tarjan_scc(&g) {
+            let self_loop = scc.len() == 1 && g.find_edge(scc[0], scc[0]).is_some();
+            if scc.len() < 2 && !self_loop {
+                continue;
+            }
+            cyclic = true;
+            let set: HashSet<_> = scc.iter().copied().collect();
+            let mut members: Vec<&String> = scc.iter().map(|i| &g[*i]).collect();
+            members.sort();
+            let mut spans: Vec<Span> = g
+                .edge_indices()
+                .filter(|e| g.edge_endpoints(*e).is_some_and(|(a, b)| set.contains(&a) && set.contains(&b)))
+                .map(|e| g[e])
+                .collect();
+            spans.sort();
+            if let Some(first) = spans.first() {
+                self.diags.push(
+                    Diagnostic::new("E0302", format!("pipeline steps wait on each other in a cycle: {}", members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")))
+                        .label(*first, "part of the cycle")
+                        .help("remove one of the `after` entries so that the steps form a DAG"),
+                );
+            }
+        }
+        cyclic
+    }
+}
+
+fn ancestors(afters: &HashMap<String, Vec<(String, Span)>>, step: &str) -> HashSet<String> {
+    let mut seen = HashSet::new();
+    let mut stack = vec![step.to_string()];
+    while let Some(s) = stack.pop() {
+        for (a, _) in afters.get(&s).into_iter().flatten() {
+            if seen.insert(a.clone()) {
+                stack.push(a.clone());
+            }
+        }
+    }
+    seen
+}
+
