@@ -8,10 +8,10 @@ use crate::ast::*;
 pub fn ast_to_source(file: &File, src: &str) -> String {
     let mut p = Printer { src, out: String::new(), comments: &file.comments, next: 0 };
     for (i, d) in file.decls.iter().enumerate() {
-        p.leading_comments(d.span.start as usize, 0, i == 0);
         if i > 0 {
             p.out.push('\n');
         }
+        p.leading_comments(d.span.start as usize, 0, true);
         p.decl(d);
         let limit = file.decls.get(i + 1).map_or(usize::MAX, |n| n.span.start as usize);
         p.trailing_comment(d.span.end as usize, limit);
