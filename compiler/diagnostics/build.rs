@@ -18,7 +18,11 @@ fn main() {
             continue;
         }
         let (code, sev, phase, title) = (parts[0], parts[1], parts[2], parts[3]);
-        let sev = if sev == "warning" { "Severity::Warning" } else { "Severity::Error" };
+        let sev = if sev == "warning" {
+            "Severity::Warning"
+        } else {
+            "Severity::Error"
+        };
         let phase = match phase {
             "syntax" => "Phase::Syntax",
             "names" => "Phase::Names",
@@ -36,7 +40,8 @@ fn main() {
         );
     }
     out.push_str("];\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("codes_table.rs");
+    let dest =
+        Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("codes_table.rs");
     if let Err(e) = std::fs::write(&dest, out) {
         println!("cargo:warning=cannot write {}: {e}", dest.display());
     }

@@ -72,7 +72,9 @@ pub struct Builtin {
 impl Builtin {
     /// Number of required parameters.
     pub fn min_args(&self) -> usize {
-        self.params.as_ref().map_or(0, |p| p.iter().filter(|p| !p.optional).count())
+        self.params
+            .as_ref()
+            .map_or(0, |p| p.iter().filter(|p| !p.optional).count())
     }
     /// Number of parameters.
     pub fn max_args(&self) -> usize {
@@ -83,11 +85,23 @@ impl Builtin {
         let params = self.params.as_ref().map(|ps| {
             let items: Vec<String> = ps
                 .iter()
-                .map(|p| format!("{}: {}{}", p.name, p.types.join(" | "), if p.optional { "?" } else { "" }))
+                .map(|p| {
+                    format!(
+                        "{}: {}{}",
+                        p.name,
+                        p.types.join(" | "),
+                        if p.optional { "?" } else { "" }
+                    )
+                })
                 .collect();
             format!("({})", items.join(", "))
         });
-        format!("{}{} -> {}", self.name, params.unwrap_or_default(), self.returns)
+        format!(
+            "{}{} -> {}",
+            self.name,
+            params.unwrap_or_default(),
+            self.returns
+        )
     }
 }
 
@@ -124,12 +138,19 @@ pub fn parse(text: &str) -> Result<Vec<Builtin>, String> {
                             for x in param.into_inner() {
                                 match x.as_rule() {
                                     Rule::name => name = x.as_str().to_string(),
-                                    Rule::types => types = x.into_inner().map(|t| t.as_str().to_string()).collect(),
+                                    Rule::types => {
+                                        types =
+                                            x.into_inner().map(|t| t.as_str().to_string()).collect()
+                                    }
                                     Rule::optional => optional = true,
                                     _ => {}
                                 }
                             }
-                            Param { name, types, optional }
+                            Param {
+                                name,
+                                types,
+                                optional,
+                            }
                         })
                         .collect();
                     params = Some(ps);
@@ -138,8 +159,16 @@ pub fn parse(text: &str) -> Result<Vec<Builtin>, String> {
             }
         }
         let mut names = names.into_iter();
-        let (Some(name), Some(returns)) = (names.next(), names.next()) else { continue };
-        out.push(Builtin { kind, name, params, returns, doc: doc.join("\n") });
+        let (Some(name), Some(returns)) = (names.next(), names.next()) else {
+            continue;
+        };
+        out.push(Builtin {
+            kind,
+            name,
+            params,
+            returns,
+            doc: doc.join("\n"),
+        });
     }
     Ok(out)
 }
@@ -158,16 +187,33 @@ pub fn get(kind: Kind, name: &str) -> Option<&'static Builtin> {
 
 /// Names of every built-in of `kind`.
 pub fn names(kind: Kind) -> impl Iterator<Item = &'static str> {
-    BUILTINS.iter().filter(move |b| b.kind == kind).map(|b| b.name.as_str())
+    BUILTINS
+        .iter()
+        .filter(move |b| b.kind == kind)
+        .map(|b| b.name.as_str())
 }
 
 /// The stdlib reference page (`docs/stdlib.md`) generated from the declarations.
 pub fn markdown() -> String {
     let mut out = String::from("# Standard library\n\nGenerated from `stdlib/src/builtins.mlp` by `mlpc stdlib`; do not edit by hand.\n");
-    for kind in [Kind::Aggregate, Kind::Scalar, Kind::Metric, Kind::Sink, Kind::Store, Kind::Combiner] {
-        out.push_str(&format!("\n## {}\n\n| signature | description |\n|---|---|\n", kind.keyword()));
+    for kind in [
+        Kind::Aggregate,
+        Kind::Scalar,
+        Kind::Metric,
+        Kind::Sink,
+        Kind::Store,
+        Kind::Combiner,
+    ] {
+        out.push_str(&format!(
+            "\n## {}\n\n| signature | description |\n|---|---|\n",
+            kind.keyword()
+        ));
         for b in BUILTINS.iter().filter(|b| b.kind == kind) {
-            out.push_str(&format!("| `{}` | {} |\n", b.signature(), b.doc.replace('\n', " ")));
+            out.push_str(&format!(
+                "| `{}` | {} |\n",
+                b.signature(),
+                b.doc.replace('\n', " ")
+            ));
         }
     }
     out
@@ -186,14 +232,21 @@ mod tests {
         }
         let avg = get(Kind::Aggregate, "avg").unwrap_or_else(|| panic!("avg"));
         assert_eq!(avg.signature(), "avg(x: numeric) -> float");
-        assert_eq!(get(Kind::Metric, "latency_p99").map(|b| b.params.is_none()), Some(true));
+        assert_eq!(
+            get(Kind::Metric, "latency_p99").map(|b| b.params.is_none()),
+            Some(true)
+        );
     }
 
     #[test]
     fn names_are_unique_within_a_kind() {
         let mut seen = std::collections::HashSet::new();
         for b in all() {
-            assert!(seen.insert((b.kind, b.name.clone())), "duplicate {}", b.name);
+            assert!(
+                seen.insert((b.kind, b.name.clone())),
+                "duplicate {}",
+                b.name
+            );
         }
     }
 }

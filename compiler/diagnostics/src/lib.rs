@@ -52,12 +52,22 @@ impl Diagnostic {
     /// An error with `code` and `message`; the severity comes from the code's table entry.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         let severity = lookup(code).map_or(Severity::Error, |c| c.severity);
-        Diagnostic { code, severity, message: message.into(), labels: Vec::new(), help: None, related: Vec::new() }
+        Diagnostic {
+            code,
+            severity,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+            related: Vec::new(),
+        }
     }
 
     /// Adds a label at `span` (the first one added is the primary label).
     pub fn label(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label { span, message: message.into() });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -77,7 +87,10 @@ impl Diagnostic {
 
     /// Adds a related note pointing elsewhere (often in another file).
     pub fn related(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.related.push(Label { span, message: message.into() });
+        self.related.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -145,7 +158,10 @@ impl Diagnostics {
 
 /// Edit distance suggestion: the candidate closest to `name`, if it is close enough to be a
 /// plausible typo ("did you mean ...?").
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(&str, usize)> = None;
     for c in candidates {
         let d = levenshtein(&name.to_lowercase(), &c.to_lowercase());

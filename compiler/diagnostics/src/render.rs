@@ -35,7 +35,9 @@ impl miette::Diagnostic for Human {
         Some(self.severity)
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
@@ -51,7 +53,9 @@ impl miette::Diagnostic for Human {
         if self.related.is_empty() {
             None
         } else {
-            Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
+            Some(Box::new(
+                self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+            ))
         }
     }
 }
@@ -61,19 +65,29 @@ fn to_human(d: &Diagnostic, map: &SourceMap) -> Human {
         Severity::Error => miette::Severity::Error,
         Severity::Warning => miette::Severity::Warning,
     };
-    let file = d.primary().and_then(|s| map.get(s.file).map(|f| (s.file, f)));
+    let file = d
+        .primary()
+        .and_then(|s| map.get(s.file).map(|f| (s.file, f)));
     let mut labels = Vec::new();
     let mut related = Vec::new();
     for (i, l) in d.labels.iter().enumerate() {
         if file.is_some_and(|(id, _)| id == l.span.file) {
             let msg = (!l.message.is_empty()).then(|| l.message.clone());
             let span = (l.span.start as usize, (l.span.end - l.span.start) as usize);
-            labels.push(if i == 0 { LabeledSpan::new_primary_with_span(msg, span) } else { LabeledSpan::new_with_span(msg, span) });
+            labels.push(if i == 0 {
+                LabeledSpan::new_primary_with_span(msg, span)
+            } else {
+                LabeledSpan::new_with_span(msg, span)
+            });
         } else {
             related.push(note(l, map, severity));
         }
     }
-    related.extend(d.related.iter().map(|l| note(l, map, miette::Severity::Advice)));
+    related.extend(
+        d.related
+            .iter()
+            .map(|l| note(l, map, miette::Severity::Advice)),
+    );
     Human {
         message: d.message.clone(),
         code: Some(d.code),
@@ -86,10 +100,16 @@ fn to_human(d: &Diagnostic, map: &SourceMap) -> Human {
 }
 
 fn note(l: &Label, map: &SourceMap, severity: miette::Severity) -> Human {
-    let source = map.get(l.span.file).map(|f| NamedSource::new(f.name.clone(), f.text.clone()));
+    let source = map
+        .get(l.span.file)
+        .map(|f| NamedSource::new(f.name.clone(), f.text.clone()));
     let span = (l.span.start as usize, (l.span.end - l.span.start) as usize);
     Human {
-        message: if l.message.is_empty() { "related".into() } else { l.message.clone() },
+        message: if l.message.is_empty() {
+            "related".into()
+        } else {
+            l.message.clone()
+        },
         code: None,
         severity,
         help: None,
@@ -101,13 +121,22 @@ fn note(l: &Label, map: &SourceMap, severity: miette::Severity) -> Human {
 
 /// Renders for a terminal or a log: miette's graphical report, coloured when `color`.
 pub fn render_human(diags: &[Diagnostic], map: &SourceMap, color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
     for d in diags {
         let h = to_human(d, map);
         if handler.render_report(&mut out, &h).is_err() {
-            out.push_str(&format!("{}[{}]: {}\n", if d.is_error() { "error" } else { "warning" }, d.code, d.message));
+            out.push_str(&format!(
+                "{}[{}]: {}\n",
+                if d.is_error() { "error" } else { "warning" },
+                d.code,
+                d.message
+            ));
         }
         out.push('\n');
     }
@@ -177,14 +206,29 @@ fn range(span: crate::Span, map: &SourceMap) -> JsonRange {
         Some(f) => {
             let a = f.line_col(span.start as usize);
             let b = f.line_col(span.end as usize);
-            JsonRange { file: f.name.clone(), line: a.line, column: a.column, end_line: b.line, end_column: b.column }
+            JsonRange {
+                file: f.name.clone(),
+                line: a.line,
+                column: a.column,
+                end_line: b.line,
+                end_column: b.column,
+            }
         }
-        None => JsonRange { file: String::new(), line: 1, column: 1, end_line: 1, end_column: 1 },
+        None => JsonRange {
+            file: String::new(),
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 1,
+        },
     }
 }
 
 fn json_label(l: &Label, map: &SourceMap) -> JsonLabel {
-    JsonLabel { range: range(l.span, map), message: l.message.clone() }
+    JsonLabel {
+        range: range(l.span, map),
+        message: l.message.clone(),
+    }
 }
 
 /// Builds the JSON report (see [`JsonReport`]).
@@ -202,5 +246,10 @@ pub fn render_json(diags: &[Diagnostic], map: &SourceMap) -> JsonReport {
         })
         .collect();
     let errors = diags.iter().filter(|d| d.is_error()).count();
-    JsonReport { version: 1, diagnostics, errors, warnings: diags.len() - errors }
+    JsonReport {
+        version: 1,
+        diagnostics,
+        errors,
+        warnings: diags.len() - errors,
+    }
 }

@@ -45,20 +45,34 @@ pub fn check_dir(dir: &Path, env: Option<&str>) -> Checked {
     let mut early = Vec::new();
     let mut sources: Vec<(FileId, PathBuf)> = Vec::new();
     match project_files(dir) {
-        Ok(files) if files.is_empty() => early.push(Diagnostic::new("E0009", format!("no .mlp files in `{}`", dir.display())).help("a project is a folder of `*.mlp` files; pass its path")),
+        Ok(files) if files.is_empty() => early.push(
+            Diagnostic::new("E0009", format!("no .mlp files in `{}`", dir.display()))
+                .help("a project is a folder of `*.mlp` files; pass its path"),
+        ),
         Ok(files) => {
             for path in files {
                 match std::fs::read_to_string(&path) {
                     Ok(text) => sources.push((map.add(path.display().to_string(), text), path)),
-                    Err(e) => early.push(Diagnostic::new("E0008", format!("cannot read `{}`: {e}", path.display())).help("project files must be readable UTF-8 text")),
+                    Err(e) => early.push(
+                        Diagnostic::new("E0008", format!("cannot read `{}`: {e}", path.display()))
+                            .help("project files must be readable UTF-8 text"),
+                    ),
                 }
             }
         }
-        Err(e) => early.push(Diagnostic::new("E0009", format!("cannot read project folder `{}`: {e}", dir.display()))),
+        Err(e) => early.push(Diagnostic::new(
+            "E0009",
+            format!("cannot read project folder `{}`: {e}", dir.display()),
+        )),
     }
     let env_file = env.map(|name| {
         let path = dir.join("env").join(format!("{name}.yaml"));
-        (name.to_string(), std::fs::read_to_string(&path).map(|t| (path.display().to_string(), t)).map_err(|e| (path, e)))
+        (
+            name.to_string(),
+            std::fs::read_to_string(&path)
+                .map(|t| (path.display().to_string(), t))
+                .map_err(|e| (path, e)),
+        )
     });
     let mut envv = EnvValues::default();
     if let Some((name, res)) = env_file {
@@ -71,7 +85,15 @@ pub fn check_dir(dir: &Path, env: Option<&str>) -> Checked {
             }
             Err((path, e)) => {
                 let known = std::fs::read_dir(dir.join("env"))
-                    .map(|rd| rd.filter_map(Result::ok).filter_map(|e| e.path().file_stem().map(|s| s.to_string_lossy().to_string())).collect::<Vec<_>>())
+                    .map(|rd| {
+                        rd.filter_map(Result::ok)
+                            .filter_map(|e| {
+                                e.path()
+                                    .file_stem()
+                                    .map(|s| s.to_string_lossy().to_string())
+                            })
+                            .collect::<Vec<_>>()
+                    })
                     .unwrap_or_default();
                 early.push(
                     Diagnostic::new("E0401", format!("environment `{name}` not found: cannot read `{}`: {e}", path.display())).maybe_help(
@@ -90,7 +112,10 @@ pub fn check_dir(dir: &Path, env: Option<&str>) -> Checked {
 /// Checks in-memory sources (`(name, text)` pairs) with an optional env YAML `(name, text)`.
 pub fn check_sources(files: &[(String, String)], env: Option<(&str, &str)>) -> Checked {
     let mut map = SourceMap::new();
-    let sources: Vec<(FileId, PathBuf)> = files.iter().map(|(n, t)| (map.add(n.clone(), t.clone()), PathBuf::from(n))).collect();
+    let sources: Vec<(FileId, PathBuf)> = files
+        .iter()
+        .map(|(n, t)| (map.add(n.clone(), t.clone()), PathBuf::from(n)))
+        .collect();
     let mut early = Vec::new();
     let mut envv = EnvValues::default();
     if let Some((name, text)) = env {
@@ -102,7 +127,13 @@ pub fn check_sources(files: &[(String, String)], env: Option<(&str, &str)>) -> C
     check_loaded(map, sources, envv, early, "")
 }
 
-fn check_loaded(map: SourceMap, sources: Vec<(FileId, PathBuf)>, env: EnvValues, early: Vec<Diagnostic>, root: &str) -> Checked {
+fn check_loaded(
+    map: SourceMap,
+    sources: Vec<(FileId, PathBuf)>,
+    env: EnvValues,
+    early: Vec<Diagnostic>,
+    root: &str,
+) -> Checked {
     let mut diags = Diagnostics::new();
     diags.extend(early);
     let mut asts = Vec::new();
@@ -126,7 +157,12 @@ fn check_loaded(map: SourceMap, sources: Vec<(FileId, PathBuf)>, env: EnvValues,
             plan = Some(mlp_sema::hir_to_plan(&hir, &map, root));
         }
     }
-    Checked { map, diagnostics: diags.sorted(), plan, asts }
+    Checked {
+        map,
+        diagnostics: diags.sorted(),
+        plan,
+        asts,
+    }
 }
 
 /// Formats one file's text canonically; `None` when it does not parse.

@@ -55,7 +55,14 @@ impl Resource {
     /// Builds a resource and computes its hash.
     pub fn new(id: String, name: String, spec: Spec, doc: String, origin: Origin) -> Self {
         let hash = spec_hash(&spec);
-        Resource { id, name, spec, hash, doc, origin }
+        Resource {
+            id,
+            name,
+            spec,
+            hash,
+            doc,
+            origin,
+        }
     }
     /// The kind's name (`feature_view`, `model`, ...).
     pub fn kind(&self) -> &'static str {
@@ -67,7 +74,10 @@ impl Resource {
 /// maps are BTreeMaps, so equal specs give equal bytes).
 pub fn spec_hash(spec: &Spec) -> String {
     let bytes = serde_json::to_vec(spec).unwrap_or_default();
-    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// How a downstream resource depends on an upstream one.
@@ -137,7 +147,11 @@ pub struct Plan {
 impl Plan {
     /// An empty plan for `project`.
     pub fn new(project: impl Into<String>, env: Option<String>) -> Self {
-        Plan { project: project.into(), env, ..Default::default() }
+        Plan {
+            project: project.into(),
+            env,
+            ..Default::default()
+        }
     }
 
     /// Adds a resource (a second one with the same id replaces the first).
@@ -155,7 +169,11 @@ impl Plan {
     /// Adds an edge between two ids; ignored when either is missing or it already exists.
     pub fn connect(&mut self, from: &str, to: &str, kind: EdgeKind) {
         if let (Some(&a), Some(&b)) = (self.index.get(from), self.index.get(to)) {
-            if !self.graph.edges_connecting(a, b).any(|e| *e.weight() == kind) {
+            if !self
+                .graph
+                .edges_connecting(a, b)
+                .any(|e| *e.weight() == kind)
+            {
                 self.graph.add_edge(a, b, kind);
             }
         }
@@ -183,7 +201,11 @@ impl Plan {
             .edge_indices()
             .filter_map(|e| {
                 let (a, b) = self.graph.edge_endpoints(e)?;
-                Some(Edge { from: self.graph[a].id.clone(), to: self.graph[b].id.clone(), kind: self.graph[e] })
+                Some(Edge {
+                    from: self.graph[a].id.clone(),
+                    to: self.graph[b].id.clone(),
+                    kind: self.graph[e],
+                })
             })
             .collect();
         edges.sort();
@@ -225,10 +247,14 @@ impl Plan {
 
     /// Parses a plan document, refusing other major format versions.
     pub fn from_json(text: &str) -> Result<Self, String> {
-        let doc: PlanDoc = serde_json::from_str(text).map_err(|e| format!("not a plan document: {e}"))?;
+        let doc: PlanDoc =
+            serde_json::from_str(text).map_err(|e| format!("not a plan document: {e}"))?;
         let major = |v: &str| v.split('.').next().map(str::to_string);
         if major(&doc.format_version) != major(FORMAT_VERSION) {
-            return Err(format!("plan format {} is not supported (this mlpc writes {FORMAT_VERSION})", doc.format_version));
+            return Err(format!(
+                "plan format {} is not supported (this mlpc writes {FORMAT_VERSION})",
+                doc.format_version
+            ));
         }
         Ok(Plan::from_doc(doc))
     }

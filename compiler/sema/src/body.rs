@@ -63,7 +63,14 @@ impl<'a> Body<'a> {
 }
 
 /// Sorts `block` (of a `what`, e.g. "feature view") into a [`Body`].
-pub fn sort<'a>(diags: &mut Diagnostics, block: &'a Block, what: &str, attrs: &[&str], blocks: &[&str], allow: Allow) -> Body<'a> {
+pub fn sort<'a>(
+    diags: &mut Diagnostics,
+    block: &'a Block,
+    what: &str,
+    attrs: &[&str],
+    blocks: &[&str],
+    allow: Allow,
+) -> Body<'a> {
     let mut body = Body::default();
     let mut fields_seen: IndexMap<&str, Span> = IndexMap::new();
     for s in &block.stmts {
@@ -71,11 +78,20 @@ pub fn sort<'a>(diags: &mut Diagnostics, block: &'a Block, what: &str, attrs: &[
             StmtKind::Attr { key, value } => {
                 if !attrs.contains(&key.name.as_str()) {
                     let cands = attrs.iter().chain(blocks).copied();
-                    let mut d = Diagnostic::new("E0103", format!("unknown attribute `{}` in {what}", key.name))
-                        .label(key.span, "not an attribute of this declaration");
-                    d = d.maybe_help(suggestion(&key.name, cands).or_else(|| Some(format!("a {what} accepts: {}", list(attrs)))));
+                    let mut d = Diagnostic::new(
+                        "E0103",
+                        format!("unknown attribute `{}` in {what}", key.name),
+                    )
+                    .label(key.span, "not an attribute of this declaration");
+                    d = d.maybe_help(
+                        suggestion(&key.name, cands)
+                            .or_else(|| Some(format!("a {what} accepts: {}", list(attrs)))),
+                    );
                     if blocks.contains(&key.name.as_str()) {
-                        d = d.help(format!("`{}` is a block: write `{} {{ ... }}`", key.name, key.name));
+                        d = d.help(format!(
+                            "`{}` is a block: write `{} {{ ... }}`",
+                            key.name, key.name
+                        ));
                     }
                     diags.push(d);
                 } else if let Some((first, _)) = body.attrs.get(key.name.as_str()) {
@@ -91,11 +107,17 @@ pub fn sort<'a>(diags: &mut Diagnostics, block: &'a Block, what: &str, attrs: &[
             }
             StmtKind::Block { name, body: b } => {
                 if !blocks.contains(&name.name.as_str()) {
-                    let mut d = Diagnostic::new("E0103", format!("unknown block `{}` in {what}", name.name))
-                        .label(name.span, "not a block of this declaration");
+                    let mut d = Diagnostic::new(
+                        "E0103",
+                        format!("unknown block `{}` in {what}", name.name),
+                    )
+                    .label(name.span, "not a block of this declaration");
                     d = d.maybe_help(suggestion(&name.name, blocks.iter().chain(attrs).copied()));
                     if attrs.contains(&name.name.as_str()) {
-                        d = d.help(format!("`{}` is an attribute: write `{} = ...`", name.name, name.name));
+                        d = d.help(format!(
+                            "`{}` is an attribute: write `{} = ...`",
+                            name.name, name.name
+                        ));
                     }
                     diags.push(d);
                 } else if let Some((first, _)) = body.blocks.get(name.name.as_str()) {
@@ -108,7 +130,12 @@ pub fn sort<'a>(diags: &mut Diagnostics, block: &'a Block, what: &str, attrs: &[
                     body.blocks.insert(name.name.as_str(), (name, b));
                 }
             }
-            StmtKind::Field { name, ty, value, window } => {
+            StmtKind::Field {
+                name,
+                ty,
+                value,
+                window,
+            } => {
                 if !allow.fields {
                     diags.push(
                         Diagnostic::new("E0106", format!("a {what} has no fields"))
@@ -123,27 +150,50 @@ pub fn sort<'a>(diags: &mut Diagnostics, block: &'a Block, what: &str, attrs: &[
                     );
                 } else {
                     fields_seen.insert(name.name.as_str(), name.span);
-                    body.fields.push(Field { stmt: s, name, ty, value: value.as_ref(), window: window.as_ref() });
+                    body.fields.push(Field {
+                        stmt: s,
+                        name,
+                        ty,
+                        value: value.as_ref(),
+                        window: window.as_ref(),
+                    });
                 }
             }
             StmtKind::Check(e) => {
                 if allow.checks {
                     body.checks.push(e);
                 } else {
-                    diags.push(misplaced("check", what, s.span, "checks belong in a `monitor`"));
+                    diags.push(misplaced(
+                        "check",
+                        what,
+                        s.span,
+                        "checks belong in a `monitor`",
+                    ));
                 }
             }
             StmtKind::Require(e) => {
                 if allow.requires {
                     body.requires.push(e);
                 } else {
-                    diags.push(misplaced("require", what, s.span, "`require` gates belong in a pipeline `step`"));
+                    diags.push(misplaced(
+                        "require",
+                        what,
+                        s.span,
+                        "`require` gates belong in a pipeline `step`",
+                    ));
                 }
             }
             StmtKind::Step { name, body: b } => {
                 if !allow.steps {
-                    diags.push(misplaced("step", what, name.span, "steps belong in a `pipeline`"));
-                } else if let Some((first, _)) = body.steps.iter().find(|(n, _)| n.name == name.name) {
+                    diags.push(misplaced(
+                        "step",
+                        what,
+                        name.span,
+                        "steps belong in a `pipeline`",
+                    ));
+                } else if let Some((first, _)) =
+                    body.steps.iter().find(|(n, _)| n.name == name.name)
+                {
                     diags.push(
                         Diagnostic::new("E0105", format!("step `{}` declared twice", name.name))
                             .label(name.span, "declared again here")
@@ -159,10 +209,16 @@ pub fn sort<'a>(diags: &mut Diagnostics, block: &'a Block, what: &str, attrs: &[
 }
 
 fn misplaced(stmt: &str, what: &str, span: Span, help: &str) -> Diagnostic {
-    Diagnostic::new("E0106", format!("`{stmt}` is not allowed in a {what}")).label(span, "not allowed here").help(help)
+    Diagnostic::new("E0106", format!("`{stmt}` is not allowed in a {what}"))
+        .label(span, "not allowed here")
+        .help(help)
 }
 
 /// `a, b, c` with backticks.
 pub fn list(items: &[&str]) -> String {
-    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -96,12 +96,22 @@ impl Checker<'_> {
                                 let help = if interp.is_empty() {
                                     "only `${env.NAME}` can be interpolated here".to_string()
                                 } else {
-                                    format!("this string can interpolate `${{env.NAME}}` and {}", interp.iter().map(|i| format!("`${{{i}...}}`")).collect::<Vec<_>>().join(", "))
+                                    format!(
+                                        "this string can interpolate `${{env.NAME}}` and {}",
+                                        interp
+                                            .iter()
+                                            .map(|i| format!("`${{{i}...}}`"))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    )
                                 };
                                 self.diags.push(
-                                    Diagnostic::new("E0314", format!("unknown interpolation `${{{}}}`", path.join(".")))
-                                        .label(*span, "cannot be resolved here")
-                                        .help(help),
+                                    Diagnostic::new(
+                                        "E0314",
+                                        format!("unknown interpolation `${{{}}}`", path.join(".")),
+                                    )
+                                    .label(*span, "cannot be resolved here")
+                                    .help(help),
                                 );
                                 return None;
                             }
@@ -110,14 +120,19 @@ impl Checker<'_> {
                 }
                 Some(Const::Str(out))
             }
-            ExprKind::Unary { op: UnOp::Neg, expr } => match self.konst_with(expr, interp)? {
+            ExprKind::Unary {
+                op: UnOp::Neg,
+                expr,
+            } => match self.konst_with(expr, interp)? {
                 Const::Int(i) => Some(Const::Int(-i)),
                 Const::Float(f) => Some(Const::Float(-f)),
                 Const::Duration(d) => Some(Const::Duration(-d)),
                 other => Some(other),
             },
             ExprKind::Paren(inner) => self.konst_with(inner, interp),
-            ExprKind::Path(p) if p.len() == 2 && p[0].name == "env" => self.env_value(&p[1].name, p[1].span),
+            ExprKind::Path(p) if p.len() == 2 && p[0].name == "env" => {
+                self.env_value(&p[1].name, p[1].span)
+            }
             _ => None,
         }
     }
@@ -127,7 +142,32 @@ impl Checker<'_> {
         self.konst_with(e, &[])
     }
 
-    fn wrong_kind(&mut self, e: &Expr, key: &str, expected: &str, found: &str, code: &'static str, help: Option<String>) {
+    /// True when `e` already carries an error (unknown unit, unknown or missing env value),
+    /// so that a second error about its kind would only repeat it.
+    pub fn already_reported(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Quantity { unit, .. } => units::classify(unit).is_none(),
+            ExprKind::Rate { unit, .. } => units::per_second(1.0, unit).is_none(),
+            ExprKind::Path(p) if p.len() == 2 && p[0].name == "env" => {
+                !matches!(self.env_vals.get(&p[1].name), Some(Some(_)))
+            }
+            ExprKind::Unary { expr, .. } | ExprKind::Paren(expr) => self.already_reported(expr),
+            _ => false,
+        }
+    }
+
+    fn wrong_kind(
+        &mut self,
+        e: &Expr,
+        key: &str,
+        expected: &str,
+        found: &str,
+        code: &'static str,
+        help: Option<String>,
+    ) {
+        if self.already_reported(e) {
+            return;
+        }
         self.diags.push(
             Diagnostic::new(code, format!("`{key}` expects {expected}, found {found}"))
                 .label(e.span, format!("expected {expected}"))
@@ -160,7 +200,15 @@ impl Checker<'_> {
             Some(Const::Str(s)) => Some(s),
             _ => {
                 let f = self.found(e, &c);
-                let help = e.as_path().map(|p| format!("write it in quotes: `\"{}\"`", p.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".")));
+                let help = e.as_path().map(|p| {
+                    format!(
+                        "write it in quotes: `\"{}\"`",
+                        p.iter()
+                            .map(|i| i.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    )
+                });
                 self.wrong_kind(e, key, "a string", f, "E0211", help);
                 None
             }
@@ -179,8 +227,12 @@ impl Checker<'_> {
             _ => {
                 let f = self.found(e, &c);
                 let help = match c {
-                    Some(Const::Int(i)) => Some(format!("add a unit: `{i}ms`, `{i}s`, `{i}m`, `{i}h` or `{i}d`")),
-                    _ => Some("durations are written with a unit: `20ms`, `30s`, `1h`, `7d`".into()),
+                    Some(Const::Int(i)) => Some(format!(
+                        "add a unit: `{i}ms`, `{i}s`, `{i}m`, `{i}h` or `{i}d`"
+                    )),
+                    _ => {
+                        Some("durations are written with a unit: `20ms`, `30s`, `1h`, `7d`".into())
+                    }
                 };
                 self.wrong_kind(e, key, "a duration", f, "E0208", help);
                 None
@@ -205,7 +257,9 @@ impl Checker<'_> {
             _ => {
                 let f = self.found(e, &c);
                 let help = match c {
-                    Some(Const::Int(i)) => Some(format!("write `{i}/s` for {i} requests per second")),
+                    Some(Const::Int(i)) => {
+                        Some(format!("write `{i}/s` for {i} requests per second"))
+                    }
                     _ => Some("a rate is written like `2000/s`".into()),
                 };
                 self.wrong_kind(e, key, "a rate", f, "E0209", help);
@@ -265,7 +319,14 @@ impl Checker<'_> {
             Some(Const::Percent(p)) | Some(Const::Float(p)) => p,
             _ => {
                 let f = self.found(e, &c);
-                self.wrong_kind(e, key, "a percentage", f, "E0211", Some("write a share like `10%`".into()));
+                self.wrong_kind(
+                    e,
+                    key,
+                    "a percentage",
+                    f,
+                    "E0211",
+                    Some("write a share like `10%`".into()),
+                );
                 return None;
             }
         };
@@ -277,7 +338,10 @@ impl Checker<'_> {
     }
 
     fn out_of_range(&mut self, e: &Expr, key: &str, expected: &str) {
-        self.diags.push(Diagnostic::new("E0215", format!("`{key}` must be {expected}")).label(e.span, "out of range"));
+        self.diags.push(
+            Diagnostic::new("E0215", format!("`{key}` must be {expected}"))
+                .label(e.span, "out of range"),
+        );
     }
 
     /// One of `choices`, written as a bare word.
@@ -287,12 +351,22 @@ impl Checker<'_> {
             Some(w) if choices.contains(&w.as_str()) => Some(w),
             _ => {
                 let shown = mlp_syntax::ast::Expr::describe(e);
-                let text = e.as_ident().map_or(shown.to_string(), |i| format!("`{}`", i.name));
-                let help = e.as_ident().and_then(|i| suggestion(&i.name, choices.iter().copied()));
+                let text = e
+                    .as_ident()
+                    .map_or(shown.to_string(), |i| format!("`{}`", i.name));
+                let help = e
+                    .as_ident()
+                    .and_then(|i| suggestion(&i.name, choices.iter().copied()));
                 self.diags.push(
-                    Diagnostic::new("E0214", format!("`{key}` must be one of {}, found {text}", crate::body::list(choices)))
-                        .label(e.span, "not an allowed value")
-                        .maybe_help(help),
+                    Diagnostic::new(
+                        "E0214",
+                        format!(
+                            "`{key}` must be one of {}, found {text}",
+                            crate::body::list(choices)
+                        ),
+                    )
+                    .label(e.span, "not an allowed value")
+                    .maybe_help(help),
                 );
                 None
             }
@@ -303,7 +377,14 @@ impl Checker<'_> {
     pub fn decl_ref(&mut self, e: &Expr, kind: DeclKind, key: &str) -> Option<String> {
         let Some(id) = e.as_ident() else {
             let found = e.describe();
-            self.wrong_kind(e, key, &format!("the name of a {}", kind.describe()), found, "E0211", None);
+            self.wrong_kind(
+                e,
+                key,
+                &format!("the name of a {}", kind.describe()),
+                found,
+                "E0211",
+                None,
+            );
             return None;
         };
         self.resolve(id, kind)
@@ -319,18 +400,34 @@ impl Checker<'_> {
             Some(d) => {
                 let (dk, dspan) = (d.kind, d.name.as_ref().map_or(d.span, |n| n.span));
                 self.diags.push(
-                    Diagnostic::new("E0107", format!("`{}` is a {}, not a {}", id.name, dk.describe(), kind.describe()))
-                        .label(id.span, format!("expected a {}", kind.describe()))
-                        .related(dspan, format!("`{}` is declared here", id.name)),
+                    Diagnostic::new(
+                        "E0107",
+                        format!(
+                            "`{}` is a {}, not a {}",
+                            id.name,
+                            dk.describe(),
+                            kind.describe()
+                        ),
+                    )
+                    .label(id.span, format!("expected a {}", kind.describe()))
+                    .related(dspan, format!("`{}` is declared here", id.name)),
                 );
                 None
             }
             None => {
-                let cands: Vec<&str> = self.names.iter().filter(|(_, d)| d.kind == kind).map(|(n, _)| *n).collect();
+                let cands: Vec<&str> = self
+                    .names
+                    .iter()
+                    .filter(|(_, d)| d.kind == kind)
+                    .map(|(n, _)| *n)
+                    .collect();
                 self.diags.push(
-                    Diagnostic::new("E0101", format!("unknown {} `{}`", kind.describe(), id.name))
-                        .label(id.span, "not declared in this project")
-                        .maybe_help(suggestion(&id.name, cands)),
+                    Diagnostic::new(
+                        "E0101",
+                        format!("unknown {} `{}`", kind.describe(), id.name),
+                    )
+                    .label(id.span, "not declared in this project")
+                    .maybe_help(suggestion(&id.name, cands)),
                 );
                 None
             }
@@ -347,7 +444,10 @@ impl Checker<'_> {
         self.diags.push(
             Diagnostic::new("E0406", format!("unknown environment variable `{name}`"))
                 .label(span, "not declared in the `env` block")
-                .maybe_help(suggestion(name, cands).or_else(|| Some(format!("declare it: `env {{ {name}: string }}`")))),
+                .maybe_help(
+                    suggestion(name, cands)
+                        .or_else(|| Some(format!("declare it: `env {{ {name}: string }}`"))),
+                ),
         );
         self.env_vals.insert(name.to_string(), None);
         None

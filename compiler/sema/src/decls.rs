@@ -56,7 +56,10 @@ pub struct Checker<'a> {
 }
 
 fn doc_text(docs: &[ast::Doc]) -> String {
-    docs.iter().map(|d| d.text.as_str()).collect::<Vec<_>>().join("\n")
+    docs.iter()
+        .map(|d| d.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl<'a> Checker<'a> {
@@ -130,7 +133,10 @@ impl<'a> Checker<'a> {
             }
         }
         if project_seen.is_none() && !decls.is_empty() {
-            let first = decls.iter().find_map(|d| d.name.as_ref().map(|n| n.span)).unwrap_or(decls[0].kind_span);
+            let first = decls
+                .iter()
+                .find_map(|d| d.name.as_ref().map(|n| n.span))
+                .unwrap_or(decls[0].kind_span);
             self.diags.push(
                 Diagnostic::new("E0110", "the project has no `project` block")
                     .label(first, "in this project")
@@ -144,7 +150,11 @@ impl<'a> Checker<'a> {
 
     /// The HIR and diagnostics.
     pub fn finish(self) -> (Hir, Diagnostics) {
-        let hir = Hir { project: self.project.unwrap_or_default(), env: self.env.name.clone(), decls: self.out };
+        let hir = Hir {
+            project: self.project.unwrap_or_default(),
+            env: self.env.name.clone(),
+            decls: self.out,
+        };
         (hir, self.diags)
     }
 
@@ -154,7 +164,9 @@ impl<'a> Checker<'a> {
             match (&d.name, d.kind) {
                 (Some(n), DeclKind::Env) => {
                     self.diags.push(
-                        Diagnostic::new("E0108", "the `env` block has no name").label(n.span, "remove this name").help("write `env { NAME: type = default }`"),
+                        Diagnostic::new("E0108", "the `env` block has no name")
+                            .label(n.span, "remove this name")
+                            .help("write `env { NAME: type = default }`"),
                     );
                 }
                 (None, DeclKind::Env) => {}
@@ -169,7 +181,10 @@ impl<'a> Checker<'a> {
                     if k == DeclKind::Project {
                         continue;
                     }
-                    if matches!(n.name.as_str(), "env" | "labels" | "latest" | "params" | "out") {
+                    if matches!(
+                        n.name.as_str(),
+                        "env" | "labels" | "latest" | "params" | "out"
+                    ) {
                         self.diags.push(
                             Diagnostic::new("E0111", format!("`{}` is a reserved name", n.name))
                                 .label(n.span, "reserved")
@@ -194,29 +209,56 @@ impl<'a> Checker<'a> {
     }
 
     fn check_env(&mut self) {
-        let decls: Vec<&'a Decl> = self.all_decls().filter(|d| d.kind == DeclKind::Env).collect();
+        let decls: Vec<&'a Decl> = self
+            .all_decls()
+            .filter(|d| d.kind == DeclKind::Env)
+            .collect();
         for d in decls {
-            let b = body::sort(&mut self.diags, &d.body, "env block", &[], &[], Allow { fields: true, ..Allow::default() });
+            let b = body::sort(
+                &mut self.diags,
+                &d.body,
+                "env block",
+                &[],
+                &[],
+                Allow {
+                    fields: true,
+                    ..Allow::default()
+                },
+            );
             for f in b.fields {
-                let Some(ty) = self.value_type(f.ty) else { continue };
+                let Some(ty) = self.value_type(f.ty) else {
+                    continue;
+                };
                 if let Some((_, first)) = self.env_decls.get(f.name.name.as_str()) {
                     self.diags.push(
-                        Diagnostic::new("E0105", format!("environment variable `{}` declared twice", f.name.name))
-                            .label(f.name.span, "declared again")
-                            .related(*first, "first declared here"),
+                        Diagnostic::new(
+                            "E0105",
+                            format!("environment variable `{}` declared twice", f.name.name),
+                        )
+                        .label(f.name.span, "declared again")
+                        .related(*first, "first declared here"),
                     );
                     continue;
                 }
-                self.env_decls.insert(f.name.name.as_str(), (ty, f.name.span));
+                self.env_decls
+                    .insert(f.name.name.as_str(), (ty, f.name.span));
                 let from_file = self.env.values.get(&f.name.name);
                 let value = match from_file {
                     Some((v, _, vspan)) => match yaml_const(v, ty) {
                         Some(c) => Some(c),
                         None => {
                             self.diags.push(
-                                Diagnostic::new("E0404", format!("`{}` must be {} (declared `{}`)", f.name.name, article(ty), ty.name()))
-                                    .label(*vspan, format!("not {}", article(ty)))
-                                    .related(f.name.span, "declared here"),
+                                Diagnostic::new(
+                                    "E0404",
+                                    format!(
+                                        "`{}` must be {} (declared `{}`)",
+                                        f.name.name,
+                                        article(ty),
+                                        ty.name()
+                                    ),
+                                )
+                                .label(*vspan, format!("not {}", article(ty)))
+                                .related(f.name.span, "declared here"),
                             );
                             None
                         }
@@ -228,22 +270,41 @@ impl<'a> Checker<'a> {
                                 Some(c) if const_fits(&c, ty) => Some(c),
                                 _ => {
                                     self.diags.push(
-                                        Diagnostic::new("E0202", format!("default of `{}` is not {}", f.name.name, article(ty)))
-                                            .label(e.span, format!("expected {}", article(ty))),
+                                        Diagnostic::new(
+                                            "E0202",
+                                            format!(
+                                                "default of `{}` is not {}",
+                                                f.name.name,
+                                                article(ty)
+                                            ),
+                                        )
+                                        .label(e.span, format!("expected {}", article(ty))),
                                     );
                                     None
                                 }
                             }
                         }
                         None => {
-                            let mut d = Diagnostic::new("E0403", format!("no value for environment variable `{}`", f.name.name));
+                            let mut d = Diagnostic::new(
+                                "E0403",
+                                format!("no value for environment variable `{}`", f.name.name),
+                            );
                             match (self.env.file, &self.env.name) {
                                 (Some(file), Some(name)) => {
-                                    let end = self.map.get(file).map_or(0, |f| f.text.find('\n').unwrap_or(f.text.len()));
+                                    let end = self
+                                        .map
+                                        .get(file)
+                                        .map_or(0, |f| f.text.find('\n').unwrap_or(f.text.len()));
                                     d = d
-                                        .label(Span::new(file, 0, end), format!("env/{name}.yaml has no `{}`", f.name.name))
+                                        .label(
+                                            Span::new(file, 0, end),
+                                            format!("env/{name}.yaml has no `{}`", f.name.name),
+                                        )
                                         .related(f.name.span, "declared here without a default")
-                                        .help(format!("add `{}: ...` to env/{name}.yaml", f.name.name));
+                                        .help(format!(
+                                            "add `{}: ...` to env/{name}.yaml",
+                                            f.name.name
+                                        ));
                                 }
                                 _ => {
                                     d = d
@@ -261,14 +322,25 @@ impl<'a> Checker<'a> {
         }
         if let Some(file) = self.env.file {
             let _ = file;
-            let keys: Vec<(String, Span)> = self.env.values.iter().map(|(k, (_, ks, _))| (k.clone(), *ks)).collect();
+            let keys: Vec<(String, Span)> = self
+                .env
+                .values
+                .iter()
+                .map(|(k, (_, ks, _))| (k.clone(), *ks))
+                .collect();
             for (k, span) in keys {
                 if !self.env_decls.contains_key(k.as_str()) {
                     let cands: Vec<&str> = self.env_decls.keys().copied().collect();
                     self.diags.push(
-                        Diagnostic::new("E0405", format!("`{k}` is not declared in the `env` block"))
-                            .label(span, "unknown key, ignored")
-                            .maybe_help(suggestion(&k, cands).or_else(|| Some(format!("declare it: `env {{ {k}: string }}`")))),
+                        Diagnostic::new(
+                            "E0405",
+                            format!("`{k}` is not declared in the `env` block"),
+                        )
+                        .label(span, "unknown key, ignored")
+                        .maybe_help(
+                            suggestion(&k, cands)
+                                .or_else(|| Some(format!("declare it: `env {{ {k}: string }}`"))),
+                        ),
                     );
                 }
             }
@@ -283,7 +355,9 @@ impl<'a> Checker<'a> {
             self.diags.push(
                 Diagnostic::new("E0201", format!("unknown type `{}`", ty.name))
                     .label(ty.span, "not a type")
-                    .maybe_help(suggestion(&ty.name, names).or_else(|| Some("types are int, float, bool, string and timestamp".into()))),
+                    .maybe_help(suggestion(&ty.name, names).or_else(|| {
+                        Some("types are int, float, bool, string and timestamp".into())
+                    })),
             );
         }
         t
@@ -299,19 +373,27 @@ impl<'a> Checker<'a> {
                     .stmts
                     .iter()
                     .filter_map(|s| match &s.kind {
-                        ast::StmtKind::Field { name, ty, .. } => parse_type(&ty.name).map(|t| (name.name.clone(), t)),
+                        ast::StmtKind::Field { name, ty, .. } => {
+                            parse_type(&ty.name).map(|t| (name.name.clone(), t))
+                        }
                         _ => None,
                     })
                     .collect()
             };
             match d.kind {
                 DeclKind::Features => {
-                    let mut info = ViewInfo { features: typed_fields(d), online: true, on_demand: true };
+                    let mut info = ViewInfo {
+                        features: typed_fields(d),
+                        online: true,
+                        on_demand: true,
+                    };
                     for s in &d.body.stmts {
                         if let ast::StmtKind::Attr { key, value } = &s.kind {
                             match key.name.as_str() {
                                 "source" => info.on_demand = false,
-                                "online" => info.online = !matches!(value.kind, ExprKind::Bool(false)),
+                                "online" => {
+                                    info.online = !matches!(value.kind, ExprKind::Bool(false))
+                                }
                                 _ => {}
                             }
                         }
@@ -340,7 +422,13 @@ impl<'a> Checker<'a> {
                             }
                         }
                     }
-                    self.models.insert(name.name.clone(), ModelInfo { inputs: Vec::new(), outputs });
+                    self.models.insert(
+                        name.name.clone(),
+                        ModelInfo {
+                            inputs: Vec::new(),
+                            outputs,
+                        },
+                    );
                 }
                 _ => {}
             }
@@ -349,16 +437,34 @@ impl<'a> Checker<'a> {
 
     pub(crate) fn push_decl(&mut self, d: &Decl, spec: Spec, deps: Vec<(String, EdgeKind)>) {
         let Some(n) = &d.name else { return };
-        self.out.push(HirDecl { id: decl_id(d.kind, &n.name), name: n.name.clone(), kind: d.kind, span: n.span, doc: doc_text(&d.docs), spec, deps });
+        self.out.push(HirDecl {
+            id: decl_id(d.kind, &n.name),
+            name: n.name.clone(),
+            kind: d.kind,
+            span: n.span,
+            doc: doc_text(&d.docs),
+            spec,
+            deps,
+        });
     }
 
     fn backend(&mut self, e: &ast::Expr, key: &str, kind: &str) -> Option<Backend> {
         let ExprKind::Call { name, args } = &e.kind else {
-            let names: Vec<&str> = mlp_stdlib::all().iter().filter(|b| b.kind == mlp_stdlib::Kind::Store && b.returns == kind).map(|b| b.name.as_str()).collect();
+            let names: Vec<&str> = mlp_stdlib::all()
+                .iter()
+                .filter(|b| b.kind == mlp_stdlib::Kind::Store && b.returns == kind)
+                .map(|b| b.name.as_str())
+                .collect();
             self.diags.push(
-                Diagnostic::new("E0211", format!("`{key}` expects a store such as {}", body::list(&names)))
-                    .label(e.span, format!("found {}", e.describe()))
-                    .help(format!("write e.g. `{key} = {}(...)`", names.first().copied().unwrap_or("memory"))),
+                Diagnostic::new(
+                    "E0211",
+                    format!("`{key}` expects a store such as {}", body::list(&names)),
+                )
+                .label(e.span, format!("found {}", e.describe()))
+                .help(format!(
+                    "write e.g. `{key} = {}(...)`",
+                    names.first().copied().unwrap_or("memory")
+                )),
             );
             return None;
         };
@@ -366,37 +472,69 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks a call to a stdlib store or sink and returns its arguments by name.
-    pub(crate) fn builtin_call(&mut self, name: &ast::Ident, args: &[ast::Arg], kind: mlp_stdlib::Kind, returns: Option<&str>, key: &str) -> Option<Backend> {
-        let b = mlp_stdlib::get(kind, &name.name).filter(|b| returns.is_none_or(|r| b.returns == r));
+    pub(crate) fn builtin_call(
+        &mut self,
+        name: &ast::Ident,
+        args: &[ast::Arg],
+        kind: mlp_stdlib::Kind,
+        returns: Option<&str>,
+        key: &str,
+    ) -> Option<Backend> {
+        let b =
+            mlp_stdlib::get(kind, &name.name).filter(|b| returns.is_none_or(|r| b.returns == r));
         let Some(b) = b else {
-            let cands: Vec<&str> =
-                mlp_stdlib::all().iter().filter(|x| x.kind == kind && returns.is_none_or(|r| x.returns == r)).map(|x| x.name.as_str()).collect();
+            let cands: Vec<&str> = mlp_stdlib::all()
+                .iter()
+                .filter(|x| x.kind == kind && returns.is_none_or(|r| x.returns == r))
+                .map(|x| x.name.as_str())
+                .collect();
             self.diags.push(
-                Diagnostic::new("E0203", format!("`{}` is not a {} for `{key}`", name.name, kind.keyword()))
-                    .label(name.span, "unknown here")
-                    .maybe_help(suggestion(&name.name, cands.iter().copied()).or_else(|| Some(format!("choose one of {}", body::list(&cands))))),
+                Diagnostic::new(
+                    "E0203",
+                    format!("`{}` is not a {} for `{key}`", name.name, kind.keyword()),
+                )
+                .label(name.span, "unknown here")
+                .maybe_help(
+                    suggestion(&name.name, cands.iter().copied())
+                        .or_else(|| Some(format!("choose one of {}", body::list(&cands)))),
+                ),
             );
             return None;
         };
         let params = b.params.clone().unwrap_or_default();
         if args.len() < b.min_args() || args.len() > b.max_args() {
             self.diags.push(
-                Diagnostic::new("E0204", format!("`{}` takes {} to {} arguments, found {}", name.name, b.min_args(), b.max_args(), args.len()))
-                    .label(name.span, "wrong number of arguments")
-                    .help(format!("signature: {}", b.signature())),
+                Diagnostic::new(
+                    "E0204",
+                    format!(
+                        "`{}` takes {} to {} arguments, found {}",
+                        name.name,
+                        b.min_args(),
+                        b.max_args(),
+                        args.len()
+                    ),
+                )
+                .label(name.span, "wrong number of arguments")
+                .help(format!("signature: {}", b.signature())),
             );
             return None;
         }
-        let mut out = Backend { kind: b.name.clone(), args: Default::default() };
+        let mut out = Backend {
+            kind: b.name.clone(),
+            args: Default::default(),
+        };
         for (i, a) in args.iter().enumerate() {
             let p = match &a.name {
                 Some(n) => match params.iter().find(|p| p.name == n.name) {
                     Some(p) => p,
                     None => {
                         self.diags.push(
-                            Diagnostic::new("E0205", format!("`{}` has no parameter `{}`", b.name, n.name))
-                                .label(n.span, "unknown parameter")
-                                .help(format!("signature: {}", b.signature())),
+                            Diagnostic::new(
+                                "E0205",
+                                format!("`{}` has no parameter `{}`", b.name, n.name),
+                            )
+                            .label(n.span, "unknown parameter")
+                            .help(format!("signature: {}", b.signature())),
                         );
                         continue;
                     }
@@ -413,11 +551,27 @@ impl<'a> Checker<'a> {
                 _ => false,
             };
             if !ok {
-                if c.is_some() || !matches!(a.value.kind, ExprKind::Str { .. }) {
+                if (c.is_some() || !matches!(a.value.kind, ExprKind::Str { .. }))
+                    && !self.already_reported(&a.value)
+                {
                     self.diags.push(
-                        Diagnostic::new("E0205", format!("argument `{}` of `{}` must be {}", p.name, b.name, p.types.join(" or ")))
-                            .label(a.value.span, format!("found {}", c.as_ref().map_or(a.value.describe(), Const::describe)))
-                            .help(format!("signature: {}", b.signature())),
+                        Diagnostic::new(
+                            "E0205",
+                            format!(
+                                "argument `{}` of `{}` must be {}",
+                                p.name,
+                                b.name,
+                                p.types.join(" or ")
+                            ),
+                        )
+                        .label(
+                            a.value.span,
+                            format!(
+                                "found {}",
+                                c.as_ref().map_or(a.value.describe(), Const::describe)
+                            ),
+                        )
+                        .help(format!("signature: {}", b.signature())),
                     );
                 }
                 continue;
@@ -430,24 +584,56 @@ impl<'a> Checker<'a> {
     }
 
     fn project_decl(&mut self, d: &'a Decl) {
-        let b = body::sort(&mut self.diags, &d.body, "project", &["offline", "online", "lineage", "owner", "description"], &[], Allow::default());
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "project",
+            &["offline", "online", "lineage", "owner", "description"],
+            &[],
+            Allow::default(),
+        );
         self.project = d.name.as_ref().map(|n| n.name.clone());
         let offline = match b.attr("offline") {
             Some(e) => self.backend(e, "offline", "offline"),
-            None => Some(Backend { kind: "duckdb".into(), args: [("path".to_string(), mlp_ir::Literal::String(".mlp/offline.duckdb".into()))].into() }),
+            None => Some(Backend {
+                kind: "duckdb".into(),
+                args: [(
+                    "path".to_string(),
+                    mlp_ir::Literal::String(".mlp/offline.duckdb".into()),
+                )]
+                .into(),
+            }),
         };
         let online = match b.attr("online") {
             Some(e) => self.backend(e, "online", "online"),
-            None => Some(Backend { kind: "memory".into(), args: Default::default() }),
+            None => Some(Backend {
+                kind: "memory".into(),
+                args: Default::default(),
+            }),
         };
-        let lineage = b.attr("lineage").and_then(|e| self.backend(e, "lineage", "lineage"));
+        let lineage = b
+            .attr("lineage")
+            .and_then(|e| self.backend(e, "lineage", "lineage"));
         let owner = b.attr("owner").and_then(|e| self.string(e, "owner"));
         if let Some(e) = b.attr("description") {
             self.string(e, "description");
         }
         if let (Some(offline), Some(online), Some(n)) = (offline, online, &d.name) {
-            let spec = Spec::Project { offline, online, lineage, owner };
-            self.out.push(HirDecl { id: format!("project.{}", n.name), name: n.name.clone(), kind: d.kind, span: n.span, doc: doc_text(&d.docs), spec, deps: vec![] });
+            let spec = Spec::Project {
+                offline,
+                online,
+                lineage,
+                owner,
+            };
+            self.out.push(HirDecl {
+                id: format!("project.{}", n.name),
+                name: n.name.clone(),
+                kind: d.kind,
+                span: n.span,
+                doc: doc_text(&d.docs),
+                spec,
+                deps: vec![],
+            });
         }
     }
 
@@ -464,17 +650,35 @@ impl<'a> Checker<'a> {
                         if let Some((_, first)) = out.iter().find(|(c, _)| c.name == name.name) {
                             let first = *first;
                             self.diags.push(
-                                Diagnostic::new("E0105", format!("`{}` listed twice in `{key}`", name.name)).label(name.span, "again here").related(first, "first here"),
+                                Diagnostic::new(
+                                    "E0105",
+                                    format!("`{}` listed twice in `{key}`", name.name),
+                                )
+                                .label(name.span, "again here")
+                                .related(first, "first here"),
                             );
                             continue;
                         }
-                        out.push((Column { name: name.name.clone(), ty: t }, ty.span));
+                        out.push((
+                            Column {
+                                name: name.name.clone(),
+                                ty: t,
+                            },
+                            ty.span,
+                        ));
                     }
                 }
                 _ => {
-                    let help = it.as_ident().map(|i| format!("give it a type: `{}: int`", i.name));
+                    let help = it
+                        .as_ident()
+                        .map(|i| format!("give it a type: `{}: int`", i.name));
                     self.diags.push(
-                        Diagnostic::new("E0211", format!("`{key}` expects `name: type`, found {}", it.describe())).label(it.span, "expected `name: type`").maybe_help(help),
+                        Diagnostic::new(
+                            "E0211",
+                            format!("`{key}` expects `name: type`, found {}", it.describe()),
+                        )
+                        .label(it.span, "expected `name: type`")
+                        .maybe_help(help),
                     );
                 }
             }
@@ -483,8 +687,17 @@ impl<'a> Checker<'a> {
     }
 
     fn entity(&mut self, d: &'a Decl) {
-        let b = body::sort(&mut self.diags, &d.body, "entity", &["key", "owner", "description"], &[], Allow::default());
-        let Some(key) = self.required(&b, d, "key", "entity", "key = user_id: int") else { return };
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "entity",
+            &["key", "owner", "description"],
+            &[],
+            Allow::default(),
+        );
+        let Some(key) = self.required(&b, d, "key", "entity", "key = user_id: int") else {
+            return;
+        };
         let keys = self.columns(key, "key");
         for (c, span) in &keys {
             if matches!(c.ty, Type::Float | Type::Bool) {
@@ -496,28 +709,71 @@ impl<'a> Checker<'a> {
             }
         }
         if !keys.is_empty() {
-            self.push_decl(d, Spec::Entity { keys: keys.into_iter().map(|(c, _)| c).collect() }, vec![]);
+            self.push_decl(
+                d,
+                Spec::Entity {
+                    keys: keys.into_iter().map(|(c, _)| c).collect(),
+                },
+                vec![],
+            );
         }
     }
 
-    pub(crate) fn required(&mut self, b: &body::Body<'a>, d: &Decl, key: &str, what: &str, example: &str) -> Option<&'a ast::Expr> {
+    pub(crate) fn required(
+        &mut self,
+        b: &body::Body<'a>,
+        d: &Decl,
+        key: &str,
+        what: &str,
+        example: &str,
+    ) -> Option<&'a ast::Expr> {
         let v = b.attr(key);
         if v.is_none() {
             let span = d.name.as_ref().map_or(d.kind_span, |n| n.span);
             self.diags.push(
-                Diagnostic::new("E0104", format!("{what} `{}` has no `{key}`", d.name.as_ref().map_or("", |n| n.name.as_str())))
-                    .label(span, format!("`{key}` is required"))
-                    .help(format!("add `{example}`")),
+                Diagnostic::new(
+                    "E0104",
+                    format!(
+                        "{what} `{}` has no `{key}`",
+                        d.name.as_ref().map_or("", |n| n.name.as_str())
+                    ),
+                )
+                .label(span, format!("`{key}` is required"))
+                .help(format!("add `{example}`")),
             );
         }
         v
     }
 
     fn source(&mut self, d: &'a Decl) {
-        let b = body::sort(&mut self.diags, &d.body, "source", &["path", "format", "timestamp", "created", "owner", "description"], &["schema"], Allow::default());
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "source",
+            &[
+                "path",
+                "format",
+                "timestamp",
+                "created",
+                "owner",
+                "description",
+            ],
+            &["schema"],
+            Allow::default(),
+        );
         let name = d.name.as_ref().map(|n| n.name.clone()).unwrap_or_default();
         let schema = b.block("schema").map(|blk| {
-            let sb = body::sort(&mut self.diags, blk, "schema", &[], &[], Allow { fields: true, ..Allow::default() });
+            let sb = body::sort(
+                &mut self.diags,
+                blk,
+                "schema",
+                &[],
+                &[],
+                Allow {
+                    fields: true,
+                    ..Allow::default()
+                },
+            );
             let mut m = IndexMap::new();
             for f in sb.fields {
                 if let Some(t) = self.value_type(f.ty) {
@@ -527,11 +783,23 @@ impl<'a> Checker<'a> {
             m
         });
         self.sources.insert(name, schema.clone());
-        let path = self.required(&b, d, "path", "source", "path = \"data/events.parquet\"").and_then(|e| self.string(e, "path"));
-        let ts = self.required(&b, d, "timestamp", "source", "timestamp = event_ts").and_then(|e| self.column_name(e, "timestamp", schema.as_ref()));
-        let created = b.attr("created").and_then(|e| self.column_name(e, "created", schema.as_ref()));
+        let path = self
+            .required(&b, d, "path", "source", "path = \"data/events.parquet\"")
+            .and_then(|e| self.string(e, "path"));
+        let ts = self
+            .required(&b, d, "timestamp", "source", "timestamp = event_ts")
+            .and_then(|e| self.column_name(e, "timestamp", schema.as_ref()));
+        let created = b
+            .attr("created")
+            .and_then(|e| self.column_name(e, "created", schema.as_ref()));
         let format = match b.attr("format") {
-            Some(e) => self.choice(e, "format", &["parquet", "csv"]).map(|f| if f == "csv" { SourceFormat::Csv } else { SourceFormat::Parquet }),
+            Some(e) => self.choice(e, "format", &["parquet", "csv"]).map(|f| {
+                if f == "csv" {
+                    SourceFormat::Csv
+                } else {
+                    SourceFormat::Parquet
+                }
+            }),
             None => path.as_ref().and_then(|p| {
                 let lower = p.to_lowercase();
                 if lower.ends_with(".parquet") || lower.ends_with(".pq") {
@@ -556,21 +824,49 @@ impl<'a> Checker<'a> {
             }
         }
         if let (Some(path), Some(timestamp), Some(format)) = (path, ts, format) {
-            let schema = schema.unwrap_or_default().into_iter().map(|(name, ty)| Column { name, ty }).collect();
-            self.push_decl(d, Spec::Source { path, format, timestamp, created, schema }, vec![]);
+            let schema = schema
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, ty)| Column { name, ty })
+                .collect();
+            self.push_decl(
+                d,
+                Spec::Source {
+                    path,
+                    format,
+                    timestamp,
+                    created,
+                    schema,
+                },
+                vec![],
+            );
         }
     }
 
-    fn column_name(&mut self, e: &ast::Expr, key: &str, schema: Option<&IndexMap<String, Type>>) -> Option<String> {
+    fn column_name(
+        &mut self,
+        e: &ast::Expr,
+        key: &str,
+        schema: Option<&IndexMap<String, Type>>,
+    ) -> Option<String> {
         let Some(id) = e.as_ident() else {
             let help = match &e.kind {
                 ExprKind::Str { parts, .. } => match parts.first() {
-                    Some(ast::StrPart::Text(t)) => Some(format!("write the column without quotes: `{key} = {t}`")),
+                    Some(ast::StrPart::Text(t)) => {
+                        Some(format!("write the column without quotes: `{key} = {t}`"))
+                    }
                     _ => None,
                 },
                 _ => None,
             };
-            self.diags.push(Diagnostic::new("E0211", format!("`{key}` expects a column name, found {}", e.describe())).label(e.span, "expected a column").maybe_help(help));
+            self.diags.push(
+                Diagnostic::new(
+                    "E0211",
+                    format!("`{key}` expects a column name, found {}", e.describe()),
+                )
+                .label(e.span, "expected a column")
+                .maybe_help(help),
+            );
             return None;
         };
         if let Some(s) = schema {
@@ -585,7 +881,15 @@ impl<'a> Checker<'a> {
                 }
                 Some(t) if *t != Type::Timestamp => {
                     self.diags.push(
-                        Diagnostic::new("E0202", format!("`{key}` column `{}` is a {}, not a timestamp", id.name, t.name())).label(id.span, "must be a timestamp"),
+                        Diagnostic::new(
+                            "E0202",
+                            format!(
+                                "`{key}` column `{}` is a {}, not a timestamp",
+                                id.name,
+                                t.name()
+                            ),
+                        )
+                        .label(id.span, "must be a timestamp"),
                     );
                     return None;
                 }
@@ -596,16 +900,31 @@ impl<'a> Checker<'a> {
     }
 
     fn request(&mut self, d: &'a Decl) {
-        let b = body::sort(&mut self.diags, &d.body, "request", &["description"], &[], Allow { fields: true, ..Allow::default() });
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "request",
+            &["description"],
+            &[],
+            Allow {
+                fields: true,
+                ..Allow::default()
+            },
+        );
         let mut fields = Vec::new();
         for f in &b.fields {
             if let Some(v) = f.value {
                 self.diags.push(
-                    Diagnostic::new("E0106", "request fields have no definition").label(v.span, "remove `= ...`").help("request fields are sent by the caller"),
+                    Diagnostic::new("E0106", "request fields have no definition")
+                        .label(v.span, "remove `= ...`")
+                        .help("request fields are sent by the caller"),
                 );
             }
             if let Some(t) = self.value_type(f.ty) {
-                fields.push(Column { name: f.name.name.clone(), ty: t });
+                fields.push(Column {
+                    name: f.name.name.clone(),
+                    ty: t,
+                });
             }
         }
         self.push_decl(d, Spec::Request { fields }, vec![]);
@@ -616,20 +935,40 @@ impl<'a> Checker<'a> {
             &mut self.diags,
             &d.body,
             "feature view",
-            &["entity", "source", "ttl", "owner", "online", "description", "tags"],
+            &[
+                "entity",
+                "source",
+                "ttl",
+                "owner",
+                "online",
+                "description",
+                "tags",
+            ],
             &[],
-            Allow { fields: true, ..Allow::default() },
+            Allow {
+                fields: true,
+                ..Allow::default()
+            },
         );
-        let Some(vname) = d.name.as_ref().map(|n| n.name.clone()) else { return };
-        let source = b.attr("source").and_then(|e| self.decl_ref(e, DeclKind::Source, "source"));
+        let Some(vname) = d.name.as_ref().map(|n| n.name.clone()) else {
+            return;
+        };
+        let source = b
+            .attr("source")
+            .and_then(|e| self.decl_ref(e, DeclKind::Source, "source"));
         let on_demand = b.attr("source").is_none();
-        let entity = b.attr("entity").and_then(|e| self.decl_ref(e, DeclKind::Entity, "entity"));
+        let entity = b
+            .attr("entity")
+            .and_then(|e| self.decl_ref(e, DeclKind::Entity, "entity"));
         if on_demand {
             for k in ["entity", "ttl"] {
                 if let Some((key, _)) = b.attrs.get(k) {
                     self.diags.push(
                         Diagnostic::new("E0316", format!("`{k}` on an on-demand feature view"))
-                            .label(key.span, "an on-demand view (no `source`) is computed per request")
+                            .label(
+                                key.span,
+                                "an on-demand view (no `source`) is computed per request",
+                            )
                             .help("remove it, or give the view a `source`"),
                     );
                 }
@@ -638,16 +977,24 @@ impl<'a> Checker<'a> {
             self.required(&b, d, "entity", "feature view", "entity = user");
         }
         let ttl_ms = b.attr("ttl").and_then(|e| self.duration_ms(e, "ttl"));
-        let online = b.attr("online").and_then(|e| self.boolean(e, "online")).unwrap_or(true);
+        let online = b
+            .attr("online")
+            .and_then(|e| self.boolean(e, "online"))
+            .unwrap_or(true);
         let owner = b.attr("owner").and_then(|e| self.string(e, "owner"));
         if let Some(e) = b.attr("description") {
             self.string(e, "description");
         }
-        let schema = source.as_ref().and_then(|s| self.sources.get(s).cloned()).flatten();
+        let schema = source
+            .as_ref()
+            .and_then(|s| self.sources.get(s).cloned())
+            .flatten();
         let source_name = source.clone().unwrap_or_default();
         let mut names = Vec::new();
         for f in &b.fields {
-            let Some(ty) = self.value_type(f.ty) else { continue };
+            let Some(ty) = self.value_type(f.ty) else {
+                continue;
+            };
             let fname = f.name.name.clone();
             let mut deps = vec![(decl_id(DeclKind::Features, &vname), EdgeKind::Contains)];
             let def = if on_demand {
@@ -663,18 +1010,28 @@ impl<'a> Checker<'a> {
                 let (t, ir) = self.expr(v, &Scope::OnDemand, &mut found);
                 self.expect_type(t, ty, v.span, &fname);
                 if let Some(w) = f.window {
-                    self.diags.push(Diagnostic::new("E0207", "an on-demand feature has no window").label(w.span, "remove `over ...`"));
+                    self.diags.push(
+                        Diagnostic::new("E0207", "an on-demand feature has no window")
+                            .label(w.span, "remove `over ...`"),
+                    );
                 }
                 for (r, _) in &found.refs {
                     match r {
-                        InputRef::Feature { view, feature } => deps.push((feature_id(view, feature), EdgeKind::Computes)),
-                        InputRef::Request { request, .. } => deps.push((decl_id(DeclKind::Request, request), EdgeKind::Computes)),
+                        InputRef::Feature { view, feature } => {
+                            deps.push((feature_id(view, feature), EdgeKind::Computes))
+                        }
+                        InputRef::Request { request, .. } => {
+                            deps.push((decl_id(DeclKind::Request, request), EdgeKind::Computes))
+                        }
                         InputRef::ModelOutput { .. } => {}
                     }
                 }
                 FeatureDef::OnDemand { expr: ir }
             } else {
-                let scope = Scope::Batch { schema: schema.as_ref(), source: &source_name };
+                let scope = Scope::Batch {
+                    schema: schema.as_ref(),
+                    source: &source_name,
+                };
                 match f.value {
                     None => {
                         if let Some(s) = &schema {
@@ -691,16 +1048,23 @@ impl<'a> Checker<'a> {
                         }
                         if let Some(w) = f.window {
                             self.diags.push(
-                                Diagnostic::new("E0207", format!("`{fname}` has a window but no aggregation"))
-                                    .label(w.span, "nothing to aggregate")
-                                    .help("write `name: type = avg(column) over 7d`"),
+                                Diagnostic::new(
+                                    "E0207",
+                                    format!("`{fname}` has a window but no aggregation"),
+                                )
+                                .label(w.span, "nothing to aggregate")
+                                .help("write `name: type = avg(column) over 7d`"),
                             );
                         }
-                        FeatureDef::Column { column: fname.clone() }
+                        FeatureDef::Column {
+                            column: fname.clone(),
+                        }
                     }
                     Some(v) => {
                         let mut found = Found::default();
+                        let errors_before = self.diags.error_count();
                         let (t, ir) = self.expr(v, &scope, &mut found);
+                        let expr_failed = self.diags.error_count() > errors_before;
                         self.expect_type(t, ty, v.span, &fname);
                         let window_ms = f.window.and_then(|w| self.duration_ms(w, "over"));
                         if found.aggregates {
@@ -711,9 +1075,12 @@ impl<'a> Checker<'a> {
                                         .help(format!("an aggregated feature reads columns inside aggregations, e.g. `last({col})`")),
                                 );
                             }
-                            FeatureDef::Aggregate { expr: ir, window_ms }
+                            FeatureDef::Aggregate {
+                                expr: ir,
+                                window_ms,
+                            }
                         } else {
-                            if let Some(w) = f.window {
+                            if let Some(w) = f.window.filter(|_| !expr_failed) {
                                 self.diags.push(
                                     Diagnostic::new("E0207", format!("`{fname}` has a window but no aggregation"))
                                         .label(w.span, "nothing to aggregate over this window")
@@ -732,7 +1099,11 @@ impl<'a> Checker<'a> {
                 kind: DeclKind::Features,
                 span: f.name.span,
                 doc: doc_text(&f.stmt.docs),
-                spec: Spec::Feature { view: vname.clone(), ty, def },
+                spec: Spec::Feature {
+                    view: vname.clone(),
+                    ty,
+                    def,
+                },
                 deps,
             });
         }
@@ -743,31 +1114,83 @@ impl<'a> Checker<'a> {
         if let Some(s) = &source {
             deps.push((decl_id(DeclKind::Source, s), EdgeKind::Reads));
         }
-        let spec = Spec::FeatureView { entity, source, ttl_ms, online, owner, features: names };
+        let spec = Spec::FeatureView {
+            entity,
+            source,
+            ttl_ms,
+            online,
+            owner,
+            features: names,
+        };
         // The view goes before its features in the HIR.
-        let at = self.out.len() - self.out.iter().rev().take_while(|h| matches!(&h.spec, Spec::Feature { view, .. } if *view == vname)).count();
+        let at = self.out.len()
+            - self
+                .out
+                .iter()
+                .rev()
+                .take_while(|h| matches!(&h.spec, Spec::Feature { view, .. } if *view == vname))
+                .count();
         if let Some(n) = &d.name {
-            self.out.insert(at, HirDecl { id: decl_id(d.kind, &n.name), name: n.name.clone(), kind: d.kind, span: n.span, doc: doc_text(&d.docs), spec, deps });
+            self.out.insert(
+                at,
+                HirDecl {
+                    id: decl_id(d.kind, &n.name),
+                    name: n.name.clone(),
+                    kind: d.kind,
+                    span: n.span,
+                    doc: doc_text(&d.docs),
+                    spec,
+                    deps,
+                },
+            );
         }
     }
 
     pub(crate) fn expect_type(&mut self, t: Ty, declared: Type, span: Span, name: &str) {
         if !assignable(t, declared) {
             let help = match (t, declared) {
-                (Ty::Val(Type::Float), Type::Int) => Some("declare it `float`, or round it: `round(...)` still gives a float".to_string()),
-                _ => Some(format!("declare `{name}: {}` or change the expression", t.name())),
+                (Ty::Val(Type::Float), Type::Int) => Some(
+                    "declare it `float`, or round it: `round(...)` still gives a float".to_string(),
+                ),
+                _ => Some(format!(
+                    "declare `{name}: {}` or change the expression",
+                    t.name()
+                )),
             };
             self.diags.push(
-                Diagnostic::new("E0202", format!("`{name}` is declared `{}` but its expression is a {}", declared.name(), t.name()))
-                    .label(span, format!("this is a {}", t.name()))
-                    .maybe_help(help),
+                Diagnostic::new(
+                    "E0202",
+                    format!(
+                        "`{name}` is declared `{}` but its expression is a {}",
+                        declared.name(),
+                        t.name()
+                    ),
+                )
+                .label(span, format!("this is a {}", t.name()))
+                .maybe_help(help),
             );
         }
     }
 
     fn model(&mut self, d: &'a Decl) {
-        let b = body::sort(&mut self.diags, &d.body, "model", &["format", "inputs", "output", "outputs", "owner", "description"], &[], Allow::default());
-        let Some(name) = d.name.as_ref().map(|n| n.name.clone()) else { return };
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "model",
+            &[
+                "format",
+                "inputs",
+                "output",
+                "outputs",
+                "owner",
+                "description",
+            ],
+            &[],
+            Allow::default(),
+        );
+        let Some(name) = d.name.as_ref().map(|n| n.name.clone()) else {
+            return;
+        };
         let format = match b.attr("format") {
             Some(e) => self.choice(e, "format", &["torchscript"]),
             None => Some("torchscript".to_string()),
@@ -775,11 +1198,18 @@ impl<'a> Checker<'a> {
         let outputs_expr = b.attr("output").or(b.attr("outputs"));
         if b.attr("output").is_some() && b.attr("outputs").is_some() {
             if let Some((k, _)) = b.attrs.get("outputs") {
-                self.diags.push(Diagnostic::new("E0105", "both `output` and `outputs` given").label(k.span, "give one of them"));
+                self.diags.push(
+                    Diagnostic::new("E0105", "both `output` and `outputs` given")
+                        .label(k.span, "give one of them"),
+                );
             }
         }
         let outputs = match outputs_expr {
-            Some(e) => self.columns(e, "output").into_iter().map(|(c, _)| c).collect(),
+            Some(e) => self
+                .columns(e, "output")
+                .into_iter()
+                .map(|(c, _)| c)
+                .collect(),
             None => {
                 self.required(&b, d, "output", "model", "output = score: float");
                 Vec::new()
@@ -787,7 +1217,13 @@ impl<'a> Checker<'a> {
         };
         let mut inputs = Vec::new();
         let mut deps = Vec::new();
-        if let Some(e) = self.required(&b, d, "inputs", "model", "inputs = [view.feature, request.field]") {
+        if let Some(e) = self.required(
+            &b,
+            d,
+            "inputs",
+            "model",
+            "inputs = [view.feature, request.field]",
+        ) {
             let items: Vec<&ast::Expr> = match &e.kind {
                 ExprKind::List(items) => items.iter().collect(),
                 _ => vec![e],
@@ -796,13 +1232,26 @@ impl<'a> Checker<'a> {
             for it in items {
                 let Some(p) = it.as_path().filter(|p| p.len() == 2) else {
                     self.diags.push(
-                        Diagnostic::new("E0211", format!("a model input is `view.feature` or `request.field`, found {}", it.describe())).label(it.span, "not an input"),
+                        Diagnostic::new(
+                            "E0211",
+                            format!(
+                                "a model input is `view.feature` or `request.field`, found {}",
+                                it.describe()
+                            ),
+                        )
+                        .label(it.span, "not an input"),
                     );
                     continue;
                 };
-                let Some(r) = self.member_ref(&p[0], &p[1]) else { continue };
+                let Some(r) = self.member_ref(&p[0], &p[1]) else {
+                    continue;
+                };
                 if let Some(first) = seen.get(&r) {
-                    self.diags.push(Diagnostic::new("E0315", "model input listed twice").label(it.span, "again here").related(*first, "first here"));
+                    self.diags.push(
+                        Diagnostic::new("E0315", "model input listed twice")
+                            .label(it.span, "again here")
+                            .related(*first, "first here"),
+                    );
                     continue;
                 }
                 seen.insert(r.clone(), it.span);
@@ -817,10 +1266,15 @@ impl<'a> Checker<'a> {
                         }
                         deps.push((feature_id(view, feature), EdgeKind::Input));
                     }
-                    InputRef::Request { request, .. } => deps.push((decl_id(DeclKind::Request, request), EdgeKind::Input)),
+                    InputRef::Request { request, .. } => {
+                        deps.push((decl_id(DeclKind::Request, request), EdgeKind::Input))
+                    }
                     InputRef::ModelOutput { model, .. } => {
                         if *model == name {
-                            self.diags.push(Diagnostic::new("E0303", "a model cannot read its own output").label(it.span, "cycle"));
+                            self.diags.push(
+                                Diagnostic::new("E0303", "a model cannot read its own output")
+                                    .label(it.span, "cycle"),
+                            );
                             continue;
                         }
                     }
@@ -836,7 +1290,16 @@ impl<'a> Checker<'a> {
             m.inputs = inputs.clone();
         }
         if let Some(format) = format {
-            self.push_decl(d, Spec::Model { format, inputs, outputs, owner }, deps);
+            self.push_decl(
+                d,
+                Spec::Model {
+                    format,
+                    inputs,
+                    outputs,
+                    owner,
+                },
+                deps,
+            );
         }
     }
 }
@@ -852,7 +1315,13 @@ fn article(t: Type) -> &'static str {
 }
 
 fn const_fits(c: &Const, t: Type) -> bool {
-    matches!((c, t), (Const::Str(_), Type::String) | (Const::Int(_), Type::Int) | (Const::Int(_) | Const::Float(_), Type::Float) | (Const::Bool(_), Type::Bool))
+    matches!(
+        (c, t),
+        (Const::Str(_), Type::String)
+            | (Const::Int(_), Type::Int)
+            | (Const::Int(_) | Const::Float(_), Type::Float)
+            | (Const::Bool(_), Type::Bool)
+    )
 }
 
 fn yaml_const(v: &serde_yaml::Value, t: Type) -> Option<Const> {

@@ -19,8 +19,14 @@ pub struct EnvValues {
 /// Reads `env/NAME.yaml` text already added to `map` as `file`. Returns the values and any
 /// YAML problem (E0402). Keys are located by their line so diagnostics can point at them.
 pub fn load_env_file(map: &SourceMap, file: FileId, name: &str) -> (EnvValues, Vec<Diagnostic>) {
-    let mut env = EnvValues { name: Some(name.to_string()), file: Some(file), values: IndexMap::new() };
-    let Some(src) = map.get(file) else { return (env, Vec::new()) };
+    let mut env = EnvValues {
+        name: Some(name.to_string()),
+        file: Some(file),
+        values: IndexMap::new(),
+    };
+    let Some(src) = map.get(file) else {
+        return (env, Vec::new());
+    };
     let text = src.text.clone();
     let whole = Span::new(file, 0, text.find('\n').unwrap_or(text.len()));
     let parsed: serde_yaml::Value = match serde_yaml::from_str(&text) {
@@ -28,12 +34,21 @@ pub fn load_env_file(map: &SourceMap, file: FileId, name: &str) -> (EnvValues, V
         Err(e) => {
             let span = e.location().map_or(whole, |l| {
                 let start = src.line_start(l.line()) + l.column().saturating_sub(1);
-                let end = text[start.min(text.len())..].find('\n').map_or(text.len(), |n| start + n);
+                let end = text[start.min(text.len())..]
+                    .find('\n')
+                    .map_or(text.len(), |n| start + n);
                 Span::new(file, start.min(text.len()), end.max(start).min(text.len()))
             });
             let msg = e.to_string();
             let msg = msg.split(" at line").next().unwrap_or(&msg).to_string();
-            return (env, vec![Diagnostic::new("E0402", format!("environment file is not valid YAML: {msg}")).label(span, "here")]);
+            return (
+                env,
+                vec![Diagnostic::new(
+                    "E0402",
+                    format!("environment file is not valid YAML: {msg}"),
+                )
+                .label(span, "here")],
+            );
         }
     };
     let mapping = match parsed {
@@ -42,15 +57,21 @@ pub fn load_env_file(map: &SourceMap, file: FileId, name: &str) -> (EnvValues, V
         _ => {
             return (
                 env,
-                vec![Diagnostic::new("E0402", "environment file must be a mapping of `name: value`")
-                    .label(whole, "expected `name: value` lines")],
+                vec![Diagnostic::new(
+                    "E0402",
+                    "environment file must be a mapping of `name: value`",
+                )
+                .label(whole, "expected `name: value` lines")],
             )
         }
     };
     for (k, v) in mapping {
         let key = match k {
             serde_yaml::Value::String(s) => s,
-            other => serde_yaml::to_string(&other).unwrap_or_default().trim().to_string(),
+            other => serde_yaml::to_string(&other)
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
         };
         let (key_span, value_span) = locate(&text, file, &key).unwrap_or((whole, whole));
         env.values.insert(key, (v, key_span, value_span));
@@ -63,13 +84,20 @@ fn locate(text: &str, file: FileId, key: &str) -> Option<(Span, Span)> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches(['\n', '\r']);
-        let k = body.strip_prefix(key).or_else(|| body.strip_prefix(&format!("\"{key}\"")));
+        let k = body
+            .strip_prefix(key)
+            .or_else(|| body.strip_prefix(&format!("\"{key}\"")));
         if let Some(rest) = k {
             if let Some(after) = rest.trim_start().strip_prefix(':') {
                 let key_span = Span::new(file, offset, offset + (body.len() - rest.len()));
                 let value = after.split(" #").next().unwrap_or("").trim();
-                let vstart = offset + body.len() - after.len() + (after.len() - after.trim_start().len());
-                let value_span = if value.is_empty() { key_span } else { Span::new(file, vstart, vstart + value.len()) };
+                let vstart =
+                    offset + body.len() - after.len() + (after.len() - after.trim_start().len());
+                let value_span = if value.is_empty() {
+                    key_span
+                } else {
+                    Span::new(file, vstart, vstart + value.len())
+                };
                 return Some((key_span, value_span));
             }
         }

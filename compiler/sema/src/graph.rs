@@ -31,11 +31,19 @@ struct Node {
 }
 
 impl<'a> Checker<'a> {
-    fn model_ref(&mut self, model: &ast::Ident, version: &VersionRef, vspan: Span) -> Option<ModelRef> {
+    fn model_ref(
+        &mut self,
+        model: &ast::Ident,
+        version: &VersionRef,
+        vspan: Span,
+    ) -> Option<ModelRef> {
         let m = self.resolve(model, DeclKind::Model)?;
         let version = match version {
             VersionRef::Number(0) => {
-                self.diags.push(Diagnostic::new("E0305", "model versions start at 1").label(vspan, "no version 0"));
+                self.diags.push(
+                    Diagnostic::new("E0305", "model versions start at 1")
+                        .label(vspan, "no version 0"),
+                );
                 return None;
             }
             VersionRef::Number(n) => VersionSel::Version(*n),
@@ -44,22 +52,43 @@ impl<'a> Checker<'a> {
         Some(ModelRef { model: m, version })
     }
 
-    fn node(&mut self, e: &ast::Expr, deploy: &str, refs: &mut Vec<(String, Span)>, deps: &mut Vec<(String, EdgeKind)>) -> Option<Node> {
+    fn node(
+        &mut self,
+        e: &ast::Expr,
+        deploy: &str,
+        refs: &mut Vec<(String, Span)>,
+        deps: &mut Vec<(String, EdgeKind)>,
+    ) -> Option<Node> {
         match &e.kind {
-            ExprKind::ModelRef { model, version, version_span } => {
+            ExprKind::ModelRef {
+                model,
+                version,
+                version_span,
+            } => {
                 let r = self.model_ref(model, version, *version_span)?;
                 deps.push((decl_id(DeclKind::Model, &r.model), EdgeKind::Serves));
                 let info = self.models.get(&r.model).cloned().unwrap_or_default();
                 let inputs = self.logged_inputs(&info.inputs);
-                Some(Node { node: GraphNode::Model { model: r }, outputs: info.outputs, inputs })
+                Some(Node {
+                    node: GraphNode::Model { model: r },
+                    outputs: info.outputs,
+                    inputs,
+                })
             }
             ExprKind::Path(p) if p.len() == 1 => {
                 let id = &p[0];
-                if self.names.get(id.name.as_str()).is_some_and(|d| d.kind == DeclKind::Model) {
+                if self
+                    .names
+                    .get(id.name.as_str())
+                    .is_some_and(|d| d.kind == DeclKind::Model)
+                {
                     self.diags.push(
-                        Diagnostic::new("E0305", format!("model `{}` needs a version or alias", id.name))
-                            .label(id.span, "which version?")
-                            .help(format!("write `{}@production` or `{}@3`", id.name, id.name)),
+                        Diagnostic::new(
+                            "E0305",
+                            format!("model `{}` needs a version or alias", id.name),
+                        )
+                        .label(id.span, "which version?")
+                        .help(format!("write `{}@production` or `{}@3`", id.name, id.name)),
                     );
                     return None;
                 }
@@ -67,12 +96,19 @@ impl<'a> Checker<'a> {
                 refs.push((name.clone(), id.span));
                 deps.push((decl_id(DeclKind::Deployment, &name), EdgeKind::Serves));
                 let info = self.deploy_info.get(&name).cloned().unwrap_or_default();
-                Some(Node { node: GraphNode::Deployment { name }, outputs: info.outputs, inputs: info.logged })
+                Some(Node {
+                    node: GraphNode::Deployment { name },
+                    outputs: info.outputs,
+                    inputs: info.logged,
+                })
             }
             ExprKind::Call { name, args } => match name.name.as_str() {
                 "chain" => {
                     if args.len() < 2 {
-                        self.diags.push(Diagnostic::new("E0204", "`chain` needs at least two steps").label(e.span, "too few steps"));
+                        self.diags.push(
+                            Diagnostic::new("E0204", "`chain` needs at least two steps")
+                                .label(e.span, "too few steps"),
+                        );
                     }
                     let mut steps = Vec::new();
                     let mut produced: HashSet<String> = HashSet::new();
@@ -81,7 +117,11 @@ impl<'a> Checker<'a> {
                     for a in args {
                         let n = self.node(&a.value, deploy, refs, deps)?;
                         if let GraphNode::Model { model } = &n.node {
-                            let needs: Vec<InputRef> = self.models.get(&model.model).map(|m| m.inputs.clone()).unwrap_or_default();
+                            let needs: Vec<InputRef> = self
+                                .models
+                                .get(&model.model)
+                                .map(|m| m.inputs.clone())
+                                .unwrap_or_default();
                             for i in needs {
                                 if let InputRef::ModelOutput { model: src, output } = &i {
                                     if !produced.contains(src) {
@@ -99,13 +139,22 @@ impl<'a> Checker<'a> {
                         outputs = n.outputs;
                         steps.push(n.node);
                     }
-                    Some(Node { node: GraphNode::Chain { steps }, outputs, inputs })
+                    Some(Node {
+                        node: GraphNode::Chain { steps },
+                        outputs,
+                        inputs,
+                    })
                 }
                 "route" => {
-                    let get = |k: &str| args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == k)).map(|a| &a.value);
+                    let get = |k: &str| {
+                        args.iter()
+                            .find(|a| a.name.as_ref().is_some_and(|n| n.name == k))
+                            .map(|a| &a.value)
+                    };
                     for a in args {
                         match &a.name {
-                            Some(n) if ["by", "when", "then", "else"].contains(&n.name.as_str()) => {}
+                            Some(n)
+                                if ["by", "when", "then", "else"].contains(&n.name.as_str()) => {}
                             _ => {
                                 self.diags.push(
                                     Diagnostic::new("E0205", "`route` takes the named arguments `by`, `when`, `then` and `else`")
@@ -116,7 +165,9 @@ impl<'a> Checker<'a> {
                             }
                         }
                     }
-                    let (Some(by), Some(when), Some(then), Some(otherwise)) = (get("by"), get("when"), get("then"), get("else")) else {
+                    let (Some(by), Some(when), Some(then), Some(otherwise)) =
+                        (get("by"), get("when"), get("then"), get("else"))
+                    else {
                         self.diags.push(
                             Diagnostic::new("E0204", "`route` needs `by`, `when`, `then` and `else`")
                                 .label(e.span, "incomplete route")
@@ -126,32 +177,57 @@ impl<'a> Checker<'a> {
                     };
                     let by = self.node(by, deploy, refs, deps)?;
                     let mut found = Found::default();
-                    let (t, cond) = self.expr(when, &Scope::Route { outputs: &by.outputs }, &mut found);
+                    let (t, cond) = self.expr(
+                        when,
+                        &Scope::Route {
+                            outputs: &by.outputs,
+                        },
+                        &mut found,
+                    );
                     if !matches!(t, Ty::Val(Type::Bool) | Ty::Unknown) {
-                        self.diags.push(Diagnostic::new("E0212", format!("route condition is a {}, not a boolean", t.name())).label(when.span, "expected a condition"));
+                        self.diags.push(
+                            Diagnostic::new(
+                                "E0212",
+                                format!("route condition is a {}, not a boolean", t.name()),
+                            )
+                            .label(when.span, "expected a condition"),
+                        );
                     }
                     let a = self.node(then, deploy, refs, deps)?;
                     let b = self.node(otherwise, deploy, refs, deps)?;
                     if a.outputs != b.outputs {
                         self.diags.push(
-                            Diagnostic::new("E0309", "the branches of a route return different outputs").label(otherwise.span, "outputs differ from `then`"),
+                            Diagnostic::new(
+                                "E0309",
+                                "the branches of a route return different outputs",
+                            )
+                            .label(otherwise.span, "outputs differ from `then`"),
                         );
                     }
                     let mut inputs = by.inputs;
                     inputs.extend(a.inputs);
                     inputs.extend(b.inputs);
                     Some(Node {
-                        node: GraphNode::Route { by: Box::new(by.node), when: cond, then: Box::new(a.node), otherwise: Box::new(b.node) },
+                        node: GraphNode::Route {
+                            by: Box::new(by.node),
+                            when: cond,
+                            then: Box::new(a.node),
+                            otherwise: Box::new(b.node),
+                        },
                         outputs: a.outputs,
                         inputs,
                     })
                 }
                 "combine" | "ensemble" => {
                     let Some(first) = args.first() else {
-                        self.diags.push(Diagnostic::new("E0204", "`combine` needs a method and models").label(e.span, "empty"));
+                        self.diags.push(
+                            Diagnostic::new("E0204", "`combine` needs a method and models")
+                                .label(e.span, "empty"),
+                        );
                         return None;
                     };
-                    let combiners: Vec<&str> = mlp_stdlib::names(mlp_stdlib::Kind::Combiner).collect();
+                    let combiners: Vec<&str> =
+                        mlp_stdlib::names(mlp_stdlib::Kind::Combiner).collect();
                     let method = self.choice(&first.value, "combine method", &combiners)?;
                     let mut members = Vec::new();
                     let mut weights = Vec::new();
@@ -174,7 +250,11 @@ impl<'a> Checker<'a> {
                         match &outputs {
                             Some(o) if *o != n.outputs => {
                                 self.diags.push(
-                                    Diagnostic::new("E0309", "combined models must return the same outputs").label(a.value.span, "outputs differ from the first model"),
+                                    Diagnostic::new(
+                                        "E0309",
+                                        "combined models must return the same outputs",
+                                    )
+                                    .label(a.value.span, "outputs differ from the first model"),
                                 );
                             }
                             None => outputs = Some(n.outputs.clone()),
@@ -184,23 +264,49 @@ impl<'a> Checker<'a> {
                         members.push(n.node);
                     }
                     if members.len() < 2 {
-                        self.diags.push(Diagnostic::new("E0204", "`combine` needs at least two models").label(e.span, "too few models"));
+                        self.diags.push(
+                            Diagnostic::new("E0204", "`combine` needs at least two models")
+                                .label(e.span, "too few models"),
+                        );
                     }
                     match (method.as_str(), weights_span) {
                         ("weighted", None) => {
-                            self.diags.push(Diagnostic::new("E0310", "`weighted` needs `weights = [...]`").label(e.span, "no weights").help("one weight per model"));
+                            self.diags.push(
+                                Diagnostic::new("E0310", "`weighted` needs `weights = [...]`")
+                                    .label(e.span, "no weights")
+                                    .help("one weight per model"),
+                            );
                         }
                         ("weighted", Some(s)) if weights.len() != members.len() => {
                             self.diags.push(
-                                Diagnostic::new("E0310", format!("{} weights for {} models", weights.len(), members.len())).label(s, "one weight per model"),
+                                Diagnostic::new(
+                                    "E0310",
+                                    format!(
+                                        "{} weights for {} models",
+                                        weights.len(),
+                                        members.len()
+                                    ),
+                                )
+                                .label(s, "one weight per model"),
                             );
                         }
                         (m, Some(s)) if m != "weighted" => {
-                            self.diags.push(Diagnostic::new("E0310", format!("`{m}` takes no weights")).label(s, "remove, or use `weighted`"));
+                            self.diags.push(
+                                Diagnostic::new("E0310", format!("`{m}` takes no weights"))
+                                    .label(s, "remove, or use `weighted`"),
+                            );
                         }
                         _ => {}
                     }
-                    Some(Node { node: GraphNode::Combine { method, members, weights }, outputs: outputs.unwrap_or_default(), inputs })
+                    Some(Node {
+                        node: GraphNode::Combine {
+                            method,
+                            members,
+                            weights,
+                        },
+                        outputs: outputs.unwrap_or_default(),
+                        inputs,
+                    })
                 }
                 other => {
                     self.diags.push(
@@ -225,22 +331,41 @@ impl<'a> Checker<'a> {
     /// computed from (their features and every field of the requests they read).
     fn logged_inputs(&self, inputs: &[InputRef]) -> HashSet<InputRef> {
         let mut out = HashSet::new();
-        let mut stack: Vec<InputRef> = inputs.iter().filter(|i| !matches!(i, InputRef::ModelOutput { .. })).cloned().collect();
+        let mut stack: Vec<InputRef> = inputs
+            .iter()
+            .filter(|i| !matches!(i, InputRef::ModelOutput { .. }))
+            .cloned()
+            .collect();
         while let Some(i) = stack.pop() {
             if !out.insert(i.clone()) {
                 continue;
             }
-            let InputRef::Feature { view, feature } = &i else { continue };
+            let InputRef::Feature { view, feature } = &i else {
+                continue;
+            };
             let id = feature_id(view, feature);
-            let Some(h) = self.out.iter().find(|h| h.id == id) else { continue };
+            let Some(h) = self.out.iter().find(|h| h.id == id) else {
+                continue;
+            };
             for (dep, _) in &h.deps {
                 if let Some(rest) = dep.strip_prefix("feature.") {
                     if let Some((v, f)) = rest.split_once('.') {
-                        stack.push(InputRef::Feature { view: v.to_string(), feature: f.to_string() });
+                        stack.push(InputRef::Feature {
+                            view: v.to_string(),
+                            feature: f.to_string(),
+                        });
                     }
                 } else if let Some(req) = dep.strip_prefix("request.") {
-                    for field in self.requests.get(req).map(|r| r.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
-                        stack.push(InputRef::Request { request: req.to_string(), field });
+                    for field in self
+                        .requests
+                        .get(req)
+                        .map(|r| r.keys().cloned().collect::<Vec<_>>())
+                        .unwrap_or_default()
+                    {
+                        stack.push(InputRef::Request {
+                            request: req.to_string(),
+                            field,
+                        });
                     }
                 }
             }
@@ -253,18 +378,39 @@ impl<'a> Checker<'a> {
             &mut self.diags,
             &d.body,
             "deployment",
-            &["model", "log", "shadow", "device", "mode", "replicas", "owner", "description"],
+            &[
+                "model",
+                "log",
+                "shadow",
+                "device",
+                "mode",
+                "replicas",
+                "owner",
+                "description",
+            ],
             &["sla", "batching"],
             Allow::default(),
         );
-        let Some(name) = d.name.as_ref().map(|n| n.name.clone()) else { return };
+        let Some(name) = d.name.as_ref().map(|n| n.name.clone()) else {
+            return;
+        };
         let mut refs = Vec::new();
         let mut deps = Vec::new();
-        let node = self.required(&b, d, "model", "deployment", "model = my_model@production").and_then(|e| self.node(e, &name, &mut refs, &mut deps));
+        let node = self
+            .required(&b, d, "model", "deployment", "model = my_model@production")
+            .and_then(|e| self.node(e, &name, &mut refs, &mut deps));
         self.deploy_refs.insert(name.clone(), refs);
         let mut sla = Sla::default();
         if let Some(blk) = b.block("sla") {
-            let keys = ["latency_p50", "latency_p90", "latency_p95", "latency_p99", "latency_p999", "throughput", "error_rate"];
+            let keys = [
+                "latency_p50",
+                "latency_p90",
+                "latency_p95",
+                "latency_p99",
+                "latency_p999",
+                "throughput",
+                "error_rate",
+            ];
             let sb = body::sort(&mut self.diags, blk, "sla", &keys, &[], Allow::default());
             for (k, (_, v)) in &sb.attrs {
                 if let Some(p) = k.strip_prefix("latency_") {
@@ -281,10 +427,12 @@ impl<'a> Checker<'a> {
         let log = match b.attr("log") {
             None => LogPolicy::All,
             Some(e) => match &e.kind {
-                ExprKind::Call { name: n, args } if n.name == "sample" && args.len() == 1 => match self.fraction(&args[0].value, "sample") {
-                    Some(f) => LogPolicy::Sample { fraction: f },
-                    None => LogPolicy::All,
-                },
+                ExprKind::Call { name: n, args } if n.name == "sample" && args.len() == 1 => {
+                    match self.fraction(&args[0].value, "sample") {
+                        Some(f) => LogPolicy::Sample { fraction: f },
+                        None => LogPolicy::All,
+                    }
+                }
                 _ => match self.choice(e, "log", &["all", "none", "sample"]).as_deref() {
                     Some("none") => LogPolicy::None,
                     _ => LogPolicy::All,
@@ -292,18 +440,35 @@ impl<'a> Checker<'a> {
             },
         };
         let shadow = b.attr("shadow").and_then(|e| match &e.kind {
-            ExprKind::ModelRef { model, version, version_span } => {
+            ExprKind::ModelRef {
+                model,
+                version,
+                version_span,
+            } => {
                 let r = self.model_ref(model, version, *version_span)?;
                 deps.push((decl_id(DeclKind::Model, &r.model), EdgeKind::Serves));
                 Some((r, e.span))
             }
             _ => {
-                self.diags.push(Diagnostic::new("E0211", format!("`shadow` expects a model reference like `model@staging`, found {}", e.describe())).label(e.span, "not a model reference"));
+                self.diags.push(
+                    Diagnostic::new(
+                        "E0211",
+                        format!(
+                            "`shadow` expects a model reference like `model@staging`, found {}",
+                            e.describe()
+                        ),
+                    )
+                    .label(e.span, "not a model reference"),
+                );
                 None
             }
         });
         if let (Some((s, span)), Some(n)) = (&shadow, &node) {
-            let so = self.models.get(&s.model).map(|m| m.outputs.clone()).unwrap_or_default();
+            let so = self
+                .models
+                .get(&s.model)
+                .map(|m| m.outputs.clone())
+                .unwrap_or_default();
             if so != n.outputs {
                 self.diags.push(
                     Diagnostic::new("E0322", format!("shadow model `{}` returns different outputs than the served graph", s.model))
@@ -313,13 +478,33 @@ impl<'a> Checker<'a> {
             }
         }
         let batching = b.block("batching").and_then(|blk| {
-            let bb = body::sort(&mut self.diags, blk, "batching", &["max_batch", "max_delay"], &[], Allow::default());
-            let mb = bb.attr("max_batch").and_then(|e| self.uint(e, "max_batch", 1));
-            let md = bb.attr("max_delay").and_then(|e| self.duration(e, "max_delay"));
-            Some(Batching { max_batch: mb.unwrap_or(64), max_delay_ms: md.unwrap_or(2.0) })
+            let bb = body::sort(
+                &mut self.diags,
+                blk,
+                "batching",
+                &["max_batch", "max_delay"],
+                &[],
+                Allow::default(),
+            );
+            let mb = bb
+                .attr("max_batch")
+                .and_then(|e| self.uint(e, "max_batch", 1));
+            let md = bb
+                .attr("max_delay")
+                .and_then(|e| self.duration(e, "max_delay"));
+            Some(Batching {
+                max_batch: mb.unwrap_or(64),
+                max_delay_ms: md.unwrap_or(2.0),
+            })
         });
-        let device = b.attr("device").and_then(|e| self.choice(e, "device", &["cpu", "cuda", "auto"])).unwrap_or_else(|| "auto".into());
-        let mode = b.attr("mode").and_then(|e| self.choice(e, "mode", &["online", "lookup"])).unwrap_or_else(|| "online".into());
+        let device = b
+            .attr("device")
+            .and_then(|e| self.choice(e, "device", &["cpu", "cuda", "auto"]))
+            .unwrap_or_else(|| "auto".into());
+        let mode = b
+            .attr("mode")
+            .and_then(|e| self.choice(e, "mode", &["online", "lookup"]))
+            .unwrap_or_else(|| "online".into());
         let replicas = b.attr("replicas").and_then(|e| self.uint(e, "replicas", 1));
         for k in ["owner", "description"] {
             if let Some(e) = b.attr(k) {
@@ -327,10 +512,38 @@ impl<'a> Checker<'a> {
             }
         }
         let Some(n) = node else { return };
-        let logged = if matches!(log, LogPolicy::None) { HashSet::new() } else { n.inputs.clone() };
-        self.deploy_info.insert(name, DeployInfo { outputs: n.outputs.clone(), logged, log_none: matches!(log, LogPolicy::None) });
-        let outputs = n.outputs.iter().map(|(k, t)| Column { name: k.clone(), ty: *t }).collect();
-        let spec = Spec::Deployment { graph: n.node, outputs, sla, log, shadow: shadow.map(|(s, _)| s), batching, device, mode, replicas };
+        let logged = if matches!(log, LogPolicy::None) {
+            HashSet::new()
+        } else {
+            n.inputs.clone()
+        };
+        self.deploy_info.insert(
+            name,
+            DeployInfo {
+                outputs: n.outputs.clone(),
+                logged,
+                log_none: matches!(log, LogPolicy::None),
+            },
+        );
+        let outputs = n
+            .outputs
+            .iter()
+            .map(|(k, t)| Column {
+                name: k.clone(),
+                ty: *t,
+            })
+            .collect();
+        let spec = Spec::Deployment {
+            graph: n.node,
+            outputs,
+            sla,
+            log,
+            shadow: shadow.map(|(s, _)| s),
+            batching,
+            device,
+            mode,
+            replicas,
+        };
         self.push_decl(d, spec, deps);
     }
 
@@ -339,19 +552,48 @@ impl<'a> Checker<'a> {
             &mut self.diags,
             &d.body,
             "monitor",
-            &["on", "every", "window", "baseline", "labels", "alert", "owner", "description"],
+            &[
+                "on",
+                "every",
+                "window",
+                "baseline",
+                "labels",
+                "alert",
+                "owner",
+                "description",
+            ],
             &[],
-            Allow { checks: true, ..Allow::default() },
+            Allow {
+                checks: true,
+                ..Allow::default()
+            },
         );
-        let Some(on) = self.required(&b, d, "on", "monitor", "on = my_deployment").and_then(|e| self.decl_ref(e, DeclKind::Deployment, "on")) else { return };
-        let every_ms = b.attr("every").and_then(|e| self.duration_ms(e, "every")).unwrap_or(3_600_000);
-        let window_ms = b.attr("window").and_then(|e| self.duration_ms(e, "window")).unwrap_or(86_400_000);
+        let Some(on) = self
+            .required(&b, d, "on", "monitor", "on = my_deployment")
+            .and_then(|e| self.decl_ref(e, DeclKind::Deployment, "on"))
+        else {
+            return;
+        };
+        let every_ms = b
+            .attr("every")
+            .and_then(|e| self.duration_ms(e, "every"))
+            .unwrap_or(3_600_000);
+        let window_ms = b
+            .attr("window")
+            .and_then(|e| self.duration_ms(e, "window"))
+            .unwrap_or(86_400_000);
         let baseline = match b.attr("baseline") {
             None => Baseline::Training,
             Some(e) => match &e.kind {
-                ExprKind::Str { .. } => self.string(e, "baseline").map_or(Baseline::Training, |path| Baseline::File { path }),
+                ExprKind::Str { .. } => self
+                    .string(e, "baseline")
+                    .map_or(Baseline::Training, |path| Baseline::File { path }),
                 ExprKind::Call { name, args } if name.name == "previous" && args.len() == 1 => {
-                    Baseline::Previous { window_ms: self.duration_ms(&args[0].value, "previous").unwrap_or(window_ms) }
+                    Baseline::Previous {
+                        window_ms: self
+                            .duration_ms(&args[0].value, "previous")
+                            .unwrap_or(window_ms),
+                    }
                 }
                 _ => {
                     self.choice(e, "baseline", &["training"]);
@@ -364,9 +606,14 @@ impl<'a> Checker<'a> {
         if info.log_none && !b.checks.is_empty() {
             if let Some((k, _)) = b.attrs.get("on") {
                 self.diags.push(
-                    Diagnostic::new("E0319", format!("deployment `{on}` logs nothing, so this monitor has nothing to check"))
-                        .label(k.span, "on a deployment with `log = none`")
-                        .help("set `log = all` or `log = sample(10%)` on the deployment"),
+                    Diagnostic::new(
+                        "E0319",
+                        format!(
+                            "deployment `{on}` logs nothing, so this monitor has nothing to check"
+                        ),
+                    )
+                    .label(k.span, "on a deployment with `log = none`")
+                    .help("set `log = all` or `log = sample(10%)` on the deployment"),
                 );
             }
         }
@@ -374,13 +621,21 @@ impl<'a> Checker<'a> {
         let mut deps = vec![(decl_id(DeclKind::Deployment, &on), EdgeKind::Monitors)];
         for c in &b.checks {
             let mut found = Found::default();
-            let scope = Scope::Monitor { outputs: &info.outputs, logged: &info.logged, labels: labels.is_some(), deployment: &on };
+            let scope = Scope::Monitor {
+                outputs: &info.outputs,
+                logged: &info.logged,
+                labels: labels.is_some(),
+                deployment: &on,
+            };
             let (t, ir) = self.expr(c, &scope, &mut found);
             if !matches!(t, Ty::Val(Type::Bool) | Ty::Unknown) {
                 self.diags.push(
-                    Diagnostic::new("E0212", format!("a check must be a condition, this is a {}", t.name()))
-                        .label(c.span, "not a boolean")
-                        .help("compare it with a threshold, e.g. `check psi(view.feature) < 0.2`"),
+                    Diagnostic::new(
+                        "E0212",
+                        format!("a check must be a condition, this is a {}", t.name()),
+                    )
+                    .label(c.span, "not a boolean")
+                    .help("compare it with a threshold, e.g. `check psi(view.feature) < 0.2`"),
                 );
             }
             for (r, _) in found.refs {
@@ -388,7 +643,10 @@ impl<'a> Checker<'a> {
                     deps.push((feature_id(&view, &feature), EdgeKind::Monitors));
                 }
             }
-            checks.push(Check { text: mlp_syntax_text(self.map, c.span), expr: ir });
+            checks.push(Check {
+                text: mlp_syntax_text(self.map, c.span),
+                expr: ir,
+            });
         }
         let mut alerts = Vec::new();
         if let Some(e) = b.attr("alert") {
@@ -399,13 +657,29 @@ impl<'a> Checker<'a> {
             for it in items {
                 match &it.kind {
                     ExprKind::Call { name, args } => {
-                        if let Some(s) = self.builtin_call(name, args, mlp_stdlib::Kind::Sink, None, "alert") {
+                        if let Some(s) =
+                            self.builtin_call(name, args, mlp_stdlib::Kind::Sink, None, "alert")
+                        {
                             alerts.push(s);
                         }
                     }
-                    ExprKind::Path(p) if p.len() == 1 && p[0].name == "log" => alerts.push(Backend { kind: "log".into(), args: BTreeMap::new() }),
+                    ExprKind::Path(p) if p.len() == 1 && p[0].name == "log" => {
+                        alerts.push(Backend {
+                            kind: "log".into(),
+                            args: BTreeMap::new(),
+                        })
+                    }
                     _ => {
-                        self.diags.push(Diagnostic::new("E0211", format!("`alert` expects a sink such as `webhook(\"...\")`, found {}", it.describe())).label(it.span, "not a sink"));
+                        self.diags.push(
+                            Diagnostic::new(
+                                "E0211",
+                                format!(
+                                    "`alert` expects a sink such as `webhook(\"...\")`, found {}",
+                                    it.describe()
+                                ),
+                            )
+                            .label(it.span, "not a sink"),
+                        );
                     }
                 }
             }
@@ -415,11 +689,30 @@ impl<'a> Checker<'a> {
                 self.string(e, k);
             }
         }
-        self.push_decl(d, Spec::Monitor { on, every_ms, window_ms, baseline, labels, checks, alerts }, deps);
+        self.push_decl(
+            d,
+            Spec::Monitor {
+                on,
+                every_ms,
+                window_ms,
+                baseline,
+                labels,
+                checks,
+                alerts,
+            },
+            deps,
+        );
     }
 
     pub(crate) fn consumer(&mut self, d: &'a Decl) {
-        let b = body::sort(&mut self.diags, &d.body, "consumer", &["uses", "owner", "contact", "description"], &[], Allow::default());
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "consumer",
+            &["uses", "owner", "contact", "description"],
+            &[],
+            Allow::default(),
+        );
         let mut uses = Vec::new();
         let mut deps = Vec::new();
         if let Some(e) = self.required(&b, d, "uses", "consumer", "uses = my_deployment.score") {
@@ -429,18 +722,38 @@ impl<'a> Checker<'a> {
             };
             for it in items {
                 let Some(p) = it.as_path().filter(|p| p.len() == 2 || p.len() == 1) else {
-                    self.diags.push(Diagnostic::new("E0211", format!("`uses` expects `deployment.output`, found {}", it.describe())).label(it.span, "not an output"));
+                    self.diags.push(
+                        Diagnostic::new(
+                            "E0211",
+                            format!(
+                                "`uses` expects `deployment.output`, found {}",
+                                it.describe()
+                            ),
+                        )
+                        .label(it.span, "not an output"),
+                    );
                     continue;
                 };
-                let Some(dep) = self.resolve(&p[0], DeclKind::Deployment) else { continue };
-                let outs = self.deploy_info.get(&dep).map(|i| i.outputs.clone()).unwrap_or_default();
+                let Some(dep) = self.resolve(&p[0], DeclKind::Deployment) else {
+                    continue;
+                };
+                let outs = self
+                    .deploy_info
+                    .get(&dep)
+                    .map(|i| i.outputs.clone())
+                    .unwrap_or_default();
                 let selected: Vec<String> = match p.get(1) {
-                    Some(o) if outs.contains_key(&o.name) || outs.is_empty() => vec![o.name.clone()],
+                    Some(o) if outs.contains_key(&o.name) || outs.is_empty() => {
+                        vec![o.name.clone()]
+                    }
                     Some(o) => {
                         self.diags.push(
-                            Diagnostic::new("E0109", format!("deployment `{dep}` has no output `{}`", o.name))
-                                .label(o.span, "unknown output")
-                                .maybe_help(suggestion(&o.name, outs.keys().map(String::as_str))),
+                            Diagnostic::new(
+                                "E0109",
+                                format!("deployment `{dep}` has no output `{}`", o.name),
+                            )
+                            .label(o.span, "unknown output")
+                            .maybe_help(suggestion(&o.name, outs.keys().map(String::as_str))),
                         );
                         continue;
                     }
@@ -485,12 +798,24 @@ impl<'a> Checker<'a> {
             members.sort();
             let set: HashSet<_> = scc.iter().copied().collect();
             for e in g.edge_indices() {
-                let Some((a, b)) = g.edge_endpoints(e) else { continue };
+                let Some((a, b)) = g.edge_endpoints(e) else {
+                    continue;
+                };
                 if set.contains(&a) && set.contains(&b) {
                     self.diags.push(
-                        Diagnostic::new("E0303", format!("deployments serve each other in a cycle: {}", members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(" -> ")))
-                            .label(g[e], format!("`{}` serves `{}` here", g[a], g[b]))
-                            .help("a serving graph must end in models; break the cycle"),
+                        Diagnostic::new(
+                            "E0303",
+                            format!(
+                                "deployments serve each other in a cycle: {}",
+                                members
+                                    .iter()
+                                    .map(|m| format!("`{m}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(" -> ")
+                            ),
+                        )
+                        .label(g[e], format!("`{}` serves `{}` here", g[a], g[b]))
+                        .help("a serving graph must end in models; break the cycle"),
                     );
                     break;
                 }
@@ -503,7 +828,13 @@ impl<'a> Checker<'a> {
         let mut g: DiGraph<usize, ()> = DiGraph::new();
         let mut idx = HashMap::new();
         for (i, h) in self.out.iter().enumerate() {
-            if matches!(&h.spec, Spec::Feature { def: FeatureDef::OnDemand { .. }, .. }) {
+            if matches!(
+                &h.spec,
+                Spec::Feature {
+                    def: FeatureDef::OnDemand { .. },
+                    ..
+                }
+            ) {
                 idx.insert(h.id.clone(), g.add_node(i));
             }
         }
@@ -522,17 +853,29 @@ impl<'a> Checker<'a> {
             }
             let mut members: Vec<usize> = scc.iter().map(|i| g[*i]).collect();
             members.sort();
-            let names: Vec<String> = members.iter().map(|i| self.out[*i].id.trim_start_matches("feature.").to_string()).collect();
+            let names: Vec<String> = members
+                .iter()
+                .map(|i| self.out[*i].id.trim_start_matches("feature.").to_string())
+                .collect();
             let first = &self.out[members[0]];
             self.diags.push(
-                Diagnostic::new("E0301", format!("on-demand features depend on each other in a cycle: {}", names.join(" -> ")))
-                    .label(first.span, "part of the cycle")
-                    .help("compute one of them from request fields or batch features only"),
+                Diagnostic::new(
+                    "E0301",
+                    format!(
+                        "on-demand features depend on each other in a cycle: {}",
+                        names.join(" -> ")
+                    ),
+                )
+                .label(first.span, "part of the cycle")
+                .help("compute one of them from request fields or batch features only"),
             );
         }
     }
 }
 
 fn mlp_syntax_text(map: &mlp_diagnostics::SourceMap, span: Span) -> String {
-    map.slice(span).split_whitespace().collect::<Vec<_>>().join(" ")
+    map.slice(span)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -24,7 +24,11 @@ use mlp_syntax::ast;
 /// Checks the parsed files of one project together. `env` holds the values from the
 /// environment's YAML file (empty when no `--env` was given). Every problem found is in the
 /// returned diagnostics; the HIR is complete only when they hold no error.
-pub fn ast_to_hir(files: &[(FileId, ast::File)], env: &EnvValues, map: &SourceMap) -> (Hir, Diagnostics) {
+pub fn ast_to_hir(
+    files: &[(FileId, ast::File)],
+    env: &EnvValues,
+    map: &SourceMap,
+) -> (Hir, Diagnostics) {
     let mut cx = decls::Checker::new(files, env, map);
     cx.run();
     cx.finish()

@@ -14,11 +14,28 @@ pub fn hir_to_plan(hir: &Hir, map: &SourceMap, root: &str) -> Plan {
             .get(d.span.file)
             .map(|f| {
                 let lc = f.line_col(d.span.start as usize);
-                let file = f.name.strip_prefix(root).unwrap_or(&f.name).trim_start_matches('/').to_string();
-                Origin { file, line: lc.line, column: lc.column, start: d.span.start as usize, end: d.span.end as usize }
+                let file = f
+                    .name
+                    .strip_prefix(root)
+                    .unwrap_or(&f.name)
+                    .trim_start_matches('/')
+                    .to_string();
+                Origin {
+                    file,
+                    line: lc.line,
+                    column: lc.column,
+                    start: d.span.start as usize,
+                    end: d.span.end as usize,
+                }
             })
             .unwrap_or_default();
-        plan.add(Resource::new(d.id.clone(), d.name.clone(), d.spec.clone(), d.doc.clone(), origin));
+        plan.add(Resource::new(
+            d.id.clone(),
+            d.name.clone(),
+            d.spec.clone(),
+            d.doc.clone(),
+            origin,
+        ));
     }
     for d in &hir.decls {
         for (dep, kind) in &d.deps {

@@ -18,11 +18,26 @@ impl<'a> Checker<'a> {
             &mut self.diags,
             &d.body,
             "pipeline",
-            &["schedule", "catchup", "retries", "retry_delay", "timeout", "max_active_runs", "owner", "description"],
+            &[
+                "schedule",
+                "catchup",
+                "retries",
+                "retry_delay",
+                "timeout",
+                "max_active_runs",
+                "owner",
+                "description",
+            ],
             &[],
-            Allow { fields: true, steps: true, ..Allow::default() },
+            Allow {
+                fields: true,
+                steps: true,
+                ..Allow::default()
+            },
         );
-        let Some(pname) = d.name.as_ref().map(|n| n.name.clone()) else { return };
+        let Some(pname) = d.name.as_ref().map(|n| n.name.clone()) else {
+            return;
+        };
         let schedule = b.attr("schedule").and_then(|e| match &e.kind {
             ExprKind::Call { name, args } if name.name == "cron" && args.len() == 1 => {
                 let text = self.string(&args[0].value, "cron")?;
@@ -48,11 +63,25 @@ impl<'a> Checker<'a> {
                 None
             }
         });
-        let catchup = b.attr("catchup").and_then(|e| self.choice(e, "catchup", &["none", "latest", "all"])).unwrap_or_else(|| "none".into());
-        let retries = b.attr("retries").and_then(|e| self.uint(e, "retries", 0)).unwrap_or(0);
-        let retry_delay_ms = b.attr("retry_delay").and_then(|e| self.duration_ms(e, "retry_delay")).unwrap_or(120_000);
-        let timeout_ms = b.attr("timeout").and_then(|e| self.duration_ms(e, "timeout"));
-        let max_active_runs = b.attr("max_active_runs").and_then(|e| self.uint(e, "max_active_runs", 1)).unwrap_or(1);
+        let catchup = b
+            .attr("catchup")
+            .and_then(|e| self.choice(e, "catchup", &["none", "latest", "all"]))
+            .unwrap_or_else(|| "none".into());
+        let retries = b
+            .attr("retries")
+            .and_then(|e| self.uint(e, "retries", 0))
+            .unwrap_or(0);
+        let retry_delay_ms = b
+            .attr("retry_delay")
+            .and_then(|e| self.duration_ms(e, "retry_delay"))
+            .unwrap_or(120_000);
+        let timeout_ms = b
+            .attr("timeout")
+            .and_then(|e| self.duration_ms(e, "timeout"));
+        let max_active_runs = b
+            .attr("max_active_runs")
+            .and_then(|e| self.uint(e, "max_active_runs", 1))
+            .unwrap_or(1);
         for k in ["owner", "description"] {
             if let Some(e) = b.attr(k) {
                 self.string(e, k);
@@ -61,25 +90,43 @@ impl<'a> Checker<'a> {
         let mut params = BTreeMap::new();
         let mut param_spans: Vec<(String, Span)> = Vec::new();
         for f in &b.fields {
-            let Some(ty) = self.value_type(f.ty) else { continue };
+            let Some(ty) = self.value_type(f.ty) else {
+                continue;
+            };
             let Some(v) = f.value else {
                 self.diags.push(
-                    Diagnostic::new("E0104", format!("pipeline parameter `{}` has no default", f.name.name))
-                        .label(f.name.span, "needs `= value`")
-                        .help("parameters have defaults; `mlpc run --param name=value` overrides them"),
+                    Diagnostic::new(
+                        "E0104",
+                        format!("pipeline parameter `{}` has no default", f.name.name),
+                    )
+                    .label(f.name.span, "needs `= value`")
+                    .help("parameters have defaults; `mlpc run --param name=value` overrides them"),
                 );
                 continue;
             };
             let c = self.konst(v);
-            let ok = matches!((&c, ty), (Some(Const::Str(_)), Type::String) | (Some(Const::Int(_)), Type::Int) | (Some(Const::Int(_) | Const::Float(_)), Type::Float) | (Some(Const::Bool(_)), Type::Bool));
+            let ok = matches!(
+                (&c, ty),
+                (Some(Const::Str(_)), Type::String)
+                    | (Some(Const::Int(_)), Type::Int)
+                    | (Some(Const::Int(_) | Const::Float(_)), Type::Float)
+                    | (Some(Const::Bool(_)), Type::Bool)
+            );
             match c {
                 Some(c) if ok => {
                     params.insert(f.name.name.clone(), c.literal());
                     param_spans.push((f.name.name.clone(), f.name.span));
                 }
                 _ => self.diags.push(
-                    Diagnostic::new("E0202", format!("default of parameter `{}` is not a constant {}", f.name.name, ty.name()))
-                        .label(v.span, format!("expected a {} constant", ty.name())),
+                    Diagnostic::new(
+                        "E0202",
+                        format!(
+                            "default of parameter `{}` is not a constant {}",
+                            f.name.name,
+                            ty.name()
+                        ),
+                    )
+                    .label(v.span, format!("expected a {} constant", ty.name())),
                 ),
             }
         }
@@ -97,13 +144,27 @@ impl<'a> Checker<'a> {
                         };
                         for it in items {
                             match it.as_ident() {
-                                Some(id) if step_names.contains(&id.name) => list.push((id.name.clone(), id.span)),
+                                Some(id) if step_names.contains(&id.name) => {
+                                    list.push((id.name.clone(), id.span))
+                                }
                                 Some(id) => self.diags.push(
                                     Diagnostic::new("E0101", format!("unknown step `{}`", id.name))
                                         .label(id.span, "no such step in this pipeline")
-                                        .maybe_help(suggestion(&id.name, step_names.iter().map(String::as_str))),
+                                        .maybe_help(suggestion(
+                                            &id.name,
+                                            step_names.iter().map(String::as_str),
+                                        )),
                                 ),
-                                None => self.diags.push(Diagnostic::new("E0211", format!("`after` lists step names, found {}", it.describe())).label(it.span, "not a step name")),
+                                None => self.diags.push(
+                                    Diagnostic::new(
+                                        "E0211",
+                                        format!(
+                                            "`after` lists step names, found {}",
+                                            it.describe()
+                                        ),
+                                    )
+                                    .label(it.span, "not a step name"),
+                                ),
                             }
                         }
                     }
@@ -121,11 +182,27 @@ impl<'a> Checker<'a> {
                 &mut self.diags,
                 blk,
                 "step",
-                &["after", "run", "code", "registers", "retries", "timeout", "workdir", "promote"],
+                &[
+                    "after",
+                    "run",
+                    "code",
+                    "registers",
+                    "retries",
+                    "timeout",
+                    "workdir",
+                    "promote",
+                ],
                 &["training_set", "materialize", "env"],
-                Allow { requires: true, ..Allow::default() },
+                Allow {
+                    requires: true,
+                    ..Allow::default()
+                },
             );
-            let ancestors = if cyclic { HashSet::new() } else { ancestors(&afters, &n.name) };
+            let ancestors = if cyclic {
+                HashSet::new()
+            } else {
+                ancestors(&afters, &n.name)
+            };
             let mut actions: Vec<(StepAction, Span)> = Vec::new();
             if let Some(e) = sb.attr("run") {
                 let mut roots: Vec<&str> = vec!["out", "params", "run"];
@@ -135,7 +212,14 @@ impl<'a> Checker<'a> {
                     if let ExprKind::Str { parts, .. } = &e.kind {
                         for p in parts {
                             if let StrPart::Interp { path, span } = p {
-                                self.check_placeholder(path, *span, &n.name, &ancestors, &params, &mut used_params);
+                                self.check_placeholder(
+                                    path,
+                                    *span,
+                                    &n.name,
+                                    &ancestors,
+                                    &params,
+                                    &mut used_params,
+                                );
                             }
                         }
                     }
@@ -144,29 +228,61 @@ impl<'a> Checker<'a> {
                 }
             }
             if let Some(blk) = sb.block("training_set") {
-                let tb = body::sort(&mut self.diags, blk, "training_set", &["labels", "features", "at"], &[], Allow::default());
+                let tb = body::sort(
+                    &mut self.diags,
+                    blk,
+                    "training_set",
+                    &["labels", "features", "at"],
+                    &[],
+                    Allow::default(),
+                );
                 let labels = tb.attr("labels").and_then(|e| self.string(e, "labels"));
                 if tb.attr("labels").is_none() {
-                    self.diags.push(Diagnostic::new("E0104", "training_set has no `labels`").label(n.span, "`labels` is required").help("add `labels = \"data/labels.parquet\"`"));
+                    self.diags.push(
+                        Diagnostic::new("E0104", "training_set has no `labels`")
+                            .label(n.span, "`labels` is required")
+                            .help("add `labels = \"data/labels.parquet\"`"),
+                    );
                 }
                 let mut feats = Vec::new();
                 if let Some(e) = tb.attr("features") {
                     feats = self.feature_list(e);
                 } else {
-                    self.diags.push(Diagnostic::new("E0104", "training_set has no `features`").label(n.span, "`features` is required").help("add `features = my_model.inputs`"));
+                    self.diags.push(
+                        Diagnostic::new("E0104", "training_set has no `features`")
+                            .label(n.span, "`features` is required")
+                            .help("add `features = my_model.inputs`"),
+                    );
                 }
                 for f in &feats {
                     if let InputRef::Feature { view, feature } = f {
                         deps.push((feature_id(view, feature), EdgeKind::Trains));
                     }
                 }
-                let at = tb.attr("at").and_then(|e| e.as_ident().map(|i| i.name.clone())).unwrap_or_else(|| "event_timestamp".into());
+                let at = tb
+                    .attr("at")
+                    .and_then(|e| e.as_ident().map(|i| i.name.clone()))
+                    .unwrap_or_else(|| "event_timestamp".into());
                 if let Some(labels) = labels {
-                    actions.push((StepAction::TrainingSet { labels, features: feats, at }, blk.span));
+                    actions.push((
+                        StepAction::TrainingSet {
+                            labels,
+                            features: feats,
+                            at,
+                        },
+                        blk.span,
+                    ));
                 }
             }
             if let Some(blk) = sb.block("materialize") {
-                let mb = body::sort(&mut self.diags, blk, "materialize", &["views"], &[], Allow::default());
+                let mb = body::sort(
+                    &mut self.diags,
+                    blk,
+                    "materialize",
+                    &["views"],
+                    &[],
+                    Allow::default(),
+                );
                 let mut views = Vec::new();
                 if let Some(e) = mb.attr("views") {
                     let items: Vec<&ast::Expr> = match &e.kind {
@@ -210,21 +326,38 @@ impl<'a> Checker<'a> {
                     None
                 }
             });
-            if !sb.requires.is_empty() || promote.is_some() {
+            if !sb.requires.is_empty() || sb.attr("promote").is_some() {
                 let mut require = Vec::new();
                 for r in &sb.requires {
                     let mut found = Found::default();
-                    let scope = Scope::Gate { metric_steps: &metric_steps, ancestors: &ancestors, all_steps: &step_names };
+                    let scope = Scope::Gate {
+                        metric_steps: &metric_steps,
+                        ancestors: &ancestors,
+                        all_steps: &step_names,
+                    };
                     let (t, ir) = self.expr(r, &scope, &mut found);
                     if !matches!(t, Ty::Val(Type::Bool) | Ty::Unknown) {
-                        self.diags.push(Diagnostic::new("E0212", format!("`require` needs a condition, this is a {}", t.name())).label(r.span, "not a boolean"));
+                        self.diags.push(
+                            Diagnostic::new(
+                                "E0212",
+                                format!("`require` needs a condition, this is a {}", t.name()),
+                            )
+                            .label(r.span, "not a boolean"),
+                        );
                     }
-                    require.push(GateCondition { text: self.map.slice(r.span).to_string(), expr: ir });
+                    require.push(GateCondition {
+                        text: self.map.slice(r.span).to_string(),
+                        expr: ir,
+                    });
                 }
                 actions.push((StepAction::Gate { require, promote }, n.span));
             }
             if actions.len() != 1 {
-                let msg = if actions.is_empty() { format!("step `{}` does nothing", n.name) } else { format!("step `{}` has {} actions", n.name, actions.len()) };
+                let msg = if actions.is_empty() {
+                    format!("step `{}` does nothing", n.name)
+                } else {
+                    format!("step `{}` has {} actions", n.name, actions.len())
+                };
                 let mut dg = Diagnostic::new("E0313", msg).label(n.span, "a step does exactly one thing").help(
                     "a step has one of: `run = \"...\"`, `training_set { }`, `materialize { }`, or gates (`require ...` / `promote = m -> alias`)",
                 );
@@ -233,19 +366,26 @@ impl<'a> Checker<'a> {
                 }
                 self.diags.push(dg);
             }
-            let registers = sb.attr("registers").and_then(|e| self.decl_ref(e, DeclKind::Model, "registers"));
+            let registers = sb
+                .attr("registers")
+                .and_then(|e| self.decl_ref(e, DeclKind::Model, "registers"));
             if let Some(m) = &registers {
                 deps.push((decl_id(DeclKind::Model, m), EdgeKind::Registers));
             }
             let code = sb
                 .attr("code")
                 .map(|e| match &e.kind {
-                    ExprKind::List(items) => items.iter().filter_map(|i| self.string(i, "code")).collect(),
+                    ExprKind::List(items) => items
+                        .iter()
+                        .filter_map(|i| self.string(i, "code"))
+                        .collect(),
                     _ => self.string(e, "code").into_iter().collect(),
                 })
                 .unwrap_or_default();
             let retries = sb.attr("retries").and_then(|e| self.uint(e, "retries", 0));
-            let timeout_ms = sb.attr("timeout").and_then(|e| self.duration_ms(e, "timeout"));
+            let timeout_ms = sb
+                .attr("timeout")
+                .and_then(|e| self.duration_ms(e, "timeout"));
             let workdir = sb.attr("workdir").and_then(|e| self.string(e, "workdir"));
             let mut env = BTreeMap::new();
             if let Some(eb) = sb.block("env") {
@@ -265,9 +405,22 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
-            let after = afters.get(&n.name).map(|l| l.iter().map(|(s, _)| s.clone()).collect()).unwrap_or_default();
+            let after = afters
+                .get(&n.name)
+                .map(|l| l.iter().map(|(s, _)| s.clone()).collect())
+                .unwrap_or_default();
             if let Some((action, _)) = actions.into_iter().next() {
-                steps.push(Step { name: n.name.clone(), after, action, code, registers, retries, timeout_ms, workdir, env });
+                steps.push(Step {
+                    name: n.name.clone(),
+                    after,
+                    action,
+                    code,
+                    registers,
+                    retries,
+                    timeout_ms,
+                    workdir,
+                    env,
+                });
             }
         }
         for (p, span) in param_spans {
@@ -275,11 +428,28 @@ impl<'a> Checker<'a> {
                 self.params_unused.push((p, span));
             }
         }
-        let spec = Spec::Pipeline { schedule, catchup, retries, retry_delay_ms, timeout_ms, max_active_runs, params, steps };
+        let spec = Spec::Pipeline {
+            schedule,
+            catchup,
+            retries,
+            retry_delay_ms,
+            timeout_ms,
+            max_active_runs,
+            params,
+            steps,
+        };
         self.push_decl(d, spec, deps);
     }
 
-    fn check_placeholder(&mut self, path: &[String], span: Span, step: &str, ancestors: &HashSet<String>, params: &BTreeMap<String, Literal>, used: &mut HashSet<String>) {
+    fn check_placeholder(
+        &mut self,
+        path: &[String],
+        span: Span,
+        step: &str,
+        ancestors: &HashSet<String>,
+        params: &BTreeMap<String, Literal>,
+        used: &mut HashSet<String>,
+    ) {
         let parts: Vec<&str> = path.iter().map(String::as_str).collect();
         match parts.as_slice() {
             ["out"] | ["run", "id"] => {}
@@ -296,9 +466,14 @@ impl<'a> Checker<'a> {
             [s, "output"] => {
                 if *s == step || !ancestors.contains(*s) {
                     self.diags.push(
-                        Diagnostic::new("E0307", format!("step `{step}` uses the output of `{s}` but does not run after it"))
-                            .label(span, "output not ready when this step runs")
-                            .help(format!("add `{s}` to this step's `after`")),
+                        Diagnostic::new(
+                            "E0307",
+                            format!(
+                                "step `{step}` uses the output of `{s}` but does not run after it"
+                            ),
+                        )
+                        .label(span, "output not ready when this step runs")
+                        .help(format!("add `{s}` to this step's `after`")),
                     );
                 }
             }
@@ -336,7 +511,13 @@ impl<'a> Checker<'a> {
                         out.push(r);
                     }
                 }
-                _ => self.diags.push(Diagnostic::new("E0211", format!("`features` lists `view.feature`, found {}", it.describe())).label(it.span, "not a feature")),
+                _ => self.diags.push(
+                    Diagnostic::new(
+                        "E0211",
+                        format!("`features` lists `view.feature`, found {}", it.describe()),
+                    )
+                    .label(it.span, "not a feature"),
+                ),
             }
         }
         out
@@ -348,7 +529,9 @@ impl<'a> Checker<'a> {
                 return m.inputs.clone();
             }
         }
-        let Some(d) = self.names.get(model).copied() else { return Vec::new() };
+        let Some(d) = self.names.get(model).copied() else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for s in &d.body.stmts {
             if let ast::StmtKind::Attr { key, value } = &s.kind {
@@ -357,8 +540,14 @@ impl<'a> Checker<'a> {
                         for it in items {
                             if let Some([v, f]) = it.as_path() {
                                 let r = match self.names.get(v.name.as_str()).map(|d| d.kind) {
-                                    Some(DeclKind::Features) => InputRef::Feature { view: v.name.clone(), feature: f.name.clone() },
-                                    Some(DeclKind::Request) => InputRef::Request { request: v.name.clone(), field: f.name.clone() },
+                                    Some(DeclKind::Features) => InputRef::Feature {
+                                        view: v.name.clone(),
+                                        feature: f.name.clone(),
+                                    },
+                                    Some(DeclKind::Request) => InputRef::Request {
+                                        request: v.name.clone(),
+                                        field: f.name.clone(),
+                                    },
                                     _ => continue,
                                 };
                                 self.used.insert(v.name.clone());
@@ -399,15 +588,28 @@ impl<'a> Checker<'a> {
             members.sort();
             let mut spans: Vec<Span> = g
                 .edge_indices()
-                .filter(|e| g.edge_endpoints(*e).is_some_and(|(a, b)| set.contains(&a) && set.contains(&b)))
+                .filter(|e| {
+                    g.edge_endpoints(*e)
+                        .is_some_and(|(a, b)| set.contains(&a) && set.contains(&b))
+                })
                 .map(|e| g[e])
                 .collect();
             spans.sort();
             if let Some(first) = spans.first() {
                 self.diags.push(
-                    Diagnostic::new("E0302", format!("pipeline steps wait on each other in a cycle: {}", members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")))
-                        .label(*first, "part of the cycle")
-                        .help("remove one of the `after` entries so that the steps form a DAG"),
+                    Diagnostic::new(
+                        "E0302",
+                        format!(
+                            "pipeline steps wait on each other in a cycle: {}",
+                            members
+                                .iter()
+                                .map(|m| format!("`{m}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                    .label(*first, "part of the cycle")
+                    .help("remove one of the `after` entries so that the steps form a DAG"),
                 );
             }
         }
@@ -427,4 +629,3 @@ fn ancestors(afters: &HashMap<String, Vec<(String, Span)>>, step: &str) -> HashS
     }
     seen
 }
-

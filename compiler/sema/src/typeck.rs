@@ -44,7 +44,10 @@ impl Ty {
         }
     }
     fn numeric(self) -> bool {
-        matches!(self, Ty::Val(Type::Int) | Ty::Val(Type::Float) | Ty::Unknown)
+        matches!(
+            self,
+            Ty::Val(Type::Int) | Ty::Val(Type::Float) | Ty::Unknown
+        )
     }
     fn is(self, t: Type) -> bool {
         self == Ty::Val(t) || self == Ty::Unknown
@@ -122,7 +125,12 @@ impl Checker<'_> {
                     None => (Ty::Unknown, lit(Literal::Null)),
                 }
             }
-            ExprKind::Rate { value, unit, .. } => (Ty::Rate, lit(Literal::PerSecond(units::per_second(*value, unit).unwrap_or(*value)))),
+            ExprKind::Rate { value, unit, .. } => (
+                Ty::Rate,
+                lit(Literal::PerSecond(
+                    units::per_second(*value, unit).unwrap_or(*value),
+                )),
+            ),
             ExprKind::Str { parts, .. } => {
                 let mut s = String::new();
                 for p in parts {
@@ -130,9 +138,12 @@ impl Checker<'_> {
                         StrPart::Text(t) => s.push_str(t),
                         StrPart::Interp { path, span } => {
                             self.diags.push(
-                                Diagnostic::new("E0314", format!("unknown interpolation `${{{}}}`", path.join(".")))
-                                    .label(*span, "expressions cannot interpolate")
-                                    .help("build text with functions, or remove `${...}`"),
+                                Diagnostic::new(
+                                    "E0314",
+                                    format!("unknown interpolation `${{{}}}`", path.join(".")),
+                                )
+                                .label(*span, "expressions cannot interpolate")
+                                .help("build text with functions, or remove `${...}`"),
                             );
                         }
                     }
@@ -141,7 +152,10 @@ impl Checker<'_> {
             }
             ExprKind::Paren(inner) => self.expr(inner, scope, found),
             ExprKind::Star => {
-                self.diags.push(Diagnostic::new("E0205", "`*` is only allowed as the argument of `count(*)`").label(e.span, "not allowed here"));
+                self.diags.push(
+                    Diagnostic::new("E0205", "`*` is only allowed as the argument of `count(*)`")
+                        .label(e.span, "not allowed here"),
+                );
                 (Ty::Unknown, IrExpr::Star)
             }
             ExprKind::Path(p) => self.path(p, e.span, scope, found),
@@ -155,20 +169,44 @@ impl Checker<'_> {
                 if !ok {
                     let sym = if name == "not" { "not" } else { "-" };
                     self.diags.push(
-                        Diagnostic::new("E0210", format!("`{sym}` cannot be applied to a {}", t.name())).label(e.span, format!("this is a {}", t.name())),
+                        Diagnostic::new(
+                            "E0210",
+                            format!("`{sym}` cannot be applied to a {}", t.name()),
+                        )
+                        .label(e.span, format!("this is a {}", t.name())),
                     );
                 }
-                (out, IrExpr::Unary { unop: name.into(), expr: Box::new(ir) })
+                (
+                    out,
+                    IrExpr::Unary {
+                        unop: name.into(),
+                        expr: Box::new(ir),
+                    },
+                )
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 let (a, la) = self.expr(lhs, scope, found);
                 let (b, lb) = self.expr(rhs, scope, found);
                 let t = self.binary(*op, a, b, e.span);
-                (t, IrExpr::Binary { binop: op.symbol().into(), lhs: Box::new(la), rhs: Box::new(lb) })
+                (
+                    t,
+                    IrExpr::Binary {
+                        binop: op.symbol().into(),
+                        lhs: Box::new(la),
+                        rhs: Box::new(lb),
+                    },
+                )
             }
-            ExprKind::List(_) | ExprKind::ModelRef { .. } | ExprKind::Arrow { .. } | ExprKind::Typed { .. } => {
+            ExprKind::List(_)
+            | ExprKind::ModelRef { .. }
+            | ExprKind::Arrow { .. }
+            | ExprKind::Typed { .. } => {
                 self.diags.push(
-                    Diagnostic::new("E0211", format!("{} cannot be used in an expression", e.describe())).label(e.span, "not a value"),
+                    Diagnostic::new(
+                        "E0211",
+                        format!("{} cannot be used in an expression", e.describe()),
+                    )
+                    .label(e.span, "not a value"),
                 );
                 (Ty::Unknown, lit(Literal::Null))
             }
@@ -178,15 +216,26 @@ impl Checker<'_> {
     fn binary(&mut self, op: BinOp, a: Ty, b: Ty, span: Span) -> Ty {
         let bad = |cx: &mut Self, help: Option<String>| {
             cx.diags.push(
-                Diagnostic::new("E0210", format!("`{}` cannot combine a {} and a {}", op.symbol(), a.name(), b.name()))
-                    .label(span, "incompatible types")
-                    .maybe_help(help),
+                Diagnostic::new(
+                    "E0210",
+                    format!(
+                        "`{}` cannot combine a {} and a {}",
+                        op.symbol(),
+                        a.name(),
+                        b.name()
+                    ),
+                )
+                .label(span, "incompatible types")
+                .maybe_help(help),
             );
         };
         match op {
             BinOp::And | BinOp::Or => {
                 if !(a.is(Type::Bool) && b.is(Type::Bool)) {
-                    bad(self, Some(format!("`{}` needs booleans on both sides", op.symbol())));
+                    bad(
+                        self,
+                        Some(format!("`{}` needs booleans on both sides", op.symbol())),
+                    );
                 }
                 Ty::Val(Type::Bool)
             }
@@ -200,8 +249,12 @@ impl Checker<'_> {
                     || (b == Ty::Percent && a.numeric());
                 if !ok {
                     let help = match (a, b) {
-                        (Ty::Duration, t) | (t, Ty::Duration) if t.numeric() => Some("give the number a unit, e.g. `20ms`".to_string()),
-                        (Ty::Rate, t) | (t, Ty::Rate) if t.numeric() => Some("give the number a unit, e.g. `100/s`".to_string()),
+                        (Ty::Duration, t) | (t, Ty::Duration) if t.numeric() => {
+                            Some("give the number a unit, e.g. `20ms`".to_string())
+                        }
+                        (Ty::Rate, t) | (t, Ty::Rate) if t.numeric() => {
+                            Some("give the number a unit, e.g. `100/s`".to_string())
+                        }
                         _ => None,
                     };
                     bad(self, help);
@@ -212,19 +265,33 @@ impl Checker<'_> {
                 if a.numeric() && b.numeric() {
                     if a == Ty::Unknown || b == Ty::Unknown {
                         Ty::Unknown
-                    } else if op == BinOp::Div || a == Ty::Val(Type::Float) || b == Ty::Val(Type::Float) {
+                    } else if op == BinOp::Div
+                        || a == Ty::Val(Type::Float)
+                        || b == Ty::Val(Type::Float)
+                    {
                         Ty::Val(Type::Float)
                     } else {
                         Ty::Val(Type::Int)
                     }
-                } else if a == Ty::Duration && b == Ty::Duration && matches!(op, BinOp::Add | BinOp::Sub) {
+                } else if a == Ty::Duration
+                    && b == Ty::Duration
+                    && matches!(op, BinOp::Add | BinOp::Sub)
+                {
                     Ty::Duration
-                } else if (a == Ty::Duration && b.numeric() && matches!(op, BinOp::Mul | BinOp::Div)) || (b == Ty::Duration && a.numeric() && op == BinOp::Mul) {
+                } else if (a == Ty::Duration
+                    && b.numeric()
+                    && matches!(op, BinOp::Mul | BinOp::Div))
+                    || (b == Ty::Duration && a.numeric() && op == BinOp::Mul)
+                {
                     Ty::Duration
-                } else if a == Ty::Val(Type::Timestamp) && b == Ty::Val(Type::Timestamp) && op == BinOp::Sub {
+                } else if a == Ty::Val(Type::Timestamp)
+                    && b == Ty::Val(Type::Timestamp)
+                    && op == BinOp::Sub
+                {
                     Ty::Duration
                 } else {
-                    let help = (a == Ty::Val(Type::String) || b == Ty::Val(Type::String)).then(|| "arithmetic needs numbers; text cannot be added".to_string());
+                    let help = (a == Ty::Val(Type::String) || b == Ty::Val(Type::String))
+                        .then(|| "arithmetic needs numbers; text cannot be added".to_string());
                     bad(self, help);
                     Ty::Unknown
                 }
@@ -232,14 +299,26 @@ impl Checker<'_> {
         }
     }
 
-    fn path(&mut self, p: &[mlp_syntax::ast::Ident], span: Span, scope: &Scope<'_>, found: &mut Found) -> (Ty, IrExpr) {
+    fn path(
+        &mut self,
+        p: &[mlp_syntax::ast::Ident],
+        span: Span,
+        scope: &Scope<'_>,
+        found: &mut Found,
+    ) -> (Ty, IrExpr) {
         let names: Vec<&str> = p.iter().map(|i| i.name.as_str()).collect();
         let unknown = (Ty::Unknown, lit(Literal::Null));
         if names.first() == Some(&"env") {
             self.diags.push(
-                Diagnostic::new("E0407", "environment variables cannot be used in expressions")
-                    .label(span, "an environment value here would make features differ between environments")
-                    .help("use `env.NAME` in attribute values (paths, URLs, capacities) only"),
+                Diagnostic::new(
+                    "E0407",
+                    "environment variables cannot be used in expressions",
+                )
+                .label(
+                    span,
+                    "an environment value here would make features differ between environments",
+                )
+                .help("use `env.NAME` in attribute values (paths, URLs, capacities) only"),
             );
             return unknown;
         }
@@ -248,9 +327,12 @@ impl Checker<'_> {
                 if let Some(schema) = schema {
                     if !schema.contains_key(*col) {
                         self.diags.push(
-                            Diagnostic::new("E0109", format!("source `{source}` has no column `{col}`"))
-                                .label(span, "not in the source's schema")
-                                .maybe_help(suggestion(col, schema.keys().map(String::as_str))),
+                            Diagnostic::new(
+                                "E0109",
+                                format!("source `{source}` has no column `{col}`"),
+                            )
+                            .label(span, "not in the source's schema")
+                            .maybe_help(suggestion(col, schema.keys().map(String::as_str))),
                         );
                         return unknown;
                     }
@@ -258,8 +340,15 @@ impl Checker<'_> {
                 if found.depth == 0 {
                     found.bare_columns.push((col.to_string(), span));
                 }
-                let t = schema.and_then(|s| s.get(*col)).map_or(Ty::Unknown, |t| Ty::Val(*t));
-                (t, IrExpr::Column { name: col.to_string() })
+                let t = schema
+                    .and_then(|s| s.get(*col))
+                    .map_or(Ty::Unknown, |t| Ty::Val(*t));
+                (
+                    t,
+                    IrExpr::Column {
+                        name: col.to_string(),
+                    },
+                )
             }
             (Scope::Batch { .. }, _) => {
                 self.diags.push(
@@ -269,10 +358,17 @@ impl Checker<'_> {
                 );
                 unknown
             }
-            (Scope::OnDemand, [view, member]) | (Scope::Monitor { .. }, [view, member]) if *view != "labels" || matches!(scope, Scope::OnDemand) => {
-                let Some(r) = self.member_ref(&p[0], &p[1]) else { return unknown };
+            (Scope::OnDemand, [view, member]) | (Scope::Monitor { .. }, [view, member])
+                if *view != "labels" || matches!(scope, Scope::OnDemand) =>
+            {
+                let Some(r) = self.member_ref(&p[0], &p[1]) else {
+                    return unknown;
+                };
                 let t = self.input_type(&r).unwrap_or(Ty::Unknown);
-                if let Scope::Monitor { logged, deployment, .. } = scope {
+                if let Scope::Monitor {
+                    logged, deployment, ..
+                } = scope
+                {
                     if !logged.contains(&r) {
                         self.diags.push(
                             Diagnostic::new("E0311", format!("`{view}.{member}` is not logged by deployment `{deployment}`"))
@@ -285,37 +381,78 @@ impl Checker<'_> {
                 let ir = match r {
                     InputRef::Feature { view, feature } => IrExpr::Feature { view, feature },
                     InputRef::Request { request, field } => IrExpr::Request { request, field },
-                    InputRef::ModelOutput { .. } => IrExpr::Output { name: member.to_string() },
+                    InputRef::ModelOutput { .. } => IrExpr::Output {
+                        name: member.to_string(),
+                    },
                 };
                 (t, ir)
             }
             (Scope::Monitor { labels, .. }, ["labels", col]) => {
                 if !labels {
                     self.diags.push(
-                        Diagnostic::new("E0312", format!("`labels.{col}` used but the monitor declares no labels"))
-                            .label(span, "no label source")
-                            .help("add `labels = \"path/to/labels.parquet\"` to the monitor"),
+                        Diagnostic::new(
+                            "E0312",
+                            format!("`labels.{col}` used but the monitor declares no labels"),
+                        )
+                        .label(span, "no label source")
+                        .help("add `labels = \"path/to/labels.parquet\"` to the monitor"),
                     );
                 }
-                (Ty::Unknown, IrExpr::Label { name: col.to_string() })
+                (
+                    Ty::Unknown,
+                    IrExpr::Label {
+                        name: col.to_string(),
+                    },
+                )
             }
-            (Scope::Monitor { outputs, deployment, .. }, [name]) => {
+            (
+                Scope::Monitor {
+                    outputs,
+                    deployment,
+                    ..
+                },
+                [name],
+            ) => {
                 if let Some(t) = outputs.get(*name) {
-                    return (Ty::Val(*t), IrExpr::Output { name: name.to_string() });
+                    return (
+                        Ty::Val(*t),
+                        IrExpr::Output {
+                            name: name.to_string(),
+                        },
+                    );
                 }
-                if let Some(m) = mlp_stdlib::get(Kind::Metric, name).filter(|m| m.params.is_none()) {
-                    return (ret_ty(&m.returns, &[]), IrExpr::Call { func: name.to_string(), args: Vec::new() });
+                if let Some(m) = mlp_stdlib::get(Kind::Metric, name).filter(|m| m.params.is_none())
+                {
+                    return (
+                        ret_ty(&m.returns, &[]),
+                        IrExpr::Call {
+                            func: name.to_string(),
+                            args: Vec::new(),
+                        },
+                    );
                 }
-                let cands: Vec<String> = outputs.keys().cloned().chain(mlp_stdlib::names(Kind::Metric).map(str::to_string)).collect();
+                let cands: Vec<String> = outputs
+                    .keys()
+                    .cloned()
+                    .chain(mlp_stdlib::names(Kind::Metric).map(str::to_string))
+                    .collect();
                 self.diags.push(
-                    Diagnostic::new("E0109", format!("`{name}` is neither an output of `{deployment}` nor a metric"))
-                        .label(span, "unknown here")
-                        .maybe_help(suggestion(name, cands.iter().map(String::as_str))),
+                    Diagnostic::new(
+                        "E0109",
+                        format!("`{name}` is neither an output of `{deployment}` nor a metric"),
+                    )
+                    .label(span, "unknown here")
+                    .maybe_help(suggestion(name, cands.iter().map(String::as_str))),
                 );
                 unknown
             }
             (Scope::Route { outputs }, [name]) => match outputs.get(*name) {
-                Some(t) => (Ty::Val(*t), IrExpr::Output { name: name.to_string() }),
+                Some(t) => (
+                    Ty::Val(*t),
+                    IrExpr::Output {
+                        name: name.to_string(),
+                    },
+                ),
                 None => {
                     self.diags.push(
                         Diagnostic::new("E0109", format!("the router has no output `{name}`"))
@@ -325,7 +462,14 @@ impl Checker<'_> {
                     unknown
                 }
             },
-            (Scope::Gate { metric_steps, ancestors, all_steps }, [step, "metrics", metric]) => {
+            (
+                Scope::Gate {
+                    metric_steps,
+                    ancestors,
+                    all_steps,
+                },
+                [step, "metrics", metric],
+            ) => {
                 if !all_steps.iter().any(|s| s == step) {
                     self.diags.push(
                         Diagnostic::new("E0101", format!("unknown step `{step}`"))
@@ -334,9 +478,14 @@ impl Checker<'_> {
                     );
                 } else if !ancestors.contains(*step) {
                     self.diags.push(
-                        Diagnostic::new("E0307", format!("this step reads the metrics of `{step}` but does not run after it"))
-                            .label(p[0].span, "not among the steps this one runs after")
-                            .help(format!("add `{step}` to `after`")),
+                        Diagnostic::new(
+                            "E0307",
+                            format!(
+                                "this step reads the metrics of `{step}` but does not run after it"
+                            ),
+                        )
+                        .label(p[0].span, "not among the steps this one runs after")
+                        .help(format!("add `{step}` to `after`")),
                     );
                 } else if !metric_steps.contains(*step) {
                     self.diags.push(
@@ -345,7 +494,13 @@ impl Checker<'_> {
                             .help("gate on the metrics of the step that trains the model"),
                     );
                 }
-                (Ty::Val(Type::Float), IrExpr::Feature { view: format!("{step}.metrics"), feature: metric.to_string() })
+                (
+                    Ty::Val(Type::Float),
+                    IrExpr::Feature {
+                        view: format!("{step}.metrics"),
+                        feature: metric.to_string(),
+                    },
+                )
             }
             _ => {
                 let help = match scope {
@@ -365,25 +520,54 @@ impl Checker<'_> {
     }
 
     /// Resolves `view.feature` or `request.field` (or `model.output`).
-    pub fn member_ref(&mut self, owner: &mlp_syntax::ast::Ident, member: &mlp_syntax::ast::Ident) -> Option<InputRef> {
+    pub fn member_ref(
+        &mut self,
+        owner: &mlp_syntax::ast::Ident,
+        member: &mlp_syntax::ast::Ident,
+    ) -> Option<InputRef> {
         let kind = self.names.get(owner.name.as_str()).map(|d| d.kind);
         let (members, r): (Vec<String>, InputRef) = match kind {
             Some(DeclKind::Features) => (
-                self.views.get(&owner.name).map(|v| v.features.keys().cloned().collect()).unwrap_or_default(),
-                InputRef::Feature { view: owner.name.clone(), feature: member.name.clone() },
+                self.views
+                    .get(&owner.name)
+                    .map(|v| v.features.keys().cloned().collect())
+                    .unwrap_or_default(),
+                InputRef::Feature {
+                    view: owner.name.clone(),
+                    feature: member.name.clone(),
+                },
             ),
             Some(DeclKind::Request) => (
-                self.requests.get(&owner.name).map(|v| v.keys().cloned().collect()).unwrap_or_default(),
-                InputRef::Request { request: owner.name.clone(), field: member.name.clone() },
+                self.requests
+                    .get(&owner.name)
+                    .map(|v| v.keys().cloned().collect())
+                    .unwrap_or_default(),
+                InputRef::Request {
+                    request: owner.name.clone(),
+                    field: member.name.clone(),
+                },
             ),
             Some(DeclKind::Model) => (
-                self.models.get(&owner.name).map(|m| m.outputs.keys().cloned().collect()).unwrap_or_default(),
-                InputRef::ModelOutput { model: owner.name.clone(), output: member.name.clone() },
+                self.models
+                    .get(&owner.name)
+                    .map(|m| m.outputs.keys().cloned().collect())
+                    .unwrap_or_default(),
+                InputRef::ModelOutput {
+                    model: owner.name.clone(),
+                    output: member.name.clone(),
+                },
             ),
             Some(other) => {
                 self.diags.push(
-                    Diagnostic::new("E0107", format!("`{}` is a {}; only feature views, requests and models have members", owner.name, other.describe()))
-                        .label(owner.span, "has no members"),
+                    Diagnostic::new(
+                        "E0107",
+                        format!(
+                            "`{}` is a {}; only feature views, requests and models have members",
+                            owner.name,
+                            other.describe()
+                        ),
+                    )
+                    .label(owner.span, "has no members"),
                 );
                 return None;
             }
@@ -395,9 +579,12 @@ impl Checker<'_> {
                     .map(|(n, _)| *n)
                     .collect();
                 self.diags.push(
-                    Diagnostic::new("E0101", format!("unknown feature view or request `{}`", owner.name))
-                        .label(owner.span, "not declared in this project")
-                        .maybe_help(suggestion(&owner.name, cands)),
+                    Diagnostic::new(
+                        "E0101",
+                        format!("unknown feature view or request `{}`", owner.name),
+                    )
+                    .label(owner.span, "not declared in this project")
+                    .maybe_help(suggestion(&owner.name, cands)),
                 );
                 return None;
             }
@@ -410,9 +597,12 @@ impl Checker<'_> {
                 InputRef::ModelOutput { .. } => "output",
             };
             self.diags.push(
-                Diagnostic::new("E0109", format!("`{}` has no {what} `{}`", owner.name, member.name))
-                    .label(member.span, format!("unknown {what}"))
-                    .maybe_help(suggestion(&member.name, members.iter().map(String::as_str))),
+                Diagnostic::new(
+                    "E0109",
+                    format!("`{}` has no {what} `{}`", owner.name, member.name),
+                )
+                .label(member.span, format!("unknown {what}"))
+                .maybe_help(suggestion(&member.name, members.iter().map(String::as_str))),
             );
             return None;
         }
@@ -422,13 +612,32 @@ impl Checker<'_> {
     /// The declared type of a referenced input.
     pub fn input_type(&self, r: &InputRef) -> Option<Ty> {
         match r {
-            InputRef::Feature { view, feature } => self.views.get(view).and_then(|v| v.features.get(feature)).map(|t| Ty::Val(*t)),
-            InputRef::Request { request, field } => self.requests.get(request).and_then(|v| v.get(field)).map(|t| Ty::Val(*t)),
-            InputRef::ModelOutput { model, output } => self.models.get(model).and_then(|m| m.outputs.get(output)).map(|t| Ty::Val(*t)),
+            InputRef::Feature { view, feature } => self
+                .views
+                .get(view)
+                .and_then(|v| v.features.get(feature))
+                .map(|t| Ty::Val(*t)),
+            InputRef::Request { request, field } => self
+                .requests
+                .get(request)
+                .and_then(|v| v.get(field))
+                .map(|t| Ty::Val(*t)),
+            InputRef::ModelOutput { model, output } => self
+                .models
+                .get(model)
+                .and_then(|m| m.outputs.get(output))
+                .map(|t| Ty::Val(*t)),
         }
     }
 
-    fn call(&mut self, name: &mlp_syntax::ast::Ident, args: &[mlp_syntax::ast::Arg], span: Span, scope: &Scope<'_>, found: &mut Found) -> (Ty, IrExpr) {
+    fn call(
+        &mut self,
+        name: &mlp_syntax::ast::Ident,
+        args: &[mlp_syntax::ast::Arg],
+        span: Span,
+        scope: &Scope<'_>,
+        found: &mut Found,
+    ) -> (Ty, IrExpr) {
         let allowed: &[Kind] = match scope {
             Scope::Batch { .. } => &[Kind::Aggregate, Kind::Scalar],
             Scope::Monitor { .. } => &[Kind::Metric, Kind::Scalar],
@@ -436,39 +645,63 @@ impl Checker<'_> {
         };
         let b = allowed.iter().find_map(|k| mlp_stdlib::get(*k, &name.name));
         let Some(b) = b else {
-            let elsewhere = [Kind::Aggregate, Kind::Scalar, Kind::Metric].iter().find_map(|k| mlp_stdlib::get(*k, &name.name));
+            let elsewhere = [Kind::Aggregate, Kind::Scalar, Kind::Metric]
+                .iter()
+                .find_map(|k| mlp_stdlib::get(*k, &name.name));
             match elsewhere {
                 Some(o) if o.kind == Kind::Aggregate => {
                     let why = match scope {
-                        Scope::OnDemand => "on-demand features are computed per request and cannot aggregate",
+                        Scope::OnDemand => {
+                            "on-demand features are computed per request and cannot aggregate"
+                        }
                         _ => "aggregations belong in feature views with a source",
                     };
                     self.diags.push(
-                        Diagnostic::new("E0206", format!("aggregation `{}` is not allowed here", name.name))
-                            .label(name.span, "aggregation")
-                            .help(why),
+                        Diagnostic::new(
+                            "E0206",
+                            format!("aggregation `{}` is not allowed here", name.name),
+                        )
+                        .label(name.span, "aggregation")
+                        .help(why),
                     );
                 }
                 Some(o) => {
                     self.diags.push(
-                        Diagnostic::new("E0203", format!("`{}` is a {} and cannot be used here", name.name, o.kind.keyword()))
-                            .label(name.span, "not available in this context")
-                            .help("monitor metrics are used in `check` statements"),
+                        Diagnostic::new(
+                            "E0203",
+                            format!(
+                                "`{}` is a {} and cannot be used here",
+                                name.name,
+                                o.kind.keyword()
+                            ),
+                        )
+                        .label(name.span, "not available in this context")
+                        .help("monitor metrics are used in `check` statements"),
                     );
                 }
                 None => {
-                    let cands: Vec<&str> = allowed.iter().flat_map(|k| mlp_stdlib::names(*k)).collect();
+                    let cands: Vec<&str> =
+                        allowed.iter().flat_map(|k| mlp_stdlib::names(*k)).collect();
                     self.diags.push(
                         Diagnostic::new("E0203", format!("unknown function `{}`", name.name))
                             .label(name.span, "not a built-in")
-                            .maybe_help(suggestion(&name.name, cands).or_else(|| Some("`mlpc stdlib` lists the built-ins".into()))),
+                            .maybe_help(
+                                suggestion(&name.name, cands)
+                                    .or_else(|| Some("`mlpc stdlib` lists the built-ins".into())),
+                            ),
                     );
                 }
             }
             for a in args {
                 self.expr(&a.value, scope, found);
             }
-            return (Ty::Unknown, IrExpr::Call { func: name.name.clone(), args: Vec::new() });
+            return (
+                Ty::Unknown,
+                IrExpr::Call {
+                    func: name.name.clone(),
+                    args: Vec::new(),
+                },
+            );
         };
         let is_agg = b.kind == Kind::Aggregate;
         if is_agg {
@@ -484,16 +717,35 @@ impl Checker<'_> {
         }
         let Some(params) = &b.params else {
             self.diags.push(
-                Diagnostic::new("E0204", format!("`{}` takes no arguments", name.name)).label(span, "write it without parentheses"),
+                Diagnostic::new("E0204", format!("`{}` takes no arguments", name.name))
+                    .label(span, "write it without parentheses"),
             );
-            return (ret_ty(&b.returns, &[]), IrExpr::Call { func: name.name.clone(), args: Vec::new() });
+            return (
+                ret_ty(&b.returns, &[]),
+                IrExpr::Call {
+                    func: name.name.clone(),
+                    args: Vec::new(),
+                },
+            );
         };
         if args.len() < b.min_args() || args.len() > b.max_args() {
-            let n = if b.min_args() == b.max_args() { b.min_args().to_string() } else { format!("{} to {}", b.min_args(), b.max_args()) };
+            let n = if b.min_args() == b.max_args() {
+                b.min_args().to_string()
+            } else {
+                format!("{} to {}", b.min_args(), b.max_args())
+            };
             self.diags.push(
-                Diagnostic::new("E0204", format!("`{}` takes {n} argument{}, found {}", name.name, if n == "1" { "" } else { "s" }, args.len()))
-                    .label(span, "wrong number of arguments")
-                    .help(format!("signature: {}", b.signature())),
+                Diagnostic::new(
+                    "E0204",
+                    format!(
+                        "`{}` takes {n} argument{}, found {}",
+                        name.name,
+                        if n == "1" { "" } else { "s" },
+                        args.len()
+                    ),
+                )
+                .label(span, "wrong number of arguments")
+                .help(format!("signature: {}", b.signature())),
             );
         }
         let mut tys = Vec::new();
@@ -502,7 +754,13 @@ impl Checker<'_> {
             let param = params.get(i);
             let (t, ir) = if matches!(a.value.kind, ExprKind::Star) {
                 if !param.is_some_and(|p| p.types.iter().any(|t| t == "star")) {
-                    self.diags.push(Diagnostic::new("E0205", format!("`*` is not an argument of `{}`", name.name)).label(a.value.span, "only `count(*)` takes `*`"));
+                    self.diags.push(
+                        Diagnostic::new(
+                            "E0205",
+                            format!("`*` is not an argument of `{}`", name.name),
+                        )
+                        .label(a.value.span, "only `count(*)` takes `*`"),
+                    );
                 }
                 (Ty::Unknown, IrExpr::Star)
             } else {
@@ -511,9 +769,18 @@ impl Checker<'_> {
             if let Some(p) = param {
                 if !accepts(&p.types, t) {
                     self.diags.push(
-                        Diagnostic::new("E0205", format!("argument `{}` of `{}` must be {}, found {}", p.name, name.name, p.types.join(" or "), t.name()))
-                            .label(a.value.span, format!("this is a {}", t.name()))
-                            .help(format!("signature: {}", b.signature())),
+                        Diagnostic::new(
+                            "E0205",
+                            format!(
+                                "argument `{}` of `{}` must be {}, found {}",
+                                p.name,
+                                name.name,
+                                p.types.join(" or "),
+                                t.name()
+                            ),
+                        )
+                        .label(a.value.span, format!("this is a {}", t.name()))
+                        .help(format!("signature: {}", b.signature())),
                     );
                 }
             }
@@ -523,7 +790,13 @@ impl Checker<'_> {
         if is_agg {
             found.depth -= 1;
         }
-        (ret_ty(&b.returns, &tys), IrExpr::Call { func: name.name.clone(), args: irs })
+        (
+            ret_ty(&b.returns, &tys),
+            IrExpr::Call {
+                func: name.name.clone(),
+                args: irs,
+            },
+        )
     }
 }
 
@@ -539,7 +812,9 @@ fn accepts(types: &[String], t: Ty) -> bool {
         "percent" => t == Ty::Percent,
         "star" => false,
         "float" => t.numeric(),
-        other => Ty::Val(parse_type(other).unwrap_or(Type::String)) == t && parse_type(other).is_some(),
+        other => {
+            Ty::Val(parse_type(other).unwrap_or(Type::String)) == t && parse_type(other).is_some()
+        }
     })
 }
 

@@ -241,7 +241,10 @@ impl BinOp {
     }
     /// True for comparisons.
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+        matches!(
+            self,
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+        )
     }
 }
 
@@ -436,7 +439,9 @@ impl Expr {
             ExprKind::ModelRef { .. } => "a model reference",
             ExprKind::Call { .. } => "a call",
             ExprKind::List(_) => "a list",
-            ExprKind::Paren(_) | ExprKind::Unary { .. } | ExprKind::Binary { .. } => "an expression",
+            ExprKind::Paren(_) | ExprKind::Unary { .. } | ExprKind::Binary { .. } => {
+                "an expression"
+            }
             ExprKind::Arrow { .. } => "a promotion `model -> alias`",
             ExprKind::Typed { .. } => "a typed name",
         }

@@ -30,7 +30,10 @@ pub fn scan(file: FileId, text: &str) -> Vec<Comment> {
             let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
             let is_doc = text[i..].starts_with("///") && !text[i..].starts_with("////");
             if !is_doc {
-                out.push(Comment { span: Span::new(file, i, end), text: text[i..end].trim_end().to_string() });
+                out.push(Comment {
+                    span: Span::new(file, i, end),
+                    text: text[i..end].trim_end().to_string(),
+                });
             }
             i = end;
             continue;

@@ -6,14 +6,22 @@ use crate::ast::*;
 
 /// Formats `file` (parsed from `src`) canonically.
 pub fn ast_to_source(file: &File, src: &str) -> String {
-    let mut p = Printer { src, out: String::new(), comments: &file.comments, next: 0 };
+    let mut p = Printer {
+        src,
+        out: String::new(),
+        comments: &file.comments,
+        next: 0,
+    };
     for (i, d) in file.decls.iter().enumerate() {
         if i > 0 {
             p.out.push('\n');
         }
         p.leading_comments(d.span.start as usize, 0, true);
         p.decl(d);
-        let limit = file.decls.get(i + 1).map_or(usize::MAX, |n| n.span.start as usize);
+        let limit = file
+            .decls
+            .get(i + 1)
+            .map_or(usize::MAX, |n| n.span.start as usize);
         p.trailing_comment(d.span.end as usize, limit);
         p.out.push('\n');
     }
@@ -39,7 +47,9 @@ impl Printer<'_> {
     }
 
     fn blank_between(&self, a: usize, b: usize) -> bool {
-        self.src.get(a.min(b)..b).is_some_and(|s| s.matches('\n').count() >= 2)
+        self.src
+            .get(a.min(b)..b)
+            .is_some_and(|s| s.matches('\n').count() >= 2)
     }
 
     /// Emits every comment starting before `pos` on lines of its own.
@@ -50,7 +60,9 @@ impl Printer<'_> {
             if start >= pos {
                 break;
             }
-            let blank = prev_end.map_or(!first_in_block && self.blank_before(start), |e| self.blank_between(e, start));
+            let blank = prev_end.map_or(!first_in_block && self.blank_before(start), |e| {
+                self.blank_between(e, start)
+            });
             if blank && !self.out.ends_with("\n\n") && !self.out.is_empty() {
                 self.out.push('\n');
             }
@@ -77,7 +89,10 @@ impl Printer<'_> {
     fn trailing_comment(&mut self, end: usize, limit: usize) {
         if let Some(c) = self.comments.get(self.next) {
             let start = c.span.start as usize;
-            if start >= end && start < limit && !self.src.get(end..start).unwrap_or("\n").contains('\n') {
+            if start >= end
+                && start < limit
+                && !self.src.get(end..start).unwrap_or("\n").contains('\n')
+            {
                 self.out.push(' ');
                 self.out.push_str(&c.text);
                 self.next += 1;
@@ -110,28 +125,44 @@ impl Printer<'_> {
     }
 
     fn block(&mut self, b: &Block, level: usize) {
-        let has_comments = self.comments.get(self.next).is_some_and(|c| c.span.start < b.span.end);
+        let has_comments = self
+            .comments
+            .get(self.next)
+            .is_some_and(|c| c.span.start < b.span.end);
         if b.stmts.is_empty() && !has_comments {
             self.out.push_str("{}");
             return;
         }
         self.out.push('{');
         let open_end = b.span.start as usize + 1;
-        let first = b.stmts.first().map_or(usize::MAX, |s| s.span.start as usize);
+        let first = b
+            .stmts
+            .first()
+            .map_or(usize::MAX, |s| s.span.start as usize);
         self.trailing_comment(open_end, first);
         self.out.push('\n');
         let widths = attr_runs(&b.stmts, self.src);
         let mut prev_end = open_end;
         for (i, s) in b.stmts.iter().enumerate() {
             let start = s.span.start as usize;
-            let had_comment = self.comments.get(self.next).is_some_and(|c| (c.span.start as usize) < start);
+            let had_comment = self
+                .comments
+                .get(self.next)
+                .is_some_and(|c| (c.span.start as usize) < start);
             if had_comment {
-                self.leading_comments(start, level + 1, i == 0 && !self.blank_between(prev_end, self.comment_start()));
+                self.leading_comments(
+                    start,
+                    level + 1,
+                    i == 0 && !self.blank_between(prev_end, self.comment_start()),
+                );
             } else if i > 0 && self.blank_between(prev_end, start) {
                 self.out.push('\n');
             }
             self.stmt(s, level + 1, widths[i]);
-            let limit = b.stmts.get(i + 1).map_or(b.span.end as usize, |n| n.span.start as usize);
+            let limit = b
+                .stmts
+                .get(i + 1)
+                .map_or(b.span.end as usize, |n| n.span.start as usize);
             self.trailing_comment(s.span.end as usize, limit);
             self.out.push('\n');
             prev_end = s.span.end as usize;
@@ -143,7 +174,9 @@ impl Printer<'_> {
     }
 
     fn comment_start(&self) -> usize {
-        self.comments.get(self.next).map_or(self.src.len(), |c| c.span.start as usize)
+        self.comments
+            .get(self.next)
+            .map_or(self.src.len(), |c| c.span.start as usize)
     }
 
     fn stmt(&mut self, s: &Stmt, level: usize, key_width: usize) {
@@ -159,7 +192,12 @@ impl Printer<'_> {
                 let col = level * INDENT.len() + key_width.max(key.name.len()) + 3;
                 self.expr_at(value, col, level);
             }
-            StmtKind::Field { name, ty, value, window } => {
+            StmtKind::Field {
+                name,
+                ty,
+                value,
+                window,
+            } => {
                 self.out.push_str(&name.name);
                 self.out.push_str(": ");
                 self.out.push_str(&ty.name);
@@ -230,11 +268,17 @@ fn attr_runs(stmts: &[Stmt], src: &str) -> Vec<usize> {
         let mut j = i + 1;
         while j < stmts.len()
             && is_simple_attr(&stmts[j])
-            && !src.get(stmts[j - 1].span.end as usize..stmts[j].span.start as usize).is_some_and(|s| s.matches('\n').count() >= 2)
+            && !src
+                .get(stmts[j - 1].span.end as usize..stmts[j].span.start as usize)
+                .is_some_and(|s| s.matches('\n').count() >= 2)
         {
             j += 1;
         }
-        let w = stmts[i..j].iter().filter_map(attr_key_len).max().unwrap_or(0);
+        let w = stmts[i..j]
+            .iter()
+            .filter_map(attr_key_len)
+            .max()
+            .unwrap_or(0);
         for k in widths.iter_mut().take(j).skip(i) {
             *k = w;
         }

@@ -11,4 +11,6 @@ pub use fmt::ast_to_source;
 pub use parse::source_to_ast;
 
 /// Reserved words that cannot name anything.
-pub const KEYWORDS: &[&str] = &["check", "require", "step", "over", "and", "or", "not", "true", "false", "null"];
+pub const KEYWORDS: &[&str] = &[
+    "check", "require", "step", "over", "and", "or", "not", "true", "false", "null",
+];

@@ -39,11 +39,24 @@ pub fn source_to_ast(file: FileId, text: &str) -> (Option<File>, Vec<Diagnostic>
     match MlpParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
             let comments = comments::scan(file, text);
-            let comment_ends = comments.iter().map(|c| (c.span.end as usize, c.span.start as usize)).collect();
-            let mut b = Builder { file, text, comment_ends, diags: Vec::new() };
+            let comment_ends = comments
+                .iter()
+                .map(|c| (c.span.end as usize, c.span.start as usize))
+                .collect();
+            let mut b = Builder {
+                file,
+                text,
+                comment_ends,
+                diags: Vec::new(),
+            };
             let decls = pairs
                 .next()
-                .map(|f| f.into_inner().filter(|p| p.as_rule() == Rule::decl).map(|p| b.decl(p)).collect())
+                .map(|f| {
+                    f.into_inner()
+                        .filter(|p| p.as_rule() == Rule::decl)
+                        .map(|p| b.decl(p))
+                        .collect()
+                })
                 .unwrap_or_default();
             (Some(File { decls, comments }), b.diags)
         }
@@ -83,25 +96,52 @@ fn rule_name(r: Rule) -> Option<&'static str> {
         Rule::decl_kind => "a declaration (`entity`, `source`, `features`, `model`, ...)",
         Rule::ident | Rule::type_name => "a name",
         Rule::block => "`{`",
-        Rule::stmt | Rule::check_stmt | Rule::require_stmt | Rule::step_stmt | Rule::field_stmt | Rule::attr_stmt | Rule::block_stmt => {
-            "a statement (`name = value`, `name: type`, `name { ... }`) or `}`"
-        }
-        Rule::expr | Rule::paren | Rule::list | Rule::number | Rule::string | Rule::call | Rule::path | Rule::quantity | Rule::rate => "a value",
+        Rule::stmt
+        | Rule::check_stmt
+        | Rule::require_stmt
+        | Rule::step_stmt
+        | Rule::field_stmt
+        | Rule::attr_stmt
+        | Rule::block_stmt => "a statement (`name = value`, `name: type`, `name { ... }`) or `}`",
+        Rule::expr
+        | Rule::paren
+        | Rule::list
+        | Rule::number
+        | Rule::string
+        | Rule::call
+        | Rule::path
+        | Rule::quantity
+        | Rule::rate => "a value",
         Rule::arrow => "`->`",
         Rule::window | Rule::kw_over => "`over`",
         Rule::EOI => "end of file",
         Rule::doc => "a doc comment",
         Rule::arg | Rule::named_arg => "an argument",
-        Rule::op_or | Rule::op_and | Rule::op_eq | Rule::op_ne | Rule::op_le | Rule::op_ge | Rule::op_lt | Rule::op_gt | Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div => "an operator",
+        Rule::op_or
+        | Rule::op_and
+        | Rule::op_eq
+        | Rule::op_ne
+        | Rule::op_le
+        | Rule::op_ge
+        | Rule::op_lt
+        | Rule::op_gt
+        | Rule::op_add
+        | Rule::op_sub
+        | Rule::op_mul
+        | Rule::op_div => "an operator",
         _ => return None,
     })
 }
 
 fn found_token(text: &str, pos: usize) -> (String, usize) {
     let rest = &text[pos.min(text.len())..];
-    let Some(c) = rest.chars().next() else { return ("end of file".into(), 0) };
+    let Some(c) = rest.chars().next() else {
+        return ("end of file".into(), 0);
+    };
     if c.is_ascii_alphanumeric() || c == '_' {
-        let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
         (format!("`{}`", &rest[..len]), len)
     } else {
         (format!("`{c}`"), c.len_utf8())
@@ -119,19 +159,37 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
         pest::error::ErrorVariant::ParsingError { positives, .. } => positives.clone(),
         pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
     };
-    // A doc comment directly before a place that cannot take one.
-    let before = text[..pos].trim_end();
-    if let Some(line_start) = before.rfind('\n').map(|i| i + 1).or(Some(0)) {
-        let last = before[line_start..].trim_start();
-        if last.starts_with("///") && !last.starts_with("////") {
-            let start = line_start + (before[line_start..].len() - last.len());
+    // The last meaningful line before the error, skipping blank lines and plain comments.
+    let mut prev_line: Option<(usize, &str)> = None;
+    let mut offset = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    let mut current = text[offset..pos].trim();
+    loop {
+        if !current.is_empty() && !(current.starts_with("//") && !current.starts_with("///")) {
+            prev_line = Some((offset, current));
+            break;
+        }
+        if offset == 0 {
+            break;
+        }
+        let end = offset - 1;
+        offset = text[..end].rfind('\n').map_or(0, |i| i + 1);
+        current = text[offset..end].trim();
+    }
+    if let Some((start, line)) = prev_line {
+        if line.starts_with("///") && !line.starts_with("////") {
+            let lead = text[start..].len() - text[start..].trim_start().len();
             return Diagnostic::new("E0006", "doc comment that documents nothing")
-                .label(Span::new(file, start, before.len()), "this doc comment is not followed by a declaration or field")
+                .label(Span::new(file, start + lead, start + lead + line.len()), "this doc comment is not followed by a declaration or field")
                 .help("write `//` for a plain comment, or move the doc comment above what it documents");
         }
     }
+    let decl_start = prev_line.is_none_or(|(_, l)| l.ends_with('}'));
     let top_level = brace_depth(&text[..pos]) == 0;
-    if top_level && text[pos..].starts_with(|c: char| c.is_ascii_alphabetic()) && DeclKind::from_keyword(found.trim_matches('`')).is_none() {
+    if top_level
+        && decl_start
+        && text[pos..].starts_with(|c: char| c.is_ascii_alphabetic())
+        && DeclKind::from_keyword(found.trim_matches('`')).is_none()
+    {
         let word = found.trim_matches('`');
         let kinds = DeclKind::ALL.map(DeclKind::keyword);
         let help = match did_you_mean(word, kinds) {
@@ -144,7 +202,11 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     }
     let mut names: Vec<&str> = positives.iter().filter_map(|r| rule_name(*r)).collect();
     if top_level && (positives.is_empty() || positives == [Rule::file]) {
-        names = vec![rule_name(Rule::decl_kind).unwrap_or("a declaration")];
+        names = vec![if decl_start {
+            rule_name(Rule::decl_kind).unwrap_or("a declaration")
+        } else {
+            "`{`"
+        }];
     }
     names.dedup();
     names.sort_unstable();
@@ -157,13 +219,16 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
             format!("{} or {}", rest.join(", "), last)
         }
     };
-    let mut d = Diagnostic::new("E0001", format!("expected {expected}, found {found}")).label(span, format!("unexpected {found}"));
+    let mut d = Diagnostic::new("E0001", format!("expected {expected}, found {found}"))
+        .label(span, format!("unexpected {found}"));
     if found == "`:`" {
         d = d.help("a field is written `name: type`; an attribute `name = value`");
     } else if found == "`=`" && positives.contains(&Rule::block) {
         d = d.help("a declaration is written `kind name { ... }`");
     } else if crate::KEYWORDS.contains(&found.trim_matches('`')) {
-        d = d.help(format!("{found} is a reserved word and cannot be used as a name"));
+        d = d.help(format!(
+            "{found} is a reserved word and cannot be used as a name"
+        ));
     }
     d
 }
@@ -222,12 +287,18 @@ impl Builder<'_> {
     }
 
     fn ident(&self, p: Pair<'_, Rule>) -> Ident {
-        Ident { name: p.as_str().to_string(), span: self.span(&p) }
+        Ident {
+            name: p.as_str().to_string(),
+            span: self.span(&p),
+        }
     }
 
     fn doc(&self, p: Pair<'_, Rule>) -> Doc {
         let t = p.as_str().trim_start_matches("///");
-        Doc { span: self.span(&p), text: t.strip_prefix(' ').unwrap_or(t).trim_end().to_string() }
+        Doc {
+            span: self.span(&p),
+            text: t.strip_prefix(' ').unwrap_or(t).trim_end().to_string(),
+        }
     }
 
     fn decl(&mut self, p: Pair<'_, Rule>) -> Decl {
@@ -236,7 +307,10 @@ impl Builder<'_> {
         let mut kind = DeclKind::Project;
         let mut kind_span = span;
         let mut name = None;
-        let mut body = Block { stmts: Vec::new(), span };
+        let mut body = Block {
+            stmts: Vec::new(),
+            span,
+        };
         for c in p.into_inner() {
             match c.as_rule() {
                 Rule::doc => docs.push(self.doc(c)),
@@ -249,19 +323,33 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        Decl { docs, kind, kind_span, name, body, span }
+        Decl {
+            docs,
+            kind,
+            kind_span,
+            name,
+            body,
+            span,
+        }
     }
 
     fn block(&mut self, p: Pair<'_, Rule>) -> Block {
         let span = self.span(&p);
-        let stmts = p.into_inner().filter(|c| c.as_rule() == Rule::stmt).map(|c| self.stmt(c)).collect();
+        let stmts = p
+            .into_inner()
+            .filter(|c| c.as_rule() == Rule::stmt)
+            .map(|c| self.stmt(c))
+            .collect();
         Block { stmts, span }
     }
 
     fn stmt(&mut self, p: Pair<'_, Rule>) -> Stmt {
         let span = self.span(&p);
         let mut docs = Vec::new();
-        let mut kind = StmtKind::Check(Expr { kind: ExprKind::Null, span });
+        let mut kind = StmtKind::Check(Expr {
+            kind: ExprKind::Null,
+            span,
+        });
         for c in p.into_inner() {
             match c.as_rule() {
                 Rule::doc => docs.push(self.doc(c)),
@@ -270,7 +358,10 @@ impl Builder<'_> {
                 Rule::step_stmt | Rule::block_stmt => {
                     let is_step = c.as_rule() == Rule::step_stmt;
                     let mut name = None;
-                    let mut body = Block { stmts: Vec::new(), span };
+                    let mut body = Block {
+                        stmts: Vec::new(),
+                        span,
+                    };
                     for x in c.into_inner() {
                         match x.as_rule() {
                             Rule::ident => name = Some(self.ident(x)),
@@ -278,8 +369,15 @@ impl Builder<'_> {
                             _ => {}
                         }
                     }
-                    let name = name.unwrap_or(Ident { name: String::new(), span });
-                    kind = if is_step { StmtKind::Step { name, body } } else { StmtKind::Block { name, body } };
+                    let name = name.unwrap_or(Ident {
+                        name: String::new(),
+                        span,
+                    });
+                    kind = if is_step {
+                        StmtKind::Step { name, body }
+                    } else {
+                        StmtKind::Block { name, body }
+                    };
                 }
                 Rule::attr_stmt => {
                     let mut it = c.into_inner();
@@ -304,7 +402,12 @@ impl Builder<'_> {
                         }
                     }
                     if let (Some(name), Some(ty)) = (name, ty) {
-                        kind = StmtKind::Field { name, ty, value, window };
+                        kind = StmtKind::Field {
+                            name,
+                            ty,
+                            value,
+                            window,
+                        };
                     }
                 }
                 _ => {}
@@ -316,7 +419,10 @@ impl Builder<'_> {
     fn last_expr(&mut self, p: Pair<'_, Rule>, fallback: Span) -> Expr {
         match p.into_inner().filter(|x| x.as_rule() == Rule::expr).last() {
             Some(e) => self.expr(e),
-            None => Expr { kind: ExprKind::Null, span: fallback },
+            None => Expr {
+                kind: ExprKind::Null,
+                span: fallback,
+            },
         }
     }
 
@@ -326,8 +432,14 @@ impl Builder<'_> {
             Rule::arrow => {
                 let mut it = p.into_inner().map(|i| self.ident(i));
                 match (it.next(), it.next()) {
-                    (Some(from), Some(to)) => Expr { kind: ExprKind::Arrow { from, to }, span },
-                    _ => Expr { kind: ExprKind::Null, span },
+                    (Some(from), Some(to)) => Expr {
+                        kind: ExprKind::Arrow { from, to },
+                        span,
+                    },
+                    _ => Expr {
+                        kind: ExprKind::Null,
+                        span,
+                    },
                 }
             }
             Rule::typed => self.typed(p),
@@ -339,10 +451,19 @@ impl Builder<'_> {
         let span = self.span(&p);
         let mut it = p.into_inner();
         let name = it.next().map(|i| self.ident(i));
-        let ty = it.next().and_then(|t| t.into_inner().next()).map(|t| self.ident(t));
+        let ty = it
+            .next()
+            .and_then(|t| t.into_inner().next())
+            .map(|t| self.ident(t));
         match (name, ty) {
-            (Some(name), Some(ty)) => Expr { kind: ExprKind::Typed { name, ty }, span },
-            _ => Expr { kind: ExprKind::Null, span },
+            (Some(name), Some(ty)) => Expr {
+                kind: ExprKind::Typed { name, ty },
+                span,
+            },
+            _ => Expr {
+                kind: ExprKind::Null,
+                span,
+            },
         }
     }
 
@@ -352,8 +473,18 @@ impl Builder<'_> {
             .map_primary(|x| self.primary(x))
             .map_prefix(move |op, rhs| {
                 let span = Span::new(file, op.as_span().start(), rhs.span.end as usize);
-                let op = if op.as_rule() == Rule::op_not { UnOp::Not } else { UnOp::Neg };
-                Expr { kind: ExprKind::Unary { op, expr: Box::new(rhs) }, span }
+                let op = if op.as_rule() == Rule::op_not {
+                    UnOp::Not
+                } else {
+                    UnOp::Neg
+                };
+                Expr {
+                    kind: ExprKind::Unary {
+                        op,
+                        expr: Box::new(rhs),
+                    },
+                    span,
+                }
             })
             .map_infix(|lhs, op, rhs| {
                 let op = match op.as_rule() {
@@ -371,7 +502,14 @@ impl Builder<'_> {
                     _ => BinOp::Div,
                 };
                 let span = lhs.span.to(rhs.span);
-                Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span }
+                Expr {
+                    kind: ExprKind::Binary {
+                        op,
+                        lhs: Box::new(lhs),
+                        rhs: Box::new(rhs),
+                    },
+                    span,
+                }
             })
             .parse(p.into_inner())
     }
@@ -380,7 +518,10 @@ impl Builder<'_> {
         let text = p.as_str().to_string();
         let clean = text.replace('_', "");
         if clean.contains(['.', 'e', 'E']) {
-            ExprKind::Float { value: clean.parse().unwrap_or(f64::NAN), text }
+            ExprKind::Float {
+                value: clean.parse().unwrap_or(f64::NAN),
+                text,
+            }
         } else {
             match clean.parse::<i64>() {
                 Ok(value) => ExprKind::Int { value, text },
@@ -390,22 +531,37 @@ impl Builder<'_> {
                             .label(self.span(p), "larger than 9223372036854775807")
                             .help("write it as a decimal number (`1.0e20`) if a float is meant"),
                     );
-                    ExprKind::Int { value: i64::MAX, text }
+                    ExprKind::Int {
+                        value: i64::MAX,
+                        text,
+                    }
                 }
             }
         }
     }
 
     fn unit_check(&mut self, unit: &str, span: Span, rate: bool) {
-        let ok = if rate { units::per_second(1.0, unit).is_some() } else { units::classify(unit).is_some() };
+        let ok = if rate {
+            units::per_second(1.0, unit).is_some()
+        } else {
+            units::classify(unit).is_some()
+        };
         if !ok {
-            let cands: Vec<&str> = if rate { units::RATE_UNITS.iter().map(|(u, _)| *u).collect() } else { units::all_units().collect() };
+            let cands: Vec<&str> = if rate {
+                units::RATE_UNITS.iter().map(|(u, _)| *u).collect()
+            } else {
+                units::all_units().collect()
+            };
             let help = match did_you_mean(unit, cands.iter().copied()) {
                 Some(u) => format!("did you mean `{u}`?"),
                 None if rate => "a rate is written like `2000/s`, `50/m`, `3/h` or `1/d`".to_string(),
                 None => "durations use ns, us, ms, s, m, h, d, w; sizes B, KB, MB, GB, KiB, MiB, GiB; shares %".to_string(),
             };
-            self.diags.push(Diagnostic::new("E0004", format!("unknown unit `{unit}`")).label(span, "not a unit mlp knows").help(help));
+            self.diags.push(
+                Diagnostic::new("E0004", format!("unknown unit `{unit}`"))
+                    .label(span, "not a unit mlp knows")
+                    .help(help),
+            );
         }
     }
 
@@ -414,22 +570,45 @@ impl Builder<'_> {
         let kind = match p.as_rule() {
             Rule::paren => ExprKind::Paren(Box::new(self.last_expr(p, span))),
             Rule::list => ExprKind::List(
-                p.into_inner().map(|x| if x.as_rule() == Rule::typed { self.typed(x) } else { self.expr(x) }).collect(),
+                p.into_inner()
+                    .map(|x| {
+                        if x.as_rule() == Rule::typed {
+                            self.typed(x)
+                        } else {
+                            self.expr(x)
+                        }
+                    })
+                    .collect(),
             ),
             Rule::number => self.number(&p),
             Rule::quantity | Rule::rate => {
                 let is_rate = p.as_rule() == Rule::rate;
                 let mut it = p.into_inner();
-                let (Some(n), Some(u)) = (it.next(), it.next()) else { return Expr { kind: ExprKind::Null, span } };
+                let (Some(n), Some(u)) = (it.next(), it.next()) else {
+                    return Expr {
+                        kind: ExprKind::Null,
+                        span,
+                    };
+                };
                 let text = n.as_str().to_string();
                 let value = text.replace('_', "").parse().unwrap_or(f64::NAN);
                 let unit = u.as_str().to_string();
                 let unit_span = self.span(&u);
                 self.unit_check(&unit, unit_span, is_rate);
                 if is_rate {
-                    ExprKind::Rate { value, text, unit, unit_span }
+                    ExprKind::Rate {
+                        value,
+                        text,
+                        unit,
+                        unit_span,
+                    }
                 } else {
-                    ExprKind::Quantity { value, text, unit, unit_span }
+                    ExprKind::Quantity {
+                        value,
+                        text,
+                        unit,
+                        unit_span,
+                    }
                 }
             }
             Rule::string => self.string(p),
@@ -438,7 +617,10 @@ impl Builder<'_> {
             Rule::star => ExprKind::Star,
             Rule::call => {
                 let mut it = p.into_inner();
-                let name = it.next().map(|n| self.ident(n)).unwrap_or(Ident { name: String::new(), span });
+                let name = it.next().map(|n| self.ident(n)).unwrap_or(Ident {
+                    name: String::new(),
+                    span,
+                });
                 let args = it
                     .map(|a| {
                         let inner = a.into_inner().next();
@@ -446,11 +628,23 @@ impl Builder<'_> {
                             Some(x) if x.as_rule() == Rule::named_arg => {
                                 let mut xi = x.into_inner();
                                 let n = xi.next().map(|n| self.ident(n));
-                                let v = xi.next().map(|v| self.expr(v)).unwrap_or(Expr { kind: ExprKind::Null, span });
+                                let v = xi.next().map(|v| self.expr(v)).unwrap_or(Expr {
+                                    kind: ExprKind::Null,
+                                    span,
+                                });
                                 Arg { name: n, value: v }
                             }
-                            Some(x) => Arg { name: None, value: self.expr(x) },
-                            None => Arg { name: None, value: Expr { kind: ExprKind::Null, span } },
+                            Some(x) => Arg {
+                                name: None,
+                                value: self.expr(x),
+                            },
+                            None => Arg {
+                                name: None,
+                                value: Expr {
+                                    kind: ExprKind::Null,
+                                    span,
+                                },
+                            },
                         }
                     })
                     .collect();
@@ -458,21 +652,33 @@ impl Builder<'_> {
             }
             Rule::model_ref => {
                 let mut it = p.into_inner();
-                let model = it.next().map(|n| self.ident(n)).unwrap_or(Ident { name: String::new(), span });
+                let model = it.next().map(|n| self.ident(n)).unwrap_or(Ident {
+                    name: String::new(),
+                    span,
+                });
                 let v = it.next();
                 let version_span = v.as_ref().map_or(span, |v| self.span(v));
                 let version = match v {
-                    Some(v) if v.as_rule() == Rule::digits => match v.as_str().replace('_', "").parse() {
-                        Ok(n) => VersionRef::Number(n),
-                        Err(_) => {
-                            self.diags.push(Diagnostic::new("E0005", "version number out of range").label(version_span, "too large"));
-                            VersionRef::Number(u64::MAX)
+                    Some(v) if v.as_rule() == Rule::digits => {
+                        match v.as_str().replace('_', "").parse() {
+                            Ok(n) => VersionRef::Number(n),
+                            Err(_) => {
+                                self.diags.push(
+                                    Diagnostic::new("E0005", "version number out of range")
+                                        .label(version_span, "too large"),
+                                );
+                                VersionRef::Number(u64::MAX)
+                            }
                         }
-                    },
+                    }
                     Some(v) => VersionRef::Alias(v.as_str().to_string()),
                     None => VersionRef::Alias(String::new()),
                 };
-                ExprKind::ModelRef { model, version, version_span }
+                ExprKind::ModelRef {
+                    model,
+                    version,
+                    version_span,
+                }
             }
             Rule::path => ExprKind::Path(p.into_inner().map(|i| self.ident(i)).collect()),
             Rule::expr => return self.expr(p),
@@ -512,7 +718,11 @@ impl Builder<'_> {
                 }
                 Rule::interp => {
                     let span = self.span(&x);
-                    let path = x.into_inner().next().map(|p| p.as_str().split('.').map(str::to_string).collect()).unwrap_or_default();
+                    let path = x
+                        .into_inner()
+                        .next()
+                        .map(|p| p.as_str().split('.').map(str::to_string).collect())
+                        .unwrap_or_default();
                     parts.push(StrPart::Interp { path, span });
                 }
                 _ => {}
@@ -550,15 +760,28 @@ deployment d { model = m@production  sla { latency_p99 = 20ms  throughput = 2000
         );
         assert_eq!(f.decls.len(), 4);
         assert_eq!(f.decls[0].docs[0].text, "Spending.");
-        let StmtKind::Field { window, .. } = &f.decls[0].body.stmts[2].kind else { panic!("field") };
-        assert!(matches!(window.as_ref().map(|w| &w.kind), Some(ExprKind::Quantity { unit, .. }) if unit == "d"));
+        let StmtKind::Field { window, .. } = &f.decls[0].body.stmts[2].kind else {
+            panic!("field")
+        };
+        assert!(
+            matches!(window.as_ref().map(|w| &w.kind), Some(ExprKind::Quantity { unit, .. }) if unit == "d")
+        );
     }
 
     #[test]
     fn precedence_is_arithmetic_then_comparison_then_logic() {
         let f = parse_ok("monitor m { check a + b * 2 < 3 and not c }");
-        let StmtKind::Check(e) = &f.decls[0].body.stmts[0].kind else { panic!("check") };
-        let ExprKind::Binary { op: BinOp::And, lhs, .. } = &e.kind else { panic!("and at top: {e:?}") };
+        let StmtKind::Check(e) = &f.decls[0].body.stmts[0].kind else {
+            panic!("check")
+        };
+        let ExprKind::Binary {
+            op: BinOp::And,
+            lhs,
+            ..
+        } = &e.kind
+        else {
+            panic!("and at top: {e:?}")
+        };
         assert!(matches!(lhs.kind, ExprKind::Binary { op: BinOp::Lt, .. }));
     }
 

@@ -67,10 +67,17 @@ pub fn canonical(value: f64, unit: &str) -> Option<f64> {
 
 /// Events per second for `value / unit`.
 pub fn per_second(value: f64, unit: &str) -> Option<f64> {
-    RATE_UNITS.iter().find(|(u, _)| *u == unit).map(|(_, secs)| value / secs)
+    RATE_UNITS
+        .iter()
+        .find(|(u, _)| *u == unit)
+        .map(|(_, secs)| value / secs)
 }
 
 /// Every known unit, for "did you mean" suggestions.
 pub fn all_units() -> impl Iterator<Item = &'static str> {
-    DURATION_UNITS.iter().chain(SIZE_UNITS).map(|(u, _)| *u).chain(std::iter::once("%"))
+    DURATION_UNITS
+        .iter()
+        .chain(SIZE_UNITS)
+        .map(|(u, _)| *u)
+        .chain(std::iter::once("%"))
 }

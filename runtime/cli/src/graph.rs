@@ -23,11 +23,23 @@ fn shape(kind: &str) -> &'static str {
 pub fn dot(plan: &Plan) -> String {
     let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n", label(&plan.project));
     for r in plan.resources() {
-        out.push_str(&format!("  \"{}\" [shape={}];\n", label(&r.id), shape(r.kind())));
+        out.push_str(&format!(
+            "  \"{}\" [shape={}];\n",
+            label(&r.id),
+            shape(r.kind())
+        ));
     }
     for e in plan.edges() {
-        let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        out.push_str(&format!("  \"{}\" -> \"{}\" [label=\"{}\"];\n", label(&e.from), label(&e.to), kind));
+        let kind = serde_json::to_value(e.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  \"{}\" -> \"{}\" [label=\"{}\"];\n",
+            label(&e.from),
+            label(&e.to),
+            kind
+        ));
     }
     out.push_str("}\n");
     out
@@ -41,7 +53,10 @@ pub fn mermaid(plan: &Plan) -> String {
         out.push_str(&format!("  {}[\"{}\"]\n", id(&r.id), label(&r.id)));
     }
     for e in plan.edges() {
-        let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let kind = serde_json::to_value(e.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         out.push_str(&format!("  {} -->|{}| {}\n", id(&e.from), kind, id(&e.to)));
     }
     out

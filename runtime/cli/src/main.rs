@@ -90,7 +90,11 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             // Help and version are successes; every argument error exits 1, never 2.
-            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.command {
@@ -123,11 +127,18 @@ fn report(checked: &mlp_driver::Checked, format: Format) {
         }
         Format::Human => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            eprint!("{}", render_human(&checked.diagnostics, &checked.map, color));
+            eprint!(
+                "{}",
+                render_human(&checked.diagnostics, &checked.map, color)
+            );
             let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
             let warnings = checked.diagnostics.len() - errors;
             if errors > 0 {
-                eprintln!("error: {errors} error{}, {warnings} warning{}", plural(errors), plural(warnings));
+                eprintln!(
+                    "error: {errors} error{}, {warnings} warning{}",
+                    plural(errors),
+                    plural(warnings)
+                );
             }
         }
     }
@@ -154,7 +165,11 @@ fn check(dir: &Path, format: Format, env: Option<&str>) -> ExitCode {
             plan.graph.node_count(),
             checked.asts.len(),
             plural(checked.asts.len()),
-            if warnings > 0 { format!(", {warnings} warning{}", plural(warnings)) } else { String::new() }
+            if warnings > 0 {
+                format!(", {warnings} warning{}", plural(warnings))
+            } else {
+                String::new()
+            }
         );
     }
     ExitCode::SUCCESS
@@ -185,8 +200,15 @@ fn fmt(target: &Path, check: bool) -> ExitCode {
         };
         let Some(out) = mlp_driver::format_source(&text) else {
             let checked = mlp_driver::check_sources(&[(f.display().to_string(), text)], None);
-            let syntax: Vec<_> = checked.diagnostics.into_iter().filter(|d| d.code.starts_with("E00")).collect();
-            eprint!("{}", render_human(&syntax, &checked.map, std::io::stderr().is_terminal()));
+            let syntax: Vec<_> = checked
+                .diagnostics
+                .into_iter()
+                .filter(|d| d.code.starts_with("E00"))
+                .collect();
+            eprint!(
+                "{}",
+                render_human(&syntax, &checked.map, std::io::stderr().is_terminal())
+            );
             eprintln!("error: `{}` does not parse; not formatted", f.display());
             failed = true;
             continue;
@@ -218,7 +240,9 @@ fn clean_plan(dir: &Path, env: Option<&str>) -> Option<mlp_ir::Plan> {
 }
 
 fn graph_cmd(dir: &Path, format: GraphFormat, env: Option<&str>) -> ExitCode {
-    let Some(plan) = clean_plan(dir, env) else { return ExitCode::from(1) };
+    let Some(plan) = clean_plan(dir, env) else {
+        return ExitCode::from(1);
+    };
     let out = match format {
         GraphFormat::Dot => graph::dot(&plan),
         GraphFormat::Mermaid => graph::mermaid(&plan),
@@ -228,7 +252,9 @@ fn graph_cmd(dir: &Path, format: GraphFormat, env: Option<&str>) -> ExitCode {
 }
 
 fn ir(dir: &Path, env: Option<&str>) -> ExitCode {
-    let Some(plan) = clean_plan(dir, env) else { return ExitCode::from(1) };
+    let Some(plan) = clean_plan(dir, env) else {
+        return ExitCode::from(1);
+    };
     println!("{}", plan.to_json());
     ExitCode::SUCCESS
 }
