@@ -164,7 +164,7 @@ pub fn did_you_mean<'a>(
 ) -> Option<&'a str> {
     let mut best: Option<(&str, usize)> = None;
     for c in candidates {
-        let d = levenshtein(&name.to_lowercase(), &c.to_lowercase());
+        let d = strsim::levenshtein(&name.to_lowercase(), &c.to_lowercase());
         let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
         if d <= limit && best.is_none_or(|(_, bd)| d < bd) {
             best = Some((c, d));
@@ -173,21 +173,7 @@ pub fn did_you_mean<'a>(
     best.map(|(c, _)| c)
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// `help: did you mean `x`?` text when a close candidate exists.
+/// `did you mean `x`?` for the closest candidate, as help text.
 pub fn suggestion<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     did_you_mean(name, candidates).map(|c| format!("did you mean `{c}`?"))
 }

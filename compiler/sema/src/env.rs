@@ -33,11 +33,15 @@ pub fn load_env_file(map: &SourceMap, file: FileId, name: &str) -> (EnvValues, V
         Ok(v) => v,
         Err(e) => {
             let span = e.location().map_or(whole, |l| {
-                let start = src.line_start(l.line()) + l.column().saturating_sub(1);
-                let end = text[start.min(text.len())..]
-                    .find('\n')
-                    .map_or(text.len(), |n| start + n);
-                Span::new(file, start.min(text.len()), end.max(start).min(text.len()))
+                // serde_yaml counts columns in characters; walk them to a byte offset.
+                let line_start = src.line_start(l.line()).min(text.len());
+                let line = &text[line_start..];
+                let line = &line[..line.find('\n').unwrap_or(line.len())];
+                let col = line
+                    .char_indices()
+                    .nth(l.column().saturating_sub(1))
+                    .map_or(line.len(), |(i, _)| i);
+                Span::new(file, line_start + col, line_start + line.len())
             });
             let msg = e.to_string();
             let msg = msg.split(" at line").next().unwrap_or(&msg).to_string();
@@ -104,4 +108,24 @@ fn locate(text: &str, file: FileId, key: &str) -> Option<(Span, Span)> {
         offset += line.len();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_error_after_multibyte_characters_points_inside_the_line() {
+        // Found by the fuzzer: a byte offset computed from a character column split `򳰙`.
+        let text = "da\u{b3c19}a_dir: data\u{b3c19}a_dir: data\nx: [\n";
+        let mut map = SourceMap::new();
+        let id = map.add("env/dev.yaml", text);
+        let (_, d) = load_env_file(&map, id, "dev");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].code, "E0402");
+        let span = d[0].primary().unwrap_or_default();
+        assert!(
+            text.is_char_boundary(span.start as usize) && text.is_char_boundary(span.end as usize)
+        );
+    }
 }

@@ -692,7 +692,11 @@ impl Checker<'_> {
                     );
                 }
             }
-            for a in args {
+            // The arguments are still checked, except a `*`: its rule depends on the function.
+            for a in args
+                .iter()
+                .filter(|a| !matches!(a.value.kind, ExprKind::Star))
+            {
                 self.expr(&a.value, scope, found);
             }
             return (

@@ -73,7 +73,7 @@ impl Printer<'_> {
             self.next += 1;
         }
         if let Some(e) = prev_end {
-            if self.blank_between(e, pos.min(self.src.len())) && !first_in_block_after(level) {
+            if self.blank_between(e, pos.min(self.src.len())) {
                 self.out.push('\n');
             }
         }
@@ -251,10 +251,6 @@ impl Printer<'_> {
     }
 }
 
-fn first_in_block_after(_level: usize) -> bool {
-    false
-}
-
 /// For each statement, the width its attribute key is padded to: the longest key of the run
 /// of consecutive single-line attributes it belongs to (0 for other statements).
 fn attr_runs(stmts: &[Stmt], src: &str) -> Vec<usize> {
@@ -268,9 +264,7 @@ fn attr_runs(stmts: &[Stmt], src: &str) -> Vec<usize> {
         let mut j = i + 1;
         while j < stmts.len()
             && is_simple_attr(&stmts[j])
-            && !src
-                .get(stmts[j - 1].span.end as usize..stmts[j].span.start as usize)
-                .is_some_and(|s| s.matches('\n').count() >= 2)
+            && !breaks_run(src.get(stmts[j - 1].span.end as usize..stmts[j].span.start as usize))
         {
             j += 1;
         }
@@ -285,6 +279,17 @@ fn attr_runs(stmts: &[Stmt], src: &str) -> Vec<usize> {
         i = j;
     }
     widths
+}
+
+/// Whether the text between two attributes ends their alignment run: a blank line or a
+/// comment on a line of its own (a trailing comment on the first one's line does not). Both
+/// survive formatting, so the runs are the same when the output is formatted again.
+fn breaks_run(gap: Option<&str>) -> bool {
+    gap.is_none_or(|g| {
+        let mut lines = g.split('\n');
+        lines.next();
+        g.matches('\n').count() >= 2 || lines.any(|l| !l.trim().is_empty())
+    })
 }
 
 fn is_simple_attr(s: &Stmt) -> bool {
@@ -414,6 +419,23 @@ mod tests {
             "// head\nsource s {\n  path      = \"a.parquet\"\n  timestamp = ts // the time\n\n  // created\n  created = c\n}\n\nentity e {\n  key = id: int\n}\n"
         );
         assert_eq!(fmt(&once), once);
+    }
+
+    #[test]
+    fn a_comment_line_ends_an_alignment_run_in_both_passes() {
+        // Found by the fuzzer: the second pass aligned across the comment, the first did not.
+        let once = fmt("deployment d {\n  latency_p99 = 20\n  //\n  model = m@production\n}\n");
+        assert_eq!(
+            once,
+            "deployment d {\n  latency_p99 = 20\n  //\n  model = m@production\n}\n"
+        );
+        assert_eq!(fmt(&once), once);
+        let trailing =
+            fmt("deployment d {\n  latency_p99 = 20 // p99\n  model = m@production\n}\n");
+        assert_eq!(
+            trailing,
+            "deployment d {\n  latency_p99 = 20 // p99\n  model       = m@production\n}\n"
+        );
     }
 
     #[test]
