@@ -9,24 +9,28 @@
 //! The carets give the column and length of the primary span on the line above, then the
 //! code. Every error must be annotated and every annotation must match; warnings are compared
 //! only in files that annotate a warning code.
+//!
+//! A file `NAME.yaml` next to `NAME.mlp` is the project's environment (checked as
+//! `--env golden`); its diagnostics are annotated the same way with `#` comments.
 
 use std::path::Path;
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct Expect {
+    file: String,
     line: usize,
     col: usize,
     len: usize,
     code: String,
 }
 
-fn expectations(text: &str) -> Vec<Expect> {
+fn expectations(file: &str, text: &str, comment: &str) -> Vec<Expect> {
     let mut out = Vec::new();
     let mut last_code_line = 0;
     for (i, line) in text.lines().enumerate() {
         let t = line.trim_start();
         let caret = t
-            .strip_prefix("//")
+            .strip_prefix(comment)
             .map(str::trim_start)
             .filter(|r| r.starts_with('^'));
         match caret {
@@ -41,6 +45,7 @@ fn expectations(text: &str) -> Vec<Expect> {
                     .unwrap_or("")
                     .to_string();
                 out.push(Expect {
+                    file: file.to_string(),
                     line: last_code_line,
                     col,
                     len,
@@ -79,8 +84,13 @@ fn golden_diagnostics() {
                 "project golden {}\n".to_string(),
             ));
         }
-        let checked = mlp_driver::check_sources(&sources, None);
-        let expected = expectations(&text);
+        let yaml = std::fs::read_to_string(path.with_extension("yaml")).ok();
+        let checked = mlp_driver::check_sources(&sources, yaml.as_deref().map(|y| ("golden", y)));
+        let mut expected = expectations(&name, &text, "//");
+        if let Some(y) = &yaml {
+            expected.extend(expectations("env/golden.yaml", y, "#"));
+            expected.sort();
+        }
         if expected.is_empty() {
             failures.push(format!("{name} has no expected diagnostic"));
         }
@@ -88,14 +98,6 @@ fn golden_diagnostics() {
             mlp_diagnostics::lookup(&e.code)
                 .is_some_and(|c| c.severity == mlp_diagnostics::Severity::Warning)
         });
-        let file = checked
-            .map
-            .files()
-            .find(|(_, f)| f.name == name)
-            .map(|(id, f)| (id, f.clone()));
-        let Some((fid, f)) = file else {
-            panic!("{name} not loaded")
-        };
         let mut actual = Vec::new();
         for d in &checked.diagnostics {
             if !d.is_error() && !warnings_too {
@@ -105,13 +107,10 @@ fn golden_diagnostics() {
                 failures.push(format!("{name}: {} has no span: {}", d.code, d.message));
                 continue;
             };
-            if span.file != fid {
-                failures.push(format!(
-                    "{name}: {} points into another file: {}",
-                    d.code, d.message
-                ));
+            let Some(f) = checked.map.get(span.file) else {
+                failures.push(format!("{name}: {} points at no file", d.code));
                 continue;
-            }
+            };
             let lc = f.line_col(span.start as usize);
             let line_start = f.line_start(lc.line);
             let line_end = f.text[line_start..]
@@ -121,6 +120,7 @@ fn golden_diagnostics() {
             let col = f.text[line_start..span.start as usize].chars().count();
             let len = f.text[span.start as usize..end].chars().count();
             actual.push(Expect {
+                file: f.name.clone(),
                 line: lc.line,
                 col,
                 len,

@@ -48,3 +48,54 @@ pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
 pub fn explain(code: &str) -> Option<&'static str> {
     lookup(code).map(|c| c.doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_documented_with_an_explanation_and_a_fix() {
+        assert!(CODES.len() >= 60);
+        for c in CODES {
+            let head = format!("# {}: {}\n", c.code, c.title);
+            assert!(
+                c.doc.starts_with(&head),
+                "{}: doc must start with {head:?}",
+                c.code
+            );
+            assert!(
+                c.doc.contains("## How to fix"),
+                "{}: no `## How to fix`",
+                c.code
+            );
+            assert!(
+                c.doc.len() > head.len() + 120,
+                "{}: explanation too short",
+                c.code
+            );
+        }
+    }
+
+    #[test]
+    fn codes_are_unique_and_grouped_by_phase() {
+        let mut seen = std::collections::HashSet::new();
+        for c in CODES {
+            assert!(seen.insert(c.code), "{} twice", c.code);
+            let group = match c.phase {
+                Phase::Syntax => "E00",
+                Phase::Names => "E01",
+                Phase::Types => "E02",
+                Phase::Graph => "E03",
+                Phase::Env => "E04",
+                Phase::Lint => "E06",
+            };
+            assert!(c.code.starts_with(group), "{} is not in {group}xx", c.code);
+            assert_eq!(
+                c.severity == Severity::Warning,
+                c.phase == Phase::Lint || c.code == "E0405"
+            );
+        }
+        assert_eq!(lookup("e0101").map(|c| c.code), Some("E0101"));
+        assert!(lookup("E9999").is_none());
+    }
+}

@@ -2,10 +2,11 @@
 //! SQL dialect, so that the offline compiler (DuckDB now, others later) and the online Rust
 //! evaluator both start from the same tree.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A constant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Literal {
     /// Integer.
@@ -29,7 +30,7 @@ pub enum Literal {
 }
 
 /// A resolved expression.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum IrExpr {
     /// A constant.

@@ -11,6 +11,7 @@ pub use expr::{IrExpr, Literal};
 pub use spec::*;
 
 use petgraph::graph::{DiGraph, NodeIndex};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use std::collections::BTreeMap;
 pub const FORMAT_VERSION: &str = "1.0";
 
 /// Where a resource was declared.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct Origin {
     /// File path relative to the project folder.
     pub file: String,
@@ -34,7 +35,7 @@ pub struct Origin {
 }
 
 /// One resource of the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Resource {
     /// Stable id: `KIND.NAME` (`features.user_stats`), or `feature.VIEW.NAME` for features.
     pub id: String,
@@ -81,7 +82,9 @@ pub fn spec_hash(spec: &Spec) -> String {
 }
 
 /// How a downstream resource depends on an upstream one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
     /// A view is keyed by the entity.
@@ -107,7 +110,7 @@ pub enum EdgeKind {
 }
 
 /// One edge: `from` feeds `to`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct Edge {
     /// Upstream resource id.
     pub from: String,
@@ -118,7 +121,7 @@ pub struct Edge {
 }
 
 /// The serialized plan document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanDoc {
     /// [`FORMAT_VERSION`].
     pub format_version: String,
@@ -258,4 +261,24 @@ impl Plan {
         }
         Ok(Plan::from_doc(doc))
     }
+}
+
+/// The JSON Schema of the plan document (`specs/plan.schema.json` is this, pretty-printed).
+pub fn plan_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(PlanDoc);
+    schema.insert(
+        "$id".into(),
+        "https://mlp.dev/specs/plan.schema.json".into(),
+    );
+    schema.insert(
+        "description".into(),
+        format!(
+            "The plan IR that `mlpc ir` prints and `mlpc plan` diffs against the state: every \
+             resource with its stable id, typed spec, content hash and origin, and the edges \
+             between them (pointing downstream). Format version {FORMAT_VERSION}: a reader \
+             accepts any document with the same major version."
+        )
+        .into(),
+    );
+    schema.to_value()
 }

@@ -1,11 +1,12 @@
 //! The typed definition of each kind of resource in the plan IR.
 
 use crate::IrExpr;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Value types of features, fields and outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Type {
     /// 64-bit integer.
@@ -34,7 +35,7 @@ impl Type {
 }
 
 /// A named, typed column (entity keys, request fields, model outputs, source schemas).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Column {
     /// Name.
     pub name: String,
@@ -44,7 +45,7 @@ pub struct Column {
 }
 
 /// A store backend with its arguments (`duckdb("x.duckdb")`, `memory(capacity = 10)`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Backend {
     /// Backend name from the stdlib's stores.
     pub kind: String,
@@ -53,7 +54,7 @@ pub struct Backend {
 }
 
 /// File format of a source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceFormat {
     /// Apache Parquet.
@@ -63,7 +64,7 @@ pub enum SourceFormat {
 }
 
 /// How a feature is computed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FeatureDef {
     /// A source column as is.
@@ -91,7 +92,9 @@ pub enum FeatureDef {
 }
 
 /// A model input or monitored value: a feature or a request field.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InputRef {
     /// `view.feature`.
@@ -118,7 +121,7 @@ pub enum InputRef {
 }
 
 /// Which version of a model: a number or an alias (`latest` included).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VersionSel {
     /// Version number.
@@ -128,7 +131,7 @@ pub enum VersionSel {
 }
 
 /// `model@version`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelRef {
     /// Model name.
     pub model: String,
@@ -137,7 +140,7 @@ pub struct ModelRef {
 }
 
 /// A node of a deployment's serving graph.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "node", rename_all = "snake_case")]
 pub enum GraphNode {
     /// One model.
@@ -178,7 +181,7 @@ pub enum GraphNode {
 }
 
 /// Service-level objectives of a deployment.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Sla {
     /// Latency objectives by percentile name (`p99`) in milliseconds.
     pub latency_ms: BTreeMap<String, f64>,
@@ -189,7 +192,7 @@ pub struct Sla {
 }
 
 /// Prediction logging.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum LogPolicy {
     /// Every request.
@@ -204,7 +207,7 @@ pub enum LogPolicy {
 }
 
 /// Dynamic batching settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Batching {
     /// Largest batch.
     pub max_batch: u64,
@@ -213,7 +216,7 @@ pub struct Batching {
 }
 
 /// A pipeline step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {
     /// Name.
     pub name: String,
@@ -236,7 +239,7 @@ pub struct Step {
 }
 
 /// What a step does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StepAction {
     /// A shell command with `${...}` placeholders left for the runner.
@@ -268,7 +271,7 @@ pub enum StepAction {
 }
 
 /// `require step.metrics.NAME OP VALUE`, kept as text and as a tree.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GateCondition {
     /// As written.
     pub text: String,
@@ -277,7 +280,7 @@ pub struct GateCondition {
 }
 
 /// `promote = model -> alias`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Promotion {
     /// Model.
     pub model: String,
@@ -286,7 +289,7 @@ pub struct Promotion {
 }
 
 /// A monitor check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Check {
     /// As written.
     pub text: String,
@@ -295,7 +298,7 @@ pub struct Check {
 }
 
 /// What a monitor compares against.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Baseline {
     /// The training set of the served model version.
@@ -313,7 +316,7 @@ pub enum Baseline {
 }
 
 /// The typed definition of one resource.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Spec {
     /// Project settings.

@@ -83,20 +83,23 @@ pub fn load_env_file(map: &SourceMap, file: FileId, name: &str) -> (EnvValues, V
     (env, Vec::new())
 }
 
-/// Spans of `key` and of its value on the top-level line `key: value`.
+/// Spans of `key` and of its value on the top-level line `key: value` (the mapping may be
+/// indented, as YAML allows when every key lines up).
 fn locate(text: &str, file: FileId, key: &str) -> Option<(Span, Span)> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        let body = line.trim_end_matches(['\n', '\r']);
+        let full = line.trim_end_matches(['\n', '\r']);
+        let body = full.trim_start_matches([' ', '\t']);
+        let start = offset + (full.len() - body.len());
         let k = body
             .strip_prefix(key)
             .or_else(|| body.strip_prefix(&format!("\"{key}\"")));
         if let Some(rest) = k {
             if let Some(after) = rest.trim_start().strip_prefix(':') {
-                let key_span = Span::new(file, offset, offset + (body.len() - rest.len()));
+                let key_span = Span::new(file, start, start + (body.len() - rest.len()));
                 let value = after.split(" #").next().unwrap_or("").trim();
                 let vstart =
-                    offset + body.len() - after.len() + (after.len() - after.trim_start().len());
+                    start + body.len() - after.len() + (after.len() - after.trim_start().len());
                 let value_span = if value.is_empty() {
                     key_span
                 } else {

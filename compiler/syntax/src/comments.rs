@@ -30,9 +30,12 @@ pub fn scan(file: FileId, text: &str) -> Vec<Comment> {
             let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
             let is_doc = text[i..].starts_with("///") && !text[i..].starts_with("////");
             if !is_doc {
+                // The span stops at the last visible character (trailing blanks and a `\r`
+                // excluded), where the parser's trimmed statement spans look for it.
+                let text = text[i..end].trim_end();
                 out.push(Comment {
-                    span: Span::new(file, i, end),
-                    text: text[i..end].trim_end().to_string(),
+                    span: Span::new(file, i, i + text.len()),
+                    text: text.to_string(),
                 });
             }
             i = end;

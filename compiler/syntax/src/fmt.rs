@@ -439,6 +439,19 @@ mod tests {
     }
 
     #[test]
+    fn a_comment_with_trailing_blanks_still_ends_a_run() {
+        // Found by the fuzzer: `//` followed by spaces was not seen as a comment line.
+        let once = fmt("source tx {\n  path = \"t\"\n  format = json\n//   \n  timestamp = ts\n}");
+        assert_eq!(
+            once,
+            "source tx {\n  path   = \"t\"\n  format = json\n  //\n  timestamp = ts\n}\n"
+        );
+        assert_eq!(fmt(&once), once);
+        let crlf = fmt("source tx {\r\n  path = \"t\" // p\r\n  timestamp = ts\r\n}\r\n");
+        assert_eq!(fmt(&crlf), crlf);
+    }
+
+    #[test]
     fn unary_minus_on_a_negative_operand_stays_parsable() {
         let once = fmt("features f { a: int = - -1 }");
         assert_eq!(fmt(&once), once);

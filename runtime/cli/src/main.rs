@@ -59,6 +59,9 @@ enum Command {
         /// Project folder.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// Print the JSON Schema of the plan document instead (no project is read).
+        #[arg(long)]
+        schema: bool,
         /// Read environment values from DIR/env/NAME.yaml.
         #[arg(long, value_name = "NAME")]
         env: Option<String>,
@@ -101,7 +104,15 @@ fn main() -> ExitCode {
         Command::Check { dir, format, env } => check(&dir, format, env.as_deref()),
         Command::Fmt { dir, check } => fmt(&dir, check),
         Command::Graph { dir, format, env } => graph_cmd(&dir, format, env.as_deref()),
-        Command::Ir { dir, env } => ir(&dir, env.as_deref()),
+        Command::Ir { schema: true, .. } => {
+            let schema = mlp_ir::plan_schema();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Ir { dir, env, .. } => ir(&dir, env.as_deref()),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);
