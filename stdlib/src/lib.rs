@@ -209,10 +209,11 @@ pub fn markdown() -> String {
             kind.keyword()
         ));
         for b in BUILTINS.iter().filter(|b| b.kind == kind) {
+            // A `|` inside a table cell must be escaped, even within backticks.
             out.push_str(&format!(
                 "| `{}` | {} |\n",
-                b.signature(),
-                b.doc.replace('\n', " ")
+                b.signature().replace('|', "\\|"),
+                b.doc.replace('\n', " ").replace('|', "\\|")
             ));
         }
     }

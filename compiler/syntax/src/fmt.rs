@@ -141,7 +141,7 @@ impl Printer<'_> {
             .map_or(usize::MAX, |s| s.span.start as usize);
         self.trailing_comment(open_end, first);
         self.out.push('\n');
-        let widths = attr_runs(&b.stmts, self.src);
+        let widths = attr_runs(&b.stmts, self.src, self.comments);
         let mut prev_end = open_end;
         for (i, s) in b.stmts.iter().enumerate() {
             let start = s.span.start as usize;
@@ -158,6 +158,11 @@ impl Printer<'_> {
             } else if i > 0 && self.blank_between(prev_end, start) {
                 self.out.push('\n');
             }
+            // Comments inside an expression cannot stay there; they go above the statement.
+            let leaf = !matches!(s.kind, StmtKind::Block { .. } | StmtKind::Step { .. });
+            if leaf && self.comment_start() < s.span.end as usize {
+                self.hoisted_comments(s.span.end as usize, level + 1);
+            }
             self.stmt(s, level + 1, widths[i]);
             let limit = b
                 .stmts
@@ -171,6 +176,19 @@ impl Printer<'_> {
         self.leading_comments(close, level + 1, b.stmts.is_empty());
         self.indent(level);
         self.out.push('}');
+    }
+
+    /// Emits every comment starting before `end` on lines of its own, without blank lines.
+    fn hoisted_comments(&mut self, end: usize, level: usize) {
+        while let Some(c) = self.comments.get(self.next) {
+            if c.span.start as usize >= end {
+                break;
+            }
+            self.indent(level);
+            self.out.push_str(&c.text);
+            self.out.push('\n');
+            self.next += 1;
+        }
     }
 
     fn comment_start(&self) -> usize {
@@ -232,19 +250,42 @@ impl Printer<'_> {
         }
     }
 
-    /// Prints a value starting at column `col`; long lists break one item a line.
+    /// Prints a value starting at column `col`; a list or call that would pass the width
+    /// limit breaks one item a line (with a trailing comma), and so on inside the items.
     fn expr_at(&mut self, e: &Expr, col: usize, level: usize) {
         let text = expr_text(e);
+        if col + text.len() <= MAX_WIDTH {
+            self.out.push_str(&text);
+            return;
+        }
+        let inner = (level + 1) * INDENT.len();
         match &e.kind {
-            ExprKind::List(items) if col + text.len() > MAX_WIDTH && !items.is_empty() => {
+            ExprKind::List(items) if !items.is_empty() => {
                 self.out.push_str("[\n");
                 for it in items {
                     self.indent(level + 1);
-                    self.out.push_str(&expr_text(it));
+                    self.expr_at(it, inner, level + 1);
                     self.out.push_str(",\n");
                 }
                 self.indent(level);
                 self.out.push(']');
+            }
+            ExprKind::Call { name, args } if !args.is_empty() => {
+                self.out.push_str(&name.name);
+                self.out.push_str("(\n");
+                for a in args {
+                    self.indent(level + 1);
+                    let mut col = inner;
+                    if let Some(n) = &a.name {
+                        self.out.push_str(&n.name);
+                        self.out.push_str(" = ");
+                        col += n.name.len() + 3;
+                    }
+                    self.expr_at(&a.value, col, level + 1);
+                    self.out.push_str(",\n");
+                }
+                self.indent(level);
+                self.out.push(')');
             }
             _ => self.out.push_str(&text),
         }
@@ -252,8 +293,8 @@ impl Printer<'_> {
 }
 
 /// For each statement, the width its attribute key is padded to: the longest key of the run
-/// of consecutive single-line attributes it belongs to (0 for other statements).
-fn attr_runs(stmts: &[Stmt], src: &str) -> Vec<usize> {
+/// of consecutive attributes it belongs to (0 for other statements).
+fn attr_runs(stmts: &[Stmt], src: &str, comments: &[Comment]) -> Vec<usize> {
     let mut widths = vec![0; stmts.len()];
     let mut i = 0;
     while i < stmts.len() {
@@ -264,7 +305,7 @@ fn attr_runs(stmts: &[Stmt], src: &str) -> Vec<usize> {
         let mut j = i + 1;
         while j < stmts.len()
             && is_simple_attr(&stmts[j])
-            && !breaks_run(src.get(stmts[j - 1].span.end as usize..stmts[j].span.start as usize))
+            && !breaks_run(src, comments, &stmts[j - 1], &stmts[j])
         {
             j += 1;
         }
@@ -281,14 +322,24 @@ fn attr_runs(stmts: &[Stmt], src: &str) -> Vec<usize> {
     widths
 }
 
-/// Whether the text between two attributes ends their alignment run: a blank line or a
-/// comment on a line of its own (a trailing comment on the first one's line does not). Both
-/// survive formatting, so the runs are the same when the output is formatted again.
-fn breaks_run(gap: Option<&str>) -> bool {
-    gap.is_none_or(|g| {
-        let mut lines = g.split('\n');
-        lines.next();
-        g.matches('\n').count() >= 2 || lines.any(|l| !l.trim().is_empty())
+/// Whether the alignment run ends between `a` and the next statement `b`: a blank line
+/// between them, or a comment that will be printed on a line of its own between them (one
+/// after `a` that is not on `a`'s last line, or one inside `b`, which goes above `b`). The
+/// output has the same blank lines and comment lines, so formatting it again finds the same
+/// runs.
+fn breaks_run(src: &str, comments: &[Comment], a: &Stmt, b: &Stmt) -> bool {
+    let (a_end, b_start, b_end) = (
+        a.span.end as usize,
+        b.span.start as usize,
+        b.span.end as usize,
+    );
+    let gap = src.get(a_end..b_start.max(a_end)).unwrap_or("");
+    if gap.matches('\n').count() >= 2 {
+        return true;
+    }
+    comments.iter().any(|c| {
+        let start = c.span.start as usize;
+        (a_end..b_end).contains(&start) && src.get(a_end..start).is_none_or(|t| t.contains('\n'))
     })
 }
 
@@ -449,6 +500,36 @@ mod tests {
         assert_eq!(fmt(&once), once);
         let crlf = fmt("source tx {\r\n  path = \"t\" // p\r\n  timestamp = ts\r\n}\r\n");
         assert_eq!(fmt(&crlf), crlf);
+    }
+
+    #[test]
+    fn long_calls_break_one_argument_a_line_and_nest() {
+        let src = "deployment d {\n  model = route(by = a@1, when = score > 0.3 and score < 0.7, then = combine(weighted, a@production, b@3, c@4, weights = [0.2, 0.3, 0.5]), else = a@1)\n}\n";
+        let once = fmt(src);
+        assert_eq!(
+            once,
+            "deployment d {\n  model = route(\n    by = a@1,\n    when = score > 0.3 and score < 0.7,\n    then = combine(weighted, a@production, b@3, c@4, weights = [0.2, 0.3, 0.5]),\n    else = a@1,\n  )\n}\n"
+        );
+        assert_eq!(fmt(&once), once);
+        // Short calls stay on one line.
+        let short = "deployment d {\n  model = chain(a@1, b@2)\n}\n";
+        assert_eq!(fmt(short), short);
+    }
+
+    #[test]
+    fn comments_inside_an_expression_move_above_the_statement() {
+        let once = fmt(
+            "model m {\n  inputs = [\n    a.b, // first\n    c.d,\n  ]\n  output = y: float\n}\n",
+        );
+        assert_eq!(
+            once,
+            "model m {\n  // first\n  inputs = [a.b, c.d]\n  output = y: float\n}\n"
+        );
+        assert_eq!(fmt(&once), once);
+        // Found by the fuzzer: an expression that spans a comment line ends the run.
+        let src = "source s {\n  path = \"q.parquet\" <\n//  note\n  t\n  mestamp = ts\n}\n";
+        let once = fmt(src);
+        assert_eq!(fmt(&once), once);
     }
 
     #[test]
