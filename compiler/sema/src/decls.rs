@@ -145,7 +145,11 @@ impl<'a> Checker<'a> {
         }
         self.deployment_cycles();
         self.on_demand_cycles();
-        self.lints();
+        // Unused-declaration warnings only on a project without errors: a misspelt reference
+        // would otherwise also report its target as unused.
+        if !self.diags.has_errors() {
+            self.lints();
+        }
     }
 
     /// The HIR and diagnostics.

@@ -12,16 +12,40 @@ use std::process::ExitCode;
 
 /// mlp: one checked spec for features, pipelines, models, deployments, monitors and consumers.
 #[derive(Parser, Debug)]
-#[command(name = "mlpc", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "mlpc",
+    version,
+    about = "mlp: one checked spec for the whole life of a model (features, pipelines, models, deployments, monitors, consumers)",
+    long_about = None,
+    propagate_version = true,
+    after_help = AFTER_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+const AFTER_HELP: &str = "\
+A project is every *.mlp file in a folder (DIR, default the current folder).
+
+Examples:
+  mlpc check examples/fraud                 check a project
+  mlpc check examples/fraud --env prod      ... with values from env/prod.yaml
+  mlpc check . --format json                diagnostics for editors and CI
+  mlpc fmt --check .                        list unformatted files (CI)
+  mlpc graph examples/fraud --format mermaid
+  mlpc explain E0101                        what a diagnostic means and how to fix it
+
+Exit codes: 0 success, 1 errors (in the specs or the arguments).
+Reference: specs/language.md; diagnostics: specs/error-codes.md.";
+
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Check a project: parse every *.mlp file, resolve names, check types, units and graphs.
-    /// Exits 0 when there are no errors (warnings alone pass), 1 otherwise.
+    /// Check a project: parse, resolve names, check types, units and graphs.
+    ///
+    /// Reads every *.mlp file in DIR, reports every problem found (not only the first) and
+    /// exits 0 when there is no error (warnings alone pass), 1 otherwise. Human output goes
+    /// to stderr; `--format json` prints specs/diagnostics.schema.json on stdout.
     Check {
         /// Project folder (every *.mlp file in it).
         #[arg(default_value = ".")]
@@ -34,6 +58,11 @@ enum Command {
         env: Option<String>,
     },
     /// Rewrite *.mlp files in the canonical layout, keeping every comment.
+    ///
+    /// Two-space indentation, aligned `=` in runs of attributes, long lists and calls broken
+    /// one item a line. Formatting twice changes nothing, and formatting never changes the
+    /// plan. With --check nothing is written: unformatted files are listed and the exit code
+    /// is 1 if there are any.
     Fmt {
         /// Project folder, or one .mlp file.
         #[arg(default_value = ".")]
@@ -43,6 +72,9 @@ enum Command {
         check: bool,
     },
     /// Print the project's resource graph (features -> models -> deployments -> consumers).
+    ///
+    /// Graphviz dot (`mlpc graph | dot -Tsvg > graph.svg`) or Mermaid (for Markdown pages).
+    /// The project must check without errors.
     Graph {
         /// Project folder.
         #[arg(default_value = ".")]
@@ -67,11 +99,14 @@ enum Command {
         env: Option<String>,
     },
     /// Explain a diagnostic code, e.g. `mlpc explain E0101`.
+    ///
+    /// Prints what the diagnostic means, an example of the mistake and how to fix it
+    /// (docs/errors/CODE.md). Codes are listed in specs/error-codes.md.
     Explain {
-        /// The code.
+        /// The code, such as E0101 (case does not matter).
         code: String,
     },
-    /// List the language's built-ins (markdown).
+    /// List the language's built-ins with their signatures (markdown, as docs/stdlib.md).
     Stdlib,
 }
 
