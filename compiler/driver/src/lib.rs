@@ -2,10 +2,11 @@
 //! for `--env NAME`), runs `source_to_ast`, `ast_to_hir` and `hir_to_plan`, and returns the
 //! diagnostics and, when there are no errors, the plan.
 
-use mlp_diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, Span};
+use mlp_diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap};
 use mlp_ir::Plan;
 use mlp_sema::EnvValues;
 use mlp_syntax::ast;
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// The result of checking a project.
@@ -17,8 +18,10 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// The plan, when there is no error.
     pub plan: Option<Plan>,
-    /// The parsed files (None where a file did not parse).
-    pub asts: Vec<(FileId, PathBuf, Option<ast::File>)>,
+    /// Every project file read, in name order.
+    pub files: Vec<(FileId, PathBuf)>,
+    /// The syntax trees of the files that parsed.
+    pub asts: Vec<(FileId, ast::File)>,
 }
 
 impl Checked {
@@ -136,21 +139,26 @@ fn check_loaded(
 ) -> Checked {
     let mut diags = Diagnostics::new();
     diags.extend(early);
-    let mut asts = Vec::new();
-    let mut parsed = Vec::new();
-    for (id, path) in sources {
-        let text = map.get(id).map(|f| f.text.clone()).unwrap_or_default();
-        let (ast, d) = mlp_syntax::source_to_ast(id, &text);
+    // Files parse independently: one per core, results kept in file order.
+    let results: Vec<_> = sources
+        .into_par_iter()
+        .map(|(id, path)| {
+            let text = map.get(id).map(|f| f.text.clone()).unwrap_or_default();
+            let (ast, d) = mlp_syntax::source_to_ast(id, &text);
+            (id, path, ast, d)
+        })
+        .collect();
+    let mut files = Vec::with_capacity(results.len());
+    let mut asts = Vec::with_capacity(results.len());
+    for (id, path, ast, d) in results {
         diags.extend(d);
-        if let Some(a) = &ast {
-            parsed.push((id, a.clone()));
-        }
-        asts.push((id, path, ast));
+        files.push((id, path));
+        asts.extend(ast.map(|a| (id, a)));
     }
-    let syntax_ok = asts.iter().all(|(_, _, a)| a.is_some());
+    let syntax_ok = asts.len() == files.len();
     let mut plan = None;
     if syntax_ok {
-        let (hir, d) = mlp_sema::ast_to_hir(&parsed, &env, &map);
+        let (hir, d) = mlp_sema::ast_to_hir(&asts, &env, &map);
         let failed = d.has_errors();
         diags.extend(d.sorted());
         if !failed && !diags.has_errors() {
@@ -161,6 +169,7 @@ fn check_loaded(
         map,
         diagnostics: diags.sorted(),
         plan,
+        files,
         asts,
     }
 }
@@ -169,9 +178,4 @@ fn check_loaded(
 pub fn format_source(text: &str) -> Option<String> {
     let (ast, _) = mlp_syntax::source_to_ast(FileId(0), text);
     ast.map(|a| mlp_syntax::ast_to_source(&a, text))
-}
-
-/// A zero-width span at the start of `file`, for diagnostics about a whole file.
-pub fn file_span(file: FileId) -> Span {
-    Span::new(file, 0, 0)
 }

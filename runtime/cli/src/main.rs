@@ -209,8 +209,8 @@ fn check(dir: &Path, format: Format, env: Option<&str>) -> ExitCode {
         eprintln!(
             "ok: {} resources in {} file{}{}",
             plan.graph.node_count(),
-            checked.asts.len(),
-            plural(checked.asts.len()),
+            checked.files.len(),
+            plural(checked.files.len()),
             if warnings > 0 {
                 format!(", {warnings} warning{}", plural(warnings))
             } else {
