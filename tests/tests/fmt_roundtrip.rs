@@ -7,8 +7,11 @@
 use mlp_tests::corpus::{self, Project};
 use proptest::prelude::*;
 
+/// Per resource: id, hash, doc and file.
+type ResourceKey = (String, String, String, String);
+
 /// What formatting must not change: every resource's id, hash, doc and file, and the edges.
-fn plan_fingerprint(p: &Project) -> Option<(Vec<(String, String, String, String)>, Vec<String>)> {
+fn plan_fingerprint(p: &Project) -> Option<(Vec<ResourceKey>, Vec<String>)> {
     let plan = p.check().plan?;
     let res = plan
         .resources()

@@ -39,7 +39,6 @@ fn expectations(file: &str, text: &str, comment: &str) -> Vec<Expect> {
                 let len = rest.chars().take_while(|c| *c == '^').count();
                 let code = rest
                     .trim_start_matches('^')
-                    .trim()
                     .split_whitespace()
                     .next()
                     .unwrap_or("")

@@ -3,6 +3,7 @@
 //! features.
 
 use crate::body::{self, Allow};
+use crate::cycles::find_cycles;
 use crate::decls::Checker;
 use crate::hir::{decl_id, feature_id};
 use crate::typeck::{Found, Scope, Ty};
@@ -10,7 +11,6 @@ use indexmap::IndexMap;
 use mlp_diagnostics::{suggestion, Diagnostic, Span};
 use mlp_ir::*;
 use mlp_syntax::ast::{self, Decl, DeclKind, ExprKind, VersionRef};
-use petgraph::graph::DiGraph;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What monitors and consumers need to know about a deployment.
@@ -55,7 +55,6 @@ impl<'a> Checker<'a> {
     fn node(
         &mut self,
         e: &ast::Expr,
-        deploy: &str,
         refs: &mut Vec<(String, Span)>,
         deps: &mut Vec<(String, EdgeKind)>,
     ) -> Option<Node> {
@@ -115,7 +114,7 @@ impl<'a> Checker<'a> {
                     let mut inputs = HashSet::new();
                     let mut outputs = IndexMap::new();
                     for a in args {
-                        let n = self.node(&a.value, deploy, refs, deps)?;
+                        let n = self.node(&a.value, refs, deps)?;
                         if let GraphNode::Model { model } = &n.node {
                             let needs: Vec<InputRef> = self
                                 .models
@@ -175,7 +174,7 @@ impl<'a> Checker<'a> {
                         );
                         return None;
                     };
-                    let by = self.node(by, deploy, refs, deps)?;
+                    let by = self.node(by, refs, deps)?;
                     let mut found = Found::default();
                     let (t, cond) = self.expr(
                         when,
@@ -193,8 +192,8 @@ impl<'a> Checker<'a> {
                             .label(when.span, "expected a condition"),
                         );
                     }
-                    let a = self.node(then, deploy, refs, deps)?;
-                    let b = self.node(otherwise, deploy, refs, deps)?;
+                    let a = self.node(then, refs, deps)?;
+                    let b = self.node(otherwise, refs, deps)?;
                     if a.outputs != b.outputs {
                         self.diags.push(
                             Diagnostic::new(
@@ -246,7 +245,7 @@ impl<'a> Checker<'a> {
                             }
                             continue;
                         }
-                        let n = self.node(&a.value, deploy, refs, deps)?;
+                        let n = self.node(&a.value, refs, deps)?;
                         match &outputs {
                             Some(o) if *o != n.outputs => {
                                 self.diags.push(
@@ -398,7 +397,7 @@ impl<'a> Checker<'a> {
         let mut deps = Vec::new();
         let node = self
             .required(&b, d, "model", "deployment", "model = my_model@production")
-            .and_then(|e| self.node(e, &name, &mut refs, &mut deps));
+            .and_then(|e| self.node(e, &mut refs, &mut deps));
         self.deploy_refs.insert(name.clone(), refs);
         let mut sla = Sla::default();
         if let Some(blk) = b.block("sla") {
@@ -477,7 +476,7 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        let batching = b.block("batching").and_then(|blk| {
+        let batching = b.block("batching").map(|blk| {
             let bb = body::sort(
                 &mut self.diags,
                 blk,
@@ -492,10 +491,10 @@ impl<'a> Checker<'a> {
             let md = bb
                 .attr("max_delay")
                 .and_then(|e| self.duration(e, "max_delay"));
-            Some(Batching {
+            Batching {
                 max_batch: mb.unwrap_or(64),
                 max_delay_ms: md.unwrap_or(2.0),
-            })
+            }
         });
         let device = b
             .attr("device")
@@ -650,10 +649,7 @@ impl<'a> Checker<'a> {
         }
         let mut alerts = Vec::new();
         if let Some(e) = b.attr("alert") {
-            let items: Vec<&ast::Expr> = match &e.kind {
-                ExprKind::List(items) => items.iter().collect(),
-                _ => vec![e],
-            };
+            let items = e.items();
             for it in items {
                 match &it.kind {
                     ExprKind::Call { name, args } => {
@@ -716,10 +712,7 @@ impl<'a> Checker<'a> {
         let mut uses = Vec::new();
         let mut deps = Vec::new();
         if let Some(e) = self.required(&b, d, "uses", "consumer", "uses = my_deployment.score") {
-            let items: Vec<&ast::Expr> = match &e.kind {
-                ExprKind::List(items) => items.iter().collect(),
-                _ => vec![e],
-            };
+            let items = e.items();
             for it in items {
                 let Some(p) = it.as_path().filter(|p| p.len() == 2 || p.len() == 1) else {
                     self.diags.push(
@@ -776,88 +769,62 @@ impl<'a> Checker<'a> {
 
     /// E0303: deployments whose graphs reach themselves.
     pub(crate) fn deployment_cycles(&mut self) {
-        let mut g: DiGraph<String, Span> = DiGraph::new();
-        let mut idx = HashMap::new();
-        let names: Vec<String> = self.deploy_refs.keys().cloned().collect();
-        for n in &names {
-            idx.insert(n.clone(), g.add_node(n.clone()));
-        }
-        for (from, refs) in &self.deploy_refs {
-            for (to, span) in refs {
-                if let (Some(&a), Some(&b)) = (idx.get(from), idx.get(to)) {
-                    g.add_edge(a, b, *span);
-                }
-            }
-        }
-        for scc in petgraph::algo::tarjan_scc(&g) {
-            let self_loop = scc.len() == 1 && g.find_edge(scc[0], scc[0]).is_some();
-            if scc.len() < 2 && !self_loop {
+        let edges = self.deploy_refs.iter().flat_map(|(from, refs)| {
+            refs.iter()
+                .map(move |(to, span)| (from.clone(), to.clone(), *span))
+        });
+        let cycles = find_cycles(self.deploy_refs.keys().cloned(), edges);
+        for c in cycles {
+            let Some((from, to, span)) = c.edges.first() else {
                 continue;
-            }
-            let mut members: Vec<&String> = scc.iter().map(|i| &g[*i]).collect();
-            members.sort();
-            let set: HashSet<_> = scc.iter().copied().collect();
-            for e in g.edge_indices() {
-                let Some((a, b)) = g.edge_endpoints(e) else {
-                    continue;
-                };
-                if set.contains(&a) && set.contains(&b) {
-                    self.diags.push(
-                        Diagnostic::new(
-                            "E0303",
-                            format!(
-                                "deployments serve each other in a cycle: {}",
-                                members
-                                    .iter()
-                                    .map(|m| format!("`{m}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(" -> ")
-                            ),
-                        )
-                        .label(g[e], format!("`{}` serves `{}` here", g[a], g[b]))
-                        .help("a serving graph must end in models; break the cycle"),
-                    );
-                    break;
-                }
-            }
+            };
+            let path: Vec<String> = c.members.iter().map(|m| format!("`{m}`")).collect();
+            self.diags.push(
+                Diagnostic::new(
+                    "E0303",
+                    format!(
+                        "deployments serve each other in a cycle: {}",
+                        path.join(" -> ")
+                    ),
+                )
+                .label(*span, format!("`{from}` serves `{to}` here"))
+                .help("a serving graph must end in models; break the cycle"),
+            );
         }
     }
 
     /// E0301: on-demand features that depend on themselves.
     pub(crate) fn on_demand_cycles(&mut self) {
-        let mut g: DiGraph<usize, ()> = DiGraph::new();
-        let mut idx = HashMap::new();
-        for (i, h) in self.out.iter().enumerate() {
-            if matches!(
-                &h.spec,
-                Spec::Feature {
-                    def: FeatureDef::OnDemand { .. },
-                    ..
-                }
-            ) {
-                idx.insert(h.id.clone(), g.add_node(i));
-            }
-        }
-        for h in &self.out {
-            let Some(&to) = idx.get(&h.id) else { continue };
-            for (dep, _) in &h.deps {
-                if let Some(&from) = idx.get(dep) {
-                    g.add_edge(from, to, ());
-                }
-            }
-        }
-        for scc in petgraph::algo::tarjan_scc(&g) {
-            let self_loop = scc.len() == 1 && g.find_edge(scc[0], scc[0]).is_some();
-            if scc.len() < 2 && !self_loop {
-                continue;
-            }
-            let mut members: Vec<usize> = scc.iter().map(|i| g[*i]).collect();
-            members.sort();
-            let names: Vec<String> = members
+        let on_demand: HashMap<&str, usize> = self
+            .out
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| {
+                matches!(
+                    &h.spec,
+                    Spec::Feature {
+                        def: FeatureDef::OnDemand { .. },
+                        ..
+                    }
+                )
+            })
+            .map(|(i, h)| (h.id.as_str(), i))
+            .collect();
+        let od = &on_demand;
+        let edges = self.out.iter().flat_map(|h| {
+            let to = od.get(h.id.as_str()).copied();
+            h.deps
+                .iter()
+                .filter_map(move |(dep, _)| Some((*od.get(dep.as_str())?, to?, ())))
+        });
+        let cycles = find_cycles(on_demand.values().copied(), edges);
+        for c in cycles {
+            let names: Vec<String> = c
+                .members
                 .iter()
                 .map(|i| self.out[*i].id.trim_start_matches("feature.").to_string())
                 .collect();
-            let first = &self.out[members[0]];
+            let first = self.out[c.members[0]].span;
             self.diags.push(
                 Diagnostic::new(
                     "E0301",
@@ -866,7 +833,7 @@ impl<'a> Checker<'a> {
                         names.join(" -> ")
                     ),
                 )
-                .label(first.span, "part of the cycle")
+                .label(first, "part of the cycle")
                 .help("compute one of them from request fields or batch features only"),
             );
         }

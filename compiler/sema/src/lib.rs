@@ -5,14 +5,18 @@
 
 mod body;
 mod consts;
+mod cycles;
 mod decls;
 pub mod env;
+mod envblock;
 mod graph;
 pub mod hir;
 mod lints;
 mod lower;
 mod pipeline;
+mod sources;
 mod typeck;
+mod views;
 
 pub use env::{load_env_file, EnvValues};
 pub use hir::{Hir, HirDecl};

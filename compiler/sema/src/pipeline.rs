@@ -3,13 +3,13 @@
 
 use crate::body::{self, Allow};
 use crate::consts::Const;
+use crate::cycles::find_cycles;
 use crate::decls::Checker;
 use crate::hir::{decl_id, feature_id};
 use crate::typeck::{Found, Scope, Ty};
 use mlp_diagnostics::{suggestion, Diagnostic, Span};
 use mlp_ir::*;
 use mlp_syntax::ast::{self, Decl, DeclKind, ExprKind, StrPart};
-use petgraph::graph::DiGraph;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 impl<'a> Checker<'a> {
@@ -138,10 +138,7 @@ impl<'a> Checker<'a> {
             for s in &blk.stmts {
                 if let ast::StmtKind::Attr { key, value } = &s.kind {
                     if key.name == "after" {
-                        let items: Vec<&ast::Expr> = match &value.kind {
-                            ExprKind::List(items) => items.iter().collect(),
-                            _ => vec![value],
-                        };
+                        let items = value.items();
                         for it in items {
                             match it.as_ident() {
                                 Some(id) if step_names.contains(&id.name) => {
@@ -285,10 +282,7 @@ impl<'a> Checker<'a> {
                 );
                 let mut views = Vec::new();
                 if let Some(e) = mb.attr("views") {
-                    let items: Vec<&ast::Expr> = match &e.kind {
-                        ExprKind::List(items) => items.iter().collect(),
-                        _ => vec![e],
-                    };
+                    let items = e.items();
                     for it in items {
                         if let Some(v) = self.decl_ref(it, DeclKind::Features, "views") {
                             deps.push((decl_id(DeclKind::Features, &v), EdgeKind::Trains));
@@ -374,12 +368,11 @@ impl<'a> Checker<'a> {
             }
             let code = sb
                 .attr("code")
-                .map(|e| match &e.kind {
-                    ExprKind::List(items) => items
-                        .iter()
+                .map(|e| {
+                    e.items()
+                        .into_iter()
                         .filter_map(|i| self.string(i, "code"))
-                        .collect(),
-                    _ => self.string(e, "code").into_iter().collect(),
+                        .collect()
                 })
                 .unwrap_or_default();
             let retries = sb.attr("retries").and_then(|e| self.uint(e, "retries", 0));
@@ -499,10 +492,7 @@ impl<'a> Checker<'a> {
                 return Vec::new();
             }
         }
-        let items: Vec<&ast::Expr> = match &e.kind {
-            ExprKind::List(items) => items.iter().collect(),
-            _ => vec![e],
-        };
+        let items = e.items();
         let mut out = Vec::new();
         for it in items {
             match it.as_path() {
@@ -562,58 +552,29 @@ impl<'a> Checker<'a> {
     }
 
     fn step_cycles(&mut self, afters: &HashMap<String, Vec<(String, Span)>>) -> bool {
-        let mut g: DiGraph<String, Span> = DiGraph::new();
-        let mut idx = HashMap::new();
-        let mut names: Vec<&String> = afters.keys().collect();
-        names.sort();
-        for n in names {
-            idx.insert(n.clone(), g.add_node(n.clone()));
-        }
-        for (to, list) in afters {
-            for (from, span) in list {
-                if let (Some(&a), Some(&b)) = (idx.get(from), idx.get(to)) {
-                    g.add_edge(a, b, *span);
-                }
-            }
-        }
-        let mut cyclic = false;
-        for scc in petgraph::algo::tarjan_scc(&g) {
-            let self_loop = scc.len() == 1 && g.find_edge(scc[0], scc[0]).is_some();
-            if scc.len() < 2 && !self_loop {
+        let edges = afters.iter().flat_map(|(to, list)| {
+            list.iter()
+                .map(move |(from, span)| (from.clone(), to.clone(), *span))
+        });
+        let cycles = find_cycles(afters.keys().cloned(), edges);
+        for c in &cycles {
+            let Some(first) = c.edges.iter().map(|(_, _, s)| *s).min() else {
                 continue;
-            }
-            cyclic = true;
-            let set: HashSet<_> = scc.iter().copied().collect();
-            let mut members: Vec<&String> = scc.iter().map(|i| &g[*i]).collect();
-            members.sort();
-            let mut spans: Vec<Span> = g
-                .edge_indices()
-                .filter(|e| {
-                    g.edge_endpoints(*e)
-                        .is_some_and(|(a, b)| set.contains(&a) && set.contains(&b))
-                })
-                .map(|e| g[e])
-                .collect();
-            spans.sort();
-            if let Some(first) = spans.first() {
-                self.diags.push(
-                    Diagnostic::new(
-                        "E0302",
-                        format!(
-                            "pipeline steps wait on each other in a cycle: {}",
-                            members
-                                .iter()
-                                .map(|m| format!("`{m}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
-                    .label(*first, "part of the cycle")
-                    .help("remove one of the `after` entries so that the steps form a DAG"),
-                );
-            }
+            };
+            let names: Vec<String> = c.members.iter().map(|m| format!("`{m}`")).collect();
+            self.diags.push(
+                Diagnostic::new(
+                    "E0302",
+                    format!(
+                        "pipeline steps wait on each other in a cycle: {}",
+                        names.join(", ")
+                    ),
+                )
+                .label(first, "part of the cycle")
+                .help("remove one of the `after` entries so that the steps form a DAG"),
+            );
         }
-        cyclic
+        !cycles.is_empty()
     }
 }
 

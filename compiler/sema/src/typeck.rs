@@ -273,21 +273,7 @@ impl Checker<'_> {
                     } else {
                         Ty::Val(Type::Int)
                     }
-                } else if a == Ty::Duration
-                    && b == Ty::Duration
-                    && matches!(op, BinOp::Add | BinOp::Sub)
-                {
-                    Ty::Duration
-                } else if (a == Ty::Duration
-                    && b.numeric()
-                    && matches!(op, BinOp::Mul | BinOp::Div))
-                    || (b == Ty::Duration && a.numeric() && op == BinOp::Mul)
-                {
-                    Ty::Duration
-                } else if a == Ty::Val(Type::Timestamp)
-                    && b == Ty::Val(Type::Timestamp)
-                    && op == BinOp::Sub
-                {
+                } else if duration_arithmetic(a, b, op) {
                     Ty::Duration
                 } else {
                     let help = (a == Ty::Val(Type::String) || b == Ty::Val(Type::String))
@@ -590,7 +576,7 @@ impl Checker<'_> {
             }
         };
         self.used.insert(owner.name.clone());
-        if !members.iter().any(|m| *m == member.name) {
+        if !members.contains(&member.name) {
             let what = match &r {
                 InputRef::Feature { .. } => "feature",
                 InputRef::Request { .. } => "field",
@@ -853,4 +839,13 @@ pub fn assignable(t: Ty, declared: Type) -> bool {
         Ty::Percent => declared == Type::Float,
         _ => false,
     }
+}
+
+/// Whether `a op b` is a duration: duration ± duration, duration × or ÷ a number, a number ×
+/// a duration, or timestamp − timestamp.
+fn duration_arithmetic(a: Ty, b: Ty, op: BinOp) -> bool {
+    (a == Ty::Duration && b == Ty::Duration && matches!(op, BinOp::Add | BinOp::Sub))
+        || (a == Ty::Duration && b.numeric() && matches!(op, BinOp::Mul | BinOp::Div))
+        || (b == Ty::Duration && a.numeric() && op == BinOp::Mul)
+        || (a == Ty::Val(Type::Timestamp) && b == Ty::Val(Type::Timestamp) && op == BinOp::Sub)
 }

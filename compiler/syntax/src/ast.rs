@@ -405,6 +405,15 @@ pub enum ExprKind {
 }
 
 impl Expr {
+    /// The items of a list, or the expression itself: for attributes that take one value or
+    /// a list of them (`after = a` and `after = [a, b]`).
+    pub fn items(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::List(items) => items.iter().collect(),
+            _ => vec![self],
+        }
+    }
+
     /// The identifiers of a path expression, if this is one.
     pub fn as_path(&self) -> Option<&[Ident]> {
         match &self.kind {

@@ -164,7 +164,8 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     let mut offset = text[..pos].rfind('\n').map_or(0, |i| i + 1);
     let mut current = text[offset..pos].trim();
     loop {
-        if !current.is_empty() && !(current.starts_with("//") && !current.starts_with("///")) {
+        let plain_comment = current.starts_with("//") && !current.starts_with("///");
+        if !current.is_empty() && !plain_comment {
             prev_line = Some((offset, current));
             break;
         }

@@ -1,0 +1,466 @@
+//! The data declarations: `project` (its stores), `entity` (key columns), `source` (path,
+//! format, time columns and schema) and `request` (fields sent with a prediction).
+
+use crate::body::{self, Allow};
+use crate::consts::Const;
+use crate::decls::{doc_text, Checker};
+use crate::hir::HirDecl;
+use indexmap::IndexMap;
+use mlp_diagnostics::{suggestion, Diagnostic, Span};
+use mlp_ir::{Backend, Column, SourceFormat, Spec, Type};
+use mlp_syntax::ast::{self, Decl, ExprKind};
+
+impl<'a> Checker<'a> {
+    pub(crate) fn backend(&mut self, e: &ast::Expr, key: &str, kind: &str) -> Option<Backend> {
+        let ExprKind::Call { name, args } = &e.kind else {
+            let names: Vec<&str> = mlp_stdlib::all()
+                .iter()
+                .filter(|b| b.kind == mlp_stdlib::Kind::Store && b.returns == kind)
+                .map(|b| b.name.as_str())
+                .collect();
+            self.diags.push(
+                Diagnostic::new(
+                    "E0211",
+                    format!("`{key}` expects a store such as {}", body::list(&names)),
+                )
+                .label(e.span, format!("found {}", e.describe()))
+                .help(format!(
+                    "write e.g. `{key} = {}(...)`",
+                    names.first().copied().unwrap_or("memory")
+                )),
+            );
+            return None;
+        };
+        self.builtin_call(name, args, mlp_stdlib::Kind::Store, Some(kind), key)
+    }
+
+    /// Checks a call to a stdlib store or sink and returns its arguments by name.
+    pub(crate) fn builtin_call(
+        &mut self,
+        name: &ast::Ident,
+        args: &[ast::Arg],
+        kind: mlp_stdlib::Kind,
+        returns: Option<&str>,
+        key: &str,
+    ) -> Option<Backend> {
+        let b =
+            mlp_stdlib::get(kind, &name.name).filter(|b| returns.is_none_or(|r| b.returns == r));
+        let Some(b) = b else {
+            let cands: Vec<&str> = mlp_stdlib::all()
+                .iter()
+                .filter(|x| x.kind == kind && returns.is_none_or(|r| x.returns == r))
+                .map(|x| x.name.as_str())
+                .collect();
+            self.diags.push(
+                Diagnostic::new(
+                    "E0203",
+                    format!("`{}` is not a {} for `{key}`", name.name, kind.keyword()),
+                )
+                .label(name.span, "unknown here")
+                .maybe_help(
+                    suggestion(&name.name, cands.iter().copied())
+                        .or_else(|| Some(format!("choose one of {}", body::list(&cands)))),
+                ),
+            );
+            return None;
+        };
+        let params = b.params.clone().unwrap_or_default();
+        if args.len() < b.min_args() || args.len() > b.max_args() {
+            self.diags.push(
+                Diagnostic::new(
+                    "E0204",
+                    format!(
+                        "`{}` takes {} to {} arguments, found {}",
+                        name.name,
+                        b.min_args(),
+                        b.max_args(),
+                        args.len()
+                    ),
+                )
+                .label(name.span, "wrong number of arguments")
+                .help(format!("signature: {}", b.signature())),
+            );
+            return None;
+        }
+        let mut out = Backend {
+            kind: b.name.clone(),
+            args: Default::default(),
+        };
+        for (i, a) in args.iter().enumerate() {
+            let p = match &a.name {
+                Some(n) => match params.iter().find(|p| p.name == n.name) {
+                    Some(p) => p,
+                    None => {
+                        self.diags.push(
+                            Diagnostic::new(
+                                "E0205",
+                                format!("`{}` has no parameter `{}`", b.name, n.name),
+                            )
+                            .label(n.span, "unknown parameter")
+                            .help(format!("signature: {}", b.signature())),
+                        );
+                        continue;
+                    }
+                },
+                None => match params.get(i) {
+                    Some(p) => p,
+                    None => continue,
+                },
+            };
+            let c = self.konst(&a.value);
+            let ok = match (&c, p.types.first().map(String::as_str)) {
+                (Some(Const::Str(_)), Some("string")) | (Some(Const::Int(_)), Some("int")) => true,
+                (None, _) => false,
+                _ => false,
+            };
+            if !ok {
+                if (c.is_some() || !matches!(a.value.kind, ExprKind::Str { .. }))
+                    && !self.already_reported(&a.value)
+                {
+                    self.diags.push(
+                        Diagnostic::new(
+                            "E0205",
+                            format!(
+                                "argument `{}` of `{}` must be {}",
+                                p.name,
+                                b.name,
+                                p.types.join(" or ")
+                            ),
+                        )
+                        .label(
+                            a.value.span,
+                            format!(
+                                "found {}",
+                                c.as_ref().map_or(a.value.describe(), Const::describe)
+                            ),
+                        )
+                        .help(format!("signature: {}", b.signature())),
+                    );
+                }
+                continue;
+            }
+            if let Some(c) = c {
+                out.args.insert(p.name.clone(), c.literal());
+            }
+        }
+        Some(out)
+    }
+
+    pub(crate) fn project_decl(&mut self, d: &'a Decl) {
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "project",
+            &["offline", "online", "lineage", "owner", "description"],
+            &[],
+            Allow::default(),
+        );
+        self.project = d.name.as_ref().map(|n| n.name.clone());
+        let offline = match b.attr("offline") {
+            Some(e) => self.backend(e, "offline", "offline"),
+            None => Some(Backend {
+                kind: "duckdb".into(),
+                args: [(
+                    "path".to_string(),
+                    mlp_ir::Literal::String(".mlp/offline.duckdb".into()),
+                )]
+                .into(),
+            }),
+        };
+        let online = match b.attr("online") {
+            Some(e) => self.backend(e, "online", "online"),
+            None => Some(Backend {
+                kind: "memory".into(),
+                args: Default::default(),
+            }),
+        };
+        let lineage = b
+            .attr("lineage")
+            .and_then(|e| self.backend(e, "lineage", "lineage"));
+        let owner = b.attr("owner").and_then(|e| self.string(e, "owner"));
+        if let Some(e) = b.attr("description") {
+            self.string(e, "description");
+        }
+        if let (Some(offline), Some(online), Some(n)) = (offline, online, &d.name) {
+            let spec = Spec::Project {
+                offline,
+                online,
+                lineage,
+                owner,
+            };
+            self.out.push(HirDecl {
+                id: format!("project.{}", n.name),
+                name: n.name.clone(),
+                kind: d.kind,
+                span: n.span,
+                doc: doc_text(&d.docs),
+                spec,
+                deps: vec![],
+            });
+        }
+    }
+
+    pub(crate) fn columns(&mut self, e: &ast::Expr, key: &str) -> Vec<(Column, Span)> {
+        let items = e.items();
+        let mut out: Vec<(Column, Span)> = Vec::new();
+        for it in items {
+            match &it.kind {
+                ExprKind::Typed { name, ty } => {
+                    if let Some(t) = self.value_type(ty) {
+                        if let Some((_, first)) = out.iter().find(|(c, _)| c.name == name.name) {
+                            let first = *first;
+                            self.diags.push(
+                                Diagnostic::new(
+                                    "E0105",
+                                    format!("`{}` listed twice in `{key}`", name.name),
+                                )
+                                .label(name.span, "again here")
+                                .related(first, "first here"),
+                            );
+                            continue;
+                        }
+                        out.push((
+                            Column {
+                                name: name.name.clone(),
+                                ty: t,
+                            },
+                            ty.span,
+                        ));
+                    }
+                }
+                _ => {
+                    let help = it
+                        .as_ident()
+                        .map(|i| format!("give it a type: `{}: int`", i.name));
+                    self.diags.push(
+                        Diagnostic::new(
+                            "E0211",
+                            format!("`{key}` expects `name: type`, found {}", it.describe()),
+                        )
+                        .label(it.span, "expected `name: type`")
+                        .maybe_help(help),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    pub(crate) fn entity(&mut self, d: &'a Decl) {
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "entity",
+            &["key", "owner", "description"],
+            &[],
+            Allow::default(),
+        );
+        let Some(key) = self.required(&b, d, "key", "entity", "key = user_id: int") else {
+            return;
+        };
+        let keys = self.columns(key, "key");
+        for (c, span) in &keys {
+            if matches!(c.ty, Type::Float | Type::Bool) {
+                self.diags.push(
+                    Diagnostic::new("E0321", format!("entity key `{}` cannot be a {}", c.name, c.ty.name()))
+                        .label(*span, "unsupported key type")
+                        .help("keys are int, string or timestamp: floats do not compare exactly and booleans identify nothing"),
+                );
+            }
+        }
+        if !keys.is_empty() {
+            self.push_decl(
+                d,
+                Spec::Entity {
+                    keys: keys.into_iter().map(|(c, _)| c).collect(),
+                },
+                vec![],
+            );
+        }
+    }
+
+    pub(crate) fn source(&mut self, d: &'a Decl) {
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "source",
+            &[
+                "path",
+                "format",
+                "timestamp",
+                "created",
+                "owner",
+                "description",
+            ],
+            &["schema"],
+            Allow::default(),
+        );
+        let name = d.name.as_ref().map(|n| n.name.clone()).unwrap_or_default();
+        let schema = b.block("schema").map(|blk| {
+            let sb = body::sort(
+                &mut self.diags,
+                blk,
+                "schema",
+                &[],
+                &[],
+                Allow {
+                    fields: true,
+                    ..Allow::default()
+                },
+            );
+            let mut m = IndexMap::new();
+            for f in sb.fields {
+                if let Some(t) = self.value_type(f.ty) {
+                    m.insert(f.name.name.clone(), t);
+                }
+            }
+            m
+        });
+        self.sources.insert(name, schema.clone());
+        let path = self
+            .required(&b, d, "path", "source", "path = \"data/events.parquet\"")
+            .and_then(|e| self.string(e, "path"));
+        let ts = self
+            .required(&b, d, "timestamp", "source", "timestamp = event_ts")
+            .and_then(|e| self.column_name(e, "timestamp", schema.as_ref()));
+        let created = b
+            .attr("created")
+            .and_then(|e| self.column_name(e, "created", schema.as_ref()));
+        let format = match b.attr("format") {
+            Some(e) => self.choice(e, "format", &["parquet", "csv"]).map(|f| {
+                if f == "csv" {
+                    SourceFormat::Csv
+                } else {
+                    SourceFormat::Parquet
+                }
+            }),
+            None => path.as_ref().and_then(|p| {
+                let lower = p.to_lowercase();
+                if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+                    Some(SourceFormat::Parquet)
+                } else if lower.ends_with(".csv") || lower.ends_with(".csv.gz") {
+                    Some(SourceFormat::Csv)
+                } else {
+                    if let Some(e) = b.attr("path") {
+                        self.diags.push(
+                            Diagnostic::new("E0320", format!("cannot tell the format of `{p}`"))
+                                .label(e.span, "neither .parquet nor .csv")
+                                .help("add `format = parquet` or `format = csv`"),
+                        );
+                    }
+                    None
+                }
+            }),
+        };
+        for k in ["owner", "description"] {
+            if let Some(e) = b.attr(k) {
+                self.string(e, k);
+            }
+        }
+        if let (Some(path), Some(timestamp), Some(format)) = (path, ts, format) {
+            let schema = schema
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, ty)| Column { name, ty })
+                .collect();
+            self.push_decl(
+                d,
+                Spec::Source {
+                    path,
+                    format,
+                    timestamp,
+                    created,
+                    schema,
+                },
+                vec![],
+            );
+        }
+    }
+
+    pub(crate) fn column_name(
+        &mut self,
+        e: &ast::Expr,
+        key: &str,
+        schema: Option<&IndexMap<String, Type>>,
+    ) -> Option<String> {
+        let Some(id) = e.as_ident() else {
+            let help = match &e.kind {
+                ExprKind::Str { parts, .. } => match parts.first() {
+                    Some(ast::StrPart::Text(t)) => {
+                        Some(format!("write the column without quotes: `{key} = {t}`"))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            self.diags.push(
+                Diagnostic::new(
+                    "E0211",
+                    format!("`{key}` expects a column name, found {}", e.describe()),
+                )
+                .label(e.span, "expected a column")
+                .maybe_help(help),
+            );
+            return None;
+        };
+        if let Some(s) = schema {
+            match s.get(&id.name) {
+                None => {
+                    self.diags.push(
+                        Diagnostic::new("E0109", format!("the schema has no column `{}`", id.name))
+                            .label(id.span, "unknown column")
+                            .maybe_help(suggestion(&id.name, s.keys().map(String::as_str))),
+                    );
+                    return None;
+                }
+                Some(t) if *t != Type::Timestamp => {
+                    self.diags.push(
+                        Diagnostic::new(
+                            "E0202",
+                            format!(
+                                "`{key}` column `{}` is a {}, not a timestamp",
+                                id.name,
+                                t.name()
+                            ),
+                        )
+                        .label(id.span, "must be a timestamp"),
+                    );
+                    return None;
+                }
+                Some(_) => {}
+            }
+        }
+        Some(id.name.clone())
+    }
+
+    pub(crate) fn request(&mut self, d: &'a Decl) {
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "request",
+            &["description"],
+            &[],
+            Allow {
+                fields: true,
+                ..Allow::default()
+            },
+        );
+        let mut fields = Vec::new();
+        for f in &b.fields {
+            if let Some(v) = f.value {
+                self.diags.push(
+                    Diagnostic::new("E0106", "request fields have no definition")
+                        .label(v.span, "remove `= ...`")
+                        .help("request fields are sent by the caller"),
+                );
+            }
+            if let Some(t) = self.value_type(f.ty) {
+                fields.push(Column {
+                    name: f.name.name.clone(),
+                    ty: t,
+                });
+            }
+        }
+        self.push_decl(d, Spec::Request { fields }, vec![]);
+    }
+}

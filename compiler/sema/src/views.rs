@@ -1,0 +1,383 @@
+//! Feature views (column, expression, aggregation and on-demand features) and models
+//! (inputs that must exist and be served online, outputs).
+
+use crate::body::{self, Allow};
+use crate::decls::{doc_text, Checker};
+use crate::hir::{decl_id, feature_id, HirDecl};
+use crate::typeck::{assignable, Found, Scope, Ty};
+use mlp_diagnostics::{suggestion, Diagnostic, Span};
+use mlp_ir::{EdgeKind, FeatureDef, InputRef, Spec, Type};
+use mlp_syntax::ast::{Decl, DeclKind};
+use std::collections::HashMap;
+
+impl<'a> Checker<'a> {
+    pub(crate) fn features(&mut self, d: &'a Decl) {
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "feature view",
+            &[
+                "entity",
+                "source",
+                "ttl",
+                "owner",
+                "online",
+                "description",
+                "tags",
+            ],
+            &[],
+            Allow {
+                fields: true,
+                ..Allow::default()
+            },
+        );
+        let Some(vname) = d.name.as_ref().map(|n| n.name.clone()) else {
+            return;
+        };
+        let source = b
+            .attr("source")
+            .and_then(|e| self.decl_ref(e, DeclKind::Source, "source"));
+        let on_demand = b.attr("source").is_none();
+        let entity = b
+            .attr("entity")
+            .and_then(|e| self.decl_ref(e, DeclKind::Entity, "entity"));
+        if on_demand {
+            for k in ["entity", "ttl"] {
+                if let Some((key, _)) = b.attrs.get(k) {
+                    self.diags.push(
+                        Diagnostic::new("E0316", format!("`{k}` on an on-demand feature view"))
+                            .label(
+                                key.span,
+                                "an on-demand view (no `source`) is computed per request",
+                            )
+                            .help("remove it, or give the view a `source`"),
+                    );
+                }
+            }
+        } else if b.attr("entity").is_none() {
+            self.required(&b, d, "entity", "feature view", "entity = user");
+        }
+        let ttl_ms = b.attr("ttl").and_then(|e| self.duration_ms(e, "ttl"));
+        let online = b
+            .attr("online")
+            .and_then(|e| self.boolean(e, "online"))
+            .unwrap_or(true);
+        let owner = b.attr("owner").and_then(|e| self.string(e, "owner"));
+        if let Some(e) = b.attr("description") {
+            self.string(e, "description");
+        }
+        let schema = source
+            .as_ref()
+            .and_then(|s| self.sources.get(s).cloned())
+            .flatten();
+        let source_name = source.clone().unwrap_or_default();
+        let mut names = Vec::new();
+        for f in &b.fields {
+            let Some(ty) = self.value_type(f.ty) else {
+                continue;
+            };
+            let fname = f.name.name.clone();
+            let mut deps = vec![(decl_id(DeclKind::Features, &vname), EdgeKind::Contains)];
+            let def = if on_demand {
+                let Some(v) = f.value else {
+                    self.diags.push(
+                        Diagnostic::new("E0104", format!("on-demand feature `{fname}` has no definition"))
+                            .label(f.name.span, "needs `= expression`")
+                            .help("on-demand features are computed from request fields and other features: `x: float = checkout.amount * 2`"),
+                    );
+                    continue;
+                };
+                let mut found = Found::default();
+                let (t, ir) = self.expr(v, &Scope::OnDemand, &mut found);
+                self.expect_type(t, ty, v.span, &fname);
+                if let Some(w) = f.window {
+                    self.diags.push(
+                        Diagnostic::new("E0207", "an on-demand feature has no window")
+                            .label(w.span, "remove `over ...`"),
+                    );
+                }
+                for (r, _) in &found.refs {
+                    match r {
+                        InputRef::Feature { view, feature } => {
+                            deps.push((feature_id(view, feature), EdgeKind::Computes))
+                        }
+                        InputRef::Request { request, .. } => {
+                            deps.push((decl_id(DeclKind::Request, request), EdgeKind::Computes))
+                        }
+                        InputRef::ModelOutput { .. } => {}
+                    }
+                }
+                FeatureDef::OnDemand { expr: ir }
+            } else {
+                let scope = Scope::Batch {
+                    schema: schema.as_ref(),
+                    source: &source_name,
+                };
+                match f.value {
+                    None => {
+                        if let Some(s) = &schema {
+                            match s.get(&fname) {
+                                None => {
+                                    self.diags.push(
+                                        Diagnostic::new("E0109", format!("source `{source_name}` has no column `{fname}`"))
+                                            .label(f.name.span, "a feature without `=` is a source column of the same name")
+                                            .maybe_help(suggestion(&fname, s.keys().map(String::as_str))),
+                                    );
+                                }
+                                Some(t) => self.expect_type(Ty::Val(*t), ty, f.ty.span, &fname),
+                            }
+                        }
+                        if let Some(w) = f.window {
+                            self.diags.push(
+                                Diagnostic::new(
+                                    "E0207",
+                                    format!("`{fname}` has a window but no aggregation"),
+                                )
+                                .label(w.span, "nothing to aggregate")
+                                .help("write `name: type = avg(column) over 7d`"),
+                            );
+                        }
+                        FeatureDef::Column {
+                            column: fname.clone(),
+                        }
+                    }
+                    Some(v) => {
+                        let mut found = Found::default();
+                        let errors_before = self.diags.error_count();
+                        let (t, ir) = self.expr(v, &scope, &mut found);
+                        let expr_failed = self.diags.error_count() > errors_before;
+                        self.expect_type(t, ty, v.span, &fname);
+                        let window_ms = f.window.and_then(|w| self.duration_ms(w, "over"));
+                        if found.aggregates {
+                            for (col, span) in &found.bare_columns {
+                                self.diags.push(
+                                    Diagnostic::new("E0213", format!("column `{col}` is used outside an aggregation"))
+                                        .label(*span, "not aggregated")
+                                        .help(format!("an aggregated feature reads columns inside aggregations, e.g. `last({col})`")),
+                                );
+                            }
+                            FeatureDef::Aggregate {
+                                expr: ir,
+                                window_ms,
+                            }
+                        } else {
+                            if let Some(w) = f.window.filter(|_| !expr_failed) {
+                                self.diags.push(
+                                    Diagnostic::new("E0207", format!("`{fname}` has a window but no aggregation"))
+                                        .label(w.span, "nothing to aggregate over this window")
+                                        .help("wrap the column in an aggregation such as `sum(...)` or `avg(...)`, or remove `over ...`"),
+                                );
+                            }
+                            FeatureDef::Expr { expr: ir }
+                        }
+                    }
+                }
+            };
+            names.push(fname.clone());
+            self.out.push(HirDecl {
+                id: feature_id(&vname, &fname),
+                name: fname,
+                kind: DeclKind::Features,
+                span: f.name.span,
+                doc: doc_text(&f.stmt.docs),
+                spec: Spec::Feature {
+                    view: vname.clone(),
+                    ty,
+                    def,
+                },
+                deps,
+            });
+        }
+        let mut deps = Vec::new();
+        if let Some(e) = &entity {
+            deps.push((decl_id(DeclKind::Entity, e), EdgeKind::Keys));
+        }
+        if let Some(s) = &source {
+            deps.push((decl_id(DeclKind::Source, s), EdgeKind::Reads));
+        }
+        let spec = Spec::FeatureView {
+            entity,
+            source,
+            ttl_ms,
+            online,
+            owner,
+            features: names,
+        };
+        // The view goes before its features in the HIR.
+        let at = self.out.len()
+            - self
+                .out
+                .iter()
+                .rev()
+                .take_while(|h| matches!(&h.spec, Spec::Feature { view, .. } if *view == vname))
+                .count();
+        if let Some(n) = &d.name {
+            self.out.insert(
+                at,
+                HirDecl {
+                    id: decl_id(d.kind, &n.name),
+                    name: n.name.clone(),
+                    kind: d.kind,
+                    span: n.span,
+                    doc: doc_text(&d.docs),
+                    spec,
+                    deps,
+                },
+            );
+        }
+    }
+
+    pub(crate) fn expect_type(&mut self, t: Ty, declared: Type, span: Span, name: &str) {
+        if !assignable(t, declared) {
+            let help = match (t, declared) {
+                (Ty::Val(Type::Float), Type::Int) => Some(
+                    "declare it `float`, or round it: `round(...)` still gives a float".to_string(),
+                ),
+                _ => Some(format!(
+                    "declare `{name}: {}` or change the expression",
+                    t.name()
+                )),
+            };
+            self.diags.push(
+                Diagnostic::new(
+                    "E0202",
+                    format!(
+                        "`{name}` is declared `{}` but its expression is a {}",
+                        declared.name(),
+                        t.name()
+                    ),
+                )
+                .label(span, format!("this is a {}", t.name()))
+                .maybe_help(help),
+            );
+        }
+    }
+
+    pub(crate) fn model(&mut self, d: &'a Decl) {
+        let b = body::sort(
+            &mut self.diags,
+            &d.body,
+            "model",
+            &[
+                "format",
+                "inputs",
+                "output",
+                "outputs",
+                "owner",
+                "description",
+            ],
+            &[],
+            Allow::default(),
+        );
+        let Some(name) = d.name.as_ref().map(|n| n.name.clone()) else {
+            return;
+        };
+        let format = match b.attr("format") {
+            Some(e) => self.choice(e, "format", &["torchscript"]),
+            None => Some("torchscript".to_string()),
+        };
+        let outputs_expr = b.attr("output").or(b.attr("outputs"));
+        if b.attr("output").is_some() && b.attr("outputs").is_some() {
+            if let Some((k, _)) = b.attrs.get("outputs") {
+                self.diags.push(
+                    Diagnostic::new("E0105", "both `output` and `outputs` given")
+                        .label(k.span, "give one of them"),
+                );
+            }
+        }
+        let outputs = match outputs_expr {
+            Some(e) => self
+                .columns(e, "output")
+                .into_iter()
+                .map(|(c, _)| c)
+                .collect(),
+            None => {
+                self.required(&b, d, "output", "model", "output = score: float");
+                Vec::new()
+            }
+        };
+        let mut inputs = Vec::new();
+        let mut deps = Vec::new();
+        if let Some(e) = self.required(
+            &b,
+            d,
+            "inputs",
+            "model",
+            "inputs = [view.feature, request.field]",
+        ) {
+            let items = e.items();
+            let mut seen: HashMap<InputRef, Span> = HashMap::new();
+            for it in items {
+                let Some(p) = it.as_path().filter(|p| p.len() == 2) else {
+                    self.diags.push(
+                        Diagnostic::new(
+                            "E0211",
+                            format!(
+                                "a model input is `view.feature` or `request.field`, found {}",
+                                it.describe()
+                            ),
+                        )
+                        .label(it.span, "not an input"),
+                    );
+                    continue;
+                };
+                let Some(r) = self.member_ref(&p[0], &p[1]) else {
+                    continue;
+                };
+                if let Some(first) = seen.get(&r) {
+                    self.diags.push(
+                        Diagnostic::new("E0315", "model input listed twice")
+                            .label(it.span, "again here")
+                            .related(*first, "first here"),
+                    );
+                    continue;
+                }
+                seen.insert(r.clone(), it.span);
+                match &r {
+                    InputRef::Feature { view, feature } => {
+                        if self.views.get(view).is_some_and(|v| !v.online) {
+                            self.diags.push(
+                                Diagnostic::new("E0304", format!("`{view}.{feature}` is not served online"))
+                                    .label(it.span, format!("feature view `{view}` has `online = false`"))
+                                    .help("a deployed model needs every input online: remove `online = false` from the view"),
+                            );
+                        }
+                        deps.push((feature_id(view, feature), EdgeKind::Input));
+                    }
+                    InputRef::Request { request, .. } => {
+                        deps.push((decl_id(DeclKind::Request, request), EdgeKind::Input))
+                    }
+                    InputRef::ModelOutput { model, .. } => {
+                        if *model == name {
+                            self.diags.push(
+                                Diagnostic::new("E0303", "a model cannot read its own output")
+                                    .label(it.span, "cycle"),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                inputs.push(r);
+            }
+        }
+        let owner = b.attr("owner").and_then(|e| self.string(e, "owner"));
+        if let Some(e) = b.attr("description") {
+            self.string(e, "description");
+        }
+        if let Some(m) = self.models.get_mut(&name) {
+            m.inputs = inputs.clone();
+        }
+        if let Some(format) = format {
+            self.push_decl(
+                d,
+                Spec::Model {
+                    format,
+                    inputs,
+                    outputs,
+                    owner,
+                },
+                deps,
+            );
+        }
+    }
+}
