@@ -1,0 +1,201 @@
+//! The state catalog: `.mlp/state.duckdb` holds every applied resource (kind, id, content
+//! hash, version, spec, the time and the plan that applied it), the lineage edges between
+//! them, and the history of every apply. All writes of one apply are one transaction.
+
+use duckdb::{params, Connection};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Errors of the state catalog.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// DuckDB failed.
+    #[error("state catalog `{path}`: {source}")]
+    Db {
+        /// The database file.
+        path: PathBuf,
+        /// The DuckDB error.
+        source: duckdb::Error,
+    },
+    /// The folder could not be created.
+    #[error("cannot create `{path}`: {source}")]
+    Io {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A stored spec is not valid JSON.
+    #[error("state catalog: resource `{id}` has a corrupt spec: {message}")]
+    Corrupt {
+        /// The resource.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One applied resource as the state holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateResource {
+    /// Stable id (`feature.user_stats.avg_amount_7d`).
+    pub id: String,
+    /// Kind (`feature`, `model`...).
+    pub kind: String,
+    /// Content hash of the spec.
+    pub hash: String,
+    /// 1 when created, +1 on each update or replace.
+    pub version: i64,
+    /// The spec as JSON.
+    pub spec: serde_json::Value,
+    /// When it was last applied (RFC 3339, UTC).
+    pub applied_at: String,
+    /// The plan that last applied it.
+    pub plan_id: String,
+}
+
+/// Everything the state holds, read at one moment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateSnapshot {
+    /// Incremented by every apply that changed something; 0 for an empty state.
+    pub serial: i64,
+    /// Resources by id.
+    pub resources: BTreeMap<String, StateResource>,
+    /// Lineage edges `(from, to, kind)` between applied resources.
+    pub edges: Vec<(String, String, String)>,
+}
+
+/// An open state catalog.
+pub struct Catalog {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS resources (
+  id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, hash VARCHAR NOT NULL, version BIGINT NOT NULL,
+  spec VARCHAR NOT NULL, applied_at VARCHAR NOT NULL, plan_id VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS edges (from_id VARCHAR NOT NULL, to_id VARCHAR NOT NULL, kind VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS history (
+  serial BIGINT NOT NULL, plan_id VARCHAR NOT NULL, id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+  action VARCHAR NOT NULL, hash VARCHAR, version BIGINT, applied_at VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS applies (
+  serial BIGINT PRIMARY KEY, plan_id VARCHAR NOT NULL, applied_at VARCHAR NOT NULL,
+  creates BIGINT NOT NULL, updates BIGINT NOT NULL, replaces BIGINT NOT NULL, deletes BIGINT NOT NULL);
+";
+
+impl Catalog {
+    /// Opens (creating when missing) the catalog of the project in `project_dir`.
+    pub fn open(project_dir: &Path) -> Result<Self, StateError> {
+        let dir = project_dir.join(".mlp");
+        std::fs::create_dir_all(&dir).map_err(|source| StateError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let path = dir.join("state.duckdb");
+        let conn = Connection::open(&path).map_err(|source| StateError::Db {
+            path: path.clone(),
+            source,
+        })?;
+        let cat = Catalog { conn, path };
+        cat.conn.execute_batch(SCHEMA).map_err(|e| cat.err(e))?;
+        Ok(cat)
+    }
+
+    fn err(&self, source: duckdb::Error) -> StateError {
+        StateError::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The state as it is now.
+    pub fn snapshot(&self) -> Result<StateSnapshot, StateError> {
+        let serial: i64 = self
+            .conn
+            .query_row("SELECT coalesce(max(serial), 0) FROM applies", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, kind, hash, version, spec, applied_at, plan_id FROM resources ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut resources = BTreeMap::new();
+        for row in rows {
+            let (id, kind, hash, version, spec, applied_at, plan_id) =
+                row.map_err(|e| self.err(e))?;
+            let spec = serde_json::from_str(&spec).map_err(|e| StateError::Corrupt {
+                id: id.clone(),
+                message: e.to_string(),
+            })?;
+            resources.insert(
+                id.clone(),
+                StateResource {
+                    id,
+                    kind,
+                    hash,
+                    version,
+                    spec,
+                    applied_at,
+                    plan_id,
+                },
+            );
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT from_id, to_id, kind FROM edges ORDER BY from_id, to_id, kind")
+            .map_err(|e| self.err(e))?;
+        let edges = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(StateSnapshot {
+            serial,
+            resources,
+            edges,
+        })
+    }
+
+    /// The DuckDB version linked (for `mlpc --version` and diagnostics).
+    pub fn duckdb_version(&self) -> Result<String, StateError> {
+        self.conn
+            .query_row("SELECT version()", params![], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_catalog_is_empty_and_links_duckdb_1_5_6() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cat.snapshot().unwrap_or_else(|e| panic!("{e}")),
+            StateSnapshot::default()
+        );
+        assert_eq!(
+            cat.duckdb_version().unwrap_or_else(|e| panic!("{e}")),
+            "v1.5.6"
+        );
+        assert!(dir.path().join(".mlp/state.duckdb").exists());
+    }
+}
