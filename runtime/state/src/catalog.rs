@@ -2,7 +2,9 @@
 //! hash, version, spec, the time and the plan that applied it), the lineage edges between
 //! them, and the history of every apply. All writes of one apply are one transaction.
 
+use crate::diff::{Action, ChangeSet};
 use duckdb::{params, Connection};
+use mlp_ir::Plan;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -67,6 +69,7 @@ pub struct StateSnapshot {
 
 /// An open state catalog.
 pub struct Catalog {
+    /// The connection (one per process; DuckDB allows one writer).
     conn: Connection,
     path: PathBuf,
 }
@@ -170,6 +173,106 @@ impl Catalog {
             resources,
             edges,
         })
+    }
+
+    /// Records an apply of `changes` (made from `plan`) in one transaction: the resources
+    /// created, updated, replaced and deleted, the lineage edges of the new plan, a history
+    /// row per change and an `applies` row. Returns the new serial. Nothing is written when
+    /// the change set is empty. Killed half-way, the transaction is rolled back by DuckDB's
+    /// write-ahead log, and the next apply sees the state as it was.
+    pub fn record_apply(
+        &mut self,
+        changes: &ChangeSet,
+        plan: &Plan,
+        plan_id: &str,
+        now: &str,
+    ) -> Result<i64, StateError> {
+        if changes.is_empty() {
+            return Ok(changes.state_serial);
+        }
+        let path = self.path.clone();
+        let err = |source| StateError::Db {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        let serial: i64 = tx
+            .query_row(
+                "SELECT coalesce(max(serial), 0) + 1 FROM applies",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        let mut counts = [0i64; 4];
+        for c in &changes.changes {
+            let version: Option<i64> = match c.action {
+                Action::Delete => {
+                    tx.execute("DELETE FROM resources WHERE id = ?", params![c.id])
+                        .map_err(err)?;
+                    counts[3] += 1;
+                    None
+                }
+                _ => {
+                    let Some(r) = plan.get(&c.id) else { continue };
+                    let spec = serde_json::to_string(&r.spec).unwrap_or_default();
+                    let old: Option<i64> = tx
+                        .query_row(
+                            "SELECT version FROM resources WHERE id = ?",
+                            params![c.id],
+                            |row| row.get(0),
+                        )
+                        .ok();
+                    let version = old.map_or(1, |v| v + 1);
+                    tx.execute("DELETE FROM resources WHERE id = ?", params![c.id])
+                        .map_err(err)?;
+                    tx.execute(
+                        "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        params![r.id, r.kind(), r.hash, version, spec, now, plan_id],
+                    )
+                    .map_err(err)?;
+                    counts[match c.action {
+                        Action::Create => 0,
+                        Action::Update => 1,
+                        _ => 2,
+                    }] += 1;
+                    Some(version)
+                }
+            };
+            let action = c.actions.join("+");
+            tx.execute(
+                "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    serial,
+                    plan_id,
+                    c.id,
+                    c.kind,
+                    action,
+                    c.after_hash,
+                    version,
+                    now
+                ],
+            )
+            .map_err(err)?;
+        }
+        tx.execute("DELETE FROM edges", []).map_err(err)?;
+        {
+            let mut app = tx.appender("edges").map_err(err)?;
+            for e in plan.edges() {
+                let kind = serde_json::to_value(e.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                app.append_row(params![e.from, e.to, kind]).map_err(err)?;
+            }
+            app.flush().map_err(err)?;
+        }
+        tx.execute(
+            "INSERT INTO applies VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params![serial, plan_id, now, counts[0], counts[1], counts[2], counts[3]],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(serial)
     }
 
     /// The DuckDB version linked (for `mlpc --version` and diagnostics).

@@ -2,6 +2,13 @@
 //! change set a plan makes against it (`plan_to_changes`) with the impact of each change on
 //! everything downstream, and apply.
 
+pub mod apply;
 pub mod catalog;
+pub mod diff;
+pub mod impact;
+pub mod render;
 
+pub use apply::{apply, lock, plan_id, ApplyError, ApplyReport, Component, SavedPlan};
 pub use catalog::{Catalog, StateError, StateResource, StateSnapshot};
+pub use diff::{plan_to_changes, Action, Change, ChangeSet, Severity, CHANGES_FORMAT_VERSION};
+pub use render::render_changes;

@@ -1,0 +1,159 @@
+//! Plan and apply on a real catalog: the first apply creates everything, a second apply of
+//! the same specs changes nothing, an edit becomes an update with its attribute diff, and a
+//! stale saved plan is refused.
+
+use mlp_state::{apply, plan_to_changes, Action, ApplyError, Catalog, Severity};
+use std::path::Path;
+
+const BASE: &str = "project p {}
+
+entity user {
+  key = user_id: int
+}
+
+source tx {
+  path      = \"t.parquet\"
+  timestamp = ts
+
+  schema {
+    user_id: int
+    amount: float
+    ts: timestamp
+  }
+}
+
+features stats {
+  entity = user
+  source = tx
+  ttl    = 2d
+
+  avg_7d: float = avg(amount) over 7d
+}
+
+request call {
+  amount: float
+}
+
+model m {
+  inputs = [stats.avg_7d, call.amount]
+  output = score: float
+}
+
+deployment api {
+  model = m@production
+}
+
+consumer app {
+  uses = api.score
+}
+";
+
+fn plan_of(src: &str) -> mlp_ir::Plan {
+    let checked = mlp_driver::check_sources(&[("p.mlp".into(), src.into())], None);
+    let msgs: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.message.clone())
+        .collect();
+    checked
+        .plan
+        .unwrap_or_else(|| panic!("does not check: {msgs:?}"))
+}
+
+fn apply_src(dir: &Path, src: &str) -> mlp_state::ChangeSet {
+    let plan = plan_of(src);
+    let mut cat = Catalog::open(dir).unwrap_or_else(|e| panic!("{e}"));
+    let changes = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
+    apply(&mut cat, dir, &plan, &changes, &[]).unwrap_or_else(|e| panic!("{e}"));
+    changes
+}
+
+#[test]
+fn apply_twice_changes_nothing_the_second_time() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let first = apply_src(dir.path(), BASE);
+    assert!(first.changes.iter().all(|c| c.action == Action::Create));
+    assert_eq!(first.summary.add, first.changes.len());
+    let second = apply_src(dir.path(), BASE);
+    assert!(second.is_empty(), "{:#?}", second.changes);
+    let snap = Catalog::open(dir.path())
+        .and_then(|c| c.snapshot())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(snap.serial, 1);
+    assert_eq!(snap.resources.len(), first.changes.len());
+    assert!(snap.resources.values().all(|r| r.version == 1));
+}
+
+#[test]
+fn a_changed_window_is_a_breaking_update_that_reaches_the_consumer() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    apply_src(dir.path(), BASE);
+    let edited = BASE.replace("avg(amount) over 7d", "avg(amount) over 14d");
+    let plan = plan_of(&edited);
+    let cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let changes = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
+    let c = changes
+        .changes
+        .iter()
+        .find(|c| c.id == "feature.stats.avg_7d")
+        .unwrap_or_else(|| panic!("{changes:#?}"));
+    assert_eq!(c.action, Action::Update);
+    assert_eq!(c.severity, Severity::Breaking);
+    assert_eq!(
+        c.diffs.iter().map(|d| d.path.as_str()).collect::<Vec<_>>(),
+        ["def.window_ms"]
+    );
+    for id in ["model.m", "deployment.api", "consumer.app"] {
+        assert!(
+            c.reaches.iter().any(|r| r == id),
+            "{id} not in {:?}",
+            c.reaches
+        );
+    }
+    drop(cat);
+    apply_src(dir.path(), &edited);
+    let snap = Catalog::open(dir.path())
+        .and_then(|c| c.snapshot())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(snap.serial, 2);
+    assert_eq!(snap.resources["feature.stats.avg_7d"].version, 2);
+}
+
+#[test]
+fn a_type_change_is_a_replace() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    apply_src(dir.path(), BASE);
+    let edited = BASE.replace(
+        "avg_7d: float = avg(amount) over 7d",
+        "avg_7d: int = count(*) over 7d",
+    );
+    let plan = plan_of(&edited);
+    let cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let changes = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
+    let c = changes
+        .changes
+        .iter()
+        .find(|c| c.id == "feature.stats.avg_7d")
+        .unwrap_or_else(|| panic!("{changes:#?}"));
+    assert_eq!(c.action, Action::Replace);
+    assert_eq!(c.actions, ["delete", "create"]);
+    assert_eq!(c.severity, Severity::Breaking);
+}
+
+#[test]
+fn a_stale_saved_plan_is_refused() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let plan = plan_of(BASE);
+    let mut cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let saved = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
+    drop(cat);
+    apply_src(dir.path(), BASE);
+    let mut cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    match apply(&mut cat, dir.path(), &plan, &saved, &[]) {
+        Err(ApplyError::Stale {
+            planned: 0,
+            current: 1,
+        }) => {}
+        other => panic!("expected a stale plan error, got {other:?}"),
+    }
+}
