@@ -3,6 +3,7 @@
 //! (bad specs and bad arguments alike); see specs/exit-codes.md.
 
 mod graph;
+mod state_cmds;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mlp_diagnostics::{render_human, render_json};
@@ -98,6 +99,18 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         env: Option<String>,
     },
+    /// Show what applying the specs would change: create, update, replace, delete.
+    ///
+    /// Compares the checked specs with the state in DIR/.mlp/ and prints each change with
+    /// its attribute differences, everything it reaches downstream (features -> models ->
+    /// deployments -> monitors -> consumers) and whether it is breaking. Changes nothing.
+    Plan(state_cmds::PlanArgs),
+    /// Apply the specs (or a saved plan) to the state, in dependency order.
+    ///
+    /// Shows the plan and asks for confirmation on a terminal (or --auto-approve). A plan saved
+    /// with `mlpc plan --out FILE` applies exactly what it showed, or is refused when the state
+    /// moved since. One apply at a time: the project is locked while it runs.
+    Apply(state_cmds::ApplyArgs),
     /// Explain a diagnostic code, e.g. `mlpc explain E0101`.
     ///
     /// Prints what the diagnostic means, an example of the mistake and how to fix it
@@ -111,7 +124,7 @@ enum Command {
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     Human,
     Json,
 }
@@ -148,6 +161,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Ir { dir, env, .. } => ir(&dir, env.as_deref()),
+        Command::Plan(args) => state_cmds::plan(&args),
+        Command::Apply(args) => state_cmds::apply(&args),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);
@@ -165,7 +180,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn report(checked: &mlp_driver::Checked, format: Format) {
+pub(crate) fn report(checked: &mlp_driver::Checked, format: Format) {
     match format {
         Format::Json => {
             let doc = render_json(&checked.diagnostics, &checked.map);

@@ -106,6 +106,26 @@ impl Catalog {
         Ok(cat)
     }
 
+    /// The state of the project in `project_dir` without changing anything on disk: empty
+    /// when no apply has run yet, otherwise read through a read-only connection.
+    pub fn read_snapshot(project_dir: &Path) -> Result<StateSnapshot, StateError> {
+        let path = project_dir.join(".mlp").join("state.duckdb");
+        if !path.exists() {
+            return Ok(StateSnapshot::default());
+        }
+        let config = duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .map_err(|source| StateError::Db {
+                path: path.clone(),
+                source,
+            })?;
+        let conn = Connection::open_with_flags(&path, config).map_err(|source| StateError::Db {
+            path: path.clone(),
+            source,
+        })?;
+        Catalog { conn, path }.snapshot()
+    }
+
     fn err(&self, source: duckdb::Error) -> StateError {
         StateError::Db {
             path: self.path.clone(),

@@ -208,16 +208,51 @@ fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<AttrDiff>) {
     }
 }
 
+/// The plan's nodes in a topological order that prefers, among the ready ones, the lowest
+/// (kind rank, id) (Kahn's algorithm with a priority queue).
+fn ordered(plan: &Plan, lineage: &Lineage) -> Vec<petgraph::graph::NodeIndex> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let g = &plan.graph;
+    let mut indegree: Vec<usize> = g
+        .node_indices()
+        .map(|n| {
+            g.neighbors_directed(n, petgraph::Direction::Incoming)
+                .count()
+        })
+        .collect();
+    let key =
+        |n: petgraph::graph::NodeIndex| Reverse((lineage.rank(g[n].kind()), g[n].id.clone(), n));
+    let mut ready: BinaryHeap<_> = g
+        .node_indices()
+        .filter(|n| indegree[n.index()] == 0)
+        .map(key)
+        .collect();
+    let mut out = Vec::with_capacity(g.node_count());
+    while let Some(Reverse((_, _, n))) = ready.pop() {
+        out.push(n);
+        for m in g.neighbors_directed(n, petgraph::Direction::Outgoing) {
+            indegree[m.index()] -= 1;
+            if indegree[m.index()] == 0 {
+                ready.push(key(m));
+            }
+        }
+    }
+    // A cyclic plan cannot pass the checker; keep every node all the same.
+    if out.len() < g.node_count() {
+        let seen: std::collections::HashSet<_> = out.iter().copied().collect();
+        out.extend(g.node_indices().filter(|n| !seen.contains(n)));
+    }
+    out
+}
+
 /// Computes the change set of `plan` against `state`.
 pub fn plan_to_changes(plan: &Plan, state: &StateSnapshot) -> ChangeSet {
     let lineage = Lineage::new(plan, state);
     let mut changes = Vec::new();
-    // Creates and updates in dependency order (a topological order of the plan's DAG).
-    let order: Vec<_> = match petgraph::algo::toposort(&plan.graph, None) {
-        Ok(o) => o,
-        Err(_) => plan.graph.node_indices().collect(),
-    };
-    for ix in order {
+    // Creates and updates in dependency order, and among the resources that are ready, from
+    // sources of data to their readers, then by id: a stable order to read and to apply.
+    for ix in ordered(plan, &lineage) {
         let r = &plan.graph[ix];
         let after = serde_json::to_value(&r.spec).unwrap_or(Value::Null);
         let (action, before_hash, diffs, mut reasons) = match state.resources.get(&r.id) {
@@ -228,7 +263,7 @@ pub fn plan_to_changes(plan: &Plan, state: &StateSnapshot) -> ChangeSet {
                 let mut reasons: Vec<String> = diffs
                     .iter()
                     .filter_map(|d| forces_replace(r.kind(), &d.path))
-                    .map(str::to_string)
+                    .map(|why| format!("cannot change in place: {why}"))
                     .collect();
                 reasons.dedup();
                 let action = if reasons.is_empty() && s.kind == r.kind() {

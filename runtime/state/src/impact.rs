@@ -111,6 +111,25 @@ fn show(v: &Option<serde_json::Value>) -> String {
         .map_or_else(|| "nothing".into(), |v| v.to_string())
 }
 
+/// A duration in milliseconds as the language writes it (`2d`, `36h`, `90s`, `250ms`).
+fn duration(v: &Option<serde_json::Value>) -> String {
+    let Some(ms) = v.as_ref().and_then(serde_json::Value::as_u64) else {
+        return show(v);
+    };
+    const UNITS: [(u64, &str); 6] = [
+        (604_800_000, "w"),
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+        (1, "ms"),
+    ];
+    UNITS
+        .iter()
+        .find(|(n, _)| ms >= *n && ms % n == 0)
+        .map_or_else(|| format!("{ms}ms"), |(n, u)| format!("{}{u}", ms / n))
+}
+
 /// The severity of a change to `id` and the reasons for a breaking one.
 pub fn assess(
     l: &Lineage,
@@ -152,9 +171,9 @@ pub fn assess(
         ("feature", Action::Update) => {
             if let Some(d) = changed(diffs, "def.window_ms") {
                 why.push(format!(
-                    "window changed from {} to {} ms: stored values need a backfill{}",
-                    show(&d.before),
-                    show(&d.after),
+                    "window changed from {} to {}: stored values need a backfill{}",
+                    duration(&d.before),
+                    duration(&d.after),
                     read_by()
                 ));
             } else if changed(diffs, "def").is_some() && !deployed.is_empty() {
@@ -167,9 +186,9 @@ pub fn assess(
         ("feature_view", Action::Update) => {
             if let Some(d) = changed(diffs, "ttl_ms") {
                 why.push(format!(
-                    "TTL changed from {} to {} ms: online values need a re-materialization{}",
-                    show(&d.before),
-                    show(&d.after),
+                    "TTL changed from {} to {}: online values need a re-materialization{}",
+                    duration(&d.before),
+                    duration(&d.after),
                     read_by()
                 ));
             }
@@ -185,7 +204,7 @@ pub fn assess(
             if !serving.is_empty() {
                 if let Some(d) = changed(diffs, "inputs") {
                     why.push(format!(
-                        "inputs changed ({} -> {}): the version that deployment {} serves was trained on the old inputs",
+                        "inputs changed ({} -> {}): the version served by {} was trained on the old inputs",
                         show(&d.before),
                         show(&d.after),
                         names(&serving)

@@ -59,9 +59,8 @@ pub fn render_changes(cs: &ChangeSet, color: bool) -> String {
         }
         let _ = writeln!(
             out,
-            "{} {} {}",
+            "{} {}",
             paint(colour(c.action), &format!("{:>3}", c.action.symbol())),
-            c.kind,
             c.id
         );
         for d in &c.diffs {

@@ -1,0 +1,236 @@
+//! `mlpc plan` and `mlpc apply`: the change set of the specs against the state catalog,
+//! printed the way Terraform users expect, and applying it under the project's lock.
+
+use crate::{report, Format};
+use mlp_state::{render_changes, ChangeSet, SavedPlan};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// What `--fail-on` fails on.
+#[derive(Copy, Clone, Debug, clap::ValueEnum)]
+pub enum FailOn {
+    /// Any change with severity breaking.
+    Breaking,
+}
+
+/// Options of `mlpc plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Project folder.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Output for people or the versioned JSON change set (specs/changes.schema.json).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Also save the plan to FILE, for `mlpc apply FILE` to apply exactly these changes.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are (1 stays for errors).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Exit 1 when a change of this severity is present (for CI).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+    /// Read environment values from DIR/env/NAME.yaml.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Print the JSON Schema of the change set instead (no project is read).
+    #[arg(long)]
+    pub schema: bool,
+}
+
+/// Options of `mlpc apply`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Project folder, or a plan saved with `mlpc plan --out FILE`.
+    #[arg(default_value = ".")]
+    pub target: PathBuf,
+    /// Apply without asking for confirmation (needed when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// How long to wait for another apply to release the project's lock, e.g. 30s.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Duration,
+    /// Read environment values from DIR/env/NAME.yaml (not with a saved plan).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+fn color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// The checked plan of `dir`, or the exit code after reporting its errors.
+fn checked_plan(dir: &Path, env: Option<&str>) -> Result<mlp_ir::Plan, ExitCode> {
+    let checked = mlp_driver::check_dir(dir, env);
+    if checked.has_errors() {
+        report(&checked, Format::Human);
+        return Err(ExitCode::from(1));
+    }
+    checked.plan.ok_or(ExitCode::from(1))
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(1)
+}
+
+/// `mlpc plan`.
+pub fn plan(args: &PlanArgs) -> ExitCode {
+    if args.schema {
+        let mut schema = schemars::schema_for!(ChangeSet);
+        schema.insert(
+            "$id".into(),
+            "https://mlp.dev/specs/changes.schema.json".into(),
+        );
+        schema.insert(
+            "description".into(),
+            "The change set that `mlpc plan --format json` prints: each change with Terraform's `actions`, its attribute differences, what it reaches downstream and its severity.".into(),
+        );
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&schema.to_value()).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let plan = match checked_plan(&args.dir, args.env.as_deref()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let state = match mlp_state::Catalog::read_snapshot(&args.dir) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let changes = mlp_state::plan_to_changes(&plan, &state);
+    match args.format {
+        Format::Human => print!("{}", render_changes(&changes, color())),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&changes).unwrap_or_default()
+        ),
+    }
+    if let Some(out) = &args.out {
+        let project_dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
+        let saved = SavedPlan {
+            project_dir,
+            changes: changes.clone(),
+            plan: plan.to_doc(),
+        };
+        let text = serde_json::to_string_pretty(&saved).unwrap_or_default();
+        if let Err(e) = std::fs::write(out, text) {
+            return fail(format!("cannot write `{}`: {e}", out.display()));
+        }
+        if matches!(args.format, Format::Human) {
+            println!(
+                "\nSaved the plan to {}; `mlpc apply {}` applies exactly these changes.",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    if matches!(args.fail_on, Some(FailOn::Breaking)) && changes.has_breaking() {
+        eprintln!(
+            "error: {} breaking change{} (--fail-on breaking)",
+            changes.summary.breaking,
+            if changes.summary.breaking == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+        return ExitCode::from(1);
+    }
+    if args.detailed_exitcode && !changes.is_empty() {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+fn confirm() -> bool {
+    print!("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+}
+
+/// `mlpc apply`.
+pub fn apply(args: &ApplyArgs) -> ExitCode {
+    let saved = args.target.is_file();
+    let (dir, plan, changes): (PathBuf, mlp_ir::Plan, Option<ChangeSet>) = if saved {
+        let text = match std::fs::read_to_string(&args.target) {
+            Ok(t) => t,
+            Err(e) => return fail(format!("cannot read `{}`: {e}", args.target.display())),
+        };
+        let saved: SavedPlan = match serde_json::from_str(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                return fail(format!(
+                    "`{}` is not a saved plan: {e}",
+                    args.target.display()
+                ))
+            }
+        };
+        if saved.changes.format_version.split('.').next()
+            != mlp_state::CHANGES_FORMAT_VERSION.split('.').next()
+        {
+            return fail(format!(
+                "saved plan format {} is not supported",
+                saved.changes.format_version
+            ));
+        }
+        (
+            saved.project_dir,
+            mlp_ir::Plan::from_doc(saved.plan),
+            Some(saved.changes),
+        )
+    } else {
+        match checked_plan(&args.target, args.env.as_deref()) {
+            Ok(p) => (args.target.clone(), p, None),
+            Err(code) => return code,
+        }
+    };
+    let _lock = match mlp_state::lock(&dir, args.lock_timeout) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let mut catalog = match mlp_state::Catalog::open(&dir) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let changes = match changes {
+        Some(c) => c,
+        None => match catalog.snapshot() {
+            Ok(s) => {
+                let changes = mlp_state::plan_to_changes(&plan, &s);
+                print!("{}", render_changes(&changes, color()));
+                if changes.is_empty() {
+                    return ExitCode::SUCCESS;
+                }
+                if !args.auto_approve {
+                    if !std::io::stdin().is_terminal() {
+                        return fail("stdin is not a terminal: pass --auto-approve to apply without confirmation");
+                    }
+                    if !confirm() {
+                        println!("\nApply cancelled.");
+                        return ExitCode::from(1);
+                    }
+                }
+                changes
+            }
+            Err(e) => return fail(e),
+        },
+    };
+    match mlp_state::apply(&mut catalog, &dir, &plan, &changes, &[]) {
+        Ok(r) => {
+            let s = &r.changes.summary;
+            println!(
+                "\nApply complete! Resources: {} added, {} changed, {} destroyed. (state serial {})",
+                s.add, s.change, s.destroy, r.serial
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
