@@ -138,6 +138,7 @@ pub fn apply(
     changes: &ChangeSet,
     components: &[&dyn Component],
 ) -> Result<ApplyReport, ApplyError> {
+    crate::failpoint::failpoint("apply.locked");
     let now = catalog.snapshot()?;
     if now.serial != changes.state_serial || plan_to_changes(plan, &now) != *changes {
         return Err(ApplyError::Stale {
@@ -155,6 +156,7 @@ pub fn apply(
                 })?;
         }
     }
+    crate::failpoint::failpoint("apply.components");
     let id = plan_id(changes);
     let stamp = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let serial = catalog.record_apply(changes, plan, &id, &stamp)?;

@@ -224,7 +224,11 @@ impl Catalog {
             )
             .map_err(err)?;
         let mut counts = [0i64; 4];
-        for c in &changes.changes {
+        let half = changes.changes.len() / 2;
+        for (i, c) in changes.changes.iter().enumerate() {
+            if i == half {
+                crate::failpoint::failpoint("record.mid");
+            }
             let version: Option<i64> = match c.action {
                 Action::Delete => {
                     tx.execute("DELETE FROM resources WHERE id = ?", params![c.id])
@@ -292,6 +296,7 @@ impl Catalog {
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;
+        crate::failpoint::failpoint("record.committed");
         Ok(serial)
     }
 

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod catalog;
 pub mod diff;
+pub mod failpoint;
 pub mod impact;
 pub mod render;
 
