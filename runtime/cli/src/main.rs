@@ -34,10 +34,14 @@ Examples:
   mlpc check examples/fraud --env prod      ... with values from env/prod.yaml
   mlpc check . --format json                diagnostics for editors and CI
   mlpc fmt --check .                        list unformatted files (CI)
+  mlpc plan . --fail-on breaking            what applying would change; fail CI on breaking
+  mlpc plan . --out plan.json && mlpc apply plan.json
+                                            apply exactly the changes that were shown
   mlpc graph examples/fraud --format mermaid
   mlpc explain E0101                        what a diagnostic means and how to fix it
 
-Exit codes: 0 success, 1 errors (in the specs or the arguments).
+Exit codes: 0 success, 1 errors (in the specs or the arguments); `plan
+--detailed-exitcode` exits 2 when there are changes.
 Reference: specs/language.md; diagnostics: specs/error-codes.md.";
 
 #[derive(Subcommand, Debug)]

@@ -51,7 +51,9 @@ fn bad_project() -> tempfile::TempDir {
 #[test]
 fn help_of_every_command() {
     insta::assert_snapshot!("help", run(&["--help"]));
-    for cmd in ["check", "fmt", "graph", "ir", "explain", "stdlib"] {
+    for cmd in [
+        "check", "fmt", "graph", "ir", "plan", "apply", "explain", "stdlib",
+    ] {
         insta::assert_snapshot!(format!("help_{cmd}"), run(&[cmd, "--help"]));
     }
 }

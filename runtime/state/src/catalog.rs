@@ -5,7 +5,7 @@
 use crate::diff::{Action, ChangeSet};
 use duckdb::{params, Connection};
 use mlp_ir::Plan;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Errors of the state catalog.
@@ -223,60 +223,84 @@ impl Catalog {
                 |r| r.get(0),
             )
             .map_err(err)?;
-        let mut counts = [0i64; 4];
-        let half = changes.changes.len() / 2;
-        for (i, c) in changes.changes.iter().enumerate() {
-            if i == half {
-                crate::failpoint::failpoint("record.mid");
+        // Bulk writes through appenders: one apply may touch tens of thousands of resources.
+        let mut versions: HashMap<String, i64> = HashMap::new();
+        {
+            let mut stmt = tx
+                .prepare("SELECT id, version FROM resources")
+                .map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(err)?;
+            for row in rows {
+                let (id, v) = row.map_err(err)?;
+                versions.insert(id, v);
             }
-            let version: Option<i64> = match c.action {
-                Action::Delete => {
-                    tx.execute("DELETE FROM resources WHERE id = ?", params![c.id])
-                        .map_err(err)?;
-                    counts[3] += 1;
-                    None
-                }
-                _ => {
-                    let Some(r) = plan.get(&c.id) else { continue };
-                    let spec = serde_json::to_string(&r.spec).unwrap_or_default();
-                    let old: Option<i64> = tx
-                        .query_row(
-                            "SELECT version FROM resources WHERE id = ?",
-                            params![c.id],
-                            |row| row.get(0),
-                        )
-                        .ok();
-                    let version = old.map_or(1, |v| v + 1);
-                    tx.execute("DELETE FROM resources WHERE id = ?", params![c.id])
-                        .map_err(err)?;
-                    tx.execute(
-                        "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        params![r.id, r.kind(), r.hash, version, spec, now, plan_id],
-                    )
-                    .map_err(err)?;
-                    counts[match c.action {
-                        Action::Create => 0,
-                        Action::Update => 1,
-                        _ => 2,
-                    }] += 1;
-                    Some(version)
-                }
-            };
-            let action = c.actions.join("+");
-            tx.execute(
-                "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                params![
-                    serial,
-                    plan_id,
-                    c.id,
-                    c.kind,
-                    action,
-                    c.after_hash,
-                    version,
-                    now
-                ],
-            )
+        }
+        tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS gone (id VARCHAR); DELETE FROM gone;")
             .map_err(err)?;
+        {
+            let mut app = tx.appender("gone").map_err(err)?;
+            for c in changes
+                .changes
+                .iter()
+                .filter(|c| c.action != Action::Create)
+            {
+                app.append_row(params![c.id]).map_err(err)?;
+            }
+            app.flush().map_err(err)?;
+        }
+        tx.execute(
+            "DELETE FROM resources WHERE id IN (SELECT id FROM gone)",
+            [],
+        )
+        .map_err(err)?;
+        let mut counts = [0i64; 4];
+        let mut history: Vec<(&str, &str, String, Option<&str>, Option<i64>)> = Vec::new();
+        {
+            let mut app = tx.appender("resources").map_err(err)?;
+            for c in &changes.changes {
+                let action = c.actions.join("+");
+                let version = match (c.action, plan.get(&c.id)) {
+                    (Action::Delete, _) | (_, None) => {
+                        counts[3] += i64::from(c.action == Action::Delete);
+                        None
+                    }
+                    (_, Some(r)) => {
+                        let spec = serde_json::to_string(&r.spec).unwrap_or_default();
+                        let version = versions.get(&c.id).map_or(1, |v| v + 1);
+                        app.append_row(params![
+                            r.id,
+                            r.kind(),
+                            r.hash,
+                            version,
+                            spec,
+                            now,
+                            plan_id
+                        ])
+                        .map_err(err)?;
+                        counts[match c.action {
+                            Action::Create => 0,
+                            Action::Update => 1,
+                            _ => 2,
+                        }] += 1;
+                        Some(version)
+                    }
+                };
+                history.push((&c.id, &c.kind, action, c.after_hash.as_deref(), version));
+            }
+            app.flush().map_err(err)?;
+        }
+        crate::failpoint::failpoint("record.mid");
+        {
+            let mut app = tx.appender("history").map_err(err)?;
+            for (id, kind, action, hash, version) in history {
+                app.append_row(params![
+                    serial, plan_id, id, kind, action, hash, version, now
+                ])
+                .map_err(err)?;
+            }
+            app.flush().map_err(err)?;
         }
         tx.execute("DELETE FROM edges", []).map_err(err)?;
         {
