@@ -254,11 +254,11 @@ pub fn plan_to_changes(plan: &Plan, state: &StateSnapshot) -> ChangeSet {
     // sources of data to their readers, then by id: a stable order to read and to apply.
     for ix in ordered(plan, &lineage) {
         let r = &plan.graph[ix];
-        let after = serde_json::to_value(&r.spec).unwrap_or(Value::Null);
         let (action, before_hash, diffs, mut reasons) = match state.resources.get(&r.id) {
             None => (Action::Create, None, Vec::new(), Vec::new()),
             Some(s) if s.hash == r.hash && s.kind == r.kind() => continue,
             Some(s) => {
+                let after = serde_json::to_value(&r.spec).unwrap_or(Value::Null);
                 let diffs = json_diff(&s.spec, &after);
                 let mut reasons: Vec<String> = diffs
                     .iter()
