@@ -115,6 +115,11 @@ enum Command {
     /// with `mlpc plan --out FILE` applies exactly what it showed, or is refused when the state
     /// moved since. One apply at a time: the project is locked while it runs.
     Apply(state_cmds::ApplyArgs),
+    /// Show what a resource or a single feature reads and what reads it.
+    ///
+    /// Upstream: sources, views and features it is computed from. Downstream: on-demand
+    /// features, models, pipelines, deployments, monitors and consumers that it reaches.
+    Lineage(state_cmds::LineageArgs),
     /// Explain a diagnostic code, e.g. `mlpc explain E0101`.
     ///
     /// Prints what the diagnostic means, an example of the mistake and how to fix it
@@ -167,6 +172,7 @@ fn main() -> ExitCode {
         Command::Ir { dir, env, .. } => ir(&dir, env.as_deref()),
         Command::Plan(args) => state_cmds::plan(&args),
         Command::Apply(args) => state_cmds::apply(&args),
+        Command::Lineage(args) => state_cmds::lineage(&args),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);

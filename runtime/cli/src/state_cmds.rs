@@ -41,6 +41,70 @@ pub struct PlanArgs {
     pub schema: bool,
 }
 
+/// Output of `mlpc lineage`.
+#[derive(Copy, Clone, Debug, clap::ValueEnum)]
+pub enum LineageFormat {
+    /// The resource, then what it reads and what reads it, by distance.
+    Text,
+    /// specs: the `LineageView` document.
+    Json,
+    /// Graphviz dot.
+    Dot,
+}
+
+/// Options of `mlpc lineage`.
+#[derive(Debug, clap::Args)]
+pub struct LineageArgs {
+    /// A resource id (`model.fraud_scorer`), a feature as VIEW.FEATURE
+    /// (`user_stats.avg_amount_7d`), or a name that only one resource has.
+    pub reference: String,
+    /// Project folder.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Only what it reads, transitively.
+    #[arg(long, conflicts_with = "downstream")]
+    pub upstream: bool,
+    /// Only what reads it, transitively (models, deployments, monitors, consumers).
+    #[arg(long)]
+    pub downstream: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LineageFormat::Text)]
+    pub format: LineageFormat,
+    /// Read environment values from DIR/env/NAME.yaml.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+/// `mlpc lineage`.
+pub fn lineage(args: &LineageArgs) -> ExitCode {
+    use mlp_state::lineage::{lineage, resolve, Walk};
+    let plan = match checked_plan(&args.dir, args.env.as_deref()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let id = match resolve(&plan, &args.reference) {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let walk = match (args.upstream, args.downstream) {
+        (true, _) => Walk::Upstream,
+        (_, true) => Walk::Downstream,
+        _ => Walk::Both,
+    };
+    let Some(view) = lineage(&plan, &id, walk) else {
+        return fail(format!("no resource `{id}`"));
+    };
+    match args.format {
+        LineageFormat::Text => print!("{}", view.to_text()),
+        LineageFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&view).unwrap_or_default()
+        ),
+        LineageFormat::Dot => print!("{}", view.to_dot()),
+    }
+    ExitCode::SUCCESS
+}
+
 /// Options of `mlpc apply`.
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {

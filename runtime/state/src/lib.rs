@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod diff;
 pub mod failpoint;
 pub mod impact;
+pub mod lineage;
 pub mod render;
 
 pub use apply::{apply, lock, plan_id, ApplyError, ApplyReport, Component, SavedPlan};
