@@ -288,6 +288,9 @@ pub fn apply(args: &ApplyArgs) -> ExitCode {
     };
     match mlp_state::apply(&mut catalog, &dir, &plan, &changes, &[]) {
         Ok(r) => {
+            for w in &r.warnings {
+                eprintln!("warning: {w}");
+            }
             let s = &r.changes.summary;
             println!(
                 "\nApply complete! Resources: {} added, {} changed, {} destroyed. (state serial {})",

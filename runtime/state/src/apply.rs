@@ -6,6 +6,7 @@
 
 use crate::catalog::{Catalog, StateError};
 use crate::diff::{plan_to_changes, Change, ChangeSet};
+use crate::openlineage;
 use mlp_ir::{Plan, PlanDoc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -126,6 +127,12 @@ pub struct ApplyReport {
     pub plan_id: String,
     /// The changes made.
     pub changes: ChangeSet,
+    /// Problems that did not stop the apply (an OpenLineage sink that failed).
+    pub warnings: Vec<String>,
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
 /// Applies `changes` (computed from `plan` against the state at `changes.state_serial`) to
@@ -146,23 +153,39 @@ pub fn apply(
             current: now.serial,
         });
     }
+    let sink = openlineage::sink(plan, project_dir);
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let mut warnings = Vec::new();
+    let mut send = |event_type: &str| {
+        if let Some(sink) = &sink {
+            let event =
+                openlineage::apply_event(event_type, &run_id, plan, changes, &now_rfc3339());
+            if let Err(e) = openlineage::emit(sink, &event) {
+                warnings.push(format!("OpenLineage event not sent: {e}"));
+            }
+        }
+    };
+    send("START");
     for change in &changes.changes {
         for c in components {
-            c.apply(change, plan, project_dir)
-                .map_err(|message| ApplyError::Component {
+            if let Err(message) = c.apply(change, plan, project_dir) {
+                send("FAIL");
+                return Err(ApplyError::Component {
                     component: c.name().to_string(),
                     id: change.id.clone(),
                     message,
-                })?;
+                });
+            }
         }
     }
     crate::failpoint::failpoint("apply.components");
     let id = plan_id(changes);
-    let stamp = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-    let serial = catalog.record_apply(changes, plan, &id, &stamp)?;
+    let serial = catalog.record_apply(changes, plan, &id, &now_rfc3339())?;
+    send("COMPLETE");
     Ok(ApplyReport {
         serial,
         plan_id: id,
         changes: changes.clone(),
+        warnings,
     })
 }

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod failpoint;
 pub mod impact;
 pub mod lineage;
+pub mod openlineage;
 pub mod render;
 
 pub use apply::{apply, lock, plan_id, ApplyError, ApplyReport, Component, SavedPlan};

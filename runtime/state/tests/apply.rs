@@ -157,3 +157,81 @@ fn a_stale_saved_plan_is_refused() {
         other => panic!("expected a stale plan error, got {other:?}"),
     }
 }
+
+/// A component that fails on one resource, to show that a failed apply records nothing.
+struct FailOn(&'static str);
+
+impl mlp_state::Component for FailOn {
+    fn name(&self) -> &str {
+        "test component"
+    }
+    fn apply(&self, change: &mlp_state::Change, _: &mlp_ir::Plan, _: &Path) -> Result<(), String> {
+        if change.id == self.0 {
+            Err("disk full".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn events(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn applies_emit_openlineage_run_events_and_a_failed_component_records_nothing() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let src = BASE.replace(
+        "project p {}",
+        "project p {\n  lineage = file(\"events.jsonl\")\n}",
+    );
+    let plan = plan_of(&src);
+    let mut cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let changes = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
+    // A component fails: FAIL is emitted and the state stays empty.
+    let failing = FailOn("model.m");
+    match apply(&mut cat, dir.path(), &plan, &changes, &[&failing]) {
+        Err(ApplyError::Component { id, .. }) => assert_eq!(id, "model.m"),
+        other => panic!("expected a component error, got {other:?}"),
+    }
+    assert_eq!(cat.snapshot().unwrap_or_else(|e| panic!("{e}")).serial, 0);
+    let ev = events(dir.path());
+    assert_eq!(
+        ev.iter()
+            .map(|e| e["eventType"].as_str().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        ["START", "FAIL"]
+    );
+    // Applied for real: START then COMPLETE, one run id, the changes as output datasets.
+    let report =
+        apply(&mut cat, dir.path(), &plan, &changes, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let ev = events(dir.path());
+    assert_eq!(ev.len(), 4);
+    let (start, complete) = (&ev[2], &ev[3]);
+    assert_eq!(
+        (start["eventType"].as_str(), complete["eventType"].as_str()),
+        (Some("START"), Some("COMPLETE"))
+    );
+    assert_eq!(start["run"]["runId"], complete["run"]["runId"]);
+    assert_ne!(
+        ev[0]["run"]["runId"], start["run"]["runId"],
+        "each apply is its own run"
+    );
+    assert_eq!(complete["job"]["namespace"], "mlp://p");
+    assert_eq!(complete["job"]["name"], "mlpc.apply");
+    assert_eq!(
+        complete["outputs"].as_array().map_or(0, Vec::len),
+        changes.changes.len()
+    );
+    assert!(complete["schemaURL"]
+        .as_str()
+        .is_some_and(|u| u.contains("openlineage.io")));
+    assert!(complete["eventTime"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+}

@@ -1,0 +1,115 @@
+//! OpenLineage RunEvents for applies (and, later, pipeline runs): `START` when an apply
+//! begins, then `COMPLETE` or `FAIL`, appended as JSON lines to the file the project block
+//! names (`lineage = file(".mlp/lineage.jsonl")`). The applied resources are the run's
+//! output datasets, in the namespace `mlp://PROJECT`.
+
+use crate::diff::ChangeSet;
+use mlp_ir::{Literal, Plan, Spec};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The OpenLineage spec the events follow.
+pub const SCHEMA_URL: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
+
+/// Where the project sends its events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sink {
+    /// JSON lines appended to a file (relative paths are relative to the project folder).
+    File(PathBuf),
+    /// An HTTP endpoint (not sent yet: reported as unsupported).
+    Http(String),
+}
+
+/// The sink the plan's project block declares, if any.
+pub fn sink(plan: &Plan, project_dir: &Path) -> Option<Sink> {
+    let project = plan.resources().find(|r| r.kind() == "project")?;
+    let Spec::Project {
+        lineage: Some(b), ..
+    } = &project.spec
+    else {
+        return None;
+    };
+    let arg = b.args.values().find_map(|v| match v {
+        Literal::String(s) => Some(s.clone()),
+        _ => None,
+    })?;
+    match b.kind.as_str() {
+        "file" => {
+            let p = PathBuf::from(&arg);
+            Some(Sink::File(if p.is_absolute() {
+                p
+            } else {
+                project_dir.join(p)
+            }))
+        }
+        "http" => Some(Sink::Http(arg)),
+        _ => None,
+    }
+}
+
+/// One RunEvent of an apply.
+pub fn apply_event(
+    event_type: &str,
+    run_id: &str,
+    plan: &Plan,
+    changes: &ChangeSet,
+    time: &str,
+) -> Value {
+    let namespace = format!("mlp://{}", plan.project);
+    let outputs: Vec<Value> = changes
+        .changes
+        .iter()
+        .map(|c| {
+            json!({
+                "namespace": namespace,
+                "name": c.id,
+                "facets": {
+                    "mlp_change": {
+                        "_producer": producer(),
+                        "_schemaURL": "https://mlp.dev/specs/changes.schema.json",
+                        "kind": c.kind,
+                        "actions": c.actions,
+                        "severity": c.severity,
+                    }
+                }
+            })
+        })
+        .collect();
+    json!({
+        "eventType": event_type,
+        "eventTime": time,
+        "run": { "runId": run_id },
+        "job": { "namespace": namespace, "name": "mlpc.apply" },
+        "inputs": [],
+        "outputs": outputs,
+        "producer": producer(),
+        "schemaURL": SCHEMA_URL,
+    })
+}
+
+fn producer() -> String {
+    format!("https://mlp.dev/mlpc/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Sends `event` to `sink`. Lineage is best effort: a failure is returned for the caller to
+/// warn about, never to fail the apply.
+pub fn emit(sink: &Sink, event: &Value) -> Result<(), String> {
+    match sink {
+        Sink::File(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let line = serde_json::to_string(event).map_err(|e| e.to_string())?;
+            writeln!(f, "{line}").map_err(|e| format!("{}: {e}", path.display()))
+        }
+        Sink::Http(url) => Err(format!(
+            "sending OpenLineage events over HTTP ({url}) is not supported yet; use file(PATH)"
+        )),
+    }
+}
