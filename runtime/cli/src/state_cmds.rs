@@ -273,6 +273,20 @@ pub fn apply(args: &ApplyArgs) -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
                 if !args.auto_approve {
+                    let destroyed: Vec<&str> = changes
+                        .changes
+                        .iter()
+                        .filter(|c| c.action == mlp_state::Action::Delete)
+                        .map(|c| c.id.as_str())
+                        .collect();
+                    if !destroyed.is_empty() {
+                        println!(
+                            "\nWarning: this apply destroys {} resource{}: {}",
+                            destroyed.len(),
+                            if destroyed.len() == 1 { "" } else { "s" },
+                            destroyed.join(", ")
+                        );
+                    }
                     if !std::io::stdin().is_terminal() {
                         return fail("stdin is not a terminal: pass --auto-approve to apply without confirmation");
                     }
