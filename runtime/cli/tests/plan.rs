@@ -386,3 +386,35 @@ fn apply_without_a_terminal_needs_auto_approve() {
         "nothing was applied"
     );
 }
+
+#[test]
+fn a_change_under_a_deployed_model_shows_everything_it_reaches_and_fails_ci() {
+    let dir = project(BASE);
+    apply(dir.path());
+    write(
+        dir.path(),
+        &BASE.replace(
+            "avg_7d: float = avg(amount) over 7d",
+            "avg_7d: float = avg(amount) over 30d",
+        ),
+    );
+    let (code, human, _) = mlpc(dir.path(), &["plan", "proj"]);
+    assert_eq!(code, 0);
+    // The human plan names the breaking change and everything downstream of it.
+    assert!(
+        human.contains("# breaking: window changed from 7d to 30d"),
+        "{human}"
+    );
+    for id in [
+        "model.scorer",
+        "deployment.api",
+        "deployment.batch",
+        "monitor.health",
+        "consumer.checkout",
+    ] {
+        assert!(human.contains(id), "{id} not shown:\n{human}");
+    }
+    assert!(human.contains("1 breaking change."), "{human}");
+    let (code, _, err) = mlpc(dir.path(), &["plan", "proj", "--fail-on", "breaking"]);
+    assert_eq!(code, 1, "{err}");
+}

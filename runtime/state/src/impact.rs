@@ -111,13 +111,13 @@ fn show(v: &Option<serde_json::Value>) -> String {
         .map_or_else(|| "nothing".into(), |v| v.to_string())
 }
 
-/// A duration in milliseconds as the language writes it (`2d`, `36h`, `90s`, `250ms`).
+/// A duration in milliseconds as the language writes it (`7d`, `36h`, `90s`, `250ms`).
 fn duration(v: &Option<serde_json::Value>) -> String {
     let Some(ms) = v.as_ref().and_then(serde_json::Value::as_u64) else {
         return show(v);
     };
-    const UNITS: [(u64, &str); 6] = [
-        (604_800_000, "w"),
+    // Days rather than weeks: windows and TTLs are written in days (`7d`, `30d`).
+    const UNITS: [(u64, &str); 5] = [
         (86_400_000, "d"),
         (3_600_000, "h"),
         (60_000, "m"),
