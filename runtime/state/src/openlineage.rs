@@ -1,7 +1,8 @@
 //! OpenLineage RunEvents for applies (and, later, pipeline runs): `START` when an apply
 //! begins, then `COMPLETE` or `FAIL`, appended as JSON lines to the file the project block
-//! names (`lineage = file(".mlp/lineage.jsonl")`). The applied resources are the run's
-//! output datasets, in the namespace `mlp://PROJECT`.
+//! names (`lineage = file(".mlp/lineage.jsonl")`), or POSTed as JSON to the endpoint it
+//! names (`lineage = http(URL)`). The applied resources are the run's output datasets, in
+//! the namespace `mlp://PROJECT`.
 
 use crate::diff::ChangeSet;
 use mlp_ir::{Literal, Plan, Spec};
@@ -17,7 +18,7 @@ pub const SCHEMA_URL: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json
 pub enum Sink {
     /// JSON lines appended to a file (relative paths are relative to the project folder).
     File(PathBuf),
-    /// An HTTP endpoint (not sent yet: reported as unsupported).
+    /// An HTTP endpoint that accepts OpenLineage events (Marquez: `http://host:5000/api/v1/lineage`).
     Http(String),
 }
 
@@ -108,8 +109,16 @@ pub fn emit(sink: &Sink, event: &Value) -> Result<(), String> {
             let line = serde_json::to_string(event).map_err(|e| e.to_string())?;
             writeln!(f, "{line}").map_err(|e| format!("{}: {e}", path.display()))
         }
-        Sink::Http(url) => Err(format!(
-            "sending OpenLineage events over HTTP ({url}) is not supported yet; use file(PATH)"
-        )),
+        Sink::Http(url) => {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(std::time::Duration::from_secs(5)))
+                .build()
+                .into();
+            agent
+                .post(url)
+                .send_json(event)
+                .map(|_| ())
+                .map_err(|e| format!("POST {url}: {e}"))
+        }
     }
 }

@@ -235,3 +235,87 @@ fn applies_emit_openlineage_run_events_and_a_failed_component_records_nothing() 
         .as_str()
         .is_some_and(|t| t.ends_with('Z')));
 }
+
+/// Receives `n` HTTP requests on a loopback port and returns their bodies.
+fn receive(listener: std::net::TcpListener, n: usize) -> std::thread::JoinHandle<Vec<String>> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        for stream in listener.incoming().take(n) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap_or_else(|e| panic!("{e}")));
+            let mut len = 0;
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            bodies.push(String::from_utf8_lossy(&body).to_string());
+            let _ = stream.write_all(
+                b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+        bodies
+    })
+}
+
+#[test]
+fn run_events_are_posted_to_an_http_endpoint() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let server = receive(listener, 2);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let src = BASE.replace(
+        "project p {}",
+        &format!("project p {{\n  lineage = http(\"http://127.0.0.1:{port}/api/v1/lineage\")\n}}"),
+    );
+    let plan = plan_of(&src);
+    let mut cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let changes = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
+    let report =
+        apply(&mut cat, dir.path(), &plan, &changes, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let bodies = server.join().unwrap_or_else(|_| panic!("server thread"));
+    let types: Vec<String> = bodies
+        .iter()
+        .map(|b| {
+            serde_json::from_str::<serde_json::Value>(b)
+                .map(|v| v["eventType"].to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(types, ["\"START\"", "\"COMPLETE\""]);
+}
+
+#[test]
+fn an_unreachable_lineage_endpoint_warns_but_does_not_fail_the_apply() {
+    // Bind then drop: the port is closed when the apply sends.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let src = BASE.replace(
+        "project p {}",
+        &format!("project p {{\n  lineage = http(\"http://127.0.0.1:{port}/\")\n}}"),
+    );
+    let plan = plan_of(&src);
+    let mut cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let changes = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
+    let report =
+        apply(&mut cat, dir.path(), &plan, &changes, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.serial, 1);
+    assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
+    assert!(
+        report.warnings[0].contains("OpenLineage"),
+        "{:?}",
+        report.warnings
+    );
+}
