@@ -139,6 +139,7 @@ pub fn assess(
     diffs: &[AttrDiff],
 ) -> (Severity, Vec<String>) {
     let mut why = Vec::new();
+    let mut notes = Vec::new();
     let deployed = l.deployed_models(id);
     let consumers = l.downstream_of_kind(id, "consumer");
     let read_by = || {
@@ -210,7 +211,11 @@ pub fn assess(
                         names(&serving)
                     ));
                 }
-                if changed(diffs, "outputs").is_some() {
+                let outputs: Vec<&AttrDiff> = diffs
+                    .iter()
+                    .filter(|d| d.path == "outputs" || d.path.starts_with("outputs["))
+                    .collect();
+                if outputs.iter().any(|d| removes_or_changes(d)) {
                     why.push(format!(
                         "outputs changed under deployment {}",
                         names(&serving)
@@ -219,9 +224,18 @@ pub fn assess(
             }
         }
         ("deployment", Action::Update | Action::Replace) if !consumers.is_empty() => {
-            if changed(diffs, "outputs").is_some() {
+            let outputs: Vec<&AttrDiff> = diffs
+                .iter()
+                .filter(|d| d.path == "outputs" || d.path.starts_with("outputs["))
+                .collect();
+            if outputs.iter().any(|d| removes_or_changes(d)) {
                 why.push(format!(
                     "outputs changed; consumer {} reads them",
+                    names(&consumers)
+                ));
+            } else if !outputs.is_empty() {
+                notes.push(format!(
+                    "outputs added; consumer {} may read them",
                     names(&consumers)
                 ));
             }
@@ -245,5 +259,18 @@ pub fn assess(
     } else {
         Severity::Breaking
     };
+    why.extend(notes);
     (severity, why)
+}
+
+/// Whether a diff of a deployment's outputs removes or changes one (rather than only adding
+/// some at the end).
+fn removes_or_changes(d: &AttrDiff) -> bool {
+    match (&d.before, &d.after) {
+        (Some(serde_json::Value::Array(before)), Some(serde_json::Value::Array(after))) => {
+            !before.iter().all(|b| after.contains(b))
+        }
+        (Some(_), _) => true,
+        (None, _) => false,
+    }
 }

@@ -319,3 +319,28 @@ fn an_unreachable_lineage_endpoint_warns_but_does_not_fail_the_apply() {
         report.warnings
     );
 }
+
+#[test]
+fn a_deployment_output_added_is_a_compatible_note_for_its_consumers() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    apply_src(dir.path(), BASE);
+    let edited = BASE.replace(
+        "output = score: float",
+        "outputs = [score: float, reason: string]",
+    );
+    let plan = plan_of(&edited);
+    let cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let changes = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
+    let d = changes
+        .changes
+        .iter()
+        .find(|c| c.id == "deployment.api")
+        .unwrap_or_else(|| panic!("{changes:#?}"));
+    assert_eq!(d.severity, Severity::Compatible, "{d:#?}");
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| r.contains("consumer `consumer.app` may read them")),
+        "{d:#?}"
+    );
+}
