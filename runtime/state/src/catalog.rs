@@ -67,6 +67,9 @@ pub struct StateSnapshot {
     pub edges: Vec<(String, String, String)>,
 }
 
+/// One `history` row before it is written: id, kind, action, hash, version.
+type HistoryRow<'a> = (&'a str, &'a str, String, Option<&'a str>, Option<i64>);
+
 /// An open state catalog.
 pub struct Catalog {
     /// The connection (one per process; DuckDB allows one writer).
@@ -256,7 +259,8 @@ impl Catalog {
         )
         .map_err(err)?;
         let mut counts = [0i64; 4];
-        let mut history: Vec<(&str, &str, String, Option<&str>, Option<i64>)> = Vec::new();
+        // (id, kind, action, hash, version) per change, appended after the resources.
+        let mut history: Vec<HistoryRow<'_>> = Vec::new();
         {
             let mut app = tx.appender("resources").map_err(err)?;
             for c in &changes.changes {

@@ -144,7 +144,7 @@ fn a_type_change_is_a_replace() {
 fn a_stale_saved_plan_is_refused() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let plan = plan_of(BASE);
-    let mut cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let saved = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
     drop(cat);
     apply_src(dir.path(), BASE);
