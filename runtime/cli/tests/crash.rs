@@ -3,50 +3,13 @@
 //! interleave (the second fails clearly, or waits for the lock and then finds nothing to do).
 //! Failures are injected with `MLP_FAILPOINT` (runtime/state/src/failpoint.rs).
 
+mod common;
+
+use common::{project, write, SHOP as BASE};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-
-const BASE: &str = "project shop {}
-
-entity user {
-  key = user_id: int
-}
-
-source tx {
-  path      = \"t.parquet\"
-  timestamp = ts
-
-  schema {
-    user_id: int
-    amount: float
-    ts: timestamp
-  }
-}
-
-features stats {
-  entity = user
-  source = tx
-  ttl    = 2d
-
-  avg_7d: float = avg(amount) over 7d
-  max_7d: float = max(amount) over 7d
-}
-
-model scorer {
-  inputs = [stats.avg_7d]
-  output = score: float
-}
-
-deployment api {
-  model = scorer@production
-}
-
-consumer checkout {
-  uses = api.score
-}
-";
 
 /// Creates, updates and deletes at once: a new feature, a new TTL, a removed feature.
 fn edited() -> String {
@@ -67,17 +30,6 @@ fn mlpc(dir: &Path, args: &[&str], failpoint: Option<&str>) -> std::process::Out
         None => cmd.env_remove("MLP_FAILPOINT"),
     };
     cmd.output().unwrap_or_else(|e| panic!("mlpc: {e}"))
-}
-
-fn project(src: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::create_dir_all(dir.path().join("proj")).unwrap_or_else(|e| panic!("{e}"));
-    write(dir.path(), src);
-    dir
-}
-
-fn write(dir: &Path, src: &str) {
-    std::fs::write(dir.join("proj/p.mlp"), src).unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn apply_ok(dir: &Path) {

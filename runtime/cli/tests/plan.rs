@@ -3,70 +3,12 @@
 //! `specs/changes.schema.json`, the exit codes of `--detailed-exitcode` and `--fail-on`,
 //! and saved plans.
 
+mod common;
+
+use common::{project, root, write, SHOP as BASE};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-const BASE: &str = "project shop {}
-
-entity user {
-  key = user_id: int
-}
-
-source tx {
-  path      = \"t.parquet\"
-  timestamp = ts
-
-  schema {
-    user_id: int
-    amount: float
-    ts: timestamp
-  }
-}
-
-features stats {
-  entity = user
-  source = tx
-  ttl    = 2d
-
-  avg_7d: float = avg(amount) over 7d
-  max_7d: float = max(amount) over 7d
-  count_7d: int = count(*) over 7d
-}
-
-request call {
-  amount: float
-}
-
-model scorer {
-  inputs = [stats.avg_7d, stats.count_7d, call.amount]
-  output = score: float
-}
-
-deployment api {
-  model = scorer@production
-}
-
-deployment batch {
-  model = scorer@3
-}
-
-monitor health {
-  on     = api
-  every  = 1h
-  window = 1d
-
-  check psi(stats.avg_7d) < 0.2
-}
-
-consumer checkout {
-  uses = [api.score, batch.score]
-}
-";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn mlpc(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
@@ -80,18 +22,6 @@ fn mlpc(dir: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).to_string(),
         String::from_utf8_lossy(&out.stderr).to_string(),
     )
-}
-
-/// A temporary folder holding `proj/p.mlp` with `src`.
-fn project(src: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::create_dir_all(dir.path().join("proj")).unwrap_or_else(|e| panic!("{e}"));
-    write(dir.path(), src);
-    dir
-}
-
-fn write(dir: &Path, src: &str) {
-    std::fs::write(dir.join("proj/p.mlp"), src).unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn apply(dir: &Path) {

@@ -211,11 +211,7 @@ pub fn assess(
                         names(&serving)
                     ));
                 }
-                let outputs: Vec<&AttrDiff> = diffs
-                    .iter()
-                    .filter(|d| d.path == "outputs" || d.path.starts_with("outputs["))
-                    .collect();
-                if outputs.iter().any(|d| removes_or_changes(d)) {
+                if outputs_change(diffs) == Some(true) {
                     why.push(format!(
                         "outputs changed under deployment {}",
                         names(&serving)
@@ -224,16 +220,13 @@ pub fn assess(
             }
         }
         ("deployment", Action::Update | Action::Replace) if !consumers.is_empty() => {
-            let outputs: Vec<&AttrDiff> = diffs
-                .iter()
-                .filter(|d| d.path == "outputs" || d.path.starts_with("outputs["))
-                .collect();
-            if outputs.iter().any(|d| removes_or_changes(d)) {
+            let change = outputs_change(diffs);
+            if change == Some(true) {
                 why.push(format!(
                     "outputs changed; consumer {} reads them",
                     names(&consumers)
                 ));
-            } else if !outputs.is_empty() {
+            } else if change.is_some() {
                 notes.push(format!(
                     "outputs added; consumer {} may read them",
                     names(&consumers)
@@ -263,14 +256,23 @@ pub fn assess(
     (severity, why)
 }
 
-/// Whether a diff of a deployment's outputs removes or changes one (rather than only adding
-/// some at the end).
-fn removes_or_changes(d: &AttrDiff) -> bool {
-    match (&d.before, &d.after) {
-        (Some(serde_json::Value::Array(before)), Some(serde_json::Value::Array(after))) => {
-            !before.iter().all(|b| after.contains(b))
-        }
-        (Some(_), _) => true,
-        (None, _) => false,
+/// How the `outputs` of a model or deployment changed: `None` when they did not,
+/// `Some(false)` when outputs were only added, `Some(true)` when one was removed or changed
+/// (which breaks whoever reads it).
+fn outputs_change(diffs: &[AttrDiff]) -> Option<bool> {
+    let mut found = None;
+    for d in diffs
+        .iter()
+        .filter(|d| d.path == "outputs" || d.path.starts_with("outputs["))
+    {
+        let breaks = match (&d.before, &d.after) {
+            (Some(serde_json::Value::Array(before)), Some(serde_json::Value::Array(after))) => {
+                !before.iter().all(|b| after.contains(b))
+            }
+            (Some(_), _) => true,
+            (None, _) => false,
+        };
+        found = Some(found.unwrap_or(false) || breaks);
     }
+    found
 }

@@ -1,0 +1,81 @@
+//! Helpers shared by the CLI tests: a sample project and temporary project folders.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// A small shop project: one entity, source and view (three features), a request, a model
+/// served by two deployments, a monitor and a consumer of both deployments.
+pub const SHOP: &str = "project shop {}
+
+entity user {
+  key = user_id: int
+}
+
+source tx {
+  path      = \"t.parquet\"
+  timestamp = ts
+
+  schema {
+    user_id: int
+    amount: float
+    ts: timestamp
+  }
+}
+
+features stats {
+  entity = user
+  source = tx
+  ttl    = 2d
+
+  avg_7d: float = avg(amount) over 7d
+  max_7d: float = max(amount) over 7d
+  count_7d: int = count(*) over 7d
+}
+
+request call {
+  amount: float
+}
+
+model scorer {
+  inputs = [stats.avg_7d, stats.count_7d, call.amount]
+  output = score: float
+}
+
+deployment api {
+  model = scorer@production
+}
+
+deployment batch {
+  model = scorer@3
+}
+
+monitor health {
+  on     = api
+  every  = 1h
+  window = 1d
+
+  check psi(stats.avg_7d) < 0.2
+}
+
+consumer checkout {
+  uses = [api.score, batch.score]
+}
+";
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A temporary folder holding `proj/p.mlp` with `src`.
+pub fn project(src: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir.path().join("proj")).unwrap_or_else(|e| panic!("{e}"));
+    write(dir.path(), src);
+    dir
+}
+
+/// Replaces `proj/p.mlp` under `dir`.
+pub fn write(dir: &Path, src: &str) {
+    std::fs::write(dir.join("proj/p.mlp"), src).unwrap_or_else(|e| panic!("{e}"));
+}
