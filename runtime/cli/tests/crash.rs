@@ -94,9 +94,8 @@ fn killed_applies_converge_to_the_uninterrupted_state() {
             &["apply", "proj", "--auto-approve"],
             Some(&format!("{point}=kill")),
         );
-        assert_eq!(
-            out.status.signal(),
-            Some(9),
+        assert!(
+            matches!(out.status.signal(), Some(9 | 6)),
             "{point}: not killed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
@@ -113,7 +112,10 @@ fn killed_applies_converge_to_the_uninterrupted_state() {
             &["apply", "proj", "--auto-approve"],
             Some(&format!("{point}=kill")),
         );
-        assert_eq!(out.status.signal(), Some(9), "{point}: not killed");
+        assert!(
+            matches!(out.status.signal(), Some(9 | 6)),
+            "{point}: not killed"
+        );
         apply_ok(dir.path());
         assert_eq!(state(dir.path()), after_edit, "edit killed at {point}");
         let plan = mlpc(dir.path(), &["plan", "proj", "--detailed-exitcode"], None);
