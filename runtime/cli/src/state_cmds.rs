@@ -165,7 +165,13 @@ pub fn plan(args: &PlanArgs) -> ExitCode {
     };
     let state = match mlp_state::Catalog::read_snapshot(&args.dir) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        // DuckDB lets one process write a database file; say who holds it when it is an apply.
+        Err(e) => match mlp_state::lock(&args.dir, Duration::ZERO) {
+            Err(mlp_state::ApplyError::Locked(_)) => {
+                return fail("an `mlpc apply` is running on this project and holds the state; run `mlpc plan` again when it has finished")
+            }
+            _ => return fail(e),
+        },
     };
     let changes = mlp_state::plan_to_changes(&plan, &state);
     match args.format {

@@ -153,6 +153,11 @@ fn two_applies_never_interleave() {
     assert_eq!(b.status.code(), Some(1));
     let err = String::from_utf8_lossy(&b.stderr);
     assert!(err.contains("another `mlpc apply` is running"), "{err}");
+    // A plan meanwhile says why it cannot read the state (DuckDB has one writer).
+    let p = mlpc(dir.path(), &["plan", "proj"], None);
+    assert_eq!(p.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&p.stderr);
+    assert!(err.contains("an `mlpc apply` is running"), "{err}");
     // C waits for the lock; A is released; A applies, then C finds nothing to do.
     let c = Command::new(env!("CARGO_BIN_EXE_mlpc"))
         .args(["apply", "proj", "--auto-approve", "--lock-timeout", "60s"])
