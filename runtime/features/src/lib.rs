@@ -1,0 +1,8 @@
+//! The feature store: feature views compiled from the plan IR to DuckDB SQL, point-in-time
+//! correct historical retrieval (`historical`), and later materialization into the online
+//! store and on-demand features.
+
+pub mod historical;
+pub mod sql;
+
+pub use historical::{historical, FeatureError, HistoricalRequest};

@@ -1,0 +1,156 @@
+//! Compiling the plan IR's expressions to DuckDB SQL: columns, literals, operators, the
+//! stdlib's scalar functions and aggregations. Semantics follow the stdlib's documentation
+//! (and the online evaluator): division by zero and `ln`/`sqrt` outside their domain give
+//! null, integer overflow gives null, `round` rounds halves away from zero.
+
+use mlp_ir::{IrExpr, Literal};
+
+/// Why an expression cannot be compiled.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("cannot compile to SQL: {0}")]
+pub struct SqlError(pub String);
+
+/// A quoted SQL identifier.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A quoted SQL string literal.
+pub fn string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn literal(l: &Literal) -> String {
+    match l {
+        Literal::Int(i) => format!("{i}::BIGINT"),
+        Literal::Float(f) if f.is_finite() => format!("{f:?}::DOUBLE"),
+        Literal::Float(_) => "NULL::DOUBLE".into(),
+        Literal::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+        Literal::String(s) => string(s),
+        Literal::Null => "NULL".into(),
+        Literal::DurationMs(ms) => format!("to_milliseconds({ms}::BIGINT)"),
+        Literal::PerSecond(v) | Literal::Bytes(v) | Literal::Fraction(v) => {
+            format!("{v:?}::DOUBLE")
+        }
+    }
+}
+
+/// How a column reference is written (e.g. `s."amount"`).
+pub type ColumnFn<'a> = &'a dyn Fn(&str) -> String;
+
+/// Compiles a row-level expression (no aggregation).
+pub fn expr_to_sql(e: &IrExpr, col: ColumnFn<'_>) -> Result<String, SqlError> {
+    Ok(match e {
+        IrExpr::Literal { value } => literal(value),
+        IrExpr::Column { name } => col(name),
+        IrExpr::Unary { unop, expr } => {
+            let x = expr_to_sql(expr, col)?;
+            match unop.as_str() {
+                "not" => format!("(NOT {x})"),
+                // Negating the smallest integer overflows: null, like the online evaluator.
+                _ => format!("TRY(-({x}))"),
+            }
+        }
+        IrExpr::Binary { binop, lhs, rhs } => {
+            let (a, b) = (expr_to_sql(lhs, col)?, expr_to_sql(rhs, col)?);
+            match binop.as_str() {
+                "+" | "-" | "*" => arithmetic(binop, &a, &b),
+                "/" => format!(
+                    "(CASE WHEN ({b}) = 0 THEN NULL ELSE ({a})::DOUBLE / ({b})::DOUBLE END)"
+                ),
+                "==" => format!("(({a}) = ({b}))"),
+                "!=" => format!("(({a}) <> ({b}))"),
+                "<" | "<=" | ">" | ">=" => format!("(({a}) {binop} ({b}))"),
+                "and" => format!("(({a}) AND ({b}))"),
+                "or" => format!("(({a}) OR ({b}))"),
+                other => return Err(SqlError(format!("operator `{other}`"))),
+            }
+        }
+        IrExpr::Call { func, args } => scalar(func, args, col)?,
+        IrExpr::Star => return Err(SqlError("`*` outside count(*)".into())),
+        other => return Err(SqlError(format!("{other:?} in a feature view expression"))),
+    })
+}
+
+/// `a op b` with integer overflow turned into null (DuckDB raises an error; `TRY` makes it
+/// null, as the online evaluator does).
+fn arithmetic(op: &str, a: &str, b: &str) -> String {
+    format!("TRY(({a}) {op} ({b}))")
+}
+
+fn scalar(func: &str, args: &[IrExpr], col: ColumnFn<'_>) -> Result<String, SqlError> {
+    let a: Vec<String> = args
+        .iter()
+        .map(|x| expr_to_sql(x, col))
+        .collect::<Result<_, _>>()?;
+    let arg = |i: usize| {
+        a.get(i)
+            .cloned()
+            .ok_or_else(|| SqlError(format!("`{func}` lacks argument {}", i + 1)))
+    };
+    Ok(match func {
+        "coalesce" => format!("coalesce({}, {})", arg(0)?, arg(1)?),
+        "abs" => format!("abs({})", arg(0)?),
+        "round" => format!(
+            "(sign(({0})::DOUBLE) * floor(abs(({0})::DOUBLE) + 0.5))",
+            arg(0)?
+        ),
+        "floor" => format!("floor(({})::DOUBLE)", arg(0)?),
+        "ceil" => format!("ceil(({})::DOUBLE)", arg(0)?),
+        "ln" => format!(
+            "(CASE WHEN ({0}) > 0 THEN ln(({0})::DOUBLE) ELSE NULL END)",
+            arg(0)?
+        ),
+        "sqrt" => format!(
+            "(CASE WHEN ({0}) >= 0 THEN sqrt(({0})::DOUBLE) ELSE NULL END)",
+            arg(0)?
+        ),
+        "least" => format!("least(({})::DOUBLE, ({})::DOUBLE)", arg(0)?, arg(1)?),
+        "greatest" => format!("greatest(({})::DOUBLE, ({})::DOUBLE)", arg(0)?, arg(1)?),
+        "lower" => format!("lower({})", arg(0)?),
+        "upper" => format!("upper({})", arg(0)?),
+        "length" => format!("length({})::BIGINT", arg(0)?),
+        "is_null" => format!("(({}) IS NULL)", arg(0)?),
+        "if_else" => format!(
+            "(CASE WHEN {} THEN {} ELSE {} END)",
+            arg(0)?,
+            arg(1)?,
+            arg(2)?
+        ),
+        "hour" => format!("hour({})::BIGINT", arg(0)?),
+        "day_of_week" => format!("((isodow({}) - 1))::BIGINT", arg(0)?),
+        "to_float" => format!("({})::DOUBLE", arg(0)?),
+        other => return Err(SqlError(format!("function `{other}` in a row expression"))),
+    })
+}
+
+/// Compiles an aggregation over the rows of a window. `order` is the SQL that orders rows in
+/// time (event time, then created time) for `first` and `last`.
+pub fn aggregate_to_sql(e: &IrExpr, col: ColumnFn<'_>, order: &str) -> Result<String, SqlError> {
+    let IrExpr::Call { func, args } = e else {
+        return Err(SqlError(
+            "an aggregate feature must be an aggregation call".into(),
+        ));
+    };
+    let arg = |i: usize| -> Result<String, SqlError> {
+        match args.get(i) {
+            Some(IrExpr::Star) => Ok("*".into()),
+            Some(x) => expr_to_sql(x, col),
+            None => Err(SqlError(format!("`{func}` lacks an argument"))),
+        }
+    };
+    Ok(match func.as_str() {
+        "count" => format!("count({})", arg(0)?),
+        "count_distinct" => format!("count(DISTINCT {})", arg(0)?),
+        "sum" => format!("sum({})", arg(0)?),
+        "avg" => format!("avg(({})::DOUBLE)", arg(0)?),
+        "min" => format!("min({})", arg(0)?),
+        "max" => format!("max({})", arg(0)?),
+        "first" => format!("arg_min_null({}, {order})", arg(0)?),
+        "last" => format!("arg_max_null({}, {order})", arg(0)?),
+        "stddev" => format!("stddev_samp(({})::DOUBLE)", arg(0)?),
+        "variance" => format!("var_samp(({})::DOUBLE)", arg(0)?),
+        "median" => format!("median(({})::DOUBLE)", arg(0)?),
+        other => return Err(SqlError(format!("aggregation `{other}`"))),
+    })
+}
