@@ -2,6 +2,7 @@
 //! apply, serve and the rest arrive with their components). Exit codes: 0 success, 1 errors
 //! (bad specs and bad arguments alike); see specs/exit-codes.md.
 
+mod features_cmds;
 mod graph;
 mod state_cmds;
 
@@ -115,6 +116,9 @@ enum Command {
     /// with `mlpc plan --out FILE` applies exactly what it showed, or is refused when the state
     /// moved since. One apply at a time: the project is locked while it runs.
     Apply(state_cmds::ApplyArgs),
+    /// The feature store: point-in-time historical retrieval.
+    #[command(subcommand)]
+    Features(features_cmds::FeaturesCommand),
     /// Show what a resource or a single feature reads and what reads it.
     ///
     /// Upstream: sources, views and features it is computed from. Downstream: on-demand
@@ -173,6 +177,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => state_cmds::plan(&args),
         Command::Apply(args) => state_cmds::apply(&args),
         Command::Lineage(args) => state_cmds::lineage(&args),
+        Command::Features(cmd) => features_cmds::run(&cmd),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);

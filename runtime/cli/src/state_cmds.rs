@@ -127,7 +127,7 @@ fn color() -> bool {
 }
 
 /// The checked plan of `dir`, or the exit code after reporting its errors.
-fn checked_plan(dir: &Path, env: Option<&str>) -> Result<mlp_ir::Plan, ExitCode> {
+pub(crate) fn checked_plan(dir: &Path, env: Option<&str>) -> Result<mlp_ir::Plan, ExitCode> {
     let checked = mlp_driver::check_dir(dir, env);
     if checked.has_errors() {
         report(&checked, Format::Human);

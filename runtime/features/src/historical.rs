@@ -53,9 +53,23 @@ pub enum FeatureError {
     /// An expression that cannot be compiled.
     #[error("feature `{0}`: {1}")]
     Sql(String, SqlError),
-    /// DuckDB failed.
-    #[error("DuckDB: {0}")]
-    Db(#[from] duckdb::Error),
+    /// DuckDB failed (the message keeps the lines that say where: the line, the column).
+    #[error("{0}")]
+    Db(String),
+}
+
+impl From<duckdb::Error> for FeatureError {
+    fn from(e: duckdb::Error) -> Self {
+        let text = e.to_string();
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        let mut out: Vec<&str> = lines.next().into_iter().collect();
+        out.extend(lines.filter(|l| {
+            l.starts_with("Original Line")
+                || l.starts_with("Error when converting")
+                || l.starts_with("file =")
+        }));
+        FeatureError::Db(out.join("; "))
+    }
 }
 
 /// What to retrieve.
