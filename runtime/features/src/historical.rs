@@ -96,7 +96,8 @@ pub struct HistoricalReport {
     pub columns: Vec<String>,
 }
 
-fn sql_type(t: Type) -> &'static str {
+/// The DuckDB type of a value type.
+pub fn sql_type(t: Type) -> &'static str {
     match t {
         Type::Int => "BIGINT",
         Type::Float => "DOUBLE",
@@ -177,6 +178,89 @@ fn require(cols: &[String], path: &Path, column: &str, hint: &str) -> Result<(),
             hint: hint.into(),
         })
     }
+}
+
+/// A source as the plan declares it.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    /// Path or glob, relative to the project.
+    pub path: String,
+    /// File format.
+    pub format: SourceFormat,
+    /// Event-time column.
+    pub timestamp: String,
+    /// Created-time column.
+    pub created: Option<String>,
+    /// Declared columns.
+    pub schema: Vec<mlp_ir::Column>,
+}
+
+/// A feature view with its entity and source resolved.
+#[derive(Debug, Clone)]
+pub struct ViewInfo {
+    /// Entity name.
+    pub entity: String,
+    /// The entity's key columns.
+    pub entity_keys: Vec<mlp_ir::Column>,
+    /// The source.
+    pub source: SourceInfo,
+    /// TTL in milliseconds.
+    pub ttl_ms: Option<u64>,
+}
+
+/// The view `view` of the plan, with its entity and source.
+pub fn view_of(plan: &Plan, view: &str) -> Result<ViewInfo, FeatureError> {
+    let unsupported = |why: &str| FeatureError::Unsupported(view.to_string(), why.to_string());
+    let Some(Spec::FeatureView {
+        entity: Some(entity),
+        source: Some(source),
+        ttl_ms,
+        ..
+    }) = plan.get(&format!("features.{view}")).map(|r| &r.spec)
+    else {
+        return Err(unsupported(
+            "not a feature view with an entity and a source",
+        ));
+    };
+    let entity_keys = match plan.get(&format!("entity.{entity}")).map(|r| &r.spec) {
+        Some(Spec::Entity { keys }) => keys.clone(),
+        _ => return Err(unsupported("its entity is not in the plan")),
+    };
+    let Some(Spec::Source {
+        path,
+        format,
+        timestamp,
+        created,
+        schema,
+    }) = plan.get(&format!("source.{source}")).map(|r| &r.spec)
+    else {
+        return Err(unsupported("its source is not in the plan"));
+    };
+    Ok(ViewInfo {
+        entity: entity.clone(),
+        entity_keys,
+        source: SourceInfo {
+            path: path.clone(),
+            format: *format,
+            timestamp: timestamp.clone(),
+            created: created.clone(),
+            schema: schema.clone(),
+        },
+        ttl_ms: *ttl_ms,
+    })
+}
+
+/// The key column names of entity `entity`.
+pub fn key_columns(plan: &Plan, entity: &str) -> Vec<String> {
+    match plan.get(&format!("entity.{entity}")).map(|r| &r.spec) {
+        Some(Spec::Entity { keys }) => keys.iter().map(|k| k.name.clone()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The table function that reads a source.
+pub fn source_reader(project_dir: &Path, s: &SourceInfo) -> String {
+    reader(project_dir, &s.path, s.format, &s.schema)
 }
 
 /// One requested feature, resolved.

@@ -3,6 +3,10 @@
 //! store and on-demand features.
 
 pub mod historical;
+pub mod materialize;
+pub mod online;
 pub mod sql;
 
 pub use historical::{historical, FeatureError, HistoricalRequest};
+pub use materialize::{materialize, Materialized};
+pub use online::OnlineStore;

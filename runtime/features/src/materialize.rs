@@ -1,0 +1,287 @@
+//! Materialization: the value of every feature of a view for every entity key, as of a
+//! watermark, persisted in `.mlp/online.duckdb` for the online store. The values are exactly
+//! what point-in-time retrieval returns at the watermark (materialization runs the same
+//! retrieval), so online and offline cannot disagree.
+//!
+//! Incremental: a run recomputes only the keys whose values can have changed since the last
+//! watermark: keys with rows created or timestamped after it, and keys with rows inside
+//! the longest aggregation window, whose aggregates move as time passes. Each view is
+//! written in one transaction: a failed run leaves the previous values and watermark.
+
+use crate::historical::{
+    historical, key_columns, source_reader, sql_type, view_of, FeatureError, HistoricalRequest,
+};
+use crate::sql::{ident, string};
+use duckdb::{params, Connection};
+use mlp_ir::{FeatureDef, Plan, Spec};
+use std::path::{Path, PathBuf};
+
+/// The persisted online tables of a project.
+pub fn online_db(project_dir: &Path) -> PathBuf {
+    project_dir.join(".mlp").join("online.duckdb")
+}
+
+/// The table of a view in the online database.
+pub fn online_table(view: &str) -> String {
+    ident(&format!("online__{view}"))
+}
+
+/// What one view's materialization did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Materialized {
+    /// The view.
+    pub view: String,
+    /// The previous watermark, if any.
+    pub from: Option<String>,
+    /// The new watermark.
+    pub until: String,
+    /// Keys recomputed.
+    pub keys: u64,
+}
+
+/// A fingerprint of a view's definition: when it changes, the view is rebuilt from scratch.
+fn definition(plan: &Plan, view: &str) -> String {
+    let mut parts: Vec<String> = plan
+        .resources()
+        .filter(|r| {
+            r.id == format!("features.{view}") || r.id.starts_with(&format!("feature.{view}."))
+        })
+        .map(|r| r.hash.clone())
+        .collect();
+    parts.sort();
+    parts.join(",")
+}
+
+/// Materializes `views` (every online view with a source when empty) up to `until`
+/// (`YYYY-MM-DD HH:MM:SS`, UTC; now when absent).
+pub fn materialize(
+    plan: &Plan,
+    project_dir: &Path,
+    views: &[String],
+    until: Option<&str>,
+) -> Result<Vec<Materialized>, FeatureError> {
+    let dir = project_dir.join(".mlp");
+    std::fs::create_dir_all(&dir).map_err(|e| FeatureError::File {
+        path: dir.clone(),
+        message: e.to_string(),
+    })?;
+    let conn = Connection::open(online_db(project_dir))?;
+    let _ = conn.execute_batch("SET TimeZone = 'UTC';");
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS watermarks (view VARCHAR PRIMARY KEY, watermark TIMESTAMP NOT NULL, definition VARCHAR NOT NULL, materialized_at TIMESTAMP NOT NULL);",
+    )?;
+    let until: String = match until {
+        Some(u) => conn
+            .query_row(
+                &format!("SELECT CAST(CAST({} AS TIMESTAMP) AS VARCHAR)", string(u)),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| {
+                FeatureError::Db(format!(
+                    "--until `{u}` is not a timestamp: {}",
+                    e.to_string().lines().next().unwrap_or("")
+                ))
+            })?,
+        None => conn.query_row(
+            "SELECT CAST(date_trunc('second', now()::TIMESTAMP) AS VARCHAR)",
+            [],
+            |r| r.get(0),
+        )?,
+    };
+    let chosen: Vec<String> = if views.is_empty() {
+        plan.resources()
+            .filter_map(|r| match &r.spec {
+                Spec::FeatureView {
+                    source: Some(_),
+                    online: true,
+                    ..
+                } => Some(r.name.clone()),
+                _ => None,
+            })
+            .collect()
+    } else {
+        views.to_vec()
+    };
+    let mut out = Vec::new();
+    for view in &chosen {
+        out.push(materialize_view(&conn, plan, project_dir, view, &until)?);
+    }
+    Ok(out)
+}
+
+fn materialize_view(
+    conn: &Connection,
+    plan: &Plan,
+    project_dir: &Path,
+    view: &str,
+    until: &str,
+) -> Result<Materialized, FeatureError> {
+    let v = view_of(plan, view)?;
+    let def = definition(plan, view);
+    let previous: Option<(String, String)> = conn
+        .query_row(
+            "SELECT CAST(watermark AS VARCHAR), definition FROM watermarks WHERE view = ?",
+            params![view],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok();
+    // A changed definition rebuilds the view from scratch.
+    let from = previous.filter(|(_, d)| *d == def).map(|(w, _)| w);
+    if let Some(w) = &from {
+        if w.as_str() >= until {
+            return Err(FeatureError::Db(format!(
+                "view `{view}` is already materialized up to {w}; --until must be later"
+            )));
+        }
+    }
+    let features: Vec<(String, FeatureDef)> = plan
+        .resources()
+        .filter_map(|r| match &r.spec {
+            Spec::Feature { view: fv, def, .. } if fv == view => {
+                Some((r.name.clone(), def.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let longest = features
+        .iter()
+        .filter_map(|(_, d)| match d {
+            // Without a window only new rows change an aggregate; those keys are recomputed.
+            FeatureDef::Aggregate { window_ms, .. } => *window_ms,
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let keys = key_columns(plan, &v.entity);
+    let src = source_reader(project_dir, &v.source);
+    let ts = format!("CAST({} AS TIMESTAMP)", ident(&v.source.timestamp));
+    let cr = v
+        .source
+        .created
+        .as_ref()
+        .map(|c| format!("CAST({} AS TIMESTAMP)", ident(c)));
+    let until_sql = format!("CAST({} AS TIMESTAMP)", string(until));
+    let mut affected = format!("{ts} <= {until_sql}");
+    if let Some(w) = &from {
+        let w = format!("CAST({} AS TIMESTAMP)", string(w));
+        let window = if longest > 0 {
+            format!(
+                " OR {ts} > {w} - to_milliseconds({}::BIGINT)",
+                longest.min(i64::MAX as u64 / 2)
+            )
+        } else {
+            String::new()
+        };
+        let late = cr
+            .as_ref()
+            .map(|c| format!(" OR {c} > {w}"))
+            .unwrap_or_default();
+        affected = format!("{affected} AND ({ts} > {w}{window}{late})");
+    }
+    let key_list = keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
+    // The affected keys, as an entity file at the watermark, then the same retrieval.
+    let tmp = tempdir_in(project_dir)?;
+    let entities = tmp.join("keys.parquet");
+    let result = tmp.join("values.parquet");
+    conn.execute(
+        &format!(
+            "COPY (SELECT DISTINCT {key_list}, {until_sql} AS __mlp_until FROM {src} WHERE {affected} ORDER BY ALL) TO {} (FORMAT parquet)",
+            string(&entities.to_string_lossy())
+        ),
+        [],
+    )?;
+    let req = HistoricalRequest {
+        project_dir: project_dir.to_path_buf(),
+        entities: entities.clone(),
+        features: features
+            .iter()
+            .map(|(n, _)| format!("{view}.{n}"))
+            .collect(),
+        at: "__mlp_until".into(),
+        out: result.clone(),
+    };
+    let report = historical(plan, &req);
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    // The event time of the row each key's latest values come from, for the online TTL.
+    let mut visible = format!("{ts} <= {until_sql}");
+    if let Some(c) = &cr {
+        visible.push_str(&format!(" AND {c} <= {until_sql}"));
+    }
+    let table = online_table(view);
+    let cols: Vec<String> = features
+        .iter()
+        .map(|(n, _)| {
+            let ty = plan
+                .get(&format!("feature.{view}.{n}"))
+                .and_then(|r| match &r.spec {
+                    Spec::Feature { ty, .. } => Some(sql_type(*ty)),
+                    _ => None,
+                })
+                .unwrap_or("VARCHAR");
+            format!("{} {ty}", ident(n))
+        })
+        .collect();
+    let key_defs: Vec<String> = v
+        .entity_keys
+        .iter()
+        .map(|k| format!("{} {}", ident(&k.name), sql_type(k.ty)))
+        .collect();
+    let values = string(&result.to_string_lossy());
+    let join = keys
+        .iter()
+        .map(|k| format!("r.{0} = l.{0}", ident(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let sql = format!(
+        "BEGIN TRANSACTION;
+         {drop}
+         CREATE TABLE IF NOT EXISTS {table} ({keydefs}, {cols}, __event_ts TIMESTAMP);
+         DELETE FROM {table} AS l USING read_parquet({values}) AS r WHERE {join};
+         INSERT INTO {table} BY NAME
+           SELECT r.* EXCLUDE (__mlp_until) RENAME ({renames}), l.__event_ts
+           FROM read_parquet({values}) r
+           LEFT JOIN (SELECT {key_list}, max({ts}) AS __event_ts FROM {src} WHERE {visible} GROUP BY ALL) l ON {join};
+         INSERT OR REPLACE INTO watermarks VALUES ({view_lit}, {until_sql}, {def_lit}, now()::TIMESTAMP);
+         COMMIT;",
+        drop = if from.is_none() { format!("DROP TABLE IF EXISTS {table};") } else { String::new() },
+        keydefs = key_defs.join(", "),
+        cols = cols.join(", "),
+        renames = features
+            .iter()
+            .map(|(n, _)| format!("{} AS {}", ident(&format!("{view}__{n}")), ident(n)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        view_lit = string(view),
+        def_lit = string(&def),
+    );
+    let applied = conn.execute_batch(&sql);
+    if applied.is_err() {
+        let _ = conn.execute_batch("ROLLBACK;");
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    applied?;
+    Ok(Materialized {
+        view: view.to_string(),
+        from,
+        until: until.to_string(),
+        keys: report.rows,
+    })
+}
+
+fn tempdir_in(project_dir: &Path) -> Result<PathBuf, FeatureError> {
+    let dir = project_dir
+        .join(".mlp")
+        .join(format!("tmp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| FeatureError::File {
+        path: dir.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(dir)
+}

@@ -1,0 +1,255 @@
+//! The online store: an in-process LRU cache (the `lru` crate) in front of the materialized
+//! tables in `.mlp/online.duckdb`. A miss loads the entity's row from the table; the view's
+//! TTL is enforced on every read (a latest-row value older than the TTL is null), unlike
+//! Feast's online path.
+
+use crate::historical::{key_columns, view_of, FeatureError};
+use crate::materialize::{online_db, online_table};
+use crate::sql::ident;
+use duckdb::types::Value as DbValue;
+use duckdb::Connection;
+use lru::LruCache;
+use mlp_ir::{FeatureDef, Literal, Plan, Spec};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One entity's materialized values: feature -> value, and the event time (microseconds
+/// since the epoch) of the row the latest-row features come from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnlineRow {
+    /// Values by feature name.
+    pub values: BTreeMap<String, Value>,
+    /// Event time of the latest row, in microseconds since the epoch.
+    pub event_us: Option<i64>,
+}
+
+/// Hit and miss counters.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Reads answered from the cache.
+    pub hits: AtomicU64,
+    /// Reads that went to the table.
+    pub misses: AtomicU64,
+}
+
+type Key = (String, String);
+
+/// The online store of a project.
+pub struct OnlineStore {
+    conn: Mutex<Connection>,
+    cache: Mutex<LruCache<Key, Option<Arc<OnlineRow>>>>,
+    /// Hit/miss counters.
+    pub counters: Counters,
+    plan: Plan,
+}
+
+/// The capacity the project block declares (`online = memory(capacity = N)`), or 100,000.
+pub fn capacity(plan: &Plan) -> usize {
+    plan.resources()
+        .find_map(|r| match &r.spec {
+            Spec::Project { online, .. } => online.args.get("capacity").and_then(|v| match v {
+                Literal::Int(n) if *n > 0 => usize::try_from(*n).ok(),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .unwrap_or(100_000)
+}
+
+fn to_json(v: DbValue) -> Value {
+    match v {
+        DbValue::Null => Value::Null,
+        DbValue::Boolean(b) => Value::Bool(b),
+        DbValue::TinyInt(i) => i.into(),
+        DbValue::SmallInt(i) => i.into(),
+        DbValue::Int(i) => i.into(),
+        DbValue::BigInt(i) => i.into(),
+        DbValue::UTinyInt(i) => i.into(),
+        DbValue::USmallInt(i) => i.into(),
+        DbValue::UInt(i) => i.into(),
+        DbValue::UBigInt(i) => i.into(),
+        DbValue::Float(f) => {
+            serde_json::Number::from_f64(f64::from(f)).map_or(Value::Null, Value::Number)
+        }
+        DbValue::Double(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        DbValue::Text(s) => Value::String(s),
+        other => Value::String(format!("{other:?}")),
+    }
+}
+
+fn to_db(v: &Value) -> DbValue {
+    match v {
+        Value::Null => DbValue::Null,
+        Value::Bool(b) => DbValue::Boolean(*b),
+        Value::Number(n) => n.as_i64().map_or_else(
+            || DbValue::Double(n.as_f64().unwrap_or(f64::NAN)),
+            DbValue::BigInt,
+        ),
+        Value::String(s) => DbValue::Text(s.clone()),
+        other => DbValue::Text(other.to_string()),
+    }
+}
+
+impl OnlineStore {
+    /// Opens the store of the project in `project_dir` (read-only) with the capacity the
+    /// project block declares.
+    pub fn open(project_dir: &Path, plan: &Plan) -> Result<Self, FeatureError> {
+        let path = online_db(project_dir);
+        if !path.exists() {
+            return Err(FeatureError::File {
+                path,
+                message: "nothing is materialized yet: run `mlpc materialize` first".into(),
+            });
+        }
+        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
+        let conn = Connection::open_with_flags(&path, config)?;
+        let cap = NonZeroUsize::new(capacity(plan)).unwrap_or(NonZeroUsize::MIN);
+        Ok(OnlineStore {
+            conn: Mutex::new(conn),
+            cache: Mutex::new(LruCache::new(cap)),
+            counters: Counters::default(),
+            plan: plan.clone(),
+        })
+    }
+
+    /// The materialized row of `view` for `key` (values in key-column order), through the cache.
+    pub fn row(&self, view: &str, key: &[Value]) -> Result<Option<Arc<OnlineRow>>, FeatureError> {
+        let cache_key = (view.to_string(), Value::Array(key.to_vec()).to_string());
+        if let Ok(mut c) = self.cache.lock() {
+            if let Some(hit) = c.get(&cache_key) {
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(hit.clone());
+            }
+        }
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        let v = view_of(&self.plan, view)?;
+        let keys = key_columns(&self.plan, &v.entity);
+        let filter = keys
+            .iter()
+            .map(|k| format!("{} = ?", ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let sql = format!(
+            "SELECT *, epoch_us(__event_ts) AS __event_us FROM {} WHERE {filter}",
+            online_table(view)
+        );
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| FeatureError::Db("online store lock poisoned".into()))?;
+        let mut stmt = conn.prepare(&sql).map_err(|e| match e.to_string() {
+            m if m.contains("does not exist") => FeatureError::Db(format!(
+                "view `{view}` is not materialized: run `mlpc materialize`"
+            )),
+            _ => FeatureError::from(e),
+        })?;
+        let params: Vec<DbValue> = key.iter().map(to_db).collect();
+        let mut rows = stmt.query(duckdb::params_from_iter(params))?;
+        // Column names are known once the statement ran (duckdb-rs panics before).
+        let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+        let row = match rows.next()? {
+            None => None,
+            Some(r) => {
+                let mut values = BTreeMap::new();
+                let mut event_us = None;
+                for (i, n) in names.iter().enumerate() {
+                    let v: DbValue = r.get(i)?;
+                    if n == "__event_us" {
+                        event_us = match v {
+                            DbValue::BigInt(us) => Some(us),
+                            _ => None,
+                        };
+                    } else if n != "__event_ts" && !keys.contains(n) {
+                        values.insert(n.clone(), to_json(v));
+                    }
+                }
+                Some(Arc::new(OnlineRow { values, event_us }))
+            }
+        };
+        drop(rows);
+        drop(stmt);
+        drop(conn);
+        if let Ok(mut c) = self.cache.lock() {
+            c.put(cache_key, row.clone());
+        }
+        Ok(row)
+    }
+
+    /// Looks up `features` (`view.feature`) for entity rows given as columns
+    /// (`{"user_id": [1, 2]}`) at time `now_us` (microseconds since the epoch), enforcing each
+    /// view's TTL on latest-row features. Returns the columns: the keys, then
+    /// `view__feature` for each feature.
+    pub fn lookup(
+        &self,
+        features: &[String],
+        entities: &BTreeMap<String, Vec<Value>>,
+        now_us: i64,
+    ) -> Result<BTreeMap<String, Vec<Value>>, FeatureError> {
+        let n = entities.values().map(Vec::len).max().unwrap_or(0);
+        if entities.values().any(|c| c.len() != n) {
+            return Err(FeatureError::Db(
+                "every entity column must have the same number of values".into(),
+            ));
+        }
+        let mut out: BTreeMap<String, Vec<Value>> = entities.clone();
+        let mut fetched: std::collections::HashMap<(String, usize), Option<Arc<OnlineRow>>> =
+            std::collections::HashMap::new();
+        for f in features {
+            let (view, name) = f.split_once('.').ok_or_else(|| {
+                FeatureError::UnknownFeature(f.clone(), " (write VIEW.FEATURE)".into())
+            })?;
+            let Some(Spec::Feature { def, .. }) =
+                self.plan.get(&format!("feature.{f}")).map(|r| &r.spec)
+            else {
+                return Err(FeatureError::UnknownFeature(f.clone(), String::new()));
+            };
+            let v = view_of(&self.plan, view)?;
+            let keys = key_columns(&self.plan, &v.entity);
+            for k in &keys {
+                if !entities.contains_key(k) {
+                    return Err(FeatureError::MissingColumn {
+                        path: "request".into(),
+                        column: k.clone(),
+                        hint: format!(" (a key of entity `{}`)", v.entity),
+                    });
+                }
+            }
+            let latest = matches!(def, FeatureDef::Column { .. } | FeatureDef::Expr { .. });
+            // As offline: a count over no rows is 0, not null.
+            let is_count = matches!(def, FeatureDef::Aggregate { expr: mlp_ir::IrExpr::Call { func, .. }, .. } if func == "count" || func == "count_distinct");
+            let mut col = Vec::with_capacity(n);
+            for i in 0..n {
+                // One read per view and entity row, whatever the number of its features.
+                let row = match fetched.get(&(view.to_string(), i)) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let key: Vec<Value> = keys.iter().map(|k| entities[k][i].clone()).collect();
+                        let r = self.row(view, &key)?;
+                        fetched.insert((view.to_string(), i), r.clone());
+                        r
+                    }
+                };
+                let value = match row {
+                    None if is_count => Value::from(0),
+                    None => Value::Null,
+                    Some(r) => {
+                        let expired = latest
+                            && matches!((v.ttl_ms, r.event_us), (Some(ttl), Some(ev)) if now_us - ev > (ttl as i64).saturating_mul(1000));
+                        if expired {
+                            Value::Null
+                        } else {
+                            r.values.get(name).cloned().unwrap_or(Value::Null)
+                        }
+                    }
+                };
+                col.push(value);
+            }
+            out.insert(format!("{view}__{name}"), col);
+        }
+        Ok(out)
+    }
+}
