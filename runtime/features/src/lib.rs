@@ -6,7 +6,9 @@ pub mod historical;
 pub mod materialize;
 pub mod online;
 pub mod sql;
+pub mod verify;
 
 pub use historical::{historical, FeatureError, HistoricalRequest};
 pub use materialize::{materialize, Materialized};
 pub use online::OnlineStore;
+pub use verify::{verify, VerifyReport};

@@ -60,7 +60,8 @@ pub fn capacity(plan: &Plan) -> usize {
         .unwrap_or(100_000)
 }
 
-fn to_json(v: DbValue) -> Value {
+/// A DuckDB value as JSON (numbers, text, booleans, null; other types as their text).
+pub fn to_json(v: DbValue) -> Value {
     match v {
         DbValue::Null => Value::Null,
         DbValue::Boolean(b) => Value::Bool(b),

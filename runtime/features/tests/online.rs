@@ -192,6 +192,32 @@ fn online_equals_offline_at_the_watermark_incrementally() {
         &offline_at(dir.path(), "2026-01-01 14:00:00"),
         &online_at(&store, us("2026-01-01 14:00:00")),
     );
+    // `verify` finds no skew for any entity of the view.
+    let report = mlp_features::verify(&p, dir.path(), "stats").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.keys, 10);
+    assert_eq!(report.values, 30);
+    assert!(report.mismatches.is_empty(), "{:#?}", report.mismatches);
+    // History rewritten behind the watermark (a backdated row, no later `created`): the
+    // offline values move, the online ones cannot, and verify reports the skew.
+    let mut text = std::fs::read_to_string(dir.path().join("tx.csv")).unwrap_or_default();
+    text.push_str("2,eu,77.0,2026-01-01 13:30:00,2026-01-01 13:30:00\n");
+    std::fs::write(dir.path().join("tx.csv"), text).unwrap_or_else(|e| panic!("{e}"));
+    let skew = mlp_features::verify(&p, dir.path(), "stats").unwrap_or_else(|e| panic!("{e}"));
+    assert!(!skew.mismatches.is_empty());
+    assert!(
+        skew.mismatches
+            .iter()
+            .all(|m| m.key["user_id"] == Value::from(2) && m.key["region"] == "eu"),
+        "{:#?}",
+        skew.mismatches
+    );
+    assert!(
+        skew.mismatches
+            .iter()
+            .any(|m| m.feature == "stats.amount" && m.offline == Value::from(77.0)),
+        "{:#?}",
+        skew.mismatches
+    );
     // The TTL (2h) is enforced when reading: four hours later the latest-row value is null,
     // while the unwindowed total stays.
     let later = online_at(&store, us("2026-01-01 18:00:00"));
