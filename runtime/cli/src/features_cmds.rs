@@ -1,9 +1,12 @@
-//! `mlpc features ...`: the feature store from the command line (historical retrieval now;
-//! online lookups and verification arrive with materialization).
+//! `mlpc features ...` and `mlpc materialize`: the feature store from the command line:
+//! historical retrieval, materialization, online lookups and the skew check.
 
 use crate::state_cmds::checked_plan;
+use crate::Format;
 use clap::Subcommand;
-use std::path::PathBuf;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `mlpc features` subcommands.
@@ -41,11 +44,128 @@ pub enum FeaturesCommand {
         #[arg(long, value_name = "NAME")]
         env: Option<String>,
     },
+    /// Online values for entities, as JSON columns (the materialized values, TTL enforced).
+    ///
+    /// Each --entity is one entity row: KEY=VALUE, with several keys separated by commas
+    /// (`--entity user_id=42,region=eu`). Prints {"columns": {"user_id": [42], "view__feature": [...]}}.
+    Online {
+        /// Project folder.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// One entity row: KEY=VALUE[,KEY=VALUE...]; repeat for several rows.
+        #[arg(long = "entity", value_name = "KEY=VALUE", required = true)]
+        entities: Vec<String>,
+        /// Features to read, as VIEW.FEATURE, comma-separated.
+        #[arg(
+            long,
+            value_name = "REF,REF,...",
+            value_delimiter = ',',
+            required = true
+        )]
+        features: Vec<String>,
+        /// Read environment values from DIR/env/NAME.yaml.
+        #[arg(long, value_name = "NAME")]
+        env: Option<String>,
+    },
+    /// Check for training-serving skew: online values against offline values at the watermark.
+    ///
+    /// For every entity key of VIEW, compares the materialized online value of each feature
+    /// with the point-in-time value at the materialization watermark. Exits 1 on any mismatch.
+    Verify {
+        /// `[DIR] VIEW`: the project folder (default `.`) and the feature view.
+        #[arg(value_name = "[DIR] VIEW", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// Output for people or JSON.
+        #[arg(long, value_enum, default_value_t = crate::Format::Human)]
+        format: crate::Format,
+        /// Read environment values from DIR/env/NAME.yaml.
+        #[arg(long, value_name = "NAME")]
+        env: Option<String>,
+    },
+}
+
+/// Options of `mlpc materialize`.
+#[derive(Debug, clap::Args)]
+pub struct MaterializeArgs {
+    /// Project folder.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Views to materialize (every online view with a source when none is named).
+    pub views: Vec<String>,
+    /// Materialize up to this time (YYYY-MM-DD HH:MM:SS, UTC); now when absent.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Read environment values from DIR/env/NAME.yaml.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(1)
+}
+
+/// `mlpc materialize`.
+pub fn materialize(args: &MaterializeArgs) -> ExitCode {
+    let plan = match checked_plan(&args.dir, args.env.as_deref()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match mlp_features::materialize(&plan, &args.dir, &args.views, args.until.as_deref()) {
+        Ok(done) => {
+            for m in done {
+                let from = m
+                    .from
+                    .map_or_else(|| "the beginning".to_string(), |f| f.to_string());
+                println!(
+                    "{}: {} key{} updated, from {from} to {}",
+                    m.view,
+                    m.keys,
+                    if m.keys == 1 { "" } else { "s" },
+                    m.until
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `user_id=42,region=eu` as key/value pairs; numbers become numbers.
+fn parse_entity(s: &str) -> Result<Vec<(String, serde_json::Value)>, String> {
+    s.split(',')
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("`{kv}` is not KEY=VALUE"))?;
+            let v = v.trim();
+            let value = v
+                .parse::<i64>()
+                .map(serde_json::Value::from)
+                .or_else(|_| v.parse::<f64>().map(serde_json::Value::from))
+                .unwrap_or_else(|_| serde_json::Value::from(v));
+            Ok((k.trim().to_string(), value))
+        })
+        .collect()
 }
 
 /// Runs a `mlpc features` subcommand.
 pub fn run(cmd: &FeaturesCommand) -> ExitCode {
     match cmd {
+        FeaturesCommand::Online {
+            dir,
+            entities,
+            features,
+            env,
+        } => online(dir, entities, features, env.as_deref()),
+        FeaturesCommand::Verify { args, format, env } => {
+            let (dir, view) = match args.as_slice() {
+                [view] => (PathBuf::from("."), view.as_str()),
+                [dir, view, ..] => (PathBuf::from(dir), view.as_str()),
+                [] => return fail("name the feature view to verify"),
+            };
+            verify(&dir, view, *format, env.as_deref())
+        }
         FeaturesCommand::Historical {
             dir,
             entities,
@@ -82,5 +202,80 @@ pub fn run(cmd: &FeaturesCommand) -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn online(dir: &Path, entities: &[String], features: &[String], env: Option<&str>) -> ExitCode {
+    let plan = match checked_plan(dir, env) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut columns: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (i, e) in entities.iter().enumerate() {
+        let pairs = match parse_entity(e) {
+            Ok(p) => p,
+            Err(m) => return fail(format!("--entity {e}: {m}")),
+        };
+        for (k, v) in pairs {
+            let col = columns.entry(k).or_default();
+            col.resize(i, Value::Null);
+            col.push(v);
+        }
+    }
+    if columns.values().any(|c| c.len() != entities.len()) {
+        return fail("every --entity must name the same key columns");
+    }
+    let store = match mlp_features::OnlineStore::open(dir, &plan) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let features: Vec<String> = features.iter().map(|f| f.trim().to_string()).collect();
+    match store.lookup(&features, &columns, now_us) {
+        Ok(cols) => {
+            let doc = serde_json::json!({ "columns": cols });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn verify(dir: &Path, view: &str, format: Format, env: Option<&str>) -> ExitCode {
+    let plan = match checked_plan(dir, env) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let r = match mlp_features::verify(&plan, dir, view) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default()),
+        Format::Human => {
+            for m in &r.mismatches {
+                let key = serde_json::to_string(&m.key).unwrap_or_default();
+                println!(
+                    "mismatch: {} at {key}: online {} offline {}",
+                    m.feature, m.online, m.offline
+                );
+            }
+            let verdict = if r.mismatches.is_empty() {
+                "no skew".to_string()
+            } else {
+                format!("{} mismatches", r.mismatches.len())
+            };
+            println!(
+                "{}: {} keys, {} values compared at {}: {verdict}",
+                r.view, r.keys, r.values, r.watermark
+            );
+        }
+    }
+    if r.mismatches.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

@@ -116,9 +116,15 @@ enum Command {
     /// with `mlpc plan --out FILE` applies exactly what it showed, or is refused when the state
     /// moved since. One apply at a time: the project is locked while it runs.
     Apply(state_cmds::ApplyArgs),
-    /// The feature store: point-in-time historical retrieval.
+    /// The feature store: historical retrieval, online lookups, the skew check.
     #[command(subcommand)]
     Features(features_cmds::FeaturesCommand),
+    /// Materialize feature views into the online store, incrementally, up to a time.
+    ///
+    /// Computes the value of every feature for the entity keys that can have changed since
+    /// the last watermark, exactly as point-in-time retrieval would at the new watermark, and
+    /// stores them in DIR/.mlp/online.duckdb in one transaction per view.
+    Materialize(features_cmds::MaterializeArgs),
     /// Show what a resource or a single feature reads and what reads it.
     ///
     /// Upstream: sources, views and features it is computed from. Downstream: on-demand
@@ -178,6 +184,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => state_cmds::apply(&args),
         Command::Lineage(args) => state_cmds::lineage(&args),
         Command::Features(cmd) => features_cmds::run(&cmd),
+        Command::Materialize(args) => features_cmds::materialize(&args),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);

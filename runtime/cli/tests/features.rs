@@ -155,3 +155,83 @@ fn bad_input_names_the_file_and_the_column() {
         assert!(err.contains(part), "expected `{part}` in: {err}");
     }
 }
+
+fn mlpc(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
+#[test]
+fn materialize_then_read_online_and_verify() {
+    let dir = setup();
+    let p = dir.path();
+    // Nothing materialized yet: a clear error.
+    let (code, _, err) = mlpc(
+        p,
+        &[
+            "features",
+            "online",
+            ".",
+            "--entity",
+            "user_id=1",
+            "--features",
+            "stats.amount",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("mlpc materialize"), "{err}");
+    let (code, out, err) = mlpc(p, &["materialize", ".", "--until", "2026-01-01 13:00:00"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        "stats: 2 keys updated, from the beginning to 2026-01-01 13:00:00"
+    );
+    // Once is enough: the same watermark again is refused.
+    assert_eq!(
+        mlpc(p, &["materialize", ".", "--until", "2026-01-01 13:00:00"]).0,
+        1
+    );
+    let (code, out, err) = mlpc(
+        p,
+        &[
+            "features",
+            "online",
+            ".",
+            "--entity",
+            "user_id=1",
+            "--entity",
+            "user_id=3",
+            "--features",
+            "stats.n_1d",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["columns"]["user_id"], serde_json::json!([1, 3]));
+    assert_eq!(v["columns"]["stats__n_1d"], serde_json::json!([2, 0]));
+    let (code, out, err) = mlpc(p, &["features", "verify", ".", "stats"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("no skew"), "{out}");
+    let (code, _, err) = mlpc(
+        p,
+        &[
+            "features",
+            "online",
+            ".",
+            "--entity",
+            "customer=1",
+            "--features",
+            "stats.amount",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("lack `user_id`"), "{err}");
+}

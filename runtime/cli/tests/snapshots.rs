@@ -102,3 +102,13 @@ fn explain_and_fmt_check() {
         run(&["fmt", "--check", "examples/fraud"])
     );
 }
+
+#[test]
+fn help_of_the_feature_store_commands() {
+    for sub in ["historical", "online", "verify"] {
+        insta::assert_snapshot!(
+            format!("help_features_{sub}"),
+            run(&["features", sub, "--help"])
+        );
+    }
+}

@@ -212,11 +212,10 @@ impl OnlineStore {
             let keys = key_columns(&self.plan, &v.entity);
             for k in &keys {
                 if !entities.contains_key(k) {
-                    return Err(FeatureError::MissingColumn {
-                        path: "request".into(),
-                        column: k.clone(),
-                        hint: format!(" (a key of entity `{}`)", v.entity),
-                    });
+                    return Err(FeatureError::Db(format!(
+                        "the entities lack `{k}`, a key of entity `{}`",
+                        v.entity
+                    )));
                 }
             }
             let latest = matches!(def, FeatureDef::Column { .. } | FeatureDef::Expr { .. });
