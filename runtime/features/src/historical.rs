@@ -14,6 +14,7 @@
 //! - the output has every entity row exactly once, in input order, with its columns, then one
 //!   column per feature named `view__feature`; null where nothing is visible.
 
+use crate::ondemand::Kind;
 use crate::sql::{aggregate_to_sql, expr_to_sql, ident, string, SqlError};
 use duckdb::Connection;
 use mlp_ir::{FeatureDef, Plan, SourceFormat, Spec, Type};
@@ -381,6 +382,19 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
             require(&scols, &src_path, c, " (the source's `created`)")?;
         }
         let col = |name: &str| format!("s.{}", ident(name));
+        // Column types from the declared schema, for integer overflow checks.
+        let kind = |e: &mlp_ir::IrExpr| match e {
+            mlp_ir::IrExpr::Column { name } => {
+                match schema.iter().find(|c| &c.name == name).map(|c| c.ty) {
+                    Some(Type::Int) => Kind::Int,
+                    Some(Type::Float) => Kind::Float,
+                    Some(Type::Bool) => Kind::Bool,
+                    Some(Type::String | Type::Timestamp) => Kind::Str,
+                    None => Kind::Null,
+                }
+            }
+            _ => Kind::Null,
+        };
         let join = keys
             .iter()
             .map(|k| format!("s.{0} = e.{0}", ident(k)))
@@ -423,7 +437,7 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
                         )?;
                         col(column)
                     }
-                    FeatureDef::Expr { expr } => expr_to_sql(expr, &col)
+                    FeatureDef::Expr { expr } => expr_to_sql(expr, &col, &kind)
                         .map_err(|e| FeatureError::Sql(format!("{}.{}", w.view, w.name), e))?,
                     _ => continue,
                 };
@@ -479,7 +493,7 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
                 let FeatureDef::Aggregate { expr, .. } = w.def else {
                     continue;
                 };
-                let agg = aggregate_to_sql(expr, &col, &order_key)
+                let agg = aggregate_to_sql(expr, &col, &kind, &order_key)
                     .map_err(|e| FeatureError::Sql(format!("{}.{}", w.view, w.name), e))?;
                 values.push(format!("{agg} AS {}", ident(&w.name)));
             }

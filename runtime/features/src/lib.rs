@@ -4,6 +4,7 @@
 
 pub mod historical;
 pub mod materialize;
+pub mod ondemand;
 pub mod online;
 pub mod sql;
 pub mod verify;

@@ -1,8 +1,10 @@
 //! Compiling the plan IR's expressions to DuckDB SQL: columns, literals, operators, the
 //! stdlib's scalar functions and aggregations. Semantics follow the stdlib's documentation
 //! (and the online evaluator): division by zero and `ln`/`sqrt` outside their domain give
-//! null, integer overflow gives null, `round` rounds halves away from zero.
+//! null, integer overflow gives null (computed in 128 bits, no error), floats follow IEEE,
+//! `round` rounds halves away from zero.
 
+use crate::ondemand::{kind_of, Kind};
 use mlp_ir::{IrExpr, Literal};
 
 /// Why an expression cannot be compiled.
@@ -22,8 +24,8 @@ pub fn string(s: &str) -> String {
 
 fn literal(l: &Literal) -> String {
     match l {
-        Literal::Int(i) => format!("{i}::BIGINT"),
-        Literal::Float(f) if f.is_finite() => format!("{f:?}::DOUBLE"),
+        Literal::Int(i) => format!("({i})::BIGINT"),
+        Literal::Float(f) if f.is_finite() => format!("({f:?})::DOUBLE"),
         Literal::Float(_) => "NULL::DOUBLE".into(),
         Literal::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
         Literal::String(s) => string(s),
@@ -38,23 +40,47 @@ fn literal(l: &Literal) -> String {
 /// How a column reference is written (e.g. `s."amount"`).
 pub type ColumnFn<'a> = &'a dyn Fn(&str) -> String;
 
-/// Compiles a row-level expression (no aggregation).
-pub fn expr_to_sql(e: &IrExpr, col: ColumnFn<'_>) -> Result<String, SqlError> {
+/// The static type of a leaf (column, feature or request field).
+pub type KindFn<'a> = &'a dyn Fn(&IrExpr) -> Kind;
+
+/// Compiles a row-level expression (no aggregation); `kind` gives the types of its leaves.
+/// Integer arithmetic is done in 128 bits and a result outside 64 bits is null (DuckDB would
+/// raise an error), as in the online evaluator; floats follow IEEE.
+pub fn expr_to_sql(e: &IrExpr, col: ColumnFn<'_>, kind: KindFn<'_>) -> Result<String, SqlError> {
+    row_sql(e, col, kind)
+}
+
+const I64_RANGE: &str = "BETWEEN -9223372036854775808 AND 9223372036854775807";
+
+/// `x` computed in HUGEINT, null when it does not fit a BIGINT.
+fn checked(x: &str) -> String {
+    format!("(CASE WHEN ({x}) {I64_RANGE} THEN ({x})::BIGINT ELSE NULL END)")
+}
+
+fn row_sql(e: &IrExpr, col: ColumnFn<'_>, kind: KindFn<'_>) -> Result<String, SqlError> {
+    let int = |x: &IrExpr| kind_of(x, kind) == Kind::Int;
     Ok(match e {
         IrExpr::Literal { value } => literal(value),
         IrExpr::Column { name } => col(name),
+        // On-demand features read the retrieved columns `view__feature` / `request__field`.
+        IrExpr::Feature { view, feature } => col(&format!("{view}__{feature}")),
+        IrExpr::Request { request, field } => col(&format!("{request}__{field}")),
         IrExpr::Unary { unop, expr } => {
-            let x = expr_to_sql(expr, col)?;
+            let x = row_sql(expr, col, kind)?;
             match unop.as_str() {
                 "not" => format!("(NOT {x})"),
                 // Negating the smallest integer overflows: null, like the online evaluator.
-                _ => format!("TRY(-({x}))"),
+                _ if int(expr) => checked(&format!("-(({x})::HUGEINT)")),
+                _ => format!("(-({x}))"),
             }
         }
         IrExpr::Binary { binop, lhs, rhs } => {
-            let (a, b) = (expr_to_sql(lhs, col)?, expr_to_sql(rhs, col)?);
+            let (a, b) = (row_sql(lhs, col, kind)?, row_sql(rhs, col, kind)?);
             match binop.as_str() {
-                "+" | "-" | "*" => arithmetic(binop, &a, &b),
+                "+" | "-" | "*" if int(e) => {
+                    checked(&format!("(({a})::HUGEINT {binop} ({b})::HUGEINT)"))
+                }
+                "+" | "-" | "*" => format!("(({a}) {binop} ({b}))"),
                 "/" => format!(
                     "(CASE WHEN ({b}) = 0 THEN NULL ELSE ({a})::DOUBLE / ({b})::DOUBLE END)"
                 ),
@@ -66,22 +92,21 @@ pub fn expr_to_sql(e: &IrExpr, col: ColumnFn<'_>) -> Result<String, SqlError> {
                 other => return Err(SqlError(format!("operator `{other}`"))),
             }
         }
-        IrExpr::Call { func, args } => scalar(func, args, col)?,
+        IrExpr::Call { func, args } => scalar(func, args, col, kind)?,
         IrExpr::Star => return Err(SqlError("`*` outside count(*)".into())),
         other => return Err(SqlError(format!("{other:?} in a feature view expression"))),
     })
 }
 
-/// `a op b` with integer overflow turned into null (DuckDB raises an error; `TRY` makes it
-/// null, as the online evaluator does).
-fn arithmetic(op: &str, a: &str, b: &str) -> String {
-    format!("TRY(({a}) {op} ({b}))")
-}
-
-fn scalar(func: &str, args: &[IrExpr], col: ColumnFn<'_>) -> Result<String, SqlError> {
+fn scalar(
+    func: &str,
+    args: &[IrExpr],
+    col: ColumnFn<'_>,
+    kind: KindFn<'_>,
+) -> Result<String, SqlError> {
     let a: Vec<String> = args
         .iter()
-        .map(|x| expr_to_sql(x, col))
+        .map(|x| row_sql(x, col, kind))
         .collect::<Result<_, _>>()?;
     let arg = |i: usize| {
         a.get(i)
@@ -90,6 +115,9 @@ fn scalar(func: &str, args: &[IrExpr], col: ColumnFn<'_>) -> Result<String, SqlE
     };
     Ok(match func {
         "coalesce" => format!("coalesce({}, {})", arg(0)?, arg(1)?),
+        "abs" if args.first().is_some_and(|x| kind_of(x, kind) == Kind::Int) => {
+            checked(&format!("abs(({})::HUGEINT)", arg(0)?))
+        }
         "abs" => format!("abs({})", arg(0)?),
         "round" => format!(
             "(sign(({0})::DOUBLE) * floor(abs(({0})::DOUBLE) + 0.5))",
@@ -126,7 +154,12 @@ fn scalar(func: &str, args: &[IrExpr], col: ColumnFn<'_>) -> Result<String, SqlE
 
 /// Compiles an aggregation over the rows of a window. `order` is the SQL that orders rows in
 /// time (event time, then created time) for `first` and `last`.
-pub fn aggregate_to_sql(e: &IrExpr, col: ColumnFn<'_>, order: &str) -> Result<String, SqlError> {
+pub fn aggregate_to_sql(
+    e: &IrExpr,
+    col: ColumnFn<'_>,
+    kind: KindFn<'_>,
+    order: &str,
+) -> Result<String, SqlError> {
     let IrExpr::Call { func, args } = e else {
         return Err(SqlError(
             "an aggregate feature must be an aggregation call".into(),
@@ -135,7 +168,7 @@ pub fn aggregate_to_sql(e: &IrExpr, col: ColumnFn<'_>, order: &str) -> Result<St
     let arg = |i: usize| -> Result<String, SqlError> {
         match args.get(i) {
             Some(IrExpr::Star) => Ok("*".into()),
-            Some(x) => expr_to_sql(x, col),
+            Some(x) => expr_to_sql(x, col, kind),
             None => Err(SqlError(format!("`{func}` lacks an argument"))),
         }
     };
