@@ -97,6 +97,16 @@ pub struct HistoricalReport {
     pub columns: Vec<String>,
 }
 
+/// The evaluator's kind of a value type.
+fn kind_of_type(t: Type) -> Kind {
+    match t {
+        Type::Int => Kind::Int,
+        Type::Float => Kind::Float,
+        Type::Bool => Kind::Bool,
+        Type::String | Type::Timestamp => Kind::Str,
+    }
+}
+
 /// The DuckDB type of a value type.
 pub fn sql_type(t: Type) -> &'static str {
     match t {
@@ -272,10 +282,94 @@ struct Wanted<'p> {
     def: &'p FeatureDef,
 }
 
+/// An on-demand feature to compute from retrieved features and request columns.
+struct OnDemand<'p> {
+    view: String,
+    name: String,
+    ty: Type,
+    expr: &'p mlp_ir::IrExpr,
+}
+
+/// Adds a feature to the retrieval: batch features to their view, on-demand ones after the
+/// features they read (each once).
+fn want<'p>(
+    plan: &'p Plan,
+    views: &mut BTreeMap<String, Vec<Wanted<'p>>>,
+    ondemand: &mut Vec<OnDemand<'p>>,
+    view: &str,
+    name: &str,
+    ty: Type,
+    def: &'p FeatureDef,
+) {
+    match def {
+        FeatureDef::OnDemand { expr } => {
+            if ondemand.iter().any(|o| o.view == view && o.name == name) {
+                return;
+            }
+            let mut deps = Vec::new();
+            collect_features(expr, &mut deps);
+            for (v, n) in deps {
+                if let Some(Spec::Feature { ty, def, .. }) =
+                    plan.get(&format!("feature.{v}.{n}")).map(|r| &r.spec)
+                {
+                    want(plan, views, ondemand, &v, &n, *ty, def);
+                }
+            }
+            ondemand.push(OnDemand {
+                view: view.to_string(),
+                name: name.to_string(),
+                ty,
+                expr,
+            });
+        }
+        _ => {
+            let list = views.entry(view.to_string()).or_default();
+            if !list.iter().any(|w| w.name == name) {
+                list.push(Wanted {
+                    view: view.to_string(),
+                    name: name.to_string(),
+                    ty,
+                    def,
+                });
+            }
+        }
+    }
+}
+
+fn collect_features(e: &mlp_ir::IrExpr, out: &mut Vec<(String, String)>) {
+    use mlp_ir::IrExpr as E;
+    match e {
+        E::Feature { view, feature } => out.push((view.clone(), feature.clone())),
+        E::Unary { expr, .. } => collect_features(expr, out),
+        E::Binary { lhs, rhs, .. } => {
+            collect_features(lhs, out);
+            collect_features(rhs, out);
+        }
+        E::Call { args, .. } => args.iter().for_each(|a| collect_features(a, out)),
+        _ => {}
+    }
+}
+
+fn collect_requests(e: &mlp_ir::IrExpr, out: &mut Vec<String>) {
+    use mlp_ir::IrExpr as E;
+    match e {
+        E::Request { field, .. } => out.push(field.clone()),
+        E::Unary { expr, .. } => collect_requests(expr, out),
+        E::Binary { lhs, rhs, .. } => {
+            collect_requests(lhs, out);
+            collect_requests(rhs, out);
+        }
+        E::Call { args, .. } => args.iter().for_each(|a| collect_requests(a, out)),
+        _ => {}
+    }
+}
+
 /// Runs a point-in-time retrieval and writes its output.
 pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalReport, FeatureError> {
-    // Resolve the features, grouped by view, in the order asked.
+    // Resolve the features, grouped by view, in the order asked; on-demand features bring the
+    // features they read (not written unless asked for), in dependency order.
     let mut views: BTreeMap<String, Vec<Wanted<'_>>> = BTreeMap::new();
+    let mut ondemand: Vec<OnDemand<'_>> = Vec::new();
     let mut order: Vec<(String, String)> = Vec::new();
     for r in &req.features {
         let id = format!("feature.{r}");
@@ -295,19 +389,14 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
         let Spec::Feature { view, ty, def } = &res.spec else {
             return Err(FeatureError::UnknownFeature(r.clone(), String::new()));
         };
-        if matches!(def, FeatureDef::OnDemand { .. }) {
-            return Err(FeatureError::Unsupported(
-                r.clone(),
-                "on-demand features are not retrievable historically yet".into(),
-            ));
-        }
         order.push((view.clone(), res.name.clone()));
-        views.entry(view.clone()).or_default().push(Wanted {
-            view: view.clone(),
-            name: res.name.clone(),
-            ty: *ty,
-            def,
-        });
+        want(plan, &mut views, &mut ondemand, view, &res.name, *ty, def);
+    }
+    if views.is_empty() && ondemand.is_empty() {
+        return Err(FeatureError::UnknownFeature(
+            String::new(),
+            " (no feature asked for)".into(),
+        ));
     }
 
     let conn = Connection::open_in_memory()?;
@@ -524,22 +613,65 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
         let name = c.split(' ').next().unwrap_or("");
         joins.push_str(&format!(" LEFT JOIN {name} USING (__mlp_row)"));
     }
-    let mut out_cols = Vec::new();
-    let mut projection = vec!["e.* EXCLUDE (__mlp_row, __mlp_at)".to_string()];
-    for (view, name) in &order {
-        let Some((_, _, sql)) = selects.iter().find(|(v, n, _)| v == view && n == name) else {
-            continue;
-        };
+    // Every retrieved feature as SQL over the joined CTEs, then the on-demand ones over those
+    // and the entity file's columns (request fields are read from columns of the same name).
+    let mut by_name: BTreeMap<String, (String, Type)> = BTreeMap::new();
+    for (view, name, sql) in &selects {
         let ty = views
             .get(view)
             .and_then(|ws| ws.iter().find(|w| &w.name == name))
             .map_or(Type::String, |w| w.ty);
+        by_name.insert(
+            format!("{view}__{name}"),
+            (format!("CAST({sql} AS {})", sql_type(ty)), ty),
+        );
+    }
+    for od in &ondemand {
+        let mut fields = Vec::new();
+        collect_requests(od.expr, &mut fields);
+        for f in &fields {
+            require(
+                &ecols,
+                &req.entities,
+                f,
+                &format!(
+                    " (a request field of on-demand feature `{}.{}`)",
+                    od.view, od.name
+                ),
+            )?;
+        }
+        let kind = |e: &mlp_ir::IrExpr| match e {
+            mlp_ir::IrExpr::Feature { view, feature } => by_name
+                .get(&format!("{view}__{feature}"))
+                .map_or(Kind::Null, |(_, t)| kind_of_type(*t)),
+            mlp_ir::IrExpr::Request { request, field } => {
+                match plan.get(&format!("request.{request}")).map(|r| &r.spec) {
+                    Some(Spec::Request { fields }) => fields
+                        .iter()
+                        .find(|c| &c.name == field)
+                        .map_or(Kind::Null, |c| kind_of_type(c.ty)),
+                    _ => Kind::Null,
+                }
+            }
+            _ => Kind::Null,
+        };
+        let col = |n: &str| match by_name.get(n) {
+            Some((sql, _)) => format!("({sql})"),
+            None => format!("e.{}", ident(n.split_once("__").map_or(n, |(_, f)| f))),
+        };
+        let sql = expr_to_sql(od.expr, &col, &kind)
+            .map_err(|e| FeatureError::Sql(format!("{}.{}", od.view, od.name), e))?;
+        let typed = format!("CAST({sql} AS {})", sql_type(od.ty));
+        by_name.insert(format!("{}__{}", od.view, od.name), (typed, od.ty));
+    }
+    let mut out_cols = Vec::new();
+    let mut projection = vec!["e.* EXCLUDE (__mlp_row, __mlp_at)".to_string()];
+    for (view, name) in &order {
         let col = format!("{view}__{name}");
-        projection.push(format!(
-            "CAST({sql} AS {}) AS {}",
-            sql_type(ty),
-            ident(&col)
-        ));
+        let Some((sql, _)) = by_name.get(&col) else {
+            continue;
+        };
+        projection.push(format!("{sql} AS {}", ident(&col)));
         out_cols.push(col);
     }
     let with = if ctes.is_empty() {

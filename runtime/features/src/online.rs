@@ -5,13 +5,15 @@
 
 use crate::historical::{key_columns, view_of, FeatureError};
 use crate::materialize::{online_db, online_table};
+use crate::ondemand::{eval, Kind, Val};
 use crate::sql::ident;
 use duckdb::types::Value as DbValue;
 use duckdb::Connection;
 use lru::LruCache;
-use mlp_ir::{FeatureDef, Literal, Plan, Spec};
+use mlp_ir::{FeatureDef, IrExpr, Literal, Plan, Spec};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -181,9 +183,9 @@ impl OnlineStore {
     }
 
     /// Looks up `features` (`view.feature`) for entity rows given as columns
-    /// (`{"user_id": [1, 2]}`) at time `now_us` (microseconds since the epoch), enforcing each
-    /// view's TTL on latest-row features. Returns the columns: the keys, then
-    /// `view__feature` for each feature.
+    /// (`{"user_id": [1, 2]}`, plus the request fields that on-demand features read, by field
+    /// name) at time `now_us` (microseconds since the epoch), enforcing each view's TTL on
+    /// latest-row features. Returns the given columns, then `view__feature` for each feature.
     pub fn lookup(
         &self,
         features: &[String],
@@ -197,59 +199,190 @@ impl OnlineStore {
             ));
         }
         let mut out: BTreeMap<String, Vec<Value>> = entities.clone();
-        let mut fetched: std::collections::HashMap<(String, usize), Option<Arc<OnlineRow>>> =
-            std::collections::HashMap::new();
+        let mut cx = Lookup {
+            store: self,
+            entities,
+            now_us,
+            fetched: HashMap::new(),
+        };
         for f in features {
             let (view, name) = f.split_once('.').ok_or_else(|| {
                 FeatureError::UnknownFeature(f.clone(), " (write VIEW.FEATURE)".into())
             })?;
-            let Some(Spec::Feature { def, .. }) =
-                self.plan.get(&format!("feature.{f}")).map(|r| &r.spec)
-            else {
-                return Err(FeatureError::UnknownFeature(f.clone(), String::new()));
-            };
-            let v = view_of(&self.plan, view)?;
-            let keys = key_columns(&self.plan, &v.entity);
-            for k in &keys {
-                if !entities.contains_key(k) {
-                    return Err(FeatureError::Db(format!(
-                        "the entities lack `{k}`, a key of entity `{}`",
-                        v.entity
-                    )));
-                }
-            }
-            let latest = matches!(def, FeatureDef::Column { .. } | FeatureDef::Expr { .. });
-            // As offline: a count over no rows is 0, not null.
-            let is_count = matches!(def, FeatureDef::Aggregate { expr: mlp_ir::IrExpr::Call { func, .. }, .. } if func == "count" || func == "count_distinct");
             let mut col = Vec::with_capacity(n);
             for i in 0..n {
-                // One read per view and entity row, whatever the number of its features.
-                let row = match fetched.get(&(view.to_string(), i)) {
-                    Some(r) => r.clone(),
-                    None => {
-                        let key: Vec<Value> = keys.iter().map(|k| entities[k][i].clone()).collect();
-                        let r = self.row(view, &key)?;
-                        fetched.insert((view.to_string(), i), r.clone());
-                        r
-                    }
-                };
-                let value = match row {
-                    None if is_count => Value::from(0),
-                    None => Value::Null,
-                    Some(r) => {
-                        let expired = latest
-                            && matches!((v.ttl_ms, r.event_us), (Some(ttl), Some(ev)) if now_us - ev > (ttl as i64).saturating_mul(1000));
-                        if expired {
-                            Value::Null
-                        } else {
-                            r.values.get(name).cloned().unwrap_or(Value::Null)
-                        }
-                    }
-                };
-                col.push(value);
+                col.push(cx.value(view, name, i, 0)?);
             }
             out.insert(format!("{view}__{name}"), col);
         }
         Ok(out)
+    }
+}
+
+/// One lookup in progress: rows already read, by view and entity row.
+struct Lookup<'a> {
+    store: &'a OnlineStore,
+    entities: &'a BTreeMap<String, Vec<Value>>,
+    now_us: i64,
+    fetched: HashMap<(String, usize), Option<Arc<OnlineRow>>>,
+}
+
+impl Lookup<'_> {
+    /// The value of `view.name` for entity row `i`: a materialized value (TTL enforced) or an
+    /// on-demand one computed from request fields and other features.
+    fn value(
+        &mut self,
+        view: &str,
+        name: &str,
+        i: usize,
+        depth: usize,
+    ) -> Result<Value, FeatureError> {
+        let plan = &self.store.plan;
+        let Some(Spec::Feature { def, .. }) =
+            plan.get(&format!("feature.{view}.{name}")).map(|r| &r.spec)
+        else {
+            return Err(FeatureError::UnknownFeature(
+                format!("{view}.{name}"),
+                String::new(),
+            ));
+        };
+        if let FeatureDef::OnDemand { expr } = def {
+            if depth > 64 {
+                return Err(FeatureError::Unsupported(
+                    format!("{view}.{name}"),
+                    "on-demand features nested too deeply".into(),
+                ));
+            }
+            return self.on_demand(expr, i, depth);
+        }
+        let v = view_of(plan, view)?;
+        let keys = key_columns(plan, &v.entity);
+        for k in &keys {
+            if !self.entities.contains_key(k) {
+                return Err(FeatureError::Db(format!(
+                    "the entities lack `{k}`, a key of entity `{}`",
+                    v.entity
+                )));
+            }
+        }
+        let latest = matches!(def, FeatureDef::Column { .. } | FeatureDef::Expr { .. });
+        // As offline: a count over no rows is 0, not null.
+        let is_count = matches!(def, FeatureDef::Aggregate { expr: IrExpr::Call { func, .. }, .. } if func == "count" || func == "count_distinct");
+        // One read per view and entity row, whatever the number of its features.
+        let row = match self.fetched.get(&(view.to_string(), i)) {
+            Some(r) => r.clone(),
+            None => {
+                let key: Vec<Value> = keys.iter().map(|k| self.entities[k][i].clone()).collect();
+                let r = self.store.row(view, &key)?;
+                self.fetched.insert((view.to_string(), i), r.clone());
+                r
+            }
+        };
+        Ok(match row {
+            None if is_count => Value::from(0),
+            None => Value::Null,
+            Some(r) => {
+                let ttl_us = v
+                    .ttl_ms
+                    .map(|t| i64::try_from(t).unwrap_or(i64::MAX).saturating_mul(1000));
+                let expired = latest
+                    && matches!((ttl_us, r.event_us), (Some(ttl), Some(ev)) if self.now_us - ev > ttl);
+                if expired {
+                    Value::Null
+                } else {
+                    r.values.get(name).cloned().unwrap_or(Value::Null)
+                }
+            }
+        })
+    }
+
+    fn on_demand(&mut self, expr: &IrExpr, i: usize, depth: usize) -> Result<Value, FeatureError> {
+        // Read every leaf first (features may need the store), then evaluate.
+        let mut leaves: HashMap<String, Val> = HashMap::new();
+        let mut kinds: HashMap<String, Kind> = HashMap::new();
+        let mut refs = Vec::new();
+        leaves_of(expr, &mut refs);
+        for leaf in refs {
+            let key = leaf_key(&leaf);
+            if leaves.contains_key(&key) {
+                continue;
+            }
+            let (val, kind) = match &leaf {
+                IrExpr::Feature { view, feature } => {
+                    let ty = match self
+                        .store
+                        .plan
+                        .get(&format!("feature.{view}.{feature}"))
+                        .map(|r| &r.spec)
+                    {
+                        Some(Spec::Feature { ty, .. }) => kind_of_type(*ty),
+                        _ => Kind::Null,
+                    };
+                    (
+                        Val::from_json(&self.value(view, feature, i, depth + 1)?),
+                        ty,
+                    )
+                }
+                IrExpr::Request { request, field } => {
+                    let col = self.entities.get(field).ok_or_else(|| {
+                        FeatureError::Db(format!(
+                            "the request lacks `{field}`, a field of request `{request}`"
+                        ))
+                    })?;
+                    let ty = match self
+                        .store
+                        .plan
+                        .get(&format!("request.{request}"))
+                        .map(|r| &r.spec)
+                    {
+                        Some(Spec::Request { fields }) => fields
+                            .iter()
+                            .find(|c| &c.name == field)
+                            .map_or(Kind::Null, |c| kind_of_type(c.ty)),
+                        _ => Kind::Null,
+                    };
+                    (Val::from_json(&col[i]), ty)
+                }
+                _ => (Val::Null, Kind::Null),
+            };
+            leaves.insert(key.clone(), val);
+            kinds.insert(key, kind);
+        }
+        let v = eval(
+            expr,
+            &|x| leaves.get(&leaf_key(x)).cloned().unwrap_or(Val::Null),
+            &|x| kinds.get(&leaf_key(x)).copied().unwrap_or(Kind::Null),
+        );
+        Ok(v.to_json())
+    }
+}
+
+fn leaf_key(e: &IrExpr) -> String {
+    match e {
+        IrExpr::Feature { view, feature } => format!("f:{view}.{feature}"),
+        IrExpr::Request { request, field } => format!("r:{request}.{field}"),
+        _ => String::new(),
+    }
+}
+
+fn leaves_of(e: &IrExpr, out: &mut Vec<IrExpr>) {
+    match e {
+        IrExpr::Feature { .. } | IrExpr::Request { .. } => out.push(e.clone()),
+        IrExpr::Unary { expr, .. } => leaves_of(expr, out),
+        IrExpr::Binary { lhs, rhs, .. } => {
+            leaves_of(lhs, out);
+            leaves_of(rhs, out);
+        }
+        IrExpr::Call { args, .. } => args.iter().for_each(|a| leaves_of(a, out)),
+        _ => {}
+    }
+}
+
+fn kind_of_type(t: mlp_ir::Type) -> Kind {
+    match t {
+        mlp_ir::Type::Int => Kind::Int,
+        mlp_ir::Type::Float => Kind::Float,
+        mlp_ir::Type::Bool => Kind::Bool,
+        mlp_ir::Type::String | mlp_ir::Type::Timestamp => Kind::Str,
     }
 }

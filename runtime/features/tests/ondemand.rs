@@ -330,3 +330,159 @@ proptest! {
         check(&exprs, &rows)?;
     }
 }
+
+const SPEC: &str = "project shop {}
+
+entity user {
+  key = user_id: int
+}
+
+source tx {
+  path      = \"tx.csv\"
+  timestamp = ts
+
+  schema {
+    user_id: int
+    amount: float
+    ts: timestamp
+  }
+}
+
+features stats {
+  entity = user
+  source = tx
+
+  avg_amount: float = avg(amount) over 1d
+}
+
+request checkout {
+  amount: float
+}
+
+features derived {
+  ratio: float = checkout.amount / coalesce(stats.avg_amount, 1.0)
+  big: bool = derived.ratio > 2.0
+}
+
+model m {
+  inputs = [derived.ratio, derived.big]
+  output = score: float
+}
+
+deployment d {
+  model = m@1
+}
+";
+
+#[test]
+fn historical_retrieval_computes_on_demand_features_with_the_evaluators_semantics() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let p = dir.path();
+    std::fs::write(p.join("p.mlp"), SPEC).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(p.join("tx.csv"), "user_id,amount,ts\n1,10.0,2026-01-01 10:00:00\n1,30.0,2026-01-01 11:00:00\n2,0.0,2026-01-01 09:00:00\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        p.join("entities.csv"),
+        "user_id,event_timestamp,amount\n1,2026-01-01 12:00:00,50.0\n2,2026-01-01 12:00:00,5.0\n3,2026-01-01 12:00:00,3.0\n1,2026-01-01 12:00:00,\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let checked = mlp_driver::check_dir(p, None);
+    let plan = checked
+        .plan
+        .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
+    let req = mlp_features::HistoricalRequest {
+        project_dir: p.to_path_buf(),
+        entities: p.join("entities.csv"),
+        features: vec!["derived.big".into(), "derived.ratio".into()],
+        at: "event_timestamp".into(),
+        out: p.join("out.csv"),
+    };
+    let report = mlp_features::historical(&plan, &req).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.columns, ["derived__big", "derived__ratio"]);
+    let out = std::fs::read_to_string(p.join("out.csv")).unwrap_or_default();
+    // avg for user 1 is 20 (ratio 2.5, big); user 2's avg is 0, so the division by zero is
+    // null and so is `big`; user 3 has no rows (coalesce to 1.0); a null request amount.
+    assert_eq!(
+        out,
+        "user_id,event_timestamp,amount,derived__big,derived__ratio\n\
+         1,2026-01-01 12:00:00,50.0,true,2.5\n\
+         2,2026-01-01 12:00:00,5.0,,\n\
+         3,2026-01-01 12:00:00,3.0,true,3.0\n\
+         1,2026-01-01 12:00:00,,,\n"
+    );
+    // The same values from the online evaluator.
+    let ratio = match plan.get("feature.derived.ratio").map(|r| &r.spec) {
+        Some(mlp_ir::Spec::Feature {
+            def: mlp_ir::FeatureDef::OnDemand { expr },
+            ..
+        }) => expr.clone(),
+        other => panic!("{other:?}"),
+    };
+    let kinds = |_: &IrExpr| Kind::Float;
+    for (amount, avg, want) in [
+        (Some(50.0), Some(20.0), Val::Float(2.5)),
+        (Some(5.0), Some(0.0), Val::Null),
+        (Some(3.0), None, Val::Float(3.0)),
+        (None, Some(20.0), Val::Null),
+    ] {
+        let got = eval(
+            &ratio,
+            &|x| match x {
+                IrExpr::Request { .. } => amount.map_or(Val::Null, Val::Float),
+                IrExpr::Feature { .. } => avg.map_or(Val::Null, Val::Float),
+                _ => Val::Null,
+            },
+            &kinds,
+        );
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn online_lookups_compute_on_demand_features_like_historical_retrieval() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let p = dir.path();
+    std::fs::write(p.join("p.mlp"), SPEC).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(p.join("tx.csv"), "user_id,amount,ts\n1,10.0,2026-01-01 10:00:00\n1,30.0,2026-01-01 11:00:00\n2,0.0,2026-01-01 09:00:00\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let checked = mlp_driver::check_dir(p, None);
+    let plan = checked
+        .plan
+        .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
+    mlp_features::materialize(&plan, p, &[], Some("2026-01-01 12:00:00"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = mlp_features::OnlineStore::open(p, &plan).unwrap_or_else(|e| panic!("{e}"));
+    let entities: std::collections::BTreeMap<String, Vec<serde_json::Value>> = [
+        (
+            "user_id".to_string(),
+            vec![1.into(), 2.into(), 3.into(), 1.into()],
+        ),
+        (
+            "amount".to_string(),
+            vec![50.0.into(), 5.0.into(), 3.0.into(), serde_json::Value::Null],
+        ),
+    ]
+    .into();
+    let features = vec!["derived.big".to_string(), "derived.ratio".to_string()];
+    let cols = store
+        .lookup(&features, &entities, 1_767_268_800_000_000)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        serde_json::json!(cols["derived__ratio"]),
+        serde_json::json!([2.5, null, 3.0, null])
+    );
+    assert_eq!(
+        serde_json::json!(cols["derived__big"]),
+        serde_json::json!([true, null, true, null])
+    );
+    // Without the request field the lookup says which field is missing.
+    let mut no_amount = entities.clone();
+    no_amount.remove("amount");
+    let err = store
+        .lookup(&features, &no_amount, 0)
+        .map(|_| ())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("lacks `amount`"), "{err}");
+}
