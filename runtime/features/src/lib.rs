@@ -2,6 +2,7 @@
 //! correct historical retrieval (`historical`), and later materialization into the online
 //! store and on-demand features.
 
+pub mod api;
 pub mod historical;
 pub mod materialize;
 pub mod ondemand;

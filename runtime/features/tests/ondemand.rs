@@ -486,3 +486,60 @@ fn online_lookups_compute_on_demand_features_like_historical_retrieval() {
         .unwrap_or_default();
     assert!(err.contains("lacks `amount`"), "{err}");
 }
+
+#[test]
+fn the_http_handler_answers_columns_or_a_400() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let p = dir.path();
+    std::fs::write(p.join("p.mlp"), SPEC).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        p.join("tx.csv"),
+        "user_id,amount,ts\n1,10.0,2026-01-01 10:00:00\n1,30.0,2026-01-01 11:00:00\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let checked = mlp_driver::check_dir(p, None);
+    let plan = checked
+        .plan
+        .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
+    mlp_features::materialize(&plan, p, &[], Some("2026-01-01 12:00:00"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = mlp_features::OnlineStore::open(p, &plan).unwrap_or_else(|e| panic!("{e}"));
+    let now = 1_767_268_800_000_000;
+    let body = br#"{"features": ["stats.avg_amount", "derived.ratio"], "entities": {"user_id": [1, 2]}, "request": {"amount": [40.0, 1.0]}}"#;
+    let (status, v) = mlp_features::api::online_features(&store, body, now);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["columns"]["stats__avg_amount"],
+        serde_json::json!([20.0, null])
+    );
+    assert_eq!(
+        v["columns"]["derived__ratio"],
+        serde_json::json!([2.0, 1.0])
+    );
+    for (bad, why) in [
+        (&b"not json"[..], "invalid request body"),
+        (
+            &br#"{"features": [], "entities": {"user_id": [1]}}"#[..],
+            "empty",
+        ),
+        (
+            &br#"{"features": ["stats.nope"], "entities": {"user_id": [1]}}"#[..],
+            "unknown feature",
+        ),
+        (
+            &br#"{"features": ["stats.avg_amount"], "entities": {"user_id": [1, 2], "x": [1]}}"#[..],
+            "same number",
+        ),
+        (
+            &br#"{"features": ["stats.avg_amount"], "entitys": {}}"#[..],
+            "invalid request body",
+        ),
+    ] {
+        let (status, v) = mlp_features::api::online_features(&store, bad, now);
+        assert_eq!(status, 400, "{v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains(why)),
+            "{why}: {v}"
+        );
+    }
+}
