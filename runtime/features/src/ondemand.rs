@@ -227,8 +227,14 @@ fn eval_inner(e: &IrExpr, get: &dyn Fn(&IrExpr) -> Val, leaf: &dyn Fn(&IrExpr) -
             match binop.as_str() {
                 "+" | "-" | "*" => arith(binop, &a, &b),
                 "/" => match (a.num(), b.num()) {
-                    (Some(_), Some(y)) if y == 0.0 => Val::Null,
-                    (Some(x), Some(y)) => Val::Float(x / y),
+                    // Division by zero (of either sign) is null, as in the SQL.
+                    (Some(x), Some(y)) => {
+                        if y == 0.0 {
+                            Val::Null
+                        } else {
+                            Val::Float(x / y)
+                        }
+                    }
                     _ => Val::Null,
                 },
                 "and" => match (truth(&a), truth(&b)) {

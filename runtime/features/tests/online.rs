@@ -207,14 +207,14 @@ fn online_equals_offline_at_the_watermark_incrementally() {
     assert!(
         skew.mismatches
             .iter()
-            .all(|m| m.key["user_id"] == Value::from(2) && m.key["region"] == "eu"),
+            .all(|m| m.key["user_id"] == 2 && m.key["region"] == "eu"),
         "{:#?}",
         skew.mismatches
     );
     assert!(
         skew.mismatches
             .iter()
-            .any(|m| m.feature == "stats.amount" && m.offline == Value::from(77.0)),
+            .any(|m| m.feature == "stats.amount" && m.offline == 77.0),
         "{:#?}",
         skew.mismatches
     );
@@ -222,7 +222,7 @@ fn online_equals_offline_at_the_watermark_incrementally() {
     // while the unwindowed total stays.
     let later = online_at(&store, us("2026-01-01 18:00:00"));
     let i = (0..12)
-        .find(|&i| later["user_id"][i] == Value::from(1) && later["region"][i] == "us")
+        .find(|&i| later["user_id"][i] == 1 && later["region"][i] == "us")
         .unwrap_or(0);
     assert_eq!(later["stats__amount"][i], Value::Null);
     assert!(later["stats__total"][i].as_f64().is_some());
