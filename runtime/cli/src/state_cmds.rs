@@ -225,6 +225,32 @@ fn confirm() -> bool {
     std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
 }
 
+/// The feature store's apply action: a source that is created or changed must have files
+/// that match its declared schema.
+struct SourceCheck;
+
+impl mlp_state::Component for SourceCheck {
+    fn name(&self) -> &str {
+        "the feature store"
+    }
+
+    fn apply(
+        &self,
+        change: &mlp_state::Change,
+        plan: &mlp_ir::Plan,
+        project_dir: &Path,
+    ) -> Result<(), String> {
+        if change.kind != "source" || change.action == mlp_state::Action::Delete {
+            return Ok(());
+        }
+        let name = change.id.trim_start_matches("source.");
+        let Some(source) = mlp_features::historical::source_info(plan, name) else {
+            return Ok(());
+        };
+        mlp_features::schema::check_source(project_dir, name, &source).map_err(|e| e.to_string())
+    }
+}
+
 /// `mlpc apply`.
 pub fn apply(args: &ApplyArgs) -> ExitCode {
     let saved = args.target.is_file();
@@ -306,7 +332,7 @@ pub fn apply(args: &ApplyArgs) -> ExitCode {
             Err(e) => return fail(e),
         },
     };
-    match mlp_state::apply(&mut catalog, &dir, &plan, &changes, &[]) {
+    match mlp_state::apply(&mut catalog, &dir, &plan, &changes, &[&SourceCheck]) {
         Ok(r) => {
             for w in &r.warnings {
                 eprintln!("warning: {w}");

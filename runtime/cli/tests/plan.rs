@@ -348,3 +348,44 @@ fn a_change_under_a_deployed_model_shows_everything_it_reaches_and_fails_ci() {
     let (code, _, err) = mlpc(dir.path(), &["plan", "proj", "--fail-on", "breaking"]);
     assert_eq!(code, 1, "{err}");
 }
+
+#[test]
+fn apply_checks_source_files_against_the_declared_schema() {
+    let dir = project(BASE);
+    // A value that is not a float in the `amount` column: apply fails, names the file, the
+    // line and the column, and records nothing.
+    std::fs::write(
+        dir.path().join("proj/t.csv"),
+        "user_id,amount,ts\n1,lots,2026-01-01 10:00:00\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (code, _, err) = mlpc(dir.path(), &["apply", "proj", "--auto-approve"]);
+    assert_eq!(code, 1);
+    for part in [
+        "the feature store failed on `source.tx`",
+        "t.csv",
+        "\"amount\"",
+        "1,lots",
+    ] {
+        assert!(err.contains(part), "expected `{part}` in: {err}");
+    }
+    assert_eq!(
+        mlpc(dir.path(), &["plan", "proj", "--detailed-exitcode"]).0,
+        2,
+        "nothing applied"
+    );
+    // A missing column.
+    std::fs::write(
+        dir.path().join("proj/t.csv"),
+        "user_id,ts\n1,2026-01-01 10:00:00\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (code, _, err) = mlpc(dir.path(), &["apply", "proj", "--auto-approve"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("has no column `amount`"), "{err}");
+    // A missing file.
+    std::fs::remove_file(dir.path().join("proj/t.csv")).unwrap_or_else(|e| panic!("{e}"));
+    let (code, _, err) = mlpc(dir.path(), &["apply", "proj", "--auto-approve"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("t.csv"), "{err}");
+}

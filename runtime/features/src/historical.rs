@@ -261,6 +261,26 @@ pub fn view_of(plan: &Plan, view: &str) -> Result<ViewInfo, FeatureError> {
     })
 }
 
+/// The source `name` of the plan.
+pub fn source_info(plan: &Plan, name: &str) -> Option<SourceInfo> {
+    match plan.get(&format!("source.{name}")).map(|r| &r.spec) {
+        Some(Spec::Source {
+            path,
+            format,
+            timestamp,
+            created,
+            schema,
+        }) => Some(SourceInfo {
+            path: path.clone(),
+            format: *format,
+            timestamp: timestamp.clone(),
+            created: created.clone(),
+            schema: schema.clone(),
+        }),
+        _ => None,
+    }
+}
+
 /// The key column names of entity `entity`.
 pub fn key_columns(plan: &Plan, entity: &str) -> Vec<String> {
     match plan.get(&format!("entity.{entity}")).map(|r| &r.spec) {

@@ -12,7 +12,7 @@ entity user {
 }
 
 source tx {
-  path      = \"t.parquet\"
+  path      = \"t.csv\"
   timestamp = ts
 
   schema {
@@ -75,7 +75,13 @@ pub fn project(src: &str) -> tempfile::TempDir {
     dir
 }
 
-/// Replaces `proj/p.mlp` under `dir`.
+/// Replaces `proj/p.mlp` under `dir` (and writes the source file `proj/t.csv` that the
+/// shop's specs read, which apply checks against the declared schema).
 pub fn write(dir: &Path, src: &str) {
     std::fs::write(dir.join("proj/p.mlp"), src).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.join("proj/t.csv"),
+        "user_id,amount,ts\n1,9.5,2026-01-01 10:00:00\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
 }
