@@ -47,6 +47,47 @@ pub struct OnlineStore {
     /// Hit/miss counters.
     pub counters: Counters,
     plan: Plan,
+    /// What a lookup needs of each batch feature, by `view.feature`, computed once.
+    meta: HashMap<String, Arc<FeatureMeta>>,
+}
+
+/// A batch feature as the online path reads it.
+#[derive(Debug)]
+struct FeatureMeta {
+    entity: String,
+    keys: Vec<String>,
+    /// A latest-row feature, to which the view's TTL applies.
+    latest: bool,
+    /// `count`/`count_distinct`: 0, not null, for an unknown key.
+    is_count: bool,
+    ttl_us: Option<i64>,
+}
+
+fn feature_meta(plan: &Plan) -> HashMap<String, Arc<FeatureMeta>> {
+    let mut out = HashMap::new();
+    for r in plan.resources() {
+        let Spec::Feature { view, def, .. } = &r.spec else {
+            continue;
+        };
+        if matches!(def, FeatureDef::OnDemand { .. }) {
+            continue;
+        }
+        let Ok(v) = view_of(plan, view) else { continue };
+        let is_count = matches!(def, FeatureDef::Aggregate { expr: IrExpr::Call { func, .. }, .. } if func == "count" || func == "count_distinct");
+        out.insert(
+            format!("{view}.{}", r.name),
+            Arc::new(FeatureMeta {
+                keys: key_columns(plan, &v.entity),
+                entity: v.entity,
+                latest: matches!(def, FeatureDef::Column { .. } | FeatureDef::Expr { .. }),
+                is_count,
+                ttl_us: v
+                    .ttl_ms
+                    .map(|t| i64::try_from(t).unwrap_or(i64::MAX).saturating_mul(1000)),
+            }),
+        );
+    }
+    out
 }
 
 /// The capacity the project block declares (`online = memory(capacity = N)`), or 100,000.
@@ -116,6 +157,7 @@ impl OnlineStore {
             cache: Mutex::new(LruCache::new(cap)),
             counters: Counters::default(),
             plan: plan.clone(),
+            meta: feature_meta(plan),
         })
     }
 
@@ -237,42 +279,43 @@ impl Lookup<'_> {
         i: usize,
         depth: usize,
     ) -> Result<Value, FeatureError> {
-        let plan = &self.store.plan;
-        let Some(Spec::Feature { def, .. }) =
-            plan.get(&format!("feature.{view}.{name}")).map(|r| &r.spec)
-        else {
-            return Err(FeatureError::UnknownFeature(
-                format!("{view}.{name}"),
-                String::new(),
-            ));
+        let full = format!("{view}.{name}");
+        let Some(meta) = self.store.meta.get(&full).cloned() else {
+            let plan = &self.store.plan;
+            return match plan.get(&format!("feature.{full}")).map(|r| &r.spec) {
+                Some(Spec::Feature {
+                    def: FeatureDef::OnDemand { expr },
+                    ..
+                }) => {
+                    if depth > 64 {
+                        return Err(FeatureError::Unsupported(
+                            full,
+                            "on-demand features nested too deeply".into(),
+                        ));
+                    }
+                    self.on_demand(expr, i, depth)
+                }
+                _ => Err(FeatureError::UnknownFeature(full, String::new())),
+            };
         };
-        if let FeatureDef::OnDemand { expr } = def {
-            if depth > 64 {
-                return Err(FeatureError::Unsupported(
-                    format!("{view}.{name}"),
-                    "on-demand features nested too deeply".into(),
-                ));
-            }
-            return self.on_demand(expr, i, depth);
-        }
-        let v = view_of(plan, view)?;
-        let keys = key_columns(plan, &v.entity);
-        for k in &keys {
+        for k in &meta.keys {
             if !self.entities.contains_key(k) {
                 return Err(FeatureError::Db(format!(
                     "the entities lack `{k}`, a key of entity `{}`",
-                    v.entity
+                    meta.entity
                 )));
             }
         }
-        let latest = matches!(def, FeatureDef::Column { .. } | FeatureDef::Expr { .. });
-        // As offline: a count over no rows is 0, not null.
-        let is_count = matches!(def, FeatureDef::Aggregate { expr: IrExpr::Call { func, .. }, .. } if func == "count" || func == "count_distinct");
+        let (latest, is_count) = (meta.latest, meta.is_count);
         // One read per view and entity row, whatever the number of its features.
         let row = match self.fetched.get(&(view.to_string(), i)) {
             Some(r) => r.clone(),
             None => {
-                let key: Vec<Value> = keys.iter().map(|k| self.entities[k][i].clone()).collect();
+                let key: Vec<Value> = meta
+                    .keys
+                    .iter()
+                    .map(|k| self.entities[k][i].clone())
+                    .collect();
                 let r = self.store.row(view, &key)?;
                 self.fetched.insert((view.to_string(), i), r.clone());
                 r
@@ -282,9 +325,7 @@ impl Lookup<'_> {
             None if is_count => Value::from(0),
             None => Value::Null,
             Some(r) => {
-                let ttl_us = v
-                    .ttl_ms
-                    .map(|t| i64::try_from(t).unwrap_or(i64::MAX).saturating_mul(1000));
+                let ttl_us = meta.ttl_us;
                 let expired = latest
                     && matches!((ttl_us, r.event_us), (Some(ttl), Some(ev)) if self.now_us - ev > ttl);
                 if expired {
