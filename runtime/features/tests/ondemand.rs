@@ -374,22 +374,39 @@ deployment d {
 }
 ";
 
+const TX: &str = "user_id,amount,ts\n1,10.0,2026-01-01 10:00:00\n1,30.0,2026-01-01 11:00:00\n2,0.0,2026-01-01 09:00:00\n";
+
+/// The shop project with its transactions in a temporary folder, checked.
+fn shop() -> (tempfile::TempDir, mlp_ir::Plan) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("p.mlp"), SPEC).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("tx.csv"), TX).unwrap_or_else(|e| panic!("{e}"));
+    let checked = mlp_driver::check_dir(dir.path(), None);
+    let plan = checked
+        .plan
+        .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
+    (dir, plan)
+}
+
+/// The shop, materialized at noon, and its online store.
+fn shop_online() -> (tempfile::TempDir, mlp_ir::Plan, mlp_features::OnlineStore) {
+    let (dir, plan) = shop();
+    mlp_features::materialize(&plan, dir.path(), &[], Some("2026-01-01 12:00:00"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store =
+        mlp_features::OnlineStore::open(dir.path(), &plan).unwrap_or_else(|e| panic!("{e}"));
+    (dir, plan, store)
+}
+
 #[test]
 fn historical_retrieval_computes_on_demand_features_with_the_evaluators_semantics() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (dir, plan) = shop();
     let p = dir.path();
-    std::fs::write(p.join("p.mlp"), SPEC).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(p.join("tx.csv"), "user_id,amount,ts\n1,10.0,2026-01-01 10:00:00\n1,30.0,2026-01-01 11:00:00\n2,0.0,2026-01-01 09:00:00\n")
-        .unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(
         p.join("entities.csv"),
         "user_id,event_timestamp,amount\n1,2026-01-01 12:00:00,50.0\n2,2026-01-01 12:00:00,5.0\n3,2026-01-01 12:00:00,3.0\n1,2026-01-01 12:00:00,\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let checked = mlp_driver::check_dir(p, None);
-    let plan = checked
-        .plan
-        .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
     let req = mlp_features::HistoricalRequest {
         project_dir: p.to_path_buf(),
         entities: p.join("entities.csv"),
@@ -440,18 +457,7 @@ fn historical_retrieval_computes_on_demand_features_with_the_evaluators_semantic
 
 #[test]
 fn online_lookups_compute_on_demand_features_like_historical_retrieval() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let p = dir.path();
-    std::fs::write(p.join("p.mlp"), SPEC).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(p.join("tx.csv"), "user_id,amount,ts\n1,10.0,2026-01-01 10:00:00\n1,30.0,2026-01-01 11:00:00\n2,0.0,2026-01-01 09:00:00\n")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let checked = mlp_driver::check_dir(p, None);
-    let plan = checked
-        .plan
-        .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
-    mlp_features::materialize(&plan, p, &[], Some("2026-01-01 12:00:00"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let store = mlp_features::OnlineStore::open(p, &plan).unwrap_or_else(|e| panic!("{e}"));
+    let (_dir, _plan, store) = shop_online();
     let entities: std::collections::BTreeMap<String, Vec<serde_json::Value>> = [
         (
             "user_id".to_string(),
@@ -489,32 +495,19 @@ fn online_lookups_compute_on_demand_features_like_historical_retrieval() {
 
 #[test]
 fn the_http_handler_answers_columns_or_a_400() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let p = dir.path();
-    std::fs::write(p.join("p.mlp"), SPEC).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        p.join("tx.csv"),
-        "user_id,amount,ts\n1,10.0,2026-01-01 10:00:00\n1,30.0,2026-01-01 11:00:00\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let checked = mlp_driver::check_dir(p, None);
-    let plan = checked
-        .plan
-        .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
-    mlp_features::materialize(&plan, p, &[], Some("2026-01-01 12:00:00"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let store = mlp_features::OnlineStore::open(p, &plan).unwrap_or_else(|e| panic!("{e}"));
+    // User 2's average is 0, so its ratio divides by zero: null.
+    let (_dir, _plan, store) = shop_online();
     let now = 1_767_268_800_000_000;
     let body = br#"{"features": ["stats.avg_amount", "derived.ratio"], "entities": {"user_id": [1, 2]}, "request": {"amount": [40.0, 1.0]}}"#;
     let (status, v) = mlp_features::api::online_features(&store, body, now);
     assert_eq!(status, 200, "{v}");
     assert_eq!(
         v["columns"]["stats__avg_amount"],
-        serde_json::json!([20.0, null])
+        serde_json::json!([20.0, 0.0])
     );
     assert_eq!(
         v["columns"]["derived__ratio"],
-        serde_json::json!([2.0, 1.0])
+        serde_json::json!([2.0, null])
     );
     for (bad, why) in [
         (&b"not json"[..], "invalid request body"),
