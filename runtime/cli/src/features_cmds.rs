@@ -1,7 +1,7 @@
 //! `mlpc features ...` and `mlpc materialize`: the feature store from the command line:
 //! historical retrieval, materialization, online lookups and the skew check.
 
-use crate::state_cmds::checked_plan;
+use crate::state_cmds::{checked_plan, fail};
 use crate::Format;
 use clap::Subcommand;
 use serde_json::Value;
@@ -98,11 +98,6 @@ pub struct MaterializeArgs {
     /// Read environment values from DIR/env/NAME.yaml.
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
-}
-
-fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(1)
 }
 
 /// `mlpc materialize`.

@@ -136,7 +136,8 @@ pub(crate) fn checked_plan(dir: &Path, env: Option<&str>) -> Result<mlp_ir::Plan
     checked.plan.ok_or(ExitCode::from(1))
 }
 
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
+/// Prints `error: MSG` and gives exit code 1.
+pub(crate) fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(1)
 }
