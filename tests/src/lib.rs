@@ -2,4 +2,5 @@
 //! known-bad projects (examples and golden files) and a generator of large projects.
 
 pub mod corpus;
+pub mod fuzz;
 pub mod gen;
