@@ -68,6 +68,25 @@ fn apply_src(dir: &Path, src: &str) -> mlp_state::ChangeSet {
     changes
 }
 
+/// Applies BASE in a fresh folder, then returns the changes `edited` would make to it.
+fn changes_after_base(edited: &str) -> (tempfile::TempDir, mlp_state::ChangeSet) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    apply_src(dir.path(), BASE);
+    let plan = plan_of(edited);
+    let cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let changes = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
+    (dir, changes)
+}
+
+/// The change to `id`.
+fn change<'a>(changes: &'a mlp_state::ChangeSet, id: &str) -> &'a mlp_state::Change {
+    changes
+        .changes
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no change to {id}: {changes:#?}"))
+}
+
 #[test]
 fn apply_twice_changes_nothing_the_second_time() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -121,20 +140,11 @@ fn a_changed_window_is_a_breaking_update_that_reaches_the_consumer() {
 
 #[test]
 fn a_type_change_is_a_replace() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    apply_src(dir.path(), BASE);
-    let edited = BASE.replace(
+    let (_dir, changes) = changes_after_base(&BASE.replace(
         "avg_7d: float = avg(amount) over 7d",
         "avg_7d: int = count(*) over 7d",
-    );
-    let plan = plan_of(&edited);
-    let cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    let changes = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
-    let c = changes
-        .changes
-        .iter()
-        .find(|c| c.id == "feature.stats.avg_7d")
-        .unwrap_or_else(|| panic!("{changes:#?}"));
+    ));
+    let c = change(&changes, "feature.stats.avg_7d");
     assert_eq!(c.action, Action::Replace);
     assert_eq!(c.actions, ["delete", "create"]);
     assert_eq!(c.severity, Severity::Breaking);
@@ -322,25 +332,22 @@ fn an_unreachable_lineage_endpoint_warns_but_does_not_fail_the_apply() {
 
 #[test]
 fn a_deployment_output_added_is_a_compatible_note_for_its_consumers() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    apply_src(dir.path(), BASE);
-    let edited = BASE.replace(
+    let (_dir, changes) = changes_after_base(&BASE.replace(
         "output = score: float",
         "outputs = [score: float, reason: string]",
-    );
-    let plan = plan_of(&edited);
-    let cat = Catalog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    let changes = plan_to_changes(&plan, &cat.snapshot().unwrap_or_else(|e| panic!("{e}")));
-    let d = changes
-        .changes
-        .iter()
-        .find(|c| c.id == "deployment.api")
-        .unwrap_or_else(|| panic!("{changes:#?}"));
+    ));
+    let d = change(&changes, "deployment.api");
     assert_eq!(d.severity, Severity::Compatible, "{d:#?}");
     assert!(
         d.reasons
             .iter()
             .any(|r| r.contains("consumer `consumer.app` may read them")),
         "{d:#?}"
+    );
+    let m = change(&changes, "model.m");
+    assert_eq!(
+        m.severity,
+        Severity::Compatible,
+        "an added output breaks no reader: {m:#?}"
     );
 }
