@@ -14,7 +14,7 @@
 //! - the output has every entity row exactly once, in input order, with its columns, then one
 //!   column per feature named `view__feature`; null where nothing is visible.
 
-use crate::ondemand::Kind;
+use crate::ondemand::{leaves, Kind};
 use crate::sql::{aggregate_to_sql, expr_to_sql, ident, string, SqlError};
 use duckdb::Connection;
 use mlp_ir::{FeatureDef, Plan, SourceFormat, Spec, Type};
@@ -95,16 +95,6 @@ pub struct HistoricalReport {
     pub rows: u64,
     /// Output columns added, `view__feature`.
     pub columns: Vec<String>,
-}
-
-/// The evaluator's kind of a value type.
-fn kind_of_type(t: Type) -> Kind {
-    match t {
-        Type::Int => Kind::Int,
-        Type::Float => Kind::Float,
-        Type::Bool => Kind::Bool,
-        Type::String | Type::Timestamp => Kind::Str,
-    }
 }
 
 /// The DuckDB type of a value type.
@@ -326,8 +316,15 @@ fn want<'p>(
             if ondemand.iter().any(|o| o.view == view && o.name == name) {
                 return;
             }
-            let mut deps = Vec::new();
-            collect_features(expr, &mut deps);
+            let deps: Vec<(String, String)> = leaves(expr)
+                .into_iter()
+                .filter_map(|l| match l {
+                    mlp_ir::IrExpr::Feature { view, feature } => {
+                        Some((view.clone(), feature.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
             for (v, n) in deps {
                 if let Some(Spec::Feature { ty, def, .. }) =
                     plan.get(&format!("feature.{v}.{n}")).map(|r| &r.spec)
@@ -353,34 +350,6 @@ fn want<'p>(
                 });
             }
         }
-    }
-}
-
-fn collect_features(e: &mlp_ir::IrExpr, out: &mut Vec<(String, String)>) {
-    use mlp_ir::IrExpr as E;
-    match e {
-        E::Feature { view, feature } => out.push((view.clone(), feature.clone())),
-        E::Unary { expr, .. } => collect_features(expr, out),
-        E::Binary { lhs, rhs, .. } => {
-            collect_features(lhs, out);
-            collect_features(rhs, out);
-        }
-        E::Call { args, .. } => args.iter().for_each(|a| collect_features(a, out)),
-        _ => {}
-    }
-}
-
-fn collect_requests(e: &mlp_ir::IrExpr, out: &mut Vec<String>) {
-    use mlp_ir::IrExpr as E;
-    match e {
-        E::Request { field, .. } => out.push(field.clone()),
-        E::Unary { expr, .. } => collect_requests(expr, out),
-        E::Binary { lhs, rhs, .. } => {
-            collect_requests(lhs, out);
-            collect_requests(rhs, out);
-        }
-        E::Call { args, .. } => args.iter().for_each(|a| collect_requests(a, out)),
-        _ => {}
     }
 }
 
@@ -495,15 +464,10 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
         let col = |name: &str| format!("s.{}", ident(name));
         // Column types from the declared schema, for integer overflow checks.
         let kind = |e: &mlp_ir::IrExpr| match e {
-            mlp_ir::IrExpr::Column { name } => {
-                match schema.iter().find(|c| &c.name == name).map(|c| c.ty) {
-                    Some(Type::Int) => Kind::Int,
-                    Some(Type::Float) => Kind::Float,
-                    Some(Type::Bool) => Kind::Bool,
-                    Some(Type::String | Type::Timestamp) => Kind::Str,
-                    None => Kind::Null,
-                }
-            }
+            mlp_ir::IrExpr::Column { name } => schema
+                .iter()
+                .find(|c| &c.name == name)
+                .map_or(Kind::Null, |c| Kind::of(c.ty)),
             _ => Kind::Null,
         };
         let join = keys
@@ -649,9 +613,11 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
         );
     }
     for od in &ondemand {
-        let mut fields = Vec::new();
-        collect_requests(od.expr, &mut fields);
-        for f in &fields {
+        let fields = leaves(od.expr).into_iter().filter_map(|l| match l {
+            mlp_ir::IrExpr::Request { field, .. } => Some(field),
+            _ => None,
+        });
+        for f in fields {
             require(
                 &ecols,
                 &req.entities,
@@ -665,13 +631,13 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
         let kind = |e: &mlp_ir::IrExpr| match e {
             mlp_ir::IrExpr::Feature { view, feature } => by_name
                 .get(&format!("{view}__{feature}"))
-                .map_or(Kind::Null, |(_, t)| kind_of_type(*t)),
+                .map_or(Kind::Null, |(_, t)| Kind::of(*t)),
             mlp_ir::IrExpr::Request { request, field } => {
                 match plan.get(&format!("request.{request}")).map(|r| &r.spec) {
                     Some(Spec::Request { fields }) => fields
                         .iter()
                         .find(|c| &c.name == field)
-                        .map_or(Kind::Null, |c| kind_of_type(c.ty)),
+                        .map_or(Kind::Null, |c| Kind::of(c.ty)),
                     _ => Kind::Null,
                 }
             }

@@ -148,6 +148,37 @@ pub enum Kind {
     Null,
 }
 
+impl Kind {
+    /// The kind of a declared value type (timestamps compare as text).
+    pub fn of(t: mlp_ir::Type) -> Kind {
+        match t {
+            mlp_ir::Type::Int => Kind::Int,
+            mlp_ir::Type::Float => Kind::Float,
+            mlp_ir::Type::Bool => Kind::Bool,
+            mlp_ir::Type::String | mlp_ir::Type::Timestamp => Kind::Str,
+        }
+    }
+}
+
+/// The features and request fields an expression reads, in order (with repeats).
+pub fn leaves(e: &IrExpr) -> Vec<&IrExpr> {
+    fn walk<'a>(e: &'a IrExpr, out: &mut Vec<&'a IrExpr>) {
+        match e {
+            IrExpr::Feature { .. } | IrExpr::Request { .. } => out.push(e),
+            IrExpr::Unary { expr, .. } => walk(expr, out),
+            IrExpr::Binary { lhs, rhs, .. } => {
+                walk(lhs, out);
+                walk(rhs, out);
+            }
+            IrExpr::Call { args, .. } => args.iter().for_each(|a| walk(a, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(e, &mut out);
+    out
+}
+
 fn unify(a: Kind, b: Kind) -> Kind {
     match (a, b) {
         (Kind::Null, x) | (x, Kind::Null) => x,

@@ -5,7 +5,7 @@
 
 use crate::historical::{key_columns, view_of, FeatureError};
 use crate::materialize::{online_db, online_table};
-use crate::ondemand::{eval, Kind, Val};
+use crate::ondemand::{eval, leaves, Kind, Val};
 use crate::sql::ident;
 use duckdb::types::Value as DbValue;
 use duckdb::Connection;
@@ -339,16 +339,14 @@ impl Lookup<'_> {
 
     fn on_demand(&mut self, expr: &IrExpr, i: usize, depth: usize) -> Result<Value, FeatureError> {
         // Read every leaf first (features may need the store), then evaluate.
-        let mut leaves: HashMap<String, Val> = HashMap::new();
+        let mut values: HashMap<String, Val> = HashMap::new();
         let mut kinds: HashMap<String, Kind> = HashMap::new();
-        let mut refs = Vec::new();
-        leaves_of(expr, &mut refs);
-        for leaf in refs {
-            let key = leaf_key(&leaf);
-            if leaves.contains_key(&key) {
+        for leaf in leaves(expr) {
+            let key = leaf_key(leaf);
+            if values.contains_key(&key) {
                 continue;
             }
-            let (val, kind) = match &leaf {
+            let (val, kind) = match leaf {
                 IrExpr::Feature { view, feature } => {
                     let ty = match self
                         .store
@@ -356,7 +354,7 @@ impl Lookup<'_> {
                         .get(&format!("feature.{view}.{feature}"))
                         .map(|r| &r.spec)
                     {
-                        Some(Spec::Feature { ty, .. }) => kind_of_type(*ty),
+                        Some(Spec::Feature { ty, .. }) => Kind::of(*ty),
                         _ => Kind::Null,
                     };
                     (
@@ -379,19 +377,19 @@ impl Lookup<'_> {
                         Some(Spec::Request { fields }) => fields
                             .iter()
                             .find(|c| &c.name == field)
-                            .map_or(Kind::Null, |c| kind_of_type(c.ty)),
+                            .map_or(Kind::Null, |c| Kind::of(c.ty)),
                         _ => Kind::Null,
                     };
                     (Val::from_json(&col[i]), ty)
                 }
                 _ => (Val::Null, Kind::Null),
             };
-            leaves.insert(key.clone(), val);
+            values.insert(key.clone(), val);
             kinds.insert(key, kind);
         }
         let v = eval(
             expr,
-            &|x| leaves.get(&leaf_key(x)).cloned().unwrap_or(Val::Null),
+            &|x| values.get(&leaf_key(x)).cloned().unwrap_or(Val::Null),
             &|x| kinds.get(&leaf_key(x)).copied().unwrap_or(Kind::Null),
         );
         Ok(v.to_json())
@@ -403,27 +401,5 @@ fn leaf_key(e: &IrExpr) -> String {
         IrExpr::Feature { view, feature } => format!("f:{view}.{feature}"),
         IrExpr::Request { request, field } => format!("r:{request}.{field}"),
         _ => String::new(),
-    }
-}
-
-fn leaves_of(e: &IrExpr, out: &mut Vec<IrExpr>) {
-    match e {
-        IrExpr::Feature { .. } | IrExpr::Request { .. } => out.push(e.clone()),
-        IrExpr::Unary { expr, .. } => leaves_of(expr, out),
-        IrExpr::Binary { lhs, rhs, .. } => {
-            leaves_of(lhs, out);
-            leaves_of(rhs, out);
-        }
-        IrExpr::Call { args, .. } => args.iter().for_each(|a| leaves_of(a, out)),
-        _ => {}
-    }
-}
-
-fn kind_of_type(t: mlp_ir::Type) -> Kind {
-    match t {
-        mlp_ir::Type::Int => Kind::Int,
-        mlp_ir::Type::Float => Kind::Float,
-        mlp_ir::Type::Bool => Kind::Bool,
-        mlp_ir::Type::String | mlp_ir::Type::Timestamp => Kind::Str,
     }
 }
