@@ -92,17 +92,24 @@ mlp_hist=$(secs "$start")
 start=$(date +%s%N)
 "$mlpc" materialize "$work" --until "2026-04-01 00:00:00" >/dev/null
 mlp_mat=$(secs "$start")
+# The online lookup on the same materialized data, one cached entity and the four features
+# Feast looks up, at the materialization's end (2026-04-01, so inside the views' TTL).
+mlp_online=$(MLP_BENCH_DIR="$work" MLP_BENCH_FEATURES=va.f1,va.f2,vb.g1,vb.g2 MLP_BENCH_ENTITY=user_id=42 \
+  MLP_BENCH_NOW_US=1775001600000000 cargo bench --locked -q -p mlp-features --bench online_lookup 2>/dev/null | grep '^online_lookup')
 # Feast logs to stdout too; its figures are the last line.
 feast=$("$feast_venv/bin/python" scripts/bench_feast.py "$work/data" "$work" "$work/mlp.parquet" | tail -n 1)
 echo "data: $rows rows in each of 2 views, $entities entity rows, $(nproc) cores"
 echo "mlp:   historical ${mlp_hist} s, materialize ${mlp_mat} s"
+echo "mlp:   $mlp_online"
 echo "feast: $feast"
-python3 - "$mlp_hist" "$mlp_mat" "$feast" <<'PY'
-import json, sys
+python3 - "$mlp_hist" "$mlp_mat" "$feast" "$mlp_online" <<'PY'
+import json, re, sys
 hist, mat, feast = float(sys.argv[1]), float(sys.argv[2]), json.loads(sys.argv[3])
+online_p99 = float(re.search(r"p99=([0-9.]+)", sys.argv[4]).group(1))
 print(f"historical vs Feast file:   {feast['historical_file_s'] / hist:.1f}x")
 print(f"historical vs Feast duckdb: {feast['historical_duckdb_s'] / hist:.1f}x")
 print(f"materialize vs Feast:       {feast['materialize_s'] / mat:.1f}x")
+print(f"online p99 vs Feast:        {feast['online_p99_us'] / online_p99:.0f}x ({online_p99} us against {feast['online_p99_us']} us)")
 print(f"rows out of the entity file: mlp {feast['mlp_rows']}, Feast file {feast['historical_file_rows']}, Feast duckdb {feast['historical_duckdb_rows']}")
 print(f"non-null va.f1: mlp {feast['mlp_non_null_f1']}, Feast file {feast['historical_file_non_null_f1']}, Feast duckdb {feast['historical_duckdb_non_null_f1']}")
 PY
