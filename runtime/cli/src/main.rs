@@ -4,6 +4,8 @@
 
 mod features_cmds;
 mod graph;
+mod registry_cmds;
+mod run_cmds;
 mod state_cmds;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -125,6 +127,21 @@ enum Command {
     /// the last watermark, exactly as point-in-time retrieval would at the new watermark, and
     /// stores them in DIR/.mlp/online.duckdb in one transaction per view.
     Materialize(features_cmds::MaterializeArgs),
+    /// Run a pipeline: its steps as a DAG, unchanged steps taken from the cache.
+    ///
+    /// Steps start as soon as the steps they need have finished (at most --concurrency at
+    /// once); a failed step stops what depends on it while the rest finish. A step whose
+    /// definition, code files, parameters and inputs are unchanged is not re-run: its stored
+    /// output is reused and the summary says "cached", or says which part changed. Ctrl-C
+    /// stops the running steps and records the run as cancelled (exit 130).
+    Run(run_cmds::RunArgs),
+    /// List pipeline runs, newest first, with their status and step counts.
+    Runs(run_cmds::RunsArgs),
+    /// Print the logs of a run's steps (the captured stdout and stderr, with mlp's notes).
+    Logs(run_cmds::LogsArgs),
+    /// The model registry: versions, aliases, registration and search.
+    #[command(subcommand)]
+    Registry(registry_cmds::RegistryCommand),
     /// Show what a resource or a single feature reads and what reads it.
     ///
     /// Upstream: sources, views and features it is computed from. Downstream: on-demand
@@ -185,6 +202,10 @@ fn main() -> ExitCode {
         Command::Lineage(args) => state_cmds::lineage(&args),
         Command::Features(cmd) => features_cmds::run(&cmd),
         Command::Materialize(args) => features_cmds::materialize(&args),
+        Command::Run(args) => run_cmds::run(&args),
+        Command::Runs(args) => run_cmds::runs(&args),
+        Command::Logs(args) => run_cmds::logs(&args),
+        Command::Registry(cmd) => registry_cmds::run(&cmd),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);

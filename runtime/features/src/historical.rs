@@ -284,6 +284,29 @@ pub fn source_reader(project_dir: &Path, s: &SourceInfo) -> String {
     reader(project_dir, &s.path, s.format, &s.schema)
 }
 
+/// The files a source's path (a file or a glob, relative to the project) names now, sorted:
+/// the files a retrieval would read, by DuckDB's own glob rules.
+pub fn source_files(project_dir: &Path, s: &SourceInfo) -> Result<Vec<PathBuf>, FeatureError> {
+    let p = Path::new(&s.path);
+    let full = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        project_dir.join(p)
+    };
+    let conn = Connection::open_in_memory()?;
+    let mut stmt = conn.prepare("SELECT file FROM glob(?) ORDER BY file")?;
+    let files = stmt
+        .query_map([full.to_string_lossy().to_string()], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())?;
+    if files.is_empty() {
+        return Err(FeatureError::File {
+            path: full,
+            message: "no such file (or no file matches the pattern)".into(),
+        });
+    }
+    Ok(files.into_iter().map(PathBuf::from).collect())
+}
+
 /// One requested feature, resolved.
 struct Wanted<'p> {
     view: String,

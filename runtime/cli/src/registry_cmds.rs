@@ -1,0 +1,331 @@
+//! `mlpc registry ...`: model versions and aliases from the command line.
+
+use crate::run_cmds::split_dir;
+use crate::state_cmds::{checked_plan, fail};
+use crate::Format;
+use clap::Subcommand;
+use mlp_registry::{NewVersion, Registry, Version};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `mlpc registry` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// List models, or the versions of one model, with their aliases.
+    List {
+        /// `[DIR] [MODEL]`: the project folder (default `.`) and a model.
+        #[arg(value_name = "[DIR] [MODEL]", num_args = 0..=2)]
+        args: Vec<String>,
+        /// A table for people, or JSON.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Show one version: MODEL (the latest), MODEL@N, or MODEL@ALIAS.
+    Show {
+        /// `[DIR] MODEL[@REF]`.
+        #[arg(value_name = "[DIR] MODEL[@REF]", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// Text for people, or JSON.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Point an alias (staging, production, any name but `latest`) at a version.
+    Alias {
+        /// `[DIR] MODEL VERSION ALIAS`.
+        #[arg(value_name = "[DIR] MODEL VERSION ALIAS", num_args = 3..=4, required = true)]
+        args: Vec<String>,
+    },
+    /// Register a TorchScript file as the next version of a model declared in the project.
+    Register {
+        /// `[DIR] MODEL`.
+        #[arg(value_name = "[DIR] MODEL", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// The model file.
+        #[arg(long, value_name = "PATH")]
+        artifact: PathBuf,
+        /// metrics.json: an object of numbers.
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
+        /// params.json: an object.
+        #[arg(long, value_name = "FILE")]
+        params: Option<PathBuf>,
+        /// A tag (repeatable).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+    },
+    /// Find versions carrying every given tag.
+    Search {
+        /// Project folder.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Only this model's versions.
+        #[arg(long)]
+        model: Option<String>,
+        /// A tag the versions must carry (repeatable).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// A table for people, or JSON.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+}
+
+fn tags(list: &[String]) -> Result<Vec<(String, String)>, ExitCode> {
+    list.iter()
+        .map(|t| {
+            t.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| fail(format!("--tag {t}: write KEY=VALUE")))
+        })
+        .collect()
+}
+
+fn print_versions(list: &[Version], format: Format) {
+    if matches!(format, Format::Json) {
+        println!("{}", serde_json::to_string_pretty(list).unwrap_or_default());
+        return;
+    }
+    println!(
+        "{:<20} {:>7}  {:<14} {:<27} {:<24} metrics",
+        "MODEL", "VERSION", "ALIASES", "CREATED", "RUN"
+    );
+    for v in list {
+        let metrics: Vec<String> = v.metrics.iter().map(|(k, m)| format!("{k}={m}")).collect();
+        println!(
+            "{:<20} {:>7}  {:<14} {:<27} {:<24} {}",
+            v.model,
+            v.version,
+            v.aliases.join(","),
+            v.created,
+            v.origin.run_id.as_deref().unwrap_or("-"),
+            metrics.join(" ")
+        );
+    }
+}
+
+fn show(v: &Version) {
+    println!("{} version {}", v.model, v.version);
+    let line = |k: &str, val: String| println!("  {k:<13} {val}");
+    if !v.aliases.is_empty() {
+        line("aliases", v.aliases.join(", "));
+    }
+    line("artifact", format!("{} (sha256 {})", v.artifact, v.artifact_sha256));
+    line("created", v.created.clone());
+    if let Some(run) = &v.origin.run_id {
+        line(
+            "made by",
+            format!(
+                "run {run}, pipeline {}, step {}",
+                v.origin.pipeline.as_deref().unwrap_or("?"),
+                v.origin.step.as_deref().unwrap_or("?")
+            ),
+        );
+    }
+    if let Some(t) = &v.training_set {
+        line("training set", format!("sha256 {}", t.sha256));
+        line("features", t.features.join(", "));
+    }
+    for (k, m) in &v.metrics {
+        line("metric", format!("{k} = {m}"));
+    }
+    for (k, p) in &v.params {
+        line("param", format!("{k} = {p}"));
+    }
+    for (k, t) in &v.tags {
+        line("tag", format!("{k} = {t}"));
+    }
+    if let Some(s) = &v.signature {
+        let cols = |c: &[(String, String)]| {
+            c.iter()
+                .map(|(n, t)| format!("{n}: {t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        line("inputs", cols(&s.inputs));
+        line("outputs", cols(&s.outputs));
+    }
+}
+
+/// Runs a `mlpc registry` subcommand.
+pub fn run(cmd: &RegistryCommand) -> ExitCode {
+    match cmd {
+        RegistryCommand::List { args, format } => {
+            let (dir, rest) = split_dir(args, 0, 1);
+            let reg = match Registry::open(&dir) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            match rest.first() {
+                Some(model) => match reg.list(Some(model)) {
+                    Ok(l) if l.is_empty() => fail(format!("model `{model}` has no registered version")),
+                    Ok(l) => {
+                        print_versions(&l, *format);
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e),
+                },
+                None => match reg.models() {
+                    Ok(models) => {
+                        if matches!(format, Format::Json) {
+                            let rows: Vec<serde_json::Value> = models
+                                .iter()
+                                .map(|(m, n, latest)| {
+                                    serde_json::json!({"model": m, "versions": n, "latest": latest, "aliases": reg.aliases(m).unwrap_or_default()})
+                                })
+                                .collect();
+                            println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+                        } else if models.is_empty() {
+                            println!("no registered models");
+                        } else {
+                            println!("{:<20} {:>8} {:>7}  aliases", "MODEL", "VERSIONS", "LATEST");
+                            for (m, n, latest) in &models {
+                                let aliases: Vec<String> = reg
+                                    .aliases(m)
+                                    .unwrap_or_default()
+                                    .iter()
+                                    .map(|(a, v)| format!("{a}={v}"))
+                                    .collect();
+                                println!("{m:<20} {n:>8} {latest:>7}  {}", aliases.join(" "));
+                            }
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e),
+                },
+            }
+        }
+        RegistryCommand::Show { args, format } => {
+            let (dir, rest) = split_dir(args, 1, 1);
+            let Some(r) = rest.first() else {
+                return fail("name the model: MODEL, MODEL@N or MODEL@ALIAS");
+            };
+            let (model, reference) = mlp_registry::parse_ref(r);
+            let reg = match Registry::open(&dir) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            match reg.resolve(model, reference) {
+                Ok(v) => {
+                    match format {
+                        Format::Json => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+                        Format::Human => show(&v),
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        RegistryCommand::Alias { args } => {
+            let (dir, rest) = split_dir(args, 3, 3);
+            let [model, version, alias] = rest.as_slice() else {
+                return fail("write MODEL VERSION ALIAS");
+            };
+            let mut reg = match Registry::open(&dir) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            // VERSION may be a number or another reference (`latest`, an alias).
+            let target = match reg.resolve(model, version) {
+                Ok(v) => v.version,
+                Err(e) => return fail(e),
+            };
+            match reg.set_alias(model, alias, target, "mlpc registry alias") {
+                Ok(m) => {
+                    match m.from {
+                        Some(f) if f == m.to => println!("{model}@{alias} already is version {}", m.to),
+                        Some(f) => println!("{model}@{alias}: version {f} -> {}", m.to),
+                        None => println!("{model}@{alias}: version {}", m.to),
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        RegistryCommand::Register {
+            args,
+            artifact,
+            metrics,
+            params,
+            tags: tag_args,
+        } => {
+            let (dir, rest) = split_dir(args, 1, 1);
+            let Some(model) = rest.first() else {
+                return fail("name the model");
+            };
+            let plan = match checked_plan(&dir, None) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            if plan.get(&format!("model.{model}")).is_none() {
+                return fail(format!(
+                    "the project declares no model `{model}`; declare it in a `model` block first"
+                ));
+            }
+            let tags = match tags(tag_args) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            let metrics = match metrics.as_deref().map(mlp_registry::read_metrics).transpose() {
+                Ok(m) => m.unwrap_or_default(),
+                Err(e) => return fail(e),
+            };
+            let params = match params.as_deref().map(mlp_registry::read_object).transpose() {
+                Ok(p) => p.unwrap_or_default(),
+                Err(e) => return fail(e),
+            };
+            let mut reg = match Registry::open(&dir) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            let new = NewVersion {
+                model: model.clone(),
+                artifact: artifact.clone(),
+                metrics,
+                params,
+                tags: tags.into_iter().collect::<BTreeMap<_, _>>(),
+                signature: mlp_pipelines::signature(&plan, model),
+                ..NewVersion::default()
+            };
+            if let Err(e) = mlp_pipelines::check_torchscript(artifact) {
+                return fail(e);
+            }
+            match reg.register(&new) {
+                Ok(r) if r.created => {
+                    println!("registered {model} version {}", r.version.version);
+                    ExitCode::SUCCESS
+                }
+                Ok(r) => {
+                    println!(
+                        "{model} version {} already has this artifact; nothing registered",
+                        r.version.version
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        RegistryCommand::Search {
+            dir,
+            model,
+            tags: tag_args,
+            format,
+        } => {
+            let tags = match tags(tag_args) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            let reg = match Registry::open(dir) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            match reg.search(model.as_deref(), &tags) {
+                Ok(l) => {
+                    print_versions(&l, *format);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! `mlpc run`, `mlpc runs` and `mlpc logs`: pipeline runs from the command line.
+
+use crate::state_cmds::{checked_plan, fail};
+use crate::Format;
+use clap::Args;
+use mlp_pipelines::{History, RunOptions, RunRecord};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// `mlpc run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// `[DIR] PIPELINE`: the project folder (default `.`) and the pipeline.
+    #[arg(value_name = "[DIR] PIPELINE", num_args = 1..=2, required = true)]
+    args: Vec<String>,
+    /// Re-run this step and every step after it; take the others from the cache.
+    #[arg(long, value_name = "STEP")]
+    from: Option<String>,
+    /// Ignore the cache and run every step.
+    #[arg(long)]
+    force: bool,
+    /// Override a pipeline parameter (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Steps running at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Do not echo the steps' output (it is still in their logs).
+    #[arg(long, short)]
+    quiet: bool,
+    /// Summary for people, or the run record as JSON.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Read environment values from DIR/env/NAME.yaml.
+    #[arg(long, value_name = "NAME")]
+    env: Option<String>,
+}
+
+/// `mlpc runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// `[DIR] [PIPELINE]`: the project folder (default `.`) and a pipeline to list only.
+    #[arg(value_name = "[DIR] [PIPELINE]", num_args = 0..=2)]
+    args: Vec<String>,
+    /// How many runs, newest first.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// A table for people, or JSON.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+/// `mlpc logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// `[DIR] RUN [STEP]`: the project folder (default `.`), a run id (or a unique prefix of
+    /// one, or `last`) and a step (every step when absent).
+    #[arg(value_name = "[DIR] RUN [STEP]", num_args = 1..=3, required = true)]
+    args: Vec<String>,
+}
+
+/// Splits `[DIR] REST...` where REST has `min..=max` arguments: the first argument is the
+/// folder when there are more than `max`, or more than `min` and it is a folder.
+pub(crate) fn split_dir(args: &[String], min: usize, max: usize) -> (PathBuf, Vec<String>) {
+    match args.split_first() {
+        Some((first, rest))
+            if args.len() > max || (args.len() > min && Path::new(first).is_dir()) =>
+        {
+            (PathBuf::from(first), rest.to_vec())
+        }
+        _ => (PathBuf::from("."), args.to_vec()),
+    }
+}
+
+fn symbol(status: &str) -> &'static str {
+    match status {
+        "succeeded" => "ok",
+        "cached" => "cached",
+        "failed" => "FAILED",
+        "skipped" => "skipped",
+        "cancelled" => "cancelled",
+        "interrupted" => "interrupted",
+        _ => "..",
+    }
+}
+
+fn ms(d: Option<u64>) -> String {
+    match d {
+        Some(ms) if ms >= 1000 => format!("{:.1}s", ms as f64 / 1000.0),
+        Some(ms) => format!("{ms}ms"),
+        None => String::new(),
+    }
+}
+
+fn print_run(r: &RunRecord) {
+    println!("run {} of {}: {}", r.run_id, r.pipeline, r.status);
+    let width = r.steps.iter().map(|s| s.step.len()).max().unwrap_or(4);
+    for s in &r.steps {
+        let mut line = format!(
+            "  {:<width$}  {:<11} {:>7}  {}",
+            s.step,
+            symbol(&s.status),
+            ms(s.duration_ms),
+            s.reason
+        );
+        if s.attempts > 1 {
+            line.push_str(&format!(" ({} attempts)", s.attempts));
+        }
+        println!("{}", line.trim_end());
+        if let Some(e) = &s.error {
+            if s.status == "failed" || s.attempts > 1 {
+                println!("  {:<width$}  {e}", "");
+            }
+        }
+    }
+    if let Some(e) = &r.error {
+        println!("{e}");
+    }
+}
+
+/// `mlpc run`.
+pub fn run(a: &RunArgs) -> ExitCode {
+    let (dir, rest) = split_dir(&a.args, 1, 1);
+    let Some(pipeline) = rest.first() else {
+        return fail("name the pipeline to run");
+    };
+    let mut params = BTreeMap::new();
+    for p in &a.params {
+        let Some((k, v)) = p.split_once('=') else {
+            return fail(format!("--param {p}: write NAME=VALUE"));
+        };
+        params.insert(k.trim().to_string(), v.to_string());
+    }
+    let plan = match checked_plan(&dir, a.env.as_deref()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let opts = RunOptions {
+        pipeline: pipeline.clone(),
+        from: a.from.clone(),
+        force: a.force,
+        params,
+        concurrency: a.concurrency,
+        echo: !a.quiet && matches!(a.format, Format::Human),
+        trigger: "manual".into(),
+    };
+    let report = match mlp_pipelines::run_pipeline(&plan, &dir, &opts) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let record = History::open(&dir)
+        .and_then(|h| h.run(&report.run_id))
+        .ok()
+        .flatten();
+    match (a.format, &record) {
+        (Format::Json, Some(r)) => {
+            println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+        }
+        (_, Some(r)) => print_run(r),
+        (_, None) => println!("run {}: {}", report.run_id, report.status),
+    }
+    match report.status.as_str() {
+        "succeeded" => ExitCode::SUCCESS,
+        // The shell's convention for a program stopped by Ctrl-C.
+        "cancelled" => ExitCode::from(130),
+        _ => ExitCode::from(1),
+    }
+}
+
+/// `mlpc runs`.
+pub fn runs(a: &RunsArgs) -> ExitCode {
+    let (dir, rest) = split_dir(&a.args, 0, 1);
+    let history = match History::open(&dir) {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let list = match history.runs(rest.first().map(String::as_str), a.limit) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    if matches!(a.format, Format::Json) {
+        println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    if list.is_empty() {
+        println!("no runs yet");
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{:<24} {:<16} {:<11} {:<27} {:>8}  steps",
+        "RUN", "PIPELINE", "STATUS", "STARTED", "TIME"
+    );
+    for r in &list {
+        let count = |s: &str| r.steps.iter().filter(|x| x.status == s).count();
+        let total: u64 = r.steps.iter().filter_map(|s| s.duration_ms).max().unwrap_or(0);
+        let mut parts = vec![format!("{} ran", count("succeeded"))];
+        for s in ["cached", "failed", "skipped", "cancelled"] {
+            if count(s) > 0 {
+                parts.push(format!("{} {s}", count(s)));
+            }
+        }
+        println!(
+            "{:<24} {:<16} {:<11} {:<27} {:>8}  {}",
+            r.run_id,
+            r.pipeline,
+            r.status,
+            r.started,
+            ms(Some(total)),
+            parts.join(", ")
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// `mlpc logs`.
+pub fn logs(a: &LogsArgs) -> ExitCode {
+    let (dir, rest) = split_dir(&a.args, 1, 2);
+    let history = match History::open(&dir) {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let Some(run_ref) = rest.first() else {
+        return fail("name the run (see `mlpc runs`)");
+    };
+    let run = if run_ref == "last" {
+        history.runs(None, 1).map(|mut l| l.pop())
+    } else {
+        history.run(run_ref)
+    };
+    let run = match run {
+        Ok(Some(r)) => r,
+        Ok(None) => return fail(format!("no run `{run_ref}` (see `mlpc runs`)")),
+        Err(e) => return fail(e),
+    };
+    let steps: Vec<&str> = match rest.get(1) {
+        Some(s) => {
+            if !run.steps.iter().any(|x| &x.step == s) {
+                return fail(format!(
+                    "run {} has no step `{s}` (steps: {})",
+                    run.run_id,
+                    run.steps.iter().map(|x| x.step.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            vec![s.as_str()]
+        }
+        None => run.steps.iter().map(|x| x.step.as_str()).collect(),
+    };
+    let one = steps.len() == 1;
+    for s in steps {
+        let path = dir
+            .join(".mlp")
+            .join("runs")
+            .join(&run.run_id)
+            .join(format!("{s}.log"));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if one {
+            print!("{text}");
+        } else {
+            for line in text.lines() {
+                println!("[{s}] {line}");
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

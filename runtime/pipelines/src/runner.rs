@@ -1,0 +1,499 @@
+//! One run of a pipeline: parameters resolved, the run lock taken, steps launched as soon as
+//! what they need has finished (at most `concurrency` at once), a failed step's dependents
+//! skipped while independent steps finish, Ctrl-C turned into a cancelled run.
+
+use crate::graph::StepGraph;
+use crate::history::{now, History, StepRecord};
+use crate::store::Store;
+use crate::RunError;
+use mlp_ir::{Literal, Plan, Spec, Step};
+use std::collections::BTreeMap;
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The pipeline.
+    pub pipeline: String,
+    /// Re-run this step and everything after it; take the rest from the cache.
+    pub from: Option<String>,
+    /// Ignore the cache: run every step.
+    pub force: bool,
+    /// Parameter overrides (`--param k=v`).
+    pub params: BTreeMap<String, String>,
+    /// Steps running at once.
+    pub concurrency: usize,
+    /// Echo step output to the terminal.
+    pub echo: bool,
+    /// `manual` or `schedule`.
+    pub trigger: String,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Run id.
+    pub run_id: String,
+    /// `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    /// The steps, in declaration order.
+    pub steps: Vec<StepRecord>,
+}
+
+/// Everything a step needs, shared by the step tasks of a run.
+pub(crate) struct Ctx {
+    pub plan: Plan,
+    pub project: PathBuf,
+    pub pipeline: String,
+    pub run_id: String,
+    pub steps: Vec<Step>,
+    pub retries: u64,
+    pub retry_delay: Duration,
+    pub timeout: Option<Duration>,
+    /// Parameter values as text (what `${params.NAME}` becomes).
+    pub params: BTreeMap<String, String>,
+    pub store: Store,
+    pub echo: bool,
+    /// Variables every `run` step gets (the venv on PATH, MLP_RUN_ID, ...).
+    pub env: BTreeMap<String, String>,
+    pub cancel: watch::Receiver<bool>,
+}
+
+/// `1h 2m 3s`-style text for a duration.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let s = d.as_secs();
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m {s}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, _) => format!("{h}h {m}m"),
+    }
+}
+
+fn literal_text(l: &Literal) -> String {
+    match l {
+        Literal::Int(i) => i.to_string(),
+        Literal::Float(f) => f.to_string(),
+        Literal::Bool(b) => b.to_string(),
+        Literal::String(s) => s.clone(),
+        Literal::DurationMs(ms) => format!("{ms}ms"),
+        Literal::PerSecond(x) => format!("{x}/s"),
+        Literal::Bytes(b) => b.to_string(),
+        Literal::Fraction(f) => f.to_string(),
+        Literal::Null => String::new(),
+    }
+}
+
+/// The parameters: declared defaults with `--param` overrides checked against their types.
+fn resolve_params(
+    pipeline: &str,
+    declared: &BTreeMap<String, Literal>,
+    overrides: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, RunError> {
+    let mut out: BTreeMap<String, String> =
+        declared.iter().map(|(k, v)| (k.clone(), literal_text(v))).collect();
+    for (k, v) in overrides {
+        let Some(default) = declared.get(k) else {
+            let known = if declared.is_empty() {
+                "it declares none".to_string()
+            } else {
+                format!(
+                    "it declares {}",
+                    declared.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                )
+            };
+            return Err(RunError::Spec(format!(
+                "pipeline `{pipeline}` has no parameter `{k}` ({known})"
+            )));
+        };
+        let ok = match default {
+            Literal::Int(_) => v.parse::<i64>().is_ok(),
+            Literal::Float(_) => v.parse::<f64>().is_ok_and(f64::is_finite),
+            Literal::Bool(_) => v == "true" || v == "false",
+            _ => true,
+        };
+        if !ok {
+            let ty = match default {
+                Literal::Int(_) => "an integer",
+                Literal::Float(_) => "a number",
+                _ => "`true` or `false`",
+            };
+            return Err(RunError::Spec(format!(
+                "--param {k}={v}: `{k}` is {ty}"
+            )));
+        }
+        out.insert(k.clone(), v.clone());
+    }
+    Ok(out)
+}
+
+/// Takes one of the pipeline's run slots (`max_active_runs` of them), or fails at once.
+fn take_slot(project: &Path, pipeline: &str, slots: u64) -> Result<File, RunError> {
+    let dir = project.join(".mlp").join("runs");
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
+        action: "create",
+        path: dir.clone(),
+        source,
+    })?;
+    for i in 0..slots.max(1) {
+        let path = dir.join(format!("{pipeline}.{i}.lock"));
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| RunError::Io {
+                action: "open",
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) => continue,
+            Err(TryLockError::Error(source)) => {
+                return Err(RunError::Io {
+                    action: "lock",
+                    path,
+                    source,
+                })
+            }
+        }
+    }
+    Err(RunError::Busy(pipeline.to_string(), slots.max(1)))
+}
+
+/// The project's Python venv: `MLP_VENV`, else the nearest `.venv` at or above the project.
+fn venv(project: &Path) -> Option<PathBuf> {
+    if let Some(v) = std::env::var_os("MLP_VENV") {
+        return Some(PathBuf::from(v));
+    }
+    let abs = std::fs::canonicalize(project).ok()?;
+    abs.ancestors()
+        .map(|d| d.join(".venv"))
+        .find(|v| v.join("bin").join("python").exists())
+}
+
+fn new_run_id() -> String {
+    let stamp: String = now()
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(14)
+        .collect();
+    let rand = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}-{}", &stamp[..8.min(stamp.len())], &stamp[8.min(stamp.len())..], &rand[..6])
+}
+
+/// Runs `opts.pipeline` of `plan` for the project in `project_dir`.
+pub fn run_pipeline(
+    plan: &Plan,
+    project_dir: &Path,
+    opts: &RunOptions,
+) -> Result<RunReport, RunError> {
+    let Some(Spec::Pipeline {
+        retries,
+        retry_delay_ms,
+        timeout_ms,
+        max_active_runs,
+        params,
+        steps,
+        ..
+    }) = plan.get(&format!("pipeline.{}", opts.pipeline)).map(|r| &r.spec)
+    else {
+        let known: Vec<String> = plan
+            .resources()
+            .filter(|r| r.kind() == "pipeline")
+            .map(|r| format!("`{}`", r.name))
+            .collect();
+        return Err(RunError::Spec(format!(
+            "no pipeline `{}` in the project ({})",
+            opts.pipeline,
+            if known.is_empty() {
+                "it has none".to_string()
+            } else {
+                format!("it has {}", known.join(", "))
+            }
+        )));
+    };
+    let graph = StepGraph::new(&opts.pipeline, steps)?;
+    let from = match &opts.from {
+        Some(f) => Some(graph.index(f).ok_or_else(|| {
+            RunError::Spec(format!(
+                "pipeline `{}` has no step `{f}` (steps: {})",
+                opts.pipeline,
+                steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    let params = resolve_params(&opts.pipeline, params, &opts.params)?;
+    let _slot = take_slot(project_dir, &opts.pipeline, *max_active_runs)?;
+    let history = History::open(project_dir)?;
+    history.mark_interrupted(&opts.pipeline)?;
+    let run_id = new_run_id();
+    let store = Store::new(project_dir);
+    if *max_active_runs <= 1 {
+        store.clean_tmp(&opts.pipeline, &run_id);
+    }
+    let params_json = serde_json::to_string(&params).unwrap_or_default();
+    let names: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
+    history.start_run(&run_id, &opts.pipeline, &opts.trigger, &params_json, &names)?;
+
+    let mut env = BTreeMap::new();
+    env.insert("MLP_RUN_ID".to_string(), run_id.clone());
+    env.insert("MLP_PIPELINE".to_string(), opts.pipeline.clone());
+    if let Some(v) = venv(project_dir) {
+        let path = std::env::var("PATH").unwrap_or_default();
+        env.insert(
+            "PATH".into(),
+            format!("{}:{path}", v.join("bin").display()),
+        );
+        env.insert("VIRTUAL_ENV".into(), v.display().to_string());
+    }
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let ctx = Arc::new(Ctx {
+        plan: plan.clone(),
+        project: project_dir.to_path_buf(),
+        pipeline: opts.pipeline.clone(),
+        run_id: run_id.clone(),
+        steps: steps.clone(),
+        retries: *retries,
+        retry_delay: Duration::from_millis(*retry_delay_ms),
+        timeout: timeout_ms.map(Duration::from_millis),
+        params,
+        store,
+        echo: opts.echo,
+        env,
+        cancel: cancel_rx,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| RunError::Io {
+            action: "start the runner for",
+            path: project_dir.to_path_buf(),
+            source,
+        })?;
+    let forced: Vec<bool> = (0..steps.len())
+        .map(|i| opts.force || from.is_some_and(|f| graph.downstream(f).contains(&i)))
+        .collect();
+    let outcome = rt.block_on(schedule(
+        ctx,
+        &graph,
+        &history,
+        &forced,
+        opts,
+        cancel_tx,
+    ));
+    let (status, records) = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = history.finish_run(&run_id, "failed", Some(&e.to_string()));
+            return Err(e);
+        }
+    };
+    let error = records
+        .iter()
+        .find(|r| r.status == "failed")
+        .map(|r| format!("step `{}` failed: {}", r.step, r.error.clone().unwrap_or_default()));
+    history.finish_run(&run_id, &status, error.as_deref())?;
+    let steps = history
+        .run(&run_id)?
+        .map(|r| r.steps)
+        .unwrap_or(records);
+    Ok(RunReport {
+        run_id,
+        status,
+        steps,
+    })
+}
+
+/// What the scheduler knows of a step.
+#[derive(Clone, PartialEq)]
+enum State {
+    Pending,
+    Running,
+    /// Finished with its output hash (None for steps without an output).
+    Done(Option<String>),
+    /// Failed, skipped or cancelled.
+    NotDone,
+}
+
+async fn schedule(
+    ctx: Arc<Ctx>,
+    graph: &StepGraph<'_>,
+    history: &History,
+    forced: &[bool],
+    opts: &RunOptions,
+    cancel_tx: watch::Sender<bool>,
+) -> Result<(String, Vec<StepRecord>), RunError> {
+    let n = ctx.steps.len();
+    let mut state = vec![State::Pending; n];
+    let mut records: Vec<StepRecord> = ctx
+        .steps
+        .iter()
+        .map(|s| StepRecord {
+            step: s.name.clone(),
+            status: "pending".into(),
+            ..StepRecord::default()
+        })
+        .collect();
+    // Ctrl-C and SIGTERM cancel the run: running steps are stopped, pending ones not started.
+    let signals = tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            () = term => {},
+        }
+        let _ = cancel_tx.send(true);
+    });
+    let mut running = tokio::task::JoinSet::new();
+    let limit = opts.concurrency.max(1);
+    loop {
+        let cancelled = *ctx.cancel.borrow();
+        // Steps whose upstream did not finish will not run.
+        loop {
+            let mut changed = false;
+            for i in 0..n {
+                if state[i] == State::Pending
+                    && graph.deps(i).iter().any(|d| state[*d] == State::NotDone)
+                {
+                    let failed: Vec<String> = graph
+                        .deps(i)
+                        .iter()
+                        .filter(|d| state[**d] == State::NotDone)
+                        .map(|d| format!("`{}`", ctx.steps[*d].name))
+                        .collect();
+                    state[i] = State::NotDone;
+                    records[i].status = "skipped".into();
+                    records[i].reason = format!("{} did not succeed", failed.join(", "));
+                    history.update_step(&ctx.run_id, &records[i])?;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        if !cancelled {
+            for i in 0..n {
+                if running.len() >= limit {
+                    break;
+                }
+                let ready = state[i] == State::Pending
+                    && graph
+                        .deps(i)
+                        .iter()
+                        .all(|d| matches!(state[*d], State::Done(_)));
+                if !ready {
+                    continue;
+                }
+                let inputs: BTreeMap<String, String> = graph
+                    .deps(i)
+                    .iter()
+                    .filter_map(|d| match &state[*d] {
+                        State::Done(Some(h)) => Some((ctx.steps[*d].name.clone(), h.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                state[i] = State::Running;
+                records[i].status = "running".into();
+                records[i].started = Some(now());
+                history.update_step(&ctx.run_id, &records[i])?;
+                let why_forced = forced[i].then(|| match &opts.from {
+                    Some(f) if !opts.force => format!("--from {f}"),
+                    _ => "--force".to_string(),
+                });
+                let ctx = ctx.clone();
+                let ancestors: Vec<usize> = graph.ancestors(i).into_iter().collect();
+                let ancestor_outputs: BTreeMap<String, String> = ancestors
+                    .iter()
+                    .filter_map(|a| match &state[*a] {
+                        State::Done(Some(h)) => Some((ctx.steps[*a].name.clone(), h.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                let started = records[i].started.clone();
+                running.spawn(async move {
+                    let mut rec =
+                        crate::steps::execute(ctx, i, inputs, ancestor_outputs, why_forced).await;
+                    rec.started = started;
+                    (i, rec)
+                });
+            }
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        let (i, rec) = done.map_err(|e| RunError::Step(format!("a step task failed: {e}")))?;
+        state[i] = if rec.status == "succeeded" || rec.status == "cached" {
+            State::Done(rec.output.clone())
+        } else {
+            State::NotDone
+        };
+        records[i] = rec;
+        history.update_step(&ctx.run_id, &records[i])?;
+    }
+    signals.abort();
+    let cancelled = *ctx.cancel.borrow();
+    for (i, s) in state.iter().enumerate() {
+        if *s == State::Pending {
+            records[i].status = if cancelled { "cancelled" } else { "skipped" }.into();
+            history.update_step(&ctx.run_id, &records[i])?;
+        }
+    }
+    let status = if cancelled {
+        "cancelled"
+    } else if records.iter().all(|r| r.status == "succeeded" || r.status == "cached") {
+        "succeeded"
+    } else {
+        "failed"
+    };
+    Ok((status.to_string(), records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_checked_against_their_declared_types() {
+        let declared: BTreeMap<String, Literal> = [
+            ("epochs".to_string(), Literal::Int(20)),
+            ("lr".to_string(), Literal::Float(0.1)),
+        ]
+        .into();
+        let over = |k: &str, v: &str| -> BTreeMap<String, String> { [(k.to_string(), v.to_string())].into() };
+        let p = resolve_params("t", &declared, &over("epochs", "3")).unwrap_or_default();
+        assert_eq!(p["epochs"], "3");
+        assert_eq!(p["lr"], "0.1");
+        let e = |k: &str, v: &str| resolve_params("t", &declared, &over(k, v)).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(e("epochs", "x"), "--param epochs=x: `epochs` is an integer");
+        assert_eq!(e("lr", "nan"), "--param lr=nan: `lr` is a number");
+        assert_eq!(e("depth", "3"), "pipeline `t` has no parameter `depth` (it declares `epochs`, `lr`)");
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(human_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(human_duration(Duration::from_secs(90)), "1m 30s");
+        assert_eq!(human_duration(Duration::from_secs(3600)), "1h");
+        assert_eq!(human_duration(Duration::from_secs(2)), "2s");
+    }
+}

@@ -1,0 +1,636 @@
+//! One step of a run: its cache key, the cache lookup, the attempts with retries and
+//! backoff, the action itself (a command, a training set, a materialization, a gate), the
+//! commit of its output into the store and the registration of a model it trains.
+
+use crate::exec::{self, Outcome, Proc};
+use crate::history::{now, StepRecord};
+use crate::keys::{cache_key, training_features};
+use crate::runner::{human_duration, Ctx};
+use crate::store::{make_writable, CacheEntry};
+use mlp_features::ondemand::{eval, Kind, Val};
+use mlp_ir::{IrExpr, Spec, StepAction};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+
+/// Why an attempt failed.
+struct Failure {
+    message: String,
+    exit_code: Option<i64>,
+    /// Worth another attempt (a command's failure or timeout), or not (a gate, a bad spec).
+    retry: bool,
+    cancelled: bool,
+}
+
+impl Failure {
+    fn fatal(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            exit_code: None,
+            retry: false,
+            cancelled: false,
+        }
+    }
+}
+
+fn log_path(ctx: &Ctx, step: &str) -> PathBuf {
+    ctx.project
+        .join(".mlp")
+        .join("runs")
+        .join(&ctx.run_id)
+        .join(format!("{step}.log"))
+}
+
+async fn log_line(path: &Path, line: &str) {
+    if let Some(d) = path.parent() {
+        let _ = tokio::fs::create_dir_all(d).await;
+    }
+    if let Ok(mut f) = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+    {
+        let _ = f.write_all(format!("mlp: {line}\n").as_bytes()).await;
+    }
+}
+
+/// Runs step `i` and returns its record. `inputs` are the output hashes of the steps it
+/// depends on directly, `ancestors` those of every step before it.
+pub(crate) async fn execute(
+    ctx: Arc<Ctx>,
+    i: usize,
+    inputs: BTreeMap<String, String>,
+    ancestors: BTreeMap<String, String>,
+    forced: Option<String>,
+) -> StepRecord {
+    let step = &ctx.steps[i];
+    let start = Instant::now();
+    let mut rec = StepRecord {
+        step: step.name.clone(),
+        started: Some(now()),
+        ..StepRecord::default()
+    };
+    let finish = |mut rec: StepRecord, status: &str| {
+        rec.status = status.into();
+        rec.ended = Some(now());
+        rec.duration_ms = Some(start.elapsed().as_millis() as u64);
+        rec
+    };
+    let log = log_path(&ctx, &step.name);
+    let key = {
+        let ctx2 = ctx.clone();
+        let inputs2 = inputs.clone();
+        match tokio::task::spawn_blocking(move || cache_key(&ctx2, i, &inputs2)).await {
+            Ok(Ok(k)) => k,
+            Ok(Err(e)) => {
+                rec.error = Some(e.to_string());
+                log_line(&log, &e.to_string()).await;
+                return finish(rec, "failed");
+            }
+            Err(e) => {
+                rec.error = Some(format!("computing the cache key failed: {e}"));
+                return finish(rec, "failed");
+            }
+        }
+    };
+    rec.cache_key = Some(key.key.clone());
+    let cacheable = matches!(
+        step.action,
+        StepAction::Run { .. } | StepAction::TrainingSet { .. }
+    );
+    if cacheable && forced.is_none() {
+        if let Some(entry) = ctx.store.lookup(&key.key) {
+            rec.cached = true;
+            rec.output = Some(entry.output.clone());
+            rec.reason = format!(
+                "cached: nothing it depends on changed since run {}",
+                entry.run_id
+            );
+            // A run killed between committing the output and registering the model left
+            // the registration undone; registering is idempotent, so do it now.
+            if let Err(e) = register(&ctx, i, &entry.output, &ancestors) {
+                rec.error = Some(e);
+                return finish(rec, "failed");
+            }
+            return finish(rec, "cached");
+        }
+    }
+    rec.reason = match (&forced, cacheable) {
+        (Some(why), _) => format!("ran: {why}"),
+        (None, false) => match step.action {
+            StepAction::Materialize { .. } => {
+                "ran: materialization always runs (it is incremental itself)".into()
+            }
+            _ => "ran: gates always run".into(),
+        },
+        (None, true) => match ctx.store.last_key(&ctx.pipeline, &step.name) {
+            None => "ran: first run of this step".into(),
+            Some(before) => {
+                let changes = key.changes_since(&before);
+                if changes.is_empty() {
+                    "ran: its earlier output is no longer in the store".into()
+                } else {
+                    format!("ran: {}", changes.join("; "))
+                }
+            }
+        },
+    };
+    let tmp = ctx.store.tmp_path(&ctx.pipeline, &ctx.run_id, &step.name);
+    let attempts = 1 + step.retries.unwrap_or(ctx.retries);
+    let timeout = step.timeout_ms.map(Duration::from_millis).or(ctx.timeout);
+    let mut delay = ctx.retry_delay;
+    for attempt in 1..=attempts {
+        rec.attempts = attempt;
+        make_writable(&tmp);
+        let _ = std::fs::remove_dir_all(&tmp);
+        if let Err(e) = std::fs::create_dir_all(&tmp) {
+            rec.error = Some(format!("cannot create `{}`: {e}", tmp.display()));
+            return finish(rec, "failed");
+        }
+        log_line(&log, &format!("attempt {attempt} of {attempts} at {}", now())).await;
+        let result = attempt_action(&ctx, i, &tmp, &log, timeout, &ancestors).await;
+        match result {
+            Ok(()) => {
+                rec.exit_code = matches!(step.action, StepAction::Run { .. }).then_some(0);
+                rec.error = None;
+                break;
+            }
+            Err(f) => {
+                rec.exit_code = f.exit_code;
+                rec.error = Some(f.message.clone());
+                log_line(&log, &f.message).await;
+                if f.cancelled {
+                    return finish(rec, "cancelled");
+                }
+                if !f.retry || attempt == attempts {
+                    if ctx.echo {
+                        eprintln!("[{}] failed: {}", step.name, f.message);
+                    }
+                    return finish(rec, "failed");
+                }
+                let note = format!(
+                    "attempt {attempt} failed ({}); retrying in {}",
+                    f.message,
+                    human_duration(delay)
+                );
+                log_line(&log, &note).await;
+                if ctx.echo {
+                    eprintln!("[{}] {note}", step.name);
+                }
+                let mut cancel = ctx.cancel.clone();
+                let cancelled = tokio::select! {
+                    () = tokio::time::sleep(delay) => false,
+                    _ = cancel.wait_for(|c| *c) => true,
+                };
+                if cancelled {
+                    return finish(rec, "cancelled");
+                }
+                delay = delay.saturating_mul(2);
+            }
+        }
+    }
+    if !cacheable {
+        make_writable(&tmp);
+        let _ = std::fs::remove_dir_all(&tmp);
+        return finish(rec, "succeeded");
+    }
+    let committed = {
+        let ctx2 = ctx.clone();
+        let tmp2 = tmp.clone();
+        let key2 = key.clone();
+        let name = step.name.clone();
+        tokio::task::spawn_blocking(move || {
+            let hash = ctx2.store.commit(&tmp2)?;
+            ctx2.store.record(
+                &ctx2.pipeline,
+                &name,
+                &CacheEntry {
+                    key: key2,
+                    output: hash.clone(),
+                    run_id: ctx2.run_id.clone(),
+                },
+            )?;
+            Ok::<_, crate::RunError>(hash)
+        })
+        .await
+    };
+    let hash = match committed {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => {
+            rec.error = Some(e.to_string());
+            return finish(rec, "failed");
+        }
+        Err(e) => {
+            rec.error = Some(format!("storing the output failed: {e}"));
+            return finish(rec, "failed");
+        }
+    };
+    rec.output = Some(hash.clone());
+    if let Err(e) = register(&ctx, i, &hash, &ancestors) {
+        rec.error = Some(e);
+        return finish(rec, "failed");
+    }
+    finish(rec, "succeeded")
+}
+
+async fn attempt_action(
+    ctx: &Arc<Ctx>,
+    i: usize,
+    tmp: &Path,
+    log: &Path,
+    timeout: Option<Duration>,
+    ancestors: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    let step = &ctx.steps[i];
+    match &step.action {
+        StepAction::Run { command } => {
+            let lookup = |name: &str| -> Option<String> {
+                match name {
+                    "out" => Some(tmp.display().to_string()),
+                    "run.id" => Some(ctx.run_id.clone()),
+                    _ => {
+                        if let Some(p) = name.strip_prefix("params.") {
+                            return ctx.params.get(p).cloned();
+                        }
+                        let s = name.strip_suffix(".output")?;
+                        ancestors
+                            .get(s)
+                            .map(|h| ctx.store.output_path(h).display().to_string())
+                    }
+                }
+            };
+            let command = crate::interp::interpolate(command, lookup).map_err(|name| {
+                Failure::fatal(format!(
+                    "`${{{name}}}` is not known here (use ${{out}}, ${{params.NAME}}, ${{STEP.output}} of a step it runs after, or ${{run.id}})"
+                ))
+            })?;
+            let mut env = ctx.env.clone();
+            env.extend(step.env.clone());
+            env.insert("MLP_OUT".into(), tmp.display().to_string());
+            let workdir = match &step.workdir {
+                Some(w) => ctx.project.join(w),
+                None => ctx.project.clone(),
+            };
+            log_line(log, &format!("$ {command}")).await;
+            let proc = Proc {
+                step: step.name.clone(),
+                command,
+                workdir,
+                env,
+                log: log.to_path_buf(),
+                timeout,
+                echo: ctx.echo,
+            };
+            match exec::run(&proc, ctx.cancel.clone()).await {
+                Ok(Outcome::Exited(0)) => Ok(()),
+                Ok(Outcome::Exited(code)) => Err(Failure {
+                    message: format!("the command exited with code {code}"),
+                    exit_code: Some(i64::from(code)),
+                    retry: true,
+                    cancelled: false,
+                }),
+                Ok(Outcome::Signaled(sig)) => Err(Failure {
+                    message: format!("the command was killed by signal {sig}"),
+                    exit_code: None,
+                    retry: true,
+                    cancelled: false,
+                }),
+                Ok(Outcome::TimedOut) => Err(Failure {
+                    message: format!(
+                        "timed out after {}",
+                        human_duration(timeout.unwrap_or_default())
+                    ),
+                    exit_code: None,
+                    retry: true,
+                    cancelled: false,
+                }),
+                Ok(Outcome::Cancelled) => Err(Failure {
+                    message: "cancelled".into(),
+                    exit_code: None,
+                    retry: false,
+                    cancelled: true,
+                }),
+                Err(e) => Err(Failure::fatal(format!("cannot start `sh`: {e}"))),
+            }
+        }
+        StepAction::TrainingSet {
+            labels,
+            features,
+            at,
+        } => {
+            let req = mlp_features::HistoricalRequest {
+                project_dir: ctx.project.clone(),
+                entities: ctx.project.join(labels),
+                features: training_features(features),
+                at: at.clone(),
+                out: tmp.join("training_set.parquet"),
+            };
+            let plan_ctx = ctx.clone();
+            let report = tokio::task::spawn_blocking(move || {
+                mlp_features::historical(&plan_ctx.plan, &req)
+            })
+            .await
+            .map_err(|e| Failure::fatal(format!("the training set task failed: {e}")))?
+            .map_err(|e| Failure::fatal(e.to_string()))?;
+            log_line(
+                log,
+                &format!(
+                    "training set: {} rows, columns {}",
+                    report.rows,
+                    report.columns.join(", ")
+                ),
+            )
+            .await;
+            if ctx.echo {
+                println!("[{}] training set: {} rows", step.name, report.rows);
+            }
+            Ok(())
+        }
+        StepAction::Materialize { views } => {
+            let plan_ctx = ctx.clone();
+            let views = views.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                mlp_features::materialize(&plan_ctx.plan, &plan_ctx.project, &views, None)
+            })
+            .await
+            .map_err(|e| Failure::fatal(format!("the materialization task failed: {e}")))?
+            .map_err(|e| Failure {
+                message: e.to_string(),
+                exit_code: None,
+                retry: true,
+                cancelled: false,
+            })?;
+            for m in done {
+                let line = format!("{}: {} keys updated up to {}", m.view, m.keys, m.until);
+                log_line(log, &line).await;
+                if ctx.echo {
+                    println!("[{}] {line}", step.name);
+                }
+            }
+            Ok(())
+        }
+        StepAction::Gate { require, promote } => {
+            gate(ctx, i, require, promote.as_ref(), ancestors, log).await
+        }
+    }
+}
+
+/// Evaluates a gate's conditions over the metrics of the steps it reads and, when they all
+/// hold, moves the alias to the version this run's training step registered.
+async fn gate(
+    ctx: &Arc<Ctx>,
+    i: usize,
+    require: &[mlp_ir::GateCondition],
+    promote: Option<&mlp_ir::Promotion>,
+    ancestors: &BTreeMap<String, String>,
+    log: &Path,
+) -> Result<(), Failure> {
+    let step = &ctx.steps[i];
+    let mut metrics: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    for c in require {
+        for leaf in mlp_features::ondemand::leaves(&c.expr) {
+            if let IrExpr::Feature { view, .. } = leaf {
+                let Some(s) = view.strip_suffix(".metrics") else {
+                    continue;
+                };
+                if metrics.contains_key(s) {
+                    continue;
+                }
+                let hash = ancestors.get(s).ok_or_else(|| {
+                    Failure::fatal(format!("gate reads `{s}.metrics` but step `{s}` has no output"))
+                })?;
+                let file = ctx.store.output_path(hash).join("metrics.json");
+                let m = mlp_registry::read_metrics(&file).map_err(|e| {
+                    Failure::fatal(format!("step `{s}` wrote no usable metrics.json: {e}"))
+                })?;
+                metrics.insert(s.to_string(), m);
+            }
+        }
+    }
+    for c in require {
+        let get = |e: &IrExpr| match e {
+            IrExpr::Feature { view, feature } => view
+                .strip_suffix(".metrics")
+                .and_then(|s| metrics.get(s))
+                .and_then(|m| m.get(feature))
+                .map_or(Val::Null, |v| Val::Float(*v)),
+            _ => Val::Null,
+        };
+        let leaf = |_: &IrExpr| Kind::Float;
+        let holds = eval(&c.expr, &get, &leaf) == Val::Bool(true);
+        let values: Vec<String> = mlp_features::ondemand::leaves(&c.expr)
+            .into_iter()
+            .filter_map(|l| match l {
+                IrExpr::Feature { view, feature } => Some(match get(l) {
+                    Val::Float(v) => format!("{view}.{feature} = {v}"),
+                    _ => format!("{view}.{feature} is missing"),
+                }),
+                _ => None,
+            })
+            .collect();
+        let line = format!(
+            "require {}: {} ({})",
+            c.text,
+            if holds { "holds" } else { "fails" },
+            values.join(", ")
+        );
+        log_line(log, &line).await;
+        if ctx.echo {
+            println!("[{}] {line}", step.name);
+        }
+        if !holds {
+            return Err(Failure::fatal(format!(
+                "gate `{}` failed ({}){}",
+                c.text,
+                values.join(", "),
+                promote
+                    .map(|p| format!("; `{}` stays where it was", p.alias))
+                    .unwrap_or_default()
+            )));
+        }
+    }
+    let Some(p) = promote else {
+        return Ok(());
+    };
+    let trainer = ctx
+        .steps
+        .iter()
+        .find(|s| s.registers.as_deref() == Some(p.model.as_str()))
+        .map(|s| s.name.clone())
+        .ok_or_else(|| Failure::fatal(format!("no step registers `{}`", p.model)))?;
+    let hash = ancestors.get(&trainer).ok_or_else(|| {
+        Failure::fatal(format!(
+            "step `{trainer}` registers `{}` but this gate does not run after it",
+            p.model
+        ))
+    })?;
+    let model_file = ctx.store.output_path(hash).join("model.pt");
+    let project = ctx.project.clone();
+    let (model, alias) = (p.model.clone(), p.alias.clone());
+    let reason = format!("gate `{}` of run {}", step.name, ctx.run_id);
+    let moved = tokio::task::spawn_blocking(move || {
+        let sha = mlp_registry::sha256_file(&model_file)?;
+        let mut reg = mlp_registry::Registry::open(&project)?;
+        let Some(v) = reg.find_by_artifact(&model, &sha)? else {
+            return Err(mlp_registry::RegistryError::UnknownRef {
+                model: model.clone(),
+                reference: format!("artifact {sha}"),
+                known: String::new(),
+            });
+        };
+        reg.set_alias(&model, &alias, v.version, &reason)
+    })
+    .await
+    .map_err(|e| Failure::fatal(format!("the promotion task failed: {e}")))?
+    .map_err(|e| Failure::fatal(e.to_string()))?;
+    let line = format!(
+        "promoted {}@{} to version {}{}",
+        moved.model,
+        moved.alias,
+        moved.to,
+        moved
+            .from
+            .map(|f| format!(" (was {f})"))
+            .unwrap_or_default()
+    );
+    log_line(log, &line).await;
+    if ctx.echo {
+        println!("[{}] {line}", step.name);
+    }
+    Ok(())
+}
+
+/// When step `i` registers a model, turns its output into a registry version (idempotent:
+/// the same artifact is the same version).
+fn register(
+    ctx: &Ctx,
+    i: usize,
+    output: &str,
+    ancestors: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let step = &ctx.steps[i];
+    let Some(model) = &step.registers else {
+        return Ok(());
+    };
+    let dir = ctx.store.output_path(output);
+    let artifact = dir.join("model.pt");
+    if !artifact.is_file() {
+        return Err(format!(
+            "step `{}` registers `{model}` but wrote no model.pt into ${{out}}",
+            step.name
+        ));
+    }
+    check_torchscript(&artifact)?;
+    let metrics_file = dir.join("metrics.json");
+    let metrics = if metrics_file.exists() {
+        mlp_registry::read_metrics(&metrics_file).map_err(|e| e.to_string())?
+    } else {
+        BTreeMap::new()
+    };
+    let mut params: BTreeMap<String, serde_json::Value> = ctx
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let params_file = dir.join("params.json");
+    if params_file.exists() {
+        params.extend(mlp_registry::read_object(&params_file).map_err(|e| e.to_string())?);
+    }
+    // The training set: the first training_set step among the steps before this one.
+    let training_set = ctx.steps.iter().find_map(|s| match &s.action {
+        StepAction::TrainingSet { features, .. } => {
+            ancestors
+                .get(&s.name)
+                .map(|hash| mlp_registry::TrainingSet {
+                    sha256: hash.clone(),
+                    features: training_features(features),
+                })
+        }
+        _ => None,
+    });
+    let signature = signature(&ctx.plan, model);
+    let new = mlp_registry::NewVersion {
+        model: model.clone(),
+        artifact,
+        metrics,
+        params,
+        tags: [("pipeline".to_string(), ctx.pipeline.clone())].into(),
+        origin: mlp_registry::Origin {
+            pipeline: Some(ctx.pipeline.clone()),
+            run_id: Some(ctx.run_id.clone()),
+            step: Some(step.name.clone()),
+        },
+        training_set,
+        signature,
+    };
+    let mut reg = mlp_registry::Registry::open(&ctx.project).map_err(|e| e.to_string())?;
+    let done = reg.register(&new).map_err(|e| e.to_string())?;
+    if ctx.echo {
+        println!(
+            "[{}] {} {model} version {}",
+            step.name,
+            if done.created { "registered" } else { "already registered as" },
+            done.version.version
+        );
+    }
+    Ok(())
+}
+
+/// A TorchScript file is a zip archive (`torch.jit.save`) holding `data.pkl` and `code/`.
+pub fn check_torchscript(path: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let is_zip = bytes.starts_with(b"PK\x03\x04");
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    if !is_zip || !has(b"data.pkl") || !has(b"/code/") {
+        return Err(format!(
+            "`{}` is not a TorchScript archive (save the model with torch.jit.save)",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The model block's interface: input and output names with their types.
+pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signature> {
+    let Some(Spec::Model {
+        inputs, outputs, ..
+    }) = plan.get(&format!("model.{model}")).map(|r| &r.spec)
+    else {
+        return None;
+    };
+    let ty = |id: String| -> String {
+        match plan.get(&id).map(|r| &r.spec) {
+            Some(Spec::Feature { ty, .. }) => format!("{ty:?}").to_lowercase(),
+            _ => "unknown".into(),
+        }
+    };
+    let inputs = inputs
+        .iter()
+        .map(|i| match i {
+            mlp_ir::InputRef::Feature { view, feature } => {
+                (format!("{view}.{feature}"), ty(format!("feature.{view}.{feature}")))
+            }
+            mlp_ir::InputRef::Request { request, field } => {
+                let t = match plan.get(&format!("request.{request}")).map(|r| &r.spec) {
+                    Some(Spec::Request { fields }) => fields
+                        .iter()
+                        .find(|c| &c.name == field)
+                        .map_or("unknown".to_string(), |c| format!("{:?}", c.ty).to_lowercase()),
+                    _ => "unknown".into(),
+                };
+                (format!("{request}.{field}"), t)
+            }
+            mlp_ir::InputRef::ModelOutput { model, output } => {
+                (format!("{model}.{output}"), "float".to_string())
+            }
+        })
+        .collect();
+    let outputs = outputs
+        .iter()
+        .map(|c| (c.name.clone(), format!("{:?}", c.ty).to_lowercase()))
+        .collect();
+    Some(mlp_registry::Signature { inputs, outputs })
+}
