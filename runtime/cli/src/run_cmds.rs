@@ -94,7 +94,13 @@ fn ms(d: Option<u64>) -> String {
 }
 
 fn print_run(r: &RunRecord) {
-    println!("run {} of {}: {}", r.run_id, r.pipeline, r.status);
+    println!(
+        "run {} of {}: {} in {}",
+        r.run_id,
+        r.pipeline,
+        r.status,
+        ms(Some(r.duration_ms))
+    );
     let width = r.steps.iter().map(|s| s.step.len()).max().unwrap_or(4);
     for s in &r.steps {
         let mut line = format!(
@@ -193,7 +199,6 @@ pub fn runs(a: &RunsArgs) -> ExitCode {
     );
     for r in &list {
         let count = |s: &str| r.steps.iter().filter(|x| x.status == s).count();
-        let total: u64 = r.steps.iter().filter_map(|s| s.duration_ms).max().unwrap_or(0);
         let mut parts = vec![format!("{} ran", count("succeeded"))];
         for s in ["cached", "failed", "skipped", "cancelled"] {
             if count(s) > 0 {
@@ -206,7 +211,7 @@ pub fn runs(a: &RunsArgs) -> ExitCode {
             r.pipeline,
             r.status,
             r.started,
-            ms(Some(total)),
+            ms(Some(r.duration_ms)),
             parts.join(", ")
         );
     }
@@ -253,7 +258,17 @@ pub fn logs(a: &LogsArgs) -> ExitCode {
             .join("runs")
             .join(&run.run_id)
             .join(format!("{s}.log"));
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            // A cached, skipped or never started step ran nothing in this run.
+            let why = run
+                .steps
+                .iter()
+                .find(|x| x.step == s)
+                .map(|x| format!("{}: {}", x.status, x.reason))
+                .unwrap_or_default();
+            println!("[{s}] (no log in this run; {why})");
+            continue;
+        };
         if one {
             print!("{text}");
         } else {

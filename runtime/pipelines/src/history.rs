@@ -13,7 +13,8 @@ PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL, trigger TEXT NOT NULL,
-  params TEXT NOT NULL, pid INTEGER NOT NULL, started TEXT NOT NULL, ended TEXT, error TEXT
+  params TEXT NOT NULL, pid INTEGER NOT NULL, started TEXT NOT NULL, ended TEXT, error TEXT,
+  started_us INTEGER NOT NULL, ended_us INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_pipeline ON runs (pipeline, started);
 CREATE TABLE IF NOT EXISTS steps (
@@ -43,6 +44,8 @@ pub struct RunRecord {
     pub ended: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
+    /// Wall time from start to end (to now while it runs), in milliseconds.
+    pub duration_ms: u64,
     /// Its steps, in the order they were declared.
     pub steps: Vec<StepRecord>,
 }
@@ -91,6 +94,13 @@ pub fn now() -> String {
     mlp_registry::rfc3339(d.as_secs() as i64, d.subsec_micros())
 }
 
+/// Microseconds since the epoch.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
 fn pid_alive(pid: i64) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
@@ -127,8 +137,8 @@ impl History {
     ) -> Result<(), RunError> {
         self.conn
             .execute(
-                "INSERT INTO runs VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, NULL, NULL)",
-                params![run_id, pipeline, trigger, params, std::process::id(), now()],
+                "INSERT INTO runs VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, NULL, NULL, ?7, NULL)",
+                params![run_id, pipeline, trigger, params, std::process::id(), now(), now_us()],
             )
             .map_err(self.err())?;
         for s in steps {
@@ -193,8 +203,8 @@ impl History {
             .map_err(self.err())?;
         self.conn
             .execute(
-                "UPDATE runs SET status = ?2, ended = ?3, error = ?4 WHERE run_id = ?1",
-                params![run_id, status, now(), error],
+                "UPDATE runs SET status = ?2, ended = ?3, error = ?4, ended_us = ?5 WHERE run_id = ?1",
+                params![run_id, status, now(), error, now_us()],
             )
             .map_err(self.err())?;
         Ok(())
@@ -221,10 +231,10 @@ impl History {
     pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>, RunError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT run_id, pipeline, status, trigger, params, started, ended, error, pid FROM runs WHERE run_id = ?1 OR run_id LIKE ?1 || '%' ORDER BY run_id = ?1 DESC LIMIT 2")
+            .prepare("SELECT run_id, pipeline, status, trigger, params, started, ended, error, pid, coalesce(ended_us, ?2) - started_us FROM runs WHERE run_id = ?1 OR run_id LIKE ?1 || '%' ORDER BY run_id = ?1 DESC LIMIT 2")
             .map_err(self.err())?;
         let found: Vec<(RunRecord, i64)> = stmt
-            .query_map(params![run_id], |r| {
+            .query_map(params![run_id, now_us()], |r| {
                 Ok((
                     RunRecord {
                         run_id: r.get(0)?,
@@ -235,6 +245,7 @@ impl History {
                         started: r.get(5)?,
                         ended: r.get(6)?,
                         error: r.get(7)?,
+                        duration_ms: (r.get::<_, i64>(9)?.max(0) / 1000) as u64,
                         steps: Vec::new(),
                     },
                     r.get(8)?,

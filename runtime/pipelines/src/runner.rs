@@ -235,6 +235,12 @@ pub fn run_pipeline(
         None => None,
     };
     let params = resolve_params(&opts.pipeline, params, &opts.params)?;
+    // Absolute, so that the paths given to steps hold in any working directory.
+    let project_dir = &std::fs::canonicalize(project_dir).map_err(|source| RunError::Io {
+        action: "open",
+        path: project_dir.to_path_buf(),
+        source,
+    })?;
     let _slot = take_slot(project_dir, &opts.pipeline, *max_active_runs)?;
     let history = History::open(project_dir)?;
     history.mark_interrupted(&opts.pipeline)?;
@@ -301,10 +307,18 @@ pub fn run_pipeline(
             return Err(e);
         }
     };
-    let error = records
+    let failed: Vec<String> = records
         .iter()
-        .find(|r| r.status == "failed")
-        .map(|r| format!("step `{}` failed: {}", r.step, r.error.clone().unwrap_or_default()));
+        .filter(|r| r.status == "failed")
+        .map(|r| format!("`{}` ({})", r.step, r.error.clone().unwrap_or_default()))
+        .collect();
+    let error = (!failed.is_empty()).then(|| {
+        format!(
+            "{} failed: {}",
+            if failed.len() == 1 { "step" } else { "steps" },
+            failed.join(", ")
+        )
+    });
     history.finish_run(&run_id, &status, error.as_deref())?;
     let steps = history
         .run(&run_id)?

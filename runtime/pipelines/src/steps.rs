@@ -127,7 +127,7 @@ pub(crate) async fn execute(
             _ => "ran: gates always run".into(),
         },
         (None, true) => match ctx.store.last_key(&ctx.pipeline, &step.name) {
-            None => "ran: first run of this step".into(),
+            None => "ran: no earlier successful run of this step".into(),
             Some(before) => {
                 let changes = key.changes_since(&before);
                 if changes.is_empty() {
