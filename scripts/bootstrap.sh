@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares everything a build of mlp needs, idempotently: the project-local Python venv with
-# torch==2.11.0 (libtorch for `tch`, and the Python that training steps run) and the official
+# torch==2.11.0 and pyarrow (libtorch for `tch`, and the Python that training steps run) and the official
 # prebuilt libduckdb 1.5.6 (from the npm package that ships it), so that nothing is compiled
 # from source that need not be. Safe to run again: it only does what is missing.
 set -euo pipefail
@@ -16,6 +16,11 @@ if ! "$MLP_VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.sp
   echo "==> creating $MLP_VENV with torch==$TORCH_VERSION (one time, a few minutes)"
   python3 -m venv "$MLP_VENV"
   quiet "$MLP_VENV/bin/pip" install --disable-pip-version-check -q "torch==$TORCH_VERSION" numpy
+fi
+# The example's training step reads its Parquet training set with pyarrow.
+if ! "$MLP_VENV/bin/python" -c "import pyarrow, numpy" 2>/dev/null; then
+  echo "==> adding pyarrow and numpy to $MLP_VENV (training steps read Parquet)"
+  quiet "$MLP_VENV/bin/pip" install --disable-pip-version-check -q pyarrow numpy
 fi
 
 if [ ! -f "$DUCKDB_LIB_DIR/libduckdb.so" ]; then

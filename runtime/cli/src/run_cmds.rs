@@ -150,6 +150,7 @@ pub fn run(a: &RunArgs) -> ExitCode {
         concurrency: a.concurrency,
         echo: !a.quiet && matches!(a.format, Format::Human),
         trigger: "manual".into(),
+        venv: None,
     };
     let report = match mlp_pipelines::run_pipeline(&plan, &dir, &opts) {
         Ok(r) => r,

@@ -31,6 +31,9 @@ pub struct RunOptions {
     pub echo: bool,
     /// `manual` or `schedule`.
     pub trigger: String,
+    /// The Python venv whose `bin/` leads PATH for `run` steps; `None`: `MLP_VENV`, else the
+    /// nearest `.venv` at or above the project.
+    pub venv: Option<PathBuf>,
 }
 
 /// How a run ended.
@@ -256,7 +259,7 @@ pub fn run_pipeline(
     let mut env = BTreeMap::new();
     env.insert("MLP_RUN_ID".to_string(), run_id.clone());
     env.insert("MLP_PIPELINE".to_string(), opts.pipeline.clone());
-    if let Some(v) = venv(project_dir) {
+    if let Some(v) = opts.venv.clone().or_else(|| venv(project_dir)) {
         let path = std::env::var("PATH").unwrap_or_default();
         env.insert(
             "PATH".into(),

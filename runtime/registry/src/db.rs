@@ -207,7 +207,7 @@ impl Registry {
     /// Version `version` of `model`.
     pub fn get(&self, model: &str, version: u64) -> Result<Version, RegistryError> {
         let mut list = self.query(
-            "WHERE model = ?1 AND version = ?2",
+            "WHERE v.model = ?1 AND v.version = ?2",
             &[&model as &dyn rusqlite::ToSql, &version],
         )?;
         list.pop().ok_or_else(|| RegistryError::UnknownRef {
@@ -263,7 +263,7 @@ impl Registry {
     /// The version of `model` whose artifact has this hash, if any.
     pub fn find_by_artifact(&self, model: &str, sha256: &str) -> Result<Option<Version>, RegistryError> {
         let mut list = self.query(
-            "WHERE model = ?1 AND artifact_sha256 = ?2",
+            "WHERE v.model = ?1 AND v.artifact_sha256 = ?2",
             &[&model as &dyn rusqlite::ToSql, &sha256],
         )?;
         list.truncate(1);
@@ -273,7 +273,7 @@ impl Registry {
     /// Every version of `model` (of every model when `None`), oldest first.
     pub fn list(&self, model: Option<&str>) -> Result<Vec<Version>, RegistryError> {
         match model {
-            Some(m) => self.query("WHERE model = ?1", &[&m as &dyn rusqlite::ToSql]),
+            Some(m) => self.query("WHERE v.model = ?1", &[&m as &dyn rusqlite::ToSql]),
             None => self.query("", &[]),
         }
     }
@@ -303,13 +303,21 @@ impl Registry {
             args.push(Box::new(m.to_string()));
             clauses.push(format!("v.model = ?{}", args.len()));
         }
+        // Driven by the (key, value) index: the versions carrying every tag.
+        let mut sets = Vec::new();
         for (k, v) in tags {
             args.push(Box::new(k.clone()));
             let kn = args.len();
             args.push(Box::new(v.clone()));
             let vn = args.len();
+            sets.push(format!(
+                "SELECT model, version FROM tags WHERE key = ?{kn} AND value = ?{vn}"
+            ));
+        }
+        if !sets.is_empty() {
             clauses.push(format!(
-                "EXISTS (SELECT 1 FROM tags t WHERE t.model = v.model AND t.version = v.version AND t.key = ?{kn} AND t.value = ?{vn})"
+                "(v.model, v.version) IN ({})",
+                sets.join(" INTERSECT ")
             ));
         }
         let filter = if clauses.is_empty() {
@@ -327,9 +335,9 @@ impl Registry {
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<Version>, RegistryError> {
         let sql = format!(
-            "SELECT v.model, v.version, v.artifact_sha256, v.origin, v.training_set, v.params, v.metrics, v.tags, v.signature, v.created,
-                    (SELECT group_concat(a.alias, ',') FROM (SELECT alias FROM aliases a WHERE a.model = v.model AND a.version = v.version ORDER BY alias) a)
-             FROM versions v {filter} ORDER BY v.model, v.version"
+            "WITH al AS (SELECT model, version, group_concat(alias, ',') AS names FROM (SELECT * FROM aliases ORDER BY alias) GROUP BY model, version)
+             SELECT v.model, v.version, v.artifact_sha256, v.origin, v.training_set, v.params, v.metrics, v.tags, v.signature, v.created, al.names
+             FROM versions v LEFT JOIN al ON al.model = v.model AND al.version = v.version {filter} ORDER BY v.model, v.version"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(self.db())?;
         let rows = stmt
