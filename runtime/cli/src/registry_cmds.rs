@@ -110,7 +110,10 @@ fn show(v: &Version) {
     if !v.aliases.is_empty() {
         line("aliases", v.aliases.join(", "));
     }
-    line("artifact", format!("{} (sha256 {})", v.artifact, v.artifact_sha256));
+    line(
+        "artifact",
+        format!("{} (sha256 {})", v.artifact, v.artifact_sha256),
+    );
     line("created", v.created.clone());
     if let Some(run) = &v.origin.run_id {
         line(
@@ -158,7 +161,9 @@ pub fn run(cmd: &RegistryCommand) -> ExitCode {
             };
             match rest.first() {
                 Some(model) => match reg.list(Some(model)) {
-                    Ok(l) if l.is_empty() => fail(format!("model `{model}` has no registered version")),
+                    Ok(l) if l.is_empty() => {
+                        fail(format!("model `{model}` has no registered version"))
+                    }
                     Ok(l) => {
                         print_versions(&l, *format);
                         ExitCode::SUCCESS
@@ -174,7 +179,10 @@ pub fn run(cmd: &RegistryCommand) -> ExitCode {
                                     serde_json::json!({"model": m, "versions": n, "latest": latest, "aliases": reg.aliases(m).unwrap_or_default()})
                                 })
                                 .collect();
-                            println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+                            println!(
+                                "{}",
+                                serde_json::to_string_pretty(&rows).unwrap_or_default()
+                            );
                         } else if models.is_empty() {
                             println!("no registered models");
                         } else {
@@ -208,7 +216,9 @@ pub fn run(cmd: &RegistryCommand) -> ExitCode {
             match reg.resolve(model, reference) {
                 Ok(v) => {
                     match format {
-                        Format::Json => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+                        Format::Json => {
+                            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+                        }
                         Format::Human => show(&v),
                     }
                     ExitCode::SUCCESS
@@ -233,7 +243,9 @@ pub fn run(cmd: &RegistryCommand) -> ExitCode {
             match reg.set_alias(model, alias, target, "mlpc registry alias") {
                 Ok(m) => {
                     match m.from {
-                        Some(f) if f == m.to => println!("{model}@{alias} already is version {}", m.to),
+                        Some(f) if f == m.to => {
+                            println!("{model}@{alias} already is version {}", m.to)
+                        }
                         Some(f) => println!("{model}@{alias}: version {f} -> {}", m.to),
                         None => println!("{model}@{alias}: version {}", m.to),
                     }
@@ -266,7 +278,11 @@ pub fn run(cmd: &RegistryCommand) -> ExitCode {
                 Ok(t) => t,
                 Err(code) => return code,
             };
-            let metrics = match metrics.as_deref().map(mlp_registry::read_metrics).transpose() {
+            let metrics = match metrics
+                .as_deref()
+                .map(mlp_registry::read_metrics)
+                .transpose()
+            {
                 Ok(m) => m.unwrap_or_default(),
                 Err(e) => return fail(e),
             };

@@ -187,7 +187,10 @@ pub fn runs(a: &RunsArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     if matches!(a.format, Format::Json) {
-        println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        );
         return ExitCode::SUCCESS;
     }
     if list.is_empty() {
@@ -245,7 +248,11 @@ pub fn logs(a: &LogsArgs) -> ExitCode {
                 return fail(format!(
                     "run {} has no step `{s}` (steps: {})",
                     run.run_id,
-                    run.steps.iter().map(|x| x.step.as_str()).collect::<Vec<_>>().join(", ")
+                    run.steps
+                        .iter()
+                        .map(|x| x.step.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             vec![s.as_str()]

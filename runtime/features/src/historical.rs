@@ -296,7 +296,9 @@ pub fn source_files(project_dir: &Path, s: &SourceInfo) -> Result<Vec<PathBuf>, 
     let conn = Connection::open_in_memory()?;
     let mut stmt = conn.prepare("SELECT file FROM glob(?) ORDER BY file")?;
     let files = stmt
-        .query_map([full.to_string_lossy().to_string()], |r| r.get::<_, String>(0))
+        .query_map([full.to_string_lossy().to_string()], |r| {
+            r.get::<_, String>(0)
+        })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())?;
     if files.is_empty() {
         return Err(FeatureError::File {

@@ -21,9 +21,11 @@ pub fn upstream_names(step: &Step) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = step.after.iter().cloned().collect();
     match &step.action {
         StepAction::Run { command } => {
-            names.extend(crate::interp::placeholders(command).into_iter().filter_map(|p| {
-                p.strip_suffix(".output").map(str::to_string)
-            }));
+            names.extend(
+                crate::interp::placeholders(command)
+                    .into_iter()
+                    .filter_map(|p| p.strip_suffix(".output").map(str::to_string)),
+            );
         }
         StepAction::Gate { require, .. } => {
             for c in require {

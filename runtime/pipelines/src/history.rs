@@ -20,7 +20,7 @@ CREATE INDEX IF NOT EXISTS runs_pipeline ON runs (pipeline, started);
 CREATE TABLE IF NOT EXISTS steps (
   run_id TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL, cached INTEGER NOT NULL,
   reason TEXT NOT NULL, attempts INTEGER NOT NULL, started TEXT, ended TEXT, duration_ms INTEGER,
-  cache_key TEXT, output TEXT, exit_code INTEGER, error TEXT,
+  cache_key TEXT, output TEXT, exit_code INTEGER, error TEXT, registered TEXT,
   PRIMARY KEY (run_id, step)
 );
 ";
@@ -78,6 +78,8 @@ pub struct StepRecord {
     pub exit_code: Option<i64>,
     /// What went wrong.
     pub error: Option<String>,
+    /// The model version it registered (`MODEL@VERSION`).
+    pub registered: Option<String>,
 }
 
 /// The history database of a project.
@@ -138,7 +140,15 @@ impl History {
         self.conn
             .execute(
                 "INSERT INTO runs VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, NULL, NULL, ?7, NULL)",
-                params![run_id, pipeline, trigger, params, std::process::id(), now(), now_us()],
+                params![
+                    run_id,
+                    pipeline,
+                    trigger,
+                    params,
+                    std::process::id(),
+                    now(),
+                    now_us()
+                ],
             )
             .map_err(self.err())?;
         for s in steps {
@@ -166,7 +176,11 @@ impl History {
         let mut out = Vec::new();
         for (run, pid) in rows {
             if pid == i64::from(std::process::id()) || !pid_alive(pid) {
-                self.finish_run(&run, "interrupted", Some("the run's process stopped before it finished"))?;
+                self.finish_run(
+                    &run,
+                    "interrupted",
+                    Some("the run's process stopped before it finished"),
+                )?;
                 out.push(run);
             }
         }
@@ -177,10 +191,10 @@ impl History {
     pub fn update_step(&self, run_id: &str, s: &StepRecord) -> Result<(), RunError> {
         self.conn
             .execute(
-                "UPDATE steps SET status = ?3, cached = ?4, reason = ?5, attempts = ?6, started = ?7, ended = ?8, duration_ms = ?9, cache_key = ?10, output = ?11, exit_code = ?12, error = ?13 WHERE run_id = ?1 AND step = ?2",
+                "UPDATE steps SET status = ?3, cached = ?4, reason = ?5, attempts = ?6, started = ?7, ended = ?8, duration_ms = ?9, cache_key = ?10, output = ?11, exit_code = ?12, error = ?13, registered = ?14 WHERE run_id = ?1 AND step = ?2",
                 params![
                     run_id, s.step, s.status, s.cached, s.reason, s.attempts, s.started, s.ended,
-                    s.duration_ms, s.cache_key, s.output, s.exit_code, s.error
+                    s.duration_ms, s.cache_key, s.output, s.exit_code, s.error, s.registered
                 ],
             )
             .map_err(self.err())?;
@@ -189,7 +203,12 @@ impl History {
 
     /// Records the end of a run; steps still pending or running end as `cancelled` when the
     /// run was, `interrupted` when its process died, and `skipped` otherwise.
-    pub fn finish_run(&self, run_id: &str, status: &str, error: Option<&str>) -> Result<(), RunError> {
+    pub fn finish_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        error: Option<&str>,
+    ) -> Result<(), RunError> {
         let leftover = match status {
             "cancelled" => "cancelled",
             "interrupted" => "interrupted",
@@ -268,7 +287,7 @@ impl History {
         }
         let mut stmt = self
             .conn
-            .prepare("SELECT step, status, cached, reason, attempts, started, ended, duration_ms, cache_key, output, exit_code, error FROM steps WHERE run_id = ?1 ORDER BY rowid")
+            .prepare("SELECT step, status, cached, reason, attempts, started, ended, duration_ms, cache_key, output, exit_code, error, registered FROM steps WHERE run_id = ?1 ORDER BY rowid")
             .map_err(self.err())?;
         run.steps = stmt
             .query_map(params![run.run_id], |r| {
@@ -285,6 +304,7 @@ impl History {
                     output: r.get(9)?,
                     exit_code: r.get(10)?,
                     error: r.get(11)?,
+                    registered: r.get(12)?,
                 })
             })
             .and_then(|r| r.collect())
@@ -300,7 +320,11 @@ impl History {
     /// Whether a run with this id exists.
     pub fn exists(&self, run_id: &str) -> Result<bool, RunError> {
         self.conn
-            .query_row("SELECT 1 FROM runs WHERE run_id = ?1", params![run_id], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM runs WHERE run_id = ?1",
+                params![run_id],
+                |_| Ok(()),
+            )
             .optional()
             .map(|o| o.is_some())
             .map_err(self.err())

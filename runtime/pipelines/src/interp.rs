@@ -70,11 +70,20 @@ mod tests {
             _ => None,
         };
         assert_eq!(
-            interpolate("python t.py --lr ${params.lr} --data ${data.output} --out ${ out }", look),
+            interpolate(
+                "python t.py --lr ${params.lr} --data ${data.output} --out ${ out }",
+                look
+            ),
             Ok("python t.py --lr 0.1 --data '/a dir/it'\\''s' --out /p/.mlp/tmp/x".to_string())
         );
         assert_eq!(interpolate("echo ${nope}", look), Err("nope".to_string()));
-        assert_eq!(interpolate("echo ${out", look), Ok("echo ${out".to_string()));
-        assert_eq!(placeholders("a ${x.output} b ${out}"), vec!["x.output", "out"]);
+        assert_eq!(
+            interpolate("echo ${out", look),
+            Ok("echo ${out".to_string())
+        );
+        assert_eq!(
+            placeholders("a ${x.output} b ${out}"),
+            vec!["x.output", "out"]
+        );
     }
 }

@@ -54,13 +54,17 @@ pub(crate) fn cache_key(
             for p in crate::interp::placeholders(command) {
                 if let Some(name) = p.strip_prefix("params.") {
                     let value = ctx.params.get(name).ok_or_else(|| {
-                        fail(format!("`${{params.{name}}}` names no parameter of the pipeline"))
+                        fail(format!(
+                            "`${{params.{name}}}` names no parameter of the pipeline"
+                        ))
                     })?;
                     parts.insert(format!("param:{name}"), sha256_str(value));
                 }
             }
         }
-        StepAction::TrainingSet { labels, features, .. } => {
+        StepAction::TrainingSet {
+            labels, features, ..
+        } => {
             parts.insert(
                 format!("data:{labels}"),
                 sha256_file(&ctx.project.join(labels))
@@ -69,9 +73,10 @@ pub(crate) fn cache_key(
             // The definitions of the features and of the views and sources behind them.
             let mut views = std::collections::BTreeSet::new();
             for f in training_features(features) {
-                let res = ctx.plan.get(&format!("feature.{f}")).ok_or_else(|| {
-                    fail(format!("feature `{f}` is not in the plan"))
-                })?;
+                let res = ctx
+                    .plan
+                    .get(&format!("feature.{f}"))
+                    .ok_or_else(|| fail(format!("feature `{f}` is not in the plan")))?;
                 def_text.push_str(&format!("\n{}={}", res.id, res.hash));
                 if let Some((view, _)) = f.split_once('.') {
                     views.insert(view.to_string());
@@ -94,9 +99,10 @@ pub(crate) fn cache_key(
                         let files = mlp_features::historical::source_files(&ctx.project, &info)
                             .map_err(|e| fail(format!("source `{source}`: {e}")))?;
                         for file in files {
-                            let rel = file
-                                .strip_prefix(&ctx.project)
-                                .map_or_else(|_| file.display().to_string(), |r| r.display().to_string());
+                            let rel = file.strip_prefix(&ctx.project).map_or_else(
+                                |_| file.display().to_string(),
+                                |r| r.display().to_string(),
+                            );
                             parts.insert(format!("data:{rel}"), sha256_file(&file)?);
                         }
                     }

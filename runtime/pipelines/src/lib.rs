@@ -8,6 +8,7 @@ pub mod graph;
 pub mod history;
 pub mod interp;
 mod keys;
+mod lineage;
 pub mod runner;
 mod steps;
 pub mod store;

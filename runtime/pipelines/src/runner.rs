@@ -102,8 +102,10 @@ fn resolve_params(
     declared: &BTreeMap<String, Literal>,
     overrides: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, RunError> {
-    let mut out: BTreeMap<String, String> =
-        declared.iter().map(|(k, v)| (k.clone(), literal_text(v))).collect();
+    let mut out: BTreeMap<String, String> = declared
+        .iter()
+        .map(|(k, v)| (k.clone(), literal_text(v)))
+        .collect();
     for (k, v) in overrides {
         let Some(default) = declared.get(k) else {
             let known = if declared.is_empty() {
@@ -111,7 +113,11 @@ fn resolve_params(
             } else {
                 format!(
                     "it declares {}",
-                    declared.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    declared
+                        .keys()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             };
             return Err(RunError::Spec(format!(
@@ -130,9 +136,7 @@ fn resolve_params(
                 Literal::Float(_) => "a number",
                 _ => "`true` or `false`",
             };
-            return Err(RunError::Spec(format!(
-                "--param {k}={v}: `{k}` is {ty}"
-            )));
+            return Err(RunError::Spec(format!("--param {k}={v}: `{k}` is {ty}")));
         }
         out.insert(k.clone(), v.clone());
     }
@@ -192,7 +196,12 @@ fn new_run_id() -> String {
         .take(14)
         .collect();
     let rand = uuid::Uuid::new_v4().simple().to_string();
-    format!("{}-{}-{}", &stamp[..8.min(stamp.len())], &stamp[8.min(stamp.len())..], &rand[..6])
+    format!(
+        "{}-{}-{}",
+        &stamp[..8.min(stamp.len())],
+        &stamp[8.min(stamp.len())..],
+        &rand[..6]
+    )
 }
 
 /// Runs `opts.pipeline` of `plan` for the project in `project_dir`.
@@ -209,7 +218,9 @@ pub fn run_pipeline(
         params,
         steps,
         ..
-    }) = plan.get(&format!("pipeline.{}", opts.pipeline)).map(|r| &r.spec)
+    }) = plan
+        .get(&format!("pipeline.{}", opts.pipeline))
+        .map(|r| &r.spec)
     else {
         let known: Vec<String> = plan
             .resources()
@@ -232,7 +243,11 @@ pub fn run_pipeline(
             RunError::Spec(format!(
                 "pipeline `{}` has no step `{f}` (steps: {})",
                 opts.pipeline,
-                steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                steps
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?),
         None => None,
@@ -255,16 +270,15 @@ pub fn run_pipeline(
     let params_json = serde_json::to_string(&params).unwrap_or_default();
     let names: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
     history.start_run(&run_id, &opts.pipeline, &opts.trigger, &params_json, &names)?;
+    let lineage = crate::lineage::Emitter::new(plan, project_dir, &opts.pipeline, &run_id);
+    lineage.run("START");
 
     let mut env = BTreeMap::new();
     env.insert("MLP_RUN_ID".to_string(), run_id.clone());
     env.insert("MLP_PIPELINE".to_string(), opts.pipeline.clone());
     if let Some(v) = opts.venv.clone().or_else(|| venv(project_dir)) {
         let path = std::env::var("PATH").unwrap_or_default();
-        env.insert(
-            "PATH".into(),
-            format!("{}:{path}", v.join("bin").display()),
-        );
+        env.insert("PATH".into(), format!("{}:{path}", v.join("bin").display()));
         env.insert("VIRTUAL_ENV".into(), v.display().to_string());
     }
     let (cancel_tx, cancel_rx) = watch::channel(false);
@@ -296,20 +310,21 @@ pub fn run_pipeline(
         .map(|i| opts.force || from.is_some_and(|f| graph.downstream(f).contains(&i)))
         .collect();
     let outcome = rt.block_on(schedule(
-        ctx,
-        &graph,
-        &history,
-        &forced,
-        opts,
-        cancel_tx,
+        ctx, &graph, &history, &lineage, &forced, opts, cancel_tx,
     ));
     let (status, records) = match outcome {
         Ok(r) => r,
         Err(e) => {
             let _ = history.finish_run(&run_id, "failed", Some(&e.to_string()));
+            lineage.run("FAIL");
             return Err(e);
         }
     };
+    lineage.run(match status.as_str() {
+        "succeeded" => "COMPLETE",
+        "cancelled" => "ABORT",
+        _ => "FAIL",
+    });
     let failed: Vec<String> = records
         .iter()
         .filter(|r| r.status == "failed")
@@ -323,10 +338,7 @@ pub fn run_pipeline(
         )
     });
     history.finish_run(&run_id, &status, error.as_deref())?;
-    let steps = history
-        .run(&run_id)?
-        .map(|r| r.steps)
-        .unwrap_or(records);
+    let steps = history.run(&run_id)?.map(|r| r.steps).unwrap_or(records);
     Ok(RunReport {
         run_id,
         status,
@@ -349,6 +361,7 @@ async fn schedule(
     ctx: Arc<Ctx>,
     graph: &StepGraph<'_>,
     history: &History,
+    lineage: &crate::lineage::Emitter,
     forced: &[bool],
     opts: &RunOptions,
     cancel_tx: watch::Sender<bool>,
@@ -466,6 +479,17 @@ async fn schedule(
         };
         records[i] = rec;
         history.update_step(&ctx.run_id, &records[i])?;
+        let inputs: BTreeMap<String, String> = graph
+            .deps(i)
+            .iter()
+            .filter_map(|d| match &state[*d] {
+                State::Done(Some(h)) => Some((ctx.steps[*d].name.clone(), h.clone())),
+                _ => None,
+            })
+            .collect();
+        tokio::task::block_in_place(|| {
+            lineage.step(&ctx.plan, &ctx.steps[i], &records[i], &inputs)
+        });
     }
     signals.abort();
     let cancelled = *ctx.cancel.borrow();
@@ -477,7 +501,10 @@ async fn schedule(
     }
     let status = if cancelled {
         "cancelled"
-    } else if records.iter().all(|r| r.status == "succeeded" || r.status == "cached") {
+    } else if records
+        .iter()
+        .all(|r| r.status == "succeeded" || r.status == "cached")
+    {
         "succeeded"
     } else {
         "failed"
@@ -496,14 +523,24 @@ mod tests {
             ("lr".to_string(), Literal::Float(0.1)),
         ]
         .into();
-        let over = |k: &str, v: &str| -> BTreeMap<String, String> { [(k.to_string(), v.to_string())].into() };
+        let over = |k: &str, v: &str| -> BTreeMap<String, String> {
+            [(k.to_string(), v.to_string())].into()
+        };
         let p = resolve_params("t", &declared, &over("epochs", "3")).unwrap_or_default();
         assert_eq!(p["epochs"], "3");
         assert_eq!(p["lr"], "0.1");
-        let e = |k: &str, v: &str| resolve_params("t", &declared, &over(k, v)).err().map(|e| e.to_string()).unwrap_or_default();
+        let e = |k: &str, v: &str| {
+            resolve_params("t", &declared, &over(k, v))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
         assert_eq!(e("epochs", "x"), "--param epochs=x: `epochs` is an integer");
         assert_eq!(e("lr", "nan"), "--param lr=nan: `lr` is a number");
-        assert_eq!(e("depth", "3"), "pipeline `t` has no parameter `depth` (it declares `epochs`, `lr`)");
+        assert_eq!(
+            e("depth", "3"),
+            "pipeline `t` has no parameter `depth` (it declares `epochs`, `lr`)"
+        );
     }
 
     #[test]

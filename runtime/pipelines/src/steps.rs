@@ -111,9 +111,12 @@ pub(crate) async fn execute(
             );
             // A run killed between committing the output and registering the model left
             // the registration undone; registering is idempotent, so do it now.
-            if let Err(e) = register(&ctx, i, &entry.output, &ancestors) {
-                rec.error = Some(e);
-                return finish(rec, "failed");
+            match register(&ctx, i, &entry.output, &ancestors) {
+                Ok(r) => rec.registered = r,
+                Err(e) => {
+                    rec.error = Some(e);
+                    return finish(rec, "failed");
+                }
             }
             return finish(rec, "cached");
         }
@@ -150,7 +153,11 @@ pub(crate) async fn execute(
             rec.error = Some(format!("cannot create `{}`: {e}", tmp.display()));
             return finish(rec, "failed");
         }
-        log_line(&log, &format!("attempt {attempt} of {attempts} at {}", now())).await;
+        log_line(
+            &log,
+            &format!("attempt {attempt} of {attempts} at {}", now()),
+        )
+        .await;
         let result = attempt_action(&ctx, i, &tmp, &log, timeout, &ancestors).await;
         match result {
             Ok(()) => {
@@ -229,9 +236,12 @@ pub(crate) async fn execute(
         }
     };
     rec.output = Some(hash.clone());
-    if let Err(e) = register(&ctx, i, &hash, &ancestors) {
-        rec.error = Some(e);
-        return finish(rec, "failed");
+    match register(&ctx, i, &hash, &ancestors) {
+        Ok(r) => rec.registered = r,
+        Err(e) => {
+            rec.error = Some(e);
+            return finish(rec, "failed");
+        }
     }
     finish(rec, "succeeded")
 }
@@ -329,12 +339,11 @@ async fn attempt_action(
                 out: tmp.join("training_set.parquet"),
             };
             let plan_ctx = ctx.clone();
-            let report = tokio::task::spawn_blocking(move || {
-                mlp_features::historical(&plan_ctx.plan, &req)
-            })
-            .await
-            .map_err(|e| Failure::fatal(format!("the training set task failed: {e}")))?
-            .map_err(|e| Failure::fatal(e.to_string()))?;
+            let report =
+                tokio::task::spawn_blocking(move || mlp_features::historical(&plan_ctx.plan, &req))
+                    .await
+                    .map_err(|e| Failure::fatal(format!("the training set task failed: {e}")))?
+                    .map_err(|e| Failure::fatal(e.to_string()))?;
             log_line(
                 log,
                 &format!(
@@ -400,7 +409,9 @@ async fn gate(
                     continue;
                 }
                 let hash = ancestors.get(s).ok_or_else(|| {
-                    Failure::fatal(format!("gate reads `{s}.metrics` but step `{s}` has no output"))
+                    Failure::fatal(format!(
+                        "gate reads `{s}.metrics` but step `{s}` has no output"
+                    ))
                 })?;
                 let file = ctx.store.output_path(hash).join("metrics.json");
                 let m = mlp_registry::read_metrics(&file).map_err(|e| {
@@ -510,10 +521,10 @@ fn register(
     i: usize,
     output: &str,
     ancestors: &BTreeMap<String, String>,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     let step = &ctx.steps[i];
     let Some(model) = &step.registers else {
-        return Ok(());
+        return Ok(None);
     };
     let dir = ctx.store.output_path(output);
     let artifact = dir.join("model.pt");
@@ -572,16 +583,21 @@ fn register(
         println!(
             "[{}] {} {model} version {}",
             step.name,
-            if done.created { "registered" } else { "already registered as" },
+            if done.created {
+                "registered"
+            } else {
+                "already registered as"
+            },
             done.version.version
         );
     }
-    Ok(())
+    Ok(Some(format!("{model}@{}", done.version.version)))
 }
 
 /// A TorchScript file is a zip archive (`torch.jit.save`) holding `data.pkl` and `code/`.
 pub fn check_torchscript(path: &Path) -> Result<(), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     let is_zip = bytes.starts_with(b"PK\x03\x04");
     let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
     if !is_zip || !has(b"data.pkl") || !has(b"/code/") {
@@ -610,15 +626,18 @@ pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signa
     let inputs = inputs
         .iter()
         .map(|i| match i {
-            mlp_ir::InputRef::Feature { view, feature } => {
-                (format!("{view}.{feature}"), ty(format!("feature.{view}.{feature}")))
-            }
+            mlp_ir::InputRef::Feature { view, feature } => (
+                format!("{view}.{feature}"),
+                ty(format!("feature.{view}.{feature}")),
+            ),
             mlp_ir::InputRef::Request { request, field } => {
                 let t = match plan.get(&format!("request.{request}")).map(|r| &r.spec) {
                     Some(Spec::Request { fields }) => fields
                         .iter()
                         .find(|c| &c.name == field)
-                        .map_or("unknown".to_string(), |c| format!("{:?}", c.ty).to_lowercase()),
+                        .map_or("unknown".to_string(), |c| {
+                            format!("{:?}", c.ty).to_lowercase()
+                        }),
                     _ => "unknown".into(),
                 };
                 (format!("{request}.{field}"), t)

@@ -138,7 +138,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     std::fs::create_dir_all(dir).map_err(io("create", dir))?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let mut f = std::fs::File::create(&tmp).map_err(io("write", &tmp))?;
@@ -281,9 +283,7 @@ impl Store {
     pub fn lookup(&self, key: &str) -> Option<CacheEntry> {
         let text = std::fs::read_to_string(self.entry_path(key)).ok()?;
         let entry: CacheEntry = serde_json::from_str(&text).ok()?;
-        self.output_path(&entry.output)
-            .exists()
-            .then_some(entry)
+        self.output_path(&entry.output).exists().then_some(entry)
     }
 
     /// The key the step had when it last ran, for explaining a re-run.
@@ -293,14 +293,12 @@ impl Store {
     }
 
     /// Records that `key` produced `output` (after the output is in the store).
-    pub fn record(
-        &self,
-        pipeline: &str,
-        step: &str,
-        entry: &CacheEntry,
-    ) -> Result<(), RunError> {
+    pub fn record(&self, pipeline: &str, step: &str, entry: &CacheEntry) -> Result<(), RunError> {
         write_atomic(&self.entry_path(&entry.key.key), to_json(entry).as_bytes())?;
-        write_atomic(&self.last_path(pipeline, step), to_json(&entry.key).as_bytes())
+        write_atomic(
+            &self.last_path(pipeline, step),
+            to_json(&entry.key).as_bytes(),
+        )
     }
 }
 
@@ -327,21 +325,30 @@ mod tests {
         std::fs::write(b.path().join("y.txt"), "z").unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(ha, tree_hash(b.path()).unwrap_or_default());
         std::fs::write(b.path().join("y.txt"), "y").unwrap_or_else(|e| panic!("{e}"));
-        std::fs::rename(b.path().join("y.txt"), b.path().join("w.txt")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::rename(b.path().join("y.txt"), b.path().join("w.txt"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(ha, tree_hash(b.path()).unwrap_or_default());
     }
 
     #[test]
     fn a_changed_key_says_which_part_changed() {
         let before = CacheKey::new(
-            [("definition", "1"), ("code:train.py", "a"), ("param:lr", "x")]
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .into(),
+            [
+                ("definition", "1"),
+                ("code:train.py", "a"),
+                ("param:lr", "x"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
         );
         let after = CacheKey::new(
-            [("definition", "1"), ("code:train.py", "b"), ("input:data", "y")]
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .into(),
+            [
+                ("definition", "1"),
+                ("code:train.py", "b"),
+                ("input:data", "y"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
         );
         assert_ne!(before.key, after.key);
         assert_eq!(

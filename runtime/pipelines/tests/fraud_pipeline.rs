@@ -16,7 +16,10 @@ fn repo() -> PathBuf {
 fn example() -> tempfile::TempDir {
     let src = repo().join("examples/fraud");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    for entry in std::fs::read_dir(&src).unwrap_or_else(|e| panic!("{e}")).flatten() {
+    for entry in std::fs::read_dir(&src)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
         let p = entry.path();
         if p.extension().is_some_and(|x| x == "mlp" || x == "py") {
             std::fs::copy(&p, dir.path().join(entry.file_name())).unwrap_or_else(|e| panic!("{e}"));
@@ -83,7 +86,9 @@ fn the_fraud_pipeline_trains_registers_gates_and_promotes_a_torchscript_model() 
 
     // Version 1 knows where it came from.
     let reg = Registry::open(p).unwrap_or_else(|e| panic!("{e}"));
-    let v = reg.resolve("fraud_scorer", "staging").unwrap_or_else(|e| panic!("{e}"));
+    let v = reg
+        .resolve("fraud_scorer", "staging")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(v.version, 1);
     let train_out = p
         .join(".mlp/store")
@@ -115,7 +120,10 @@ fn the_fraud_pipeline_trains_registers_gates_and_promotes_a_torchscript_model() 
     let sig = v.signature.clone().unwrap_or_default();
     assert_eq!(sig.inputs.len(), 4);
     assert_eq!(sig.outputs, [("score".to_string(), "float".to_string())]);
-    assert_eq!(reg.alias_history("fraud_scorer").unwrap_or_default().len(), 1);
+    assert_eq!(
+        reg.alias_history("fraud_scorer").unwrap_or_default().len(),
+        1
+    );
 
     // Nothing changed: nothing is trained again, and no version is added.
     let second = run(p, &[]);
@@ -123,7 +131,10 @@ fn the_fraud_pipeline_trains_registers_gates_and_promotes_a_torchscript_model() 
     for s in ["dataset", "history", "train"] {
         assert_eq!(status(&second, s).status, "cached", "{s}");
     }
-    assert_eq!(reg.list(Some("fraud_scorer")).map(|l| l.len()).unwrap_or(0), 1);
+    assert_eq!(
+        reg.list(Some("fraud_scorer")).map(|l| l.len()).unwrap_or(0),
+        1
+    );
 
     // An untrained model is registered but fails the gate: staging stays on version 1 and
     // the online store is not refreshed.
@@ -132,18 +143,25 @@ fn the_fraud_pipeline_trains_registers_gates_and_promotes_a_torchscript_model() 
     assert_eq!(status(&bad, "train").status, "succeeded");
     assert_eq!(status(&bad, "gate").status, "failed");
     let why = status(&bad, "gate").error.clone().unwrap_or_default();
-    assert!(why.contains("gate `train.metrics.auc >= 0.80` failed"), "{why}");
+    assert!(
+        why.contains("gate `train.metrics.auc >= 0.80` failed"),
+        "{why}"
+    );
     assert!(why.contains("`staging` stays where it was"), "{why}");
     assert_eq!(status(&bad, "refresh").status, "skipped");
     let versions = reg.list(Some("fraud_scorer")).unwrap_or_default();
     assert_eq!(versions.len(), 2);
     assert!(versions[1].metrics.get("auc").copied().unwrap_or(1.0) < 0.8);
     assert_eq!(
-        reg.resolve("fraud_scorer", "staging").map(|v| v.version).ok(),
+        reg.resolve("fraud_scorer", "staging")
+            .map(|v| v.version)
+            .ok(),
         Some(1)
     );
     assert_eq!(
-        reg.resolve("fraud_scorer", "latest").map(|v| v.version).ok(),
+        reg.resolve("fraud_scorer", "latest")
+            .map(|v| v.version)
+            .ok(),
         Some(2)
     );
 }

@@ -34,7 +34,11 @@ fn timed<T>(label: &str, runs: usize, mut f: impl FnMut() -> T) -> T {
 }
 
 fn main() {
-    let n: u64 = if std::env::args().any(|a| a == "--bench") { 10_000 } else { 200 };
+    let n: u64 = if std::env::args().any(|a| a == "--bench") {
+        10_000
+    } else {
+        200
+    };
     let dir = tempfile::tempdir().unwrap_or_else(|e| fail(e));
     let mut reg = Registry::open(dir.path()).unwrap_or_else(|e| fail(e));
     let artifact = dir.path().join("model.pt");
@@ -77,7 +81,9 @@ fn main() {
     if let Err(e) = reg.set_alias("fraud", "production", n / 2, "bench") {
         fail(e);
     }
-    let all = timed("list all versions", 20, || reg.list(Some("fraud")).unwrap_or_else(|e| fail(e)));
+    let all = timed("list all versions", 20, || {
+        reg.list(Some("fraud")).unwrap_or_else(|e| fail(e))
+    });
     if all.len() as u64 != n {
         fail(format!("listed {} of {n}", all.len()));
     }
@@ -86,14 +92,22 @@ fn main() {
             .unwrap_or_else(|e| fail(e))
     });
     let one = timed("search team=t3 data=d3 (1/1000)", 200, || {
-        reg.search(Some("fraud"), &[("team".into(), "t3".into()), ("data".into(), "d3".into())])
-            .unwrap_or_else(|e| fail(e))
+        reg.search(
+            Some("fraud"),
+            &[("team".into(), "t3".into()), ("data".into(), "d3".into())],
+        )
+        .unwrap_or_else(|e| fail(e))
     });
     let prod = timed("resolve fraud@production", 200, || {
-        reg.resolve("fraud", "production").unwrap_or_else(|e| fail(e))
+        reg.resolve("fraud", "production")
+            .unwrap_or_else(|e| fail(e))
     });
-    timed("resolve fraud@latest", 200, || reg.resolve("fraud", "latest").unwrap_or_else(|e| fail(e)));
-    timed("open the registry", 50, || Registry::open(dir.path()).unwrap_or_else(|e| fail(e)));
+    timed("resolve fraud@latest", 200, || {
+        reg.resolve("fraud", "latest").unwrap_or_else(|e| fail(e))
+    });
+    timed("open the registry", 50, || {
+        Registry::open(dir.path()).unwrap_or_else(|e| fail(e))
+    });
     println!(
         "found: {} with team=t3, {} with team=t3 data=d3, production is version {}",
         team.len(),

@@ -56,7 +56,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("path", &self.path).finish()
+        f.debug_struct("Registry")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -230,7 +232,10 @@ impl Registry {
         let Some(latest) = latest else {
             return Err(RegistryError::UnknownModel(model.into()));
         };
-        let reference = reference.strip_prefix('v').filter(|r| r.parse::<u64>().is_ok()).unwrap_or(reference);
+        let reference = reference
+            .strip_prefix('v')
+            .filter(|r| r.parse::<u64>().is_ok())
+            .unwrap_or(reference);
         let version = if reference == "latest" {
             Some(latest)
         } else if let Ok(n) = reference.parse::<u64>() {
@@ -261,7 +266,11 @@ impl Registry {
     }
 
     /// The version of `model` whose artifact has this hash, if any.
-    pub fn find_by_artifact(&self, model: &str, sha256: &str) -> Result<Option<Version>, RegistryError> {
+    pub fn find_by_artifact(
+        &self,
+        model: &str,
+        sha256: &str,
+    ) -> Result<Option<Version>, RegistryError> {
         let mut list = self.query(
             "WHERE v.model = ?1 AND v.artifact_sha256 = ?2",
             &[&model as &dyn rusqlite::ToSql, &sha256],
@@ -282,7 +291,9 @@ impl Registry {
     pub fn models(&self) -> Result<Vec<(String, u64, u64)>, RegistryError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT model, count(*), max(version) FROM versions GROUP BY model ORDER BY model")
+            .prepare(
+                "SELECT model, count(*), max(version) FROM versions GROUP BY model ORDER BY model",
+            )
             .map_err(self.db())?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -363,30 +374,45 @@ impl Registry {
             message: format!("a stored {what} is not valid: {e}"),
         };
         rows.into_iter()
-            .map(|(model, version, sha, origin, ts, params, metrics, tags, sig, created, aliases)| {
-                Ok(Version {
-                    artifact: format!(".mlp/registry/blobs/{sha}"),
-                    artifact_sha256: sha,
-                    origin: serde_json::from_str::<Origin>(&origin).map_err(|e| bad("origin", e))?,
-                    training_set: ts
-                        .map(|t| serde_json::from_str::<TrainingSet>(&t))
-                        .transpose()
-                        .map_err(|e| bad("training set", e))?,
-                    params: serde_json::from_str(&params).map_err(|e| bad("params", e))?,
-                    metrics: serde_json::from_str(&metrics).map_err(|e| bad("metrics", e))?,
-                    tags: serde_json::from_str(&tags).map_err(|e| bad("tags", e))?,
-                    signature: sig
-                        .map(|s| serde_json::from_str::<Signature>(&s))
-                        .transpose()
-                        .map_err(|e| bad("signature", e))?,
-                    created,
-                    aliases: aliases
-                        .map(|a| a.split(',').map(str::to_string).collect())
-                        .unwrap_or_default(),
+            .map(
+                |(
                     model,
                     version,
-                })
-            })
+                    sha,
+                    origin,
+                    ts,
+                    params,
+                    metrics,
+                    tags,
+                    sig,
+                    created,
+                    aliases,
+                )| {
+                    Ok(Version {
+                        artifact: format!(".mlp/registry/blobs/{sha}"),
+                        artifact_sha256: sha,
+                        origin: serde_json::from_str::<Origin>(&origin)
+                            .map_err(|e| bad("origin", e))?,
+                        training_set: ts
+                            .map(|t| serde_json::from_str::<TrainingSet>(&t))
+                            .transpose()
+                            .map_err(|e| bad("training set", e))?,
+                        params: serde_json::from_str(&params).map_err(|e| bad("params", e))?,
+                        metrics: serde_json::from_str(&metrics).map_err(|e| bad("metrics", e))?,
+                        tags: serde_json::from_str(&tags).map_err(|e| bad("tags", e))?,
+                        signature: sig
+                            .map(|s| serde_json::from_str::<Signature>(&s))
+                            .transpose()
+                            .map_err(|e| bad("signature", e))?,
+                        created,
+                        aliases: aliases
+                            .map(|a| a.split(',').map(str::to_string).collect())
+                            .unwrap_or_default(),
+                        model,
+                        version,
+                    })
+                },
+            )
             .collect()
     }
 
@@ -413,14 +439,15 @@ impl Registry {
         reason: &str,
     ) -> Result<AliasMove, RegistryError> {
         check_alias(alias)?;
-        self.get(model, version).map_err(|_| match self.resolve(model, "latest") {
-            Ok(latest) => RegistryError::UnknownRef {
-                model: model.into(),
-                reference: version.to_string(),
-                known: format!(" (it has versions 1 to {})", latest.version),
-            },
-            Err(e) => e,
-        })?;
+        self.get(model, version)
+            .map_err(|_| match self.resolve(model, "latest") {
+                Ok(latest) => RegistryError::UnknownRef {
+                    model: model.into(),
+                    reference: version.to_string(),
+                    known: format!(" (it has versions 1 to {})", latest.version),
+                },
+                Err(e) => e,
+            })?;
         let at = now();
         let path = self.path.clone();
         let db = move |e: rusqlite::Error| RegistryError::Db {

@@ -265,7 +265,10 @@ pub fn check_alias(alias: &str) -> Result<(), RegistryError> {
         ));
     }
     if alias.len() > 64 {
-        return Err(RegistryError::BadAlias(alias.into(), "longer than 64 characters"));
+        return Err(RegistryError::BadAlias(
+            alias.into(),
+            "longer than 64 characters",
+        ));
     }
     Ok(())
 }

@@ -64,9 +64,7 @@ impl BlobStore {
             }
         };
         std::fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
-        let tmp = self
-            .dir
-            .join(format!(".{sha}.{}.tmp", std::process::id()));
+        let tmp = self.dir.join(format!(".{sha}.{}.tmp", std::process::id()));
         std::fs::copy(file, &tmp).map_err(io("copy", file))?;
         // The copy must be the content hashed: a file changing under us is refused.
         let copied = sha256_file(&tmp)?;

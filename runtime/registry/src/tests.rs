@@ -36,21 +36,35 @@ fn versions_count_up_and_the_same_artifact_is_the_same_version() {
     let mut reg = Registry::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let a = artifact(dir.path(), "a.pt", b"model a");
     let b = artifact(dir.path(), "b.pt", b"model b");
-    let r1 = reg.register(&new_version("m", a.clone(), 0.9, &[])).unwrap_or_else(|e| panic!("{e}"));
-    let r2 = reg.register(&new_version("m", b, 0.8, &[])).unwrap_or_else(|e| panic!("{e}"));
-    let again = reg.register(&new_version("m", a.clone(), 0.9, &[])).unwrap_or_else(|e| panic!("{e}"));
+    let r1 = reg
+        .register(&new_version("m", a.clone(), 0.9, &[]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r2 = reg
+        .register(&new_version("m", b, 0.8, &[]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let again = reg
+        .register(&new_version("m", a.clone(), 0.9, &[]))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((r1.version.version, r1.created), (1, true));
     assert_eq!((r2.version.version, r2.created), (2, true));
     assert_eq!((again.version.version, again.created), (1, false));
     // Another model numbers its versions on its own.
-    let other = reg.register(&new_version("n", a, 0.5, &[])).unwrap_or_else(|e| panic!("{e}"));
+    let other = reg
+        .register(&new_version("n", a, 0.5, &[]))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(other.version.version, 1);
 
     let v1 = reg.get("m", 1).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(v1.artifact_sha256, sha256_file(&dir.path().join("a.pt")).unwrap_or_default());
+    assert_eq!(
+        v1.artifact_sha256,
+        sha256_file(&dir.path().join("a.pt")).unwrap_or_default()
+    );
     assert_eq!(v1.metrics["auc"], 0.9);
     assert_eq!(v1.origin.run_id.as_deref(), Some("r1"));
-    assert_eq!(v1.training_set.as_ref().map(|t| t.features.clone()), Some(vec!["stats.n".to_string()]));
+    assert_eq!(
+        v1.training_set.as_ref().map(|t| t.features.clone()),
+        Some(vec!["stats.n".to_string()])
+    );
     // The stored artifact is a copy: changing the original changes nothing registered.
     std::fs::write(dir.path().join("a.pt"), b"changed").unwrap_or_else(|e| panic!("{e}"));
     let stored = std::fs::read(reg.artifact_path(&v1)).unwrap_or_default();
@@ -62,7 +76,8 @@ fn versions_cannot_be_changed_or_deleted_even_with_sql() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut reg = Registry::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let a = artifact(dir.path(), "a.pt", b"x");
-    reg.register(&new_version("m", a, 0.9, &[])).unwrap_or_else(|e| panic!("{e}"));
+    reg.register(&new_version("m", a, 0.9, &[]))
+        .unwrap_or_else(|e| panic!("{e}"));
     let conn = rusqlite::Connection::open(dir.path().join(".mlp/registry.sqlite"))
         .unwrap_or_else(|e| panic!("{e}"));
     let update = conn.execute("UPDATE versions SET metrics = '{}'", []);
@@ -77,11 +92,18 @@ fn references_resolve_to_numbers_aliases_and_latest() {
     let mut reg = Registry::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     for i in 0..3 {
         let a = artifact(dir.path(), &format!("{i}.pt"), format!("m{i}").as_bytes());
-        reg.register(&new_version("m", a, 0.5, &[])).unwrap_or_else(|e| panic!("{e}"));
+        reg.register(&new_version("m", a, 0.5, &[]))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
-    let moved = reg.set_alias("m", "production", 2, "by hand").unwrap_or_else(|e| panic!("{e}"));
+    let moved = reg
+        .set_alias("m", "production", 2, "by hand")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((moved.from, moved.to), (None, 2));
-    let version = |r: &str| reg.resolve("m", r).map(|v| v.version).map_err(|e| e.to_string());
+    let version = |r: &str| {
+        reg.resolve("m", r)
+            .map(|v| v.version)
+            .map_err(|e| e.to_string())
+    };
     assert_eq!(version("latest"), Ok(3));
     assert_eq!(version("1"), Ok(1));
     assert_eq!(version("v1"), Ok(1));
@@ -91,15 +113,28 @@ fn references_resolve_to_numbers_aliases_and_latest() {
     assert!(err.contains("versions 1 to 3, latest, production"), "{err}");
     assert!(version("4").is_err());
     assert!(version("0").is_err());
-    assert!(reg.resolve("nope", "latest").is_err_and(|e| e.to_string().contains("`nope` has no registered version")));
+    assert!(reg
+        .resolve("nope", "latest")
+        .is_err_and(|e| e.to_string().contains("`nope` has no registered version")));
 
     // Moving the alias records where it came from; the version lists its aliases.
-    let moved = reg.set_alias("m", "production", 3, "gate").unwrap_or_else(|e| panic!("{e}"));
+    let moved = reg
+        .set_alias("m", "production", 3, "gate")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((moved.from, moved.to), (Some(2), 3));
-    assert_eq!(reg.get("m", 3).map(|v| v.aliases).unwrap_or_default(), vec!["production".to_string()]);
-    assert!(reg.get("m", 2).map(|v| v.aliases.is_empty()).unwrap_or(false));
+    assert_eq!(
+        reg.get("m", 3).map(|v| v.aliases).unwrap_or_default(),
+        vec!["production".to_string()]
+    );
+    assert!(reg
+        .get("m", 2)
+        .map(|v| v.aliases.is_empty())
+        .unwrap_or(false));
     let history = reg.alias_history("m").unwrap_or_default();
-    assert_eq!(history.iter().map(|m| (m.from, m.to)).collect::<Vec<_>>(), vec![(None, 2), (Some(2), 3)]);
+    assert_eq!(
+        history.iter().map(|m| (m.from, m.to)).collect::<Vec<_>>(),
+        vec![(None, 2), (Some(2), 3)]
+    );
 }
 
 #[test]
@@ -107,9 +142,12 @@ fn bad_aliases_and_missing_versions_are_refused() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut reg = Registry::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let a = artifact(dir.path(), "a.pt", b"x");
-    reg.register(&new_version("m", a, 0.9, &[])).unwrap_or_else(|e| panic!("{e}"));
-    let err = |r: Result<AliasMove, RegistryError>| r.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(err(reg.set_alias("m", "latest", 1, "")).contains("`latest` always means the highest version"));
+    reg.register(&new_version("m", a, 0.9, &[]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err =
+        |r: Result<AliasMove, RegistryError>| r.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err(reg.set_alias("m", "latest", 1, ""))
+        .contains("`latest` always means the highest version"));
     assert!(err(reg.set_alias("m", "9bad", 1, "")).contains("cannot be an alias"));
     assert!(err(reg.set_alias("m", "prod", 7, "")).contains("it has versions 1 to 1"));
     assert!(err(reg.set_alias("zz", "prod", 1, "")).contains("`zz` has no registered version"));
@@ -127,10 +165,14 @@ fn search_finds_versions_with_every_tag() {
     ];
     for (i, tags) in tagged.iter().enumerate() {
         let a = artifact(dir.path(), &format!("{i}.pt"), format!("m{i}").as_bytes());
-        reg.register(&new_version("m", a, 0.5, tags)).unwrap_or_else(|e| panic!("{e}"));
+        reg.register(&new_version("m", a, 0.5, tags))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let found = |tags: &[(&str, &str)]| {
-        let tags: Vec<(String, String)> = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let tags: Vec<(String, String)> = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         reg.search(Some("m"), &tags)
             .unwrap_or_else(|e| panic!("{e}"))
             .iter()
@@ -146,17 +188,32 @@ fn search_finds_versions_with_every_tag() {
 #[test]
 fn metrics_files_are_objects_of_numbers_flattened_with_dots() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let good = artifact(dir.path(), "m.json", br#"{"auc": 0.91, "loss": {"train": 0.2, "val": 0.3}}"#);
+    let good = artifact(
+        dir.path(),
+        "m.json",
+        br#"{"auc": 0.91, "loss": {"train": 0.2, "val": 0.3}}"#,
+    );
     let metrics = read_metrics(&good).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(metrics.keys().collect::<Vec<_>>(), ["auc", "loss.train", "loss.val"]);
+    assert_eq!(
+        metrics.keys().collect::<Vec<_>>(),
+        ["auc", "loss.train", "loss.val"]
+    );
     let bad = artifact(dir.path(), "b.json", br#"{"auc": "high"}"#);
-    let e = read_metrics(&bad).err().map(|e| e.to_string()).unwrap_or_default();
+    let e = read_metrics(&bad)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(e.contains("metric `auc` must be a number"), "{e}");
-    let e = read_metrics(&artifact(dir.path(), "c.json", b"[1]")).err().map(|e| e.to_string()).unwrap_or_default();
+    let e = read_metrics(&artifact(dir.path(), "c.json", b"[1]"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(e.contains("expected a JSON object"), "{e}");
-    let e = read_metrics(&artifact(dir.path(), "d.json", b"{")).err().map(|e| e.to_string()).unwrap_or_default();
+    let e = read_metrics(&artifact(dir.path(), "d.json", b"{"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(e.contains("not JSON"), "{e}");
-
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! OpenLineage RunEvents for applies (and, later, pipeline runs): `START` when an apply
-//! begins, then `COMPLETE` or `FAIL`, appended as JSON lines to the file the project block
+//! OpenLineage RunEvents for applies and pipeline runs: `START` when an apply or a run
+//! begins, then `COMPLETE`, `FAIL` or `ABORT` (pipeline steps are jobs of their own, with the
+//! run as their parent), appended as JSON lines to the file the project block
 //! names (`lineage = file(".mlp/lineage.jsonl")`), or POSTed as JSON to the endpoint it
 //! names (`lineage = http(URL)`). The applied resources are the run's output datasets, in
 //! the namespace `mlp://PROJECT`.
@@ -84,6 +85,102 @@ pub fn apply_event(
         "job": { "namespace": namespace, "name": "mlpc.apply" },
         "inputs": [],
         "outputs": outputs,
+        "producer": producer(),
+        "schemaURL": SCHEMA_URL,
+    })
+}
+
+/// A dataset of an event: its name in the project's namespace and its facets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Name (`source.transactions`, `model.fraud_scorer`, `store/HASH`).
+    pub name: String,
+    /// Facets by name (each an object; `_producer` and `_schemaURL` are added).
+    pub facets: serde_json::Map<String, Value>,
+}
+
+/// The OpenLineage run id of an mlp run id: a UUID (version 8) made from its sha256, so the
+/// same run always has the same lineage id.
+pub fn lineage_run_id(run_id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(run_id.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::new_v8(bytes).to_string()
+}
+
+/// A run of a job: `pipeline.NAME` or `pipeline.NAME.STEP` of a project.
+#[derive(Debug, Clone, Copy)]
+pub struct JobRun<'a> {
+    /// The project (the namespace is `mlp://PROJECT`).
+    pub project: &'a str,
+    /// The job's name.
+    pub job: &'a str,
+    /// The mlp run id.
+    pub run_id: &'a str,
+    /// The parent run, as `(job, run_id)`.
+    pub parent: Option<(&'a str, &'a str)>,
+}
+
+/// A RunEvent of `run` with its inputs and outputs.
+pub fn job_event(
+    event_type: &str,
+    run: JobRun<'_>,
+    inputs: &[Dataset],
+    outputs: &[Dataset],
+    time: &str,
+) -> Value {
+    let JobRun {
+        project,
+        job,
+        run_id,
+        parent,
+    } = run;
+    let namespace = format!("mlp://{project}");
+    let datasets = |list: &[Dataset]| -> Vec<Value> {
+        list.iter()
+            .map(|d| {
+                let facets: serde_json::Map<String, Value> = d
+                    .facets
+                    .iter()
+                    .map(|(k, v)| {
+                        let mut v = v.clone();
+                        if let Value::Object(m) = &mut v {
+                            m.insert("_producer".into(), producer().into());
+                            m.insert(
+                                "_schemaURL".into(),
+                                format!("https://mlp.dev/specs/facets/{k}.json").into(),
+                            );
+                        }
+                        (k.clone(), v)
+                    })
+                    .collect();
+                json!({"namespace": namespace, "name": d.name, "facets": facets})
+            })
+            .collect()
+    };
+    let mut run = json!({ "runId": lineage_run_id(run_id), "facets": {
+        "mlp_run": {
+            "_producer": producer(),
+            "_schemaURL": "https://mlp.dev/specs/facets/mlp_run.json",
+            "runId": run_id,
+        }
+    }});
+    if let Some((pjob, prun)) = parent {
+        run["facets"]["parent"] = json!({
+            "_producer": producer(),
+            "_schemaURL": "https://openlineage.io/spec/facets/1-1-0/ParentRunFacet.json#/$defs/ParentRunFacet",
+            "run": { "runId": lineage_run_id(prun) },
+            "job": { "namespace": namespace, "name": pjob },
+        });
+    }
+    json!({
+        "eventType": event_type,
+        "eventTime": time,
+        "run": run,
+        "job": { "namespace": namespace, "name": job },
+        "inputs": datasets(inputs),
+        "outputs": datasets(outputs),
         "producer": producer(),
         "schemaURL": SCHEMA_URL,
     })
