@@ -41,9 +41,9 @@ impl<'a> Checker<'a> {
         let schedule = b.attr("schedule").and_then(|e| match &e.kind {
             ExprKind::Call { name, args } if name.name == "cron" && args.len() == 1 => {
                 let text = self.string(&args[0].value, "cron")?;
-                let fields = text.split_whitespace().count();
-                let full = if text.starts_with('@') { text.clone() } else { format!("0 {text}") };
-                let valid = (text.starts_with('@') || fields == 5) && full.parse::<cron::Schedule>().is_ok();
+                // Five crontab fields (day of week 0-7 from Sunday), checked in the form the
+                // scheduler will run.
+                let valid = mlp_ir::cron::to_seven_fields(&text).is_some_and(|full| full.parse::<::cron::Schedule>().is_ok());
                 if !valid {
                     self.diags.push(
                         Diagnostic::new("E0306", format!("invalid cron schedule `{text}`"))

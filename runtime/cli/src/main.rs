@@ -139,6 +139,15 @@ enum Command {
     Runs(run_cmds::RunsArgs),
     /// Print the logs of a run's steps (the captured stdout and stderr, with mlp's notes).
     Logs(run_cmds::LogsArgs),
+    /// List the scheduled pipelines: cron, catch-up policy, last and next tick.
+    Schedules(run_cmds::SchedulesArgs),
+    /// Run the project's schedules in the foreground until Ctrl-C (`mlpc serve` runs the
+    /// same scheduler).
+    ///
+    /// A pipeline's `cron(...)` ticks start runs (one after another per pipeline). Ticks
+    /// missed while no scheduler ran follow the pipeline's `catchup`: `none` (default) skips
+    /// them, `latest` runs the most recent, `all` runs each (at most 100).
+    Scheduler(run_cmds::SchedulesArgs),
     /// The model registry: versions, aliases, registration and search.
     #[command(subcommand)]
     Registry(registry_cmds::RegistryCommand),
@@ -205,6 +214,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmds::run(&args),
         Command::Runs(args) => run_cmds::runs(&args),
         Command::Logs(args) => run_cmds::logs(&args),
+        Command::Schedules(args) => run_cmds::schedules(&args),
+        Command::Scheduler(args) => run_cmds::scheduler(&args),
         Command::Registry(cmd) => registry_cmds::run(&cmd),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {

@@ -51,6 +51,17 @@ pub struct RunsArgs {
     format: Format,
 }
 
+/// `mlpc schedules` and `mlpc scheduler`.
+#[derive(Debug, Args)]
+pub struct SchedulesArgs {
+    /// Project folder.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// A table for people, or JSON.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
 /// `mlpc logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -151,6 +162,7 @@ pub fn run(a: &RunArgs) -> ExitCode {
         echo: !a.quiet && matches!(a.format, Format::Human),
         trigger: "manual".into(),
         venv: None,
+        scheduled_at: None,
     };
     let report = match mlp_pipelines::run_pipeline(&plan, &dir, &opts) {
         Ok(r) => r,
@@ -272,7 +284,13 @@ pub fn logs(a: &LogsArgs) -> ExitCode {
                 .steps
                 .iter()
                 .find(|x| x.step == s)
-                .map(|x| format!("{}: {}", x.status, x.reason))
+                .map(|x| {
+                    if x.reason.starts_with(&x.status) {
+                        x.reason.clone()
+                    } else {
+                        format!("{}: {}", x.status, x.reason)
+                    }
+                })
                 .unwrap_or_default();
             println!("[{s}] (no log in this run; {why})");
             continue;
@@ -286,4 +304,103 @@ pub fn logs(a: &LogsArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `mlpc schedules`: the scheduled pipelines with their last and next ticks.
+pub fn schedules(a: &SchedulesArgs) -> ExitCode {
+    let plan = match checked_plan(&a.dir, None) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let list = match mlp_pipelines::schedule::Scheduler::new(&a.dir).list(&plan, chrono::Utc::now())
+    {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    if matches!(a.format, Format::Json) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        );
+    } else if list.is_empty() {
+        println!("no pipeline has a schedule");
+    } else {
+        println!(
+            "{:<20} {:<16} {:<8} {:<26} next",
+            "PIPELINE", "CRON", "CATCHUP", "LAST"
+        );
+        for s in &list {
+            println!(
+                "{:<20} {:<16} {:<8} {:<26} {}",
+                s.pipeline,
+                s.cron,
+                s.catchup,
+                s.last.as_deref().unwrap_or("-"),
+                s.next.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `mlpc scheduler`: runs the project's schedules in the foreground until Ctrl-C.
+pub fn scheduler(a: &SchedulesArgs) -> ExitCode {
+    let dir = a.dir.clone();
+    if let Err(code) = checked_plan(&dir, None) {
+        return code;
+    }
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    // Ctrl-C and SIGTERM stop the loop; runs in progress cancel themselves on the same signal.
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                () = term => {},
+            }
+        });
+        let _ = stop_tx.send(());
+    });
+    // The specs are read again at every tick; while they do not check, the last good plan
+    // stays in force.
+    let last_good = std::cell::RefCell::new(None::<mlp_ir::Plan>);
+    let warned = std::cell::Cell::new(false);
+    let load = || {
+        let checked = mlp_driver::check_dir(&dir, None);
+        let ok = !checked.has_errors();
+        match checked.plan.filter(|_| ok) {
+            Some(p) => {
+                warned.set(false);
+                *last_good.borrow_mut() = Some(p.clone());
+                Some(p)
+            }
+            None => {
+                if !warned.replace(true) {
+                    eprintln!("scheduler: the specs do not check; keeping the last good plan (see `mlpc check`)");
+                }
+                last_good.borrow().clone()
+            }
+        }
+    };
+    eprintln!(
+        "scheduler: running the schedules of {} (Ctrl-C stops)",
+        dir.display()
+    );
+    match mlp_pipelines::schedule::run_scheduler(&dir, &load, &stop_rx, true) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
 }

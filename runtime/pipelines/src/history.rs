@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS steps (
   cache_key TEXT, output TEXT, exit_code INTEGER, error TEXT, registered TEXT,
   PRIMARY KEY (run_id, step)
 );
+CREATE TABLE IF NOT EXISTS schedules (
+  pipeline TEXT PRIMARY KEY, cron TEXT NOT NULL, last_tick_us INTEGER NOT NULL
+);
 ";
 
 /// A run as the history has it.
@@ -121,7 +124,33 @@ impl History {
         let conn = Connection::open(&path).map_err(h)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(h)?;
         conn.execute_batch(SCHEMA).map_err(h)?;
+        // Columns added since the first release of the schema.
+        for (table, column, ty) in [
+            ("runs", "started_us", "INTEGER NOT NULL DEFAULT 0"),
+            ("runs", "ended_us", "INTEGER"),
+            ("steps", "registered", "TEXT"),
+        ] {
+            let has: bool = conn
+                .prepare(&format!(
+                    "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+                ))
+                .and_then(|mut s| s.exists([column]))
+                .map_err(h)?;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))
+                    .map_err(h)?;
+            }
+        }
         Ok(History { conn, path })
+    }
+
+    /// Runs `f` on the connection (for the scheduler's table), mapping errors; a query that
+    /// finds no row gives `None`.
+    pub(crate) fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, RunError> {
+        f(&self.conn).optional().map_err(self.err())
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> RunError + '_ {

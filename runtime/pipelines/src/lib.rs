@@ -10,6 +10,7 @@ pub mod interp;
 mod keys;
 mod lineage;
 pub mod runner;
+pub mod schedule;
 mod steps;
 pub mod store;
 

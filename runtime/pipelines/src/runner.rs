@@ -34,6 +34,8 @@ pub struct RunOptions {
     /// The Python venv whose `bin/` leads PATH for `run` steps; `None`: `MLP_VENV`, else the
     /// nearest `.venv` at or above the project.
     pub venv: Option<PathBuf>,
+    /// The schedule tick a scheduled run is for (steps see it as `MLP_SCHEDULED_AT`).
+    pub scheduled_at: Option<String>,
 }
 
 /// How a run ended.
@@ -276,6 +278,9 @@ pub fn run_pipeline(
     let mut env = BTreeMap::new();
     env.insert("MLP_RUN_ID".to_string(), run_id.clone());
     env.insert("MLP_PIPELINE".to_string(), opts.pipeline.clone());
+    if let Some(at) = &opts.scheduled_at {
+        env.insert("MLP_SCHEDULED_AT".to_string(), at.clone());
+    }
     if let Some(v) = opts.venv.clone().or_else(|| venv(project_dir)) {
         let path = std::env::var("PATH").unwrap_or_default();
         env.insert("PATH".into(), format!("{}:{path}", v.join("bin").display()));

@@ -58,6 +58,7 @@ fn run(dir: &Path, params: &[(&str, &str)]) -> RunReport {
         echo: false,
         trigger: "manual".into(),
         venv: Some(venv()),
+        scheduled_at: None,
     };
     run_pipeline(&plan, dir, &opts).unwrap_or_else(|e| panic!("{e}"))
 }
