@@ -20,6 +20,10 @@ pub enum RegistryCommand {
         /// A table for people, or JSON.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Print the JSON Schema of one version (specs/model-version.schema.json) instead:
+        /// `show --format json` prints one, `list MODEL` and `search` an array of them.
+        #[arg(long)]
+        schema: bool,
     },
     /// Show one version: MODEL (the latest), MODEL@N, or MODEL@ALIAS.
     Show {
@@ -153,7 +157,19 @@ fn show(v: &Version) {
 /// Runs a `mlpc registry` subcommand.
 pub fn run(cmd: &RegistryCommand) -> ExitCode {
     match cmd {
-        RegistryCommand::List { args, format } => {
+        RegistryCommand::List { schema: true, .. } => {
+            let mut schema = schemars::schema_for!(Version);
+            schema.insert(
+                "$id".into(),
+                "https://mlp.dev/specs/model-version.schema.json".into(),
+            );
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema.to_value()).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        RegistryCommand::List { args, format, .. } => {
             let (dir, rest) = split_dir(args, 0, 1);
             let reg = match Registry::open(&dir) {
                 Ok(r) => r,

@@ -46,6 +46,10 @@ pub struct RunsArgs {
     /// How many runs, newest first.
     #[arg(long, default_value_t = 20)]
     limit: usize,
+    /// Print the JSON Schema of one run record (specs/run.schema.json) instead; `runs
+    /// --format json` prints an array of them and `run --format json` one.
+    #[arg(long)]
+    schema: bool,
     /// A table for people, or JSON.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -189,6 +193,15 @@ pub fn run(a: &RunArgs) -> ExitCode {
 
 /// `mlpc runs`.
 pub fn runs(a: &RunsArgs) -> ExitCode {
+    if a.schema {
+        let mut schema = schemars::schema_for!(RunRecord);
+        schema.insert("$id".into(), "https://mlp.dev/specs/run.schema.json".into());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&schema.to_value()).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
     let (dir, rest) = split_dir(&a.args, 0, 1);
     let history = match History::open(&dir) {
         Ok(h) => h,

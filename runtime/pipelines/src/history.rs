@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS schedules (
 ";
 
 /// A run as the history has it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RunRecord {
     /// Run id.
     pub run_id: String,
@@ -54,7 +54,7 @@ pub struct RunRecord {
 }
 
 /// A step of a run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StepRecord {
     /// Step name.
     pub step: String,

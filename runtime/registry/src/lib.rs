@@ -64,7 +64,7 @@ pub enum RegistryError {
 }
 
 /// Where a version came from: the pipeline run and step that made it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Origin {
     /// Pipeline name.
     pub pipeline: Option<String>,
@@ -75,7 +75,7 @@ pub struct Origin {
 }
 
 /// The training set a version was trained on.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrainingSet {
     /// sha256 of the training set's content.
     pub sha256: String,
@@ -84,7 +84,7 @@ pub struct TrainingSet {
 }
 
 /// A model's interface: input and output names with their types, in order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Signature {
     /// Inputs in order, `(name, type)`.
     pub inputs: Vec<(String, String)>,
@@ -114,7 +114,7 @@ pub struct NewVersion {
 }
 
 /// A registered, immutable model version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Version {
     /// The model.
     pub model: String,
@@ -152,7 +152,7 @@ pub struct Registered {
 }
 
 /// One alias move, as the alias history records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AliasMove {
     /// The model.
     pub model: String,

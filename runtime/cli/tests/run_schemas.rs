@@ -1,0 +1,74 @@
+//! `specs/run.schema.json` and `specs/model-version.schema.json` are what `mlpc runs --schema`
+//! and `mlpc registry list --schema` generate from the types (so they cannot drift), and what
+//! `mlpc run`, `mlpc runs` and `mlpc registry show` print validates against them.
+
+mod common;
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn mlpc(args: &[&str], dir: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn committed(name: &str) -> Value {
+    json(&std::fs::read_to_string(common::root().join("specs").join(name)).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn assert_valid(schema: &Value, doc: &Value) {
+    let validator = jsonschema::validator_for(schema).unwrap_or_else(|e| panic!("{e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn committed_schemas_are_the_generated_ones() {
+    let here = common::root();
+    assert_eq!(
+        json(&mlpc(&["runs", "--schema"], &here)),
+        committed("run.schema.json"),
+        "specs/run.schema.json is stale: run `mlpc runs --schema > specs/run.schema.json`"
+    );
+    assert_eq!(
+        json(&mlpc(&["registry", "list", "--schema"], &here)),
+        committed("model-version.schema.json"),
+        "specs/model-version.schema.json is stale: run `mlpc registry list --schema > specs/model-version.schema.json`"
+    );
+}
+
+#[test]
+fn run_records_and_versions_validate() {
+    let src = format!(
+        "{}\npipeline p {{\n  step a {{\n    run = \"echo x > ${{out}}/x\"\n  }}\n\n  step b {{\n    after = [a]\n    run   = \"exit 3\"\n  }}\n}}\n",
+        common::SHOP
+    );
+    let dir = common::project(&src);
+    let p = dir.path().join("proj");
+    let run_schema = committed("run.schema.json");
+    assert_valid(&run_schema, &json(&mlpc(&["run", "p", "--format", "json"], &p)));
+    let runs = json(&mlpc(&["runs", "--format", "json"], &p));
+    for r in runs.as_array().into_iter().flatten() {
+        assert_valid(&run_schema, r);
+    }
+    let mut pt = b"PK\x03\x04".to_vec();
+    pt.extend_from_slice(b"archive/data.pkl archive/code/x.py");
+    std::fs::write(p.join("m.pt"), pt).unwrap_or_else(|e| panic!("{e}"));
+    mlpc(&["registry", "register", "scorer", "--artifact", "m.pt"], &p);
+    assert_valid(
+        &committed("model-version.schema.json"),
+        &json(&mlpc(&["registry", "show", "scorer", "--format", "json"], &p)),
+    );
+}
