@@ -2,8 +2,9 @@
 # Sets everything up and runs the end-to-end demo on examples/fraud with the embedded
 # defaults: generates the seeded data, checks the project, prints its resource graph, plans
 # and applies it, shows a feature's lineage, materializes the online store, builds a
-# point-in-time training set, looks features up online and checks for skew. Later
-# components (training, serving, monitoring) extend it.
+# point-in-time training set, looks features up online, checks for skew, runs the training
+# pipeline (PyTorch from the venv, registration, gate) and shows the registered model. Later
+# components (serving, monitoring) extend it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MLP_ROOT"
@@ -33,3 +34,11 @@ echo "==> mlpc features online --entity user_id=42,merchant_id=7"
 "$MLPC" features online examples/fraud --entity user_id=42,merchant_id=7 --features user_stats.avg_amount_7d,user_stats.txn_count_7d
 echo "==> mlpc features verify examples/fraud user_stats"
 "$MLPC" features verify examples/fraud user_stats
+echo "==> mlpc run examples/fraud train_fraud (training sets, PyTorch training, registration, gate, refresh)"
+"$MLPC" run examples/fraud train_fraud
+echo "==> mlpc run examples/fraud train_fraud (again: everything comes from the cache)"
+"$MLPC" run examples/fraud train_fraud --quiet
+echo "==> mlpc registry show examples/fraud fraud_scorer@staging"
+"$MLPC" registry show examples/fraud fraud_scorer@staging
+echo "==> mlpc runs examples/fraud"
+"$MLPC" runs examples/fraud --limit 5
