@@ -38,22 +38,64 @@ fn versions_aliases_and_search_from_the_command_line() {
     std::fs::write(p.join("b.pt"), torchscript("b")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(p.join("m.json"), r#"{"auc": 0.91}"#).unwrap_or_else(|e| panic!("{e}"));
 
-    let r = mlpc(&["registry", "register", "scorer", "--artifact", "a.pt", "--metrics", "m.json", "--tag", "team=risk"], &p);
-    assert_eq!(stdout(&r), "registered scorer version 1\n", "{}", stderr(&r));
-    let r = mlpc(&["registry", "register", ".", "scorer", "--artifact", "a.pt"], &p);
-    assert_eq!(stdout(&r), "scorer version 1 already has this artifact; nothing registered\n");
-    let r = mlpc(&["registry", "register", "scorer", "--artifact", "b.pt", "--tag", "team=growth"], &p);
+    let r = mlpc(
+        &[
+            "registry",
+            "register",
+            "scorer",
+            "--artifact",
+            "a.pt",
+            "--metrics",
+            "m.json",
+            "--tag",
+            "team=risk",
+        ],
+        &p,
+    );
+    assert_eq!(
+        stdout(&r),
+        "registered scorer version 1\n",
+        "{}",
+        stderr(&r)
+    );
+    let r = mlpc(
+        &["registry", "register", ".", "scorer", "--artifact", "a.pt"],
+        &p,
+    );
+    assert_eq!(
+        stdout(&r),
+        "scorer version 1 already has this artifact; nothing registered\n"
+    );
+    let r = mlpc(
+        &[
+            "registry",
+            "register",
+            "scorer",
+            "--artifact",
+            "b.pt",
+            "--tag",
+            "team=growth",
+        ],
+        &p,
+    );
     assert_eq!(stdout(&r), "registered scorer version 2\n");
 
     let r = mlpc(&["registry", "alias", "scorer", "1", "production"], &p);
     assert_eq!(stdout(&r), "scorer@production: version 1\n");
-    let r = mlpc(&["registry", "alias", ".", "scorer", "latest", "production"], &p);
+    let r = mlpc(
+        &["registry", "alias", ".", "scorer", "latest", "production"],
+        &p,
+    );
     assert_eq!(stdout(&r), "scorer@production: version 1 -> 2\n");
     let r = mlpc(&["registry", "alias", "scorer", "2", "production"], &p);
     assert_eq!(stdout(&r), "scorer@production already is version 2\n");
 
-    let r = mlpc(&["registry", "show", "scorer@production", "--format", "json"], &p);
-    let v: Value = serde_json::from_str(&stdout(&r)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&r)));
+    let r = mlpc(
+        &["registry", "show", "scorer@production", "--format", "json"],
+        &p,
+    );
+    let v: Value =
+        serde_json::from_str(&stdout(&r)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&r)));
     assert_eq!(v["version"], 2);
     assert_eq!(v["aliases"], serde_json::json!(["production"]));
     assert_eq!(v["signature"]["inputs"][0][0], "stats.avg_7d");
@@ -71,9 +113,24 @@ fn versions_aliases_and_search_from_the_command_line() {
     let r = mlpc(&["registry", "list", "scorer", "--format", "json"], &p);
     let list: Value = serde_json::from_str(&stdout(&r)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(list.as_array().map(Vec::len), Some(2));
-    let r = mlpc(&["registry", "search", "--tag", "team=risk", "--format", "json"], &p);
+    let r = mlpc(
+        &[
+            "registry",
+            "search",
+            "--tag",
+            "team=risk",
+            "--format",
+            "json",
+        ],
+        &p,
+    );
     let found: Value = serde_json::from_str(&stdout(&r)).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(found.as_array().map(|a| a.iter().map(|v| v["version"].clone()).collect::<Vec<_>>()), Some(vec![Value::from(1)]));
+    assert_eq!(
+        found
+            .as_array()
+            .map(|a| a.iter().map(|v| v["version"].clone()).collect::<Vec<_>>()),
+        Some(vec![Value::from(1)])
+    );
 }
 
 #[test]
@@ -88,17 +145,55 @@ fn registry_mistakes_get_clear_errors_and_change_nothing() {
         assert_eq!(r.status.code(), Some(1), "{args:?}: {}", stdout(&r));
         assert!(stderr(&r).contains(expect), "{args:?}: {}", stderr(&r));
     };
-    fails(&["registry", "register", "nope", "--artifact", "a.pt"], "the project declares no model `nope`");
-    fails(&["registry", "register", "scorer", "--artifact", "not.pt"], "is not a TorchScript archive");
-    fails(&["registry", "register", "scorer", "--artifact", "missing.pt"], "missing.pt");
-    fails(&["registry", "register", "scorer", "--artifact", "a.pt", "--metrics", "bad.json"], "metric `auc` must be a number");
-    fails(&["registry", "show", "scorer"], "model `scorer` has no registered version");
-    let ok = mlpc(&["registry", "register", "scorer", "--artifact", "a.pt"], &p);
+    fails(
+        &["registry", "register", "nope", "--artifact", "a.pt"],
+        "the project declares no model `nope`",
+    );
+    fails(
+        &["registry", "register", "scorer", "--artifact", "not.pt"],
+        "is not a TorchScript archive",
+    );
+    fails(
+        &["registry", "register", "scorer", "--artifact", "missing.pt"],
+        "missing.pt",
+    );
+    fails(
+        &[
+            "registry",
+            "register",
+            "scorer",
+            "--artifact",
+            "a.pt",
+            "--metrics",
+            "bad.json",
+        ],
+        "metric `auc` must be a number",
+    );
+    fails(
+        &["registry", "show", "scorer"],
+        "model `scorer` has no registered version",
+    );
+    let ok = mlpc(
+        &["registry", "register", "scorer", "--artifact", "a.pt"],
+        &p,
+    );
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
-    fails(&["registry", "alias", "scorer", "1", "latest"], "`latest` always means the highest version");
-    fails(&["registry", "alias", "scorer", "7", "production"], "no version or alias `7` (it has versions 1 to 1, latest)");
-    fails(&["registry", "show", "scorer@staging"], "no version or alias `staging`");
-    fails(&["registry", "search", "--tag", "team"], "--tag team: write KEY=VALUE");
+    fails(
+        &["registry", "alias", "scorer", "1", "latest"],
+        "`latest` always means the highest version",
+    );
+    fails(
+        &["registry", "alias", "scorer", "7", "production"],
+        "no version or alias `7` (it has versions 1 to 1, latest)",
+    );
+    fails(
+        &["registry", "show", "scorer@staging"],
+        "no version or alias `staging`",
+    );
+    fails(
+        &["registry", "search", "--tag", "team"],
+        "--tag team: write KEY=VALUE",
+    );
     // Nothing of the refused operations was recorded.
     let r = mlpc(&["registry", "list", "scorer", "--format", "json"], &p);
     let list: Value = serde_json::from_str(&stdout(&r)).unwrap_or_else(|e| panic!("{e}"));

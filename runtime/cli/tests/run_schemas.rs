@@ -22,7 +22,10 @@ fn json(text: &str) -> Value {
 }
 
 fn committed(name: &str) -> Value {
-    json(&std::fs::read_to_string(common::root().join("specs").join(name)).unwrap_or_else(|e| panic!("{e}")))
+    json(
+        &std::fs::read_to_string(common::root().join("specs").join(name))
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
 }
 
 fn assert_valid(schema: &Value, doc: &Value) {
@@ -58,7 +61,10 @@ fn run_records_and_versions_validate() {
     let dir = common::project(&src);
     let p = dir.path().join("proj");
     let run_schema = committed("run.schema.json");
-    assert_valid(&run_schema, &json(&mlpc(&["run", "p", "--format", "json"], &p)));
+    assert_valid(
+        &run_schema,
+        &json(&mlpc(&["run", "p", "--format", "json"], &p)),
+    );
     let runs = json(&mlpc(&["runs", "--format", "json"], &p));
     for r in runs.as_array().into_iter().flatten() {
         assert_valid(&run_schema, r);
@@ -66,9 +72,15 @@ fn run_records_and_versions_validate() {
     let mut pt = b"PK\x03\x04".to_vec();
     pt.extend_from_slice(b"archive/data.pkl archive/code/x.py");
     std::fs::write(p.join("m.pt"), pt).unwrap_or_else(|e| panic!("{e}"));
-    mlpc(&["registry", "register", "scorer", "--artifact", "m.pt"], &p);
+    mlpc(
+        &["registry", "register", "scorer", "--artifact", "m.pt"],
+        &p,
+    );
     assert_valid(
         &committed("model-version.schema.json"),
-        &json(&mlpc(&["registry", "show", "scorer", "--format", "json"], &p)),
+        &json(&mlpc(
+            &["registry", "show", "scorer", "--format", "json"],
+            &p,
+        )),
     );
 }

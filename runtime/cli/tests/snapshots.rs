@@ -52,8 +52,19 @@ fn bad_project() -> tempfile::TempDir {
 fn help_of_every_command() {
     insta::assert_snapshot!("help", run(&["--help"]));
     for cmd in [
-        "check", "fmt", "graph", "ir", "plan", "apply", "explain", "stdlib", "run", "runs", "logs",
-        "schedules", "scheduler",
+        "check",
+        "fmt",
+        "graph",
+        "ir",
+        "plan",
+        "apply",
+        "explain",
+        "stdlib",
+        "run",
+        "runs",
+        "logs",
+        "schedules",
+        "scheduler",
     ] {
         insta::assert_snapshot!(format!("help_{cmd}"), run(&[cmd, "--help"]));
     }

@@ -70,6 +70,7 @@ pub fn materialize(
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS watermarks (view VARCHAR PRIMARY KEY, watermark TIMESTAMP NOT NULL, definition VARCHAR NOT NULL, materialized_at TIMESTAMP NOT NULL);",
     )?;
+    let until_given = until.is_some();
     let until: String = match until {
         Some(u) => conn
             .query_row(
@@ -105,7 +106,14 @@ pub fn materialize(
     };
     let mut out = Vec::new();
     for view in &chosen {
-        out.push(materialize_view(&conn, plan, project_dir, view, &until)?);
+        out.push(materialize_view(
+            &conn,
+            plan,
+            project_dir,
+            view,
+            &until,
+            until_given,
+        )?);
     }
     Ok(out)
 }
@@ -116,6 +124,7 @@ fn materialize_view(
     project_dir: &Path,
     view: &str,
     until: &str,
+    until_given: bool,
 ) -> Result<Materialized, FeatureError> {
     let v = view_of(plan, view)?;
     let def = definition(plan, view);
@@ -129,6 +138,15 @@ fn materialize_view(
     // A changed definition rebuilds the view from scratch.
     let from = previous.filter(|(_, d)| *d == def).map(|(w, _)| w);
     if let Some(w) = &from {
+        if w.as_str() >= until && !until_given {
+            // Materializing "up to now" again within the same second: already up to date.
+            return Ok(Materialized {
+                view: view.to_string(),
+                from: Some(w.clone()),
+                until: w.clone(),
+                keys: 0,
+            });
+        }
         if w.as_str() >= until {
             return Err(FeatureError::Db(format!(
                 "view `{view}` is already materialized up to {w}; --until must be later"

@@ -275,3 +275,24 @@ fn a_failed_materialization_keeps_the_previous_values() {
     // The watermark did not move: materializing up to 12:00 again is refused.
     assert!(materialize(&p, dir.path(), &[], Some("2026-01-01 12:00:00")).is_err());
 }
+
+#[test]
+fn materializing_up_to_now_again_is_a_no_op_not_an_error() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    setup(dir.path());
+    let plan = plan(dir.path());
+    // Up to now, twice in a row (a pipeline's refresh step re-run at once): both succeed,
+    // and the second finds nothing new.
+    let first =
+        mlp_features::materialize(&plan, dir.path(), &[], None).unwrap_or_else(|e| panic!("{e}"));
+    let second =
+        mlp_features::materialize(&plan, dir.path(), &[], None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.iter().all(|m| m.keys > 0));
+    assert!(second.iter().all(|m| m.keys == 0), "{second:?}");
+    // An explicit --until before the watermark is still refused.
+    let err = mlp_features::materialize(&plan, dir.path(), &[], Some("2026-01-01 00:00:00"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("--until must be later"), "{err}");
+}
