@@ -6,6 +6,7 @@
 //! several processes (a pipeline run, `mlpc registry alias`, the server) touch concurrently;
 //! DuckDB allows one writing process per file.
 
+pub mod api;
 mod db;
 mod store;
 

@@ -226,3 +226,104 @@ fn timestamps_are_rfc3339_utc() {
 fn db_rfc3339(s: i64, us: u32) -> String {
     db::rfc3339(s, us)
 }
+
+#[test]
+fn the_http_api_reads_moves_aliases_and_answers_errors_as_json() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut reg = Registry::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    for (i, tags) in [[("team", "risk")], [("team", "growth")]]
+        .iter()
+        .enumerate()
+    {
+        let a = artifact(dir.path(), &format!("{i}.pt"), format!("m{i}").as_bytes());
+        reg.register(&new_version("m", a, 0.5, tags))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut call = |method: &str, path: &str, query: &str, body: &str| {
+        api::handle(&mut reg, method, path, query, body.as_bytes())
+    };
+    let (s, models) = call("GET", "/v1/registry/models", "", "");
+    assert_eq!(
+        (s, models[0]["model"].clone(), models[0]["latest"].clone()),
+        (200, "m".into(), 2.into())
+    );
+    let (s, moved) = call(
+        "PUT",
+        "/v1/registry/models/m/aliases/production",
+        "",
+        r#"{"version": 1, "reason": "test"}"#,
+    );
+    assert_eq!(
+        (s, moved["to"].clone(), moved["reason"].clone()),
+        (200, 1.into(), "test".into())
+    );
+    let (s, v) = call("GET", "/v1/registry/models/m/versions/production", "", "");
+    assert_eq!((s, v["version"].clone()), (200, 1.into()));
+    let (s, moved) = call(
+        "PUT",
+        "/v1/registry/models/m/aliases/production",
+        "",
+        r#"{"version": "latest"}"#,
+    );
+    assert_eq!(
+        (s, moved["from"].clone(), moved["to"].clone()),
+        (200, 1.into(), 2.into())
+    );
+    let (s, found) = call("GET", "/v1/registry/search", "model=m&tag=team%3Drisk", "");
+    assert_eq!((s, found.as_array().map(Vec::len)), (200, Some(1)));
+    let (s, a) = call("GET", "/v1/registry/models/m/aliases", "", "");
+    assert_eq!(
+        (
+            s,
+            a["aliases"]["production"].clone(),
+            a["moves"].as_array().map(Vec::len)
+        ),
+        (200, 2.into(), Some(2))
+    );
+    assert_eq!(
+        call("GET", "/v1/registry/models/m/versions", "", "")
+            .1
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    let status =
+        |r: (u16, serde_json::Value)| (r.0, r.1["error"].as_str().unwrap_or_default().to_string());
+    let (s, e) = status(call("GET", "/v1/registry/models/zz/versions/1", "", ""));
+    assert_eq!(s, 404, "{e}");
+    assert_eq!(
+        call("GET", "/v1/registry/models/zz/versions", "", "").0,
+        404
+    );
+    let (s, e) = status(call(
+        "PUT",
+        "/v1/registry/models/m/aliases/latest",
+        "",
+        r#"{"version": 1}"#,
+    ));
+    assert!(s == 400 && e.contains("`latest` always means"), "{s} {e}");
+    let (s, e) = status(call("PUT", "/v1/registry/models/m/aliases/prod", "", "{"));
+    assert!(s == 400 && e.contains("invalid request body"), "{s} {e}");
+    let (s, e) = status(call("PUT", "/v1/registry/models/m/aliases/prod", "", "{}"));
+    assert!(s == 400 && e.contains("`version` is missing"), "{s} {e}");
+    assert_eq!(
+        call(
+            "PUT",
+            "/v1/registry/models/m/aliases/prod",
+            "",
+            r#"{"version": 9}"#
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        call("DELETE", "/v1/registry/models/m/versions/1", "", "").0,
+        405
+    );
+    assert_eq!(call("GET", "/v1/registry/nothing", "", "").0, 404);
+    let (s, e) = status(call("GET", "/v1/registry/search", "tag=team", ""));
+    assert!(s == 400 && e.contains("write KEY=VALUE"), "{s} {e}");
+    assert_eq!(call("GET", "/v1/registry/search", "x=%ZZ%", "").0, 400);
+    assert!(api::is_write("PUT") && !api::is_write("GET"));
+}
