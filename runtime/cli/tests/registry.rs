@@ -7,12 +7,68 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// mlpc without a Python venv: the stand-in artifacts below are TorchScript archives in
+/// layout only, which PyTorch would refuse to load.
 fn mlpc(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mlpc"))
         .args(args)
         .current_dir(dir)
+        .env("MLP_VENV", dir.join("no-venv"))
         .output()
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The venv with torch that scripts/bootstrap.sh makes.
+fn venv() -> std::path::PathBuf {
+    std::env::var_os("MLP_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| common::root().join(".venv"))
+}
+
+#[test]
+fn a_model_that_does_not_fit_the_model_block_is_refused() {
+    let dir = common::project(common::SHOP);
+    let p = dir.path().join("proj");
+    // `scorer` declares three inputs and one output.
+    let save = |inputs: usize, file: &str| {
+        let code = format!(
+            "import torch\ntorch.manual_seed(0)\ntorch.jit.save(torch.jit.script(torch.nn.Linear({inputs}, 1)), '{file}')"
+        );
+        let ok = Command::new(venv().join("bin/python"))
+            .args(["-c", &code])
+            .current_dir(&p)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "the venv at {} cannot save a TorchScript model",
+            venv().display()
+        );
+    };
+    save(4, "wide.pt");
+    save(3, "fits.pt");
+    let register = |file: &str| {
+        Command::new(env!("CARGO_BIN_EXE_mlpc"))
+            .args(["registry", "register", "scorer", "--artifact", file])
+            .current_dir(&p)
+            .env("MLP_VENV", venv())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let r = register("wide.pt");
+    assert_eq!(r.status.code(), Some(1));
+    let e = stderr(&r);
+    assert!(
+        e.contains("does not fit the model block: it does not take a batch of 3 inputs"),
+        "{e}"
+    );
+    let r = register("fits.pt");
+    assert_eq!(
+        stdout(&r),
+        "registered scorer version 1\n",
+        "{}",
+        stderr(&r)
+    );
 }
 
 fn stdout(o: &Output) -> String {

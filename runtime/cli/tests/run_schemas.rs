@@ -8,10 +8,12 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
+/// mlpc without a Python venv (the stand-in model below is TorchScript in layout only).
 fn mlpc(args: &[&str], dir: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
         .args(args)
         .current_dir(dir)
+        .env("MLP_VENV", dir.join("no-venv"))
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     String::from_utf8_lossy(&out.stdout).to_string()

@@ -9,14 +9,16 @@ pub mod history;
 pub mod interp;
 mod keys;
 mod lineage;
+pub mod model_check;
 pub mod runner;
 pub mod schedule;
 mod steps;
 pub mod store;
 
 pub use history::{History, RunRecord, StepRecord};
+pub use model_check::{check_torchscript, check_with_torch, signature};
+pub use runner::find_venv;
 pub use runner::{run_pipeline, RunOptions, RunReport};
-pub use steps::{check_torchscript, signature};
 
 use std::path::PathBuf;
 

@@ -65,6 +65,8 @@ pub(crate) struct Ctx {
     pub echo: bool,
     /// Variables every `run` step gets (the venv on PATH, MLP_RUN_ID, ...).
     pub env: BTreeMap<String, String>,
+    /// The Python venv of `run` steps (also checks registered models with its PyTorch).
+    pub venv: Option<PathBuf>,
     pub cancel: watch::Receiver<bool>,
 }
 
@@ -181,7 +183,7 @@ fn take_slot(project: &Path, pipeline: &str, slots: u64) -> Result<File, RunErro
 }
 
 /// The project's Python venv: `MLP_VENV`, else the nearest `.venv` at or above the project.
-fn venv(project: &Path) -> Option<PathBuf> {
+pub fn find_venv(project: &Path) -> Option<PathBuf> {
     if let Some(v) = std::env::var_os("MLP_VENV") {
         return Some(PathBuf::from(v));
     }
@@ -281,7 +283,8 @@ pub fn run_pipeline(
     if let Some(at) = &opts.scheduled_at {
         env.insert("MLP_SCHEDULED_AT".to_string(), at.clone());
     }
-    if let Some(v) = opts.venv.clone().or_else(|| venv(project_dir)) {
+    let venv = opts.venv.clone().or_else(|| find_venv(project_dir));
+    if let Some(v) = &venv {
         let path = std::env::var("PATH").unwrap_or_default();
         env.insert("PATH".into(), format!("{}:{path}", v.join("bin").display()));
         env.insert("VIRTUAL_ENV".into(), v.display().to_string());
@@ -300,6 +303,7 @@ pub fn run_pipeline(
         store,
         echo: opts.echo,
         env,
+        venv,
         cancel: cancel_rx,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -534,7 +534,7 @@ fn register(
             step.name
         ));
     }
-    check_torchscript(&artifact)?;
+    crate::model_check::check_torchscript(&artifact)?;
     let metrics_file = dir.join("metrics.json");
     let metrics = if metrics_file.exists() {
         mlp_registry::read_metrics(&metrics_file).map_err(|e| e.to_string())?
@@ -562,7 +562,10 @@ fn register(
         }
         _ => None,
     });
-    let signature = signature(&ctx.plan, model);
+    let signature = crate::model_check::signature(&ctx.plan, model);
+    if let (Some(sig), Some(venv)) = (&signature, &ctx.venv) {
+        crate::model_check::check_with_torch(&artifact, sig, &venv.join("bin").join("python"))?;
+    }
     let new = mlp_registry::NewVersion {
         model: model.clone(),
         artifact,
@@ -592,64 +595,4 @@ fn register(
         );
     }
     Ok(Some(format!("{model}@{}", done.version.version)))
-}
-
-/// A TorchScript file is a zip archive (`torch.jit.save`) holding `data.pkl` and `code/`.
-pub fn check_torchscript(path: &Path) -> Result<(), String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let is_zip = bytes.starts_with(b"PK\x03\x04");
-    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
-    if !is_zip || !has(b"data.pkl") || !has(b"/code/") {
-        return Err(format!(
-            "`{}` is not a TorchScript archive (save the model with torch.jit.save)",
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
-/// The model block's interface: input and output names with their types.
-pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signature> {
-    let Some(Spec::Model {
-        inputs, outputs, ..
-    }) = plan.get(&format!("model.{model}")).map(|r| &r.spec)
-    else {
-        return None;
-    };
-    let ty = |id: String| -> String {
-        match plan.get(&id).map(|r| &r.spec) {
-            Some(Spec::Feature { ty, .. }) => format!("{ty:?}").to_lowercase(),
-            _ => "unknown".into(),
-        }
-    };
-    let inputs = inputs
-        .iter()
-        .map(|i| match i {
-            mlp_ir::InputRef::Feature { view, feature } => (
-                format!("{view}.{feature}"),
-                ty(format!("feature.{view}.{feature}")),
-            ),
-            mlp_ir::InputRef::Request { request, field } => {
-                let t = match plan.get(&format!("request.{request}")).map(|r| &r.spec) {
-                    Some(Spec::Request { fields }) => fields
-                        .iter()
-                        .find(|c| &c.name == field)
-                        .map_or("unknown".to_string(), |c| {
-                            format!("{:?}", c.ty).to_lowercase()
-                        }),
-                    _ => "unknown".into(),
-                };
-                (format!("{request}.{field}"), t)
-            }
-            mlp_ir::InputRef::ModelOutput { model, output } => {
-                (format!("{model}.{output}"), "float".to_string())
-            }
-        })
-        .collect();
-    let outputs = outputs
-        .iter()
-        .map(|c| (c.name.clone(), format!("{:?}", c.ty).to_lowercase()))
-        .collect();
-    Some(mlp_registry::Signature { inputs, outputs })
 }
