@@ -191,9 +191,14 @@ impl History {
         Ok(())
     }
 
-    /// Marks the runs of `pipeline` still `running` whose process is gone as `interrupted`
-    /// (their process was killed), with their unfinished steps.
-    pub fn mark_interrupted(&self, pipeline: &str) -> Result<Vec<String>, RunError> {
+    /// Marks the runs of `pipeline` still `running` as `interrupted` (their process was
+    /// killed), with their unfinished steps: all of them when the caller holds the pipeline's
+    /// only run slot (`exclusive`), else those whose process is gone.
+    pub fn mark_interrupted(
+        &self,
+        pipeline: &str,
+        exclusive: bool,
+    ) -> Result<Vec<String>, RunError> {
         let mut stmt = self
             .conn
             .prepare("SELECT run_id, pid FROM runs WHERE pipeline = ?1 AND status = 'running'")
@@ -204,7 +209,7 @@ impl History {
             .map_err(self.err())?;
         let mut out = Vec::new();
         for (run, pid) in rows {
-            if pid == i64::from(std::process::id()) || !pid_alive(pid) {
+            if exclusive || !pid_alive(pid) {
                 self.finish_run(
                     &run,
                     "interrupted",

@@ -265,7 +265,7 @@ pub fn run_pipeline(
     })?;
     let _slot = take_slot(project_dir, &opts.pipeline, *max_active_runs)?;
     let history = History::open(project_dir)?;
-    history.mark_interrupted(&opts.pipeline)?;
+    history.mark_interrupted(&opts.pipeline, *max_active_runs <= 1)?;
     let run_id = new_run_id();
     let store = Store::new(project_dir);
     if *max_active_runs <= 1 {

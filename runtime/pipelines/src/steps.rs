@@ -8,7 +8,7 @@ use crate::keys::{cache_key, training_features};
 use crate::runner::{human_duration, Ctx};
 use crate::store::{make_writable, CacheEntry};
 use mlp_features::ondemand::{eval, Kind, Val};
-use mlp_ir::{IrExpr, Spec, StepAction};
+use mlp_ir::{IrExpr, StepAction};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

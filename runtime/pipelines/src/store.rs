@@ -264,7 +264,15 @@ impl Store {
         let parent = self.root.join("store");
         std::fs::create_dir_all(&parent).map_err(io("create", &parent))?;
         set_readonly(tmp);
-        std::fs::rename(tmp, &target).map_err(io("move into the store", tmp))?;
+        if let Err(e) = std::fs::rename(tmp, &target) {
+            // Another run stored the same output meanwhile: keep theirs.
+            if target.exists() {
+                make_writable(tmp);
+                let _ = std::fs::remove_dir_all(tmp);
+                return Ok(hash);
+            }
+            return Err(io("move into the store", tmp)(e));
+        }
         Ok(hash)
     }
 
