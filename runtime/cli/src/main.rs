@@ -6,6 +6,7 @@ mod features_cmds;
 mod graph;
 mod registry_cmds;
 mod run_cmds;
+mod serve_cmd;
 mod state_cmds;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -151,6 +152,16 @@ enum Command {
     /// The model registry: versions, aliases, registration and search.
     #[command(subcommand)]
     Registry(registry_cmds::RegistryCommand),
+    /// Serve the deployments, online features, registry and metrics over HTTP.
+    ///
+    /// Each deployment loads its model from the registry (CUDA when available and asked
+    /// for), warms it up, and answers `POST /v1/deployments/NAME/predict` with online and
+    /// on-demand features fetched, dynamic batching on a dedicated inference thread and
+    /// every prediction logged to Parquet under DIR/.mlp/predictions/. Alias moves are
+    /// picked up without a restart. Also: /healthz, /readyz, /metrics (Prometheus),
+    /// /v1/features/online, /v1/registry/..., the Open Inference Protocol's /v2 routes.
+    /// Pipeline schedules run beside it. SIGINT or SIGTERM stops it gracefully.
+    Serve(serve_cmd::ServeArgs),
     /// Show what a resource or a single feature reads and what reads it.
     ///
     /// Upstream: sources, views and features it is computed from. Downstream: on-demand
@@ -217,6 +228,7 @@ fn main() -> ExitCode {
         Command::Schedules(args) => run_cmds::schedules(&args),
         Command::Scheduler(args) => run_cmds::scheduler(&args),
         Command::Registry(cmd) => registry_cmds::run(&cmd),
+        Command::Serve(args) => serve_cmd::serve(&args),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);

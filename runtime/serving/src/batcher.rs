@@ -1,0 +1,165 @@
+//! Dynamic batching on a dedicated inference thread: requests queue up, and the thread runs
+//! them together, up to `max_batch` rows or once the oldest has waited `max_delay`. The
+//! async workers never run a model; they wait on a oneshot for their rows' outputs.
+
+use crate::model::Backend;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// The model a deployment serves now, with its registry version; swapped whole on a move.
+pub struct Loaded {
+    /// The backend.
+    pub model: Box<dyn Backend>,
+    /// `MODEL@VERSION`.
+    pub version: String,
+    /// Inputs per row.
+    pub width: usize,
+    /// Outputs per row.
+    pub outputs: usize,
+}
+
+/// Rows waiting for the model.
+struct Job {
+    rows: Vec<f32>,
+    n: usize,
+    reply: oneshot::Sender<Result<(Vec<f32>, String), String>>,
+}
+
+/// The queue in front of one deployment's inference thread.
+#[derive(Clone)]
+pub struct Batcher {
+    tx: SyncSender<Job>,
+    /// The model in service (read per batch, replaced on an alias move).
+    pub current: Arc<RwLock<Arc<Loaded>>>,
+}
+
+/// How a deployment batches.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchPolicy {
+    /// Most rows per forward.
+    pub max_batch: usize,
+    /// Longest wait for more rows.
+    pub max_delay: Duration,
+    /// Requests that may wait at once before new ones are refused (503).
+    pub queue: usize,
+}
+
+impl Batcher {
+    /// Starts the inference thread for `loaded`.
+    pub fn start(name: &str, loaded: Loaded, policy: BatchPolicy) -> Batcher {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(policy.queue.max(1));
+        let current = Arc::new(RwLock::new(Arc::new(loaded)));
+        let cur = current.clone();
+        let _ = std::thread::Builder::new()
+            .name(format!("infer-{name}"))
+            .spawn(move || run(rx, cur, policy));
+        Batcher { tx, current }
+    }
+
+    /// The version in service.
+    pub fn version(&self) -> String {
+        self.current
+            .read()
+            .map(|l| l.version.clone())
+            .unwrap_or_default()
+    }
+
+    /// Runs `n` rows; answers their outputs and the version that computed them.
+    pub async fn infer(&self, rows: Vec<f32>, n: usize) -> Result<(Vec<f32>, String), String> {
+        let (reply, rx) = oneshot::channel();
+        match self.tx.try_send(Job { rows, n, reply }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err("overloaded: the inference queue is full".into())
+            }
+            Err(TrySendError::Disconnected(_)) => return Err("the inference thread stopped".into()),
+        }
+        rx.await
+            .map_err(|_| "the inference thread dropped the request".to_string())?
+    }
+}
+
+fn run(rx: Receiver<Job>, current: Arc<RwLock<Arc<Loaded>>>, policy: BatchPolicy) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        let mut rows: usize = jobs[0].n;
+        let deadline = Instant::now() + policy.max_delay;
+        while rows < policy.max_batch {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                // Take what is already queued, without waiting.
+                match rx.try_recv() {
+                    Ok(j) => {
+                        rows += j.n;
+                        jobs.push(j);
+                        continue;
+                    }
+                    Err(_) => break,
+                }
+            }
+            match rx.recv_timeout(left) {
+                Ok(j) => {
+                    rows += j.n;
+                    jobs.push(j);
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let loaded = match current.read() {
+            Ok(l) => l.clone(),
+            Err(_) => return,
+        };
+        let mut input = Vec::with_capacity(rows * loaded.width);
+        let mut ok_jobs = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            if j.rows.len() != j.n * loaded.width {
+                let _ = j.reply.send(Err(format!(
+                    "expected {} inputs per row, got {}",
+                    loaded.width,
+                    j.rows.len() / j.n.max(1)
+                )));
+                continue;
+            }
+            input.extend_from_slice(&j.rows);
+            ok_jobs.push(j);
+        }
+        let n: usize = ok_jobs.iter().map(|j| j.n).sum();
+        if n == 0 {
+            continue;
+        }
+        // A model that panics inside libtorch must not take the thread down with it.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            loaded.model.forward(&input, n, loaded.width)
+        }))
+        .unwrap_or_else(|_| Err("the model panicked".into()));
+        match result {
+            Ok(out) if out.len() == n * loaded.outputs => {
+                let mut at = 0;
+                for j in ok_jobs {
+                    let len = j.n * loaded.outputs;
+                    let _ = j
+                        .reply
+                        .send(Ok((out[at..at + len].to_vec(), loaded.version.clone())));
+                    at += len;
+                }
+            }
+            Ok(out) => {
+                let msg = format!(
+                    "the model answered {} values for {n} rows; the model block declares {} outputs",
+                    out.len(),
+                    loaded.outputs
+                );
+                for j in ok_jobs {
+                    let _ = j.reply.send(Err(msg.clone()));
+                }
+            }
+            Err(e) => {
+                for j in ok_jobs {
+                    let _ = j.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Deployments: each `deployment` of the plan with its model loaded from the registry
+//! (warmed up before it counts as ready), its input assembly (online features, on-demand
+//! features and request fields in the model block's order), an optional shadow model, and
+//! alias moves picked up without a restart.
+
+use crate::batcher::{BatchPolicy, Batcher, Loaded};
+use crate::model::{Backend, DeviceChoice, TorchModel};
+use mlp_ir::{Column, GraphNode, InputRef, LogPolicy, ModelRef, Plan, Spec, VersionSel};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Forwards run on a fresh model before it serves (the first ones are slow: JIT warm-up).
+pub const WARM_UP: usize = 20;
+
+/// A model reference as text (`fraud_scorer@production`).
+pub fn ref_text(r: &ModelRef) -> String {
+    match &r.version {
+        VersionSel::Version(v) => format!("{}@{v}", r.model),
+        VersionSel::Alias(a) => format!("{}@{a}", r.model),
+    }
+}
+
+fn reference(r: &ModelRef) -> String {
+    match &r.version {
+        VersionSel::Version(v) => v.to_string(),
+        VersionSel::Alias(a) => a.clone(),
+    }
+}
+
+/// A served model: the reference it follows and its batcher.
+pub struct Served {
+    /// What the deployment names (`fraud_scorer@production`).
+    pub reference: ModelRef,
+    /// The inference queue.
+    pub batcher: Batcher,
+}
+
+/// A deployment ready to answer.
+pub struct Deployment {
+    /// Its name.
+    pub name: String,
+    /// The model block's inputs, in order.
+    pub inputs: Vec<InputRef>,
+    /// The outputs, in order.
+    pub outputs: Vec<Column>,
+    /// The primary model.
+    pub primary: Served,
+    /// The shadow model, run on the same rows, logged, never returned.
+    pub shadow: Option<Served>,
+    /// What to log.
+    pub log: LogPolicy,
+}
+
+/// Loads `r` from the registry and warms it up.
+pub fn load_model(
+    project_dir: &Path,
+    r: &ModelRef,
+    plan: &Plan,
+    device: DeviceChoice,
+) -> Result<Loaded, String> {
+    let reg = mlp_registry::Registry::open(project_dir).map_err(|e| e.to_string())?;
+    let v = reg
+        .resolve(&r.model, &reference(r))
+        .map_err(|e| e.to_string())?;
+    let Some(Spec::Model {
+        inputs, outputs, ..
+    }) = plan.get(&format!("model.{}", r.model)).map(|x| &x.spec)
+    else {
+        return Err(format!("model `{}` is not declared", r.model));
+    };
+    let model = TorchModel::load(&reg.artifact_path(&v), device)?;
+    let width = inputs.len();
+    let zeros = vec![0f32; width];
+    for _ in 0..WARM_UP {
+        let out = model.forward(&zeros, 1, width)?;
+        if out.len() != outputs.len() {
+            return Err(format!(
+                "{}@{} answers {} values per row; the model block declares {} outputs",
+                r.model,
+                v.version,
+                out.len(),
+                outputs.len()
+            ));
+        }
+    }
+    Ok(Loaded {
+        model: Box::new(model),
+        version: format!("{}@{}", r.model, v.version),
+        width,
+        outputs: outputs.len(),
+    })
+}
+
+/// Loads deployment `name` of `plan`; the error says why it cannot serve.
+pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, String> {
+    let Some(Spec::Deployment {
+        graph,
+        outputs,
+        log,
+        shadow,
+        batching,
+        device,
+        ..
+    }) = plan.get(&format!("deployment.{name}")).map(|r| &r.spec)
+    else {
+        return Err(format!("no deployment `{name}`"));
+    };
+    let GraphNode::Model { model } = graph else {
+        return Err("composition graphs (chain, route, combine) are not served yet".into());
+    };
+    let inputs = match plan.get(&format!("model.{}", model.model)).map(|r| &r.spec) {
+        Some(Spec::Model { inputs, .. }) => inputs.clone(),
+        _ => return Err(format!("model `{}` is not declared", model.model)),
+    };
+    let device = DeviceChoice::parse(device);
+    let policy = BatchPolicy {
+        max_batch: batching.as_ref().map_or(1, |b| b.max_batch.max(1) as usize),
+        max_delay: batching.as_ref().map_or(Duration::ZERO, |b| {
+            Duration::from_secs_f64(b.max_delay_ms / 1000.0)
+        }),
+        queue: 4096,
+    };
+    let primary = Served {
+        batcher: Batcher::start(name, load_model(project_dir, model, plan, device)?, policy),
+        reference: model.clone(),
+    };
+    let shadow = match shadow {
+        Some(s) => Some(Served {
+            batcher: Batcher::start(
+                &format!("{name}-shadow"),
+                load_model(project_dir, s, plan, device)
+                    .map_err(|e| format!("shadow {}: {e}", ref_text(s)))?,
+                policy,
+            ),
+            reference: s.clone(),
+        }),
+        None => None,
+    };
+    Ok(Deployment {
+        name: name.to_string(),
+        inputs,
+        outputs: outputs.clone(),
+        primary,
+        shadow,
+        log: log.clone(),
+    })
+}
+
+/// The name an input has in requests, responses and logs (`user_stats.avg_amount_7d`).
+pub fn input_name(i: &InputRef) -> String {
+    match i {
+        InputRef::Feature { view, feature } => format!("{view}.{feature}"),
+        InputRef::Request { request, field } => format!("{request}.{field}"),
+        InputRef::ModelOutput { model, output } => format!("{model}.{output}"),
+    }
+}
+
+/// A JSON value as a model input: numbers as they are, booleans as 1 and 0, a missing
+/// value (nothing visible online, a null field) as 0, as `train.py` fills them.
+pub fn as_input(v: &Value) -> Result<f32, String> {
+    match v {
+        Value::Null => Ok(0.0),
+        Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
+        Value::Number(n) => n
+            .as_f64()
+            .map(|f| f as f32)
+            .ok_or_else(|| format!("{n} is not a number a model can take")),
+        other => Err(format!("{other} is not a number or a boolean")),
+    }
+}
+
+/// Points every served model that follows an alias (or `latest`) at the version the alias
+/// names now: a new version is loaded and warmed up beside the old one, then swapped in;
+/// requests in flight finish on the version they started with. Returns the swaps made.
+pub fn follow_aliases(
+    project_dir: &Path,
+    plan: &Plan,
+    deployments: &BTreeMap<String, Deployment>,
+) -> Vec<String> {
+    let mut swaps = Vec::new();
+    let Ok(reg) = mlp_registry::Registry::open(project_dir) else {
+        return swaps;
+    };
+    for d in deployments.values() {
+        for served in std::iter::once(&d.primary).chain(d.shadow.as_ref()) {
+            if matches!(served.reference.version, VersionSel::Version(_)) {
+                continue;
+            }
+            let Ok(v) = reg.resolve(&served.reference.model, &reference(&served.reference)) else {
+                continue;
+            };
+            let now = format!("{}@{}", served.reference.model, v.version);
+            if served.batcher.version() == now {
+                continue;
+            }
+            match load_model(project_dir, &served.reference, plan, DeviceChoice::Auto) {
+                Ok(loaded) => {
+                    if let Ok(mut cur) = served.batcher.current.write() {
+                        *cur = std::sync::Arc::new(loaded);
+                        swaps.push(format!(
+                            "{}: {} -> {now}",
+                            d.name,
+                            ref_text(&served.reference)
+                        ));
+                    }
+                }
+                Err(e) => eprintln!("serve: {}: cannot load {now}: {e}", d.name),
+            }
+        }
+    }
+    swaps
+}

@@ -1,0 +1,15 @@
+//! Serving: each deployment's model from the registry on libtorch (tch), behind one
+//! actix-web server with online features, the registry, Prometheus metrics, the Open
+//! Inference Protocol, dynamic batching on dedicated inference threads, and the prediction
+//! log.
+
+pub mod batcher;
+pub mod deployment;
+pub mod metrics;
+pub mod model;
+pub mod oip;
+pub mod predict;
+pub mod predlog;
+pub mod server;
+
+pub use server::{start, Config, Running};

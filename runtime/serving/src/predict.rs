@@ -1,0 +1,382 @@
+//! `POST /v1/deployments/{name}/predict`: the request checked field by field, online and
+//! on-demand features fetched, the rows run through the model's batcher (and its shadow),
+//! the answer built and the prediction logged. Framework-free: a status and a JSON body.
+
+use crate::deployment::{as_input, input_name, Deployment};
+use crate::predlog::Record;
+use crate::server::State;
+use mlp_ir::{InputRef, LogPolicy, Spec, Type};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Most rows in one request.
+pub const MAX_ROWS: usize = 10_000;
+
+fn bad(msg: impl Into<String>) -> (u16, Value) {
+    (400, json!({ "error": msg.into() }))
+}
+
+/// Named columns of JSON values.
+type Columns = BTreeMap<String, Vec<Value>>;
+
+/// Columns from `{"k": v}` (one row) or `{"k": [v, ...]}` (a batch), with their row count
+/// and whether they came as lists.
+fn columns(what: &str, obj: Option<&Value>) -> Result<(Columns, Option<(usize, bool)>), String> {
+    let mut out = BTreeMap::new();
+    let mut shape: Option<(usize, bool)> = None;
+    let Some(obj) = obj else {
+        return Ok((out, None));
+    };
+    let Value::Object(map) = obj else {
+        return Err(format!(
+            "`{what}` must be an object of field names to values"
+        ));
+    };
+    for (k, v) in map {
+        let (col, batch) = match v {
+            Value::Array(a) => (a.clone(), true),
+            other => (vec![other.clone()], false),
+        };
+        match shape {
+            None => shape = Some((col.len(), batch)),
+            Some((n, b)) if n != col.len() || b != batch => {
+                return Err(format!(
+                    "`{what}.{k}` has {} value(s) where the other fields have {n}{}",
+                    col.len(),
+                    if b != batch {
+                        " (give every field as a list, or none)"
+                    } else {
+                        ""
+                    }
+                ))
+            }
+            _ => {}
+        }
+        out.insert(k.clone(), col);
+    }
+    Ok((out, shape))
+}
+
+fn type_ok(t: Type, v: &Value) -> bool {
+    match t {
+        Type::Int => v.is_i64() || v.is_u64(),
+        Type::Float => v.is_number(),
+        Type::Bool => v.is_boolean(),
+        Type::String | Type::Timestamp => v.is_string(),
+    }
+}
+
+fn type_name(t: Type) -> &'static str {
+    match t {
+        Type::Int => "an integer",
+        Type::Float => "a number",
+        Type::Bool => "a boolean",
+        Type::String => "a string",
+        Type::Timestamp => "a timestamp string",
+    }
+}
+
+/// Checks the entity keys and request fields the deployment's inputs need.
+fn check_fields(
+    state: &State,
+    d: &Deployment,
+    entities: &BTreeMap<String, Vec<Value>>,
+    request: &BTreeMap<String, Vec<Value>>,
+) -> Result<(), String> {
+    for input in &d.inputs {
+        match input {
+            InputRef::Feature { view, .. } => {
+                let Some(Spec::FeatureView { entity, .. }) =
+                    state.plan.get(&format!("features.{view}")).map(|r| &r.spec)
+                else {
+                    continue;
+                };
+                let Some(entity) = entity else {
+                    continue; // an on-demand view: its own inputs are checked by the lookup
+                };
+                if let Some(Spec::Entity { keys }) =
+                    state.plan.get(&format!("entity.{entity}")).map(|r| &r.spec)
+                {
+                    for k in keys {
+                        let Some(col) = entities.get(&k.name) else {
+                            return Err(format!(
+                                "missing entity key `entities.{}` (view `{view}` needs it)",
+                                k.name
+                            ));
+                        };
+                        if let Some(v) = col.iter().find(|v| !type_ok(k.ty, v)) {
+                            return Err(format!(
+                                "`entities.{}` must be {}, got {v}",
+                                k.name,
+                                type_name(k.ty)
+                            ));
+                        }
+                    }
+                }
+            }
+            InputRef::Request {
+                request: block,
+                field,
+            } => {
+                let Some(col) = request.get(field) else {
+                    return Err(format!("missing request field `request.{field}`"));
+                };
+                if let Some(Spec::Request { fields }) =
+                    state.plan.get(&format!("request.{block}")).map(|r| &r.spec)
+                {
+                    if let Some(f) = fields.iter().find(|f| &f.name == field) {
+                        if let Some(v) = col.iter().find(|v| !v.is_null() && !type_ok(f.ty, v)) {
+                            return Err(format!(
+                                "`request.{field}` must be {}, got {v}",
+                                type_name(f.ty)
+                            ));
+                        }
+                    }
+                }
+            }
+            InputRef::ModelOutput { .. } => return Err(
+                "this deployment's model reads another model's output (chains are not served yet)"
+                    .into(),
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Answers a predict request for deployment `name`.
+pub async fn predict(
+    state: &State,
+    name: &str,
+    body: &[u8],
+    consumer: Option<String>,
+    now_us: i64,
+) -> (u16, Value, String) {
+    let start = Instant::now();
+    let Some(d) = state.deployments.get(name) else {
+        let why = state.failed.get(name).map_or_else(
+            || {
+                format!(
+                    "no deployment `{name}` (deployments: {})",
+                    state
+                        .deployments
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            |e| format!("deployment `{name}` is not serving: {e}"),
+        );
+        let status = if state.failed.contains_key(name) {
+            503
+        } else {
+            404
+        };
+        return (status, json!({ "error": why }), String::new());
+    };
+    let (status, v) = match predict_inner(state, d, body, consumer, now_us, start).await {
+        Ok(v) => (200, v),
+        Err(e) => e,
+    };
+    let version = v["model_version"].as_str().unwrap_or_default().to_string();
+    (status, v, version)
+}
+
+async fn predict_inner(
+    state: &State,
+    d: &Deployment,
+    body: &[u8],
+    consumer: Option<String>,
+    now_us: i64,
+    start: Instant,
+) -> Result<Value, (u16, Value)> {
+    let req: Value = serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    let Value::Object(top) = &req else {
+        return Err(bad(
+            "the body must be an object with `entities` and `request`",
+        ));
+    };
+    for k in top.keys() {
+        if !matches!(k.as_str(), "entities" | "request" | "return_inputs") {
+            return Err(bad(format!(
+                "unknown field `{k}` (use `entities`, `request` and `return_inputs`)"
+            )));
+        }
+    }
+    let (entities, es) = columns("entities", top.get("entities")).map_err(bad)?;
+    let (request, rs) = columns("request", top.get("request")).map_err(bad)?;
+    let (n, batch) = match (es, rs) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(bad(
+                "`entities` and `request` must have the same number of rows",
+            ))
+        }
+        (Some(a), _) | (None, Some(a)) => a,
+        (None, None) => (1, false),
+    };
+    if n == 0 {
+        return Err(bad("no rows: the lists are empty"));
+    }
+    if n > MAX_ROWS {
+        return Err(bad(format!("{n} rows in one request; at most {MAX_ROWS}")));
+    }
+    check_fields(state, d, &entities, &request).map_err(bad)?;
+    // Online and on-demand features, with the request fields as columns of the same names.
+    let features: Vec<String> = d
+        .inputs
+        .iter()
+        .filter_map(|i| match i {
+            InputRef::Feature { view, feature } => Some(format!("{view}.{feature}")),
+            _ => None,
+        })
+        .collect();
+    let mut looked = BTreeMap::new();
+    if !features.is_empty() {
+        let Some(store) = &state.store else {
+            return Err((
+                503,
+                json!({"error": "nothing is materialized yet: run `mlpc materialize` first"}),
+            ));
+        };
+        let mut cols = entities.clone();
+        for (k, v) in &request {
+            cols.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let cols = if cols.is_empty() {
+            entities.clone()
+        } else {
+            cols
+        };
+        looked = store
+            .lookup(&features, &cols, now_us)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    let mut rows = Vec::with_capacity(n * d.inputs.len());
+    let mut inputs_json = Map::new();
+    for input in &d.inputs {
+        let col: &[Value] = match input {
+            InputRef::Feature { view, feature } => looked
+                .get(&format!("{view}__{feature}"))
+                .map_or(&[][..], Vec::as_slice),
+            InputRef::Request { field, .. } => request.get(field).map_or(&[][..], Vec::as_slice),
+            InputRef::ModelOutput { .. } => &[],
+        };
+        inputs_json.insert(input_name(input), Value::Array(col.to_vec()));
+    }
+    for i in 0..n {
+        for input in &d.inputs {
+            let name = input_name(input);
+            let v = inputs_json
+                .get(&name)
+                .and_then(|c| c.get(i))
+                .unwrap_or(&Value::Null);
+            rows.push(as_input(v).map_err(|e| bad(format!("input `{name}`: {e}")))?);
+        }
+    }
+    let shadow = d.shadow.as_ref().map(|s| {
+        let b = s.batcher.clone();
+        let rows = rows.clone();
+        tokio::spawn(async move { b.infer(rows, n).await })
+    });
+    let (out, version) = d.primary.batcher.infer(rows, n).await.map_err(|e| {
+        let status = if e.starts_with("overloaded") {
+            503
+        } else {
+            500
+        };
+        (status, json!({ "error": e, "deployment": d.name }))
+    })?;
+    let width = d.outputs.len().max(1);
+    let shape = |out: &[f32]| -> Map<String, Value> {
+        d.outputs
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                let col: Vec<Value> = (0..n).map(|i| json!(out[i * width + j])).collect();
+                let v = if batch {
+                    Value::Array(col)
+                } else {
+                    col.into_iter().next().unwrap_or(Value::Null)
+                };
+                (c.name.clone(), v)
+            })
+            .collect()
+    };
+    let outputs = shape(&out);
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let mut answer = json!({
+        "outputs": outputs,
+        "model_version": version,
+        "request_id": request_id,
+        "latency_ms": latency_ms,
+    });
+    if top.get("return_inputs") == Some(&Value::Bool(true)) {
+        answer["inputs"] = Value::Object(inputs_json.clone());
+    }
+    let logged = match &d.log {
+        LogPolicy::All => true,
+        LogPolicy::None => false,
+        LogPolicy::Sample { fraction } => {
+            // The request id is random: its first bytes decide the sample.
+            let b = uuid::Uuid::parse_str(&request_id).map_or(0, |u| u.as_bytes()[0]);
+            f64::from(b) / 256.0 < *fraction
+        }
+    };
+    if logged {
+        let record = Record {
+            request_id,
+            time_us: now_us,
+            deployment: d.name.clone(),
+            model_version: version,
+            shadow_version: None,
+            consumer,
+            entities: Value::Object(
+                entities
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::Array(v)))
+                    .collect(),
+            )
+            .to_string(),
+            request: Value::Object(
+                request
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::Array(v)))
+                    .collect(),
+            )
+            .to_string(),
+            features: Value::Object(inputs_json).to_string(),
+            outputs: Value::Object(outputs).to_string(),
+            shadow_outputs: None,
+            latency_ms,
+        };
+        let log = state.log.clone();
+        match shadow {
+            None => log.log(record),
+            Some(task) => {
+                let outputs_of = d.outputs.clone();
+                tokio::spawn(async move {
+                    let mut record = record;
+                    if let Ok(Ok((s, v))) = task.await {
+                        let width = outputs_of.len().max(1);
+                        let cols: Map<String, Value> = outputs_of
+                            .iter()
+                            .enumerate()
+                            .map(|(j, c)| {
+                                (
+                                    c.name.clone(),
+                                    Value::Array((0..n).map(|i| json!(s[i * width + j])).collect()),
+                                )
+                            })
+                            .collect();
+                        record.shadow_version = Some(v);
+                        record.shadow_outputs = Some(Value::Object(cols).to_string());
+                    }
+                    log.log(record);
+                });
+            }
+        }
+    }
+    Ok(answer)
+}

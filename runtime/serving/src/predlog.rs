@@ -1,0 +1,185 @@
+//! The prediction log: every logged request appended, asynchronously and in batches, to
+//! Parquet files under `.mlp/predictions/` that DuckDB (and the monitors) read while the
+//! server runs.
+//!
+//! The request path only `try_send`s a record into a bounded queue: a full queue drops the
+//! record and counts it (`mlp_prediction_log_dropped_total`), it never blocks a request. A
+//! writer thread flushes every 1,000 records or every second, each flush one new file
+//! written under a temporary name and renamed, so a reader never sees half a file. Stopping
+//! the log (graceful shutdown) flushes what is queued. A SIGKILL loses at most what was
+//! queued and not yet flushed: up to one second of records.
+
+use crate::metrics::Metrics;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Records per flush at most.
+pub const FLUSH_ROWS: usize = 1000;
+/// Longest time a record waits in memory.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// One logged prediction.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Request id.
+    pub request_id: String,
+    /// When, microseconds since the epoch.
+    pub time_us: i64,
+    /// Deployment.
+    pub deployment: String,
+    /// `MODEL@VERSION` that answered.
+    pub model_version: String,
+    /// Shadow `MODEL@VERSION`, if any.
+    pub shadow_version: Option<String>,
+    /// `X-MLP-Consumer`, if sent.
+    pub consumer: Option<String>,
+    /// Entity keys, JSON.
+    pub entities: String,
+    /// Request fields, JSON.
+    pub request: String,
+    /// Model inputs by name, JSON.
+    pub features: String,
+    /// Outputs by name, JSON.
+    pub outputs: String,
+    /// Shadow outputs by name, JSON.
+    pub shadow_outputs: Option<String>,
+    /// Server-side latency in milliseconds.
+    pub latency_ms: f64,
+}
+
+/// The sending side of the log.
+#[derive(Clone)]
+pub struct PredictionLog {
+    tx: SyncSender<Record>,
+    metrics: Arc<Metrics>,
+}
+
+/// The writer thread, to join on shutdown.
+pub struct Writer {
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    /// Waits until everything queued before the last sender was dropped is on disk.
+    pub fn join(self) {
+        let _ = self.handle.join();
+    }
+}
+
+/// Where a project's prediction log lives.
+pub fn log_dir(project_dir: &Path) -> PathBuf {
+    project_dir.join(".mlp").join("predictions")
+}
+
+impl PredictionLog {
+    /// Starts the writer thread with a queue of `capacity` records.
+    pub fn start(
+        project_dir: &Path,
+        capacity: usize,
+        metrics: Arc<Metrics>,
+    ) -> (PredictionLog, Writer) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(capacity.max(1));
+        let dir = log_dir(project_dir);
+        let m = metrics.clone();
+        let handle = std::thread::spawn(move || write_loop(rx, &dir, &m));
+        (PredictionLog { tx, metrics }, Writer { handle })
+    }
+
+    /// Queues a record; a full queue drops it and counts the drop.
+    pub fn log(&self, r: Record) {
+        match self.tx.try_send(r) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn write_loop(rx: Receiver<Record>, dir: &Path, metrics: &Metrics) {
+    let mut pending: Vec<Record> = Vec::new();
+    let mut since = Instant::now();
+    let mut seq: u64 = 0;
+    loop {
+        let wait = FLUSH_EVERY.saturating_sub(since.elapsed());
+        match rx.recv_timeout(wait) {
+            Ok(r) => {
+                if pending.is_empty() {
+                    since = Instant::now();
+                }
+                pending.push(r);
+                if pending.len() < FLUSH_ROWS {
+                    continue;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                flush(dir, &mut pending, &mut seq, metrics);
+                return;
+            }
+        }
+        flush(dir, &mut pending, &mut seq, metrics);
+        since = Instant::now();
+    }
+}
+
+fn flush(dir: &Path, pending: &mut Vec<Record>, seq: &mut u64, metrics: &Metrics) {
+    if pending.is_empty() {
+        return;
+    }
+    *seq += 1;
+    match write_parquet(dir, pending, *seq) {
+        Ok(()) => {
+            metrics
+                .log_written
+                .fetch_add(pending.len() as u64, Ordering::Relaxed);
+        }
+        Err(e) => {
+            eprintln!("prediction log: {e}; {} records lost", pending.len());
+            metrics
+                .log_dropped
+                .fetch_add(pending.len() as u64, Ordering::Relaxed);
+        }
+    }
+    pending.clear();
+}
+
+fn write_parquet(dir: &Path, rows: &[Record], seq: u64) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let first = rows.first().map_or(0, |r| r.time_us);
+    let name = format!("part-{first}-{}-{seq:06}.parquet", std::process::id());
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let target = dir.join(&name);
+    let conn = duckdb::Connection::open_in_memory().map_err(|e| e.to_string())?;
+    conn.execute_batch(
+        "CREATE TABLE p (request_id VARCHAR, time TIMESTAMP, deployment VARCHAR, model_version VARCHAR, shadow_version VARCHAR, consumer VARCHAR, entities JSON, request JSON, features JSON, outputs JSON, shadow_outputs JSON, latency_ms DOUBLE);",
+    )
+    .map_err(|e| e.to_string())?;
+    {
+        let mut app = conn.appender("p").map_err(|e| e.to_string())?;
+        for r in rows {
+            app.append_row(duckdb::params![
+                r.request_id,
+                duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, r.time_us),
+                r.deployment,
+                r.model_version,
+                r.shadow_version,
+                r.consumer,
+                r.entities,
+                r.request,
+                r.features,
+                r.outputs,
+                r.shadow_outputs,
+                r.latency_ms
+            ])
+            .map_err(|e| e.to_string())?;
+        }
+    }
+    let path = tmp.to_string_lossy().replace('\'', "''");
+    conn.execute_batch(&format!("COPY p TO '{path}' (FORMAT parquet)"))
+        .map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, &target).map_err(|e| format!("{}: {e}", target.display()))
+}

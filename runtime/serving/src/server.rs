@@ -1,0 +1,400 @@
+//! The HTTP server (actix-web): health and readiness, Prometheus metrics, online features,
+//! the registry, predictions and the Open Inference Protocol's routes, with the alias
+//! follower and the prediction log writer beside it.
+
+use crate::deployment::{self, input_name, Deployment};
+use crate::metrics::Metrics;
+use crate::predlog::{PredictionLog, Writer};
+use actix_web::http::StatusCode;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use mlp_ir::Plan;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// What the server shares between its workers.
+pub struct State {
+    /// The project folder.
+    pub project_dir: PathBuf,
+    /// The plan it serves.
+    pub plan: Plan,
+    /// The online store, when something is materialized.
+    pub store: Option<mlp_features::OnlineStore>,
+    /// Deployments that serve.
+    pub deployments: BTreeMap<String, Deployment>,
+    /// Deployments that cannot serve, with why.
+    pub failed: BTreeMap<String, String>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// The prediction log.
+    pub log: PredictionLog,
+    /// The bearer token that endpoints changing anything require (`MLP_TOKEN`).
+    pub token: Option<String>,
+}
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The project folder.
+    pub project_dir: PathBuf,
+    /// Address to bind (`127.0.0.1:8080`; port 0 picks a free one).
+    pub bind: String,
+    /// Bearer token for endpoints that change anything.
+    pub token: Option<String>,
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Prediction log queue capacity.
+    pub log_queue: usize,
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+fn json_response(status: u16, v: &Value) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .content_type("application/json")
+        .body(v.to_string())
+}
+
+/// Loads every deployment of `plan` (those that cannot load are kept with their reason).
+pub fn build_state(config: &Config, plan: Plan) -> (State, Writer) {
+    let metrics = Arc::new(Metrics::default());
+    let (log, writer) =
+        PredictionLog::start(&config.project_dir, config.log_queue, metrics.clone());
+    let store = mlp_features::OnlineStore::open(&config.project_dir, &plan).ok();
+    let mut deployments = BTreeMap::new();
+    let mut failed = BTreeMap::new();
+    for r in plan.resources().filter(|r| r.kind() == "deployment") {
+        match deployment::load(&config.project_dir, &plan, &r.name) {
+            Ok(d) => {
+                deployments.insert(r.name.clone(), d);
+            }
+            Err(e) => {
+                failed.insert(r.name.clone(), e);
+            }
+        }
+    }
+    (
+        State {
+            project_dir: config.project_dir.clone(),
+            plan,
+            store,
+            deployments,
+            failed,
+            metrics,
+            log,
+            token: config.token.clone(),
+        },
+        writer,
+    )
+}
+
+fn authorized(state: &State, req: &HttpRequest) -> Result<(), HttpResponse> {
+    let Some(token) = &state.token else {
+        return Err(json_response(
+            403,
+            &json!({"error": "this endpoint changes the registry: start the server with MLP_TOKEN set and send it as a bearer token"}),
+        ));
+    };
+    let given = req
+        .headers()
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
+    if given == Some(token.as_str()) {
+        Ok(())
+    } else {
+        Err(json_response(
+            401,
+            &json!({"error": "missing or wrong bearer token"}),
+        ))
+    }
+}
+
+async fn health() -> HttpResponse {
+    json_response(200, &json!({"status": "ok"}))
+}
+
+fn readiness(state: &State) -> (u16, Value) {
+    let mut deployments = serde_json::Map::new();
+    for (name, d) in &state.deployments {
+        deployments.insert(
+            name.clone(),
+            json!({"ready": true, "model_version": d.primary.batcher.version(), "shadow_version": d.shadow.as_ref().map(|s| s.batcher.version())}),
+        );
+    }
+    for (name, e) in &state.failed {
+        deployments.insert(name.clone(), json!({"ready": false, "error": e}));
+    }
+    let ready = state.failed.is_empty();
+    (
+        if ready { 200 } else { 503 },
+        json!({"ready": ready, "deployments": deployments}),
+    )
+}
+
+async fn ready(state: web::Data<State>) -> HttpResponse {
+    let (s, v) = readiness(&state);
+    json_response(s, &v)
+}
+
+async fn metrics(state: web::Data<State>) -> HttpResponse {
+    let (hits, misses) = state.store.as_ref().map_or((0, 0), |s| {
+        (
+            s.counters.hits.load(Ordering::Relaxed),
+            s.counters.misses.load(Ordering::Relaxed),
+        )
+    });
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(hits, misses))
+}
+
+async fn online_features(state: web::Data<State>, body: web::Bytes) -> HttpResponse {
+    match &state.store {
+        Some(store) => {
+            let (s, v) = mlp_features::api::online_features(store, &body, now_us());
+            json_response(s, &v)
+        }
+        None => json_response(
+            503,
+            &json!({"error": "nothing is materialized yet: run `mlpc materialize` first"}),
+        ),
+    }
+}
+
+async fn registry(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let method = req.method().as_str().to_string();
+    if mlp_registry::api::is_write(&method) {
+        if let Err(r) = authorized(&state, &req) {
+            return r;
+        }
+    }
+    let dir = state.project_dir.clone();
+    let path = req.path().to_string();
+    let query = req.query_string().to_string();
+    let answer = web::block(move || match mlp_registry::Registry::open(&dir) {
+        Ok(mut reg) => mlp_registry::api::handle(&mut reg, &method, &path, &query, &body),
+        Err(e) => (500, json!({"error": e.to_string()})),
+    })
+    .await;
+    match answer {
+        Ok((s, v)) => json_response(s, &v),
+        Err(e) => json_response(500, &json!({"error": e.to_string()})),
+    }
+}
+
+async fn predict(
+    state: web::Data<State>,
+    name: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let start = std::time::Instant::now();
+    let consumer = req
+        .headers()
+        .get("x-mlp-consumer")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    let (status, v, version) =
+        crate::predict::predict(&state, &name, &body, consumer, now_us()).await;
+    state
+        .metrics
+        .request(&name, &version, status, start.elapsed().as_secs_f64());
+    json_response(status, &v)
+}
+
+/// `GET /v2/models/{name}`: Open Inference Protocol model metadata.
+async fn v2_model(state: web::Data<State>, name: web::Path<String>) -> HttpResponse {
+    match state.deployments.get(name.as_str()) {
+        Some(d) => json_response(
+            200,
+            &json!({
+                "name": d.name,
+                "versions": [d.primary.batcher.version()],
+                "platform": "pytorch_torchscript",
+                "inputs": d.inputs.iter().map(|i| json!({"name": input_name(i), "datatype": "FP32", "shape": [-1]})).collect::<Vec<_>>(),
+                "outputs": d.outputs.iter().map(|o| json!({"name": o.name, "datatype": "FP32", "shape": [-1]})).collect::<Vec<_>>(),
+            }),
+        ),
+        None => json_response(404, &json!({"error": format!("no model `{name}`")})),
+    }
+}
+
+async fn v2_model_ready(state: web::Data<State>, name: web::Path<String>) -> HttpResponse {
+    if state.deployments.contains_key(name.as_str()) {
+        json_response(200, &json!({"name": name.as_str(), "ready": true}))
+    } else {
+        json_response(404, &json!({"error": format!("no ready model `{name}`")}))
+    }
+}
+
+/// `POST /v2/models/{name}/infer`: raw model inputs, either one `[n, width]` input or one
+/// `[n]` input per model input name; no features are fetched.
+async fn v2_infer(
+    state: web::Data<State>,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let start = std::time::Instant::now();
+    let (status, v, version) = match crate::oip::infer(&state, &name, &body).await {
+        Ok((v, version)) => (200, v, version),
+        Err((s, e)) => (s, json!({"error": e}), String::new()),
+    };
+    state
+        .metrics
+        .request(&name, &version, status, start.elapsed().as_secs_f64());
+    json_response(status, &v)
+}
+
+/// Builds the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health))
+        .route("/readyz", web::get().to(ready))
+        .route("/metrics", web::get().to(metrics))
+        .route("/v2/health/live", web::get().to(health))
+        .route("/v2/health/ready", web::get().to(ready))
+        .route("/v1/features/online", web::post().to(online_features))
+        .route("/v1/deployments/{name}/predict", web::post().to(predict))
+        .route("/v2/models/{name}", web::get().to(v2_model))
+        .route("/v2/models/{name}/ready", web::get().to(v2_model_ready))
+        .route("/v2/models/{name}/infer", web::post().to(v2_infer))
+        .route("/v1/registry/{tail:.*}", web::route().to(registry));
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops gracefully (requests in flight finish) and flushes the prediction log.
+    pub fn stop(self) {
+        let h = self.handle.clone();
+        let _ =
+            std::thread::spawn(move || actix_web::rt::System::new().block_on(h.stop(true))).join();
+        let _ = self.thread.join();
+    }
+
+    /// Waits until SIGINT or SIGTERM, then stops gracefully and flushes the log.
+    pub fn run_until_signal(self) {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(async {
+                let term = async {
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(mut s) => {
+                            s.recv().await;
+                        }
+                        Err(_) => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    () = term => {},
+                }
+            });
+        }
+        self.stop();
+    }
+}
+
+/// Whether `bind` is a loopback address.
+pub fn is_loopback(bind: &str) -> bool {
+    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Starts the server for `plan` on its own thread; answers once it listens.
+pub fn start(config: Config, plan: Plan) -> Result<Running, String> {
+    if !is_loopback(&config.bind) && config.token.is_none() {
+        return Err(format!(
+            "refusing to bind {} without a token: set MLP_TOKEN (endpoints that change anything need it), or bind to 127.0.0.1",
+            config.bind
+        ));
+    }
+    let (state, writer) = build_state(&config, plan);
+    let state = web::Data::new(state);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let workers = config.workers.max(1);
+    let bind = config.bind.clone();
+    let follower_state = state.clone();
+    let thread = std::thread::spawn(move || {
+        let sys = actix_web::rt::System::new();
+        let started = tx.clone();
+        let result = sys.block_on(async move {
+            let tx = started;
+            let data = state.clone();
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(data.clone())
+                    .app_data(web::PayloadConfig::new(MAX_BODY))
+                    .configure(routes)
+            })
+            .workers(workers)
+            .shutdown_timeout(10)
+            // The caller decides when to stop (mlpc serve: on SIGINT or SIGTERM).
+            .disable_signals()
+            .bind(&bind)
+            .map_err(|e| format!("cannot bind {bind}: {e}"))?;
+            let addr = server.addrs().first().copied();
+            let server = server.run();
+            let _ = tx.send(Ok((addr, server.handle())));
+            // Alias moves are picked up every second, without a restart.
+            let follower = actix_web::rt::spawn(async move {
+                loop {
+                    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+                    let st = follower_state.clone();
+                    let swaps = web::block(move || {
+                        deployment::follow_aliases(&st.project_dir, &st.plan, &st.deployments)
+                    })
+                    .await
+                    .unwrap_or_default();
+                    for s in swaps {
+                        eprintln!("serve: {s}");
+                    }
+                }
+            });
+            let r = server.await.map_err(|e| e.to_string());
+            follower.abort();
+            r
+        });
+        if let Err(e) = result {
+            let _ = tx.send(Err(e));
+        }
+        // With the runtime gone, so are its tasks and every log sender they held: the
+        // writer flushes what is queued and ends.
+        drop(sys);
+        writer.join();
+    });
+    match rx.recv() {
+        Ok(Ok((Some(addr), handle))) => Ok(Running {
+            addr,
+            handle,
+            thread,
+        }),
+        Ok(Ok((None, _))) => Err("the server bound no address".into()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err("the server thread stopped before listening".into()),
+    }
+}
