@@ -99,12 +99,12 @@ pub fn build_state(config: &Config, plan: Plan) -> (State, Writer) {
     )
 }
 
-fn authorized(state: &State, req: &HttpRequest) -> Result<(), HttpResponse> {
+fn authorized(state: &State, req: &HttpRequest) -> Result<(), Box<HttpResponse>> {
     let Some(token) = &state.token else {
-        return Err(json_response(
+        return Err(Box::new(json_response(
             403,
             &json!({"error": "this endpoint changes the registry: start the server with MLP_TOKEN set and send it as a bearer token"}),
-        ));
+        )));
     };
     let given = req
         .headers()
@@ -114,10 +114,10 @@ fn authorized(state: &State, req: &HttpRequest) -> Result<(), HttpResponse> {
     if given == Some(token.as_str()) {
         Ok(())
     } else {
-        Err(json_response(
+        Err(Box::new(json_response(
             401,
             &json!({"error": "missing or wrong bearer token"}),
-        ))
+        )))
     }
 }
 
@@ -177,7 +177,7 @@ async fn registry(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
     let method = req.method().as_str().to_string();
     if mlp_registry::api::is_write(&method) {
         if let Err(r) = authorized(&state, &req) {
-            return r;
+            return *r;
         }
     }
     let dir = state.project_dir.clone();

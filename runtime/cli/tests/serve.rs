@@ -1,0 +1,292 @@
+//! examples/fraud served end to end: the example applies, trains and registers (mlpc run),
+//! the version is promoted to production, the pipeline has materialized the online store, and `mlpc serve`
+//! answers predictions whose values equal what PyTorch computes on the same inputs (within
+//! 1e-5). The prediction log is read with DuckDB while the server runs; bad requests get 4xx
+//! JSON errors naming the field; SIGTERM stops the server and flushes the log.
+
+mod common;
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn venv() -> PathBuf {
+    std::env::var_os("MLP_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::root().join(".venv"))
+}
+
+fn mlpc(args: &[&str], dir: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(args)
+        .current_dir(dir)
+        .env("MLP_VENV", venv())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "mlpc {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A copy of the example with its data generated inside it.
+fn example() -> tempfile::TempDir {
+    let src = common::root().join("examples/fraud");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for entry in std::fs::read_dir(&src)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
+        let p = entry.path();
+        if p.extension().is_some_and(|x| x == "mlp" || x == "py") {
+            std::fs::copy(&p, dir.path().join(entry.file_name())).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    std::fs::create_dir_all(dir.path().join("data")).unwrap_or_else(|e| panic!("{e}"));
+    let sql = std::fs::read_to_string(src.join("generate.sql")).unwrap_or_else(|e| panic!("{e}"));
+    let sql = sql.replace("'data/", &format!("'{}/data/", dir.path().display()));
+    duckdb::Connection::open_in_memory()
+        .and_then(|c| c.execute_batch(&sql))
+        .unwrap_or_else(|e| panic!("generate.sql: {e}"));
+    dir
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+/// Starts `mlpc serve` on a free port; returns once it says where it listens.
+fn serve(dir: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(["serve", ".", "--bind", "127.0.0.1:0", "--no-scheduler"])
+        .current_dir(dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let mut lines = BufReader::new(stderr).lines();
+    let mut base = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap_or_default();
+        if let Some(addr) = line.split(" on ").nth(1) {
+            base = addr.trim().to_string();
+            break;
+        }
+    }
+    assert!(base.starts_with("http://"), "the server did not start");
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base }
+}
+
+fn call(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = match (method, body) {
+        ("POST", Some(b)) => agent
+            .post(url)
+            .header("X-MLP-Consumer", "checkout_service")
+            .send_json(b),
+        ("POST", None) => agent.post(url).send("{not json"),
+        _ => agent.get(url).call(),
+    };
+    let mut r = r.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[test]
+fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
+    let dir = example();
+    let p = dir.path();
+    mlpc(&["apply", ".", "--auto-approve"], p);
+    mlpc(&["run", ".", "train_fraud", "--quiet"], p);
+    mlpc(
+        &[
+            "registry",
+            "alias",
+            ".",
+            "fraud_scorer",
+            "staging",
+            "production",
+        ],
+        p,
+    );
+    // The pipeline's refresh step has materialized the online views.
+    let server = serve(p);
+    let predict = format!("{}/v1/deployments/fraud_api/predict", server.base);
+
+    let (status, ready) = call("GET", &format!("{}/readyz", server.base), None);
+    assert_eq!(
+        ready["deployments"]["fraud_api"]["ready"], true,
+        "{status} {ready}"
+    );
+    assert_eq!(
+        ready["deployments"]["fraud_api"]["model_version"],
+        "fraud_scorer@1"
+    );
+
+    // A batch of checkouts: the answer, with the inputs the model saw.
+    let body = json!({
+        "entities": {"user_id": [1, 42, 7, 999]},
+        "request": {"amount": [12.5, 480.0, 75.0, 3.0], "country": ["DE", "US", "FR", "NL"], "merchant_id": [1, 2, 3, 4]},
+        "return_inputs": true,
+    });
+    let (status, answer) = call("POST", &predict, Some(body));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["model_version"], "fraud_scorer@1");
+    let scores: Vec<f64> = answer["outputs"]["score"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    assert_eq!(scores.len(), 4, "{answer}");
+    // PyTorch itself on the same inputs, in the model block's order.
+    let names = [
+        "user_stats.txn_count_7d",
+        "user_stats.avg_amount_7d",
+        "checkout_derived.amount_vs_avg",
+        "checkout_derived.foreign",
+    ];
+    let rows: Vec<Vec<f64>> = (0..4)
+        .map(|i| {
+            names
+                .iter()
+                .map(|n| match &answer["inputs"][n][i] {
+                    Value::Bool(b) => f64::from(u8::from(*b)),
+                    v => v.as_f64().unwrap_or(0.0),
+                })
+                .collect()
+        })
+        .collect();
+    let artifact = mlp_registry::Registry::open(p)
+        .and_then(|r| {
+            r.resolve("fraud_scorer", "production")
+                .map(|v| r.artifact_path(&v))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let code = format!(
+        "import torch, json\nm = torch.jit.load({:?})\nx = torch.tensor({}, dtype=torch.float32)\nprint(json.dumps(m(x).reshape(-1).tolist()))",
+        artifact.display().to_string(),
+        serde_json::to_string(&rows).unwrap_or_default()
+    );
+    let out = Command::new(venv().join("bin/python"))
+        .args(["-c", &code])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let expected: Vec<f64> = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    for (got, want) in scores.iter().zip(&expected) {
+        assert!((got - want).abs() < 1e-5, "served {got}, PyTorch {want}");
+    }
+
+    // One checkout as scalars answers scalars.
+    let (status, one) = call(
+        "POST",
+        &predict,
+        Some(
+            json!({"entities": {"user_id": 42}, "request": {"amount": 480.0, "country": "US", "merchant_id": 2}}),
+        ),
+    );
+    assert_eq!(status, 200, "{one}");
+    assert!((one["outputs"]["score"].as_f64().unwrap_or(-1.0) - scores[1]).abs() < 1e-6);
+
+    // Bad requests: 4xx JSON errors that name the field.
+    let cases = [
+        (
+            json!({"entities": {"user_id": "x"}, "request": {"amount": 1.0, "country": "DE"}}),
+            400,
+            "`entities.user_id` must be an integer",
+        ),
+        (
+            json!({"entities": {}, "request": {"amount": 1.0, "country": "DE"}}),
+            400,
+            "missing entity key `entities.user_id`",
+        ),
+        (
+            json!({"entities": {"user_id": [1, 2]}, "request": {"amount": [1.0], "country": ["DE"]}}),
+            400,
+            "same number of rows",
+        ),
+        (
+            json!({"entities": {"user_id": 1}, "oops": 1}),
+            400,
+            "unknown field `oops`",
+        ),
+    ];
+    for (body, want, text) in cases {
+        let (status, e) = call("POST", &predict, Some(body.clone()));
+        assert_eq!(status, want, "{body}: {e}");
+        assert!(
+            e["error"].as_str().unwrap_or_default().contains(text),
+            "{body}: {e}"
+        );
+    }
+    let (status, e) = call("POST", &predict, None);
+    assert!(
+        status == 400
+            && e["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("invalid JSON"),
+        "{e}"
+    );
+    let (status, _) = call(
+        "POST",
+        &format!("{}/v1/deployments/nope/predict", server.base),
+        Some(json!({})),
+    );
+    assert_eq!(status, 404);
+    let (status, e) = call(
+        "POST",
+        &format!("{}/v1/deployments/fraud_review/predict", server.base),
+        Some(json!({})),
+    );
+    assert!(
+        status == 503
+            && e["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("not serving"),
+        "{e}"
+    );
+
+    // The log is readable with DuckDB while the server runs (it flushes within a second).
+    let log = p.join(".mlp/predictions");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut rows_logged = 0;
+    while Instant::now() < deadline {
+        let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let glob = format!("{}/*.parquet", log.display());
+        rows_logged = conn
+            .query_row(&format!("SELECT count(*) FROM read_parquet('{glob}') WHERE consumer = 'checkout_service' AND model_version = 'fraud_scorer@1'"), [], |r| r.get::<_, i64>(0))
+            .unwrap_or(0);
+        if rows_logged >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        rows_logged, 2,
+        "the two answered predictions are in the log"
+    );
+
+    // SIGTERM: a graceful stop with the log flushed.
+    let mut child = server.child;
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok);
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(0));
+}
