@@ -2,7 +2,8 @@
 //! the version is promoted to production, the pipeline has materialized the online store, and `mlpc serve`
 //! answers predictions whose values equal what PyTorch computes on the same inputs (within
 //! 1e-5). The prediction log is read with DuckDB while the server runs; bad requests get 4xx
-//! JSON errors naming the field; SIGTERM stops the server and flushes the log.
+//! JSON errors naming the field; production moves to a new version under load without a
+//! failed request; SIGTERM stops the server and flushes the log, losing no record.
 
 mod common;
 
@@ -280,6 +281,79 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         "the two answered predictions are in the log"
     );
 
+    // An alias move under load: clients keep predicting while production moves to a newly
+    // trained version; no request fails, and the new version shows in answers and the log.
+    let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(["run", ".", "train_fraud", "--quiet", "--param", "epochs=3"])
+        .current_dir(p)
+        .env("MLP_VENV", venv())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Version 2 is registered whether or not it passes the gate.
+    let v2 = mlp_registry::Registry::open(p)
+        .and_then(|r| r.resolve("fraud_scorer", "latest"))
+        .map(|v| v.version)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(v2, 2);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            let url = predict.clone();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, a) = call(
+                        "POST",
+                        &url,
+                        Some(json!({"entities": {"user_id": 7}, "request": {"amount": 20.0, "country": "FR", "merchant_id": 1}})),
+                    );
+                    seen.push((status, a["model_version"].as_str().unwrap_or_default().to_string()));
+                }
+                seen
+            })
+        })
+        .collect();
+    mlpc(
+        &["registry", "alias", ".", "fraud_scorer", "2", "production"],
+        p,
+    );
+    // The server picks the move up within a second; wait for an answer from version 2.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut moved = false;
+    while Instant::now() < deadline && !moved {
+        let (_, a) = call(
+            "POST",
+            &predict,
+            Some(
+                json!({"entities": {"user_id": 7}, "request": {"amount": 20.0, "country": "FR", "merchant_id": 1}}),
+            ),
+        );
+        moved = a["model_version"] == "fraud_scorer@2";
+    }
+    assert!(moved, "the new version never answered");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen: Vec<(u16, String)> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap_or_default())
+        .collect();
+    assert!(
+        seen.iter().all(|(s, _)| *s == 200),
+        "failed requests during the move: {:?}",
+        seen.iter()
+            .filter(|(s, _)| *s != 200)
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        seen.iter().any(|(_, v)| v == "fraud_scorer@1"),
+        "no answer before the move"
+    );
+    assert!(
+        seen.iter().any(|(_, v)| v == "fraud_scorer@2"),
+        "no answer after the move"
+    );
+
     // SIGTERM: a graceful stop with the log flushed.
     let mut child = server.child;
     let ok = Command::new("kill")
@@ -289,4 +363,30 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
     assert!(ok);
     let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status.code(), Some(0));
+    // After the stop, every answered request of the move is in the log, by version.
+    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    let glob = format!("{}/*.parquet", log.display());
+    let by_version = |v: &str| {
+        conn.query_row(
+            &format!("SELECT count(*) FROM read_parquet('{glob}') WHERE model_version = '{v}'"),
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap_or(0)
+    };
+    let answered_v2 = seen.iter().filter(|(_, v)| v == "fraud_scorer@2").count() as i64;
+    assert!(by_version("fraud_scorer@2") >= answered_v2 && answered_v2 > 0);
+    let total: i64 = conn
+        .query_row(
+            &format!("SELECT count(*) FROM read_parquet('{glob}')"),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0);
+    // Two batch/scalar predictions before, the clients' answers, the probes: none lost.
+    assert!(
+        total >= 2 + seen.len() as i64,
+        "{total} logged, {} answered by the clients",
+        seen.len()
+    );
 }

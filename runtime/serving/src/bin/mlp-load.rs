@@ -29,7 +29,10 @@ fn parse() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().ok_or_else(|| format!("{k} needs a value"))?;
-        let num = |v: &str| v.parse::<f64>().map_err(|_| format!("{k}: `{v}` is not a number"));
+        let num = |v: &str| {
+            v.parse::<f64>()
+                .map_err(|_| format!("{k}: `{v}` is not a number"))
+        };
         match k.as_str() {
             "--url" => a.url = v,
             "--body" => a.body = v,
@@ -57,7 +60,10 @@ fn client(a: &Args, index: usize, start: Instant) -> (Vec<f64>, u64) {
     let end = measure_from + Duration::from_secs_f64(a.seconds);
     let interval = (a.rate > 0.0).then(|| Duration::from_secs_f64(a.clients as f64 / a.rate));
     // Open loop: clients are spread evenly over one interval.
-    let mut next = start + interval.map_or(Duration::ZERO, |i| i.mul_f64(index as f64 / a.clients as f64));
+    let mut next = start
+        + interval.map_or(Duration::ZERO, |i| {
+            i.mul_f64(index as f64 / a.clients as f64)
+        });
     let mut lat = Vec::new();
     let mut errors = 0;
     loop {
@@ -116,7 +122,10 @@ fn main() {
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
-    let mut lat: Vec<f64> = results.iter().flat_map(|(l, _)| l.iter().copied()).collect();
+    let mut lat: Vec<f64> = results
+        .iter()
+        .flat_map(|(l, _)| l.iter().copied())
+        .collect();
     let errors: u64 = results.iter().map(|(_, e)| e).sum();
     lat.sort_by(f64::total_cmp);
     let q = |f: f64| {
