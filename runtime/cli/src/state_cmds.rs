@@ -94,6 +94,11 @@ pub fn lineage(args: &LineageArgs) -> ExitCode {
     let Some(view) = lineage(&plan, &id, walk) else {
         return fail(format!("no resource `{id}`"));
     };
+    let view = if matches!(walk, Walk::Upstream) {
+        view
+    } else {
+        view.with_undeclared(&mlp_state::consumers::undeclared(&plan, &args.dir))
+    };
     match args.format {
         LineageFormat::Text => print!("{}", view.to_text()),
         LineageFormat::Json => println!(
@@ -174,9 +179,27 @@ pub fn plan(args: &PlanArgs) -> ExitCode {
             _ => return fail(e),
         },
     };
-    let changes = mlp_state::plan_to_changes(&plan, &state);
+    let mut changes = mlp_state::plan_to_changes(&plan, &state);
+    changes.undeclared_consumers = mlp_state::consumers::undeclared(&plan, &args.dir);
     match args.format {
-        Format::Human => print!("{}", render_changes(&changes, color())),
+        Format::Human => {
+            print!("{}", render_changes(&changes, color()));
+            if !changes.undeclared_consumers.is_empty() {
+                println!("\nUndeclared consumers seen by `mlpc serve` (declare them with a `consumer` block):");
+                for s in &changes.undeclared_consumers {
+                    println!(
+                        "  {} -> {}: {} request(s), last {}",
+                        s.consumer,
+                        s.deployment,
+                        s.requests,
+                        mlp_registry::rfc3339(
+                            s.last_us.div_euclid(1_000_000),
+                            (s.last_us.rem_euclid(1_000_000)) as u32
+                        )
+                    );
+                }
+            }
+        }
         Format::Json => println!(
             "{}",
             serde_json::to_string_pretty(&changes).unwrap_or_default()

@@ -3,7 +3,8 @@
 //! answers predictions whose values equal what PyTorch computes on the same inputs (within
 //! 1e-5). The prediction log is read with DuckDB while the server runs; bad requests get 4xx
 //! JSON errors naming the field; production moves to a new version under load without a
-//! failed request; SIGTERM stops the server and flushes the log, losing no record.
+//! failed request; SIGTERM stops the server and flushes the log, losing no record; a caller
+//! the specs do not declare shows in `mlpc plan` and `mlpc lineage`.
 
 mod common;
 
@@ -261,6 +262,18 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         "{e}"
     );
 
+    // A caller the specs do not declare.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = agent
+        .post(&predict)
+        .header("X-MLP-Consumer", "mobile_app")
+        .send_json(json!({"entities": {"user_id": 3}, "request": {"amount": 5.0, "country": "DE", "merchant_id": 1}}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 200);
+
     // The log is readable with DuckDB while the server runs (it flushes within a second).
     let log = p.join(".mlp/predictions");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -363,6 +376,37 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
     assert!(ok);
     let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status.code(), Some(0));
+    // The undeclared caller shows in plan and lineage; the declared one does not.
+    let text = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+            .args(args)
+            .current_dir(p)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let plan = text(&["plan", "."]);
+    assert!(
+        plan.contains("Undeclared consumers seen by `mlpc serve`"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("  mobile_app -> fraud_api: 1 request(s)"),
+        "{plan}"
+    );
+    assert!(!plan.contains("checkout_service ->"), "{plan}");
+    let lineage = text(&["lineage", "fraud_api", "--downstream", "--dir", "."]);
+    assert!(
+        lineage.contains("consumer.mobile_app (undeclared consumer)"),
+        "{lineage}"
+    );
+    let plan_json: Value =
+        serde_json::from_str(&text(&["plan", ".", "--format", "json"])).unwrap_or_default();
+    assert_eq!(
+        plan_json["undeclared_consumers"][0]["consumer"],
+        "mobile_app"
+    );
+
     // After the stop, every answered request of the move is in the log, by version.
     let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
     let glob = format!("{}/*.parquet", log.display());

@@ -37,6 +37,47 @@ pub struct State {
     pub log: PredictionLog,
     /// The bearer token that endpoints changing anything require (`MLP_TOKEN`).
     pub token: Option<String>,
+    /// Consumers seen since the last flush.
+    pub consumers: std::sync::Mutex<SeenSinceFlush>,
+}
+
+/// (consumer, deployment) to (requests, first and last time in µs).
+pub type SeenSinceFlush = BTreeMap<(String, String), (u64, i64, i64)>;
+
+impl State {
+    /// Counts a request of `consumer` to `deployment`.
+    pub fn saw(&self, consumer: &str, deployment: &str, now_us: i64) {
+        if let Ok(mut c) = self.consumers.lock() {
+            let e = c
+                .entry((consumer.to_string(), deployment.to_string()))
+                .or_insert((0, now_us, now_us));
+            e.0 += 1;
+            e.2 = now_us;
+        }
+    }
+
+    /// Writes the consumers seen since the last flush to `.mlp/consumers.sqlite`.
+    pub fn flush_consumers(&self) {
+        let taken = match self.consumers.lock() {
+            Ok(mut c) => std::mem::take(&mut *c),
+            Err(_) => return,
+        };
+        let seen: Vec<mlp_state::consumers::SeenConsumer> = taken
+            .into_iter()
+            .map(|((consumer, deployment), (requests, first_us, last_us))| {
+                mlp_state::consumers::SeenConsumer {
+                    consumer,
+                    deployment,
+                    requests,
+                    first_us,
+                    last_us,
+                }
+            })
+            .collect();
+        if let Err(e) = mlp_state::consumers::record(&self.project_dir, &seen) {
+            eprintln!("serve: cannot record consumers: {e}");
+        }
+    }
 }
 
 /// How to serve.
@@ -94,6 +135,7 @@ pub fn build_state(config: &Config, plan: Plan) -> (State, Writer) {
             metrics,
             log,
             token: config.token.clone(),
+            consumers: std::sync::Mutex::new(BTreeMap::new()),
         },
         writer,
     )
@@ -206,8 +248,13 @@ async fn predict(
         .get("x-mlp-consumer")
         .and_then(|h| h.to_str().ok())
         .map(str::to_string);
-    let (status, v, version) =
-        crate::predict::predict(&state, &name, &body, consumer, now_us()).await;
+    let now = now_us();
+    if let Some(c) = &consumer {
+        if state.deployments.contains_key(name.as_str()) {
+            state.saw(c, &name, now);
+        }
+    }
+    let (status, v, version) = crate::predict::predict(&state, &name, &body, consumer, now).await;
     state
         .metrics
         .request(&name, &version, status, start.elapsed().as_secs_f64());
@@ -339,6 +386,7 @@ pub fn start(config: Config, plan: Plan) -> Result<Running, String> {
     let workers = config.workers.max(1);
     let bind = config.bind.clone();
     let follower_state = state.clone();
+    let last_state = state.clone();
     let thread = std::thread::spawn(move || {
         let sys = actix_web::rt::System::new();
         let started = tx.clone();
@@ -366,6 +414,7 @@ pub fn start(config: Config, plan: Plan) -> Result<Running, String> {
                     actix_web::rt::time::sleep(Duration::from_secs(1)).await;
                     let st = follower_state.clone();
                     let swaps = web::block(move || {
+                        st.flush_consumers();
                         deployment::follow_aliases(&st.project_dir, &st.plan, &st.deployments)
                     })
                     .await
@@ -385,6 +434,8 @@ pub fn start(config: Config, plan: Plan) -> Result<Running, String> {
         // With the runtime gone, so are its tasks and every log sender they held: the
         // writer flushes what is queued and ends.
         drop(sys);
+        last_state.flush_consumers();
+        drop(last_state);
         writer.join();
     });
     match rx.recv() {

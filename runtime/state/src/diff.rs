@@ -129,6 +129,10 @@ pub struct ChangeSet {
     pub changes: Vec<Change>,
     /// Totals.
     pub summary: Summary,
+    /// Consumers the server has seen calling a deployment without being declared as using
+    /// it (filled by `mlpc plan` from `.mlp/consumers.sqlite`; absent when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undeclared_consumers: Vec<crate::consumers::SeenConsumer>,
 }
 
 impl ChangeSet {
@@ -336,6 +340,7 @@ pub fn plan_to_changes(plan: &Plan, state: &StateSnapshot) -> ChangeSet {
         state_serial: state.serial,
         changes,
         summary,
+        undeclared_consumers: Vec::new(),
     }
 }
 

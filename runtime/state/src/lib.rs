@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod catalog;
+pub mod consumers;
 pub mod diff;
 pub mod failpoint;
 pub mod impact;

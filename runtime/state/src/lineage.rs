@@ -179,6 +179,46 @@ pub fn lineage(plan: &Plan, id: &str, which: Walk) -> Option<LineageView> {
 }
 
 impl LineageView {
+    /// Adds the consumers the server has seen calling a deployment of this view without
+    /// being declared as using it: nodes of kind `undeclared consumer`, one hop below their
+    /// deployment, with `consumes (undeclared)` edges.
+    pub fn with_undeclared(mut self, undeclared: &[crate::consumers::SeenConsumer]) -> Self {
+        let mut deployments: Vec<(String, usize)> = self
+            .nodes
+            .iter()
+            .filter(|n| n.kind == "deployment" && n.direction == "downstream")
+            .map(|n| (n.id.clone(), n.depth))
+            .collect();
+        if self.kind == "deployment" {
+            deployments.push((self.id.clone(), 0));
+        }
+        for (dep, depth) in deployments {
+            for s in undeclared
+                .iter()
+                .filter(|s| format!("deployment.{}", s.deployment) == dep)
+            {
+                let id = format!("consumer.{}", s.consumer);
+                if !self.nodes.iter().any(|n| n.id == id) {
+                    self.nodes.push(LineageNode {
+                        id: id.clone(),
+                        kind: "undeclared consumer".into(),
+                        direction: "downstream".into(),
+                        depth: depth + 1,
+                    });
+                }
+                self.edges.push(LineageEdge {
+                    from: dep.clone(),
+                    to: id,
+                    kind: "consumes (undeclared)".into(),
+                });
+            }
+        }
+        self.nodes.sort_by(|a, b| {
+            (a.direction.as_str(), a.depth, &a.id).cmp(&(b.direction.as_str(), b.depth, &b.id))
+        });
+        self
+    }
+
     /// Text: the resource, then its upstream and downstream resources by distance.
     pub fn to_text(&self) -> String {
         let mut out = format!("{} ({})\n", self.id, self.kind);
