@@ -162,6 +162,12 @@ enum Command {
     /// /v1/features/online, /v1/registry/..., the Open Inference Protocol's /v2 routes.
     /// Pipeline schedules run beside it. SIGINT or SIGTERM stops it gracefully.
     Serve(serve_cmd::ServeArgs),
+    /// Score every row of a file with a deployment's model (batch scoring).
+    ///
+    /// The features are the point-in-time values at each row's timestamp (as training saw
+    /// them); request fields are the file's columns of the same names. Writes the file's
+    /// columns, the model's inputs and its outputs, in input order.
+    Score(serve_cmd::ScoreArgs),
     /// Show what a resource or a single feature reads and what reads it.
     ///
     /// Upstream: sources, views and features it is computed from. Downstream: on-demand
@@ -229,6 +235,7 @@ fn main() -> ExitCode {
         Command::Scheduler(args) => run_cmds::scheduler(&args),
         Command::Registry(cmd) => registry_cmds::run(&cmd),
         Command::Serve(args) => serve_cmd::serve(&args),
+        Command::Score(args) => serve_cmd::score(&args),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);

@@ -1,5 +1,6 @@
 //! `mlpc serve`: the HTTP server for the project's deployments, online features, registry
-//! and metrics, with the pipeline scheduler running beside it.
+//! and metrics, with the pipeline scheduler running beside it; and `mlpc score`, the same
+//! deployment's model over a file.
 
 use crate::state_cmds::{checked_plan, fail};
 use clap::Args;
@@ -68,4 +69,55 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
     }
     eprintln!("stopped; the prediction log is flushed");
     ExitCode::SUCCESS
+}
+
+/// `mlpc score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// `[DIR] DEPLOYMENT`: the project folder (default `.`) and the deployment.
+    #[arg(value_name = "[DIR] DEPLOYMENT", num_args = 1..=2, required = true)]
+    args: Vec<String>,
+    /// Parquet or CSV with the entity keys, a timestamp column and the request fields.
+    #[arg(long, value_name = "FILE")]
+    entities: PathBuf,
+    /// The timestamp column of the entity file.
+    #[arg(long, value_name = "COLUMN", default_value = "event_timestamp")]
+    at: String,
+    /// Output file: .parquet or .csv.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Read environment values from DIR/env/NAME.yaml.
+    #[arg(long, value_name = "NAME")]
+    env: Option<String>,
+}
+
+/// `mlpc score`.
+pub fn score(a: &ScoreArgs) -> ExitCode {
+    let (dir, rest) = crate::run_cmds::split_dir(&a.args, 1, 1);
+    let Some(deployment) = rest.first() else {
+        return fail("name the deployment");
+    };
+    let plan = match checked_plan(&dir, a.env.as_deref()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let req = mlp_serving::score::ScoreRequest {
+        project_dir: dir.clone(),
+        deployment: deployment.clone(),
+        entities: a.entities.clone(),
+        at: a.at.clone(),
+        out: a.out.clone(),
+    };
+    match mlp_serving::score::score(&plan, &req) {
+        Ok(r) => {
+            println!(
+                "scored {} rows with {} into {}",
+                r.rows,
+                r.model_version,
+                a.out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
 }

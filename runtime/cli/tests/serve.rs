@@ -125,6 +125,58 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         p,
     );
     // The pipeline's refresh step has materialized the online views.
+
+    // Batch scoring: every labelled checkout, point-in-time features, the same model.
+    mlpc(
+        &[
+            "score",
+            ".",
+            "fraud_api",
+            "--entities",
+            "data/labels.parquet",
+            "--out",
+            "scores.parquet",
+        ],
+        p,
+    );
+    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    let scores = p.join("scores.parquet").display().to_string();
+    let (rows, in_range): (i64, i64) = conn
+        .query_row(
+            &format!("SELECT count(*), count(*) FILTER (WHERE score BETWEEN 0 AND 1) FROM read_parquet('{scores}')"),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((rows, in_range), (10_000, 10_000));
+    let first: Vec<f64> = conn
+        .prepare(&format!("SELECT coalesce(user_stats__txn_count_7d, 0), coalesce(user_stats__avg_amount_7d, 0), coalesce(checkout_derived__amount_vs_avg, 0), CAST(coalesce(checkout_derived__foreign, false) AS DOUBLE), score FROM read_parquet('{scores}') LIMIT 1"))
+        .and_then(|mut s| s.query_row([], |r| Ok((0..5).map(|i| r.get::<_, f64>(i).unwrap_or(f64::NAN)).collect())))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let artifact = mlp_registry::Registry::open(p)
+        .and_then(|r| {
+            r.resolve("fraud_scorer", "production")
+                .map(|v| r.artifact_path(&v))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let code = format!(
+        "import torch\nm = torch.jit.load({:?})\nprint(m(torch.tensor([{:?}], dtype=torch.float32)).reshape(-1)[0].item())",
+        artifact.display().to_string(),
+        &first[..4]
+    );
+    let out = Command::new(venv().join("bin/python"))
+        .args(["-c", &code])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let want: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        (first[4] - want).abs() < 1e-5,
+        "scored {}, PyTorch {want}",
+        first[4]
+    );
     let server = serve(p);
     let predict = format!("{}/v1/deployments/fraud_api/predict", server.base);
 

@@ -10,6 +10,7 @@ pub mod model;
 pub mod oip;
 pub mod predict;
 pub mod predlog;
+pub mod score;
 pub mod server;
 
 pub use server::{start, Config, Running};

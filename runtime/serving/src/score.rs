@@ -1,0 +1,191 @@
+//! Batch scoring (`mlpc score`): a deployment's model over every row of an entity file.
+//! The features are the point-in-time values at each row's timestamp, from historical
+//! retrieval: the same definitions online serving computes, as they were at that time, as
+//! training saw them. Request fields are read from the file's columns of the same names.
+//! Output: the file's columns, the model's inputs (`view__feature`), then its outputs, in
+//! input order; Parquet or CSV.
+
+use crate::deployment::{as_input, load_model};
+use crate::model::DeviceChoice;
+use mlp_ir::{GraphNode, InputRef, Plan, Spec};
+use std::path::{Path, PathBuf};
+
+/// Rows per forward.
+pub const CHUNK: usize = 4096;
+
+/// What to score.
+#[derive(Debug, Clone)]
+pub struct ScoreRequest {
+    /// The project folder.
+    pub project_dir: PathBuf,
+    /// The deployment whose model scores.
+    pub deployment: String,
+    /// Parquet or CSV with the entity keys, the timestamp and the request fields.
+    pub entities: PathBuf,
+    /// The timestamp column.
+    pub at: String,
+    /// Where to write (`.parquet` or `.csv`).
+    pub out: PathBuf,
+}
+
+/// What was scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreReport {
+    /// Rows written.
+    pub rows: u64,
+    /// The model version that scored them.
+    pub model_version: String,
+}
+
+fn q(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Scores every row of the entity file.
+pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
+    let Some(Spec::Deployment { graph, outputs, .. }) = plan
+        .get(&format!("deployment.{}", req.deployment))
+        .map(|r| &r.spec)
+    else {
+        return Err(format!("no deployment `{}`", req.deployment));
+    };
+    let GraphNode::Model { model } = graph else {
+        return Err(format!(
+            "deployment `{}` is a composition graph, which batch scoring does not run yet",
+            req.deployment
+        ));
+    };
+    let inputs = match plan.get(&format!("model.{}", model.model)).map(|r| &r.spec) {
+        Some(Spec::Model { inputs, .. }) => inputs.clone(),
+        _ => return Err(format!("model `{}` is not declared", model.model)),
+    };
+    let fmt = match req.out.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => "FORMAT parquet",
+        Some("csv") => "FORMAT csv, HEADER true",
+        _ => {
+            return Err(format!(
+                "cannot write `{}`: the output must end in .parquet or .csv",
+                req.out.display()
+            ))
+        }
+    };
+    let loaded = load_model(&req.project_dir, model, plan, DeviceChoice::Cpu)?;
+    // The point-in-time features, into a temporary Parquet file next to the output.
+    let features: Vec<String> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            InputRef::Feature { view, feature } => Some(format!("{view}.{feature}")),
+            _ => None,
+        })
+        .collect();
+    let tmp = tempfile::Builder::new()
+        .suffix(".parquet")
+        .tempfile()
+        .map_err(|e| format!("cannot create a temporary file: {e}"))?;
+    let source = if features.is_empty() {
+        reader(&req.entities)?
+    } else {
+        mlp_features::historical(
+            plan,
+            &mlp_features::HistoricalRequest {
+                project_dir: req.project_dir.clone(),
+                entities: req.entities.clone(),
+                features,
+                at: req.at.clone(),
+                out: tmp.path().to_path_buf(),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        format!("read_parquet({})", q(&tmp.path().to_string_lossy()))
+    };
+    let conn = duckdb::Connection::open_in_memory().map_err(|e| e.to_string())?;
+    conn.execute_batch(&format!(
+        "SET TimeZone = 'UTC'; CREATE TABLE src AS SELECT *, (row_number() OVER ()) - 1 AS __mlp_row FROM {source};"
+    ))
+    .map_err(|e| e.to_string())?;
+    // The model's inputs as JSON values, row by row.
+    let columns: Vec<String> = inputs
+        .iter()
+        .map(|i| match i {
+            InputRef::Feature { view, feature } => format!("{view}__{feature}"),
+            InputRef::Request { field, .. } => field.clone(),
+            InputRef::ModelOutput { model, output } => format!("{model}__{output}"),
+        })
+        .collect();
+    let select = columns
+        .iter()
+        .map(|c| format!("to_json({})", ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut stmt = conn
+        .prepare(&format!("SELECT {select} FROM src ORDER BY __mlp_row"))
+        .map_err(|e| format!("the entity file lacks a model input: {e}"))?;
+    let width = columns.len();
+    let mut rows: Vec<f32> = Vec::new();
+    let mut n = 0usize;
+    let mut query = stmt.query([]).map_err(|e| e.to_string())?;
+    while let Some(r) = query.next().map_err(|e| e.to_string())? {
+        for (j, c) in columns.iter().enumerate() {
+            let text: Option<String> = r.get(j).map_err(|e| e.to_string())?;
+            let v: serde_json::Value = text
+                .as_deref()
+                .map_or(Ok(serde_json::Value::Null), serde_json::from_str)
+                .map_err(|e| e.to_string())?;
+            rows.push(as_input(&v).map_err(|e| format!("row {n}, `{c}`: {e}"))?);
+        }
+        n += 1;
+    }
+    let mut scores = Vec::with_capacity(n * loaded.outputs);
+    for chunk in rows.chunks(CHUNK * width.max(1)) {
+        let m = chunk.len() / width.max(1);
+        scores.extend(loaded.model.forward(chunk, m, width)?);
+    }
+    // Outputs into a table keyed by row, joined back in input order.
+    let cols = outputs
+        .iter()
+        .map(|o| format!("{} DOUBLE", ident(&o.name)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    conn.execute_batch(&format!("CREATE TABLE scored (__mlp_row BIGINT, {cols});"))
+        .map_err(|e| e.to_string())?;
+    {
+        let mut app = conn.appender("scored").map_err(|e| e.to_string())?;
+        let k = loaded.outputs.max(1);
+        for i in 0..n {
+            let mut values: Vec<duckdb::types::Value> =
+                vec![duckdb::types::Value::BigInt(i as i64)];
+            values
+                .extend((0..k).map(|j| duckdb::types::Value::Double(f64::from(scores[i * k + j]))));
+            app.append_row(duckdb::appender_params_from_iter(values))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let out = req.out.to_string_lossy().to_string();
+    conn.execute_batch(&format!(
+        "COPY (SELECT src.* EXCLUDE (__mlp_row), scored.* EXCLUDE (__mlp_row) FROM src JOIN scored USING (__mlp_row) ORDER BY __mlp_row) TO {} ({fmt})",
+        q(&out)
+    ))
+    .map_err(|e| e.to_string())?;
+    Ok(ScoreReport {
+        rows: n as u64,
+        model_version: loaded.version,
+    })
+}
+
+fn reader(path: &Path) -> Result<String, String> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => Ok(format!("read_parquet({})", q(&path.to_string_lossy()))),
+        Some("csv") => Ok(format!(
+            "read_csv({}, header = true, auto_detect = true)",
+            q(&path.to_string_lossy())
+        )),
+        _ => Err(format!(
+            "`{}`: expected a .parquet or .csv file",
+            path.display()
+        )),
+    }
+}
