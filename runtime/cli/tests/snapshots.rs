@@ -65,6 +65,8 @@ fn help_of_every_command() {
         "logs",
         "schedules",
         "scheduler",
+        "serve",
+        "score",
     ] {
         insta::assert_snapshot!(format!("help_{cmd}"), run(&[cmd, "--help"]));
     }
