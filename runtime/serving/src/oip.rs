@@ -120,7 +120,7 @@ pub async fn infer(
         .iter()
         .enumerate()
         .map(|(j, o)| {
-            json!({"name": o.name, "shape": [n], "datatype": "FP32", "data": (0..n).map(|i| out[i * k + j]).collect::<Vec<f32>>()})
+            json!({"name": o.name, "shape": [n], "datatype": "FP32", "data": (0..n).map(|i| out.get(i * k + j).copied().unwrap_or(f32::NAN)).collect::<Vec<f32>>()})
         })
         .collect();
     let id = req["id"]

@@ -243,11 +243,6 @@ async fn predict_inner(
         for (k, v) in &request {
             cols.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        let cols = if cols.is_empty() {
-            entities.clone()
-        } else {
-            cols
-        };
         looked = store
             .lookup(&features, &cols, now_us)
             .map_err(|e| bad(e.to_string()))?;
@@ -293,7 +288,9 @@ async fn predict_inner(
             .iter()
             .enumerate()
             .map(|(j, c)| {
-                let col: Vec<Value> = (0..n).map(|i| json!(out[i * width + j])).collect();
+                let col: Vec<Value> = (0..n)
+                    .map(|i| out.get(i * width + j).map_or(Value::Null, |v| json!(v)))
+                    .collect();
                 let v = if batch {
                     Value::Array(col)
                 } else {
@@ -366,7 +363,14 @@ async fn predict_inner(
                             .map(|(j, c)| {
                                 (
                                     c.name.clone(),
-                                    Value::Array((0..n).map(|i| json!(s[i * width + j])).collect()),
+                                    Value::Array(
+                                        (0..n)
+                                            .map(|i| {
+                                                s.get(i * width + j)
+                                                    .map_or(Value::Null, |v| json!(v))
+                                            })
+                                            .collect(),
+                                    ),
                                 )
                             })
                             .collect();

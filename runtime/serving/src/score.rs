@@ -144,6 +144,14 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
         let m = chunk.len() / width.max(1);
         scores.extend(loaded.model.forward(chunk, m, width)?);
     }
+    if scores.len() != n * loaded.outputs.max(1) {
+        return Err(format!(
+            "{} answered {} values for {n} rows; the model block declares {} outputs",
+            loaded.version,
+            scores.len(),
+            loaded.outputs
+        ));
+    }
     // Outputs into a table keyed by row, joined back in input order.
     let cols = outputs
         .iter()
