@@ -346,6 +346,23 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         "the two answered predictions are in the log"
     );
 
+    // A materialization while the server runs: it waits for the server to release the
+    // online table between reads, and succeeds.
+    let m = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(["materialize", "."])
+        .current_dir(p)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+    let (status, _) = call(
+        "POST",
+        &predict,
+        Some(
+            json!({"entities": {"user_id": 42}, "request": {"amount": 480.0, "country": "US", "merchant_id": 2}}),
+        ),
+    );
+    assert_eq!(status, 200);
+
     // An alias move under load: clients keep predicting while production moves to a newly
     // trained version; no request fails, and the new version shows in answers and the log.
     let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))

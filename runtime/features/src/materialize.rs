@@ -52,6 +52,33 @@ fn definition(plan: &Plan, view: &str) -> String {
     parts.join(",")
 }
 
+/// Opens the online database for writing, waiting up to 30 s while another process holds
+/// it (a server between reads releases it within a second of going idle).
+fn open_for_writing(path: &Path) -> Result<Connection, FeatureError> {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(10);
+    loop {
+        match Connection::open(path) {
+            Ok(c) => return Ok(c),
+            Err(e)
+                if e.to_string().contains("lock")
+                    && start.elapsed() < std::time::Duration::from_secs(30) =>
+            {
+                // Polling an OS file lock: DuckDB offers no way to wait on it.
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(250));
+            }
+            Err(e) => {
+                return Err(FeatureError::Db(format!(
+                    "cannot open `{}` for writing: {} (is a server reading it without pause?)",
+                    path.display(),
+                    e.to_string().lines().next().unwrap_or("")
+                )))
+            }
+        }
+    }
+}
+
 /// Materializes `views` (every online view with a source when empty) up to `until`
 /// (`YYYY-MM-DD HH:MM:SS`, UTC; now when absent).
 pub fn materialize(
@@ -65,7 +92,7 @@ pub fn materialize(
         path: dir.clone(),
         message: e.to_string(),
     })?;
-    let conn = Connection::open(online_db(project_dir))?;
+    let conn = open_for_writing(&online_db(project_dir))?;
     let _ = conn.execute_batch("SET TimeZone = 'UTC';");
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS watermarks (view VARCHAR PRIMARY KEY, watermark TIMESTAMP NOT NULL, definition VARCHAR NOT NULL, materialized_at TIMESTAMP NOT NULL);",

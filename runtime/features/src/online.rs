@@ -15,9 +15,41 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long opening the online table waits for a materialization that holds it.
+pub const OPEN_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens `path` read-only, waiting up to `wait` while a writer (a materialization in another
+/// process) holds the file's lock.
+pub fn open_read_only(path: &Path, wait: Duration) -> Result<Connection, FeatureError> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
+        match Connection::open_with_flags(path, config) {
+            Ok(c) => return Ok(c),
+            Err(e) if e.to_string().contains("lock") && start.elapsed() < wait => {
+                // Polling an OS file lock: DuckDB offers no way to wait on it.
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The latest modification time of the online database and its write-ahead log.
+fn stamp(path: &Path) -> Option<SystemTime> {
+    let wal = PathBuf::from(format!("{}.wal", path.display()));
+    [path.to_path_buf(), wal]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .max()
+}
 
 /// One entity's materialized values: feature -> value, and the event time (microseconds
 /// since the epoch) of the row the latest-row features come from.
@@ -42,7 +74,12 @@ type Key = (String, String);
 
 /// The online store of a project.
 pub struct OnlineStore {
-    conn: Mutex<Connection>,
+    /// Open while misses come in; closed when idle (`release_if_idle`), so that a
+    /// materialization in another process can take the file's write lock.
+    conn: Mutex<Option<(Connection, Instant)>>,
+    path: PathBuf,
+    /// The file's modification time when the cache was last known to be current.
+    seen: Mutex<Option<SystemTime>>,
     cache: Mutex<LruCache<Key, Option<Arc<OnlineRow>>>>,
     /// Hit/miss counters.
     pub counters: Counters,
@@ -149,16 +186,49 @@ impl OnlineStore {
                 message: "nothing is materialized yet: run `mlpc materialize` first".into(),
             });
         }
-        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
-        let conn = Connection::open_with_flags(&path, config)?;
+        let conn = open_read_only(&path, OPEN_WAIT)?;
         let cap = NonZeroUsize::new(capacity(plan)).unwrap_or(NonZeroUsize::MIN);
         Ok(OnlineStore {
-            conn: Mutex::new(conn),
+            seen: Mutex::new(stamp(&path)),
+            conn: Mutex::new(Some((conn, Instant::now()))),
+            path,
             cache: Mutex::new(LruCache::new(cap)),
             counters: Counters::default(),
             plan: plan.clone(),
             meta: feature_meta(plan),
         })
+    }
+
+    /// Closes the connection to the online table when no miss has used it for `idle`, so
+    /// that `mlpc materialize` in another process can write (a server calls this every
+    /// second). The next miss opens it again.
+    pub fn release_if_idle(&self, idle: Duration) {
+        if let Ok(mut g) = self.conn.lock() {
+            if g.as_ref().is_some_and(|(_, used)| used.elapsed() >= idle) {
+                *g = None;
+            }
+        }
+    }
+
+    /// Empties the cache when the online table changed on disk since it was last checked
+    /// (a materialization ran): later reads see the new values. Returns whether it did.
+    pub fn invalidate_if_changed(&self) -> bool {
+        let now = stamp(&self.path);
+        let Ok(mut seen) = self.seen.lock() else {
+            return false;
+        };
+        if *seen == now {
+            return false;
+        }
+        *seen = now;
+        if let Ok(mut g) = self.conn.lock() {
+            // A connection opened before the change may not see it.
+            *g = None;
+        }
+        if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+        true
     }
 
     /// The materialized row of `view` for `key` (values in key-column order), through the cache.
@@ -182,10 +252,17 @@ impl OnlineStore {
             "SELECT *, epoch_us(__event_ts) AS __event_us FROM {} WHERE {filter}",
             online_table(view)
         );
-        let conn = self
+        let mut guard = self
             .conn
             .lock()
             .map_err(|_| FeatureError::Db("online store lock poisoned".into()))?;
+        if guard.is_none() {
+            *guard = Some((open_read_only(&self.path, OPEN_WAIT)?, Instant::now()));
+        }
+        let Some((conn, used)) = guard.as_mut() else {
+            return Err(FeatureError::Db("the online store is not open".into()));
+        };
+        *used = Instant::now();
         let mut stmt = conn.prepare(&sql).map_err(|e| match e.to_string() {
             m if m.contains("does not exist") => FeatureError::Db(format!(
                 "view `{view}` is not materialized: run `mlpc materialize`"
@@ -217,7 +294,7 @@ impl OnlineStore {
         };
         drop(rows);
         drop(stmt);
-        drop(conn);
+        drop(guard);
         if let Ok(mut c) = self.cache.lock() {
             c.put(cache_key, row.clone());
         }

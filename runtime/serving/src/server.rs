@@ -415,6 +415,14 @@ pub fn start(config: Config, plan: Plan) -> Result<Running, String> {
                     let st = follower_state.clone();
                     let swaps = web::block(move || {
                         st.flush_consumers();
+                        if let Some(store) = &st.store {
+                            // Let `mlpc materialize` write between reads, and drop cached
+                            // values once it has.
+                            store.release_if_idle(Duration::from_secs(1));
+                            if store.invalidate_if_changed() {
+                                eprintln!("serve: the online store changed; cache emptied");
+                            }
+                        }
                         deployment::follow_aliases(&st.project_dir, &st.plan, &st.deployments)
                     })
                     .await
