@@ -326,7 +326,8 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status().as_u16(), 200);
 
-    // The log is readable with DuckDB while the server runs (it flushes within a second).
+    // The log is readable with DuckDB while the server runs (it flushes within a second):
+    // query it until the two predictions are there.
     let log = p.join(".mlp/predictions");
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut rows_logged = 0;
@@ -336,10 +337,10 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         rows_logged = conn
             .query_row(&format!("SELECT count(*) FROM read_parquet('{glob}') WHERE consumer = 'checkout_service' AND model_version = 'fraud_scorer@1'"), [], |r| r.get::<_, i64>(0))
             .unwrap_or(0);
+        // Each check is a DuckDB query over the folder: the wait is on the files themselves.
         if rows_logged >= 2 {
             break;
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
         rows_logged, 2,
