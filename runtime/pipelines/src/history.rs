@@ -345,22 +345,4 @@ impl History {
             .map_err(self.err())?;
         Ok(Some(run))
     }
-
-    /// The run id a prefix names, if any.
-    pub fn resolve(&self, prefix: &str) -> Result<Option<String>, RunError> {
-        Ok(self.run(prefix)?.map(|r| r.run_id))
-    }
-
-    /// Whether a run with this id exists.
-    pub fn exists(&self, run_id: &str) -> Result<bool, RunError> {
-        self.conn
-            .query_row(
-                "SELECT 1 FROM runs WHERE run_id = ?1",
-                params![run_id],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|o| o.is_some())
-            .map_err(self.err())
-    }
 }
