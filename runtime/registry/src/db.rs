@@ -62,6 +62,14 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// Maps a database error to a registry error naming the database file.
+fn db_error(path: PathBuf) -> impl Fn(rusqlite::Error) -> RegistryError {
+    move |e| RegistryError::Db {
+        path: path.clone(),
+        message: e.to_string(),
+    }
+}
+
 /// The current time as RFC 3339 UTC with microseconds.
 fn now() -> String {
     let d = std::time::SystemTime::now()
@@ -118,11 +126,8 @@ impl Registry {
         })
     }
 
-    fn db(&self) -> impl Fn(rusqlite::Error) -> RegistryError + '_ {
-        move |e| RegistryError::Db {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
+    fn db(&self) -> impl Fn(rusqlite::Error) -> RegistryError {
+        db_error(self.path.clone())
     }
 
     /// The artifact of a version, as a path on this machine.
@@ -145,11 +150,7 @@ impl Registry {
         let tags = json(&new.tags);
         let signature = new.signature.as_ref().map(json);
         let created = now();
-        let path = self.path.clone();
-        let db = move |e: rusqlite::Error| RegistryError::Db {
-            path: path.clone(),
-            message: e.to_string(),
-        };
+        let db = db_error(self.path.clone());
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -449,11 +450,7 @@ impl Registry {
                 Err(e) => e,
             })?;
         let at = now();
-        let path = self.path.clone();
-        let db = move |e: rusqlite::Error| RegistryError::Db {
-            path: path.clone(),
-            message: e.to_string(),
-        };
+        let db = db_error(self.path.clone());
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

@@ -247,28 +247,34 @@ async fn predict_inner(
             .lookup(&features, &cols, now_us)
             .map_err(|e| bad(e.to_string()))?;
     }
-    let mut rows = Vec::with_capacity(n * d.inputs.len());
-    let mut inputs_json = Map::new();
-    for input in &d.inputs {
-        let col: &[Value] = match input {
-            InputRef::Feature { view, feature } => looked
-                .get(&format!("{view}__{feature}"))
-                .map_or(&[][..], Vec::as_slice),
-            InputRef::Request { field, .. } => request.get(field).map_or(&[][..], Vec::as_slice),
-            InputRef::ModelOutput { .. } => &[],
-        };
-        inputs_json.insert(input_name(input), Value::Array(col.to_vec()));
-    }
+    // Each input's column, looked up once; the rows are read from these.
+    let cols: Vec<(String, &[Value])> = d
+        .inputs
+        .iter()
+        .map(|input| {
+            let col: &[Value] = match input {
+                InputRef::Feature { view, feature } => looked
+                    .get(&format!("{view}__{feature}"))
+                    .map_or(&[][..], Vec::as_slice),
+                InputRef::Request { field, .. } => {
+                    request.get(field).map_or(&[][..], Vec::as_slice)
+                }
+                InputRef::ModelOutput { .. } => &[],
+            };
+            (input_name(input), col)
+        })
+        .collect();
+    let mut rows = Vec::with_capacity(n * cols.len());
     for i in 0..n {
-        for input in &d.inputs {
-            let name = input_name(input);
-            let v = inputs_json
-                .get(&name)
-                .and_then(|c| c.get(i))
-                .unwrap_or(&Value::Null);
+        for (name, col) in &cols {
+            let v = col.get(i).unwrap_or(&Value::Null);
             rows.push(as_input(v).map_err(|e| bad(format!("input `{name}`: {e}")))?);
         }
     }
+    let inputs_json: Map<String, Value> = cols
+        .iter()
+        .map(|(name, col)| (name.clone(), Value::Array(col.to_vec())))
+        .collect();
     let shadow = d.shadow.as_ref().map(|s| {
         let b = s.batcher.clone();
         let rows = rows.clone();
