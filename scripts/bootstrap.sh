@@ -15,12 +15,20 @@ quiet() { if [ -n "${CI:-}" ]; then "$@" >/dev/null; else "$@"; fi; }
 if ! "$MLP_VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
   echo "==> creating $MLP_VENV with torch==$TORCH_VERSION (one time, a few minutes)"
   python3 -m venv "$MLP_VENV"
-  quiet "$MLP_VENV/bin/pip" install --disable-pip-version-check -q "torch==$TORCH_VERSION" numpy
+  # torch's Linux wheels pull in the CUDA libraries (about 5 GB installed): check the disk
+  # first so that a full one says so plainly, and keep no second copy in pip's cache.
+  need_kb=$((6 * 1024 * 1024))
+  free_kb="$(df -Pk "$(dirname "$MLP_VENV")" | awk 'NR==2 {print $4}')"
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt "$need_kb" ]; then
+    echo "error: $((free_kb / 1024)) MiB free next to $MLP_VENV; torch==$TORCH_VERSION needs about 6 GiB" >&2
+    exit 1
+  fi
+  quiet "$MLP_VENV/bin/pip" install --disable-pip-version-check --no-cache-dir -q "torch==$TORCH_VERSION" numpy
 fi
 # The example's training step reads its Parquet training set with pyarrow.
 if ! "$MLP_VENV/bin/python" -c "import pyarrow, numpy" 2>/dev/null; then
   echo "==> adding pyarrow and numpy to $MLP_VENV (training steps read Parquet)"
-  quiet "$MLP_VENV/bin/pip" install --disable-pip-version-check -q pyarrow numpy
+  quiet "$MLP_VENV/bin/pip" install --disable-pip-version-check --no-cache-dir -q pyarrow numpy
 fi
 
 if [ ! -f "$DUCKDB_LIB_DIR/libduckdb.so" ]; then

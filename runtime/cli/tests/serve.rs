@@ -8,104 +8,11 @@
 
 mod common;
 
+use common::serving::{call, example, mlpc, serve, venv};
+
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn venv() -> PathBuf {
-    std::env::var_os("MLP_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::root().join(".venv"))
-}
-
-fn mlpc(args: &[&str], dir: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
-        .args(args)
-        .current_dir(dir)
-        .env("MLP_VENV", venv())
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        out.status.success(),
-        "mlpc {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A copy of the example with its data generated inside it.
-fn example() -> tempfile::TempDir {
-    let src = common::root().join("examples/fraud");
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    for entry in std::fs::read_dir(&src)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .flatten()
-    {
-        let p = entry.path();
-        if p.extension().is_some_and(|x| x == "mlp" || x == "py") {
-            std::fs::copy(&p, dir.path().join(entry.file_name())).unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-    std::fs::create_dir_all(dir.path().join("data")).unwrap_or_else(|e| panic!("{e}"));
-    let sql = std::fs::read_to_string(src.join("generate.sql")).unwrap_or_else(|e| panic!("{e}"));
-    let sql = sql.replace("'data/", &format!("'{}/data/", dir.path().display()));
-    duckdb::Connection::open_in_memory()
-        .and_then(|c| c.execute_batch(&sql))
-        .unwrap_or_else(|e| panic!("generate.sql: {e}"));
-    dir
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-/// Starts `mlpc serve` on a free port; returns once it says where it listens.
-fn serve(dir: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc"))
-        .args(["serve", ".", "--bind", "127.0.0.1:0", "--no-scheduler"])
-        .current_dir(dir)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let mut lines = BufReader::new(stderr).lines();
-    let mut base = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap_or_default();
-        if let Some(addr) = line.split(" on ").nth(1) {
-            base = addr.trim().to_string();
-            break;
-        }
-    }
-    assert!(base.starts_with("http://"), "the server did not start");
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
-}
-
-fn call(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let r = match (method, body) {
-        ("POST", Some(b)) => agent
-            .post(url)
-            .header("X-MLP-Consumer", "checkout_service")
-            .send_json(b),
-        ("POST", None) => agent.post(url).send("{not json"),
-        _ => agent.get(url).call(),
-    };
-    let mut r = r.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = r.status().as_u16();
-    let text = r.body_mut().read_to_string().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
 
 #[test]
 fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
@@ -177,7 +84,7 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         "scored {}, PyTorch {want}",
         first[4]
     );
-    let server = serve(p);
+    let mut server = serve(p);
     let predict = format!("{}/v1/deployments/fraud_api/predict", server.base);
 
     let (status, ready) = call("GET", &format!("{}/readyz", server.base), None);
@@ -438,14 +345,7 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
     );
 
     // SIGTERM: a graceful stop with the log flushed.
-    let mut child = server.child;
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok);
-    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(server.terminate(), Some(0));
     // The undeclared caller shows in plan and lineage; the declared one does not.
     let text = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))

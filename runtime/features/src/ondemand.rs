@@ -197,7 +197,10 @@ pub fn kind_of(e: &IrExpr, leaf: &dyn Fn(&IrExpr) -> Kind) -> Kind {
             Literal::Null => Kind::Null,
             _ => Kind::Float,
         },
-        IrExpr::Feature { .. } | IrExpr::Request { .. } | IrExpr::Column { .. } => leaf(e),
+        IrExpr::Feature { .. }
+        | IrExpr::Request { .. }
+        | IrExpr::Column { .. }
+        | IrExpr::Output { .. } => leaf(e),
         IrExpr::Unary { unop, expr } if unop == "not" => {
             let _ = expr;
             Kind::Bool
@@ -242,7 +245,10 @@ fn eval_inner(e: &IrExpr, get: &dyn Fn(&IrExpr) -> Val, leaf: &dyn Fn(&IrExpr) -
     let eval = |x: &IrExpr| eval(x, get, leaf);
     match e {
         IrExpr::Literal { value } => literal(value),
-        IrExpr::Feature { .. } | IrExpr::Request { .. } | IrExpr::Column { .. } => get(e),
+        IrExpr::Feature { .. }
+        | IrExpr::Request { .. }
+        | IrExpr::Column { .. }
+        | IrExpr::Output { .. } => get(e),
         IrExpr::Unary { unop, expr } => {
             let x = eval(expr);
             match (unop.as_str(), x) {

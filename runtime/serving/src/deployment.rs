@@ -4,11 +4,13 @@
 //! alias moves picked up without a restart.
 
 use crate::batcher::{BatchPolicy, Batcher, Loaded};
+use crate::graph::{Graph, GraphModel};
 use crate::model::{Backend, DeviceChoice, TorchModel};
 use mlp_ir::{Column, GraphNode, InputRef, LogPolicy, ModelRef, Plan, Spec, VersionSel};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Forwards run on a fresh model before it serves (the first ones are slow: JIT warm-up).
@@ -29,28 +31,32 @@ fn reference(r: &ModelRef) -> String {
     }
 }
 
-/// A served model: the reference it follows and its batcher.
-pub struct Served {
-    /// What the deployment names (`fraud_scorer@production`).
-    pub reference: ModelRef,
-    /// The inference queue.
-    pub batcher: Batcher,
-}
-
 /// A deployment ready to answer.
 pub struct Deployment {
     /// Its name.
     pub name: String,
-    /// The model block's inputs, in order.
+    /// What a request supplies: the features and request fields the graph's models read.
     pub inputs: Vec<InputRef>,
     /// The outputs, in order.
     pub outputs: Vec<Column>,
-    /// The primary model.
-    pub primary: Served,
+    /// Its serving graph (one model, or a chain, route or combine of them).
+    pub graph: Arc<Graph>,
     /// The shadow model, run on the same rows, logged, never returned.
-    pub shadow: Option<Served>,
+    pub shadow: Option<Arc<Graph>>,
     /// What to log.
     pub log: LogPolicy,
+    /// Where its models run.
+    pub device: DeviceChoice,
+}
+
+impl Deployment {
+    /// Every model this deployment serves, shadow last.
+    pub fn models(&self) -> impl Iterator<Item = &GraphModel> {
+        self.graph
+            .models
+            .iter()
+            .chain(self.shadow.iter().flat_map(|s| s.models.iter()))
+    }
 }
 
 /// Loads `r` from the registry and warms it up.
@@ -107,13 +113,6 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, S
     else {
         return Err(format!("no deployment `{name}`"));
     };
-    let GraphNode::Model { model } = graph else {
-        return Err("composition graphs (chain, route, combine) are not served yet".into());
-    };
-    let inputs = match plan.get(&format!("model.{}", model.model)).map(|r| &r.spec) {
-        Some(Spec::Model { inputs, .. }) => inputs.clone(),
-        _ => return Err(format!("model `{}` is not declared", model.model)),
-    };
     let device = DeviceChoice::parse(device);
     let policy = BatchPolicy {
         max_batch: batching.as_ref().map_or(1, |b| b.max_batch.max(1) as usize),
@@ -122,29 +121,38 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, S
         }),
         queue: 4096,
     };
-    let primary = Served {
-        batcher: Batcher::start(name, load_model(project_dir, model, plan, device)?, policy),
-        reference: model.clone(),
+    let mut load = |r: &ModelRef| -> Result<Batcher, String> {
+        let loaded = load_model(project_dir, r, plan, device)
+            .map_err(|e| format!("{}: {e}", ref_text(r)))?;
+        Ok(Batcher::start(
+            &format!("{name}-{}", r.model),
+            loaded,
+            policy,
+        ))
     };
+    let graph = Graph::build(plan, graph, &mut load)?;
     let shadow = match shadow {
-        Some(s) => Some(Served {
-            batcher: Batcher::start(
-                &format!("{name}-shadow"),
-                load_model(project_dir, s, plan, device)
-                    .map_err(|e| format!("shadow {}: {e}", ref_text(s)))?,
-                policy,
-            ),
-            reference: s.clone(),
-        }),
+        Some(s) => Some(
+            Graph::build(plan, &GraphNode::Model { model: s.clone() }, &mut load)
+                .map_err(|e| format!("shadow {e}"))?,
+        ),
         None => None,
     };
+    if graph.outputs.len() != outputs.len() {
+        return Err(format!(
+            "the graph returns {} outputs; the deployment declares {}",
+            graph.outputs.len(),
+            outputs.len()
+        ));
+    }
     Ok(Deployment {
         name: name.to_string(),
-        inputs,
+        inputs: graph.inputs.clone(),
         outputs: outputs.clone(),
-        primary,
-        shadow,
+        graph: Arc::new(graph),
+        shadow: shadow.map(Arc::new),
         log: log.clone(),
+        device,
     })
 }
 
@@ -184,7 +192,7 @@ pub fn follow_aliases(
         return swaps;
     };
     for d in deployments.values() {
-        for served in std::iter::once(&d.primary).chain(d.shadow.as_ref()) {
+        for served in d.models() {
             if matches!(served.reference.version, VersionSel::Version(_)) {
                 continue;
             }
@@ -195,7 +203,7 @@ pub fn follow_aliases(
             if served.batcher.version() == now {
                 continue;
             }
-            match load_model(project_dir, &served.reference, plan, DeviceChoice::Auto) {
+            match load_model(project_dir, &served.reference, plan, d.device) {
                 Ok(loaded) => {
                     if let Ok(mut cur) = served.batcher.current.write() {
                         *cur = std::sync::Arc::new(loaded);

@@ -5,6 +5,7 @@
 
 pub mod batcher;
 pub mod deployment;
+pub mod graph;
 pub mod metrics;
 pub mod model;
 pub mod oip;

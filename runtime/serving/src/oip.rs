@@ -108,12 +108,34 @@ pub async fn infer(
             format!("{n} rows: give 1 to {}", crate::predict::MAX_ROWS),
         ));
     }
-    let (out, version) = d
-        .primary
-        .batcher
-        .infer(rows, n)
+    // Row-major rows into the graph's named input columns.
+    let width = d.inputs.len().max(1);
+    let cols = d
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(j, i)| {
+            (
+                crate::deployment::input_name(i),
+                (0..n).map(|r| rows[r * width + j]).collect(),
+            )
+        })
+        .collect();
+    let outcome = d
+        .graph
+        .run(crate::graph::Env { n, cols })
         .await
-        .map_err(|e| (500, e))?;
+        .map_err(|e| {
+            (
+                if e.starts_with("overloaded") {
+                    503
+                } else {
+                    500
+                },
+                e,
+            )
+        })?;
+    let (out, version) = (outcome.outputs, outcome.versions.join(","));
     let k = d.outputs.len().max(1);
     let outputs: Vec<Value> = d
         .outputs

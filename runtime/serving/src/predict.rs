@@ -3,11 +3,12 @@
 //! the answer built and the prediction logged. Framework-free: a status and a JSON body.
 
 use crate::deployment::{as_input, input_name, Deployment};
+use crate::graph::Env;
 use crate::predlog::Record;
 use crate::server::State;
 use mlp_ir::{InputRef, LogPolicy, Spec, Type};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 /// Most rows in one request.
@@ -135,10 +136,8 @@ fn check_fields(
                     }
                 }
             }
-            InputRef::ModelOutput { .. } => return Err(
-                "this deployment's model reads another model's output (chains are not served yet)"
-                    .into(),
-            ),
+            // Produced inside the graph by an earlier model of a chain.
+            InputRef::ModelOutput { .. } => {}
         }
     }
     Ok(())
@@ -264,23 +263,28 @@ async fn predict_inner(
             (input_name(input), col)
         })
         .collect();
-    let mut rows = Vec::with_capacity(n * cols.len());
-    for i in 0..n {
-        for (name, col) in &cols {
+    let mut env = HashMap::with_capacity(cols.len());
+    for (name, col) in &cols {
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
             let v = col.get(i).unwrap_or(&Value::Null);
-            rows.push(as_input(v).map_err(|e| bad(format!("input `{name}`: {e}")))?);
+            values.push(as_input(v).map_err(|e| bad(format!("input `{name}`: {e}")))?);
         }
+        env.insert(name.clone(), values);
     }
     let inputs_json: Map<String, Value> = cols
         .iter()
         .map(|(name, col)| (name.clone(), Value::Array(col.to_vec())))
         .collect();
     let shadow = d.shadow.as_ref().map(|s| {
-        let b = s.batcher.clone();
-        let rows = rows.clone();
-        tokio::spawn(async move { b.infer(rows, n).await })
+        let graph = s.clone();
+        let env = Env {
+            n,
+            cols: env.clone(),
+        };
+        tokio::spawn(async move { graph.run(env).await })
     });
-    let (out, version) = d.primary.batcher.infer(rows, n).await.map_err(|e| {
+    let outcome = d.graph.run(Env { n, cols: env }).await.map_err(|e| {
         let status = if e.starts_with("overloaded") {
             503
         } else {
@@ -288,6 +292,8 @@ async fn predict_inner(
         };
         (status, json!({ "error": e, "deployment": d.name }))
     })?;
+    let out = outcome.outputs;
+    let version = outcome.versions.join(",");
     let width = d.outputs.len().max(1);
     let shape = |out: &[f32]| -> Map<String, Value> {
         d.outputs
@@ -312,6 +318,7 @@ async fn predict_inner(
     let mut answer = json!({
         "outputs": outputs,
         "model_version": version,
+        "model_versions": outcome.versions,
         "request_id": request_id,
         "latency_ms": latency_ms,
     });
@@ -361,7 +368,8 @@ async fn predict_inner(
                 let outputs_of = d.outputs.clone();
                 tokio::spawn(async move {
                     let mut record = record;
-                    if let Ok(Ok((s, v))) = task.await {
+                    if let Ok(Ok(shadow)) = task.await {
+                        let (s, v) = (shadow.outputs, shadow.versions.join(","));
                         let width = outputs_of.len().max(1);
                         let cols: Map<String, Value> = outputs_of
                             .iter()

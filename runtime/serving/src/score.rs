@@ -1,13 +1,15 @@
-//! Batch scoring (`mlpc score`): a deployment's model over every row of an entity file.
+//! Batch scoring (`mlpc score`): a deployment's graph over every row of an entity file.
 //! The features are the point-in-time values at each row's timestamp, from historical
 //! retrieval: the same definitions online serving computes, as they were at that time, as
 //! training saw them. Request fields are read from the file's columns of the same names.
 //! Output: the file's columns, the model's inputs (`view__feature`), then its outputs, in
 //! input order; Parquet or CSV.
 
-use crate::deployment::{as_input, load_model};
+use crate::batcher::{BatchPolicy, Batcher};
+use crate::deployment::{as_input, input_name, load_model};
+use crate::graph::{Env, Graph};
 use crate::model::DeviceChoice;
-use mlp_ir::{GraphNode, InputRef, Plan, Spec};
+use mlp_ir::{InputRef, Plan, Spec};
 use std::path::{Path, PathBuf};
 
 /// Rows per forward.
@@ -33,7 +35,7 @@ pub struct ScoreRequest {
 pub struct ScoreReport {
     /// Rows written.
     pub rows: u64,
-    /// The model version that scored them.
+    /// The model versions that scored them (comma-separated, for a graph of several).
     pub model_version: String,
 }
 
@@ -53,16 +55,6 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
     else {
         return Err(format!("no deployment `{}`", req.deployment));
     };
-    let GraphNode::Model { model } = graph else {
-        return Err(format!(
-            "deployment `{}` is a composition graph, which batch scoring does not run yet",
-            req.deployment
-        ));
-    };
-    let inputs = match plan.get(&format!("model.{}", model.model)).map(|r| &r.spec) {
-        Some(Spec::Model { inputs, .. }) => inputs.clone(),
-        _ => return Err(format!("model `{}` is not declared", model.model)),
-    };
     let fmt = match req.out.extension().and_then(|e| e.to_str()) {
         Some("parquet") => "FORMAT parquet",
         Some("csv") => "FORMAT csv, HEADER true",
@@ -73,7 +65,22 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
             ))
         }
     };
-    let loaded = load_model(&req.project_dir, model, plan, DeviceChoice::Cpu)?;
+    // Each model of the graph on its own inference thread, a chunk per forward.
+    let policy = BatchPolicy {
+        max_batch: CHUNK,
+        max_delay: std::time::Duration::ZERO,
+        queue: 16,
+    };
+    let mut load = |r: &mlp_ir::ModelRef| -> Result<Batcher, String> {
+        let loaded = load_model(&req.project_dir, r, plan, DeviceChoice::Cpu)?;
+        Ok(Batcher::start(
+            &format!("score-{}", r.model),
+            loaded,
+            policy,
+        ))
+    };
+    let graph = Graph::build(plan, graph, &mut load)?;
+    let inputs = graph.inputs.clone();
     // The point-in-time features, into a temporary Parquet file next to the output.
     let features: Vec<String> = inputs
         .iter()
@@ -124,8 +131,7 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
     let mut stmt = conn
         .prepare(&format!("SELECT {select} FROM src ORDER BY __mlp_row"))
         .map_err(|e| format!("the entity file lacks a model input: {e}"))?;
-    let width = columns.len();
-    let mut rows: Vec<f32> = Vec::new();
+    let mut cols: Vec<Vec<f32>> = vec![Vec::new(); columns.len()];
     let mut n = 0usize;
     let mut query = stmt.query([]).map_err(|e| e.to_string())?;
     while let Some(r) = query.next().map_err(|e| e.to_string())? {
@@ -135,21 +141,40 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
                 .as_deref()
                 .map_or(Ok(serde_json::Value::Null), serde_json::from_str)
                 .map_err(|e| e.to_string())?;
-            rows.push(as_input(&v).map_err(|e| format!("row {n}, `{c}`: {e}"))?);
+            cols[j].push(as_input(&v).map_err(|e| format!("row {n}, `{c}`: {e}"))?);
         }
         n += 1;
     }
-    let mut scores = Vec::with_capacity(n * loaded.outputs);
-    for chunk in rows.chunks(CHUNK * width.max(1)) {
-        let m = chunk.len() / width.max(1);
-        scores.extend(loaded.model.forward(chunk, m, width)?);
+    let names: Vec<String> = inputs.iter().map(input_name).collect();
+    let k = outputs.len().max(1);
+    let mut scores = Vec::with_capacity(n * k);
+    let mut versions: Vec<String> = Vec::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| format!("cannot start the scoring runtime: {e}"))?;
+    for start in (0..n).step_by(CHUNK) {
+        let end = (start + CHUNK).min(n);
+        let env = Env {
+            n: end - start,
+            cols: names
+                .iter()
+                .zip(&cols)
+                .map(|(name, c)| (name.clone(), c[start..end].to_vec()))
+                .collect(),
+        };
+        let outcome = rt.block_on(graph.run(env))?;
+        for v in outcome.versions {
+            if !versions.contains(&v) {
+                versions.push(v);
+            }
+        }
+        scores.extend(outcome.outputs);
     }
-    if scores.len() != n * loaded.outputs.max(1) {
+    if scores.len() != n * k {
         return Err(format!(
-            "{} answered {} values for {n} rows; the model block declares {} outputs",
-            loaded.version,
+            "the graph answered {} values for {n} rows; the deployment declares {} outputs",
             scores.len(),
-            loaded.outputs
+            outputs.len()
         ));
     }
     // Outputs into a table keyed by row, joined back in input order.
@@ -162,7 +187,6 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
         .map_err(|e| e.to_string())?;
     {
         let mut app = conn.appender("scored").map_err(|e| e.to_string())?;
-        let k = loaded.outputs.max(1);
         for i in 0..n {
             let mut values: Vec<duckdb::types::Value> =
                 vec![duckdb::types::Value::BigInt(i as i64)];
@@ -180,7 +204,7 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
     .map_err(|e| e.to_string())?;
     Ok(ScoreReport {
         rows: n as u64,
-        model_version: loaded.version,
+        model_version: versions.join(","),
     })
 }
 

@@ -172,7 +172,7 @@ fn readiness(state: &State) -> (u16, Value) {
     for (name, d) in &state.deployments {
         deployments.insert(
             name.clone(),
-            json!({"ready": true, "model_version": d.primary.batcher.version(), "shadow_version": d.shadow.as_ref().map(|s| s.batcher.version())}),
+            json!({"ready": true, "model_version": d.graph.versions().join(","), "model_versions": d.graph.versions(), "shadow_version": d.shadow.as_ref().map(|s| s.versions().join(","))}),
         );
     }
     for (name, e) in &state.failed {
@@ -268,7 +268,7 @@ async fn v2_model(state: web::Data<State>, name: web::Path<String>) -> HttpRespo
             200,
             &json!({
                 "name": d.name,
-                "versions": [d.primary.batcher.version()],
+                "versions": [d.graph.versions().join(",")],
                 "platform": "pytorch_torchscript",
                 "inputs": d.inputs.iter().map(|i| json!({"name": input_name(i), "datatype": "FP32", "shape": [-1]})).collect::<Vec<_>>(),
                 "outputs": d.outputs.iter().map(|o| json!({"name": o.name, "datatype": "FP32", "shape": [-1]})).collect::<Vec<_>>(),

@@ -1,6 +1,8 @@
 //! Helpers shared by the CLI tests: a sample project and temporary project folders.
 #![allow(dead_code)]
 
+pub mod serving;
+
 use std::path::{Path, PathBuf};
 
 /// A small shop project: one entity, source and view (three features), a request, a model

@@ -1,0 +1,128 @@
+//! Helpers for the tests that serve `examples/fraud`: a copy of the example with its data,
+//! `mlpc` invocations, a server on a free port and HTTP calls.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The project venv (`MLP_VENV`, else `.venv` at the root).
+pub fn venv() -> PathBuf {
+    std::env::var_os("MLP_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| super::root().join(".venv"))
+}
+
+/// Runs `mlpc ARGS` in `dir`; panics with its output when it fails.
+pub fn mlpc(args: &[&str], dir: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(args)
+        .current_dir(dir)
+        .env("MLP_VENV", venv())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "mlpc {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A copy of the example with its data generated inside it.
+pub fn example() -> tempfile::TempDir {
+    let src = super::root().join("examples/fraud");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for entry in std::fs::read_dir(&src)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
+        let p = entry.path();
+        if p.extension().is_some_and(|x| x == "mlp" || x == "py") {
+            std::fs::copy(&p, dir.path().join(entry.file_name())).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    std::fs::create_dir_all(dir.path().join("data")).unwrap_or_else(|e| panic!("{e}"));
+    let sql = std::fs::read_to_string(src.join("generate.sql")).unwrap_or_else(|e| panic!("{e}"));
+    let sql = sql.replace("'data/", &format!("'{}/data/", dir.path().display()));
+    duckdb::Connection::open_in_memory()
+        .and_then(|c| c.execute_batch(&sql))
+        .unwrap_or_else(|e| panic!("generate.sql: {e}"));
+    dir
+}
+
+/// A running `mlpc serve`.
+pub struct Server {
+    /// The `mlpc serve` process.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Server {
+    /// SIGTERM, then waits: the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill -TERM failed");
+        self.child.wait().ok().and_then(|s| s.code())
+    }
+}
+
+/// A test that fails midway does not leave its server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Starts `mlpc serve` on a free port; returns once it says where it listens.
+pub fn serve(dir: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(["serve", ".", "--bind", "127.0.0.1:0", "--no-scheduler"])
+        .current_dir(dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let mut lines = BufReader::new(stderr).lines();
+    let mut base = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap_or_default();
+        if let Some(addr) = line.split(" on ").nth(1) {
+            base = addr.trim().to_string();
+            break;
+        }
+    }
+    assert!(base.starts_with("http://"), "the server did not start");
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base }
+}
+
+/// One HTTP call (a POST without a body sends malformed JSON); the status and the JSON answer.
+pub fn call(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = match (method, body) {
+        ("POST", Some(b)) => agent
+            .post(url)
+            .header("X-MLP-Consumer", "checkout_service")
+            .send_json(b),
+        ("POST", None) => agent.post(url).send("{not json"),
+        _ => agent.get(url).call(),
+    };
+    let mut r = r.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}

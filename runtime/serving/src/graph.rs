@@ -1,0 +1,593 @@
+//! Composition graphs at serving time: a deployment's `chain`, `route` and `combine` nodes
+//! (and other deployments' graphs, inlined) over models that each run on their own batcher.
+//! A request's rows flow through the graph as named columns: the graph's inputs (features
+//! and request fields) and, once a model has run, its outputs as `model.output`, which later
+//! models of a chain read. A model that several nodes name (a route's router that is also a
+//! branch member, say) runs once per row.
+
+use crate::batcher::Batcher;
+use crate::deployment::{input_name, ref_text};
+use mlp_features::ondemand::{self, Kind, Val};
+use mlp_ir::{Column, GraphNode, InputRef, IrExpr, ModelRef, Plan, Spec, Type};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+/// Deployments nested deeper than this are refused (the checker already rejects cycles).
+const MAX_DEPTH: usize = 32;
+
+/// One distinct model of a graph, with the batcher that runs it.
+pub struct GraphModel {
+    /// What the graph names (`fraud_scorer@production`).
+    pub reference: ModelRef,
+    /// Its inference queue.
+    pub batcher: Batcher,
+    /// Names of its inputs, in the model block's order.
+    inputs: Vec<String>,
+    /// Its outputs, in order.
+    outputs: Vec<Column>,
+}
+
+/// How a `combine` node merges its members' outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The arithmetic mean.
+    Mean,
+    /// The largest value.
+    Max,
+    /// The smallest value.
+    Min,
+    /// `sum(w * x) / sum(w)`.
+    Weighted,
+    /// The value most members give; a tie goes to the value of the earliest member among
+    /// the tied ones.
+    Vote,
+}
+
+impl Method {
+    fn parse(s: &str) -> Result<Method, String> {
+        Ok(match s {
+            "mean" => Method::Mean,
+            "max" => Method::Max,
+            "min" => Method::Min,
+            "weighted" => Method::Weighted,
+            "vote" => Method::Vote,
+            other => return Err(format!("unknown combine method `{other}`")),
+        })
+    }
+}
+
+enum Node {
+    Model(usize),
+    Chain(Vec<Node>),
+    Route {
+        by: Box<Node>,
+        by_outputs: Vec<Column>,
+        when: IrExpr,
+        then: Box<Node>,
+        otherwise: Box<Node>,
+    },
+    Combine {
+        method: Method,
+        members: Vec<Node>,
+        weights: Vec<f64>,
+    },
+}
+
+/// A deployment's serving graph with its models loaded.
+pub struct Graph {
+    root: Node,
+    /// The distinct models, in the order the graph first names them.
+    pub models: Vec<GraphModel>,
+    /// What a request must supply: every model's feature and request-field inputs, in order
+    /// of first use (outputs of earlier models are not among them).
+    pub inputs: Vec<InputRef>,
+    /// The graph's outputs, in order.
+    pub outputs: Vec<Column>,
+}
+
+/// A request's rows as named columns (`view.feature`, `request.field`), one value per row.
+pub struct Env {
+    /// Rows.
+    pub n: usize,
+    /// Columns by input name, each `n` long.
+    pub cols: HashMap<String, Vec<f32>>,
+}
+
+/// What the graph answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Row-major, `n * outputs.len()` values.
+    pub outputs: Vec<f32>,
+    /// Every model version that ran, in order of first use.
+    pub versions: Vec<String>,
+}
+
+fn model_block<'p>(plan: &'p Plan, model: &str) -> Result<(&'p [InputRef], &'p [Column]), String> {
+    match plan.get(&format!("model.{model}")).map(|r| &r.spec) {
+        Some(Spec::Model {
+            inputs, outputs, ..
+        }) => Ok((inputs, outputs)),
+        _ => Err(format!("model `{model}` is not declared")),
+    }
+}
+
+struct Builder<'p, 'l> {
+    plan: &'p Plan,
+    load: &'l mut dyn FnMut(&ModelRef) -> Result<Batcher, String>,
+    models: Vec<GraphModel>,
+    inputs: Vec<InputRef>,
+}
+
+impl Builder<'_, '_> {
+    /// The node for `g`, with its outputs.
+    fn node(&mut self, g: &GraphNode, depth: usize) -> Result<(Node, Vec<Column>), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "deployments nest more than {MAX_DEPTH} deep (is there a cycle?)"
+            ));
+        }
+        match g {
+            GraphNode::Model { model } => {
+                let key = ref_text(model);
+                let (inputs, outputs) = model_block(self.plan, &model.model)?;
+                if let Some(i) = self
+                    .models
+                    .iter()
+                    .position(|m| ref_text(&m.reference) == key)
+                {
+                    return Ok((Node::Model(i), outputs.to_vec()));
+                }
+                for i in inputs {
+                    if !matches!(i, InputRef::ModelOutput { .. }) && !self.inputs.contains(i) {
+                        self.inputs.push(i.clone());
+                    }
+                }
+                let batcher = (self.load)(model)?;
+                self.models.push(GraphModel {
+                    reference: model.clone(),
+                    batcher,
+                    inputs: inputs.iter().map(input_name).collect(),
+                    outputs: outputs.to_vec(),
+                });
+                Ok((Node::Model(self.models.len() - 1), outputs.to_vec()))
+            }
+            GraphNode::Deployment { name } => {
+                match self
+                    .plan
+                    .get(&format!("deployment.{name}"))
+                    .map(|r| &r.spec)
+                {
+                    Some(Spec::Deployment { graph, .. }) => self.node(graph, depth + 1),
+                    _ => Err(format!("no deployment `{name}`")),
+                }
+            }
+            GraphNode::Chain { steps } => {
+                let mut nodes = Vec::with_capacity(steps.len());
+                let mut outputs = Vec::new();
+                for s in steps {
+                    let (n, o) = self.node(s, depth + 1)?;
+                    nodes.push(n);
+                    outputs = o;
+                }
+                Ok((Node::Chain(nodes), outputs))
+            }
+            GraphNode::Route {
+                by,
+                when,
+                then,
+                otherwise,
+            } => {
+                let (by, by_outputs) = self.node(by, depth + 1)?;
+                let (then, outputs) = self.node(then, depth + 1)?;
+                let (otherwise, other) = self.node(otherwise, depth + 1)?;
+                if other.len() != outputs.len() {
+                    return Err("the branches of a route return different outputs".into());
+                }
+                Ok((
+                    Node::Route {
+                        by: Box::new(by),
+                        by_outputs,
+                        when: when.clone(),
+                        then: Box::new(then),
+                        otherwise: Box::new(otherwise),
+                    },
+                    outputs,
+                ))
+            }
+            GraphNode::Combine {
+                method,
+                members,
+                weights,
+            } => {
+                let method = Method::parse(method)?;
+                let mut nodes = Vec::with_capacity(members.len());
+                let mut outputs: Option<Vec<Column>> = None;
+                for m in members {
+                    let (n, o) = self.node(m, depth + 1)?;
+                    if outputs.as_ref().is_some_and(|x| x.len() != o.len()) {
+                        return Err("combined models return different outputs".into());
+                    }
+                    outputs.get_or_insert(o);
+                    nodes.push(n);
+                }
+                if method == Method::Weighted && weights.len() != nodes.len() {
+                    return Err(format!(
+                        "{} weights for {} models",
+                        weights.len(),
+                        nodes.len()
+                    ));
+                }
+                Ok((
+                    Node::Combine {
+                        method,
+                        members: nodes,
+                        weights: weights.clone(),
+                    },
+                    outputs.unwrap_or_default(),
+                ))
+            }
+        }
+    }
+}
+
+/// Per-request evaluation state: the columns so far and each model's answers by row.
+struct Run {
+    cols: HashMap<String, Vec<f32>>,
+    /// Per model: its outputs for all `n` rows (row-major) and which rows are filled.
+    memo: Vec<Option<(Vec<f32>, Vec<bool>)>>,
+    versions: Vec<String>,
+    n: usize,
+}
+
+type Boxed<'a> = Pin<Box<dyn Future<Output = Result<Vec<f32>, String>> + Send + 'a>>;
+
+impl Graph {
+    /// Builds the graph of `g`, loading each distinct model once through `load`.
+    pub fn build(
+        plan: &Plan,
+        g: &GraphNode,
+        load: &mut dyn FnMut(&ModelRef) -> Result<Batcher, String>,
+    ) -> Result<Graph, String> {
+        let mut b = Builder {
+            plan,
+            load,
+            models: Vec::new(),
+            inputs: Vec::new(),
+        };
+        let (root, outputs) = b.node(g, 0)?;
+        Ok(Graph {
+            root,
+            models: b.models,
+            inputs: b.inputs,
+            outputs,
+        })
+    }
+
+    /// Runs the graph over `env`'s rows.
+    pub async fn run(&self, env: Env) -> Result<Outcome, String> {
+        let mut run = Run {
+            cols: env.cols,
+            memo: self.models.iter().map(|_| None).collect(),
+            versions: Vec::new(),
+            n: env.n,
+        };
+        let rows: Vec<usize> = (0..env.n).collect();
+        let outputs = self.eval(&self.root, rows, &mut run).await?;
+        Ok(Outcome {
+            outputs,
+            versions: run.versions,
+        })
+    }
+
+    /// The versions in service now, one per distinct model.
+    pub fn versions(&self) -> Vec<String> {
+        self.models.iter().map(|m| m.batcher.version()).collect()
+    }
+
+    fn eval<'a>(&'a self, node: &'a Node, rows: Vec<usize>, run: &'a mut Run) -> Boxed<'a> {
+        Box::pin(async move {
+            match node {
+                Node::Model(m) => {
+                    if let Some(out) = self.remembered(*m, &rows, run) {
+                        return Ok(out);
+                    }
+                    let input = self.gather(*m, &rows, run)?;
+                    let answer = self.models[*m].batcher.infer(input, rows.len()).await?;
+                    Ok(self.remember(*m, &rows, answer, run))
+                }
+                Node::Chain(steps) => {
+                    let mut out = Vec::new();
+                    for s in steps {
+                        out = self.eval(s, rows.clone(), run).await?;
+                    }
+                    Ok(out)
+                }
+                Node::Route {
+                    by,
+                    by_outputs,
+                    when,
+                    then,
+                    otherwise,
+                } => {
+                    let routed = self.eval(by, rows.clone(), run).await?;
+                    let kb = by_outputs.len().max(1);
+                    let mut yes = Vec::new();
+                    let mut no = Vec::new();
+                    for (i, &row) in rows.iter().enumerate() {
+                        if condition(when, by_outputs, &routed[i * kb..(i + 1) * kb]) {
+                            yes.push(row);
+                        } else {
+                            no.push(row);
+                        }
+                    }
+                    let a = if yes.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.eval(then, yes.clone(), run).await?
+                    };
+                    let b = if no.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.eval(otherwise, no.clone(), run).await?
+                    };
+                    // Back into the rows' order.
+                    let k = if yes.is_empty() {
+                        b.len() / no.len().max(1)
+                    } else {
+                        a.len() / yes.len()
+                    };
+                    let mut out = Vec::with_capacity(rows.len() * k);
+                    let (mut ia, mut ib) = (0, 0);
+                    for row in &rows {
+                        if yes.get(ia) == Some(row) {
+                            out.extend_from_slice(&a[ia * k..(ia + 1) * k]);
+                            ia += 1;
+                        } else {
+                            out.extend_from_slice(&b[ib * k..(ib + 1) * k]);
+                            ib += 1;
+                        }
+                    }
+                    Ok(out)
+                }
+                Node::Combine {
+                    method,
+                    members,
+                    weights,
+                } => {
+                    // Members that are plain models go to their batchers at once, so that
+                    // their inference threads work side by side.
+                    let mut pending = Vec::with_capacity(members.len());
+                    for member in members {
+                        pending.push(match member {
+                            Node::Model(m) if self.remembered(*m, &rows, run).is_none() => {
+                                let input = self.gather(*m, &rows, run)?;
+                                let batcher = self.models[*m].batcher.clone();
+                                let n = rows.len();
+                                Some(tokio::spawn(async move { batcher.infer(input, n).await }))
+                            }
+                            _ => None,
+                        });
+                    }
+                    let mut results = Vec::with_capacity(members.len());
+                    for (member, task) in members.iter().zip(pending) {
+                        results.push(match (member, task) {
+                            (Node::Model(m), Some(task)) => {
+                                let answer = task
+                                    .await
+                                    .map_err(|e| format!("inference task failed: {e}"))??;
+                                self.remember(*m, &rows, answer, run)
+                            }
+                            _ => self.eval(member, rows.clone(), run).await?,
+                        });
+                    }
+                    combine(*method, weights, &results)
+                }
+            }
+        })
+    }
+
+    /// `m`'s outputs for `rows` if it already ran on all of them.
+    fn remembered(&self, m: usize, rows: &[usize], run: &Run) -> Option<Vec<f32>> {
+        let (out, filled) = run.memo.get(m)?.as_ref()?;
+        if !rows.iter().all(|&r| filled[r]) {
+            return None;
+        }
+        let k = self.models[m].outputs.len().max(1);
+        let mut got = Vec::with_capacity(rows.len() * k);
+        for &r in rows {
+            got.extend_from_slice(&out[r * k..(r + 1) * k]);
+        }
+        Some(got)
+    }
+
+    /// Model `m`'s input rows for `rows`, row-major.
+    fn gather(&self, m: usize, rows: &[usize], run: &Run) -> Result<Vec<f32>, String> {
+        let model = &self.models[m];
+        let cols = model
+            .inputs
+            .iter()
+            .map(|name| {
+                run.cols.get(name).ok_or_else(|| {
+                    format!(
+                        "{} reads `{name}`, which nothing before it in the graph produces",
+                        ref_text(&model.reference)
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let mut input = Vec::with_capacity(rows.len() * cols.len());
+        for &r in rows {
+            for c in &cols {
+                input.push(c[r]);
+            }
+        }
+        Ok(input)
+    }
+
+    /// Records `m`'s answer for `rows`: in its memo, as `model.output` columns for later
+    /// models, and its version; returns the outputs.
+    fn remember(
+        &self,
+        m: usize,
+        rows: &[usize],
+        (out, version): (Vec<f32>, String),
+        run: &mut Run,
+    ) -> Vec<f32> {
+        let model = &self.models[m];
+        let k = model.outputs.len().max(1);
+        let n = run.n;
+        let (memo, filled) = run.memo[m].get_or_insert_with(|| (vec![0.0; n * k], vec![false; n]));
+        for (i, &r) in rows.iter().enumerate() {
+            memo[r * k..(r + 1) * k].copy_from_slice(&out[i * k..(i + 1) * k]);
+            filled[r] = true;
+        }
+        for (j, o) in model.outputs.iter().enumerate() {
+            let col = run
+                .cols
+                .entry(format!("{}.{}", model.reference.model, o.name))
+                .or_insert_with(|| vec![0.0; n]);
+            for (i, &r) in rows.iter().enumerate() {
+                col[r] = out[i * k + j];
+            }
+        }
+        if !run.versions.contains(&version) {
+            run.versions.push(version);
+        }
+        out
+    }
+}
+
+/// Whether a route's condition holds for one row of the router's outputs; a condition that
+/// is null (an output that is not a number) does not hold.
+fn condition(when: &IrExpr, outputs: &[Column], row: &[f32]) -> bool {
+    let value = |e: &IrExpr| -> Val {
+        let IrExpr::Output { name } = e else {
+            return Val::Null;
+        };
+        let Some(j) = outputs.iter().position(|c| &c.name == name) else {
+            return Val::Null;
+        };
+        let x = row[j];
+        match outputs[j].ty {
+            Type::Bool => Val::Bool(x != 0.0),
+            Type::Int => Val::Int(x.round() as i64),
+            _ if x.is_finite() => Val::Float(f64::from(x)),
+            _ => Val::Null,
+        }
+    };
+    let kind = |e: &IrExpr| -> Kind {
+        match e {
+            IrExpr::Output { name } => outputs
+                .iter()
+                .find(|c| &c.name == name)
+                .map_or(Kind::Null, |c| Kind::of(c.ty)),
+            _ => Kind::Null,
+        }
+    };
+    ondemand::eval(when, &value, &kind) == Val::Bool(true)
+}
+
+/// Merges the members' answers (each row-major, same shape) cell by cell.
+pub fn combine(method: Method, weights: &[f64], results: &[Vec<f32>]) -> Result<Vec<f32>, String> {
+    let Some(first) = results.first() else {
+        return Ok(Vec::new());
+    };
+    if let Some(r) = results.iter().find(|r| r.len() != first.len()) {
+        return Err(format!(
+            "combined models answered {} and {} values for the same rows",
+            first.len(),
+            r.len()
+        ));
+    }
+    let total: f64 = weights.iter().sum();
+    let mut out = Vec::with_capacity(first.len());
+    for c in 0..first.len() {
+        let cell = results.iter().map(|r| r[c]);
+        out.push(match method {
+            Method::Mean => (cell.map(f64::from).sum::<f64>() / results.len() as f64) as f32,
+            Method::Max => cell.fold(f32::NEG_INFINITY, f32::max),
+            Method::Min => cell.fold(f32::INFINITY, f32::min),
+            Method::Weighted => {
+                let s: f64 = cell.zip(weights).map(|(x, w)| f64::from(x) * w).sum();
+                if total == 0.0 {
+                    return Err("the weights sum to 0".into());
+                }
+                (s / total) as f32
+            }
+            Method::Vote => {
+                let votes: Vec<f32> = cell.collect();
+                let mut best = votes[0];
+                let mut best_count = 0;
+                for &v in &votes {
+                    let count = votes.iter().filter(|&&x| x == v).count();
+                    if count > best_count {
+                        best = v;
+                        best_count = count;
+                    }
+                }
+                best
+            }
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combiners_merge_cell_by_cell() {
+        let r = vec![vec![0.2, 1.0], vec![0.4, 3.0], vec![0.9, 2.0]];
+        let mean = combine(Method::Mean, &[], &r).unwrap();
+        assert!((mean[0] - 0.5).abs() < 1e-6 && (mean[1] - 2.0).abs() < 1e-6);
+        assert_eq!(combine(Method::Max, &[], &r).unwrap(), vec![0.9, 3.0]);
+        assert_eq!(combine(Method::Min, &[], &r).unwrap(), vec![0.2, 1.0]);
+        let w = combine(Method::Weighted, &[1.0, 1.0, 2.0], &r).unwrap();
+        assert!((w[0] - (0.2 + 0.4 + 1.8) / 4.0).abs() < 1e-6);
+        assert!((w[1] - (1.0 + 3.0 + 4.0) / 4.0).abs() < 1e-6);
+        assert!(combine(Method::Weighted, &[0.0, 0.0, 0.0], &r).is_err());
+    }
+
+    #[test]
+    fn vote_takes_the_majority_and_breaks_ties_by_member_order() {
+        let r = vec![
+            vec![1.0, 0.0, 2.0],
+            vec![0.0, 0.0, 3.0],
+            vec![1.0, 1.0, 4.0],
+        ];
+        assert_eq!(combine(Method::Vote, &[], &r).unwrap(), vec![1.0, 0.0, 2.0]);
+        assert!(combine(Method::Vote, &[], &[vec![1.0], vec![1.0, 2.0]]).is_err());
+    }
+
+    #[test]
+    fn route_conditions_read_the_routers_outputs_by_type() {
+        let out = |name: &str| Box::new(IrExpr::Output { name: name.into() });
+        let cond = IrExpr::Binary {
+            binop: "and".into(),
+            lhs: Box::new(IrExpr::Binary {
+                binop: ">".into(),
+                lhs: out("score"),
+                rhs: Box::new(IrExpr::Literal {
+                    value: mlp_ir::Literal::Float(0.3),
+                }),
+            }),
+            rhs: out("flag"),
+        };
+        let outs = vec![
+            Column {
+                name: "score".into(),
+                ty: Type::Float,
+            },
+            Column {
+                name: "flag".into(),
+                ty: Type::Bool,
+            },
+        ];
+        assert!(condition(&cond, &outs, &[0.5, 1.0]));
+        assert!(!condition(&cond, &outs, &[0.5, 0.0]));
+        assert!(!condition(&cond, &outs, &[0.1, 1.0]));
+        assert!(!condition(&cond, &outs, &[f32::NAN, 1.0]));
+    }
+}
