@@ -41,7 +41,22 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         workers: a.workers,
         log_queue: 100_000,
     };
-    let running = match mlp_serving::start(config, plan) {
+    // After each `mlpc apply`, the project is checked again and changed deployments swap in.
+    let reload = {
+        let dir = a.dir.clone();
+        let env = a.env.clone();
+        mlp_serving::reload::Reloader::new(
+            &a.dir,
+            Box::new(move || {
+                let checked = mlp_driver::check_dir(&dir, env.as_deref());
+                match checked.plan {
+                    Some(p) if !checked.has_errors() => Ok(p),
+                    _ => Err("the project does not check; run `mlpc check`".into()),
+                }
+            }),
+        )
+    };
+    let running = match mlp_serving::start(config, plan, Some(reload)) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };

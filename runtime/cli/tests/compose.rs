@@ -13,6 +13,7 @@ use common::serving::{call, example, mlpc, serve, venv};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 /// `fraud_scorer`: sigmoid(2 * amount_vs_avg - 2), over its four inputs.
 const SCORER: ([f64; 4], f64) = ([0.0, 0.0, 2.0, 0.0], -2.0);
@@ -33,6 +34,29 @@ deployment fraud_stacked {
 
 deployment fraud_vote {
   model = combine(weighted, fraud_scorer@production, fraud_deep@3, weights = [1.0, 3.0])
+}
+
+// The example's data is from early 2026 and merchant_profile's 30-day TTL has run out:
+// the same column without a TTL.
+features merchant_static {
+  entity = merchant
+  source = merchants
+
+  risk_score: float
+}
+
+model merchant_risk {
+  inputs = [merchant_static.risk_score]
+  output = score: float
+}
+
+deployment merchant_lookup {
+  model = merchant_risk@1
+  mode  = lookup
+}
+
+deployment merchant_online {
+  model = merchant_risk@1
 }
 ";
 
@@ -161,7 +185,7 @@ fn composition_graphs_answer_what_their_models_compute() {
     for b in DEEP_BIAS {
         register(p, "fraud_deep", &DEEP, b, true);
     }
-    register(p, "fraud_stack", &[2.0, 0.001], 0.0, false);
+    register(p, "merchant_risk", &[0.5], 0.1, true);
 
     // Batch scoring of the route: every labelled checkout, checked in SQL against the
     // closed form on the point-in-time inputs written beside the score.
@@ -205,6 +229,17 @@ fn composition_graphs_answer_what_their_models_compute() {
 
     let mut server = serve(p);
     let url = |d: &str| format!("{}/v1/deployments/{d}/predict", server.base);
+    // `fraud_stack` has no version yet: its deployment waits, and serves once one is
+    // registered, without a restart.
+    let (status, _) = call("POST", &url("fraud_stacked"), Some(json!({})));
+    assert_eq!(status, 503);
+    register(p, "fraud_stack", &[2.0, 0.001], 0.0, false);
+    assert!(
+        server
+            .wait_for("deployment `fraud_stacked` serves", Duration::from_secs(60))
+            .is_some(),
+        "fraud_stacked did not come up after its model was registered"
+    );
     // User 987654321 has no history: amount_vs_avg is the amount itself (1.0: unsure, so
     // routed); the others are sure one way or the other.
     let body = json!({
@@ -263,12 +298,83 @@ fn composition_graphs_answer_what_their_models_compute() {
     assert_eq!(stacked["model_version"], "fraud_scorer@1,fraud_stack@1");
 
     // A weighted combination.
-    let (status, vote) = call("POST", &url("fraud_vote"), Some(body));
+    let (status, vote) = call("POST", &url("fraud_vote"), Some(body.clone()));
     assert_eq!(status, 200, "{vote}");
     let want: Vec<f64> = (0..4)
         .map(|i| (scorer(&vote, i) + 3.0 * deep(&vote, i)) / 4.0)
         .collect();
     close(&scores(&vote), &want, "weighted combine");
+
+    // A lookup deployment answers from its table what the same model answers online,
+    // known merchants and an unknown one alike.
+    assert!(
+        server
+            .wait_for(
+                "deployment `merchant_lookup`: lookup table of",
+                Duration::from_secs(60)
+            )
+            .is_some(),
+        "no lookup table"
+    );
+    let merchants =
+        json!({"entities": {"merchant_id": [1, 2, 3, 987654321]}, "return_inputs": true});
+    let (status, table) = call("POST", &url("merchant_lookup"), Some(merchants.clone()));
+    assert_eq!(status, 200, "{table}");
+    let (status, online) = call("POST", &url("merchant_online"), Some(merchants));
+    assert_eq!(status, 200, "{online}");
+    let want: Vec<f64> = (0..4)
+        .map(|i| sigmoid(0.5 * input(&online, "merchant_static.risk_score", i) + 0.1))
+        .collect();
+    close(&scores(&online), &want, "merchant online");
+    close(&scores(&table), &want, "merchant lookup");
+    assert_eq!(table["model_version"], "merchant_risk@1");
+    assert!(
+        input(&online, "merchant_static.risk_score", 0) != 0.0,
+        "merchant 1 has no risk score: {online}"
+    );
+    let (_, ready) = call("GET", &format!("{}/readyz", server.base), None);
+    assert!(
+        ready["deployments"]["merchant_lookup"]["lookup_keys"].as_u64() > Some(0),
+        "{ready}"
+    );
+
+    // An apply that changes the weights swaps `fraud_vote` while a client keeps calling it:
+    // no request fails, and the new weights answer once the server says it reloaded.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = {
+        let (stop, url, body) = (stop.clone(), url("fraud_vote"), body.clone());
+        std::thread::spawn(move || {
+            let mut failed = Vec::new();
+            let mut answered = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match call("POST", &url, Some(body.clone())) {
+                    (200, _) => answered += 1,
+                    (s, e) => failed.push(format!("{s} {e}")),
+                }
+            }
+            (answered, failed)
+        })
+    };
+    std::fs::write(
+        p.join("extra.mlp"),
+        EXTRA.replace("weights = [1.0, 3.0]", "weights = [3.0, 1.0]"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    mlpc(&["apply", ".", "--auto-approve"], p);
+    let line = server.wait_for("deployment `fraud_vote` reloaded", Duration::from_secs(60));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (answered, failed) = client.join().unwrap_or_else(|_| panic!("client panicked"));
+    assert!(line.is_some(), "the server did not reload fraud_vote");
+    assert!(
+        failed.is_empty() && answered > 0,
+        "{answered} answered; failed: {failed:?}"
+    );
+    let (status, vote) = call("POST", &url("fraud_vote"), Some(body.clone()));
+    assert_eq!(status, 200, "{vote}");
+    let want: Vec<f64> = (0..4)
+        .map(|i| (3.0 * scorer(&vote, i) + deep(&vote, i)) / 4.0)
+        .collect();
+    close(&scores(&vote), &want, "reweighted combine after apply");
 
     // Readiness names every version a graph serves.
     let (_, ready) = call("GET", &format!("{}/readyz", server.base), None);

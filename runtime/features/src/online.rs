@@ -127,6 +127,16 @@ fn feature_meta(plan: &Plan) -> HashMap<String, Arc<FeatureMeta>> {
     out
 }
 
+/// A missing online table said as such.
+fn not_materialized(view: &str, e: duckdb::Error) -> FeatureError {
+    match e.to_string() {
+        m if m.contains("does not exist") => FeatureError::Db(format!(
+            "view `{view}` is not materialized: run `mlpc materialize`"
+        )),
+        _ => FeatureError::from(e),
+    }
+}
+
 /// The capacity the project block declares (`online = memory(capacity = N)`), or 100,000.
 pub fn capacity(plan: &Plan) -> usize {
     plan.resources()
@@ -231,6 +241,49 @@ impl OnlineStore {
         true
     }
 
+    /// Runs `f` on the connection, opening it when a release closed it.
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, FeatureError>,
+    ) -> Result<T, FeatureError> {
+        let mut guard = self
+            .conn
+            .lock()
+            .map_err(|_| FeatureError::Db("online store lock poisoned".into()))?;
+        if guard.is_none() {
+            *guard = Some((open_read_only(&self.path, OPEN_WAIT)?, Instant::now()));
+        }
+        let Some((conn, used)) = guard.as_mut() else {
+            return Err(FeatureError::Db("the online store is not open".into()));
+        };
+        *used = Instant::now();
+        f(conn)
+    }
+
+    /// Every entity key materialized for `view`, each in key-column order.
+    pub fn keys(&self, view: &str) -> Result<Vec<Vec<Value>>, FeatureError> {
+        let v = view_of(&self.plan, view)?;
+        let keys = key_columns(&self.plan, &v.entity);
+        let sql = format!(
+            "SELECT {} FROM {}",
+            keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", "),
+            online_table(view)
+        );
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare(&sql).map_err(|e| not_materialized(view, e))?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let mut key = Vec::with_capacity(keys.len());
+                for i in 0..keys.len() {
+                    key.push(to_json(r.get(i)?));
+                }
+                out.push(key);
+            }
+            Ok(out)
+        })
+    }
+
     /// The materialized row of `view` for `key` (values in key-column order), through the cache.
     pub fn row(&self, view: &str, key: &[Value]) -> Result<Option<Arc<OnlineRow>>, FeatureError> {
         let cache_key = (view.to_string(), Value::Array(key.to_vec()).to_string());
@@ -252,49 +305,32 @@ impl OnlineStore {
             "SELECT *, epoch_us(__event_ts) AS __event_us FROM {} WHERE {filter}",
             online_table(view)
         );
-        let mut guard = self
-            .conn
-            .lock()
-            .map_err(|_| FeatureError::Db("online store lock poisoned".into()))?;
-        if guard.is_none() {
-            *guard = Some((open_read_only(&self.path, OPEN_WAIT)?, Instant::now()));
-        }
-        let Some((conn, used)) = guard.as_mut() else {
-            return Err(FeatureError::Db("the online store is not open".into()));
-        };
-        *used = Instant::now();
-        let mut stmt = conn.prepare(&sql).map_err(|e| match e.to_string() {
-            m if m.contains("does not exist") => FeatureError::Db(format!(
-                "view `{view}` is not materialized: run `mlpc materialize`"
-            )),
-            _ => FeatureError::from(e),
-        })?;
-        let params: Vec<DbValue> = key.iter().map(to_db).collect();
-        let mut rows = stmt.query(duckdb::params_from_iter(params))?;
-        // Column names are known once the statement ran (duckdb-rs panics before).
-        let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
-        let row = match rows.next()? {
-            None => None,
-            Some(r) => {
-                let mut values = BTreeMap::new();
-                let mut event_us = None;
-                for (i, n) in names.iter().enumerate() {
-                    let v: DbValue = r.get(i)?;
-                    if n == "__event_us" {
-                        event_us = match v {
-                            DbValue::BigInt(us) => Some(us),
-                            _ => None,
-                        };
-                    } else if n != "__event_ts" && !keys.contains(n) {
-                        values.insert(n.clone(), to_json(v));
+        let row = self.with_conn(|conn| {
+            let mut stmt = conn.prepare(&sql).map_err(|e| not_materialized(view, e))?;
+            let params: Vec<DbValue> = key.iter().map(to_db).collect();
+            let mut rows = stmt.query(duckdb::params_from_iter(params))?;
+            // Column names are known once the statement ran (duckdb-rs panics before).
+            let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+            Ok(match rows.next()? {
+                None => None,
+                Some(r) => {
+                    let mut values = BTreeMap::new();
+                    let mut event_us = None;
+                    for (i, n) in names.iter().enumerate() {
+                        let v: DbValue = r.get(i)?;
+                        if n == "__event_us" {
+                            event_us = match v {
+                                DbValue::BigInt(us) => Some(us),
+                                _ => None,
+                            };
+                        } else if n != "__event_ts" && !keys.contains(n) {
+                            values.insert(n.clone(), to_json(v));
+                        }
                     }
+                    Some(Arc::new(OnlineRow { values, event_us }))
                 }
-                Some(Arc::new(OnlineRow { values, event_us }))
-            }
-        };
-        drop(rows);
-        drop(stmt);
-        drop(guard);
+            })
+        })?;
         if let Ok(mut c) = self.cache.lock() {
             c.put(cache_key, row.clone());
         }

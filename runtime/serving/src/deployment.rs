@@ -5,6 +5,7 @@
 
 use crate::batcher::{BatchPolicy, Batcher, Loaded};
 use crate::graph::{Graph, GraphModel};
+use crate::lookup::Lookup;
 use crate::model::{Backend, DeviceChoice, TorchModel};
 use mlp_ir::{Column, GraphNode, InputRef, LogPolicy, ModelRef, Plan, Spec, VersionSel};
 use serde_json::Value;
@@ -47,6 +48,8 @@ pub struct Deployment {
     pub log: LogPolicy,
     /// Where its models run.
     pub device: DeviceChoice,
+    /// With `mode = lookup`: the precomputed answers.
+    pub lookup: Option<Lookup>,
 }
 
 impl Deployment {
@@ -108,6 +111,7 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, S
         shadow,
         batching,
         device,
+        mode,
         ..
     }) = plan.get(&format!("deployment.{name}")).map(|r| &r.spec)
     else {
@@ -145,6 +149,10 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, S
             outputs.len()
         ));
     }
+    let lookup = match mode.as_str() {
+        "lookup" => Some(crate::lookup::plan_lookup(plan, &graph.inputs)?),
+        _ => None,
+    };
     Ok(Deployment {
         name: name.to_string(),
         inputs: graph.inputs.clone(),
@@ -153,6 +161,7 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, S
         shadow: shadow.map(Arc::new),
         log: log.clone(),
         device,
+        lookup,
     })
 }
 
@@ -185,7 +194,7 @@ pub fn as_input(v: &Value) -> Result<f32, String> {
 pub fn follow_aliases(
     project_dir: &Path,
     plan: &Plan,
-    deployments: &BTreeMap<String, Deployment>,
+    deployments: &BTreeMap<String, Arc<Deployment>>,
 ) -> Vec<String> {
     let mut swaps = Vec::new();
     let Ok(reg) = mlp_registry::Registry::open(project_dir) else {

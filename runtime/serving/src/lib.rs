@@ -6,11 +6,13 @@
 pub mod batcher;
 pub mod deployment;
 pub mod graph;
+pub mod lookup;
 pub mod metrics;
 pub mod model;
 pub mod oip;
 pub mod predict;
 pub mod predlog;
+pub mod reload;
 pub mod score;
 pub mod server;
 

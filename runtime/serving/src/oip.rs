@@ -34,8 +34,10 @@ pub async fn infer(
     body: &[u8],
 ) -> Result<(Value, String), (u16, String)> {
     let d = state
+        .now()
         .deployments
         .get(name)
+        .cloned()
         .ok_or_else(|| (404, format!("no ready model `{name}`")))?;
     let req: Value =
         serde_json::from_slice(body).map_err(|e| (400, format!("invalid JSON: {e}")))?;

@@ -4,8 +4,9 @@
 
 use crate::deployment::{as_input, input_name, Deployment};
 use crate::graph::Env;
+use crate::lookup::Lookup;
 use crate::predlog::Record;
-use crate::server::State;
+use crate::server::{Serving, State};
 use mlp_ir::{InputRef, LogPolicy, Spec, Type};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -80,7 +81,7 @@ fn type_name(t: Type) -> &'static str {
 
 /// Checks the entity keys and request fields the deployment's inputs need.
 fn check_fields(
-    state: &State,
+    state: &Serving,
     d: &Deployment,
     entities: &BTreeMap<String, Vec<Value>>,
     request: &BTreeMap<String, Vec<Value>>,
@@ -143,84 +144,71 @@ fn check_fields(
     Ok(())
 }
 
-/// Answers a predict request for deployment `name`.
-pub async fn predict(
-    state: &State,
-    name: &str,
-    body: &[u8],
-    consumer: Option<String>,
-    now_us: i64,
-) -> (u16, Value, String) {
-    let start = Instant::now();
-    let Some(d) = state.deployments.get(name) else {
-        let why = state.failed.get(name).map_or_else(
-            || {
-                format!(
-                    "no deployment `{name}` (deployments: {})",
-                    state
-                        .deployments
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            },
-            |e| format!("deployment `{name}` is not serving: {e}"),
-        );
-        let status = if state.failed.contains_key(name) {
-            503
-        } else {
-            404
-        };
-        return (status, json!({ "error": why }), String::new());
-    };
-    let (status, v) = match predict_inner(state, d, body, consumer, now_us, start).await {
-        Ok(v) => (200, v),
-        Err(e) => e,
-    };
-    let version = v["model_version"].as_str().unwrap_or_default().to_string();
-    (status, v, version)
-}
+/// A lookup deployment's answer: each row's outputs (and the inputs they were computed
+/// from) read from the precomputed table by entity key.
+type Looked = (Vec<f32>, Vec<String>, Map<String, Value>);
 
-async fn predict_inner(
-    state: &State,
+fn from_table(
     d: &Deployment,
-    body: &[u8],
-    consumer: Option<String>,
-    now_us: i64,
-    start: Instant,
-) -> Result<Value, (u16, Value)> {
-    let req: Value = serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON: {e}")))?;
-    let Value::Object(top) = &req else {
-        return Err(bad(
-            "the body must be an object with `entities` and `request`",
+    lookup: &Lookup,
+    entities: &Columns,
+    n: usize,
+) -> Result<Looked, (u16, Value)> {
+    let Some(table) = lookup.table() else {
+        return Err((
+            503,
+            json!({"error": format!("deployment `{}` is building its lookup table", d.name)}),
         ));
     };
-    for k in top.keys() {
-        if !matches!(k.as_str(), "entities" | "request" | "return_inputs") {
-            return Err(bad(format!(
-                "unknown field `{k}` (use `entities`, `request` and `return_inputs`)"
-            )));
+    let keys: Vec<&Vec<Value>> = lookup
+        .keys
+        .iter()
+        .map(|k| {
+            entities
+                .get(k)
+                .ok_or_else(|| bad(format!("missing entity key `entities.{k}`")))
+        })
+        .collect::<Result<_, _>>()?;
+    let names: Vec<String> = d.inputs.iter().map(input_name).collect();
+    let mut inputs: Vec<Vec<Value>> = vec![Vec::with_capacity(n); names.len()];
+    let mut out = Vec::with_capacity(n * d.outputs.len());
+    for i in 0..n {
+        let key = Value::Array(keys.iter().map(|c| c[i].clone()).collect()).to_string();
+        let (x, y) = table.get(&key);
+        for (col, v) in inputs.iter_mut().zip(x) {
+            col.push(json!(v));
         }
+        out.extend_from_slice(y);
     }
-    let (entities, es) = columns("entities", top.get("entities")).map_err(bad)?;
-    let (request, rs) = columns("request", top.get("request")).map_err(bad)?;
-    let (n, batch) = match (es, rs) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(bad(
-                "`entities` and `request` must have the same number of rows",
-            ))
-        }
-        (Some(a), _) | (None, Some(a)) => a,
-        (None, None) => (1, false),
-    };
-    if n == 0 {
-        return Err(bad("no rows: the lists are empty"));
-    }
-    if n > MAX_ROWS {
-        return Err(bad(format!("{n} rows in one request; at most {MAX_ROWS}")));
-    }
-    check_fields(state, d, &entities, &request).map_err(bad)?;
+    let inputs = names
+        .into_iter()
+        .zip(inputs)
+        .map(|(k, v)| (k, Value::Array(v)))
+        .collect();
+    Ok((out, table.versions.clone(), inputs))
+}
+
+/// The shadow's run, answered after the primary's.
+type ShadowTask = tokio::task::JoinHandle<Result<crate::graph::Outcome, String>>;
+
+/// An online deployment's answer: features looked up, the graph run (and its shadow
+/// started); the outputs, versions, the inputs by name and the shadow's task.
+async fn from_graph(
+    serving: &Serving,
+    d: &Deployment,
+    entities: &Columns,
+    request: &Columns,
+    n: usize,
+    now_us: i64,
+) -> Result<
+    (
+        Vec<f32>,
+        Vec<String>,
+        Map<String, Value>,
+        Option<ShadowTask>,
+    ),
+    (u16, Value),
+> {
     // Online and on-demand features, with the request fields as columns of the same names.
     let features: Vec<String> = d
         .inputs
@@ -232,14 +220,14 @@ async fn predict_inner(
         .collect();
     let mut looked = BTreeMap::new();
     if !features.is_empty() {
-        let Some(store) = &state.store else {
+        let Some(store) = &serving.store else {
             return Err((
                 503,
                 json!({"error": "nothing is materialized yet: run `mlpc materialize` first"}),
             ));
         };
         let mut cols = entities.clone();
-        for (k, v) in &request {
+        for (k, v) in request {
             cols.entry(k.clone()).or_insert_with(|| v.clone());
         }
         looked = store
@@ -292,8 +280,97 @@ async fn predict_inner(
         };
         (status, json!({ "error": e, "deployment": d.name }))
     })?;
-    let out = outcome.outputs;
-    let version = outcome.versions.join(",");
+    Ok((outcome.outputs, outcome.versions, inputs_json, shadow))
+}
+
+/// Answers a predict request for deployment `name`.
+pub async fn predict(
+    state: &State,
+    name: &str,
+    body: &[u8],
+    consumer: Option<String>,
+    now_us: i64,
+) -> (u16, Value, String) {
+    let start = Instant::now();
+    let serving = state.now();
+    let Some(d) = serving.deployments.get(name) else {
+        let why = serving.failed.get(name).map_or_else(
+            || {
+                format!(
+                    "no deployment `{name}` (deployments: {})",
+                    serving
+                        .deployments
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            |e| format!("deployment `{name}` is not serving: {e}"),
+        );
+        let status = if serving.failed.contains_key(name) {
+            503
+        } else {
+            404
+        };
+        return (status, json!({ "error": why }), String::new());
+    };
+    let (status, v) = match predict_inner(state, &serving, d, body, consumer, now_us, start).await {
+        Ok(v) => (200, v),
+        Err(e) => e,
+    };
+    let version = v["model_version"].as_str().unwrap_or_default().to_string();
+    (status, v, version)
+}
+
+async fn predict_inner(
+    state: &State,
+    serving: &Serving,
+    d: &Deployment,
+    body: &[u8],
+    consumer: Option<String>,
+    now_us: i64,
+    start: Instant,
+) -> Result<Value, (u16, Value)> {
+    let req: Value = serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    let Value::Object(top) = &req else {
+        return Err(bad(
+            "the body must be an object with `entities` and `request`",
+        ));
+    };
+    for k in top.keys() {
+        if !matches!(k.as_str(), "entities" | "request" | "return_inputs") {
+            return Err(bad(format!(
+                "unknown field `{k}` (use `entities`, `request` and `return_inputs`)"
+            )));
+        }
+    }
+    let (entities, es) = columns("entities", top.get("entities")).map_err(bad)?;
+    let (request, rs) = columns("request", top.get("request")).map_err(bad)?;
+    let (n, batch) = match (es, rs) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(bad(
+                "`entities` and `request` must have the same number of rows",
+            ))
+        }
+        (Some(a), _) | (None, Some(a)) => a,
+        (None, None) => (1, false),
+    };
+    if n == 0 {
+        return Err(bad("no rows: the lists are empty"));
+    }
+    if n > MAX_ROWS {
+        return Err(bad(format!("{n} rows in one request; at most {MAX_ROWS}")));
+    }
+    check_fields(serving, d, &entities, &request).map_err(bad)?;
+    let (out, versions, inputs_json, shadow) = match &d.lookup {
+        Some(lookup) => {
+            let (out, versions, inputs) = from_table(d, lookup, &entities, n)?;
+            (out, versions, inputs, None)
+        }
+        None => from_graph(serving, d, &entities, &request, n, now_us).await?,
+    };
+    let version = versions.join(",");
     let width = d.outputs.len().max(1);
     let shape = |out: &[f32]| -> Map<String, Value> {
         d.outputs
@@ -318,7 +395,7 @@ async fn predict_inner(
     let mut answer = json!({
         "outputs": outputs,
         "model_version": version,
-        "model_versions": outcome.versions,
+        "model_versions": versions,
         "request_id": request_id,
         "latency_ms": latency_ms,
     });

@@ -13,24 +13,33 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
+/// What the server serves now: the plan, its online store and deployments. Replaced whole
+/// when an apply changes the plan; a request keeps the one it started with.
+pub struct Serving {
+    /// The plan.
+    pub plan: Arc<Plan>,
+    /// The online store, when something is materialized.
+    pub store: Option<Arc<mlp_features::OnlineStore>>,
+    /// Deployments that serve.
+    pub deployments: BTreeMap<String, Arc<Deployment>>,
+    /// Deployments that cannot serve, with why.
+    pub failed: BTreeMap<String, String>,
+}
+
 /// What the server shares between its workers.
 pub struct State {
     /// The project folder.
     pub project_dir: PathBuf,
-    /// The plan it serves.
-    pub plan: Plan,
-    /// The online store, when something is materialized.
-    pub store: Option<mlp_features::OnlineStore>,
-    /// Deployments that serve.
-    pub deployments: BTreeMap<String, Deployment>,
-    /// Deployments that cannot serve, with why.
-    pub failed: BTreeMap<String, String>,
+    /// What it serves now.
+    pub current: RwLock<Arc<Serving>>,
+    /// Reads the plan again after an apply (`None`: the plan is fixed).
+    pub reload: Option<crate::reload::Reloader>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// The prediction log.
@@ -45,6 +54,14 @@ pub struct State {
 pub type SeenSinceFlush = BTreeMap<(String, String), (u64, i64, i64)>;
 
 impl State {
+    /// What is served now.
+    pub fn now(&self) -> Arc<Serving> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// Counts a request of `consumer` to `deployment`.
     pub fn saw(&self, consumer: &str, deployment: &str, now_us: i64) {
         if let Ok(mut c) = self.consumers.lock() {
@@ -108,30 +125,20 @@ fn json_response(status: u16, v: &Value) -> HttpResponse {
 }
 
 /// Loads every deployment of `plan` (those that cannot load are kept with their reason).
-pub fn build_state(config: &Config, plan: Plan) -> (State, Writer) {
+pub fn build_state(
+    config: &Config,
+    plan: Plan,
+    reload: Option<crate::reload::Reloader>,
+) -> (State, Writer) {
     let metrics = Arc::new(Metrics::default());
     let (log, writer) =
         PredictionLog::start(&config.project_dir, config.log_queue, metrics.clone());
-    let store = mlp_features::OnlineStore::open(&config.project_dir, &plan).ok();
-    let mut deployments = BTreeMap::new();
-    let mut failed = BTreeMap::new();
-    for r in plan.resources().filter(|r| r.kind() == "deployment") {
-        match deployment::load(&config.project_dir, &plan, &r.name) {
-            Ok(d) => {
-                deployments.insert(r.name.clone(), d);
-            }
-            Err(e) => {
-                failed.insert(r.name.clone(), e);
-            }
-        }
-    }
+    let serving = crate::reload::serving(&config.project_dir, Arc::new(plan), None);
     (
         State {
             project_dir: config.project_dir.clone(),
-            plan,
-            store,
-            deployments,
-            failed,
+            current: RwLock::new(Arc::new(serving)),
+            reload,
             metrics,
             log,
             token: config.token.clone(),
@@ -168,17 +175,23 @@ async fn health() -> HttpResponse {
 }
 
 fn readiness(state: &State) -> (u16, Value) {
+    let state = state.now();
     let mut deployments = serde_json::Map::new();
+    let mut ready = state.failed.is_empty();
     for (name, d) in &state.deployments {
-        deployments.insert(
-            name.clone(),
-            json!({"ready": true, "model_version": d.graph.versions().join(","), "model_versions": d.graph.versions(), "shadow_version": d.shadow.as_ref().map(|s| s.versions().join(","))}),
-        );
+        let mut v = json!({"ready": true, "model_version": d.graph.versions().join(","), "model_versions": d.graph.versions(), "shadow_version": d.shadow.as_ref().map(|s| s.versions().join(","))});
+        if let Some(lookup) = &d.lookup {
+            // Ready once its table is built.
+            let table = lookup.table();
+            v["ready"] = json!(table.is_some());
+            v["lookup_keys"] = json!(table.map(|t| t.len()));
+            ready &= v["ready"] == true;
+        }
+        deployments.insert(name.clone(), v);
     }
     for (name, e) in &state.failed {
         deployments.insert(name.clone(), json!({"ready": false, "error": e}));
     }
-    let ready = state.failed.is_empty();
     (
         if ready { 200 } else { 503 },
         json!({"ready": ready, "deployments": deployments}),
@@ -191,7 +204,7 @@ async fn ready(state: web::Data<State>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<State>) -> HttpResponse {
-    let (hits, misses) = state.store.as_ref().map_or((0, 0), |s| {
+    let (hits, misses) = state.now().store.as_ref().map_or((0, 0), |s| {
         (
             s.counters.hits.load(Ordering::Relaxed),
             s.counters.misses.load(Ordering::Relaxed),
@@ -203,7 +216,7 @@ async fn metrics(state: web::Data<State>) -> HttpResponse {
 }
 
 async fn online_features(state: web::Data<State>, body: web::Bytes) -> HttpResponse {
-    match &state.store {
+    match &state.now().store {
         Some(store) => {
             let (s, v) = mlp_features::api::online_features(store, &body, now_us());
             json_response(s, &v)
@@ -250,7 +263,7 @@ async fn predict(
         .map(str::to_string);
     let now = now_us();
     if let Some(c) = &consumer {
-        if state.deployments.contains_key(name.as_str()) {
+        if state.now().deployments.contains_key(name.as_str()) {
             state.saw(c, &name, now);
         }
     }
@@ -263,7 +276,7 @@ async fn predict(
 
 /// `GET /v2/models/{name}`: Open Inference Protocol model metadata.
 async fn v2_model(state: web::Data<State>, name: web::Path<String>) -> HttpResponse {
-    match state.deployments.get(name.as_str()) {
+    match state.now().deployments.get(name.as_str()) {
         Some(d) => json_response(
             200,
             &json!({
@@ -279,7 +292,7 @@ async fn v2_model(state: web::Data<State>, name: web::Path<String>) -> HttpRespo
 }
 
 async fn v2_model_ready(state: web::Data<State>, name: web::Path<String>) -> HttpResponse {
-    if state.deployments.contains_key(name.as_str()) {
+    if state.now().deployments.contains_key(name.as_str()) {
         json_response(200, &json!({"name": name.as_str(), "ready": true}))
     } else {
         json_response(404, &json!({"error": format!("no ready model `{name}`")}))
@@ -372,15 +385,20 @@ pub fn is_loopback(bind: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Starts the server for `plan` on its own thread; answers once it listens.
-pub fn start(config: Config, plan: Plan) -> Result<Running, String> {
+/// Starts the server for `plan` on its own thread; answers once it listens. With `reload`,
+/// the plan is read again after each `mlpc apply` and changed deployments are swapped in.
+pub fn start(
+    config: Config,
+    plan: Plan,
+    reload: Option<crate::reload::Reloader>,
+) -> Result<Running, String> {
     if !is_loopback(&config.bind) && config.token.is_none() {
         return Err(format!(
             "refusing to bind {} without a token: set MLP_TOKEN (endpoints that change anything need it), or bind to 127.0.0.1",
             config.bind
         ));
     }
-    let (state, writer) = build_state(&config, plan);
+    let (state, writer) = build_state(&config, plan, reload);
     let state = web::Data::new(state);
     let (tx, rx) = std::sync::mpsc::channel();
     let workers = config.workers.max(1);
@@ -408,27 +426,43 @@ pub fn start(config: Config, plan: Plan) -> Result<Running, String> {
             let addr = server.addrs().first().copied();
             let server = server.run();
             let _ = tx.send(Ok((addr, server.handle())));
-            // Alias moves are picked up every second, without a restart.
+            // Applies, alias moves and materializations are picked up every second,
+            // without a restart.
             let follower = actix_web::rt::spawn(async move {
                 loop {
                     actix_web::rt::time::sleep(Duration::from_secs(1)).await;
                     let st = follower_state.clone();
-                    let swaps = web::block(move || {
+                    let (said, builds) = web::block(move || {
                         st.flush_consumers();
-                        if let Some(store) = &st.store {
+                        let mut said = crate::reload::reload_if_applied(&st);
+                        let now = st.now();
+                        let mut changed = false;
+                        if let Some(store) = &now.store {
                             // Let `mlpc materialize` write between reads, and drop cached
                             // values once it has.
                             store.release_if_idle(Duration::from_secs(1));
-                            if store.invalidate_if_changed() {
-                                eprintln!("serve: the online store changed; cache emptied");
+                            changed = store.invalidate_if_changed();
+                            if changed {
+                                said.push("the online store changed; cache emptied".into());
                             }
                         }
-                        deployment::follow_aliases(&st.project_dir, &st.plan, &st.deployments)
+                        said.extend(deployment::follow_aliases(
+                            &st.project_dir,
+                            &now.plan,
+                            &now.deployments,
+                        ));
+                        let builds = crate::lookup::inputs_to_build(&now, changed, now_us());
+                        (said, builds)
                     })
                     .await
                     .unwrap_or_default();
-                    for s in swaps {
+                    for s in said {
                         eprintln!("serve: {s}");
+                    }
+                    for (d, read) in builds {
+                        if let Some(s) = crate::lookup::build(&d, read).await {
+                            eprintln!("serve: {s}");
+                        }
                     }
                 }
             });

@@ -57,9 +57,30 @@ pub struct Server {
     pub child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// What it writes to stderr after the line that says where it listens.
+    said: std::sync::mpsc::Receiver<String>,
+    /// The lines received so far.
+    heard: std::cell::RefCell<Vec<String>>,
 }
 
 impl Server {
+    /// The first line the server wrote (since it listens) containing `needle`, waiting for
+    /// it at most `limit`.
+    pub fn wait_for(&self, needle: &str, limit: std::time::Duration) -> Option<String> {
+        if let Some(l) = self.heard.borrow().iter().find(|l| l.contains(needle)) {
+            return Some(l.clone());
+        }
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self.said.recv_timeout(left).ok()?;
+            self.heard.borrow_mut().push(line.clone());
+            if line.contains(needle) {
+                return Some(line);
+            }
+        }
+    }
+
     /// SIGTERM, then waits: the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let sent = Command::new("kill")
@@ -100,8 +121,18 @@ pub fn serve(dir: &Path) -> Server {
         }
     }
     assert!(base.starts_with("http://"), "the server did not start");
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
+    let (tx, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    Server {
+        child,
+        base,
+        said,
+        heard: std::cell::RefCell::new(Vec::new()),
+    }
 }
 
 /// One HTTP call (a POST without a body sends malformed JSON); the status and the JSON answer.
