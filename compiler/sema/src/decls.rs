@@ -22,6 +22,8 @@ pub struct ViewInfo {
     pub online: bool,
     /// No source.
     pub on_demand: bool,
+    /// The entity it is keyed by, as written.
+    pub entity: Option<String>,
 }
 
 /// What other declarations need to know about a model.
@@ -251,11 +253,17 @@ impl<'a> Checker<'a> {
                         features: typed_fields(d),
                         online: true,
                         on_demand: true,
+                        entity: None,
                     };
                     for s in &d.body.stmts {
                         if let ast::StmtKind::Attr { key, value } = &s.kind {
                             match key.name.as_str() {
                                 "source" => info.on_demand = false,
+                                "entity" => {
+                                    if let ExprKind::Path(p) = &value.kind {
+                                        info.entity = p.first().map(|i| i.name.clone());
+                                    }
+                                }
                                 "online" => {
                                     info.online = !matches!(value.kind, ExprKind::Bool(false))
                                 }

@@ -511,6 +511,11 @@ impl<'a> Checker<'a> {
             }
         }
         let Some(n) = node else { return };
+        if mode == "lookup" {
+            if let Some(e) = b.attr("mode") {
+                self.lookup_inputs(&n.node, e.span);
+            }
+        }
         let logged = if matches!(log, LogPolicy::None) {
             HashSet::new()
         } else {
@@ -544,6 +549,67 @@ impl<'a> Checker<'a> {
             replicas,
         };
         self.push_decl(d, spec, deps);
+    }
+
+    /// `mode = lookup` precomputes one answer per entity key: every input the graph's
+    /// models read must be a materialized feature, all of views on one entity (E0323).
+    fn lookup_inputs(&mut self, g: &GraphNode, span: Span) {
+        fn models(g: &GraphNode, out: &mut Vec<String>) {
+            match g {
+                GraphNode::Model { model } => out.push(model.model.clone()),
+                GraphNode::Deployment { .. } => {}
+                GraphNode::Chain { steps } => steps.iter().for_each(|s| models(s, out)),
+                GraphNode::Route {
+                    by,
+                    then,
+                    otherwise,
+                    ..
+                } => [by, then, otherwise].iter().for_each(|s| models(s, out)),
+                GraphNode::Combine { members, .. } => members.iter().for_each(|s| models(s, out)),
+            }
+        }
+        let mut names = Vec::new();
+        models(g, &mut names);
+        let mut entity: Option<(String, String)> = None;
+        for m in names {
+            let inputs = self
+                .models
+                .get(&m)
+                .map(|i| i.inputs.clone())
+                .unwrap_or_default();
+            for i in inputs {
+                let why = match &i {
+                    InputRef::ModelOutput { .. } => continue,
+                    InputRef::Request { request, field } => {
+                        format!("`{m}` reads the request field `{request}.{field}`")
+                    }
+                    InputRef::Feature { view, feature } => {
+                        let info = self.views.get(view);
+                        match info.and_then(|v| v.entity.clone()) {
+                            Some(e) if info.is_some_and(|v| !v.on_demand) => {
+                                match &entity {
+                                    Some((first, at)) if *first != e => format!(
+                                        "`{m}` reads `{view}.{feature}`, a `{e}` feature, and `{at}` is a `{first}` feature"
+                                    ),
+                                    Some(_) => continue,
+                                    None => {
+                                        entity = Some((e, format!("{view}.{feature}")));
+                                        continue;
+                                    }
+                                }
+                            }
+                            _ => format!("`{m}` reads `{view}.{feature}`, an on-demand feature"),
+                        }
+                    }
+                };
+                self.diags.push(
+                    Diagnostic::new("E0323", "a lookup deployment's inputs are not one entity's features")
+                        .label(span, why)
+                        .help("mode = lookup precomputes one answer per entity key of the online store; serve this graph with mode = online"),
+                );
+                return;
+            }
+        }
     }
 
     pub(crate) fn monitor(&mut self, d: &'a Decl) {
