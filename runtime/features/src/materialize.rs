@@ -52,30 +52,87 @@ fn definition(plan: &Plan, view: &str) -> String {
     parts.join(",")
 }
 
-/// Opens the online database for writing, waiting up to 30 s while another process holds
-/// it (a server between reads releases it within a second of going idle).
-fn open_for_writing(path: &Path) -> Result<Connection, FeatureError> {
-    let start = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(10);
-    loop {
-        match Connection::open(path) {
-            Ok(c) => return Ok(c),
-            Err(e)
-                if e.to_string().contains("lock")
-                    && start.elapsed() < std::time::Duration::from_secs(30) =>
-            {
-                // Polling an OS file lock: DuckDB offers no way to wait on it.
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(std::time::Duration::from_millis(250));
-            }
-            Err(e) => {
-                return Err(FeatureError::Db(format!(
-                    "cannot open `{}` for writing: {} (is a server reading it without pause?)",
-                    path.display(),
-                    e.to_string().lines().next().unwrap_or("")
-                )))
+/// One materialization at a time: an exclusive lock on `.mlp/online.lock`, held until the
+/// returned file is dropped (another `mlpc materialize` waits for it).
+fn writer_lock(dir: &Path) -> Result<std::fs::File, FeatureError> {
+    let path = dir.join("online.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| FeatureError::File {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    file.lock().map_err(|e| FeatureError::File {
+        path,
+        message: format!("cannot lock: {e}"),
+    })?;
+    Ok(file)
+}
+
+/// The online database is never written in place, so that readers (a running server) never
+/// hold up a materialization and never see half of one: the file is copied, the copy is
+/// written and checkpointed, then renamed over the original. Readers with the old file open
+/// keep reading it until they reopen (the server does within a second of the change).
+struct NextDb {
+    path: PathBuf,
+    next: PathBuf,
+}
+
+impl NextDb {
+    fn start(path: &Path) -> Result<(NextDb, Connection), FeatureError> {
+        let next = PathBuf::from(format!("{}.next", path.display()));
+        let io = |p: &Path, e: std::io::Error| FeatureError::File {
+            path: p.to_path_buf(),
+            message: e.to_string(),
+        };
+        for leftover in [
+            next.clone(),
+            PathBuf::from(format!("{}.wal", next.display())),
+        ] {
+            match std::fs::remove_file(&leftover) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&leftover, e)),
+                _ => {}
             }
         }
+        if path.exists() {
+            std::fs::copy(path, &next).map_err(|e| io(path, e))?;
+            // A log left by a writer that died (or by an in-place write of an older mlpc).
+            let wal = PathBuf::from(format!("{}.wal", path.display()));
+            if wal.exists() {
+                std::fs::copy(&wal, format!("{}.wal", next.display())).map_err(|e| io(&wal, e))?;
+            }
+        }
+        let conn = Connection::open(&next)?;
+        Ok((
+            NextDb {
+                path: path.to_path_buf(),
+                next,
+            },
+            conn,
+        ))
+    }
+
+    /// Checkpoints, closes and puts the new file in place.
+    fn finish(self, conn: Connection) -> Result<(), FeatureError> {
+        conn.execute_batch("CHECKPOINT;")?;
+        drop(conn);
+        // The copy holds what the old log held: the log must not be replayed onto it.
+        let _ = std::fs::remove_file(format!("{}.wal", self.path.display()));
+        std::fs::rename(&self.next, &self.path).map_err(|e| FeatureError::File {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+}
+
+impl Drop for NextDb {
+    fn drop(&mut self) {
+        // After a failure: the original stays as it was.
+        let _ = std::fs::remove_file(&self.next);
+        let _ = std::fs::remove_file(format!("{}.wal", self.next.display()));
     }
 }
 
@@ -92,7 +149,8 @@ pub fn materialize(
         path: dir.clone(),
         message: e.to_string(),
     })?;
-    let conn = open_for_writing(&online_db(project_dir))?;
+    let _lock = writer_lock(&dir)?;
+    let (next, conn) = NextDb::start(&online_db(project_dir))?;
     let _ = conn.execute_batch("SET TimeZone = 'UTC';");
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS watermarks (view VARCHAR PRIMARY KEY, watermark TIMESTAMP NOT NULL, definition VARCHAR NOT NULL, materialized_at TIMESTAMP NOT NULL);",
@@ -133,15 +191,16 @@ pub fn materialize(
     };
     let mut out = Vec::new();
     for view in &chosen {
-        out.push(materialize_view(
-            &conn,
-            plan,
-            project_dir,
-            view,
-            &until,
-            until_given,
-        )?);
+        match materialize_view(&conn, plan, project_dir, view, &until, until_given) {
+            Ok(m) => out.push(m),
+            Err(e) => {
+                // Each view is its own transaction: the views done so far are kept.
+                next.finish(conn)?;
+                return Err(e);
+            }
+        }
     }
+    next.finish(conn)?;
     Ok(out)
 }
 

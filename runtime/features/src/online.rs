@@ -74,8 +74,8 @@ type Key = (String, String);
 
 /// The online store of a project.
 pub struct OnlineStore {
-    /// Open while misses come in; closed when idle (`release_if_idle`), so that a
-    /// materialization in another process can take the file's write lock.
+    /// Open while misses come in; closed when idle (`release_if_idle`) and when a
+    /// materialization has replaced the file (`invalidate_if_changed`).
     conn: Mutex<Option<(Connection, Instant)>>,
     path: PathBuf,
     /// The file's modification time when the cache was last known to be current.
@@ -210,8 +210,8 @@ impl OnlineStore {
     }
 
     /// Closes the connection to the online table when no miss has used it for `idle`, so
-    /// that `mlpc materialize` in another process can write (a server calls this every
-    /// second). The next miss opens it again.
+    /// that an idle server holds no file (a server calls this every second). The next miss
+    /// opens it again.
     pub fn release_if_idle(&self, idle: Duration) {
         if let Ok(mut g) = self.conn.lock() {
             if g.as_ref().is_some_and(|(_, used)| used.elapsed() >= idle) {

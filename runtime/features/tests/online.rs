@@ -296,3 +296,48 @@ fn materializing_up_to_now_again_is_a_no_op_not_an_error() {
         .unwrap_or_default();
     assert!(err.contains("--until must be later"), "{err}");
 }
+
+#[test]
+fn a_reader_holding_the_store_open_does_not_hold_up_a_materialization() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    setup(dir.path());
+    let p = plan(dir.path());
+    materialize(&p, dir.path(), &[], Some("2026-01-01 12:00:00")).unwrap_or_else(|e| panic!("{e}"));
+    let store = OnlineStore::open(dir.path(), &p).unwrap_or_else(|e| panic!("{e}"));
+    let before = online_at(&store, us("2026-01-01 12:00:00"));
+    // Another process reads the store and keeps it open (DuckDB's locks are per process).
+    let holder_bin = env!("CARGO_BIN_EXE_mlp-hold-online");
+    let mut holder = std::process::Command::new(holder_bin)
+        .arg(dir.path())
+        .arg("stats")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{holder_bin}: {e}"));
+    let mut said = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap_or_else(|| panic!("no stdout")))
+        .read_line(&mut said)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(said.starts_with("open"), "the holder said {said:?}");
+    let mut text = std::fs::read_to_string(dir.path().join("tx.csv")).unwrap_or_default();
+    text.push_str("1,us,99.0,2026-01-01 13:00:00,2026-01-01 13:00:00\n");
+    std::fs::write(dir.path().join("tx.csv"), text).unwrap_or_else(|e| panic!("{e}"));
+    // Written in place, this would wait for the holder, then fail after 30 s.
+    let started = std::time::Instant::now();
+    let done = materialize(&p, dir.path(), &[], Some("2026-01-01 14:00:00"));
+    let waited = started.elapsed();
+    drop(holder.stdin.take());
+    let _ = holder.wait();
+    done.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "materialize waited {waited:?} for the reader"
+    );
+    assert!(!dir.path().join(".mlp/online.duckdb.next").exists());
+    // The store saw the old values until it noticed the change, then the new ones.
+    assert!(store.invalidate_if_changed(), "the change went unnoticed");
+    let after = online_at(&store, us("2026-01-01 14:00:00"));
+    assert_ne!(before, after);
+    same(&offline_at(dir.path(), "2026-01-01 14:00:00"), &after);
+}
