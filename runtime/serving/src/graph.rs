@@ -26,6 +26,8 @@ pub struct GraphModel {
     inputs: Vec<String>,
     /// Its outputs, in order.
     outputs: Vec<Column>,
+    /// The columns its outputs become for later models (`model.output`).
+    output_cols: Vec<String>,
 }
 
 /// How a `combine` node merges its members' outputs.
@@ -149,6 +151,10 @@ impl Builder<'_, '_> {
                     batcher,
                     inputs: inputs.iter().map(input_name).collect(),
                     outputs: outputs.to_vec(),
+                    output_cols: outputs
+                        .iter()
+                        .map(|o| format!("{}.{}", model.model, o.name))
+                        .collect(),
                 });
                 Ok((Node::Model(self.models.len() - 1), outputs.to_vec()))
             }
@@ -442,11 +448,11 @@ impl Graph {
             memo[r * k..(r + 1) * k].copy_from_slice(&out[i * k..(i + 1) * k]);
             filled[r] = true;
         }
-        for (j, o) in model.outputs.iter().enumerate() {
-            let col = run
-                .cols
-                .entry(format!("{}.{}", model.reference.model, o.name))
-                .or_insert_with(|| vec![0.0; n]);
+        for (j, name) in model.output_cols.iter().enumerate() {
+            let col = match run.cols.get_mut(name) {
+                Some(c) => c,
+                None => run.cols.entry(name.clone()).or_insert_with(|| vec![0.0; n]),
+            };
             for (i, &r) in rows.iter().enumerate() {
                 col[r] = out[i * k + j];
             }
