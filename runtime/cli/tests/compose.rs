@@ -338,6 +338,45 @@ fn composition_graphs_answer_what_their_models_compute() {
         "{ready}"
     );
 
+    // The named routes (matched by hand, not by actix's router): OIP metadata, readiness
+    // and infer on raw inputs, the registry, and a JSON 404 for anything else.
+    let base = &server.base;
+    let (status, meta) = call("GET", &format!("{base}/v2/models/fraud_vote"), None);
+    assert_eq!(
+        (status, meta["name"].as_str()),
+        (200, Some("fraud_vote")),
+        "{meta}"
+    );
+    let (status, ready) = call("GET", &format!("{base}/v2/models/fraud_vote/ready"), None);
+    assert_eq!(
+        (status, ready["ready"].as_bool()),
+        (200, Some(true)),
+        "{ready}"
+    );
+    let raw =
+        json!({"inputs": [{"name": "x", "shape": [2, 1], "datatype": "FP32", "data": [0.5, 0.0]}]});
+    let (status, inferred) = call(
+        "POST",
+        &format!("{base}/v2/models/merchant_online/infer"),
+        Some(raw),
+    );
+    assert_eq!(status, 200, "{inferred}");
+    let data: Vec<f64> = inferred["outputs"][0]["data"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    close(&data, &[sigmoid(0.35), sigmoid(0.1)], "infer on raw inputs");
+    let (status, models) = call("GET", &format!("{base}/v1/registry/models"), None);
+    assert_eq!(status, 200, "{models}");
+    assert!(models.to_string().contains("fraud_deep"), "{models}");
+    for path in ["/v1/deployments/fraud_vote", "/v2/models/", "/nowhere"] {
+        let (status, e) = call("GET", &format!("{base}{path}"), None);
+        assert!(
+            status == 404 && e["error"].is_string(),
+            "{path}: {status} {e}"
+        );
+    }
+
     // An apply that changes the weights swaps `fraud_vote` while a client keeps calling it:
     // no request fails, and the new weights answer once the server says it reloaded.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
