@@ -18,10 +18,13 @@ struct Histogram {
     sum: f64,
 }
 
+/// A deployment's requests by model version, then HTTP status.
+type ByVersion = BTreeMap<String, BTreeMap<u16, u64>>;
+
 /// The server's counters.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    requests: Mutex<BTreeMap<String, ByVersion>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     /// Prediction log records written to Parquet.
     pub log_written: AtomicU64,
@@ -38,12 +41,23 @@ fn escape(s: &str) -> String {
 impl Metrics {
     /// Counts one answered request.
     pub fn request(&self, deployment: &str, version: &str, status: u16, seconds: f64) {
+        // Keys are allocated once per series, not per request.
         if let Ok(mut r) = self.requests.lock() {
-            *r.entry((deployment.to_string(), version.to_string(), status))
-                .or_default() += 1;
+            let by_version = match r.get_mut(deployment) {
+                Some(v) => v,
+                None => r.entry(deployment.to_string()).or_default(),
+            };
+            let by_status = match by_version.get_mut(version) {
+                Some(s) => s,
+                None => by_version.entry(version.to_string()).or_default(),
+            };
+            *by_status.entry(status).or_default() += 1;
         }
         if let Ok(mut l) = self.latency.lock() {
-            let h = l.entry(deployment.to_string()).or_default();
+            let h = match l.get_mut(deployment) {
+                Some(h) => h,
+                None => l.entry(deployment.to_string()).or_default(),
+            };
             for (i, b) in BUCKETS.iter().enumerate() {
                 if seconds <= *b {
                     h.counts[i] += 1;
@@ -59,12 +73,16 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP mlp_requests_total Prediction requests answered, by deployment, model version and HTTP status.\n# TYPE mlp_requests_total counter\n");
         if let Ok(r) = self.requests.lock() {
-            for ((d, v, s), n) in r.iter() {
-                out.push_str(&format!(
-                    "mlp_requests_total{{deployment=\"{}\",version=\"{}\",code=\"{s}\"}} {n}\n",
-                    escape(d),
-                    escape(v)
-                ));
+            for (d, versions) in r.iter() {
+                for (v, statuses) in versions {
+                    for (s, n) in statuses {
+                        out.push_str(&format!(
+                            "mlp_requests_total{{deployment=\"{}\",version=\"{}\",code=\"{s}\"}} {n}\n",
+                            escape(d),
+                            escape(v)
+                        ));
+                    }
+                }
             }
         }
         out.push_str("# HELP mlp_request_duration_seconds Prediction latency, from request to answer.\n# TYPE mlp_request_duration_seconds histogram\n");
@@ -92,5 +110,30 @@ impl Metrics {
             self.log_dropped.load(Ordering::Relaxed)
         ));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_per_deployment_version_and_status() {
+        let m = Metrics::default();
+        m.request("fraud_api", "fraud_scorer@1", 200, 0.0007);
+        m.request("fraud_api", "fraud_scorer@1", 200, 0.003);
+        m.request("fraud_api", "fraud_scorer@2", 503, 0.5);
+        m.request("other", "", 404, 0.0001);
+        let text = m.render(0, 0);
+        for line in [
+            "mlp_requests_total{deployment=\"fraud_api\",version=\"fraud_scorer@1\",code=\"200\"} 2",
+            "mlp_requests_total{deployment=\"fraud_api\",version=\"fraud_scorer@2\",code=\"503\"} 1",
+            "mlp_requests_total{deployment=\"other\",version=\"\",code=\"404\"} 1",
+            "mlp_request_duration_seconds_bucket{deployment=\"fraud_api\",le=\"0.001\"} 1",
+            "mlp_request_duration_seconds_bucket{deployment=\"fraud_api\",le=\"0.005\"} 2",
+            "mlp_request_duration_seconds_count{deployment=\"fraud_api\"} 3",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
     }
 }
