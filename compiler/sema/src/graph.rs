@@ -22,6 +22,8 @@ pub struct DeployInfo {
     pub logged: HashSet<InputRef>,
     /// Logging off.
     pub log_none: bool,
+    /// The models its graph runs (their outputs are available to later steps of a chain).
+    pub models: Vec<String>,
 }
 
 struct Node {
@@ -132,8 +134,10 @@ impl<'a> Checker<'a> {
                                     }
                                 }
                             }
-                            produced.insert(model.model.clone());
                         }
+                        // Every model this step runs (a deployment's graph included)
+                        // offers its outputs to the later steps.
+                        produced.extend(self.served_models(&n.node));
                         inputs.extend(n.inputs);
                         outputs = n.outputs;
                         steps.push(n.node);
@@ -527,6 +531,7 @@ impl<'a> Checker<'a> {
                 outputs: n.outputs.clone(),
                 logged,
                 log_none: matches!(log, LogPolicy::None),
+                models: self.served_models(&n.node),
             },
         );
         let outputs = n
@@ -549,6 +554,33 @@ impl<'a> Checker<'a> {
             replicas,
         };
         self.push_decl(d, spec, deps);
+    }
+
+    /// The models a serving graph runs, through the deployments it names.
+    fn served_models(&self, g: &GraphNode) -> Vec<String> {
+        match g {
+            GraphNode::Model { model } => vec![model.model.clone()],
+            GraphNode::Deployment { name } => self
+                .deploy_info
+                .get(name)
+                .map(|d| d.models.clone())
+                .unwrap_or_default(),
+            GraphNode::Chain { steps } => {
+                steps.iter().flat_map(|s| self.served_models(s)).collect()
+            }
+            GraphNode::Route {
+                by,
+                then,
+                otherwise,
+                ..
+            } => [by, then, otherwise]
+                .iter()
+                .flat_map(|s| self.served_models(s))
+                .collect(),
+            GraphNode::Combine { members, .. } => {
+                members.iter().flat_map(|s| self.served_models(s)).collect()
+            }
+        }
     }
 
     /// `mode = lookup` precomputes one answer per entity key: every input the graph's
