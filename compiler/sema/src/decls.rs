@@ -99,7 +99,7 @@ impl<'a> Checker<'a> {
         self.collect();
         self.check_env();
         self.declare_signatures();
-        let decls: Vec<&'a Decl> = self.all_decls().collect();
+        let decls: Vec<&'a Decl> = deployments_after_what_they_name(self.all_decls().collect());
         let mut project_seen: Option<Span> = None;
         for d in &decls {
             match d.kind {
@@ -342,5 +342,71 @@ impl<'a> Checker<'a> {
             );
         }
         v
+    }
+}
+
+/// The declarations with each deployment moved after the deployments its graph names (in
+/// declaration order otherwise), so that checking a graph sees what the deployments it reuses
+/// produce, wherever they are declared. With a cycle among them the order stays as declared
+/// (E0303 reports the cycle).
+fn deployments_after_what_they_name(decls: Vec<&Decl>) -> Vec<&Decl> {
+    fn names<'e>(e: &'e ast::Expr, out: &mut Vec<&'e str>) {
+        match &e.kind {
+            ExprKind::Path(p) if p.len() == 1 => out.push(p[0].name.as_str()),
+            ExprKind::Call { args, .. } => args.iter().for_each(|a| names(&a.value, out)),
+            ExprKind::List(items) => items.iter().for_each(|i| names(i, out)),
+            ExprKind::Paren(x) => names(x, out),
+            _ => {}
+        }
+    }
+    let deployments: HashMap<&str, &Decl> = decls
+        .iter()
+        .filter(|d| d.kind == DeclKind::Deployment)
+        .filter_map(|d| Some((d.name.as_ref()?.name.as_str(), *d)))
+        .collect();
+    fn visit<'d>(
+        d: &'d Decl,
+        deployments: &HashMap<&str, &'d Decl>,
+        state: &mut HashMap<*const Decl, bool>,
+        out: &mut Vec<&'d Decl>,
+    ) -> bool {
+        if let Some(done) = state.get(&(d as *const Decl)) {
+            // Done: acyclic; still in progress: a cycle.
+            return *done;
+        }
+        state.insert(d as *const Decl, false);
+        let mut named = Vec::new();
+        for s in &d.body.stmts {
+            if let ast::StmtKind::Attr { key, value } = &s.kind {
+                if key.name == "model" {
+                    names(value, &mut named);
+                }
+            }
+        }
+        let mut acyclic = true;
+        for n in named {
+            if let Some(dep) = deployments.get(n) {
+                acyclic &= visit(dep, deployments, state, out);
+            }
+        }
+        state.insert(d as *const Decl, true);
+        out.push(d);
+        acyclic
+    }
+    let mut out = Vec::with_capacity(decls.len());
+    let mut state = HashMap::new();
+    let mut acyclic = true;
+    for d in &decls {
+        if d.kind == DeclKind::Deployment {
+            acyclic &= visit(d, &deployments, &mut state, &mut out);
+        } else {
+            out.push(d);
+        }
+    }
+    // A cycle keeps the declaration order, in which E0303 reports it.
+    if acyclic {
+        out
+    } else {
+        decls
     }
 }
