@@ -1,4 +1,4 @@
-//! Gives this crate's binaries (tests) rpaths to the prebuilt libduckdb and to the venv's
+//! Gives the binaries (and tests) of mlp-serving and mlpc, which both use this script, rpaths to the prebuilt libduckdb and to the venv's
 //! libtorch, and links libtorch with `--no-as-needed` so that libtorch_cuda is kept and CUDA
 //! is seen where there is one (see DESIGN.md, Build).
 

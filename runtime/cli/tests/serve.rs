@@ -14,6 +14,27 @@ use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// What PyTorch itself answers for `rows` with `fraud_scorer@production`'s artifact.
+fn pytorch(p: &std::path::Path, rows: &[Vec<f64>]) -> Vec<f64> {
+    let artifact = mlp_registry::Registry::open(p)
+        .and_then(|r| {
+            r.resolve("fraud_scorer", "production")
+                .map(|v| r.artifact_path(&v))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let code = format!(
+        "import torch, json\nm = torch.jit.load({:?})\nx = torch.tensor({}, dtype=torch.float32)\nprint(json.dumps(m(x).reshape(-1).tolist()))",
+        artifact.display().to_string(),
+        serde_json::to_string(rows).unwrap_or_default()
+    );
+    let out = Command::new(venv().join("bin/python"))
+        .args(["-c", &code])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
 #[test]
 fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
     let dir = example();
@@ -60,25 +81,7 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         .prepare(&format!("SELECT coalesce(user_stats__txn_count_7d, 0), coalesce(user_stats__avg_amount_7d, 0), coalesce(checkout_derived__amount_vs_avg, 0), CAST(coalesce(checkout_derived__foreign, false) AS DOUBLE), score FROM read_parquet('{scores}') LIMIT 1"))
         .and_then(|mut s| s.query_row([], |r| Ok((0..5).map(|i| r.get::<_, f64>(i).unwrap_or(f64::NAN)).collect())))
         .unwrap_or_else(|e| panic!("{e}"));
-    let artifact = mlp_registry::Registry::open(p)
-        .and_then(|r| {
-            r.resolve("fraud_scorer", "production")
-                .map(|v| r.artifact_path(&v))
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-    let code = format!(
-        "import torch\nm = torch.jit.load({:?})\nprint(m(torch.tensor([{:?}], dtype=torch.float32)).reshape(-1)[0].item())",
-        artifact.display().to_string(),
-        &first[..4]
-    );
-    let out = Command::new(venv().join("bin/python"))
-        .args(["-c", &code])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let want: f64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let want = pytorch(p, &[first[..4].to_vec()])[0];
     assert!(
         (first[4] - want).abs() < 1e-5,
         "scored {}, PyTorch {want}",
@@ -129,23 +132,7 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
                 .collect()
         })
         .collect();
-    let artifact = mlp_registry::Registry::open(p)
-        .and_then(|r| {
-            r.resolve("fraud_scorer", "production")
-                .map(|v| r.artifact_path(&v))
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-    let code = format!(
-        "import torch, json\nm = torch.jit.load({:?})\nx = torch.tensor({}, dtype=torch.float32)\nprint(json.dumps(m(x).reshape(-1).tolist()))",
-        artifact.display().to_string(),
-        serde_json::to_string(&rows).unwrap_or_default()
-    );
-    let out = Command::new(venv().join("bin/python"))
-        .args(["-c", &code])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let expected: Vec<f64> = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let expected = pytorch(p, &rows);
     for (got, want) in scores.iter().zip(&expected) {
         assert!((got - want).abs() < 1e-5, "served {got}, PyTorch {want}");
     }
