@@ -3,15 +3,17 @@
 # defaults: generates the seeded data, checks the project, prints its resource graph, plans
 # and applies it, shows a feature's lineage, materializes the online store, builds a
 # point-in-time training set, looks features up online, checks for skew, runs the training
-# pipeline (PyTorch from the venv, registration, gate) and shows the registered model. Later
-# components (serving, monitoring) extend it.
+# pipeline (PyTorch from the venv, registration, gate), shows the registered model, promotes
+# it to production, serves it and prints a prediction. Later components (monitoring,
+# suggestions) extend it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MLP_ROOT"
 bash scripts/bootstrap.sh
 cargo build --release -p mlpc -p mlp-features
 MLPC="$CARGO_TARGET_DIR/release/mlpc"
-echo "==> mlp-sql examples/fraud/generate.sql (seeded demo data)"
+echo "==> mlp-sql examples/fraud/generate.sql (seeded demo data into examples/fraud/data/)"
+mkdir -p examples/fraud/data # git-ignored: a fresh clone has no data folder
 "$CARGO_TARGET_DIR/release/mlp-sql" examples/fraud/generate.sql
 echo "==> mlpc check examples/fraud"
 "$MLPC" check examples/fraud
@@ -42,3 +44,41 @@ echo "==> mlpc registry show examples/fraud fraud_scorer@staging"
 "$MLPC" registry show examples/fraud fraud_scorer@staging
 echo "==> mlpc runs examples/fraud"
 "$MLPC" runs examples/fraud --limit 5
+echo "==> mlpc registry alias examples/fraud fraud_scorer staging production"
+"$MLPC" registry alias examples/fraud fraud_scorer staging production
+
+echo "==> mlpc serve examples/fraud (the applied plan, on a free loopback port)"
+serve_log="$(mktemp)"
+"$MLPC" serve examples/fraud --bind 127.0.0.1:0 --no-scheduler 2>"$serve_log" &
+server=$!
+stop_server() { kill -TERM "$server" 2>/dev/null && wait "$server"; rm -f "$serve_log"; }
+trap stop_server EXIT
+base=""
+for _ in $(seq 1 600); do # it says where it listens once its models are warm (at most 60 s)
+  base="$(grep -o 'on http://[0-9.:]*' "$serve_log" | head -n1 | cut -c4-)" || true
+  [ -n "$base" ] && break
+  kill -0 "$server" 2>/dev/null || { cat "$serve_log" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$base" ] || { echo "error: mlpc serve did not start" >&2; cat "$serve_log" >&2; exit 1; }
+curl -fsS "$base/readyz" >/dev/null
+body='{"entities": {"user_id": 42}, "request": {"amount": 480.0, "country": "US", "merchant_id": 7}}'
+echo "==> POST $base/v1/deployments/fraud_api/predict"
+echo "    $body"
+answer="$(curl -sS -H 'content-type: application/json' -d "$body" -w '\n%{http_code}' "$base/v1/deployments/fraud_api/predict")"
+code="${answer##*$'\n'}"
+echo "<== HTTP $code ${answer%$'\n'*}"
+[ "$code" = 200 ] || { echo "error: the prediction failed" >&2; cat "$serve_log" >&2; exit 1; }
+echo "==> stopping the server (SIGTERM: requests in flight finish, the prediction log flushes)"
+trap - EXIT
+stop_server
+
+cat <<NEXT
+
+The demo is done. What to try next ($MLPC is mlpc):
+  mlpc serve examples/fraud                        then POST to /v1/deployments/fraud_api/predict
+  mlpc lineage checkout_derived.amount_vs_avg --dir examples/fraud
+  mlpc plan examples/fraud                         after editing examples/fraud/*.mlp
+  mlpc explain E0101                               what a diagnostic code means
+  docs/serving.md and specs/language.md            the HTTP API and the language
+NEXT

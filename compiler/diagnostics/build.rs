@@ -29,6 +29,7 @@ fn main() {
             "types" => "Phase::Types",
             "graph" => "Phase::Graph",
             "env" => "Phase::Env",
+            "runtime" => "Phase::Runtime",
             _ => "Phase::Lint",
         };
         let doc = docs.join(format!("{code}.md"));

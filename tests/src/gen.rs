@@ -1,5 +1,5 @@
 //! A generator of large, valid projects for benchmarks and scale tests: `files` files holding
-//! `features` features in all, with sources, views, models, deployments, monitors and
+//! `features` features in all, with sources, views, models, deployments and
 //! consumers spread across them so that every phase of the checker has work to do.
 
 use std::fmt::Write as _;
@@ -12,7 +12,7 @@ pub struct Shape {
     pub files: usize,
     /// Number of features across all views.
     pub features: usize,
-    /// One model (with a deployment, a monitor and a consumer) every this many files; 0 for none.
+    /// One model (with a deployment and a consumer) every this many files; 0 for none.
     pub model_every: usize,
 }
 
@@ -86,7 +86,7 @@ pub fn generate(shape: Shape) -> Vec<(String, String)> {
                 .collect();
             let _ = write!(
                 s,
-                "\nfeatures derived_{k} {{\n  ratio_{k}: float = call.amount / coalesce(view_{k}.f{k}_2, 1.0)\n}}\n\nmodel model_{k} {{\n  inputs = [\n{}    derived_{k}.ratio_{k},\n  ]\n  output = score: float\n}}\n\ndeployment serve_{k} {{\n  model = model_{k}@production\n  log   = all\n\n  sla {{\n    latency_p99 = 20ms\n    throughput  = 500/s\n  }}\n}}\n\nmonitor watch_{k} {{\n  on     = serve_{k}\n  every  = 1h\n  window = 24h\n\n  check psi(view_{k}.f{k}_2) < 0.2\n  check latency_p99 < 20ms\n\n  alert = [log]\n}}\n\nconsumer app_{k} {{\n  uses  = serve_{k}.score\n  owner = \"team-{}\"\n}}\n",
+                "\nfeatures derived_{k} {{\n  ratio_{k}: float = call.amount / coalesce(view_{k}.f{k}_2, 1.0)\n}}\n\nmodel model_{k} {{\n  inputs = [\n{}    derived_{k}.ratio_{k},\n  ]\n  output = score: float\n}}\n\ndeployment serve_{k} {{\n  model = model_{k}@production\n  log   = all\n\n  batching {{\n    max_batch = 32\n    max_delay = 2ms\n  }}\n}}\n\nconsumer app_{k} {{\n  uses  = serve_{k}.score\n  owner = \"team-{}\"\n}}\n",
                 inputs.concat(),
                 k % 7
             );

@@ -22,14 +22,7 @@ fn generated_project_checks_clean() {
     let features = plan.resources().filter(|r| r.kind() == "feature").count();
     // 300 batch features plus one on-demand feature per model (files 0, 5, 10).
     assert_eq!(features, 303);
-    for kind in [
-        "model",
-        "deployment",
-        "monitor",
-        "consumer",
-        "source",
-        "feature_view",
-    ] {
+    for kind in ["model", "deployment", "consumer", "source", "feature_view"] {
         assert!(
             plan.resources().any(|r| r.kind() == kind),
             "no {kind} in the plan"

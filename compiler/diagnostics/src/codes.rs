@@ -20,6 +20,8 @@ pub enum Phase {
     Env,
     /// E06xx: warnings about unused or unreachable declarations.
     Lint,
+    /// E07xx: accepted by the language, not run by this version of the runtime.
+    Runtime,
 }
 
 /// One entry of the code table.
@@ -88,6 +90,7 @@ mod tests {
                 Phase::Graph => "E03",
                 Phase::Env => "E04",
                 Phase::Lint => "E06",
+                Phase::Runtime => "E07",
             };
             assert!(c.code.starts_with(group), "{} is not in {group}xx", c.code);
             assert_eq!(

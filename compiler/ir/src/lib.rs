@@ -6,9 +6,11 @@
 
 pub mod cron;
 mod expr;
+mod scalar;
 mod spec;
 
 pub use expr::{IrExpr, Literal};
+pub use scalar::Scalar;
 pub use spec::*;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -108,6 +110,24 @@ pub enum EdgeKind {
     Monitors,
     /// A consumer reads the deployment's outputs.
     Consumes,
+}
+
+impl EdgeKind {
+    /// The name it serialises to (`keys`, `reads`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            EdgeKind::Keys => "keys",
+            EdgeKind::Reads => "reads",
+            EdgeKind::Contains => "contains",
+            EdgeKind::Computes => "computes",
+            EdgeKind::Input => "input",
+            EdgeKind::Trains => "trains",
+            EdgeKind::Registers => "registers",
+            EdgeKind::Serves => "serves",
+            EdgeKind::Monitors => "monitors",
+            EdgeKind::Consumes => "consumes",
+        }
+    }
 }
 
 /// One edge: `from` feeds `to`.
@@ -282,4 +302,22 @@ pub fn plan_schema() -> serde_json::Value {
         .into(),
     );
     schema.to_value()
+}
+
+#[cfg(test)]
+mod edge_kind_tests {
+    use super::EdgeKind;
+
+    #[test]
+    fn each_edge_kind_is_named_as_it_serialises() {
+        use EdgeKind::*;
+        for k in [
+            Keys, Reads, Contains, Computes, Input, Trains, Registers, Serves, Monitors, Consumes,
+        ] {
+            assert_eq!(
+                serde_json::to_value(k).ok(),
+                Some(serde_json::Value::String(k.name().into()))
+            );
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! steps, against the schema of what that kind accepts (unknown, duplicate and misplaced
 //! statements are reported here, with "did you mean" help).
 
+use crate::support::{Rejection, Support};
 use indexmap::IndexMap;
 use mlp_diagnostics::{suggestion, Diagnostic, Diagnostics, Span};
 use mlp_syntax::ast::{Block, Expr, Ident, Stmt, StmtKind};
@@ -60,6 +61,49 @@ impl<'a> Body<'a> {
     pub fn block(&self, name: &str) -> Option<&'a Block> {
         self.blocks.get(name).map(|(_, b)| *b)
     }
+}
+
+/// Sorts `block` of kind `what` (e.g. "feature view") against its schema in
+/// [`crate::support::BLOCKS`], and reports each attribute or nested block given that the
+/// schema marks as rejected by this version (E07xx; a monitor's own rejection is reported
+/// once, on the declaration).
+pub fn sort_schema<'a>(
+    diags: &mut Diagnostics,
+    block: &'a Block,
+    what: &str,
+    allow: Allow,
+) -> Body<'a> {
+    let schema = crate::support::block(what);
+    let names = |list: Option<&[(&'static str, Support)]>| -> Vec<&'static str> {
+        list.unwrap_or_default().iter().map(|(n, _)| *n).collect()
+    };
+    let attrs = names(schema.map(|s| s.attrs));
+    let blocks = names(schema.map(|s| s.blocks));
+    let body = sort(diags, block, what, &attrs, &blocks, allow);
+    let Some(schema) = schema else {
+        return body;
+    };
+    let given = |name: &str| {
+        body.attrs
+            .get(name)
+            .map(|(k, _)| k.span)
+            .or_else(|| body.blocks.get(name).map(|(k, _)| k.span))
+    };
+    for (name, support) in schema.attrs.iter().chain(schema.blocks) {
+        if let (Support::Rejected(r), Some(span)) = (support, given(name)) {
+            if *r != crate::support::MONITORS {
+                diags.push(rejection(r, span));
+            }
+        }
+    }
+    body
+}
+
+/// The diagnostic of a construct this version of mlp rejects.
+pub fn rejection(r: &Rejection, span: Span) -> Diagnostic {
+    Diagnostic::new(r.code, r.message)
+        .label(span, "accepted by the language, not run by this version")
+        .help(r.help)
 }
 
 /// Sorts `block` (of a `what`, e.g. "feature view") into a [`Body`].

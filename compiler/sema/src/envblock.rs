@@ -15,12 +15,10 @@ impl<'a> Checker<'a> {
             .filter(|d| d.kind == DeclKind::Env)
             .collect();
         for d in decls {
-            let b = body::sort(
+            let b = body::sort_schema(
                 &mut self.diags,
                 &d.body,
                 "env block",
-                &[],
-                &[],
                 Allow {
                     fields: true,
                     ..Allow::default()

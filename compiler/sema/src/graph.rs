@@ -377,23 +377,7 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn deployment(&mut self, d: &'a Decl) {
-        let b = body::sort(
-            &mut self.diags,
-            &d.body,
-            "deployment",
-            &[
-                "model",
-                "log",
-                "shadow",
-                "device",
-                "mode",
-                "replicas",
-                "owner",
-                "description",
-            ],
-            &["sla", "batching"],
-            Allow::default(),
-        );
+        let b = body::sort_schema(&mut self.diags, &d.body, "deployment", Allow::default());
         let Some(name) = d.name.as_ref().map(|n| n.name.clone()) else {
             return;
         };
@@ -481,14 +465,7 @@ impl<'a> Checker<'a> {
             }
         }
         let batching = b.block("batching").map(|blk| {
-            let bb = body::sort(
-                &mut self.diags,
-                blk,
-                "batching",
-                &["max_batch", "max_delay"],
-                &[],
-                Allow::default(),
-            );
+            let bb = body::sort_schema(&mut self.diags, blk, "batching", Allow::default());
             let mb = bb
                 .attr("max_batch")
                 .and_then(|e| self.uint(e, "max_batch", 1));
@@ -645,21 +622,16 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn monitor(&mut self, d: &'a Decl) {
-        let b = body::sort(
+        // Checked in full (so that a monitor written now is right when monitors run), and
+        // rejected: nothing evaluates it yet.
+        self.diags.push(body::rejection(
+            &crate::support::MONITORS,
+            d.name.as_ref().map_or(d.kind_span, |n| n.span),
+        ));
+        let b = body::sort_schema(
             &mut self.diags,
             &d.body,
             "monitor",
-            &[
-                "on",
-                "every",
-                "window",
-                "baseline",
-                "labels",
-                "alert",
-                "owner",
-                "description",
-            ],
-            &[],
             Allow {
                 checks: true,
                 ..Allow::default()
@@ -799,14 +771,7 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn consumer(&mut self, d: &'a Decl) {
-        let b = body::sort(
-            &mut self.diags,
-            &d.body,
-            "consumer",
-            &["uses", "owner", "contact", "description"],
-            &[],
-            Allow::default(),
-        );
+        let b = body::sort_schema(&mut self.diags, &d.body, "consumer", Allow::default());
         let mut uses = Vec::new();
         let mut deps = Vec::new();
         if let Some(e) = self.required(&b, d, "uses", "consumer", "uses = my_deployment.score") {

@@ -15,6 +15,7 @@ mod lints;
 mod lower;
 mod pipeline;
 mod sources;
+pub mod support;
 mod typeck;
 mod views;
 

@@ -14,21 +14,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 impl<'a> Checker<'a> {
     pub(crate) fn pipeline(&mut self, d: &'a Decl) {
-        let b = body::sort(
+        let b = body::sort_schema(
             &mut self.diags,
             &d.body,
             "pipeline",
-            &[
-                "schedule",
-                "catchup",
-                "retries",
-                "retry_delay",
-                "timeout",
-                "max_active_runs",
-                "owner",
-                "description",
-            ],
-            &[],
             Allow {
                 fields: true,
                 steps: true,
@@ -175,21 +164,10 @@ impl<'a> Checker<'a> {
         let mut steps = Vec::new();
         let mut deps = Vec::new();
         for (n, blk) in &b.steps {
-            let sb = body::sort(
+            let sb = body::sort_schema(
                 &mut self.diags,
                 blk,
                 "step",
-                &[
-                    "after",
-                    "run",
-                    "code",
-                    "registers",
-                    "retries",
-                    "timeout",
-                    "workdir",
-                    "promote",
-                ],
-                &["training_set", "materialize", "env"],
                 Allow {
                     requires: true,
                     ..Allow::default()
@@ -225,14 +203,7 @@ impl<'a> Checker<'a> {
                 }
             }
             if let Some(blk) = sb.block("training_set") {
-                let tb = body::sort(
-                    &mut self.diags,
-                    blk,
-                    "training_set",
-                    &["labels", "features", "at"],
-                    &[],
-                    Allow::default(),
-                );
+                let tb = body::sort_schema(&mut self.diags, blk, "training_set", Allow::default());
                 let labels = tb.attr("labels").and_then(|e| self.string(e, "labels"));
                 if tb.attr("labels").is_none() {
                     self.diags.push(
@@ -272,14 +243,7 @@ impl<'a> Checker<'a> {
                 }
             }
             if let Some(blk) = sb.block("materialize") {
-                let mb = body::sort(
-                    &mut self.diags,
-                    blk,
-                    "materialize",
-                    &["views"],
-                    &[],
-                    Allow::default(),
-                );
+                let mb = body::sort_schema(&mut self.diags, blk, "materialize", Allow::default());
                 let mut views = Vec::new();
                 if let Some(e) = mb.attr("views") {
                     let items = e.items();

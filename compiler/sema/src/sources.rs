@@ -64,6 +64,13 @@ impl<'a> Checker<'a> {
             );
             return None;
         };
+        // A store or sink the language has and this version does not run (a monitor's
+        // sinks are rejected with the monitor).
+        if let Some(crate::support::Support::Rejected(r)) = crate::support::builtin(kind, &b.name) {
+            if r != crate::support::MONITORS {
+                self.diags.push(body::rejection(&r, name.span));
+            }
+        }
         let params = b.params.clone().unwrap_or_default();
         if args.len() < b.min_args() || args.len() > b.max_args() {
             self.diags.push(
@@ -147,14 +154,7 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn project_decl(&mut self, d: &'a Decl) {
-        let b = body::sort(
-            &mut self.diags,
-            &d.body,
-            "project",
-            &["offline", "online", "lineage", "owner", "description"],
-            &[],
-            Allow::default(),
-        );
+        let b = body::sort_schema(&mut self.diags, &d.body, "project", Allow::default());
         self.project = d.name.as_ref().map(|n| n.name.clone());
         let offline = match b.attr("offline") {
             Some(e) => self.backend(e, "offline", "offline"),
@@ -247,14 +247,7 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn entity(&mut self, d: &'a Decl) {
-        let b = body::sort(
-            &mut self.diags,
-            &d.body,
-            "entity",
-            &["key", "owner", "description"],
-            &[],
-            Allow::default(),
-        );
+        let b = body::sort_schema(&mut self.diags, &d.body, "entity", Allow::default());
         let Some(key) = self.required(&b, d, "key", "entity", "key = user_id: int") else {
             return;
         };
@@ -280,29 +273,13 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn source(&mut self, d: &'a Decl) {
-        let b = body::sort(
-            &mut self.diags,
-            &d.body,
-            "source",
-            &[
-                "path",
-                "format",
-                "timestamp",
-                "created",
-                "owner",
-                "description",
-            ],
-            &["schema"],
-            Allow::default(),
-        );
+        let b = body::sort_schema(&mut self.diags, &d.body, "source", Allow::default());
         let name = d.name.as_ref().map(|n| n.name.clone()).unwrap_or_default();
         let schema = b.block("schema").map(|blk| {
-            let sb = body::sort(
+            let sb = body::sort_schema(
                 &mut self.diags,
                 blk,
                 "schema",
-                &[],
-                &[],
                 Allow {
                     fields: true,
                     ..Allow::default()
@@ -434,12 +411,10 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn request(&mut self, d: &'a Decl) {
-        let b = body::sort(
+        let b = body::sort_schema(
             &mut self.diags,
             &d.body,
             "request",
-            &["description"],
-            &[],
             Allow {
                 fields: true,
                 ..Allow::default()

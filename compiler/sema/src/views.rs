@@ -12,20 +12,10 @@ use std::collections::HashMap;
 
 impl<'a> Checker<'a> {
     pub(crate) fn features(&mut self, d: &'a Decl) {
-        let b = body::sort(
+        let b = body::sort_schema(
             &mut self.diags,
             &d.body,
             "feature view",
-            &[
-                "entity",
-                "source",
-                "ttl",
-                "owner",
-                "online",
-                "description",
-                "tags",
-            ],
-            &[],
             Allow {
                 fields: true,
                 ..Allow::default()
@@ -254,21 +244,7 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn model(&mut self, d: &'a Decl) {
-        let b = body::sort(
-            &mut self.diags,
-            &d.body,
-            "model",
-            &[
-                "format",
-                "inputs",
-                "output",
-                "outputs",
-                "owner",
-                "description",
-            ],
-            &[],
-            Allow::default(),
-        );
+        let b = body::sort_schema(&mut self.diags, &d.body, "model", Allow::default());
         let Some(name) = d.name.as_ref().map(|n| n.name.clone()) else {
             return;
         };

@@ -30,10 +30,7 @@ pub fn dot(plan: &Plan) -> String {
         ));
     }
     for e in plan.edges() {
-        let kind = serde_json::to_value(e.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let kind = e.kind.name();
         out.push_str(&format!(
             "  \"{}\" -> \"{}\" [label=\"{}\"];\n",
             label(&e.from),
@@ -53,10 +50,7 @@ pub fn mermaid(plan: &Plan) -> String {
         out.push_str(&format!("  {}[\"{}\"]\n", id(&r.id), label(&r.id)));
     }
     for e in plan.edges() {
-        let kind = serde_json::to_value(e.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let kind = e.kind.name();
         out.push_str(&format!("  {} -->|{}| {}\n", id(&e.from), kind, id(&e.to)));
     }
     out

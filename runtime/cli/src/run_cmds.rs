@@ -359,7 +359,8 @@ pub fn schedules(a: &SchedulesArgs) -> ExitCode {
 /// `mlpc scheduler`: runs the project's schedules in the foreground until Ctrl-C.
 pub fn scheduler(a: &SchedulesArgs) -> ExitCode {
     let dir = a.dir.clone();
-    if let Err(code) = checked_plan(&dir, None) {
+    // The schedules of the applied plan: apply is the gate, as for `mlpc serve`.
+    if let Err(code) = crate::serve_cmd::applied_plan(&dir) {
         return code;
     }
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
@@ -385,28 +386,19 @@ pub fn scheduler(a: &SchedulesArgs) -> ExitCode {
                 () = term => {},
             }
         });
-        let _ = stop_tx.send(());
+        // The receiver is gone only when the scheduler has already returned.
+        stop_tx.send(()).ok();
     });
-    // The specs are read again at every tick; while they do not check, the last good plan
-    // stays in force.
+    // The applied plan is read again at every tick, so an apply takes effect at the next
+    // one; while the state cannot be read, the last plan read stays in force.
     let last_good = std::cell::RefCell::new(None::<mlp_ir::Plan>);
-    let warned = std::cell::Cell::new(false);
     let load = || {
-        let checked = mlp_driver::check_dir(&dir, None);
-        let ok = !checked.has_errors();
-        match checked.plan.filter(|_| ok) {
-            Some(p) => {
-                warned.set(false);
-                *last_good.borrow_mut() = Some(p.clone());
-                Some(p)
-            }
-            None => {
-                if !warned.replace(true) {
-                    eprintln!("scheduler: the specs do not check; keeping the last good plan (see `mlpc check`)");
-                }
-                last_good.borrow().clone()
-            }
+        match mlp_state::Catalog::read_applied_plan(&dir) {
+            Ok(Some(p)) => *last_good.borrow_mut() = Some(p),
+            Ok(None) => {}
+            Err(e) => eprintln!("scheduler: {e}; keeping the last plan read"),
         }
+        last_good.borrow().clone()
     };
     eprintln!(
         "scheduler: running the schedules of {} (Ctrl-C stops)",

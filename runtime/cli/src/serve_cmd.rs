@@ -1,11 +1,87 @@
 //! `mlpc serve`: the HTTP server for the project's deployments, online features, registry
 //! and metrics, with the pipeline scheduler running beside it; and `mlpc score`, the same
-//! deployment's model over a file.
+//! deployment's model over a file. Both run the plan the last `mlpc apply` stored in the
+//! state, never the source: apply is the gate.
 
-use crate::state_cmds::{checked_plan, fail};
+use crate::state_cmds::fail;
 use clap::Args;
-use std::path::PathBuf;
+use mlp_ir::Plan;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// The plan the last `mlpc apply` stored, or the exit code after saying why there is none.
+pub(crate) fn applied_plan(dir: &Path) -> Result<Plan, ExitCode> {
+    match mlp_state::Catalog::read_applied_plan(dir) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(fail(format!(
+            "nothing is applied in `{}` yet: run `mlpc apply {}` first (mlpc serves and runs the applied plan, never unapplied source)",
+            dir.display(),
+            dir.display()
+        ))),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// What differs between the source and the applied plan: resources added, changed and
+/// removed in the source, by id.
+fn source_drift(source: &Plan, applied: &Plan) -> Vec<String> {
+    let hashes = |p: &Plan| -> BTreeMap<String, String> {
+        p.resources()
+            .map(|r| (r.id.clone(), r.hash.clone()))
+            .collect()
+    };
+    let (src, app) = (hashes(source), hashes(applied));
+    let mut out = Vec::new();
+    for (id, h) in &src {
+        match app.get(id) {
+            None => out.push(format!("+ {id}")),
+            Some(a) if a != h => out.push(format!("~ {id}")),
+            Some(_) => {}
+        }
+    }
+    out.extend(
+        app.keys()
+            .filter(|id| !src.contains_key(*id))
+            .map(|id| format!("- {id}")),
+    );
+    out
+}
+
+/// Warns once when the source of `dir` differs from the applied plan (or does not check),
+/// naming what differs; the applied plan is served all the same.
+pub(crate) fn warn_if_source_differs(dir: &Path, env: Option<&str>, applied: &Plan) {
+    let checked = mlp_driver::check_dir(dir, env);
+    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+    let source = match checked.plan {
+        Some(p) if errors == 0 => p,
+        _ => {
+            eprintln!(
+                "warning: the source in `{}` does not check ({errors} error(s), see `mlpc check`); serving the applied plan",
+                dir.display()
+            );
+            return;
+        }
+    };
+    let drift = source_drift(&source, applied);
+    if drift.is_empty() {
+        return;
+    }
+    const SHOWN: usize = 20;
+    let mut list = drift
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if drift.len() > SHOWN {
+        list.push_str(&format!(" and {} more", drift.len() - SHOWN));
+    }
+    eprintln!(
+        "warning: the source in `{}` differs from the applied plan ({list}); serving the applied plan until `mlpc apply`",
+        dir.display()
+    );
+}
 
 /// `mlpc serve`.
 #[derive(Debug, Args)]
@@ -22,17 +98,19 @@ pub struct ServeArgs {
     /// Do not run the pipeline schedules.
     #[arg(long)]
     no_scheduler: bool,
-    /// Read environment values from DIR/env/NAME.yaml.
+    /// The environment the source is compared in (DIR/env/NAME.yaml); what serves is the
+    /// applied plan, with the environment it was applied with.
     #[arg(long, value_name = "NAME")]
     env: Option<String>,
 }
 
 /// `mlpc serve`.
 pub fn serve(a: &ServeArgs) -> ExitCode {
-    let plan = match checked_plan(&a.dir, a.env.as_deref()) {
+    let plan = match applied_plan(&a.dir) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    warn_if_source_differs(&a.dir, a.env.as_deref(), &plan);
     let token = std::env::var("MLP_TOKEN").ok().filter(|t| !t.is_empty());
     let config = mlp_serving::Config {
         project_dir: a.dir.clone(),
@@ -41,18 +119,15 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         workers: a.workers,
         log_queue: 100_000,
     };
-    // After each `mlpc apply`, the project is checked again and changed deployments swap in.
+    // After each `mlpc apply`, the newly applied plan is read and changed deployments swap in.
     let reload = {
         let dir = a.dir.clone();
-        let env = a.env.clone();
         mlp_serving::reload::Reloader::new(
             &a.dir,
-            Box::new(move || {
-                let checked = mlp_driver::check_dir(&dir, env.as_deref());
-                match checked.plan {
-                    Some(p) if !checked.has_errors() => Ok(p),
-                    _ => Err("the project does not check; run `mlpc check`".into()),
-                }
+            Box::new(move || match mlp_state::Catalog::read_applied_plan(&dir) {
+                Ok(Some(p)) => Ok(p),
+                Ok(None) => Err("the state holds no applied plan".into()),
+                Err(e) => Err(e.to_string()),
             }),
         )
     };
@@ -64,12 +139,14 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let scheduler = (!a.no_scheduler).then(|| {
         let dir = a.dir.clone();
-        let env = a.env.clone();
         std::thread::spawn(move || {
-            let load = || {
-                let checked = mlp_driver::check_dir(&dir, env.as_deref());
-                let ok = !checked.has_errors();
-                checked.plan.filter(|_| ok)
+            // The schedules of the applied plan, read again at every tick.
+            let load = || match mlp_state::Catalog::read_applied_plan(&dir) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("scheduler: {e}");
+                    None
+                }
             };
             if let Err(e) = mlp_pipelines::schedule::run_scheduler(&dir, &load, &stop_rx, false) {
                 eprintln!("scheduler: {e}");
@@ -80,7 +157,9 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
     running.run_until_signal();
     drop(stop_tx);
     if let Some(s) = scheduler {
-        let _ = s.join();
+        if s.join().is_err() {
+            eprintln!("scheduler: the scheduler thread panicked");
+        }
     }
     eprintln!("stopped; the prediction log is flushed");
     ExitCode::SUCCESS
@@ -101,7 +180,8 @@ pub struct ScoreArgs {
     /// Output file: .parquet or .csv.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Read environment values from DIR/env/NAME.yaml.
+    /// The environment the source is compared in (DIR/env/NAME.yaml); what scores is the
+    /// applied plan.
     #[arg(long, value_name = "NAME")]
     env: Option<String>,
 }
@@ -112,10 +192,11 @@ pub fn score(a: &ScoreArgs) -> ExitCode {
     let Some(deployment) = rest.first() else {
         return fail("name the deployment");
     };
-    let plan = match checked_plan(&dir, a.env.as_deref()) {
+    let plan = match applied_plan(&dir) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    warn_if_source_differs(&dir, a.env.as_deref(), &plan);
     let req = mlp_serving::score::ScoreRequest {
         project_dir: dir.clone(),
         deployment: deployment.clone(),

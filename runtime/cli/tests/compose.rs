@@ -9,10 +9,8 @@
 
 mod common;
 
-use common::serving::{call, example, mlpc, serve, venv};
+use common::serving::{call, example, mlpc, register_linear as register, serve};
 use serde_json::{json, Value};
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 /// `fraud_scorer`: sigmoid(2 * amount_vs_avg - 2), over its four inputs.
@@ -66,53 +64,6 @@ fn sigmoid(x: f64) -> f64 {
 
 fn dot(w: &[f64], x: &[f64]) -> f64 {
     w.iter().zip(x).map(|(a, b)| a * b).sum()
-}
-
-/// Writes a TorchScript `x @ w + b` (with a sigmoid when asked) and registers it.
-fn register(dir: &Path, model: &str, w: &[f64], b: f64, sigmoid: bool) {
-    let file = dir.join(format!("{model}-{b}.pt"));
-    let code = format!(
-        r#"
-import torch
-class Linear(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("w", torch.tensor({w:?}, dtype=torch.float32).reshape(-1, 1))
-        self.b = {b:?}
-        self.sig = {sig}
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x @ self.w + self.b
-        if self.sig:
-            return torch.sigmoid(y)
-        return y
-torch.jit.save(torch.jit.script(Linear()), {file:?})
-"#,
-        sig = if sigmoid { "True" } else { "False" },
-        file = file.display().to_string(),
-    );
-    // TorchScript reads the class's source, so the script is a file.
-    let script = dir.join("make_model.py");
-    std::fs::write(&script, code).unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(venv().join("bin/python"))
-        .arg(&script)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    mlpc(
-        &[
-            "registry",
-            "register",
-            ".",
-            model,
-            "--artifact",
-            &file.display().to_string(),
-        ],
-        dir,
-    );
 }
 
 /// Input `name` of row `i` as the model saw it (null as 0, booleans as 1 and 0).

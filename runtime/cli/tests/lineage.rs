@@ -1,5 +1,5 @@
 //! `mlpc lineage` on the fraud example: a single feature's lineage reaches the models,
-//! deployments, monitors and consumers that read it; upstream walks back to its source;
+//! deployments and consumers that read it; upstream walks back to its source;
 //! references resolve from full ids, VIEW.FEATURE and unique names; unknown ones fail with a
 //! suggestion.
 
@@ -27,7 +27,7 @@ fn lineage(args: &[&str]) -> (i32, String, String) {
 }
 
 #[test]
-fn a_feature_reaches_models_deployments_monitors_and_consumers() {
+fn a_feature_reaches_models_deployments_and_consumers() {
     let (code, out, err) = lineage(&[
         "user_stats.avg_amount_7d",
         "--downstream",
@@ -46,7 +46,6 @@ fn a_feature_reaches_models_deployments_monitors_and_consumers() {
         "feature.checkout_derived.amount_vs_avg",
         "model.fraud_scorer",
         "deployment.fraud_api",
-        "monitor.fraud_health",
         "consumer.checkout_service",
         "consumer.review_queue",
     ] {

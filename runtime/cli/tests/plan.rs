@@ -143,7 +143,6 @@ fn changed_feature_read_by_a_deployed_model_is_breaking() {
         "model.scorer",
         "deployment.api",
         "deployment.batch",
-        "monitor.health",
         "consumer.checkout",
     ] {
         assert!(
@@ -339,7 +338,6 @@ fn a_change_under_a_deployed_model_shows_everything_it_reaches_and_fails_ci() {
         "model.scorer",
         "deployment.api",
         "deployment.batch",
-        "monitor.health",
         "consumer.checkout",
     ] {
         assert!(human.contains(id), "{id} not shown:\n{human}");

@@ -153,7 +153,7 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         (
             json!({"entities": {"user_id": "x"}, "request": {"amount": 1.0, "country": "DE"}}),
             400,
-            "`entities.user_id` must be an integer",
+            "`entities.user_id` at row 0 must be an integer",
         ),
         (
             json!({"entities": {}, "request": {"amount": 1.0, "country": "DE"}}),

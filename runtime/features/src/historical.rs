@@ -415,7 +415,7 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
 
     let conn = Connection::open_in_memory()?;
     // Naive timestamps are UTC; TIMESTAMPTZ values are converted to UTC.
-    let _ = conn.execute_batch("SET TimeZone = 'UTC';");
+    conn.execute_batch("SET TimeZone = 'UTC';")?;
     let entities = file_reader(&req.entities)?;
     let ecols = columns_of(&conn, &entities, &req.entities)?;
     require(

@@ -151,7 +151,7 @@ pub fn materialize(
     })?;
     let _lock = writer_lock(&dir)?;
     let (next, conn) = NextDb::start(&online_db(project_dir))?;
-    let _ = conn.execute_batch("SET TimeZone = 'UTC';");
+    conn.execute_batch("SET TimeZone = 'UTC';")?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS watermarks (view VARCHAR PRIMARY KEY, watermark TIMESTAMP NOT NULL, definition VARCHAR NOT NULL, materialized_at TIMESTAMP NOT NULL);",
     )?;

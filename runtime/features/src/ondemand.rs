@@ -6,7 +6,8 @@
 //! by zero is null, `/` divides as floats, floats follow IEEE (infinities; NaN equals NaN and
 //! sorts above every number, as in DuckDB), `ln`/`sqrt` outside their domain are null.
 
-use mlp_ir::{IrExpr, Literal};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike};
+use mlp_ir::{IrExpr, Literal, Scalar};
 use serde_json::Value;
 
 /// A value during evaluation.
@@ -216,14 +217,25 @@ pub fn kind_of(e: &IrExpr, leaf: &dyn Fn(&IrExpr) -> Kind) -> Kind {
         },
         IrExpr::Call { func, args } => {
             let k = |i: usize| args.get(i).map_or(Kind::Null, |a| kind_of(a, leaf));
-            match func.as_str() {
-                "coalesce" => unify(k(0), k(1)),
-                "if_else" => unify(k(1), k(2)),
-                "abs" => k(0),
-                "lower" | "upper" => Kind::Str,
-                "length" => Kind::Int,
-                "is_null" => Kind::Bool,
-                _ => Kind::Float,
+            match Scalar::from_name(func) {
+                Some(Scalar::Coalesce) => unify(k(0), k(1)),
+                Some(Scalar::IfElse) => unify(k(1), k(2)),
+                Some(Scalar::Abs) => k(0),
+                Some(Scalar::Lower | Scalar::Upper) => Kind::Str,
+                Some(Scalar::Length | Scalar::Hour | Scalar::DayOfWeek) => Kind::Int,
+                Some(Scalar::IsNull) => Kind::Bool,
+                Some(
+                    Scalar::Round
+                    | Scalar::Floor
+                    | Scalar::Ceil
+                    | Scalar::Ln
+                    | Scalar::Sqrt
+                    | Scalar::Least
+                    | Scalar::Greatest
+                    | Scalar::ToFloat,
+                ) => Kind::Float,
+                // Not a scalar (an aggregation or a metric): not evaluated online.
+                None => Kind::Null,
             }
         }
         _ => Kind::Null,
@@ -306,41 +318,102 @@ fn eval_inner(e: &IrExpr, get: &dyn Fn(&IrExpr) -> Val, leaf: &dyn Fn(&IrExpr) -
         IrExpr::Call { func, args } => {
             let a: Vec<Val> = args.iter().map(eval).collect();
             let arg = |i: usize| a.get(i).cloned().unwrap_or(Val::Null);
-            match func.as_str() {
-                "abs" => match arg(0) {
-                    Val::Int(i) => i.checked_abs().map_or(Val::Null, Val::Int),
-                    Val::Float(f) => Val::Float(f.abs()),
-                    _ => Val::Null,
-                },
-                "round" => float(&arg(0), |x| Some(x.signum() * (x.abs() + 0.5).floor())),
-                "floor" => float(&arg(0), |x| Some(x.floor())),
-                "ceil" => float(&arg(0), |x| Some(x.ceil())),
-                "ln" => float(&arg(0), |x| (x > 0.0).then(|| x.ln())),
-                "sqrt" => float(&arg(0), |x| (x >= 0.0).then(|| x.sqrt())),
-                "least" | "greatest" => match (arg(0).num(), arg(1).num()) {
-                    (Some(x), Some(y)) => {
-                        Val::Float(if func == "least" { x.min(y) } else { x.max(y) })
-                    }
-                    (Some(x), None) | (None, Some(x)) => Val::Float(x),
-                    (None, None) => Val::Null,
-                },
-                "lower" => match arg(0) {
-                    Val::Str(s) => Val::Str(s.to_lowercase()),
-                    _ => Val::Null,
-                },
-                "upper" => match arg(0) {
-                    Val::Str(s) => Val::Str(s.to_uppercase()),
-                    _ => Val::Null,
-                },
-                "length" => match arg(0) {
-                    Val::Str(s) => Val::Int(s.chars().count() as i64),
-                    _ => Val::Null,
-                },
-                "is_null" => Val::Bool(arg(0) == Val::Null),
-                "to_float" => float(&arg(0), Some),
-                _ => Val::Null,
+            match Scalar::from_name(func) {
+                Some(f) => scalar(f, &arg),
+                // Aggregations and metrics never reach the online evaluator: the checker
+                // allows them only in views and monitors.
+                None => Val::Null,
             }
         }
         _ => Val::Null,
     }
+}
+
+/// One scalar function of already evaluated arguments. Exhaustive over the stdlib's scalars:
+/// one without an online implementation does not compile.
+fn scalar(f: Scalar, arg: &dyn Fn(usize) -> Val) -> Val {
+    match f {
+        // Evaluated lazily by the caller; here for exhaustiveness with the same meaning.
+        Scalar::Coalesce => match arg(0) {
+            Val::Null => arg(1),
+            x => x,
+        },
+        Scalar::IfElse => match truth(&arg(0)) {
+            Some(true) => arg(1),
+            _ => arg(2),
+        },
+        Scalar::Abs => match arg(0) {
+            Val::Int(i) => i.checked_abs().map_or(Val::Null, Val::Int),
+            Val::Float(f) => Val::Float(f.abs()),
+            _ => Val::Null,
+        },
+        Scalar::Round => float(&arg(0), |x| Some(x.signum() * (x.abs() + 0.5).floor())),
+        Scalar::Floor => float(&arg(0), |x| Some(x.floor())),
+        Scalar::Ceil => float(&arg(0), |x| Some(x.ceil())),
+        Scalar::Ln => float(&arg(0), |x| (x > 0.0).then(|| x.ln())),
+        Scalar::Sqrt => float(&arg(0), |x| (x >= 0.0).then(|| x.sqrt())),
+        Scalar::Least | Scalar::Greatest => match (arg(0).num(), arg(1).num()) {
+            (Some(x), Some(y)) => Val::Float(if f == Scalar::Least {
+                x.min(y)
+            } else {
+                x.max(y)
+            }),
+            (Some(x), None) | (None, Some(x)) => Val::Float(x),
+            (None, None) => Val::Null,
+        },
+        Scalar::Lower => match arg(0) {
+            Val::Str(s) => Val::Str(s.to_lowercase()),
+            _ => Val::Null,
+        },
+        Scalar::Upper => match arg(0) {
+            Val::Str(s) => Val::Str(s.to_uppercase()),
+            _ => Val::Null,
+        },
+        Scalar::Length => match arg(0) {
+            Val::Str(s) => Val::Int(s.chars().count() as i64),
+            _ => Val::Null,
+        },
+        Scalar::IsNull => Val::Bool(arg(0) == Val::Null),
+        Scalar::ToFloat => float(&arg(0), Some),
+        Scalar::Hour => match arg(0) {
+            Val::Str(s) => parse_timestamp(&s).map_or(Val::Null, |t| Val::Int(i64::from(t.hour()))),
+            _ => Val::Null,
+        },
+        Scalar::DayOfWeek => match arg(0) {
+            Val::Str(s) => parse_timestamp(&s).map_or(Val::Null, |t| {
+                Val::Int(i64::from(t.weekday().num_days_from_monday()))
+            }),
+            _ => Val::Null,
+        },
+    }
+}
+
+/// A timestamp as the runtime reads one, in UTC: RFC 3339 with `T` or a space between date
+/// and time and an optional fraction (`2026-03-29T01:30:00+02:00`, `...Z`), the same without
+/// an offset (naive, taken as UTC), or a date alone (midnight). DuckDB's cast of the same
+/// text to TIMESTAMPTZ under `TimeZone = 'UTC'` gives the same instant; `None` for anything
+/// else.
+pub fn parse_timestamp(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.naive_utc());
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t);
+        }
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Some(t.naive_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
 }

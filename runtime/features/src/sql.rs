@@ -5,7 +5,7 @@
 //! `round` rounds halves away from zero.
 
 use crate::ondemand::{kind_of, Kind};
-use mlp_ir::{IrExpr, Literal};
+use mlp_ir::{IrExpr, Literal, Scalar};
 
 /// Why an expression cannot be compiled.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -113,42 +113,53 @@ fn scalar(
             .cloned()
             .ok_or_else(|| SqlError(format!("`{func}` lacks argument {}", i + 1)))
     };
-    Ok(match func {
-        "coalesce" => format!("coalesce({}, {})", arg(0)?, arg(1)?),
-        "abs" if args.first().is_some_and(|x| kind_of(x, kind) == Kind::Int) => {
+    let Some(f) = Scalar::from_name(func) else {
+        return Err(SqlError(format!("function `{func}` in a row expression")));
+    };
+    // Exhaustive: a scalar added to the language without SQL does not compile.
+    Ok(match f {
+        Scalar::Coalesce => format!("coalesce({}, {})", arg(0)?, arg(1)?),
+        Scalar::Abs if args.first().is_some_and(|x| kind_of(x, kind) == Kind::Int) => {
             checked(&format!("abs(({})::HUGEINT)", arg(0)?))
         }
-        "abs" => format!("abs({})", arg(0)?),
-        "round" => format!(
+        Scalar::Abs => format!("abs({})", arg(0)?),
+        Scalar::Round => format!(
             "(sign(({0})::DOUBLE) * floor(abs(({0})::DOUBLE) + 0.5))",
             arg(0)?
         ),
-        "floor" => format!("floor(({})::DOUBLE)", arg(0)?),
-        "ceil" => format!("ceil(({})::DOUBLE)", arg(0)?),
-        "ln" => format!(
+        Scalar::Floor => format!("floor(({})::DOUBLE)", arg(0)?),
+        Scalar::Ceil => format!("ceil(({})::DOUBLE)", arg(0)?),
+        Scalar::Ln => format!(
             "(CASE WHEN ({0}) > 0 THEN ln(({0})::DOUBLE) ELSE NULL END)",
             arg(0)?
         ),
-        "sqrt" => format!(
+        Scalar::Sqrt => format!(
             "(CASE WHEN ({0}) >= 0 THEN sqrt(({0})::DOUBLE) ELSE NULL END)",
             arg(0)?
         ),
-        "least" => format!("least(({})::DOUBLE, ({})::DOUBLE)", arg(0)?, arg(1)?),
-        "greatest" => format!("greatest(({})::DOUBLE, ({})::DOUBLE)", arg(0)?, arg(1)?),
-        "lower" => format!("lower({})", arg(0)?),
-        "upper" => format!("upper({})", arg(0)?),
-        "length" => format!("length({})::BIGINT", arg(0)?),
-        "is_null" => format!("(({}) IS NULL)", arg(0)?),
-        "if_else" => format!(
+        Scalar::Least => format!("least(({})::DOUBLE, ({})::DOUBLE)", arg(0)?, arg(1)?),
+        Scalar::Greatest => format!("greatest(({})::DOUBLE, ({})::DOUBLE)", arg(0)?, arg(1)?),
+        Scalar::Lower => format!("lower({})", arg(0)?),
+        Scalar::Upper => format!("upper({})", arg(0)?),
+        Scalar::Length => format!("length({})::BIGINT", arg(0)?),
+        Scalar::IsNull => format!("(({}) IS NULL)", arg(0)?),
+        Scalar::IfElse => format!(
             "(CASE WHEN {} THEN {} ELSE {} END)",
             arg(0)?,
             arg(1)?,
             arg(2)?
         ),
-        "hour" => format!("hour({})::BIGINT", arg(0)?),
-        "day_of_week" => format!("((isodow({}) - 1))::BIGINT", arg(0)?),
-        "to_float" => format!("({})::DOUBLE", arg(0)?),
-        other => return Err(SqlError(format!("function `{other}` in a row expression"))),
+        // Through TIMESTAMPTZ, whatever the column's type (a naive TIMESTAMP, a TIMESTAMPTZ,
+        // or text with or without an offset): every connection of the runtime sets
+        // `TimeZone = 'UTC'`, so naive values are UTC and offsets are converted to UTC, as
+        // the online evaluator does (`ondemand::parse_timestamp`). Text that is no
+        // timestamp is null on both sides.
+        Scalar::Hour => format!("hour(TRY_CAST({} AS TIMESTAMPTZ))::BIGINT", arg(0)?),
+        Scalar::DayOfWeek => format!(
+            "((isodow(TRY_CAST({} AS TIMESTAMPTZ)) - 1))::BIGINT",
+            arg(0)?
+        ),
+        Scalar::ToFloat => format!("({})::DOUBLE", arg(0)?),
     })
 }
 

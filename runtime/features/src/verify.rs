@@ -76,7 +76,7 @@ pub fn verify(plan: &Plan, project_dir: &Path, view: &str) -> Result<VerifyRepor
         .collect();
     // Every key the source knows at the watermark, as an entity file at that time.
     let conn = Connection::open_in_memory()?;
-    let _ = conn.execute_batch("SET TimeZone = 'UTC';");
+    conn.execute_batch("SET TimeZone = 'UTC';")?;
     let tmp = project_dir
         .join(".mlp")
         .join(format!("verify-{}", std::process::id()));

@@ -1,6 +1,8 @@
 //! The online evaluator and the offline SQL agree: random on-demand expressions over random
-//! rows (nulls, zeros, the integer extremes, negative numbers, text) are evaluated by the
-//! Rust evaluator and by DuckDB running the compiled SQL, and every result must be equal.
+//! rows (nulls, zeros, the integer extremes, negative numbers, text, timestamps with and
+//! without offsets, around DST changes and on leap days) are evaluated by the Rust evaluator
+//! and by DuckDB running the compiled SQL, and every result must be equal. Every scalar
+//! function of the stdlib appears in the generated expressions.
 
 use duckdb::types::Value as DbValue;
 use duckdb::Connection;
@@ -10,13 +12,26 @@ use mlp_ir::{IrExpr, Literal};
 use proptest::prelude::*;
 
 /// Columns of the test table: (request field, SQL type).
-const FIELDS: [(&str, &str); 5] = [
+/// `t` is a timestamp as text (as a request sends it: offsets, `T` or a space), `u` a naive
+/// TIMESTAMP column (as a Parquet file holds one; online it is text without an offset).
+const FIELDS: [(&str, &str); 7] = [
     ("i", "BIGINT"),
     ("j", "BIGINT"),
     ("x", "DOUBLE"),
     ("s", "VARCHAR"),
     ("b", "BOOLEAN"),
+    ("t", "VARCHAR"),
+    ("u", "TIMESTAMP"),
 ];
+
+fn kind_of_field(name: &str) -> Kind {
+    match name {
+        "i" | "j" => Kind::Int,
+        "x" => Kind::Float,
+        "s" | "t" | "u" => Kind::Str,
+        _ => Kind::Bool,
+    }
+}
 
 fn field(name: &str) -> IrExpr {
     IrExpr::Request {
@@ -25,10 +40,23 @@ fn field(name: &str) -> IrExpr {
     }
 }
 
+/// `hour(...)` or `day_of_week(...)` of one of the two timestamp fields.
+fn time_call() -> impl Strategy<Value = IrExpr> {
+    (
+        prop_oneof![Just("hour"), Just("day_of_week")],
+        prop_oneof![Just("t"), Just("u")],
+    )
+        .prop_map(|(f, t)| IrExpr::Call {
+            func: f.into(),
+            args: vec![field(t)],
+        })
+}
+
 fn int_leaf() -> impl Strategy<Value = IrExpr> {
     prop_oneof![
         Just(field("i")),
         Just(field("j")),
+        time_call(),
         prop_oneof![
             Just(0i64),
             Just(1),
@@ -186,7 +214,71 @@ type Row = (
     Option<f64>,
     Option<String>,
     Option<bool>,
+    Option<String>,
+    Option<String>,
 );
+
+/// A civil date-time: days since 1900-01-01 (to 2100), seconds of the day, micros; with the
+/// edges weighted in: leap days (2000, 2024, 2028), Europe's and America's DST changes of
+/// 2026, midnight, the last microsecond of a day and of a year, and dates before 1970.
+fn date_time() -> impl Strategy<Value = chrono::NaiveDateTime> {
+    use chrono::{NaiveDate, NaiveDateTime};
+    let special = prop_oneof![
+        Just("2024-02-29 23:59:59.999999"),
+        Just("2000-02-29 00:00:00"),
+        Just("2028-02-29 12:30:00"),
+        Just("2026-03-29 00:59:59"),
+        Just("2026-03-29 01:00:00"),
+        Just("2026-10-25 00:59:59.5"),
+        Just("2026-03-08 07:00:00"),
+        Just("2026-11-01 06:00:00"),
+        Just("2026-12-31 23:59:59.999999"),
+        Just("1969-12-31 23:59:59"),
+        Just("1900-01-01 00:00:00"),
+    ]
+    .prop_map(|s| {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap_or_else(|e| panic!("{e}"))
+    });
+    let any = (
+        0i64..73_000,
+        0u32..86_400,
+        prop_oneof![Just(0u32), 0u32..1_000_000],
+    )
+        .prop_map(|(d, s, us)| {
+            let day = NaiveDate::from_ymd_opt(1900, 1, 1)
+                .and_then(|x| x.checked_add_signed(chrono::Duration::days(d)))
+                .unwrap_or_else(|| panic!("day {d}"));
+            day.and_hms_micro_opt(s / 3600, s / 60 % 60, s % 60, us)
+                .unwrap_or_else(|| panic!("{s} {us}"))
+        });
+    prop_oneof![2 => special, 3 => any]
+}
+
+/// A timestamp as a client would send one: `T` or a space, an offset (`Z`, `+02:00`,
+/// `-05:00`, `+05:30`, `+14:00`, `-12:00`) or none, with or without a fraction.
+fn timestamp_text() -> impl Strategy<Value = String> {
+    (
+        date_time(),
+        prop_oneof![Just('T'), Just(' ')],
+        prop_oneof![
+            Just(""),
+            Just("Z"),
+            Just("+00:00"),
+            Just("+02:00"),
+            Just("-05:00"),
+            Just("+05:30"),
+            Just("+14:00"),
+            Just("-12:00")
+        ],
+    )
+        .prop_map(|(t, sep, offset)| {
+            format!(
+                "{}{sep}{}{offset}",
+                t.format("%Y-%m-%d"),
+                t.format("%H:%M:%S%.f")
+            )
+        })
+}
 
 fn row() -> impl Strategy<Value = Row> {
     let int = prop_oneof![
@@ -215,6 +307,14 @@ fn row() -> impl Strategy<Value = Row> {
             ],
         ),
         prop::option::weighted(0.8, any::<bool>()),
+        prop::option::weighted(
+            0.8,
+            prop_oneof![8 => timestamp_text(), 1 => Just("not a time".to_string())],
+        ),
+        prop::option::weighted(
+            0.8,
+            date_time().prop_map(|t| t.format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+        ),
     )
 }
 
@@ -224,6 +324,8 @@ fn value_of(r: &Row, name: &str) -> Val {
         "j" => r.1.map_or(Val::Null, Val::Int),
         "x" => r.2.map_or(Val::Null, Val::Float),
         "s" => r.3.clone().map_or(Val::Null, Val::Str),
+        "t" => r.5.clone().map_or(Val::Null, Val::Str),
+        "u" => r.6.clone().map_or(Val::Null, Val::Str),
         _ => r.4.map_or(Val::Null, Val::Bool),
     }
 }
@@ -258,24 +360,22 @@ fn check(exprs: &[IrExpr], rows: &[Row]) -> Result<(), TestCaseError> {
         .map(|(n, t)| format!("r__{n} {t}"))
         .collect::<Vec<_>>()
         .join(", ");
-    conn.execute_batch(&format!("CREATE TABLE t (id INTEGER, {cols});"))
-        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    // As every connection of the runtime does: naive timestamps are UTC.
+    conn.execute_batch(&format!(
+        "SET TimeZone = 'UTC'; CREATE TABLE t (id INTEGER, {cols});"
+    ))
+    .map_err(|e| TestCaseError::fail(e.to_string()))?;
     for (id, r) in rows.iter().enumerate() {
         conn.execute(
-            "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)",
-            duckdb::params![id as i64, r.0, r.1, r.2, r.3, r.4],
+            "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            duckdb::params![id as i64, r.0, r.1, r.2, r.3, r.4, r.5, r.6],
         )
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
     let col = |name: &str| format!("t.\"{name}\"");
     for e in exprs {
         let kind = |x: &IrExpr| match x {
-            IrExpr::Request { field, .. } => match field.as_str() {
-                "i" | "j" => Kind::Int,
-                "x" => Kind::Float,
-                "s" => Kind::Str,
-                _ => Kind::Bool,
-            },
+            IrExpr::Request { field, .. } => kind_of_field(field),
             _ => Kind::Null,
         };
         let sql = expr_to_sql(e, &col, &kind).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -297,12 +397,7 @@ fn check(exprs: &[IrExpr], rows: &[Row]) -> Result<(), TestCaseError> {
                     _ => Val::Null,
                 },
                 &|x| match x {
-                    IrExpr::Request { field, .. } => match field.as_str() {
-                        "i" | "j" => Kind::Int,
-                        "x" => Kind::Float,
-                        "s" => Kind::Str,
-                        _ => Kind::Bool,
-                    },
+                    IrExpr::Request { field, .. } => kind_of_field(field),
                     _ => Kind::Null,
                 },
             );
@@ -534,5 +629,40 @@ fn the_http_handler_answers_columns_or_a_400() {
             v["error"].as_str().is_some_and(|e| e.contains(why)),
             "{why}: {v}"
         );
+    }
+}
+
+#[test]
+fn hour_and_day_of_week_give_known_values_in_utc_online_and_in_sql() {
+    // (text, hour in UTC, day of week with Monday = 0)
+    let cases = [
+        ("2026-03-29T01:30:00+02:00", Some(23), Some(5)), // Saturday 23:30 UTC
+        ("2026-03-29 01:30:00", Some(1), Some(6)),        // naive: UTC, a Sunday
+        ("2024-02-29T23:59:59.999999Z", Some(23), Some(3)), // a leap day, a Thursday
+        ("2024-02-29T23:00:00-05:00", Some(4), Some(4)),  // into March 1st
+        ("2026-11-30", Some(0), Some(0)),                 // a date: midnight, a Monday
+        ("1969-12-31T23:59:59+14:00", Some(9), Some(2)),  // before 1970, a Wednesday
+        ("not a time", None, None),
+    ];
+    let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    conn.execute_batch("SET TimeZone = 'UTC';")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let kind = |_: &IrExpr| Kind::Str;
+    for (text, hour, dow) in cases {
+        for (func, want) in [("hour", hour), ("day_of_week", dow)] {
+            let e = IrExpr::Call {
+                func: func.into(),
+                args: vec![field("t")],
+            };
+            let online = eval(&e, &|_| Val::Str(text.into()), &kind);
+            let want = want.map_or(Val::Null, Val::Int);
+            assert_eq!(online, want, "online {func}({text})");
+            let sql =
+                expr_to_sql(&e, &|_| format!("'{text}'"), &kind).unwrap_or_else(|e| panic!("{e}"));
+            let offline: DbValue = conn
+                .query_row(&format!("SELECT {sql}"), [], |r| r.get(0))
+                .unwrap_or_else(|e| panic!("{e}: {sql}"));
+            assert_eq!(from_db(offline), want, "offline {func}({text}): {sql}");
+        }
     }
 }

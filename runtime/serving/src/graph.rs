@@ -47,7 +47,8 @@ pub enum Method {
 }
 
 impl Method {
-    fn parse(s: &str) -> Result<Method, String> {
+    /// The method a `combine` names (the stdlib's combiners).
+    pub fn parse(s: &str) -> Result<Method, String> {
         Ok(match s {
             "mean" => Method::Mean,
             "max" => Method::Max,

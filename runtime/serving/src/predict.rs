@@ -60,15 +60,6 @@ fn columns(what: &str, obj: Option<&Value>) -> Result<(Columns, Option<(usize, b
     Ok((out, shape))
 }
 
-fn type_ok(t: Type, v: &Value) -> bool {
-    match t {
-        Type::Int => v.is_i64() || v.is_u64(),
-        Type::Float => v.is_number(),
-        Type::Bool => v.is_boolean(),
-        Type::String | Type::Timestamp => v.is_string(),
-    }
-}
-
 fn type_name(t: Type) -> &'static str {
     match t {
         Type::Int => "an integer",
@@ -77,6 +68,79 @@ fn type_name(t: Type) -> &'static str {
         Type::String => "a string",
         Type::Timestamp => "a timestamp string",
     }
+}
+
+/// Why `v` is not a value of type `t`; `None` when it is one. Integers must fit in 64
+/// signed bits (a float, even `1.0`, is no integer); floats take any JSON number (JSON has
+/// no NaN or infinity, and numbers past f64's range are invalid JSON); timestamps are text
+/// that `ondemand::parse_timestamp` reads (RFC 3339, or naive and taken as UTC).
+fn type_error(t: Type, v: &Value) -> Option<String> {
+    let ok = match t {
+        Type::Int => v.is_i64(),
+        Type::Float => v.is_number(),
+        Type::Bool => v.is_boolean(),
+        Type::String => v.is_string(),
+        Type::Timestamp => v
+            .as_str()
+            .is_some_and(|s| mlp_features::ondemand::parse_timestamp(s).is_some()),
+    };
+    if ok {
+        return None;
+    }
+    let why = match (t, v) {
+        (Type::Int, Value::Number(n)) if n.is_u64() => " (past the 64-bit integer range)",
+        (Type::Int, Value::Number(_)) => " (not a whole number)",
+        (Type::Timestamp, Value::String(_)) => {
+            " (not a timestamp: use RFC 3339, e.g. \"2026-03-01T12:00:00Z\")"
+        }
+        _ => "",
+    };
+    let mut shown = v.to_string();
+    if shown.len() > 80 {
+        let cut = (0..=80)
+            .rev()
+            .find(|&i| shown.is_char_boundary(i))
+            .unwrap_or(0);
+        shown.truncate(cut);
+        shown.push_str("...");
+    }
+    Some(format!("must be {}, got {shown}{why}", type_name(t)))
+}
+
+/// The first value of `col` that is not of type `t` (nulls allowed when `nullable`), as
+/// an error naming `what` and the row.
+fn check_column(what: &str, t: Type, col: &[Value], nullable: bool) -> Result<(), String> {
+    for (row, v) in col.iter().enumerate() {
+        if v.is_null() {
+            if nullable {
+                continue;
+            }
+            return Err(format!(
+                "`{what}` at row {row} is null; it must be {}",
+                type_name(t)
+            ));
+        }
+        if let Some(e) = type_error(t, v) {
+            return Err(format!("`{what}` at row {row} {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// Every request field the body sends is checked against its declaration: a field that no
+/// request block declares is refused, and so is a value of the wrong type. Nulls are
+/// allowed (a missing value: on-demand features computed from it are null, as in SQL).
+fn check_request_types(serving: &Serving, request: &Columns) -> Result<(), String> {
+    for (name, col) in request {
+        let Some(t) = serving.request_field_type(name) else {
+            return Err(format!(
+                "unknown request field `request.{name}` (declared: {})",
+                serving.request_field_names().join(", ")
+            ));
+        };
+        check_column(&format!("request.{name}"), t, col, true)?;
+    }
+    Ok(())
 }
 
 /// Checks the entity keys and request fields the deployment's inputs need.
@@ -107,13 +171,7 @@ fn check_fields(
                                 k.name
                             ));
                         };
-                        if let Some(v) = col.iter().find(|v| !type_ok(k.ty, v)) {
-                            return Err(format!(
-                                "`entities.{}` must be {}, got {v}",
-                                k.name,
-                                type_name(k.ty)
-                            ));
-                        }
+                        check_column(&format!("entities.{}", k.name), k.ty, col, false)?;
                     }
                 }
             }
@@ -121,20 +179,10 @@ fn check_fields(
                 request: block,
                 field,
             } => {
-                let Some(col) = request.get(field) else {
-                    return Err(format!("missing request field `request.{field}`"));
-                };
-                if let Some(Spec::Request { fields }) =
-                    state.plan.get(&format!("request.{block}")).map(|r| &r.spec)
-                {
-                    if let Some(f) = fields.iter().find(|f| &f.name == field) {
-                        if let Some(v) = col.iter().find(|v| !v.is_null() && !type_ok(f.ty, v)) {
-                            return Err(format!(
-                                "`request.{field}` must be {}, got {v}",
-                                type_name(f.ty)
-                            ));
-                        }
-                    }
+                if !request.contains_key(field) {
+                    return Err(format!(
+                        "missing request field `request.{field}` (of request `{block}`)"
+                    ));
                 }
             }
             // Produced inside the graph by an earlier model of a chain.
@@ -362,6 +410,7 @@ async fn predict_inner(
     if n > MAX_ROWS {
         return Err(bad(format!("{n} rows in one request; at most {MAX_ROWS}")));
     }
+    check_request_types(serving, &request).map_err(bad)?;
     check_fields(serving, d, &entities, &request).map_err(bad)?;
     let (out, versions, inputs_json, shadow) = match &d.lookup {
         Some(lookup) => {
@@ -474,4 +523,58 @@ async fn predict_inner(
         }
     }
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_type_takes_its_values_and_names_what_is_wrong_with_others() {
+        let cases: [(Type, Value, Option<&str>); 14] = [
+            (Type::Int, json!(-3), None),
+            (Type::Int, json!(i64::MAX), None),
+            (
+                Type::Int,
+                json!(u64::MAX),
+                Some("past the 64-bit integer range"),
+            ),
+            (Type::Int, json!(2.0), Some("not a whole number")),
+            (Type::Int, json!("1"), Some("must be an integer, got \"1\"")),
+            (Type::Float, json!(1), None),
+            (Type::Float, json!(u64::MAX), None),
+            (Type::Float, json!(true), Some("must be a number, got true")),
+            (Type::Bool, json!(0), Some("must be a boolean")),
+            (
+                Type::String,
+                json!(["a"]),
+                Some("must be a string, got [\"a\"]"),
+            ),
+            (Type::Timestamp, json!("2026-03-29T01:30:00+02:00"), None),
+            (Type::Timestamp, json!("2026-03-29 01:30:00"), None),
+            (
+                Type::Timestamp,
+                json!("29/03/2026"),
+                Some("not a timestamp"),
+            ),
+            (
+                Type::Timestamp,
+                json!(1_775_000_000),
+                Some("must be a timestamp string"),
+            ),
+        ];
+        for (t, v, want) in cases {
+            let got = type_error(t, &v);
+            match want {
+                None => assert_eq!(got, None, "{t:?} {v}"),
+                Some(w) => assert!(
+                    got.as_deref().is_some_and(|g| g.contains(w)),
+                    "{t:?} {v}: {got:?}"
+                ),
+            }
+        }
+        let long = json!("x".repeat(500));
+        let e = type_error(Type::Int, &long).unwrap_or_default();
+        assert!(e.len() < 140 && e.contains("..."), "{e}");
+    }
 }

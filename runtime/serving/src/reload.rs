@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-/// Reads the applied plan again (the CLI compiles the project's source, as at start).
+/// Reads the applied plan again from the state (never the source: apply is the gate).
 pub type LoadPlan = Box<dyn Fn() -> Result<Plan, String> + Send + Sync>;
 
 /// Watches the state catalog and reloads the plan when an apply changed it.
@@ -155,11 +155,21 @@ pub fn serving(project_dir: &Path, plan: Arc<Plan>, old: Option<&Serving>) -> Se
             },
         }
     }
+    let request_fields = plan
+        .resources()
+        .filter_map(|r| match &r.spec {
+            Spec::Request { fields } => Some(fields),
+            _ => None,
+        })
+        .flatten()
+        .map(|f| (f.name.clone(), f.ty))
+        .collect();
     Serving {
         plan,
         store,
         deployments,
         failed,
+        request_fields,
     }
 }
 
@@ -198,7 +208,7 @@ pub fn reload_if_applied(state: &State) -> Vec<String> {
         match (r.load)() {
             Ok(p) if !same(&cur.plan, &p) => Arc::new(p),
             Ok(_) if retry => cur.plan.clone(),
-            Ok(_) => return Vec::new(),
+            Ok(_) => return vec!["the state changed; the applied plan is the one served".into()],
             Err(e) => return vec![format!("the applied plan was not reloaded: {e}")],
         }
     } else {

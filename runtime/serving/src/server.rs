@@ -30,6 +30,21 @@ pub struct Serving {
     pub deployments: BTreeMap<String, Arc<Deployment>>,
     /// Deployments that cannot serve, with why.
     pub failed: BTreeMap<String, String>,
+    /// Every request field the plan declares, with its type (request bodies are checked
+    /// against it).
+    pub request_fields: BTreeMap<String, mlp_ir::Type>,
+}
+
+impl Serving {
+    /// The declared type of request field `name`, if a request block declares it.
+    pub fn request_field_type(&self, name: &str) -> Option<mlp_ir::Type> {
+        self.request_fields.get(name).copied()
+    }
+
+    /// The declared request fields, sorted.
+    pub fn request_field_names(&self) -> Vec<&str> {
+        self.request_fields.keys().map(String::as_str).collect()
+    }
 }
 
 /// What the server shares between its workers.

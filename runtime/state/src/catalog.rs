@@ -1,6 +1,7 @@
 //! The state catalog: `.mlp/state.duckdb` holds every applied resource (kind, id, content
 //! hash, version, spec, the time and the plan that applied it), the lineage edges between
-//! them, and the history of every apply. All writes of one apply are one transaction.
+//! them, the history of every apply, and the whole plan the last apply applied (what
+//! `mlpc serve` and the scheduler run). All writes of one apply are one transaction.
 
 use crate::diff::{Action, ChangeSet};
 use duckdb::{params, Connection};
@@ -26,6 +27,14 @@ pub enum StateError {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The stored plan is not a plan document.
+    #[error("state catalog `{path}`: the applied plan is corrupt: {message}")]
+    CorruptPlan {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
     },
     /// A stored spec is not valid JSON.
     #[error("state catalog: resource `{id}` has a corrupt spec: {message}")]
@@ -86,6 +95,7 @@ CREATE TABLE IF NOT EXISTS edges (from_id VARCHAR NOT NULL, to_id VARCHAR NOT NU
 CREATE TABLE IF NOT EXISTS history (
   serial BIGINT NOT NULL, plan_id VARCHAR NOT NULL, id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
   action VARCHAR NOT NULL, hash VARCHAR, version BIGINT, applied_at VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS applied_plan (id INTEGER PRIMARY KEY, serial BIGINT NOT NULL, plan VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS applies (
   serial BIGINT PRIMARY KEY, plan_id VARCHAR NOT NULL, applied_at VARCHAR NOT NULL,
   creates BIGINT NOT NULL, updates BIGINT NOT NULL, replaces BIGINT NOT NULL, deletes BIGINT NOT NULL);
@@ -112,9 +122,27 @@ impl Catalog {
     /// The state of the project in `project_dir` without changing anything on disk: empty
     /// when no apply has run yet, otherwise read through a read-only connection.
     pub fn read_snapshot(project_dir: &Path) -> Result<StateSnapshot, StateError> {
+        match Catalog::open_read_only(project_dir)? {
+            Some(cat) => cat.snapshot(),
+            None => Ok(StateSnapshot::default()),
+        }
+    }
+
+    /// The plan the last apply applied, read without changing anything on disk: `None` when
+    /// nothing has been applied yet. This, never the source, is what serves and runs.
+    pub fn read_applied_plan(project_dir: &Path) -> Result<Option<Plan>, StateError> {
+        match Catalog::open_read_only(project_dir)? {
+            Some(cat) => cat.applied_plan(),
+            None => Ok(None),
+        }
+    }
+
+    /// The catalog through a read-only connection (the caller drops it soon: a reader holds
+    /// up another process's apply); `None` when there is no catalog yet.
+    fn open_read_only(project_dir: &Path) -> Result<Option<Catalog>, StateError> {
         let path = project_dir.join(".mlp").join("state.duckdb");
         if !path.exists() {
-            return Ok(StateSnapshot::default());
+            return Ok(None);
         }
         let config = duckdb::Config::default()
             .access_mode(duckdb::AccessMode::ReadOnly)
@@ -126,7 +154,42 @@ impl Catalog {
             path: path.clone(),
             source,
         })?;
-        Catalog { conn, path }.snapshot()
+        Ok(Some(Catalog { conn, path }))
+    }
+
+    /// The plan the last apply applied (`None` before the first apply, and for a catalog
+    /// written by a version of mlp that did not store it).
+    pub fn applied_plan(&self) -> Result<Option<Plan>, StateError> {
+        let has_table: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'applied_plan'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if has_table == 0 {
+            return Ok(None);
+        }
+        let json: Option<String> =
+            match self
+                .conn
+                .query_row("SELECT plan FROM applied_plan WHERE id = 1", [], |r| {
+                    r.get(0)
+                }) {
+                Ok(j) => Some(j),
+                Err(duckdb::Error::QueryReturnedNoRows) => None,
+                Err(e) => return Err(self.err(e)),
+            };
+        let Some(json) = json else {
+            return Ok(None);
+        };
+        let doc: mlp_ir::PlanDoc =
+            serde_json::from_str(&json).map_err(|e| StateError::CorruptPlan {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Some(Plan::from_doc(doc)))
     }
 
     fn err(&self, source: duckdb::Error) -> StateError {
@@ -210,7 +273,22 @@ impl Catalog {
         plan_id: &str,
         now: &str,
     ) -> Result<i64, StateError> {
+        let plan_json =
+            serde_json::to_string(&plan.to_doc()).map_err(|e| StateError::CorruptPlan {
+                path: self.path.clone(),
+                message: format!("cannot serialise the plan: {e}"),
+            })?;
         if changes.is_empty() {
+            // Nothing to apply; a catalog that holds no plan yet (written before mlp stored
+            // it) gets this one, which is what its resources already are.
+            if self.applied_plan()?.is_none() {
+                self.conn
+                    .execute(
+                        "INSERT OR REPLACE INTO applied_plan VALUES (1, ?, ?)",
+                        params![changes.state_serial, plan_json],
+                    )
+                    .map_err(|e| self.err(e))?;
+            }
             return Ok(changes.state_serial);
         }
         let path = self.path.clone();
@@ -271,7 +349,11 @@ impl Catalog {
                         None
                     }
                     (_, Some(r)) => {
-                        let spec = serde_json::to_string(&r.spec).unwrap_or_default();
+                        let spec =
+                            serde_json::to_string(&r.spec).map_err(|e| StateError::Corrupt {
+                                id: r.id.clone(),
+                                message: format!("cannot serialise the spec: {e}"),
+                            })?;
                         let version = versions.get(&c.id).map_or(1, |v| v + 1);
                         app.append_row(params![
                             r.id,
@@ -310,17 +392,19 @@ impl Catalog {
         {
             let mut app = tx.appender("edges").map_err(err)?;
             for e in plan.edges() {
-                let kind = serde_json::to_value(e.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                app.append_row(params![e.from, e.to, kind]).map_err(err)?;
+                app.append_row(params![e.from, e.to, e.kind.name()])
+                    .map_err(err)?;
             }
             app.flush().map_err(err)?;
         }
         tx.execute(
             "INSERT INTO applies VALUES (?, ?, ?, ?, ?, ?, ?)",
             params![serial, plan_id, now, counts[0], counts[1], counts[2], counts[3]],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO applied_plan VALUES (1, ?, ?)",
+            params![serial, plan_json],
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;

@@ -160,10 +160,7 @@ pub fn lineage(plan: &Plan, id: &str, which: Walk) -> Option<LineageView> {
         .into_iter()
         .filter(|e| kept.contains(e.from.as_str()) && kept.contains(e.to.as_str()))
         .map(|e| LineageEdge {
-            kind: serde_json::to_value(e.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            kind: e.kind.name().to_string(),
             from: e.from,
             to: e.to,
         })

@@ -6,7 +6,7 @@ pub mod serving;
 use std::path::{Path, PathBuf};
 
 /// A small shop project: one entity, source and view (three features), a request, a model
-/// served by two deployments, a monitor and a consumer of both deployments.
+/// served by two deployments and a consumer of both deployments.
 pub const SHOP: &str = "project shop {}
 
 entity user {
@@ -49,14 +49,6 @@ deployment api {
 
 deployment batch {
   model = scorer@3
-}
-
-monitor health {
-  on     = api
-  every  = 1h
-  window = 1d
-
-  check psi(stats.avg_7d) < 0.2
 }
 
 consumer checkout {

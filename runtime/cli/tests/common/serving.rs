@@ -113,25 +113,35 @@ pub fn serve(dir: &Path) -> Server {
     let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
     let mut lines = BufReader::new(stderr).lines();
     let mut base = String::new();
+    // What it says before it listens (warnings) counts as heard.
+    let mut before = Vec::new();
     for line in lines.by_ref() {
-        let line = line.unwrap_or_default();
-        if let Some(addr) = line.split(" on ").nth(1) {
-            base = addr.trim().to_string();
+        let line = line.unwrap_or_else(|e| panic!("the server's stderr: {e}"));
+        if let Some(addr) = line.split(" on http://").nth(1) {
+            base = format!("http://{}", addr.trim());
             break;
         }
+        before.push(line);
     }
-    assert!(base.starts_with("http://"), "the server did not start");
+    assert!(
+        base.starts_with("http://"),
+        "the server did not start: {}",
+        before.join("\n")
+    );
     let (tx, said) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
-            let _ = tx.send(line);
+            // The test stopped listening: nothing left to tell.
+            if tx.send(line).is_err() {
+                break;
+            }
         }
     });
     Server {
         child,
         base,
         said,
-        heard: std::cell::RefCell::new(Vec::new()),
+        heard: std::cell::RefCell::new(before),
     }
 }
 
@@ -151,9 +161,59 @@ pub fn call(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
     };
     let mut r = r.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = r.status().as_u16();
-    let text = r.body_mut().read_to_string().unwrap_or_default();
+    let text = r
+        .body_mut()
+        .read_to_string()
+        .unwrap_or_else(|e| panic!("{method} {url}: the body: {e}"));
     (
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
+}
+
+/// Writes a TorchScript `x @ w + b` (with a sigmoid when asked) and registers it.
+pub fn register_linear(dir: &Path, model: &str, w: &[f64], b: f64, sigmoid: bool) {
+    let file = dir.join(format!("{model}-{b}.pt"));
+    let code = format!(
+        r#"
+import torch
+class Linear(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("w", torch.tensor({w:?}, dtype=torch.float32).reshape(-1, 1))
+        self.b = {b:?}
+        self.sig = {sig}
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x @ self.w + self.b
+        if self.sig:
+            return torch.sigmoid(y)
+        return y
+torch.jit.save(torch.jit.script(Linear()), {file:?})
+"#,
+        sig = if sigmoid { "True" } else { "False" },
+        file = file.display().to_string(),
+    );
+    // TorchScript reads the class's source, so the script is a file.
+    let script = dir.join("make_model.py");
+    std::fs::write(&script, code).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(venv().join("bin/python"))
+        .arg(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    mlpc(
+        &[
+            "registry",
+            "register",
+            ".",
+            model,
+            "--artifact",
+            &file.display().to_string(),
+        ],
+        dir,
+    );
 }

@@ -1,0 +1,322 @@
+//! What the runtime implements of what the language accepts, in one table: every
+//! declaration kind, every attribute and nested block of each, and every stdlib built-in is
+//! either run by a named runtime component, descriptive metadata, or rejected by
+//! `mlpc check` with its own code ("nothing accepted is ignored"). The checker takes each
+//! block's accepted attributes from here, and the conformance test
+//! (`runtime/cli/tests/conformance.rs`) walks the table against the stdlib and the runtime.
+
+use mlp_stdlib::Kind;
+
+/// How the runtime treats something the language accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Run by the named runtime component.
+    Runtime(&'static str),
+    /// Descriptive (owner, description, tags): shown by `mlpc plan`, lineage and docs;
+    /// nothing to run.
+    Metadata,
+    /// Rejected by `mlpc check` with this code.
+    Rejected(Rejection),
+}
+
+/// A rejection: the code and what the diagnostic says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    /// `E07xx`.
+    pub code: &'static str,
+    /// The message.
+    pub message: &'static str,
+    /// The help line.
+    pub help: &'static str,
+}
+
+/// Monitors are checked in full and then rejected as a whole.
+pub const MONITORS: Rejection = Rejection {
+    code: "E0701",
+    message: "monitors are not run by this version of mlp",
+    help: "remove the `monitor` block for now; `mlpc plan` and the prediction log work without it",
+};
+
+const SLA: Rejection = Rejection {
+    code: "E0702",
+    message: "`sla` is not read by this version of mlp",
+    help: "remove the `sla` block for now; `batching` sets what the server does",
+};
+
+const REPLICAS: Rejection = Rejection {
+    code: "E0703",
+    message: "`replicas` is not supported by this version of mlp",
+    help: "remove `replicas`: `mlpc serve` runs one server per project",
+};
+
+const REDIS: Rejection = Rejection {
+    code: "E0704",
+    message: "`redis` online stores are not supported by this version of mlp",
+    help: "use `online = memory(capacity = ...)`, the in-process store",
+};
+
+const SINK: Rejection = Rejection {
+    code: "E0705",
+    message: "this alert sink is not supported by this version of mlp",
+    help: "use `webhook(\"http://...\")` or `log`",
+};
+
+/// One kind of block: the attributes and nested blocks it accepts, each with its support.
+#[derive(Debug)]
+pub struct BlockSchema {
+    /// The block's name in diagnostics (`deployment`, `feature view`, `sla`).
+    pub block: &'static str,
+    /// Attributes (`key = value`).
+    pub attrs: &'static [(&'static str, Support)],
+    /// Nested blocks (`name { ... }`).
+    pub blocks: &'static [(&'static str, Support)],
+}
+
+const META: Support = Support::Metadata;
+const FEATURES: Support = Support::Runtime("features");
+const PIPELINES: Support = Support::Runtime("pipelines");
+const SERVING: Support = Support::Runtime("serving");
+const STATE: Support = Support::Runtime("state");
+
+/// Every block kind the checker sorts with a fixed schema.
+pub const BLOCKS: &[BlockSchema] = &[
+    BlockSchema {
+        block: "project",
+        attrs: &[
+            ("offline", FEATURES),
+            ("online", FEATURES),
+            ("lineage", STATE),
+            ("owner", META),
+            ("description", META),
+        ],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "env block",
+        attrs: &[],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "entity",
+        attrs: &[("key", FEATURES), ("owner", META), ("description", META)],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "source",
+        attrs: &[
+            ("path", FEATURES),
+            ("format", FEATURES),
+            ("timestamp", FEATURES),
+            ("created", FEATURES),
+            ("owner", META),
+            ("description", META),
+        ],
+        blocks: &[("schema", FEATURES)],
+    },
+    BlockSchema {
+        block: "schema",
+        attrs: &[],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "request",
+        attrs: &[("description", META)],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "feature view",
+        attrs: &[
+            ("entity", FEATURES),
+            ("source", FEATURES),
+            ("ttl", FEATURES),
+            ("owner", META),
+            ("online", FEATURES),
+            ("description", META),
+            ("tags", META),
+        ],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "model",
+        attrs: &[
+            ("format", SERVING),
+            ("inputs", SERVING),
+            ("output", SERVING),
+            ("outputs", SERVING),
+            ("owner", META),
+            ("description", META),
+        ],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "pipeline",
+        attrs: &[
+            ("schedule", PIPELINES),
+            ("catchup", PIPELINES),
+            ("retries", PIPELINES),
+            ("retry_delay", PIPELINES),
+            ("timeout", PIPELINES),
+            ("max_active_runs", PIPELINES),
+            ("owner", META),
+            ("description", META),
+        ],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "step",
+        attrs: &[
+            ("after", PIPELINES),
+            ("run", PIPELINES),
+            ("code", PIPELINES),
+            ("registers", PIPELINES),
+            ("retries", PIPELINES),
+            ("timeout", PIPELINES),
+            ("workdir", PIPELINES),
+            ("promote", PIPELINES),
+        ],
+        blocks: &[
+            ("training_set", PIPELINES),
+            ("materialize", PIPELINES),
+            ("env", PIPELINES),
+        ],
+    },
+    BlockSchema {
+        block: "training_set",
+        attrs: &[
+            ("labels", PIPELINES),
+            ("features", PIPELINES),
+            ("at", PIPELINES),
+        ],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "materialize",
+        attrs: &[("views", PIPELINES)],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "deployment",
+        attrs: &[
+            ("model", SERVING),
+            ("log", SERVING),
+            ("shadow", SERVING),
+            ("device", SERVING),
+            ("mode", SERVING),
+            ("replicas", Support::Rejected(REPLICAS)),
+            ("owner", META),
+            ("description", META),
+        ],
+        blocks: &[("sla", Support::Rejected(SLA)), ("batching", SERVING)],
+    },
+    BlockSchema {
+        block: "batching",
+        attrs: &[("max_batch", SERVING), ("max_delay", SERVING)],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "monitor",
+        attrs: &[
+            ("on", Support::Rejected(MONITORS)),
+            ("every", Support::Rejected(MONITORS)),
+            ("window", Support::Rejected(MONITORS)),
+            ("baseline", Support::Rejected(MONITORS)),
+            ("labels", Support::Rejected(MONITORS)),
+            ("alert", Support::Rejected(MONITORS)),
+            ("owner", META),
+            ("description", META),
+        ],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "consumer",
+        attrs: &[
+            ("uses", STATE),
+            ("owner", META),
+            ("contact", META),
+            ("description", META),
+        ],
+        blocks: &[],
+    },
+];
+
+/// The schema of block kind `block`.
+pub fn block(block: &str) -> Option<&'static BlockSchema> {
+    BLOCKS.iter().find(|b| b.block == block)
+}
+
+/// The declaration keywords and their support.
+pub const DECLARATIONS: &[(&str, Support)] = &[
+    ("project", FEATURES),
+    ("env", FEATURES),
+    ("entity", FEATURES),
+    ("source", FEATURES),
+    ("features", FEATURES),
+    ("request", SERVING),
+    ("model", SERVING),
+    ("pipeline", PIPELINES),
+    ("deployment", SERVING),
+    ("monitor", Support::Rejected(MONITORS)),
+    ("consumer", STATE),
+];
+
+/// The support of stdlib built-in `name` of `kind`; `None` for one this table does not
+/// know (the conformance test fails on it).
+pub fn builtin(kind: Kind, name: &str) -> Option<Support> {
+    Some(match (kind, name) {
+        (
+            Kind::Aggregate,
+            "count" | "count_distinct" | "sum" | "avg" | "min" | "max" | "first" | "last"
+            | "stddev" | "variance" | "median",
+        ) => Support::Runtime("features: offline SQL, materialized online"),
+        (
+            Kind::Scalar,
+            "coalesce" | "abs" | "round" | "floor" | "ceil" | "ln" | "sqrt" | "least" | "greatest"
+            | "lower" | "upper" | "length" | "is_null" | "if_else" | "hour" | "day_of_week"
+            | "to_float",
+        ) => Support::Runtime("features: offline SQL and the online evaluator"),
+        (
+            Kind::Metric,
+            "psi" | "ks" | "js" | "wasserstein" | "chi2" | "drift" | "null_share" | "mean" | "auc"
+            | "precision" | "recall" | "f1" | "accuracy" | "rmse" | "mae" | "latency_p50"
+            | "latency_p90" | "latency_p95" | "latency_p99" | "latency_p999" | "error_rate"
+            | "throughput" | "row_count",
+        ) => Support::Rejected(MONITORS),
+        (Kind::Sink, "webhook" | "log") => Support::Rejected(MONITORS),
+        (Kind::Sink, "slack" | "email") => Support::Rejected(SINK),
+        (Kind::Store, "duckdb" | "memory") => FEATURES,
+        (Kind::Store, "redis") => Support::Rejected(REDIS),
+        (Kind::Store, "file" | "http") => Support::Runtime("state: OpenLineage events"),
+        (Kind::Combiner, "mean" | "max" | "min" | "weighted" | "vote") => {
+            Support::Runtime("serving: combine")
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stdlib_builtin_has_a_support_entry() {
+        for b in mlp_stdlib::all() {
+            assert!(
+                builtin(b.kind, &b.name).is_some(),
+                "{:?} `{}` is neither implemented nor rejected",
+                b.kind,
+                b.name
+            );
+        }
+    }
+
+    #[test]
+    fn block_names_are_unique() {
+        for (i, b) in BLOCKS.iter().enumerate() {
+            assert!(
+                BLOCKS[i + 1..].iter().all(|o| o.block != b.block),
+                "{} twice",
+                b.block
+            );
+        }
+    }
+}
