@@ -28,7 +28,7 @@ prepare() {
   cargo build --release --locked -q -p mlpc -p mlp-serving -p mlp-features
   local bin="$CARGO_TARGET_DIR/release"
   rm -rf "$gpu" && mkdir -p "$gpu"
-  for b in mlpc mlp-load; do
+  for b in mlpc mlp-serve mlp-load; do
     strip -o "$gpu/$b" "$bin/$b"
     gzip -9 "$gpu/$b"
   done
@@ -67,7 +67,7 @@ run() {
   mkdir -p "$out"
   local bin
   bin="$(mktemp -d)"
-  for b in mlpc mlp-load; do
+  for b in mlpc mlp-serve mlp-load; do
     gunzip -c "$gpu/$b.gz" >"$bin/$b"
     chmod +x "$bin/$b"
   done

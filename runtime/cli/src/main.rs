@@ -1,12 +1,13 @@
-//! `mlpc`, the mlp command line: `check`, `fmt`, `graph`, `explain` and `stdlib` (plan,
-//! apply, serve and the rest arrive with their components). Exit codes: 0 success, 1 errors
-//! (bad specs and bad arguments alike); see specs/exit-codes.md.
+//! `mlpc`, the mlp command line: check, fmt, graph, ir, plan, apply, lineage, features,
+//! materialize, run, the registry, explain and stdlib. It links no libtorch: `serve` and
+//! `score` run the serving binary `mlp-serve` (`serving.rs`). Exit codes: 0 success, 1
+//! errors (bad specs and bad arguments alike); see specs/exit-codes.md.
 
 mod features_cmds;
 mod graph;
 mod registry_cmds;
 mod run_cmds;
-mod serve_cmd;
+mod serving;
 mod state_cmds;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -15,8 +16,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// mimalloc: `mlpc serve` allocates per request on several threads, where glibc's malloc
-/// spent a fifth of the server's time (perf).
+/// mimalloc, as in the serving binary (glibc's malloc contended under load, perf).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -166,13 +166,13 @@ enum Command {
     /// picked up without a restart. Also: /healthz, /readyz, /metrics (Prometheus),
     /// /v1/features/online, /v1/registry/..., the Open Inference Protocol's /v2 routes.
     /// Pipeline schedules run beside it. SIGINT or SIGTERM stops it gracefully.
-    Serve(serve_cmd::ServeArgs),
+    Serve(mlpc_shared::ServeArgs),
     /// Score every row of a file with a deployment's model (batch scoring).
     ///
     /// The features are the point-in-time values at each row's timestamp (as training saw
     /// them); request fields are the file's columns of the same names. Writes the file's
     /// columns, the model's inputs and its outputs, in input order.
-    Score(serve_cmd::ScoreArgs),
+    Score(mlpc_shared::ScoreArgs),
     /// Show what a resource or a single feature reads and what reads it.
     ///
     /// Upstream: sources, views and features it is computed from. Downstream: on-demand
@@ -239,8 +239,8 @@ fn main() -> ExitCode {
         Command::Schedules(args) => run_cmds::schedules(&args),
         Command::Scheduler(args) => run_cmds::scheduler(&args),
         Command::Registry(cmd) => registry_cmds::run(&cmd),
-        Command::Serve(args) => serve_cmd::serve(&args),
-        Command::Score(args) => serve_cmd::score(&args),
+        // Checked here (help and errors are mlpc's), run by the serving binary.
+        Command::Serve(_) | Command::Score(_) => serving::exec_serving(),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);

@@ -5,7 +5,7 @@ use crate::Format;
 use clap::Args;
 use mlp_pipelines::{History, RunOptions, RunRecord};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// `mlpc run`.
@@ -75,18 +75,7 @@ pub struct LogsArgs {
     args: Vec<String>,
 }
 
-/// Splits `[DIR] REST...` where REST has `min..=max` arguments: the first argument is the
-/// folder when there are more than `max`, or more than `min` and it is a folder.
-pub(crate) fn split_dir(args: &[String], min: usize, max: usize) -> (PathBuf, Vec<String>) {
-    match args.split_first() {
-        Some((first, rest))
-            if args.len() > max || (args.len() > min && Path::new(first).is_dir()) =>
-        {
-            (PathBuf::from(first), rest.to_vec())
-        }
-        _ => (PathBuf::from("."), args.to_vec()),
-    }
-}
+pub(crate) use mlpc_shared::split_dir;
 
 fn symbol(status: &str) -> &'static str {
     match status {
@@ -360,7 +349,7 @@ pub fn schedules(a: &SchedulesArgs) -> ExitCode {
 pub fn scheduler(a: &SchedulesArgs) -> ExitCode {
     let dir = a.dir.clone();
     // The schedules of the applied plan: apply is the gate, as for `mlpc serve`.
-    if let Err(code) = crate::serve_cmd::applied_plan(&dir) {
+    if let Err(code) = mlpc_shared::applied_plan(&dir) {
         return code;
     }
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();

@@ -141,11 +141,7 @@ pub(crate) fn checked_plan(dir: &Path, env: Option<&str>) -> Result<mlp_ir::Plan
     checked.plan.ok_or(ExitCode::from(1))
 }
 
-/// Prints `error: MSG` and gives exit code 1.
-pub(crate) fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg}");
-    ExitCode::from(1)
-}
+pub(crate) use mlpc_shared::fail;
 
 /// `mlpc plan`.
 pub fn plan(args: &PlanArgs) -> ExitCode {

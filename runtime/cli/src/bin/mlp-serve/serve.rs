@@ -1,0 +1,100 @@
+//! `mlpc serve`: the HTTP server for the project's deployments, online features, registry
+//! and metrics, with the pipeline scheduler running beside it; and `mlpc score`, the same
+//! deployment's model over a file. Both run the plan the last `mlpc apply` stored in the
+//! state, never the source: apply is the gate.
+
+use mlpc_shared::{applied_plan, fail, split_dir, warn_if_source_differs, ScoreArgs, ServeArgs};
+use std::process::ExitCode;
+
+/// `mlpc serve`.
+pub fn serve(a: &ServeArgs) -> ExitCode {
+    let plan = match applied_plan(&a.dir) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    warn_if_source_differs(&a.dir, a.env.as_deref(), &plan);
+    let token = std::env::var("MLP_TOKEN").ok().filter(|t| !t.is_empty());
+    let config = mlp_serving::Config {
+        project_dir: a.dir.clone(),
+        bind: a.bind.clone(),
+        token,
+        workers: a.workers,
+        log_queue: 100_000,
+    };
+    // After each `mlpc apply`, the newly applied plan is read and changed deployments swap in.
+    let reload = {
+        let dir = a.dir.clone();
+        mlp_serving::reload::Reloader::new(
+            &a.dir,
+            Box::new(move || match mlp_state::Catalog::read_applied_plan(&dir) {
+                Ok(Some(p)) => Ok(p),
+                Ok(None) => Err("the state holds no applied plan".into()),
+                Err(e) => Err(e.to_string()),
+            }),
+        )
+    };
+    let running = match mlp_serving::start(config, plan, Some(reload)) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    eprintln!("serving {} on http://{}", a.dir.display(), running.addr);
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let scheduler = (!a.no_scheduler).then(|| {
+        let dir = a.dir.clone();
+        std::thread::spawn(move || {
+            // The schedules of the applied plan, read again at every tick.
+            let load = || match mlp_state::Catalog::read_applied_plan(&dir) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("scheduler: {e}");
+                    None
+                }
+            };
+            if let Err(e) = mlp_pipelines::schedule::run_scheduler(&dir, &load, &stop_rx, false) {
+                eprintln!("scheduler: {e}");
+            }
+        })
+    });
+    // SIGINT or SIGTERM: requests in flight finish, then the log flushes.
+    running.run_until_signal();
+    drop(stop_tx);
+    if let Some(s) = scheduler {
+        if s.join().is_err() {
+            eprintln!("scheduler: the scheduler thread panicked");
+        }
+    }
+    eprintln!("stopped; the prediction log is flushed");
+    ExitCode::SUCCESS
+}
+
+/// `mlpc score`.
+pub fn score(a: &ScoreArgs) -> ExitCode {
+    let (dir, rest) = split_dir(&a.args, 1, 1);
+    let Some(deployment) = rest.first() else {
+        return fail("name the deployment");
+    };
+    let plan = match applied_plan(&dir) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    warn_if_source_differs(&dir, a.env.as_deref(), &plan);
+    let req = mlp_serving::score::ScoreRequest {
+        project_dir: dir.clone(),
+        deployment: deployment.clone(),
+        entities: a.entities.clone(),
+        at: a.at.clone(),
+        out: a.out.clone(),
+    };
+    match mlp_serving::score::score(&plan, &req) {
+        Ok(r) => {
+            println!(
+                "scored {} rows with {} into {}",
+                r.rows,
+                r.model_version,
+                a.out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,144 @@
+//! What the two binaries of this package share: `mlpc` (everything that runs no model:
+//! check, plan, apply, features, pipelines, the registry) and `mlp-serve` (the serving
+//! binary, linked with libtorch, that `mlpc serve` and `mlpc score` run): the arguments of
+//! `serve` and `score`, the applied plan that both read, and small command-line helpers.
+
+use clap::Args;
+use mlp_ir::Plan;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Prints `error: MSG` and gives exit code 1.
+pub fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(1)
+}
+
+/// Splits `[DIR] REST...` where REST has `min..=max` arguments: the first argument is the
+/// folder when there are more than `max`, or more than `min` and it is a folder.
+pub fn split_dir(args: &[String], min: usize, max: usize) -> (PathBuf, Vec<String>) {
+    match args.split_first() {
+        Some((first, rest))
+            if args.len() > max || (args.len() > min && Path::new(first).is_dir()) =>
+        {
+            (PathBuf::from(first), rest.to_vec())
+        }
+        _ => (PathBuf::from("."), args.to_vec()),
+    }
+}
+
+/// The plan the last `mlpc apply` stored, or the exit code after saying why there is none.
+pub fn applied_plan(dir: &Path) -> Result<Plan, ExitCode> {
+    match mlp_state::Catalog::read_applied_plan(dir) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(fail(format!(
+            "nothing is applied in `{}` yet: run `mlpc apply {}` first (mlpc serves and runs the applied plan, never unapplied source)",
+            dir.display(),
+            dir.display()
+        ))),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// What differs between the source and the applied plan: resources added, changed and
+/// removed in the source, by id.
+fn source_drift(source: &Plan, applied: &Plan) -> Vec<String> {
+    let hashes = |p: &Plan| -> BTreeMap<String, String> {
+        p.resources()
+            .map(|r| (r.id.clone(), r.hash.clone()))
+            .collect()
+    };
+    let (src, app) = (hashes(source), hashes(applied));
+    let mut out = Vec::new();
+    for (id, h) in &src {
+        match app.get(id) {
+            None => out.push(format!("+ {id}")),
+            Some(a) if a != h => out.push(format!("~ {id}")),
+            Some(_) => {}
+        }
+    }
+    out.extend(
+        app.keys()
+            .filter(|id| !src.contains_key(*id))
+            .map(|id| format!("- {id}")),
+    );
+    out
+}
+
+/// Warns once when the source of `dir` differs from the applied plan (or does not check),
+/// naming what differs; the applied plan is served all the same.
+pub fn warn_if_source_differs(dir: &Path, env: Option<&str>, applied: &Plan) {
+    let checked = mlp_driver::check_dir(dir, env);
+    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+    let source = match checked.plan {
+        Some(p) if errors == 0 => p,
+        _ => {
+            eprintln!(
+                "warning: the source in `{}` does not check ({errors} error(s), see `mlpc check`); serving the applied plan",
+                dir.display()
+            );
+            return;
+        }
+    };
+    let drift = source_drift(&source, applied);
+    if drift.is_empty() {
+        return;
+    }
+    const SHOWN: usize = 20;
+    let mut list = drift
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if drift.len() > SHOWN {
+        list.push_str(&format!(" and {} more", drift.len() - SHOWN));
+    }
+    eprintln!(
+        "warning: the source in `{}` differs from the applied plan ({list}); serving the applied plan until `mlpc apply`",
+        dir.display()
+    );
+}
+
+/// `mlpc serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Project folder.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Address to listen on. A non-loopback address needs MLP_TOKEN.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// HTTP worker threads.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Do not run the pipeline schedules.
+    #[arg(long)]
+    pub no_scheduler: bool,
+    /// The environment the source is compared in (DIR/env/NAME.yaml); what serves is the
+    /// applied plan, with the environment it was applied with.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+/// `mlpc score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// `[DIR] DEPLOYMENT`: the project folder (default `.`) and the deployment.
+    #[arg(value_name = "[DIR] DEPLOYMENT", num_args = 1..=2, required = true)]
+    pub args: Vec<String>,
+    /// Parquet or CSV with the entity keys, a timestamp column and the request fields.
+    #[arg(long, value_name = "FILE")]
+    pub entities: PathBuf,
+    /// The timestamp column of the entity file.
+    #[arg(long, value_name = "COLUMN", default_value = "event_timestamp")]
+    pub at: String,
+    /// Output file: .parquet or .csv.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The environment the source is compared in (DIR/env/NAME.yaml); what scores is the
+    /// applied plan.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
