@@ -237,7 +237,18 @@ pub fn check_invariants(p: &Project) -> Result<bool, TestCaseError> {
     let human = mlp_diagnostics::render_human(&checked.diagnostics, &checked.map, false);
     prop_assert_eq!(human.is_empty(), checked.diagnostics.is_empty());
     let json = mlp_diagnostics::render_json(&checked.diagnostics, &checked.map);
-    prop_assert!(serde_json::to_string(&json).is_ok());
+    // The JSON report reads back with every diagnostic and the error count.
+    let text = serde_json::to_string(&json).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let back: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert_eq!(
+        back["diagnostics"].as_array().map(Vec::len),
+        Some(checked.diagnostics.len())
+    );
+    prop_assert_eq!(
+        back["errors"].as_u64(),
+        Some(checked.diagnostics.iter().filter(|d| d.is_error()).count() as u64)
+    );
     if let Some(plan) = &checked.plan {
         let text = plan.to_json();
         let back = mlp_ir::Plan::from_json(&text).map_err(TestCaseError::fail)?;

@@ -4,6 +4,7 @@
 //! downstream (source -> feature -> model -> deployment -> consumer). Serialized as
 //! versioned JSON (`specs/plan.schema.json`). Runtime crates read only this IR.
 
+mod access;
 pub mod cron;
 mod expr;
 mod scalar;

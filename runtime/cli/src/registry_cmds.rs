@@ -285,7 +285,7 @@ pub fn run(cmd: &RegistryCommand) -> ExitCode {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            if plan.get(&format!("model.{model}")).is_none() {
+            if plan.model(model).is_none() {
                 return fail(format!(
                     "the project declares no model `{model}`; declare it in a `model` block first"
                 ));

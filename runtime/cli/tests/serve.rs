@@ -231,10 +231,12 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         rows_logged = conn
             .query_row(&format!("SELECT count(*) FROM read_parquet('{glob}') WHERE consumer = 'checkout_service' AND model_version = 'fraud_scorer@1'"), [], |r| r.get::<_, i64>(0))
             .unwrap_or(0);
-        // Each check is a DuckDB query over the folder: the wait is on the files themselves.
+        // Each check is a DuckDB query over the folder: the wait is on the files themselves,
+        // polled ten times a second (the writer flushes once a second).
         if rows_logged >= 2 {
             break;
         }
+        std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
         rows_logged, 2,
@@ -295,24 +297,32 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         &["registry", "alias", ".", "fraud_scorer", "2", "production"],
         p,
     );
-    // The server picks the move up within a second; wait for an answer from version 2.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut moved = false;
-    while Instant::now() < deadline && !moved {
-        let (_, a) = call(
-            "POST",
-            &predict,
-            Some(
-                json!({"entities": {"user_id": 7}, "request": {"amount": 20.0, "country": "FR", "merchant_id": 1}}),
-            ),
-        );
-        moved = a["model_version"] == "fraud_scorer@2";
-    }
-    assert!(moved, "the new version never answered");
+    // The server says when it has swapped the new version in (within a second); from then
+    // on version 2 answers.
+    assert!(
+        server
+            .wait_for(
+                "fraud_api: fraud_scorer@production -> fraud_scorer@2",
+                Duration::from_secs(20)
+            )
+            .is_some(),
+        "the server never swapped version 2 in"
+    );
+    let (_, a) = call(
+        "POST",
+        &predict,
+        Some(
+            json!({"entities": {"user_id": 7}, "request": {"amount": 20.0, "country": "FR", "merchant_id": 1}}),
+        ),
+    );
+    assert_eq!(a["model_version"], "fraud_scorer@2", "{a}");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let seen: Vec<(u16, String)> = clients
         .into_iter()
-        .flat_map(|c| c.join().unwrap_or_default())
+        .flat_map(|c| {
+            c.join()
+                .unwrap_or_else(|_| panic!("a client failed (its call panicked) during the move"))
+        })
         .collect();
     assert!(
         seen.iter().all(|(s, _)| *s == 200),

@@ -217,13 +217,13 @@ pub fn view_of(plan: &Plan, view: &str) -> Result<ViewInfo, FeatureError> {
         source: Some(source),
         ttl_ms,
         ..
-    }) = plan.get(&format!("features.{view}")).map(|r| &r.spec)
+    }) = plan.view(view).map(|r| &r.spec)
     else {
         return Err(unsupported(
             "not a feature view with an entity and a source",
         ));
     };
-    let entity_keys = match plan.get(&format!("entity.{entity}")).map(|r| &r.spec) {
+    let entity_keys = match plan.entity(entity).map(|r| &r.spec) {
         Some(Spec::Entity { keys }) => keys.clone(),
         _ => return Err(unsupported("its entity is not in the plan")),
     };
@@ -233,7 +233,7 @@ pub fn view_of(plan: &Plan, view: &str) -> Result<ViewInfo, FeatureError> {
         timestamp,
         created,
         schema,
-    }) = plan.get(&format!("source.{source}")).map(|r| &r.spec)
+    }) = plan.source(source).map(|r| &r.spec)
     else {
         return Err(unsupported("its source is not in the plan"));
     };
@@ -253,7 +253,7 @@ pub fn view_of(plan: &Plan, view: &str) -> Result<ViewInfo, FeatureError> {
 
 /// The source `name` of the plan.
 pub fn source_info(plan: &Plan, name: &str) -> Option<SourceInfo> {
-    match plan.get(&format!("source.{name}")).map(|r| &r.spec) {
+    match plan.source(name).map(|r| &r.spec) {
         Some(Spec::Source {
             path,
             format,
@@ -273,7 +273,7 @@ pub fn source_info(plan: &Plan, name: &str) -> Option<SourceInfo> {
 
 /// The key column names of entity `entity`.
 pub fn key_columns(plan: &Plan, entity: &str) -> Vec<String> {
-    match plan.get(&format!("entity.{entity}")).map(|r| &r.spec) {
+    match plan.entity(entity).map(|r| &r.spec) {
         Some(Spec::Entity { keys }) => keys.iter().map(|k| k.name.clone()).collect(),
         _ => Vec::new(),
     }
@@ -351,9 +351,7 @@ fn want<'p>(
                 })
                 .collect();
             for (v, n) in deps {
-                if let Some(Spec::Feature { ty, def, .. }) =
-                    plan.get(&format!("feature.{v}.{n}")).map(|r| &r.spec)
-                {
+                if let Some(Spec::Feature { ty, def, .. }) = plan.feature(&v, &n).map(|r| &r.spec) {
                     want(plan, views, ondemand, &v, &n, *ty, def);
                 }
             }
@@ -435,7 +433,7 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
     let mut ctes = Vec::new();
     let mut selects: Vec<(String, String, String)> = Vec::new(); // (view, feature, SQL)
     for (vi, (view, wanted)) in views.iter().enumerate() {
-        let vres = plan.get(&format!("features.{view}"));
+        let vres = plan.view(view);
         let Some(Spec::FeatureView {
             entity: Some(entity),
             source: Some(source),
@@ -448,7 +446,7 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
                 "not a feature view with an entity and a source".into(),
             ));
         };
-        let keys: Vec<String> = match plan.get(&format!("entity.{entity}")).map(|r| &r.spec) {
+        let keys: Vec<String> = match plan.entity(entity).map(|r| &r.spec) {
             Some(Spec::Entity { keys }) => keys.iter().map(|k| k.name.clone()).collect(),
             _ => Vec::new(),
         };
@@ -458,7 +456,7 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
             timestamp,
             created,
             schema,
-        }) = plan.get(&format!("source.{source}")).map(|r| &r.spec)
+        }) = plan.source(source).map(|r| &r.spec)
         else {
             return Err(FeatureError::Unsupported(
                 view.clone(),
@@ -658,7 +656,7 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
                 .get(&format!("{view}__{feature}"))
                 .map_or(Kind::Null, |(_, t)| Kind::of(*t)),
             mlp_ir::IrExpr::Request { request, field } => {
-                match plan.get(&format!("request.{request}")).map(|r| &r.spec) {
+                match plan.request(request).map(|r| &r.spec) {
                     Some(Spec::Request { fields }) => fields
                         .iter()
                         .find(|c| &c.name == field)

@@ -323,7 +323,7 @@ fn materialize_view(
         .iter()
         .map(|(n, _)| {
             let ty = plan
-                .get(&format!("feature.{view}.{n}"))
+                .feature(view, n)
                 .and_then(|r| match &r.spec {
                     Spec::Feature { ty, .. } => Some(sql_type(*ty)),
                     _ => None,

@@ -395,7 +395,7 @@ impl Lookup<'_> {
         let full = format!("{view}.{name}");
         let Some(meta) = self.store.meta.get(&full).cloned() else {
             let plan = &self.store.plan;
-            return match plan.get(&format!("feature.{full}")).map(|r| &r.spec) {
+            return match plan.feature_at(&full).map(|r| &r.spec) {
                 Some(Spec::Feature {
                     def: FeatureDef::OnDemand { expr },
                     ..
@@ -461,12 +461,7 @@ impl Lookup<'_> {
             }
             let (val, kind) = match leaf {
                 IrExpr::Feature { view, feature } => {
-                    let ty = match self
-                        .store
-                        .plan
-                        .get(&format!("feature.{view}.{feature}"))
-                        .map(|r| &r.spec)
-                    {
+                    let ty = match self.store.plan.feature(view, feature).map(|r| &r.spec) {
                         Some(Spec::Feature { ty, .. }) => Kind::of(*ty),
                         _ => Kind::Null,
                     };
@@ -481,12 +476,7 @@ impl Lookup<'_> {
                             "the request lacks `{field}`, a field of request `{request}`"
                         ))
                     })?;
-                    let ty = match self
-                        .store
-                        .plan
-                        .get(&format!("request.{request}"))
-                        .map(|r| &r.spec)
-                    {
+                    let ty = match self.store.plan.request(request).map(|r| &r.spec) {
                         Some(Spec::Request { fields }) => fields
                             .iter()
                             .find(|c| &c.name == field)

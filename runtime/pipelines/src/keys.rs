@@ -75,7 +75,7 @@ pub(crate) fn cache_key(
             for f in training_features(features) {
                 let res = ctx
                     .plan
-                    .get(&format!("feature.{f}"))
+                    .feature_at(&f)
                     .ok_or_else(|| fail(format!("feature `{f}` is not in the plan")))?;
                 def_text.push_str(&format!("\n{}={}", res.id, res.hash));
                 if let Some((view, _)) = f.split_once('.') {
@@ -83,7 +83,7 @@ pub(crate) fn cache_key(
                 }
             }
             for view in views {
-                let Some(res) = ctx.plan.get(&format!("features.{view}")) else {
+                let Some(res) = ctx.plan.view(&view) else {
                     continue;
                 };
                 def_text.push_str(&format!("\n{}={}", res.id, res.hash));
@@ -92,7 +92,7 @@ pub(crate) fn cache_key(
                     ..
                 } = &res.spec
                 {
-                    if let Some(src) = ctx.plan.get(&format!("source.{source}")) {
+                    if let Some(src) = ctx.plan.source(source) {
                         def_text.push_str(&format!("\n{}={}", src.id, src.hash));
                     }
                     if let Some(info) = mlp_features::historical::source_info(&ctx.plan, source) {

@@ -100,7 +100,7 @@ impl Emitter {
                 let view = f.split('.').next().unwrap_or_default();
                 if let Some(Spec::FeatureView {
                     source: Some(src), ..
-                }) = plan.get(&format!("features.{view}")).map(|r| &r.spec)
+                }) = plan.view(view).map(|r| &r.spec)
                 {
                     sources.insert(src.clone());
                 }

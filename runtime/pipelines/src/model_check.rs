@@ -24,7 +24,7 @@ pub fn check_torchscript(path: &Path) -> Result<(), String> {
 pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signature> {
     let Some(Spec::Model {
         inputs, outputs, ..
-    }) = plan.get(&format!("model.{model}")).map(|r| &r.spec)
+    }) = plan.model(model).map(|r| &r.spec)
     else {
         return None;
     };
@@ -42,7 +42,7 @@ pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signa
                 ty(format!("feature.{view}.{feature}")),
             ),
             mlp_ir::InputRef::Request { request, field } => {
-                let t = match plan.get(&format!("request.{request}")).map(|r| &r.spec) {
+                let t = match plan.request(request).map(|r| &r.spec) {
                     Some(Spec::Request { fields }) => fields
                         .iter()
                         .find(|c| &c.name == field)

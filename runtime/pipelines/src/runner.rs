@@ -222,9 +222,7 @@ pub fn run_pipeline(
         params,
         steps,
         ..
-    }) = plan
-        .get(&format!("pipeline.{}", opts.pipeline))
-        .map(|r| &r.spec)
+    }) = plan.pipeline(&opts.pipeline).map(|r| &r.spec)
     else {
         let known: Vec<String> = plan
             .resources()

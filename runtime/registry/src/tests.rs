@@ -151,7 +151,10 @@ fn bad_aliases_and_missing_versions_are_refused() {
     assert!(err(reg.set_alias("m", "9bad", 1, "")).contains("cannot be an alias"));
     assert!(err(reg.set_alias("m", "prod", 7, "")).contains("it has versions 1 to 1"));
     assert!(err(reg.set_alias("zz", "prod", 1, "")).contains("`zz` has no registered version"));
-    assert!(reg.aliases("m").unwrap_or_default().is_empty());
+    assert!(reg
+        .aliases("m")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .is_empty());
 }
 
 #[test]

@@ -75,7 +75,7 @@ pub fn load_model(
         .map_err(|e| e.to_string())?;
     let Some(Spec::Model {
         inputs, outputs, ..
-    }) = plan.get(&format!("model.{}", r.model)).map(|x| &x.spec)
+    }) = plan.model(&r.model).map(|x| &x.spec)
     else {
         return Err(format!("model `{}` is not declared", r.model));
     };
@@ -113,7 +113,7 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, S
         device,
         mode,
         ..
-    }) = plan.get(&format!("deployment.{name}")).map(|r| &r.spec)
+    }) = plan.deployment(name).map(|r| &r.spec)
     else {
         return Err(format!("no deployment `{name}`"));
     };

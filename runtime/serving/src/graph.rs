@@ -107,7 +107,7 @@ pub struct Outcome {
 }
 
 fn model_block<'p>(plan: &'p Plan, model: &str) -> Result<(&'p [InputRef], &'p [Column]), String> {
-    match plan.get(&format!("model.{model}")).map(|r| &r.spec) {
+    match plan.model(model).map(|r| &r.spec) {
         Some(Spec::Model {
             inputs, outputs, ..
         }) => Ok((inputs, outputs)),
@@ -159,16 +159,10 @@ impl Builder<'_, '_> {
                 });
                 Ok((Node::Model(self.models.len() - 1), outputs.to_vec()))
             }
-            GraphNode::Deployment { name } => {
-                match self
-                    .plan
-                    .get(&format!("deployment.{name}"))
-                    .map(|r| &r.spec)
-                {
-                    Some(Spec::Deployment { graph, .. }) => self.node(graph, depth + 1),
-                    _ => Err(format!("no deployment `{name}`")),
-                }
-            }
+            GraphNode::Deployment { name } => match self.plan.deployment(name).map(|r| &r.spec) {
+                Some(Spec::Deployment { graph, .. }) => self.node(graph, depth + 1),
+                _ => Err(format!("no deployment `{name}`")),
+            },
             GraphNode::Chain { steps } => {
                 let mut nodes = Vec::with_capacity(steps.len());
                 let mut outputs = Vec::new();

@@ -87,7 +87,7 @@ pub fn plan_lookup(plan: &Plan, inputs: &[InputRef]) -> Result<Lookup, String> {
                 "mode = lookup precomputes an answer per entity, but the graph reads `{name}`, a request field"
             ));
         };
-        let e = match plan.get(&format!("features.{view}")).map(|r| &r.spec) {
+        let e = match plan.view(view).map(|r| &r.spec) {
             Some(Spec::FeatureView {
                 entity: Some(e),
                 online: true,
@@ -112,7 +112,7 @@ pub fn plan_lookup(plan: &Plan, inputs: &[InputRef]) -> Result<Lookup, String> {
     let Some(entity) = entity else {
         return Err("mode = lookup needs features to look up; the graph reads none".into());
     };
-    let keys = match plan.get(&format!("entity.{entity}")).map(|r| &r.spec) {
+    let keys = match plan.entity(&entity).map(|r| &r.spec) {
         Some(Spec::Entity { keys }) => keys.iter().map(|k| k.name.clone()).collect(),
         _ => return Err(format!("entity `{entity}` is not declared")),
     };

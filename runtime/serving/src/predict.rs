@@ -153,17 +153,14 @@ fn check_fields(
     for input in &d.inputs {
         match input {
             InputRef::Feature { view, .. } => {
-                let Some(Spec::FeatureView { entity, .. }) =
-                    state.plan.get(&format!("features.{view}")).map(|r| &r.spec)
+                let Some(Spec::FeatureView { entity, .. }) = state.plan.view(view).map(|r| &r.spec)
                 else {
                     continue;
                 };
                 let Some(entity) = entity else {
                     continue; // an on-demand view: its own inputs are checked by the lookup
                 };
-                if let Some(Spec::Entity { keys }) =
-                    state.plan.get(&format!("entity.{entity}")).map(|r| &r.spec)
-                {
+                if let Some(Spec::Entity { keys }) = state.plan.entity(entity).map(|r| &r.spec) {
                     for k in keys {
                         let Some(col) = entities.get(&k.name) else {
                             return Err(format!(

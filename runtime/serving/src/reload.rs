@@ -59,7 +59,7 @@ fn fingerprint(plan: &Plan, name: &str) -> Vec<String> {
         }
         match g {
             GraphNode::Model { model } => {
-                if let Some(r) = plan.get(&format!("model.{}", model.model)) {
+                if let Some(r) = plan.model(&model.model) {
                     out.push(r.hash.clone());
                 }
             }
@@ -87,7 +87,7 @@ fn fingerprint(plan: &Plan, name: &str) -> Vec<String> {
         }
     }
     fn deployment_hashes(plan: &Plan, name: &str, out: &mut Vec<String>, depth: usize) {
-        let Some(r) = plan.get(&format!("deployment.{name}")) else {
+        let Some(r) = plan.deployment(name) else {
             return;
         };
         out.push(r.hash.clone());

@@ -49,9 +49,8 @@ fn ident(s: &str) -> String {
 
 /// Scores every row of the entity file.
 pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
-    let Some(Spec::Deployment { graph, outputs, .. }) = plan
-        .get(&format!("deployment.{}", req.deployment))
-        .map(|r| &r.spec)
+    let Some(Spec::Deployment { graph, outputs, .. }) =
+        plan.deployment(&req.deployment).map(|r| &r.spec)
     else {
         return Err(format!("no deployment `{}`", req.deployment));
     };
