@@ -78,7 +78,12 @@ impl Resource {
 /// Hex sha256 of a spec's JSON (serde_json writes struct fields in declaration order and
 /// maps are BTreeMaps, so equal specs give equal bytes).
 pub fn spec_hash(spec: &Spec) -> String {
-    let bytes = serde_json::to_vec(spec).unwrap_or_default();
+    // A spec is plain data (derived Serialize, string map keys; non-finite floats become
+    // null), so serialising it cannot fail; an empty hash input would make every spec equal.
+    let bytes = match serde_json::to_vec(spec) {
+        Ok(b) => b,
+        Err(e) => unreachable!("a Spec always serialises to JSON: {e}"),
+    };
     Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -267,7 +272,11 @@ impl Plan {
 
     /// Pretty JSON of the plan document.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&self.to_doc()).unwrap_or_default()
+        match serde_json::to_string_pretty(&self.to_doc()) {
+            Ok(s) => s,
+            // Plain data, as for `spec_hash`.
+            Err(e) => unreachable!("a plan document always serialises to JSON: {e}"),
+        }
     }
 
     /// Parses a plan document, refusing other major format versions.

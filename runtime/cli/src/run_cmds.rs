@@ -355,26 +355,9 @@ pub fn scheduler(a: &SchedulesArgs) -> ExitCode {
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     // Ctrl-C and SIGTERM stop the loop; runs in progress cancel themselves on the same signal.
     std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        rt.block_on(async {
-            let term = async {
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(mut s) => {
-                        s.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                () = term => {},
-            }
-        });
+        if let Err(e) = mlp_util::block_until_shutdown_signal() {
+            eprintln!("scheduler: cannot wait for signals ({e}); stopping");
+        }
         // The receiver is gone only when the scheduler has already returned.
         stop_tx.send(()).ok();
     });

@@ -428,7 +428,7 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
     ))
     .map_err(|e| FeatureError::File { path: req.entities.clone(), message: first_line(&e.to_string()) })?;
     // The row numbers fix the output order from here on; DuckDB may reorder freely.
-    let _ = conn.execute_batch("SET preserve_insertion_order = false;");
+    conn.execute_batch("SET preserve_insertion_order = false;")?;
 
     let mut ctes = Vec::new();
     let mut selects: Vec<(String, String, String)> = Vec::new(); // (view, feature, SQL)

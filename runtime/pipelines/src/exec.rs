@@ -55,6 +55,7 @@ async fn pump<R: AsyncRead + Unpin>(
 ) {
     let mut lines = BufReader::new(reader);
     let mut buf = Vec::new();
+    let mut log_failed = false;
     loop {
         buf.clear();
         match lines.read_until(b'\n', &mut buf).await {
@@ -62,7 +63,12 @@ async fn pump<R: AsyncRead + Unpin>(
             Ok(_) => {
                 {
                     let mut f = log.lock().await;
-                    let _ = f.write_all(&buf).await;
+                    if let Err(e) = f.write_all(&buf).await {
+                        // Said once; the step itself goes on.
+                        if !std::mem::replace(&mut log_failed, true) {
+                            eprintln!("warning: {prefix}the step's log cannot be written: {e}");
+                        }
+                    }
                 }
                 if echo {
                     let text = String::from_utf8_lossy(&buf);
@@ -75,7 +81,8 @@ async fn pump<R: AsyncRead + Unpin>(
 
 fn signal_group(pid: Option<u32>, sig: Signal) {
     if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-        let _ = killpg(Pid::from_raw(pid), sig);
+        // ESRCH (the group has already exited) is the expected failure.
+        killpg(Pid::from_raw(pid), sig).ok();
     }
 }
 
@@ -145,7 +152,8 @@ pub async fn run(p: &Proc, mut cancel: watch::Receiver<bool>) -> std::io::Result
     signal_group(pid, Signal::SIGTERM);
     if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
         signal_group(pid, Signal::SIGKILL);
-        let _ = child.wait().await;
+        // Reaps the killed shell; its status no longer matters (the outcome is decided).
+        child.wait().await.ok();
     }
     // Anything of the group still alive (a child that ignored TERM) goes too.
     signal_group(pid, Signal::SIGKILL);
@@ -158,7 +166,9 @@ pub async fn run(p: &Proc, mut cancel: watch::Receiver<bool>) -> std::io::Result
         ),
         _ => "mlp: stopped because the run was cancelled\n".to_string(),
     };
-    let _ = f.write_all(note.as_bytes()).await;
+    if let Err(e) = f.write_all(note.as_bytes()).await {
+        eprintln!("warning: the step's log cannot be written: {e}");
+    }
     Ok(stopped)
 }
 
@@ -169,6 +179,7 @@ async fn finish(
     // The pipes close when every process holding them has exited; a grandchild that keeps
     // them open (a daemon) does not hold the step up for ever.
     for h in [out, err].into_iter().flatten() {
-        let _ = tokio::time::timeout(Duration::from_secs(2), h).await;
+        // A timeout (the daemon case) or a copier that ended early: both are fine here.
+        tokio::time::timeout(Duration::from_secs(2), h).await.ok();
     }
 }

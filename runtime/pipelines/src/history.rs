@@ -121,9 +121,7 @@ impl History {
         })?;
         let path = dir.join("runs.sqlite");
         let h = |e: rusqlite::Error| RunError::History(format!("{}: {e}", path.display()));
-        let conn = Connection::open(&path).map_err(h)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(h)?;
-        conn.execute_batch(SCHEMA).map_err(h)?;
+        let conn = mlp_util::open_sqlite(&path, Duration::from_secs(30), SCHEMA).map_err(h)?;
         // Columns added since the first release of the schema.
         for (table, column, ty) in [
             ("runs", "started_us", "INTEGER NOT NULL DEFAULT 0"),

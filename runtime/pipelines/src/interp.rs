@@ -18,17 +18,19 @@ pub fn placeholders(template: &str) -> Vec<&str> {
     out
 }
 
-/// Quotes `value` for `sh` when it holds anything but plain path characters.
-pub fn shell_quote(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./=:,+@%".contains(c));
-    if plain {
-        value.to_string()
-    } else {
-        format!("'{}'", value.replace('\'', "'\\''"))
-    }
+/// Why a command template cannot be filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InterpError {
+    /// A placeholder nothing provides (its name).
+    Unknown(String),
+    /// A value no shell word can hold (a NUL byte), with its placeholder.
+    Unquotable(String),
+}
+
+/// Quotes `value` as one `sh` word (shlex: plain words stay as they are); `None` for a
+/// value with a NUL byte, which no shell word can hold.
+pub fn shell_quote(value: &str) -> Option<String> {
+    shlex::try_quote(value).ok().map(|q| q.into_owned())
 }
 
 /// Replaces every placeholder with what `lookup` gives for it, shell-quoted. A placeholder
@@ -36,7 +38,7 @@ pub fn shell_quote(value: &str) -> String {
 pub fn interpolate(
     template: &str,
     lookup: impl Fn(&str) -> Option<String>,
-) -> Result<String, String> {
+) -> Result<String, InterpError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("${") {
@@ -47,10 +49,10 @@ pub fn interpolate(
             return Ok(out);
         };
         let name = after[..end].trim();
-        match lookup(name) {
-            Some(v) => out.push_str(&shell_quote(&v)),
-            None => return Err(name.to_string()),
-        }
+        let value = lookup(name).ok_or_else(|| InterpError::Unknown(name.to_string()))?;
+        let quoted =
+            shell_quote(&value).ok_or_else(|| InterpError::Unquotable(name.to_string()))?;
+        out.push_str(&quoted);
         rest = &after[end + 1..];
     }
     out.push_str(rest);
@@ -69,14 +71,38 @@ mod tests {
             "data.output" => Some("/a dir/it's".to_string()),
             _ => None,
         };
+        let cmd = interpolate(
+            "python t.py --lr ${params.lr} --data ${data.output} --out ${ out }",
+            look,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        // The shell reads back exactly the words meant, and plain ones stay unquoted.
         assert_eq!(
-            interpolate(
-                "python t.py --lr ${params.lr} --data ${data.output} --out ${ out }",
-                look
-            ),
-            Ok("python t.py --lr 0.1 --data '/a dir/it'\\''s' --out /p/.mlp/tmp/x".to_string())
+            shlex::split(&cmd),
+            Some(
+                [
+                    "python",
+                    "t.py",
+                    "--lr",
+                    "0.1",
+                    "--data",
+                    "/a dir/it's",
+                    "--out",
+                    "/p/.mlp/tmp/x"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
         );
-        assert_eq!(interpolate("echo ${nope}", look), Err("nope".to_string()));
+        assert!(cmd.starts_with("python t.py --lr 0.1 --data "), "{cmd}");
+        assert_eq!(
+            interpolate("echo ${nope}", look),
+            Err(InterpError::Unknown("nope".to_string()))
+        );
+        assert_eq!(
+            interpolate("echo ${nul}", |_| Some("a\0b".to_string())),
+            Err(InterpError::Unquotable("nul".to_string()))
+        );
         assert_eq!(
             interpolate("echo ${out", look),
             Ok("echo ${out".to_string())

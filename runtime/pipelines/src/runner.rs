@@ -322,7 +322,9 @@ pub fn run_pipeline(
     let (status, records) = match outcome {
         Ok(r) => r,
         Err(e) => {
-            let _ = history.finish_run(&run_id, "failed", Some(&e.to_string()));
+            if let Err(h) = history.finish_run(&run_id, "failed", Some(&e.to_string())) {
+                eprintln!("warning: the run history did not record run {run_id} as failed: {h}");
+            }
             lineage.run("FAIL");
             return Err(e);
         }
@@ -386,19 +388,9 @@ async fn schedule(
         .collect();
     // Ctrl-C and SIGTERM cancel the run: running steps are stopped, pending ones not started.
     let signals = tokio::spawn(async move {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            () = term => {},
-        }
-        let _ = cancel_tx.send(true);
+        mlp_util::shutdown_signal().await;
+        // No receiver left means the run has already finished.
+        cancel_tx.send(true).ok();
     });
     let mut running = tokio::task::JoinSet::new();
     let limit = opts.concurrency.max(1);

@@ -44,16 +44,20 @@ fn log_path(ctx: &Ctx, step: &str) -> PathBuf {
 }
 
 async fn log_line(path: &Path, line: &str) {
-    if let Some(d) = path.parent() {
-        let _ = tokio::fs::create_dir_all(d).await;
-    }
-    if let Ok(mut f) = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .await
-    {
-        let _ = f.write_all(format!("mlp: {line}\n").as_bytes()).await;
+    let write = async {
+        if let Some(d) = path.parent() {
+            tokio::fs::create_dir_all(d).await?;
+        }
+        let mut f = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .await?;
+        f.write_all(format!("mlp: {line}\n").as_bytes()).await
+    };
+    // The step's log is for people; a step is not failed for it, but the loss is said.
+    if let Err(e) = write.await {
+        eprintln!("warning: cannot write `{}`: {e}", path.display());
     }
 }
 
@@ -272,10 +276,15 @@ async fn attempt_action(
                     }
                 }
             };
-            let command = crate::interp::interpolate(command, lookup).map_err(|name| {
-                Failure::fatal(format!(
-                    "`${{{name}}}` is not known here (use ${{out}}, ${{params.NAME}}, ${{STEP.output}} of a step it runs after, or ${{run.id}})"
-                ))
+            let command = crate::interp::interpolate(command, lookup).map_err(|e| {
+                Failure::fatal(match e {
+                    crate::interp::InterpError::Unknown(name) => format!(
+                        "`${{{name}}}` is not known here (use ${{out}}, ${{params.NAME}}, ${{STEP.output}} of a step it runs after, or ${{run.id}})"
+                    ),
+                    crate::interp::InterpError::Unquotable(name) => format!(
+                        "the value of `${{{name}}}` holds a NUL byte, which no shell word can hold"
+                    ),
+                })
             })?;
             let mut env = ctx.env.clone();
             env.extend(step.env.clone());

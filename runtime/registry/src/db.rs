@@ -72,32 +72,16 @@ fn db_error(path: PathBuf) -> impl Fn(rusqlite::Error) -> RegistryError {
 
 /// The current time as RFC 3339 UTC with microseconds.
 fn now() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    rfc3339(d.as_secs() as i64, d.subsec_micros())
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SS.uuuuuuZ` (civil-from-days, proleptic
-/// Gregorian).
+/// Seconds (and microseconds) since the epoch as `YYYY-MM-DDTHH:MM:SS.uuuuuuZ`; a time
+/// outside chrono's range (beyond ±262,000 years) is written as its seconds.
 pub fn rfc3339(secs: i64, micros: u32) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    match chrono::DateTime::from_timestamp(secs, micros.saturating_mul(1000)) {
+        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        None => format!("@{secs}.{micros:06}"),
+    }
 }
 
 impl Registry {
@@ -114,10 +98,8 @@ impl Registry {
             path: path.clone(),
             message: e.to_string(),
         };
-        let conn = Connection::open(&path).map_err(db)?;
         // Writers queue behind each other instead of failing at once.
-        conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
+        let conn = mlp_util::open_sqlite(&path, Duration::from_secs(30), SCHEMA).map_err(db)?;
         Ok(Registry {
             conn,
             path: path.clone(),

@@ -69,20 +69,23 @@ impl BlobStore {
         // The copy must be the content hashed: a file changing under us is refused.
         let copied = sha256_file(&tmp)?;
         if copied != sha {
-            let _ = std::fs::remove_file(&tmp);
+            // Best effort: the error below is what matters, and a stray temporary file is
+            // named for this process and replaced by the next try.
+            std::fs::remove_file(&tmp).ok();
             return Err(RegistryError::BadFile {
                 path: file.to_path_buf(),
                 message: "the file changed while it was being registered".into(),
             });
         }
-        if let Ok(f) = std::fs::File::open(&tmp) {
-            let _ = f.sync_all();
-        }
+        // On disk before the rename makes it a version's artifact.
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io("sync", &tmp))?;
         let mut perms = std::fs::metadata(&tmp)
             .map_err(io("read", &tmp))?
             .permissions();
         perms.set_readonly(true);
-        let _ = std::fs::set_permissions(&tmp, perms);
+        std::fs::set_permissions(&tmp, perms).map_err(io("protect", &tmp))?;
         std::fs::rename(&tmp, &target).map_err(io("write", &target))?;
         Ok(sha)
     }

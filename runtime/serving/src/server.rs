@@ -387,25 +387,8 @@ impl Running {
 
     /// Waits until SIGINT or SIGTERM, then stops gracefully and flushes the log.
     pub fn run_until_signal(self) {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            rt.block_on(async {
-                let term = async {
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    {
-                        Ok(mut s) => {
-                            s.recv().await;
-                        }
-                        Err(_) => std::future::pending::<()>().await,
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {},
-                    () = term => {},
-                }
-            });
+        if let Err(e) = mlp_util::block_until_shutdown_signal() {
+            eprintln!("serve: cannot wait for signals ({e}); stopping");
         }
         self.stop();
     }

@@ -110,7 +110,12 @@ pub fn lock(project_dir: &Path, timeout: Duration) -> Result<ApplyLock, ApplyErr
 
 /// A short id for a change set: the first 16 hex digits of the sha256 of its JSON.
 pub fn plan_id(changes: &ChangeSet) -> String {
-    let json = serde_json::to_vec(changes).unwrap_or_default();
+    // Plain data (derived Serialize), as the plan's specs: serialising cannot fail, and an
+    // empty input would give every plan the same id.
+    let json = match serde_json::to_vec(changes) {
+        Ok(j) => j,
+        Err(e) => unreachable!("a change set always serialises to JSON: {e}"),
+    };
     Sha256::digest(&json)
         .iter()
         .take(8)

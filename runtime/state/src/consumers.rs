@@ -30,17 +30,16 @@ fn open(project_dir: &Path) -> Result<Connection, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("consumers.sqlite");
     let err = |e: rusqlite::Error| format!("{}: {e}", path.display());
-    let conn = Connection::open(&path).map_err(err)?;
-    conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
-    conn.execute_batch(
+    mlp_util::open_sqlite(
+        &path,
+        Duration::from_secs(10),
         "PRAGMA journal_mode = WAL;
          CREATE TABLE IF NOT EXISTS seen (
            consumer TEXT NOT NULL, deployment TEXT NOT NULL, requests INTEGER NOT NULL,
            first_us INTEGER NOT NULL, last_us INTEGER NOT NULL,
            PRIMARY KEY (consumer, deployment));",
     )
-    .map_err(err)?;
-    Ok(conn)
+    .map_err(err)
 }
 
 /// Adds counts to the record (requests are added; first and last seen widen).

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Start-up cost of the commands that run no model: wall time (median of RUNS) and peak
+# resident memory of `mlpc --version`, `mlpc check` and `mlpc plan` on examples/fraud, in one
+# run against the libtorch-linked serving binary (`mlp-serve --version`), which is what every
+# mlpc command paid before the split (libtorch and the CUDA stack loaded at start).
+# Usage: scripts/bench-startup.sh [RUNS]   (release build; needs /usr/bin/time)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$MLP_ROOT"
+runs="${1:-30}"
+if ! command -v bc >/dev/null || [ ! -x /usr/bin/time ]; then
+  echo "error: needs bc and /usr/bin/time (apt-get install bc time)" >&2
+  exit 1
+fi
+cargo build --release --locked -q -p mlpc
+bin="$CARGO_TARGET_DIR/release"
+mkdir -p examples/fraud/data
+# median wall ms and max peak KB of a command over $runs runs
+measure() {
+  local times=() peak=0
+  for _ in $(seq 1 "$runs"); do
+    local start end kb
+    start=$(date +%s%N)
+    /usr/bin/time -f %M -o /tmp/mlp-bench-rss "$@" >/dev/null 2>&1 || true
+    end=$(date +%s%N)
+    kb=$(tail -n1 /tmp/mlp-bench-rss)
+    times+=($(((end - start) / 1000)))
+    [ "$kb" -gt "$peak" ] && peak=$kb
+  done
+  local median
+  median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  printf '%.1f %d' "$(echo "$median / 1000" | bc -l)" "$((peak / 1024))"
+}
+echo "machine: $(nproc) cores, $(uname -m); $(date -u +%Y-%m-%d); $runs runs each"
+printf '| command | median ms | peak MiB |\n|---|---|---|\n'
+read -r ms mb <<<"$(measure "$bin/mlp-serve" --version)"
+echo "| baseline: \`mlp-serve --version\` (libtorch linked, as mlpc was) | $ms | $mb |"
+base_ms=$ms base_mb=$mb
+for cmd in "--version" "check examples/fraud" "plan examples/fraud"; do
+  # shellcheck disable=SC2086
+  read -r ms mb <<<"$(measure "$bin/mlpc" $cmd)"
+  ratio=$(echo "$base_ms / $ms" | bc -l)
+  printf '| `mlpc %s` | %s | %s (%.1fx faster, %.1fx less memory than the baseline) |\n' \
+    "$cmd" "$ms" "$mb" "$ratio" "$(echo "$base_mb / $mb" | bc -l)"
+done
