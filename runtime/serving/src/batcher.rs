@@ -2,6 +2,7 @@
 //! them together, up to `max_batch` rows or once the oldest has waited `max_delay`. The
 //! async workers never run a model; they wait on a oneshot for their rows' outputs.
 
+use crate::error::ServingError;
 use crate::model::Backend;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
@@ -24,7 +25,7 @@ pub struct Loaded {
 struct Job {
     rows: Vec<f32>,
     n: usize,
-    reply: oneshot::Sender<Result<(Vec<f32>, String), String>>,
+    reply: oneshot::Sender<Result<(Vec<f32>, String), ServingError>>,
 }
 
 /// The queue in front of one deployment's inference thread.
@@ -47,15 +48,16 @@ pub struct BatchPolicy {
 }
 
 impl Batcher {
-    /// Starts the inference thread for `loaded`.
-    pub fn start(name: &str, loaded: Loaded, policy: BatchPolicy) -> Batcher {
+    /// Starts the inference thread for `loaded`; fails when no thread can be started.
+    pub fn start(name: &str, loaded: Loaded, policy: BatchPolicy) -> Result<Batcher, String> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(policy.queue.max(1));
         let current = Arc::new(RwLock::new(Arc::new(loaded)));
         let cur = current.clone();
-        let _ = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(format!("infer-{name}"))
-            .spawn(move || run(rx, cur, policy));
-        Batcher { tx, current }
+            .spawn(move || run(rx, cur, policy))
+            .map_err(|e| format!("cannot start the inference thread of `{name}`: {e}"))?;
+        Ok(Batcher { tx, current })
     }
 
     /// The version in service.
@@ -67,17 +69,19 @@ impl Batcher {
     }
 
     /// Runs `n` rows; answers their outputs and the version that computed them.
-    pub async fn infer(&self, rows: Vec<f32>, n: usize) -> Result<(Vec<f32>, String), String> {
+    pub async fn infer(
+        &self,
+        rows: Vec<f32>,
+        n: usize,
+    ) -> Result<(Vec<f32>, String), ServingError> {
         let (reply, rx) = oneshot::channel();
         match self.tx.try_send(Job { rows, n, reply }) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                return Err("overloaded: the inference queue is full".into())
-            }
-            Err(TrySendError::Disconnected(_)) => return Err("the inference thread stopped".into()),
+            Err(TrySendError::Full(_)) => return Err(ServingError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => return Err(ServingError::Stopped),
         }
-        rx.await
-            .map_err(|_| "the inference thread dropped the request".to_string())?
+        // The thread drops a job's reply only when it stops.
+        rx.await.map_err(|_| ServingError::Stopped)?
     }
 }
 
@@ -115,11 +119,14 @@ fn run(rx: Receiver<Job>, current: Arc<RwLock<Arc<Loaded>>>, policy: BatchPolicy
         let mut ok_jobs = Vec::with_capacity(jobs.len());
         for j in jobs {
             if j.rows.len() != j.n * loaded.width {
-                let _ = j.reply.send(Err(format!(
-                    "expected {} inputs per row, got {}",
-                    loaded.width,
-                    j.rows.len() / j.n.max(1)
-                )));
+                // A send fails only when the request is gone (its client went away).
+                j.reply
+                    .send(Err(ServingError::Model(format!(
+                        "expected {} inputs per row, got {}",
+                        loaded.width,
+                        j.rows.len() / j.n.max(1)
+                    ))))
+                    .ok();
                 continue;
             }
             input.extend_from_slice(&j.rows);
@@ -139,9 +146,9 @@ fn run(rx: Receiver<Job>, current: Arc<RwLock<Arc<Loaded>>>, policy: BatchPolicy
                 let mut at = 0;
                 for j in ok_jobs {
                     let len = j.n * loaded.outputs;
-                    let _ = j
-                        .reply
-                        .send(Ok((out[at..at + len].to_vec(), loaded.version.clone())));
+                    j.reply
+                        .send(Ok((out[at..at + len].to_vec(), loaded.version.clone())))
+                        .ok();
                     at += len;
                 }
             }
@@ -152,12 +159,12 @@ fn run(rx: Receiver<Job>, current: Arc<RwLock<Arc<Loaded>>>, policy: BatchPolicy
                     loaded.outputs
                 );
                 for j in ok_jobs {
-                    let _ = j.reply.send(Err(msg.clone()));
+                    j.reply.send(Err(ServingError::Model(msg.clone()))).ok();
                 }
             }
             Err(e) => {
                 for j in ok_jobs {
-                    let _ = j.reply.send(Err(e.clone()));
+                    j.reply.send(Err(ServingError::Model(e.clone()))).ok();
                 }
             }
         }

@@ -128,11 +128,7 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, S
     let mut load = |r: &ModelRef| -> Result<Batcher, String> {
         let loaded = load_model(project_dir, r, plan, device)
             .map_err(|e| format!("{}: {e}", ref_text(r)))?;
-        Ok(Batcher::start(
-            &format!("{name}-{}", r.model),
-            loaded,
-            policy,
-        ))
+        Batcher::start(&format!("{name}-{}", r.model), loaded, policy)
     };
     let graph = Graph::build(plan, graph, &mut load)?;
     let shadow = match shadow {

@@ -7,6 +7,7 @@
 
 use crate::batcher::Batcher;
 use crate::deployment::{input_name, ref_text};
+use crate::error::ServingError;
 use mlp_features::ondemand::{self, Kind, Val};
 use mlp_ir::{Column, GraphNode, InputRef, IrExpr, ModelRef, Plan, Spec, Type};
 use std::collections::HashMap;
@@ -241,7 +242,7 @@ struct Run {
     n: usize,
 }
 
-type Boxed<'a> = Pin<Box<dyn Future<Output = Result<Vec<f32>, String>> + Send + 'a>>;
+type Boxed<'a> = Pin<Box<dyn Future<Output = Result<Vec<f32>, ServingError>> + Send + 'a>>;
 
 impl Graph {
     /// Builds the graph of `g`, loading each distinct model once through `load`.
@@ -266,7 +267,7 @@ impl Graph {
     }
 
     /// Runs the graph over `env`'s rows.
-    pub async fn run(&self, env: Env) -> Result<Outcome, String> {
+    pub async fn run(&self, env: Env) -> Result<Outcome, ServingError> {
         let mut run = Run {
             cols: env.cols,
             memo: self.models.iter().map(|_| None).collect(),
@@ -374,15 +375,15 @@ impl Graph {
                     for (member, task) in members.iter().zip(pending) {
                         results.push(match (member, task) {
                             (Node::Model(m), Some(task)) => {
-                                let answer = task
-                                    .await
-                                    .map_err(|e| format!("inference task failed: {e}"))??;
+                                let answer = task.await.map_err(|e| {
+                                    ServingError::Model(format!("inference task failed: {e}"))
+                                })??;
                                 self.remember(*m, &rows, answer, run)
                             }
                             _ => self.eval(member, rows.clone(), run).await?,
                         });
                     }
-                    combine(*method, weights, &results)
+                    combine(*method, weights, &results).map_err(ServingError::Graph)
                 }
             }
         })
@@ -403,20 +404,20 @@ impl Graph {
     }
 
     /// Model `m`'s input rows for `rows`, row-major.
-    fn gather(&self, m: usize, rows: &[usize], run: &Run) -> Result<Vec<f32>, String> {
+    fn gather(&self, m: usize, rows: &[usize], run: &Run) -> Result<Vec<f32>, ServingError> {
         let model = &self.models[m];
         let cols = model
             .inputs
             .iter()
             .map(|name| {
                 run.cols.get(name).ok_or_else(|| {
-                    format!(
+                    ServingError::Graph(format!(
                         "{} reads `{name}`, which nothing before it in the graph produces",
                         ref_text(&model.reference)
-                    )
+                    ))
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, ServingError>>()?;
         let mut input = Vec::with_capacity(rows.len() * cols.len());
         for &r in rows {
             for c in &cols {

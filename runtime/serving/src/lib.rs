@@ -5,6 +5,7 @@
 
 pub mod batcher;
 pub mod deployment;
+pub mod error;
 pub mod graph;
 pub mod lookup;
 pub mod metrics;

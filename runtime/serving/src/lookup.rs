@@ -235,7 +235,7 @@ impl Lookup {
                     .map(|(name, c)| (name.clone(), c[start..end].to_vec()))
                     .collect(),
             };
-            let outcome = graph.run(chunk).await?;
+            let outcome = graph.run(chunk).await.map_err(|e| e.to_string())?;
             for v in outcome.versions {
                 if !versions.contains(&v) {
                     versions.push(v);

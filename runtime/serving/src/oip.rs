@@ -127,16 +127,7 @@ pub async fn infer(
         .graph
         .run(crate::graph::Env { n, cols })
         .await
-        .map_err(|e| {
-            (
-                if e.starts_with("overloaded") {
-                    503
-                } else {
-                    500
-                },
-                e,
-            )
-        })?;
+        .map_err(|e| (e.status(), e.to_string()))?;
     let (out, version) = (outcome.outputs, outcome.versions.join(","));
     let k = d.outputs.len().max(1);
     let outputs: Vec<Value> = d

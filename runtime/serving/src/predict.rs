@@ -234,7 +234,8 @@ fn from_table(
 }
 
 /// The shadow's run, answered after the primary's.
-type ShadowTask = tokio::task::JoinHandle<Result<crate::graph::Outcome, String>>;
+type ShadowTask =
+    tokio::task::JoinHandle<Result<crate::graph::Outcome, crate::error::ServingError>>;
 
 /// An online deployment's answer: features looked up, the graph run (and its shadow
 /// started); the outputs, versions, the inputs by name and the shadow's task.
@@ -318,12 +319,10 @@ async fn from_graph(
         tokio::spawn(async move { graph.run(env).await })
     });
     let outcome = d.graph.run(Env { n, cols: env }).await.map_err(|e| {
-        let status = if e.starts_with("overloaded") {
-            503
-        } else {
-            500
-        };
-        (status, json!({ "error": e, "deployment": d.name }))
+        (
+            e.status(),
+            json!({ "error": e.to_string(), "deployment": d.name }),
+        )
     })?;
     Ok((outcome.outputs, outcome.versions, inputs_json, shadow))
 }

@@ -65,7 +65,9 @@ pub struct Writer {
 impl Writer {
     /// Waits until everything queued before the last sender was dropped is on disk.
     pub fn join(self) {
-        let _ = self.handle.join();
+        if self.handle.join().is_err() {
+            eprintln!("prediction log: the writer thread panicked; records queued since its last flush are lost");
+        }
     }
 }
 

@@ -72,11 +72,7 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
     };
     let mut load = |r: &mlp_ir::ModelRef| -> Result<Batcher, String> {
         let loaded = load_model(&req.project_dir, r, plan, DeviceChoice::Cpu)?;
-        Ok(Batcher::start(
-            &format!("score-{}", r.model),
-            loaded,
-            policy,
-        ))
+        Batcher::start(&format!("score-{}", r.model), loaded, policy)
     };
     let graph = Graph::build(plan, graph, &mut load)?;
     let inputs = graph.inputs.clone();
@@ -161,7 +157,7 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
                 .map(|(name, c)| (name.clone(), c[start..end].to_vec()))
                 .collect(),
         };
-        let outcome = rt.block_on(graph.run(env))?;
+        let outcome = rt.block_on(graph.run(env)).map_err(|e| e.to_string())?;
         for v in outcome.versions {
             if !versions.contains(&v) {
                 versions.push(v);

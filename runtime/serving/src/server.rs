@@ -380,9 +380,14 @@ impl Running {
     /// Stops gracefully (requests in flight finish) and flushes the prediction log.
     pub fn stop(self) {
         let h = self.handle.clone();
-        let _ =
+        let stopped =
             std::thread::spawn(move || actix_web::rt::System::new().block_on(h.stop(true))).join();
-        let _ = self.thread.join();
+        if stopped.is_err() {
+            eprintln!("serve: the graceful stop panicked; waiting for the server thread");
+        }
+        if self.thread.join().is_err() {
+            eprintln!("serve: the server thread panicked; the prediction log may not be flushed");
+        }
     }
 
     /// Waits until SIGINT or SIGTERM, then stops gracefully and flushes the log.
@@ -444,7 +449,8 @@ pub fn start(
             .map_err(|e| format!("cannot bind {bind}: {e}"))?;
             let addr = server.addrs().first().copied();
             let server = server.run();
-            let _ = tx.send(Ok((addr, server.handle())));
+            // The receiver waits in `start` until this arrives.
+            tx.send(Ok((addr, server.handle()))).ok();
             // Applies, alias moves and materializations are picked up every second,
             // without a restart.
             let follower = actix_web::rt::spawn(async move {
@@ -490,7 +496,10 @@ pub fn start(
             r
         });
         if let Err(e) = result {
-            let _ = tx.send(Err(e));
+            // Received by `start` when it failed before listening; said here otherwise.
+            if let Err(std::sync::mpsc::SendError(Err(e))) = tx.send(Err(e)) {
+                eprintln!("serve: {e}");
+            }
         }
         // With the runtime gone, so are its tasks and every log sender they held: the
         // writer flushes what is queued and ends.
