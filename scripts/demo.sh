@@ -61,7 +61,11 @@ for _ in $(seq 1 600); do # it says where it listens once its models are warm (a
   sleep 0.1
 done
 [ -n "$base" ] || { echo "error: mlpc serve did not start" >&2; cat "$serve_log" >&2; exit 1; }
-curl -fsS "$base/readyz" >/dev/null
+# Readiness of each deployment: fraud_api serves; fraud_review and fraud_pipeline wait for a
+# fraud_deep version, which this demo does not train (so /readyz as a whole answers 503).
+echo "==> GET $base/readyz"
+curl -sS "$base/readyz"
+echo
 body='{"entities": {"user_id": 42}, "request": {"amount": 480.0, "country": "US", "merchant_id": 7}}'
 echo "==> POST $base/v1/deployments/fraud_api/predict"
 echo "    $body"
