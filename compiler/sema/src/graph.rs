@@ -1,16 +1,17 @@
-//! Pipelines, deployments (serving graphs), monitors and consumers: the declarations that
-//! connect the others, with the cycle checks over steps, deployment graphs and on-demand
-//! features.
+//! Deployments (their SLA, logging, shadow, batching and lookup mode; the serving graph itself
+//! is lowered in `serving.rs`), monitors and consumers: the declarations that connect
+//! the others, with the cycle checks over deployment graphs and on-demand features.
 
 use crate::body::{self, Allow};
 use crate::cycles::find_cycles;
 use crate::decls::Checker;
 use crate::hir::{decl_id, feature_id};
+use crate::serving::Node;
 use crate::typeck::{Found, Scope, Ty};
 use indexmap::IndexMap;
 use mlp_diagnostics::{suggestion, Diagnostic, Span};
 use mlp_ir::*;
-use mlp_syntax::ast::{self, Decl, DeclKind, ExprKind, VersionRef};
+use mlp_syntax::ast::{self, Decl, DeclKind, ExprKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What monitors and consumers need to know about a deployment.
@@ -26,356 +27,10 @@ pub struct DeployInfo {
     pub models: Vec<String>,
 }
 
-struct Node {
-    node: GraphNode,
-    outputs: IndexMap<String, Type>,
-    inputs: HashSet<InputRef>,
-}
-
 impl<'a> Checker<'a> {
-    fn model_ref(
-        &mut self,
-        model: &ast::Ident,
-        version: &VersionRef,
-        vspan: Span,
-    ) -> Option<ModelRef> {
-        let m = self.resolve(model, DeclKind::Model)?;
-        let version = match version {
-            VersionRef::Number(0) => {
-                self.diags.push(
-                    Diagnostic::new("E0305", "model versions start at 1")
-                        .label(vspan, "no version 0"),
-                );
-                return None;
-            }
-            VersionRef::Number(n) => VersionSel::Version(*n),
-            VersionRef::Alias(a) => VersionSel::Alias(a.clone()),
-        };
-        Some(ModelRef { model: m, version })
-    }
-
-    fn node(
-        &mut self,
-        e: &ast::Expr,
-        refs: &mut Vec<(String, Span)>,
-        deps: &mut Vec<(String, EdgeKind)>,
-    ) -> Option<Node> {
-        match &e.kind {
-            ExprKind::ModelRef {
-                model,
-                version,
-                version_span,
-            } => {
-                let r = self.model_ref(model, version, *version_span)?;
-                deps.push((decl_id(DeclKind::Model, &r.model), EdgeKind::Serves));
-                let info = self.models.get(&r.model).cloned().unwrap_or_default();
-                let inputs = self.logged_inputs(&info.inputs);
-                Some(Node {
-                    node: GraphNode::Model { model: r },
-                    outputs: info.outputs,
-                    inputs,
-                })
-            }
-            ExprKind::Path(p) if p.len() == 1 => {
-                let id = &p[0];
-                if self
-                    .names
-                    .get(id.name.as_str())
-                    .is_some_and(|d| d.kind == DeclKind::Model)
-                {
-                    self.diags.push(
-                        Diagnostic::new(
-                            "E0305",
-                            format!("model `{}` needs a version or alias", id.name),
-                        )
-                        .label(id.span, "which version?")
-                        .help(format!("write `{}@production` or `{}@3`", id.name, id.name)),
-                    );
-                    return None;
-                }
-                let name = self.resolve(id, DeclKind::Deployment)?;
-                refs.push((name.clone(), id.span));
-                deps.push((decl_id(DeclKind::Deployment, &name), EdgeKind::Serves));
-                let info = self.deploy_info.get(&name).cloned().unwrap_or_default();
-                Some(Node {
-                    node: GraphNode::Deployment { name },
-                    outputs: info.outputs,
-                    inputs: info.logged,
-                })
-            }
-            ExprKind::Call { name, args } => match name.name.as_str() {
-                "chain" => {
-                    if args.len() < 2 {
-                        self.diags.push(
-                            Diagnostic::new("E0204", "`chain` needs at least two steps")
-                                .label(e.span, "too few steps"),
-                        );
-                    }
-                    let mut steps = Vec::new();
-                    let mut produced: HashSet<String> = HashSet::new();
-                    let mut inputs = HashSet::new();
-                    let mut outputs = IndexMap::new();
-                    for a in args {
-                        let n = self.node(&a.value, refs, deps)?;
-                        if let GraphNode::Model { model } = &n.node {
-                            let needs: Vec<InputRef> = self
-                                .models
-                                .get(&model.model)
-                                .map(|m| m.inputs.clone())
-                                .unwrap_or_default();
-                            for i in needs {
-                                if let InputRef::ModelOutput { model: src, output } = &i {
-                                    if !produced.contains(src) {
-                                        self.diags.push(
-                                            Diagnostic::new("E0308", format!("`{}` reads `{src}.{output}`, which no earlier step of the chain produces", model.model))
-                                                .label(a.value.span, "input not available here")
-                                                .help(format!("put `{src}@...` before it in the chain")),
-                                        );
-                                    }
-                                }
-                            }
-                        }
-                        // Every model this step runs (a deployment's graph included)
-                        // offers its outputs to the later steps.
-                        produced.extend(self.served_models(&n.node));
-                        inputs.extend(n.inputs);
-                        outputs = n.outputs;
-                        steps.push(n.node);
-                    }
-                    Some(Node {
-                        node: GraphNode::Chain { steps },
-                        outputs,
-                        inputs,
-                    })
-                }
-                "route" => {
-                    let get = |k: &str| {
-                        args.iter()
-                            .find(|a| a.name.as_ref().is_some_and(|n| n.name == k))
-                            .map(|a| &a.value)
-                    };
-                    for a in args {
-                        match &a.name {
-                            Some(n)
-                                if ["by", "when", "then", "else"].contains(&n.name.as_str()) => {}
-                            _ => {
-                                self.diags.push(
-                                    Diagnostic::new("E0205", "`route` takes the named arguments `by`, `when`, `then` and `else`")
-                                        .label(a.value.span, "unexpected argument")
-                                        .help("route(by = m@production, when = score > 0.5, then = big@production, else = m@production)"),
-                                );
-                                return None;
-                            }
-                        }
-                    }
-                    let (Some(by), Some(when), Some(then), Some(otherwise)) =
-                        (get("by"), get("when"), get("then"), get("else"))
-                    else {
-                        self.diags.push(
-                            Diagnostic::new("E0204", "`route` needs `by`, `when`, `then` and `else`")
-                                .label(e.span, "incomplete route")
-                                .help("route(by = m@production, when = score > 0.5, then = big@production, else = m@production)"),
-                        );
-                        return None;
-                    };
-                    let by = self.node(by, refs, deps)?;
-                    let mut found = Found::default();
-                    let (t, cond) = self.expr(
-                        when,
-                        &Scope::Route {
-                            outputs: &by.outputs,
-                        },
-                        &mut found,
-                    );
-                    if !matches!(t, Ty::Val(Type::Bool) | Ty::Unknown) {
-                        self.diags.push(
-                            Diagnostic::new(
-                                "E0212",
-                                format!("route condition is a {}, not a boolean", t.name()),
-                            )
-                            .label(when.span, "expected a condition"),
-                        );
-                    }
-                    let a = self.node(then, refs, deps)?;
-                    let b = self.node(otherwise, refs, deps)?;
-                    if a.outputs != b.outputs {
-                        self.diags.push(
-                            Diagnostic::new(
-                                "E0309",
-                                "the branches of a route return different outputs",
-                            )
-                            .label(otherwise.span, "outputs differ from `then`"),
-                        );
-                    }
-                    let mut inputs = by.inputs;
-                    inputs.extend(a.inputs);
-                    inputs.extend(b.inputs);
-                    Some(Node {
-                        node: GraphNode::Route {
-                            by: Box::new(by.node),
-                            when: cond,
-                            then: Box::new(a.node),
-                            otherwise: Box::new(b.node),
-                        },
-                        outputs: a.outputs,
-                        inputs,
-                    })
-                }
-                "combine" | "ensemble" => {
-                    let Some(first) = args.first() else {
-                        self.diags.push(
-                            Diagnostic::new("E0204", "`combine` needs a method and models")
-                                .label(e.span, "empty"),
-                        );
-                        return None;
-                    };
-                    let combiners: Vec<&str> =
-                        mlp_stdlib::names(mlp_stdlib::Kind::Combiner).collect();
-                    let method = self.choice(&first.value, "combine method", &combiners)?;
-                    let mut members = Vec::new();
-                    let mut weights = Vec::new();
-                    let mut weights_span = None;
-                    let mut outputs: Option<IndexMap<String, Type>> = None;
-                    let mut inputs = HashSet::new();
-                    for a in &args[1..] {
-                        if a.name.as_ref().is_some_and(|n| n.name == "weights") {
-                            weights_span = Some(a.value.span);
-                            if let ExprKind::List(items) = &a.value.kind {
-                                for it in items {
-                                    if let Some(w) = self.number(it, "weights") {
-                                        weights.push(w);
-                                    }
-                                }
-                            }
-                            continue;
-                        }
-                        let n = self.node(&a.value, refs, deps)?;
-                        match &outputs {
-                            Some(o) if *o != n.outputs => {
-                                self.diags.push(
-                                    Diagnostic::new(
-                                        "E0309",
-                                        "combined models must return the same outputs",
-                                    )
-                                    .label(a.value.span, "outputs differ from the first model"),
-                                );
-                            }
-                            None => outputs = Some(n.outputs.clone()),
-                            _ => {}
-                        }
-                        inputs.extend(n.inputs);
-                        members.push(n.node);
-                    }
-                    if members.len() < 2 {
-                        self.diags.push(
-                            Diagnostic::new("E0204", "`combine` needs at least two models")
-                                .label(e.span, "too few models"),
-                        );
-                    }
-                    match (method.as_str(), weights_span) {
-                        ("weighted", None) => {
-                            self.diags.push(
-                                Diagnostic::new("E0310", "`weighted` needs `weights = [...]`")
-                                    .label(e.span, "no weights")
-                                    .help("one weight per model"),
-                            );
-                        }
-                        ("weighted", Some(s)) if weights.len() != members.len() => {
-                            self.diags.push(
-                                Diagnostic::new(
-                                    "E0310",
-                                    format!(
-                                        "{} weights for {} models",
-                                        weights.len(),
-                                        members.len()
-                                    ),
-                                )
-                                .label(s, "one weight per model"),
-                            );
-                        }
-                        (m, Some(s)) if m != "weighted" => {
-                            self.diags.push(
-                                Diagnostic::new("E0310", format!("`{m}` takes no weights"))
-                                    .label(s, "remove, or use `weighted`"),
-                            );
-                        }
-                        _ => {}
-                    }
-                    Some(Node {
-                        node: GraphNode::Combine {
-                            method,
-                            members,
-                            weights,
-                        },
-                        outputs: outputs.unwrap_or_default(),
-                        inputs,
-                    })
-                }
-                other => {
-                    self.diags.push(
-                        Diagnostic::new("E0203", format!("`{other}` is not a serving graph"))
-                            .label(name.span, "unknown")
-                            .maybe_help(suggestion(other, ["chain", "route", "combine"]).or_else(|| Some("a deployment serves `model@alias`, `chain(...)`, `route(...)` or `combine(...)`".into()))),
-                    );
-                    None
-                }
-            },
-            _ => {
-                self.diags.push(
-                    Diagnostic::new("E0211", format!("a deployment serves a model reference like `model@production`, found {}", e.describe()))
-                        .label(e.span, "not a model reference"),
-                );
-                None
-            }
-        }
-    }
-
-    /// What serving a model with `inputs` logs: the inputs, and what on-demand inputs are
-    /// computed from (their features and every field of the requests they read).
-    fn logged_inputs(&self, inputs: &[InputRef]) -> HashSet<InputRef> {
-        let mut out = HashSet::new();
-        let mut stack: Vec<InputRef> = inputs
-            .iter()
-            .filter(|i| !matches!(i, InputRef::ModelOutput { .. }))
-            .cloned()
-            .collect();
-        while let Some(i) = stack.pop() {
-            if !out.insert(i.clone()) {
-                continue;
-            }
-            let InputRef::Feature { view, feature } = &i else {
-                continue;
-            };
-            let id = feature_id(view, feature);
-            let Some(h) = self.out.iter().find(|h| h.id == id) else {
-                continue;
-            };
-            for (dep, _) in &h.deps {
-                if let Some(rest) = dep.strip_prefix("feature.") {
-                    if let Some((v, f)) = rest.split_once('.') {
-                        stack.push(InputRef::Feature {
-                            view: v.to_string(),
-                            feature: f.to_string(),
-                        });
-                    }
-                } else if let Some(req) = dep.strip_prefix("request.") {
-                    for field in self
-                        .requests
-                        .get(req)
-                        .map(|r| r.keys().cloned().collect::<Vec<_>>())
-                        .unwrap_or_default()
-                    {
-                        stack.push(InputRef::Request {
-                            request: req.to_string(),
-                            field,
-                        });
-                    }
-                }
-            }
-        }
-        out
-    }
-
+    /// A deployment: the serving graph under `model`, its SLA, logging, shadow, batching,
+    /// device, mode and replicas; records what monitors, consumers and other deployments
+    /// see of it in `deploy_info`.
     pub(crate) fn deployment(&mut self, d: &'a Decl) {
         let b = body::sort_schema(&mut self.diags, &d.body, "deployment", Allow::default());
         let Some(name) = d.name.as_ref().map(|n| n.name.clone()) else {
@@ -387,96 +42,12 @@ impl<'a> Checker<'a> {
             .required(&b, d, "model", "deployment", "model = my_model@production")
             .and_then(|e| self.node(e, &mut refs, &mut deps));
         self.deploy_refs.insert(name.clone(), refs);
-        let mut sla = Sla::default();
-        if let Some(blk) = b.block("sla") {
-            let keys = [
-                "latency_p50",
-                "latency_p90",
-                "latency_p95",
-                "latency_p99",
-                "latency_p999",
-                "throughput",
-                "error_rate",
-            ];
-            let sb = body::sort(&mut self.diags, blk, "sla", &keys, &[], Allow::default());
-            for (k, (_, v)) in &sb.attrs {
-                if let Some(p) = k.strip_prefix("latency_") {
-                    if let Some(ms) = self.duration(v, k) {
-                        sla.latency_ms.insert(p.to_string(), ms);
-                    }
-                } else if *k == "throughput" {
-                    sla.throughput_per_s = self.rate(v, k);
-                } else {
-                    sla.error_rate = self.fraction(v, k);
-                }
-            }
-        }
-        let log = match b.attr("log") {
-            None => LogPolicy::All,
-            Some(e) => match &e.kind {
-                ExprKind::Call { name: n, args } if n.name == "sample" && args.len() == 1 => {
-                    match self.fraction(&args[0].value, "sample") {
-                        Some(f) => LogPolicy::Sample { fraction: f },
-                        None => LogPolicy::All,
-                    }
-                }
-                _ => match self.choice(e, "log", &["all", "none", "sample"]).as_deref() {
-                    Some("none") => LogPolicy::None,
-                    _ => LogPolicy::All,
-                },
-            },
-        };
-        let shadow = b.attr("shadow").and_then(|e| match &e.kind {
-            ExprKind::ModelRef {
-                model,
-                version,
-                version_span,
-            } => {
-                let r = self.model_ref(model, version, *version_span)?;
-                deps.push((decl_id(DeclKind::Model, &r.model), EdgeKind::Serves));
-                Some((r, e.span))
-            }
-            _ => {
-                self.diags.push(
-                    Diagnostic::new(
-                        "E0211",
-                        format!(
-                            "`shadow` expects a model reference like `model@staging`, found {}",
-                            e.describe()
-                        ),
-                    )
-                    .label(e.span, "not a model reference"),
-                );
-                None
-            }
-        });
-        if let (Some((s, span)), Some(n)) = (&shadow, &node) {
-            let so = self
-                .models
-                .get(&s.model)
-                .map(|m| m.outputs.clone())
-                .unwrap_or_default();
-            if so != n.outputs {
-                self.diags.push(
-                    Diagnostic::new("E0322", format!("shadow model `{}` returns different outputs than the served graph", s.model))
-                        .label(*span, "outputs differ")
-                        .help("a shadow runs on the same requests and is compared with the served outputs"),
-                );
-            }
-        }
-        let batching = b.block("batching").map(|blk| {
-            let bb = body::sort_schema(&mut self.diags, blk, "batching", Allow::default());
-            let mb = bb
-                .attr("max_batch")
-                .and_then(|e| self.uint(e, "max_batch", 1));
-            let md = bb
-                .attr("max_delay")
-                .and_then(|e| self.duration(e, "max_delay"));
-            Batching {
-                max_batch: mb.unwrap_or(64),
-                max_delay_ms: md.unwrap_or(2.0),
-            }
-        });
+        let sla = b.block("sla").map(|blk| self.sla(blk)).unwrap_or_default();
+        let log = self.log_policy(b.attr("log"));
+        let shadow = b
+            .attr("shadow")
+            .and_then(|e| self.shadow(e, node.as_ref(), &mut deps));
+        let batching = b.block("batching").map(|blk| self.batching(blk));
         let device = b
             .attr("device")
             .and_then(|e| self.choice(e, "device", &["cpu", "cuda", "auto"]))
@@ -533,30 +104,115 @@ impl<'a> Checker<'a> {
         self.push_decl(d, spec, deps);
     }
 
-    /// The models a serving graph runs, through the deployments it names.
-    fn served_models(&self, g: &GraphNode) -> Vec<String> {
-        match g {
-            GraphNode::Model { model } => vec![model.model.clone()],
-            GraphNode::Deployment { name } => self
-                .deploy_info
-                .get(name)
-                .map(|d| d.models.clone())
-                .unwrap_or_default(),
-            GraphNode::Chain { steps } => {
-                steps.iter().flat_map(|s| self.served_models(s)).collect()
+    /// A deployment's `sla { }` block: latency percentiles, throughput and error rate.
+    fn sla(&mut self, blk: &ast::Block) -> Sla {
+        let mut sla = Sla::default();
+        let keys = [
+            "latency_p50",
+            "latency_p90",
+            "latency_p95",
+            "latency_p99",
+            "latency_p999",
+            "throughput",
+            "error_rate",
+        ];
+        let sb = body::sort(&mut self.diags, blk, "sla", &keys, &[], Allow::default());
+        for (k, (_, v)) in &sb.attrs {
+            if let Some(p) = k.strip_prefix("latency_") {
+                if let Some(ms) = self.duration(v, k) {
+                    sla.latency_ms.insert(p.to_string(), ms);
+                }
+            } else if *k == "throughput" {
+                sla.throughput_per_s = self.rate(v, k);
+            } else {
+                sla.error_rate = self.fraction(v, k);
             }
-            GraphNode::Route {
-                by,
-                then,
-                otherwise,
-                ..
-            } => [by, then, otherwise]
-                .iter()
-                .flat_map(|s| self.served_models(s))
-                .collect(),
-            GraphNode::Combine { members, .. } => {
-                members.iter().flat_map(|s| self.served_models(s)).collect()
+        }
+        sla
+    }
+
+    /// A deployment's `log`: `all` (also when absent), `none` or `sample(fraction)`.
+    fn log_policy(&mut self, e: Option<&ast::Expr>) -> LogPolicy {
+        match e {
+            None => LogPolicy::All,
+            Some(e) => match &e.kind {
+                ExprKind::Call { name: n, args } if n.name == "sample" && args.len() == 1 => {
+                    match self.fraction(&args[0].value, "sample") {
+                        Some(f) => LogPolicy::Sample { fraction: f },
+                        None => LogPolicy::All,
+                    }
+                }
+                _ => match self.choice(e, "log", &["all", "none", "sample"]).as_deref() {
+                    Some("none") => LogPolicy::None,
+                    _ => LogPolicy::All,
+                },
+            },
+        }
+    }
+
+    /// A deployment's `shadow = model@version` (E0211 when it is not a model reference), with
+    /// its span; it must return the served graph `node`'s outputs (E0322).
+    fn shadow(
+        &mut self,
+        e: &ast::Expr,
+        node: Option<&Node>,
+        deps: &mut Vec<(String, EdgeKind)>,
+    ) -> Option<(ModelRef, Span)> {
+        let shadow = match &e.kind {
+            ExprKind::ModelRef {
+                model,
+                version,
+                version_span,
+            } => {
+                let r = self.model_ref(model, version, *version_span)?;
+                deps.push((decl_id(DeclKind::Model, &r.model), EdgeKind::Serves));
+                (r, e.span)
             }
+            _ => {
+                self.diags.push(
+                    Diagnostic::new(
+                        "E0211",
+                        format!(
+                            "`shadow` expects a model reference like `model@staging`, found {}",
+                            e.describe()
+                        ),
+                    )
+                    .label(e.span, "not a model reference"),
+                );
+                return None;
+            }
+        };
+        if let Some(n) = node {
+            let (s, span) = &shadow;
+            let so = self
+                .models
+                .get(&s.model)
+                .map(|m| m.outputs.clone())
+                .unwrap_or_default();
+            if so != n.outputs {
+                self.diags.push(
+                    Diagnostic::new("E0322", format!("shadow model `{}` returns different outputs than the served graph", s.model))
+                        .label(*span, "outputs differ")
+                        .help("a shadow runs on the same requests and is compared with the served outputs"),
+                );
+            }
+        }
+        Some(shadow)
+    }
+
+    /// A deployment's `batching { }` block: `max_batch` (64 by default) and `max_delay`
+    /// (2 ms by default).
+    fn batching(&mut self, blk: &ast::Block) -> Batching {
+        let bb = body::sort_schema(&mut self.diags, blk, "batching", Allow::default());
+        let mb = bb
+            .attr("max_batch")
+            .and_then(|e| self.uint(e, "max_batch", 1));
+        let md = bb
+            .attr("max_delay")
+            .and_then(|e| self.duration(e, "max_delay"));
+        Batching {
+            max_batch: mb.unwrap_or(64),
+            max_delay_ms: md.unwrap_or(2.0),
         }
     }
 
@@ -621,6 +277,8 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A monitor: the deployment it watches, its schedule, window, baseline, labels, checks
+    /// and alerts (rejected as a whole, E0701: this version does not run monitors).
     pub(crate) fn monitor(&mut self, d: &'a Decl) {
         // Checked in full (so that a monitor written now is right when monitors run), and
         // rejected: nothing evaluates it yet.
@@ -651,7 +309,50 @@ impl<'a> Checker<'a> {
             .attr("window")
             .and_then(|e| self.duration_ms(e, "window"))
             .unwrap_or(86_400_000);
-        let baseline = match b.attr("baseline") {
+        let baseline = self.baseline(b.attr("baseline"), window_ms);
+        let labels = b.attr("labels").and_then(|e| self.string(e, "labels"));
+        let info = self.deploy_info.get(&on).cloned().unwrap_or_default();
+        if info.log_none && !b.checks.is_empty() {
+            if let Some((k, _)) = b.attrs.get("on") {
+                self.diags.push(
+                    Diagnostic::new(
+                        "E0319",
+                        format!(
+                            "deployment `{on}` logs nothing, so this monitor has nothing to check"
+                        ),
+                    )
+                    .label(k.span, "on a deployment with `log = none`")
+                    .help("set `log = all` or `log = sample(10%)` on the deployment"),
+                );
+            }
+        }
+        let mut deps = vec![(decl_id(DeclKind::Deployment, &on), EdgeKind::Monitors)];
+        let checks = self.monitor_checks(&b.checks, &info, labels.is_some(), &on, &mut deps);
+        let alerts = self.alerts(b.attr("alert"));
+        for k in ["owner", "description"] {
+            if let Some(e) = b.attr(k) {
+                self.string(e, k);
+            }
+        }
+        self.push_decl(
+            d,
+            Spec::Monitor {
+                on,
+                every_ms,
+                window_ms,
+                baseline,
+                labels,
+                checks,
+                alerts,
+            },
+            deps,
+        );
+    }
+
+    /// A monitor's `baseline`: `training` (also when absent), a file path, or
+    /// `previous(duration)` (`window_ms` when the duration is wrong).
+    fn baseline(&mut self, e: Option<&ast::Expr>, window_ms: u64) -> Baseline {
+        match e {
             None => Baseline::Training,
             Some(e) => match &e.kind {
                 ExprKind::Str { .. } => self
@@ -669,32 +370,27 @@ impl<'a> Checker<'a> {
                     Baseline::Training
                 }
             },
-        };
-        let labels = b.attr("labels").and_then(|e| self.string(e, "labels"));
-        let info = self.deploy_info.get(&on).cloned().unwrap_or_default();
-        if info.log_none && !b.checks.is_empty() {
-            if let Some((k, _)) = b.attrs.get("on") {
-                self.diags.push(
-                    Diagnostic::new(
-                        "E0319",
-                        format!(
-                            "deployment `{on}` logs nothing, so this monitor has nothing to check"
-                        ),
-                    )
-                    .label(k.span, "on a deployment with `log = none`")
-                    .help("set `log = all` or `log = sample(10%)` on the deployment"),
-                );
-            }
         }
+    }
+
+    /// A monitor's `check` expressions over the deployment `on` (`info`): each must be a
+    /// condition (E0212); the features they read go to `deps`.
+    fn monitor_checks(
+        &mut self,
+        exprs: &[&ast::Expr],
+        info: &DeployInfo,
+        labels: bool,
+        on: &str,
+        deps: &mut Vec<(String, EdgeKind)>,
+    ) -> Vec<Check> {
         let mut checks = Vec::new();
-        let mut deps = vec![(decl_id(DeclKind::Deployment, &on), EdgeKind::Monitors)];
-        for c in &b.checks {
+        for c in exprs {
             let mut found = Found::default();
             let scope = Scope::Monitor {
                 outputs: &info.outputs,
                 logged: &info.logged,
-                labels: labels.is_some(),
-                deployment: &on,
+                labels,
+                deployment: on,
             };
             let (t, ir) = self.expr(c, &scope, &mut found);
             if !matches!(t, Ty::Val(Type::Bool) | Ty::Unknown) {
@@ -717,8 +413,13 @@ impl<'a> Checker<'a> {
                 expr: ir,
             });
         }
+        checks
+    }
+
+    /// A monitor's `alert`: sinks such as `webhook("...")`, or `log` (E0211 otherwise).
+    fn alerts(&mut self, e: Option<&ast::Expr>) -> Vec<Backend> {
         let mut alerts = Vec::new();
-        if let Some(e) = b.attr("alert") {
+        if let Some(e) = e {
             let items = e.items();
             for it in items {
                 match &it.kind {
@@ -750,26 +451,11 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        for k in ["owner", "description"] {
-            if let Some(e) = b.attr(k) {
-                self.string(e, k);
-            }
-        }
-        self.push_decl(
-            d,
-            Spec::Monitor {
-                on,
-                every_ms,
-                window_ms,
-                baseline,
-                labels,
-                checks,
-                alerts,
-            },
-            deps,
-        );
+        alerts
     }
 
+    /// A consumer: the deployment outputs it `uses` (E0109 for an unknown one), its owner
+    /// and contact.
     pub(crate) fn consumer(&mut self, d: &'a Decl) {
         let b = body::sort_schema(&mut self.diags, &d.body, "consumer", Allow::default());
         let mut uses = Vec::new();
@@ -903,6 +589,7 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// The source text under `span`, its whitespace collapsed to single spaces.
 fn mlp_syntax_text(map: &mlp_diagnostics::SourceMap, span: Span) -> String {
     map.slice(span)
         .split_whitespace()

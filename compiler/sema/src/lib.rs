@@ -14,6 +14,7 @@ pub mod hir;
 mod lints;
 mod lower;
 mod pipeline;
+mod serving;
 mod sources;
 pub mod support;
 mod typeck;
