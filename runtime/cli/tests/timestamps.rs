@@ -72,7 +72,11 @@ fn hour_and_day_of_week_are_the_same_online_over_http_and_in_historical_retrieva
     // Offline: one entity row per time, all read at the same moment.
     let mut csv = String::from("user_id,event_timestamp,at,amount\n");
     for (i, t) in TIMES.iter().enumerate() {
-        csv.push_str(&format!("{},2026-01-03 00:00:00,{t},{}\n", 1 + i % 3, 10 * i));
+        csv.push_str(&format!(
+            "{},2026-01-03 00:00:00,{t},{}\n",
+            1 + i % 3,
+            10 * i
+        ));
     }
     std::fs::write(p.join("entities.csv"), csv).unwrap_or_else(|e| panic!("{e}"));
     let features = "when.hour_of,when.weekday,when.night_and_big";
@@ -127,10 +131,18 @@ fn hour_and_day_of_week_are_the_same_online_over_http_and_in_historical_retrieva
             .cloned()
             .unwrap_or_else(|| panic!("no column {name}: {answer}"))
     };
-    let (hours, days, flags) = (col("when__hour_of"), col("when__weekday"), col("when__night_and_big"));
+    let (hours, days, flags) = (
+        col("when__hour_of"),
+        col("when__weekday"),
+        col("when__night_and_big"),
+    );
     for (i, t) in TIMES.iter().enumerate() {
         let online = (hours[i].as_i64(), days[i].as_i64(), flags[i].as_bool());
-        assert_eq!(online, offline[i], "{t}: online {online:?}, offline {:?}", offline[i]);
+        assert_eq!(
+            online, offline[i],
+            "{t}: online {online:?}, offline {:?}",
+            offline[i]
+        );
     }
     assert_eq!(server.terminate(), Some(0));
 }

@@ -144,8 +144,12 @@ impl Catalog {
         if !path.exists() {
             return Ok(None);
         }
+        // A few small reads: one thread, no extension autoloading. DuckDB's thread pool
+        // start-up and shut-down were most of `mlpc plan`'s time on the example.
         let config = duckdb::Config::default()
             .access_mode(duckdb::AccessMode::ReadOnly)
+            .and_then(|c| c.threads(1))
+            .and_then(|c| c.enable_autoload_extension(false))
             .map_err(|source| StateError::Db {
                 path: path.clone(),
                 source,
