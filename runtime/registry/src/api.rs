@@ -41,35 +41,6 @@ fn ok<T: serde::Serialize>(v: &T) -> (u16, Value) {
     }
 }
 
-/// `%XX` and `+` decoding of one query component (a malformed escape is kept as written).
-fn decode(s: &str) -> String {
-    let hex = |b: u8| (b as char).to_digit(16);
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Handles one request under `/v1/registry/`. `query` is the part after `?` (may be empty).
 pub fn handle(
     reg: &mut Registry,
@@ -143,10 +114,10 @@ pub fn handle(
         ("GET", ["search"]) => {
             let mut model = None;
             let mut tags = Vec::new();
-            for pair in query.split('&').filter(|p| !p.is_empty()) {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                let v = decode(v);
-                match decode(k).as_str() {
+            // application/x-www-form-urlencoded: `%XX` and `+` decoded, `tag` repeated.
+            for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+                let v = v.into_owned();
+                match k.as_ref() {
                     "model" => model = Some(v),
                     "tag" => match v.split_once('=') {
                         Some((tk, tv)) => tags.push((tk.to_string(), tv.to_string())),
