@@ -1,8 +1,8 @@
 //! Link set-up of the two binaries of this package. Both get an rpath to the prebuilt
-//! libduckdb. Only `mlp-serve` gets the venv's libtorch: an rpath and `-ltorch` with
-//! `--no-as-needed`, so that libtorch_cuda is kept and CUDA is seen where there is one
-//! (DESIGN.md, Build); `mlpc` links no libtorch and starts without it. Test binaries get
-//! the libtorch rpath too, for the tests that call the serving crate.
+//! libduckdb. Only `mlp-serve` links the venv's libtorch (through tch) and gets its rpath;
+//! libtorch_cuda is left out at link time and preloaded at start only when a deployment asks
+//! for CUDA (src/bin/mlp-serve/cuda.rs); `mlpc` links no libtorch and starts without it.
+//! Test binaries get the libtorch rpath too, for the tests that call the serving crate.
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DUCKDB_LIB_DIR");
@@ -22,15 +22,10 @@ fn main() {
     match out {
         Ok(out) if out.status.success() => {
             let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            for arg in [
-                format!("-Wl,-rpath,{dir}"),
-                "-Wl,--no-as-needed".into(),
-                format!("-L{dir}"),
-                "-ltorch".into(),
-                "-Wl,--as-needed".into(),
-            ] {
-                println!("cargo:rustc-link-arg-bin=mlp-serve={arg}");
-            }
+            // No `--no-as-needed -ltorch`: libtorch_cuda (and cuBLAS, cuDNN, NCCL...) is not
+            // loaded at start; `mlp-serve` preloads it when a deployment asks for CUDA
+            // (src/bin/mlp-serve/cuda.rs).
+            println!("cargo:rustc-link-arg-bin=mlp-serve=-Wl,-rpath,{dir}");
             // Tests that call into the serving crate (the conformance test) load libtorch.
             println!("cargo:rustc-link-arg-tests=-Wl,-rpath,{dir}");
         }

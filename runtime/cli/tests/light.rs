@@ -63,3 +63,65 @@ fn serve_without_the_serving_binary_says_where_it_looked() {
         "{err}"
     );
 }
+
+/// A project whose deployments run on `devices`, with a registered one-input model.
+fn served_project(devices: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut src = String::from(
+        "project devices {}\n\nrequest r {\n  x: float\n}\n\nmodel m {\n  inputs = [r.x]\n  output = y: float\n}\n",
+    );
+    for (i, d) in devices.iter().enumerate() {
+        src.push_str(&format!(
+            "\ndeployment d{i} {{\n  model  = m@1\n  device = {d}\n}}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("p.mlp"), src).unwrap_or_else(|e| panic!("{e}"));
+    common::serving::mlpc(&["apply", ".", "--auto-approve"], dir.path());
+    common::serving::register_linear(dir.path(), "m", &[2.0], 1.0, false);
+    dir
+}
+
+/// Whether the process `pid` has a library whose file name starts with `name` mapped.
+fn maps_library(pid: u32, name: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/maps: {e}"))
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .any(|p| p.rsplit('/').next().is_some_and(|f| f.starts_with(name)))
+}
+
+#[test]
+fn the_cuda_libraries_load_only_when_a_deployment_asks_for_cuda() {
+    let gpu = std::path::Path::new("/proc/driver/nvidia/version").exists()
+        || std::path::Path::new("/dev/nvidiactl").exists();
+    // On the CPU (and with `auto` on a machine without a GPU): no libtorch_cuda, no cuBLAS.
+    let cpu = served_project(&["cpu", if gpu { "cpu" } else { "auto" }]);
+    let mut server = common::serving::serve(cpu.path());
+    let pid = server.child.id();
+    assert!(maps_library(pid, "libtorch_cpu"), "the server runs libtorch");
+    for lib in ["libtorch_cuda", "libcublas", "libcudnn", "libnccl"] {
+        assert!(!maps_library(pid, lib), "{lib} is loaded by a CPU-only server");
+    }
+    let (status, answer) = common::serving::call(
+        "POST",
+        &format!("{}/v1/deployments/d0/predict", server.base),
+        Some(serde_json::json!({"request": {"x": 3.0}})),
+    );
+    assert_eq!((status, answer["outputs"]["y"].as_f64()), (200, Some(7.0)), "{answer}");
+    assert_eq!(server.terminate(), Some(0));
+
+    // A deployment on CUDA: the server starts itself again with libtorch's CUDA backend.
+    // Without a GPU that deployment cannot load and says why; the CPU one serves.
+    let cuda = served_project(&["cpu", "cuda"]);
+    let mut server = common::serving::serve(cuda.path());
+    let pid = server.child.id();
+    assert!(maps_library(pid, "libtorch_cuda"), "CUDA was asked for and not loaded");
+    let (_, ready) = common::serving::call("GET", &format!("{}/readyz", server.base), None);
+    assert_eq!(ready["deployments"]["d0"]["ready"], true, "{ready}");
+    if !gpu {
+        assert_eq!(ready["deployments"]["d1"]["ready"], false, "{ready}");
+        let why = ready["deployments"]["d1"]["error"].as_str().unwrap_or_default();
+        assert!(why.to_lowercase().contains("cuda"), "{why}");
+    }
+    assert_eq!(server.terminate(), Some(0));
+}

@@ -1,7 +1,9 @@
 //! `mlp-serve`, the serving binary: `mlpc serve` and `mlpc score` run it (found beside
 //! `mlpc`, else on `PATH`), with the same arguments. It is the only binary of mlp that links
-//! libtorch, so that `mlpc check`, `plan`, `apply` and the rest start without it.
+//! libtorch, so that `mlpc check`, `plan`, `apply` and the rest start without it; and it
+//! loads libtorch's CUDA backend only when a deployment asks for it (`cuda.rs`).
 
+mod cuda;
 mod serve;
 
 use clap::{Parser, Subcommand};

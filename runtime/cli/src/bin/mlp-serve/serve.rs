@@ -12,6 +12,8 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    // Before anything else is said or started: this may start the process again.
+    crate::cuda::restart_with_cuda_if_needed(&plan);
     warn_if_source_differs(&a.dir, a.env.as_deref(), &plan);
     let token = std::env::var("MLP_TOKEN").ok().filter(|t| !t.is_empty());
     let config = mlp_serving::Config {
