@@ -14,8 +14,12 @@
 //! - the output has every entity row exactly once, in input order, with its columns, then one
 //!   column per feature named `view__feature`; null where nothing is visible.
 
-use crate::ondemand::{leaves, Kind};
-use crate::sql::{aggregate_to_sql, expr_to_sql, ident, string, SqlError};
+use crate::feature_sql::{
+    latest_row_cte, ondemand_to_sql, selects_to_typed, view_to_scan, window_ctes, Ctes, OnDemand,
+    Wanted,
+};
+use crate::ondemand::leaves;
+use crate::sql::{ident, string, SqlError};
 use duckdb::Connection;
 use mlp_ir::{FeatureDef, Plan, SourceFormat, Spec, Type};
 use std::collections::BTreeMap;
@@ -111,7 +115,12 @@ pub fn sql_type(t: Type) -> &'static str {
 /// A table function reading `path` (relative to `dir`) as `format`. CSV columns that the
 /// source's schema declares are read with the declared types instead of guessed ones (a
 /// column of nulls would otherwise be text).
-fn reader(dir: &Path, path: &str, format: SourceFormat, schema: &[mlp_ir::Column]) -> String {
+pub(crate) fn reader(
+    dir: &Path,
+    path: &str,
+    format: SourceFormat,
+    schema: &[mlp_ir::Column],
+) -> String {
     let p = Path::new(path);
     let full = if p.is_absolute() {
         p.to_path_buf()
@@ -148,7 +157,13 @@ fn file_reader(path: &Path) -> Result<String, FeatureError> {
     }
 }
 
-fn columns_of(conn: &Connection, from: &str, path: &Path) -> Result<Vec<String>, FeatureError> {
+/// The column names of `from` (a table function reading `path`); an unreadable file is a
+/// `File` error naming `path`.
+pub(crate) fn columns_of(
+    conn: &Connection,
+    from: &str,
+    path: &Path,
+) -> Result<Vec<String>, FeatureError> {
     let mut stmt = conn
         .prepare(&format!("DESCRIBE SELECT * FROM {from}"))
         .map_err(|e| FeatureError::File {
@@ -169,7 +184,13 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).to_string()
 }
 
-fn require(cols: &[String], path: &Path, column: &str, hint: &str) -> Result<(), FeatureError> {
+/// Fails with `MissingColumn` (naming `path`, `column` and `hint`) unless `cols` has `column`.
+pub(crate) fn require(
+    cols: &[String],
+    path: &Path,
+    column: &str,
+    hint: &str,
+) -> Result<(), FeatureError> {
     if cols.iter().any(|c| c == column) {
         Ok(())
     } else {
@@ -309,22 +330,6 @@ pub fn source_files(project_dir: &Path, s: &SourceInfo) -> Result<Vec<PathBuf>, 
     Ok(files.into_iter().map(PathBuf::from).collect())
 }
 
-/// One requested feature, resolved.
-struct Wanted<'p> {
-    view: String,
-    name: String,
-    ty: Type,
-    def: &'p FeatureDef,
-}
-
-/// An on-demand feature to compute from retrieved features and request columns.
-struct OnDemand<'p> {
-    view: String,
-    name: String,
-    ty: Type,
-    expr: &'p mlp_ir::IrExpr,
-}
-
 /// Adds a feature to the retrieval: batch features to their view, on-demand ones after the
 /// features they read (each once).
 fn want<'p>(
@@ -376,27 +381,55 @@ fn want<'p>(
     }
 }
 
-/// Runs a point-in-time retrieval and writes its output.
+/// The requested features resolved against the plan.
+struct Resolved<'p> {
+    /// Batch features grouped by view (the views in name order, which numbers their CTEs).
+    views: BTreeMap<String, Vec<Wanted<'p>>>,
+    /// On-demand features, each after the features it reads.
+    ondemand: Vec<OnDemand<'p>>,
+    /// The output columns as asked, `(view, feature)`.
+    order: Vec<(String, String)>,
+}
+
+/// The entity file loaded into DuckDB as `__e`.
+pub(crate) struct EntityTable {
+    /// The in-memory database holding `__e`.
+    pub(crate) conn: Connection,
+    /// The entity file's own columns.
+    pub(crate) cols: Vec<String>,
+}
+
+/// Runs a point-in-time retrieval and writes its output, in phases: the requested features
+/// resolved, the entity file loaded, per view the CTEs of its latest-row features and of its
+/// aggregations, the on-demand features over those, then the final select copied to the output.
 pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalReport, FeatureError> {
-    // Resolve the features, grouped by view, in the order asked; on-demand features bring the
-    // features they read (not written unless asked for), in dependency order.
+    let wanted = features_to_wanted(plan, &req.features)?;
+    let table = entities_to_table(req)?;
+    let mut ctes = Ctes::default();
+    for (vi, (view, ws)) in wanted.views.iter().enumerate() {
+        let scan = view_to_scan(plan, req, &table, vi, view)?;
+        latest_row_cte(&scan, ws, &mut ctes)?;
+        window_ctes(&scan, ws, &mut ctes)?;
+    }
+    let mut by_name = selects_to_typed(&wanted.views, &ctes.selects);
+    ondemand_to_sql(plan, req, &table, &wanted.ondemand, &mut by_name)?;
+    select_to_copy(&table.conn, req, &ctes.ctes, &by_name, &wanted.order)
+}
+
+/// Resolves the requested `view.feature` names: grouped by view, in the order asked;
+/// on-demand features bring the features they read (not written unless asked for), in
+/// dependency order. Fails on an unknown name or when nothing is asked for.
+fn features_to_wanted<'p>(
+    plan: &'p Plan,
+    features: &[String],
+) -> Result<Resolved<'p>, FeatureError> {
     let mut views: BTreeMap<String, Vec<Wanted<'_>>> = BTreeMap::new();
     let mut ondemand: Vec<OnDemand<'_>> = Vec::new();
     let mut order: Vec<(String, String)> = Vec::new();
-    for r in &req.features {
+    for r in features {
         let id = format!("feature.{r}");
         let Some(res) = plan.get(&id) else {
-            let known: Vec<String> = plan
-                .resources()
-                .filter(|x| x.kind() == "feature")
-                .map(|x| x.id.trim_start_matches("feature.").to_string())
-                .collect();
-            let hint = known
-                .iter()
-                .find(|k| k.ends_with(&format!(".{}", r.rsplit('.').next().unwrap_or(r))))
-                .map(|k| format!("; did you mean `{k}`?"))
-                .unwrap_or_default();
-            return Err(FeatureError::UnknownFeature(r.clone(), hint));
+            return Err(unknown_feature(plan, r));
         };
         let Spec::Feature { view, ty, def } = &res.spec else {
             return Err(FeatureError::UnknownFeature(r.clone(), String::new()));
@@ -410,14 +443,40 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
             " (no feature asked for)".into(),
         ));
     }
+    Ok(Resolved {
+        views,
+        ondemand,
+        order,
+    })
+}
 
+/// The error for a feature name not in the plan, with a feature of the same name in another
+/// view as a hint.
+fn unknown_feature(plan: &Plan, r: &str) -> FeatureError {
+    let known: Vec<String> = plan
+        .resources()
+        .filter(|x| x.kind() == "feature")
+        .map(|x| x.id.trim_start_matches("feature.").to_string())
+        .collect();
+    let hint = known
+        .iter()
+        .find(|k| k.ends_with(&format!(".{}", r.rsplit('.').next().unwrap_or(r))))
+        .map(|k| format!("; did you mean `{k}`?"))
+        .unwrap_or_default();
+    FeatureError::UnknownFeature(r.to_string(), hint)
+}
+
+/// Loads the entity file into a fresh in-memory DuckDB as `__e`: its columns, the request
+/// time `__mlp_at` (as a UTC TIMESTAMP) and the row number `__mlp_row`, which fixes the output
+/// order. Fails when the file cannot be read or lacks the timestamp column.
+fn entities_to_table(req: &HistoricalRequest) -> Result<EntityTable, FeatureError> {
     let conn = Connection::open_in_memory()?;
     // Naive timestamps are UTC; TIMESTAMPTZ values are converted to UTC.
     conn.execute_batch("SET TimeZone = 'UTC';")?;
     let entities = file_reader(&req.entities)?;
-    let ecols = columns_of(&conn, &entities, &req.entities)?;
+    let cols = columns_of(&conn, &entities, &req.entities)?;
     require(
-        &ecols,
+        &cols,
         &req.entities,
         &req.at,
         " (the entity timestamp; pass --at to name another)",
@@ -429,255 +488,26 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
     .map_err(|e| FeatureError::File { path: req.entities.clone(), message: first_line(&e.to_string()) })?;
     // The row numbers fix the output order from here on; DuckDB may reorder freely.
     conn.execute_batch("SET preserve_insertion_order = false;")?;
+    Ok(EntityTable { conn, cols })
+}
 
-    let mut ctes = Vec::new();
-    let mut selects: Vec<(String, String, String)> = Vec::new(); // (view, feature, SQL)
-    for (vi, (view, wanted)) in views.iter().enumerate() {
-        let vres = plan.view(view);
-        let Some(Spec::FeatureView {
-            entity: Some(entity),
-            source: Some(source),
-            ttl_ms,
-            ..
-        }) = vres.map(|r| &r.spec)
-        else {
-            return Err(FeatureError::Unsupported(
-                view.clone(),
-                "not a feature view with an entity and a source".into(),
-            ));
-        };
-        let keys: Vec<String> = match plan.entity(entity).map(|r| &r.spec) {
-            Some(Spec::Entity { keys }) => keys.iter().map(|k| k.name.clone()).collect(),
-            _ => Vec::new(),
-        };
-        let Some(Spec::Source {
-            path,
-            format,
-            timestamp,
-            created,
-            schema,
-        }) = plan.source(source).map(|r| &r.spec)
-        else {
-            return Err(FeatureError::Unsupported(
-                view.clone(),
-                format!("source `{source}` is not in the plan"),
-            ));
-        };
-        let src = reader(&req.project_dir, path, *format, schema);
-        let src_path = req.project_dir.join(path);
-        let scols = columns_of(&conn, &src, &src_path)?;
-        for k in &keys {
-            require(
-                &ecols,
-                &req.entities,
-                k,
-                &format!(" (a key of entity `{entity}`)"),
-            )?;
-            require(
-                &scols,
-                &src_path,
-                k,
-                &format!(" (a key of entity `{entity}`)"),
-            )?;
-        }
-        require(&scols, &src_path, timestamp, " (the source's `timestamp`)")?;
-        if let Some(c) = created {
-            require(&scols, &src_path, c, " (the source's `created`)")?;
-        }
-        let col = |name: &str| format!("s.{}", ident(name));
-        // Column types from the declared schema, for integer overflow checks.
-        let kind = |e: &mlp_ir::IrExpr| match e {
-            mlp_ir::IrExpr::Column { name } => schema
-                .iter()
-                .find(|c| &c.name == name)
-                .map_or(Kind::Null, |c| Kind::of(c.ty)),
-            _ => Kind::Null,
-        };
-        let join = keys
-            .iter()
-            .map(|k| format!("s.{0} = e.{0}", ident(k)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let join = if join.is_empty() {
-            "TRUE".to_string()
-        } else {
-            join
-        };
-        let ts = format!("CAST(s.{} AS TIMESTAMP)", ident(timestamp));
-        let cr = created
-            .as_ref()
-            .map(|c| format!("CAST(s.{} AS TIMESTAMP)", ident(c)));
-        let mut visible = format!("{ts} <= e.__mlp_at");
-        if let Some(cr) = &cr {
-            visible.push_str(&format!(" AND {cr} <= e.__mlp_at"));
-        }
-        let order_key = match &cr {
-            Some(cr) => format!("struct_pack(t := {ts}, c := {cr})"),
-            None => ts.clone(),
-        };
-        let base = format!("__e e JOIN {src} s ON {join}");
-
-        // Latest-row features.
-        let latest: Vec<&Wanted<'_>> = wanted
-            .iter()
-            .filter(|w| !matches!(w.def, FeatureDef::Aggregate { .. }))
-            .collect();
-        if !latest.is_empty() {
-            let mut exprs = Vec::new();
-            for w in &latest {
-                let sql = match w.def {
-                    FeatureDef::Column { column } => {
-                        require(
-                            &scols,
-                            &src_path,
-                            column,
-                            &format!(" (feature `{}.{}`)", w.view, w.name),
-                        )?;
-                        col(column)
-                    }
-                    FeatureDef::Expr { expr } => expr_to_sql(expr, &col, &kind)
-                        .map_err(|e| FeatureError::Sql(format!("{}.{}", w.view, w.name), e))?,
-                    _ => continue,
-                };
-                exprs.push((w.name.clone(), sql));
-            }
-            let mut filter = visible.clone();
-            if let Some(ttl) = ttl_ms {
-                filter.push_str(&format!(
-                    " AND {ts} >= e.__mlp_at - to_milliseconds({ttl}::BIGINT)"
-                ));
-            }
-            let values = exprs
-                .iter()
-                .map(|(n, s)| format!("{s} AS {}", ident(n)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            // Ties on (event, created) time are broken by the values themselves, so that the
-            // output does not depend on the order DuckDB reads the files in.
-            let tie = exprs
-                .iter()
-                .map(|(_, s)| format!("{s} DESC NULLS LAST"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let cr_order = cr
-                .as_ref()
-                .map(|c| format!(", {c} DESC"))
-                .unwrap_or_default();
-            let name = format!("__v{vi}_latest");
-            ctes.push(format!(
-                "{name} AS (SELECT * EXCLUDE (__rn) FROM (SELECT e.__mlp_row, {values}, row_number() OVER (PARTITION BY e.__mlp_row ORDER BY {ts} DESC{cr_order}, {tie}) AS __rn FROM {base} WHERE {filter}) WHERE __rn = 1)"
-            ));
-            for (n, _) in &exprs {
-                selects.push((view.clone(), n.clone(), format!("{name}.{}", ident(n))));
-            }
-        }
-
-        // Aggregations, one CTE per window.
-        let mut windows: BTreeMap<Option<u64>, Vec<&Wanted<'_>>> = BTreeMap::new();
-        for w in wanted {
-            if let FeatureDef::Aggregate { window_ms, .. } = w.def {
-                windows.entry(*window_ms).or_default().push(w);
-            }
-        }
-        for (wi, (window, ws)) in windows.iter().enumerate() {
-            let mut filter = visible.clone();
-            if let Some(ms) = window {
-                filter.push_str(&format!(
-                    " AND {ts} > e.__mlp_at - to_milliseconds({ms}::BIGINT)"
-                ));
-            }
-            let mut values = Vec::new();
-            for w in ws {
-                let FeatureDef::Aggregate { expr, .. } = w.def else {
-                    continue;
-                };
-                let agg = aggregate_to_sql(expr, &col, &kind, &order_key)
-                    .map_err(|e| FeatureError::Sql(format!("{}.{}", w.view, w.name), e))?;
-                values.push(format!("{agg} AS {}", ident(&w.name)));
-            }
-            let name = format!("__v{vi}_agg{wi}");
-            ctes.push(format!(
-                "{name} AS (SELECT e.__mlp_row, {} FROM {base} WHERE {filter} GROUP BY e.__mlp_row)",
-                values.join(", ")
-            ));
-            for w in ws {
-                let is_count = matches!(w.def, FeatureDef::Aggregate { expr: mlp_ir::IrExpr::Call { func, .. }, .. } if func == "count" || func == "count_distinct");
-                let v = format!("{name}.{}", ident(&w.name));
-                selects.push((
-                    view.clone(),
-                    w.name.clone(),
-                    if is_count {
-                        format!("coalesce({v}, 0)")
-                    } else {
-                        v
-                    },
-                ));
-            }
-        }
-    }
-
-    // Final select: the entity columns in input order, then the features as asked.
+/// The final select (the entity columns in input order, then the features as asked, over
+/// the CTEs joined to the entity rows), written to `req.out` by a COPY as Parquet or CSV.
+fn select_to_copy(
+    conn: &Connection,
+    req: &HistoricalRequest,
+    ctes: &[String],
+    by_name: &BTreeMap<String, (String, Type)>,
+    order: &[(String, String)],
+) -> Result<HistoricalReport, FeatureError> {
     let mut joins = String::new();
-    for c in &ctes {
+    for c in ctes {
         let name = c.split(' ').next().unwrap_or("");
         joins.push_str(&format!(" LEFT JOIN {name} USING (__mlp_row)"));
     }
-    // Every retrieved feature as SQL over the joined CTEs, then the on-demand ones over those
-    // and the entity file's columns (request fields are read from columns of the same name).
-    let mut by_name: BTreeMap<String, (String, Type)> = BTreeMap::new();
-    for (view, name, sql) in &selects {
-        let ty = views
-            .get(view)
-            .and_then(|ws| ws.iter().find(|w| &w.name == name))
-            .map_or(Type::String, |w| w.ty);
-        by_name.insert(
-            format!("{view}__{name}"),
-            (format!("CAST({sql} AS {})", sql_type(ty)), ty),
-        );
-    }
-    for od in &ondemand {
-        let fields = leaves(od.expr).into_iter().filter_map(|l| match l {
-            mlp_ir::IrExpr::Request { field, .. } => Some(field),
-            _ => None,
-        });
-        for f in fields {
-            require(
-                &ecols,
-                &req.entities,
-                f,
-                &format!(
-                    " (a request field of on-demand feature `{}.{}`)",
-                    od.view, od.name
-                ),
-            )?;
-        }
-        let kind = |e: &mlp_ir::IrExpr| match e {
-            mlp_ir::IrExpr::Feature { view, feature } => by_name
-                .get(&format!("{view}__{feature}"))
-                .map_or(Kind::Null, |(_, t)| Kind::of(*t)),
-            mlp_ir::IrExpr::Request { request, field } => {
-                match plan.request(request).map(|r| &r.spec) {
-                    Some(Spec::Request { fields }) => fields
-                        .iter()
-                        .find(|c| &c.name == field)
-                        .map_or(Kind::Null, |c| Kind::of(c.ty)),
-                    _ => Kind::Null,
-                }
-            }
-            _ => Kind::Null,
-        };
-        let col = |n: &str| match by_name.get(n) {
-            Some((sql, _)) => format!("({sql})"),
-            None => format!("e.{}", ident(n.split_once("__").map_or(n, |(_, f)| f))),
-        };
-        let sql = expr_to_sql(od.expr, &col, &kind)
-            .map_err(|e| FeatureError::Sql(format!("{}.{}", od.view, od.name), e))?;
-        let typed = format!("CAST({sql} AS {})", sql_type(od.ty));
-        by_name.insert(format!("{}__{}", od.view, od.name), (typed, od.ty));
-    }
     let mut out_cols = Vec::new();
     let mut projection = vec!["e.* EXCLUDE (__mlp_row, __mlp_at)".to_string()];
-    for (view, name) in &order {
+    for (view, name) in order {
         let col = format!("{view}__{name}");
         let Some((sql, _)) = by_name.get(&col) else {
             continue;

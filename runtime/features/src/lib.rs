@@ -3,6 +3,7 @@
 //! store and on-demand features.
 
 pub mod api;
+mod feature_sql;
 pub mod historical;
 pub mod materialize;
 pub mod ondemand;

@@ -1,0 +1,379 @@
+//! The SQL of a point-in-time retrieval's features (for `historical`): per view, one CTE of
+//! the latest visible row's column and expression features and one CTE per aggregation
+//! window, each keyed by the entity row; then the on-demand features as SQL over those and
+//! the entity file's columns.
+
+use crate::historical::{
+    columns_of, reader, require, sql_type, EntityTable, FeatureError, HistoricalRequest,
+};
+use crate::ondemand::{leaves, Kind};
+use crate::sql::{aggregate_to_sql, expr_to_sql, ident};
+use mlp_ir::{FeatureDef, Plan, Spec, Type};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One requested feature, resolved.
+pub(crate) struct Wanted<'p> {
+    /// Its view.
+    pub(crate) view: String,
+    /// Its name in the view.
+    pub(crate) name: String,
+    /// Its value type.
+    pub(crate) ty: Type,
+    /// Its definition (a column, an expression or an aggregation).
+    pub(crate) def: &'p FeatureDef,
+}
+
+/// An on-demand feature to compute from retrieved features and request columns.
+pub(crate) struct OnDemand<'p> {
+    /// Its view.
+    pub(crate) view: String,
+    /// Its name in the view.
+    pub(crate) name: String,
+    /// Its value type.
+    pub(crate) ty: Type,
+    /// Its expression over features and request fields.
+    pub(crate) expr: &'p mlp_ir::IrExpr,
+}
+
+/// The CTEs of a retrieval and the SQL of every batch feature over them.
+#[derive(Default)]
+pub(crate) struct Ctes {
+    /// `name AS (...)`, each left-joined to the entity rows on `__mlp_row`.
+    pub(crate) ctes: Vec<String>,
+    /// `(view, feature, SQL)` of every batch feature, in the order of the CTEs.
+    pub(crate) selects: Vec<(String, String, String)>,
+}
+
+/// A view's source joined to the entity rows, with the SQL its CTEs share.
+pub(crate) struct Scan<'a> {
+    /// The view's position among the views (names its CTEs `__v{index}_...`).
+    index: usize,
+    /// The view's name.
+    view: &'a str,
+    /// The source's declared columns (for the types of column leaves).
+    schema: &'a [mlp_ir::Column],
+    /// The view's TTL in milliseconds.
+    ttl_ms: Option<u64>,
+    /// The source's path, for errors.
+    src_path: PathBuf,
+    /// The source's columns.
+    scols: Vec<String>,
+    /// The source row's event time, as a TIMESTAMP.
+    ts: String,
+    /// The source row's created time, as a TIMESTAMP, when the source declares one.
+    cr: Option<String>,
+    /// The condition for a source row to be visible at the entity row's time.
+    visible: String,
+    /// The order of source rows in time (for `first` and `last`).
+    order_key: String,
+    /// The entity rows joined to the source rows with the same keys.
+    base: String,
+}
+
+impl Scan<'_> {
+    /// The static type of a leaf: column types from the declared schema, for integer
+    /// overflow checks.
+    fn kind(&self, e: &mlp_ir::IrExpr) -> Kind {
+        match e {
+            mlp_ir::IrExpr::Column { name } => self
+                .schema
+                .iter()
+                .find(|c| &c.name == name)
+                .map_or(Kind::Null, |c| Kind::of(c.ty)),
+            _ => Kind::Null,
+        }
+    }
+}
+
+/// A column of the source row.
+fn source_col(name: &str) -> String {
+    format!("s.{}", ident(name))
+}
+
+/// Resolves view `view` (the `vi`-th) to its source joined to the entity rows: checks that
+/// the entity file and the source have the entity's keys and the source its timestamps, and
+/// builds the visibility condition and the time order its CTEs share.
+pub(crate) fn view_to_scan<'a>(
+    plan: &'a Plan,
+    req: &HistoricalRequest,
+    table: &EntityTable,
+    vi: usize,
+    view: &'a str,
+) -> Result<Scan<'a>, FeatureError> {
+    let Some(Spec::FeatureView {
+        entity: Some(entity),
+        source: Some(source),
+        ttl_ms,
+        ..
+    }) = plan.view(view).map(|r| &r.spec)
+    else {
+        return Err(FeatureError::Unsupported(
+            view.to_string(),
+            "not a feature view with an entity and a source".into(),
+        ));
+    };
+    let keys: Vec<String> = match plan.entity(entity).map(|r| &r.spec) {
+        Some(Spec::Entity { keys }) => keys.iter().map(|k| k.name.clone()).collect(),
+        _ => Vec::new(),
+    };
+    let Some(Spec::Source {
+        path,
+        format,
+        timestamp,
+        created,
+        schema,
+    }) = plan.source(source).map(|r| &r.spec)
+    else {
+        return Err(FeatureError::Unsupported(
+            view.to_string(),
+            format!("source `{source}` is not in the plan"),
+        ));
+    };
+    let src = reader(&req.project_dir, path, *format, schema);
+    let src_path = req.project_dir.join(path);
+    let scols = columns_of(&table.conn, &src, &src_path)?;
+    for k in &keys {
+        let hint = format!(" (a key of entity `{entity}`)");
+        require(&table.cols, &req.entities, k, &hint)?;
+        require(&scols, &src_path, k, &hint)?;
+    }
+    require(&scols, &src_path, timestamp, " (the source's `timestamp`)")?;
+    if let Some(c) = created {
+        require(&scols, &src_path, c, " (the source's `created`)")?;
+    }
+    let join = keys
+        .iter()
+        .map(|k| format!("s.{0} = e.{0}", ident(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let join = if join.is_empty() {
+        "TRUE".to_string()
+    } else {
+        join
+    };
+    let ts = format!("CAST(s.{} AS TIMESTAMP)", ident(timestamp));
+    let cr = created
+        .as_ref()
+        .map(|c| format!("CAST(s.{} AS TIMESTAMP)", ident(c)));
+    let mut visible = format!("{ts} <= e.__mlp_at");
+    if let Some(cr) = &cr {
+        visible.push_str(&format!(" AND {cr} <= e.__mlp_at"));
+    }
+    let order_key = match &cr {
+        Some(cr) => format!("struct_pack(t := {ts}, c := {cr})"),
+        None => ts.clone(),
+    };
+    Ok(Scan {
+        index: vi,
+        view,
+        schema,
+        ttl_ms: *ttl_ms,
+        src_path,
+        scols,
+        ts,
+        cr,
+        visible,
+        order_key,
+        base: format!("__e e JOIN {src} s ON {join}"),
+    })
+}
+
+/// Adds the CTE `__v{i}_latest` of a view's column and expression features: for every entity
+/// row, the values of the latest visible source row within the TTL (none when the view has no
+/// such feature).
+pub(crate) fn latest_row_cte(
+    scan: &Scan<'_>,
+    wanted: &[Wanted<'_>],
+    out: &mut Ctes,
+) -> Result<(), FeatureError> {
+    let latest: Vec<&Wanted<'_>> = wanted
+        .iter()
+        .filter(|w| !matches!(w.def, FeatureDef::Aggregate { .. }))
+        .collect();
+    if latest.is_empty() {
+        return Ok(());
+    }
+    let ts = &scan.ts;
+    let mut exprs = Vec::new();
+    for w in &latest {
+        let sql = match w.def {
+            FeatureDef::Column { column } => {
+                require(
+                    &scan.scols,
+                    &scan.src_path,
+                    column,
+                    &format!(" (feature `{}.{}`)", w.view, w.name),
+                )?;
+                source_col(column)
+            }
+            FeatureDef::Expr { expr } => expr_to_sql(expr, &source_col, &|e| scan.kind(e))
+                .map_err(|e| FeatureError::Sql(format!("{}.{}", w.view, w.name), e))?,
+            _ => continue,
+        };
+        exprs.push((w.name.clone(), sql));
+    }
+    let mut filter = scan.visible.clone();
+    if let Some(ttl) = scan.ttl_ms {
+        filter.push_str(&format!(
+            " AND {ts} >= e.__mlp_at - to_milliseconds({ttl}::BIGINT)"
+        ));
+    }
+    let values = exprs
+        .iter()
+        .map(|(n, s)| format!("{s} AS {}", ident(n)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // Ties on (event, created) time are broken by the values themselves, so that the
+    // output does not depend on the order DuckDB reads the files in.
+    let tie = exprs
+        .iter()
+        .map(|(_, s)| format!("{s} DESC NULLS LAST"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cr_order = scan
+        .cr
+        .as_ref()
+        .map(|c| format!(", {c} DESC"))
+        .unwrap_or_default();
+    let name = format!("__v{}_latest", scan.index);
+    let base = &scan.base;
+    out.ctes.push(format!(
+        "{name} AS (SELECT * EXCLUDE (__rn) FROM (SELECT e.__mlp_row, {values}, row_number() OVER (PARTITION BY e.__mlp_row ORDER BY {ts} DESC{cr_order}, {tie}) AS __rn FROM {base} WHERE {filter}) WHERE __rn = 1)"
+    ));
+    for (n, _) in &exprs {
+        out.selects.push((
+            scan.view.to_string(),
+            n.clone(),
+            format!("{name}.{}", ident(n)),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds the CTEs `__v{i}_agg{j}` of a view's aggregations, one per window (in window order):
+/// for every entity row, the aggregations over the visible source rows within the window (the
+/// TTL does not apply); `count`s of nothing are 0.
+pub(crate) fn window_ctes(
+    scan: &Scan<'_>,
+    wanted: &[Wanted<'_>],
+    out: &mut Ctes,
+) -> Result<(), FeatureError> {
+    let mut windows: BTreeMap<Option<u64>, Vec<&Wanted<'_>>> = BTreeMap::new();
+    for w in wanted {
+        if let FeatureDef::Aggregate { window_ms, .. } = w.def {
+            windows.entry(*window_ms).or_default().push(w);
+        }
+    }
+    let ts = &scan.ts;
+    for (wi, (window, ws)) in windows.iter().enumerate() {
+        let mut filter = scan.visible.clone();
+        if let Some(ms) = window {
+            filter.push_str(&format!(
+                " AND {ts} > e.__mlp_at - to_milliseconds({ms}::BIGINT)"
+            ));
+        }
+        let mut values = Vec::new();
+        for w in ws {
+            let FeatureDef::Aggregate { expr, .. } = w.def else {
+                continue;
+            };
+            let agg = aggregate_to_sql(expr, &source_col, &|e| scan.kind(e), &scan.order_key)
+                .map_err(|e| FeatureError::Sql(format!("{}.{}", w.view, w.name), e))?;
+            values.push(format!("{agg} AS {}", ident(&w.name)));
+        }
+        let name = format!("__v{}_agg{wi}", scan.index);
+        out.ctes.push(format!(
+            "{name} AS (SELECT e.__mlp_row, {} FROM {} WHERE {filter} GROUP BY e.__mlp_row)",
+            values.join(", "),
+            scan.base
+        ));
+        for w in ws {
+            let is_count = matches!(w.def, FeatureDef::Aggregate { expr: mlp_ir::IrExpr::Call { func, .. }, .. } if func == "count" || func == "count_distinct");
+            let v = format!("{name}.{}", ident(&w.name));
+            out.selects.push((
+                scan.view.to_string(),
+                w.name.clone(),
+                if is_count {
+                    format!("coalesce({v}, 0)")
+                } else {
+                    v
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every retrieved feature as typed SQL over the joined CTEs, keyed by its output column
+/// `view__feature`, with its type.
+pub(crate) fn selects_to_typed(
+    views: &BTreeMap<String, Vec<Wanted<'_>>>,
+    selects: &[(String, String, String)],
+) -> BTreeMap<String, (String, Type)> {
+    let mut by_name: BTreeMap<String, (String, Type)> = BTreeMap::new();
+    for (view, name, sql) in selects {
+        let ty = views
+            .get(view)
+            .and_then(|ws| ws.iter().find(|w| &w.name == name))
+            .map_or(Type::String, |w| w.ty);
+        by_name.insert(
+            format!("{view}__{name}"),
+            (format!("CAST({sql} AS {})", sql_type(ty)), ty),
+        );
+    }
+    by_name
+}
+
+/// Adds the on-demand features to `by_name`, in dependency order, as typed SQL over the
+/// features before them and the entity file's columns (request fields are read from columns
+/// of the same name, which must exist).
+pub(crate) fn ondemand_to_sql(
+    plan: &Plan,
+    req: &HistoricalRequest,
+    table: &EntityTable,
+    ondemand: &[OnDemand<'_>],
+    by_name: &mut BTreeMap<String, (String, Type)>,
+) -> Result<(), FeatureError> {
+    for od in ondemand {
+        let fields = leaves(od.expr).into_iter().filter_map(|l| match l {
+            mlp_ir::IrExpr::Request { field, .. } => Some(field),
+            _ => None,
+        });
+        for f in fields {
+            require(
+                &table.cols,
+                &req.entities,
+                f,
+                &format!(
+                    " (a request field of on-demand feature `{}.{}`)",
+                    od.view, od.name
+                ),
+            )?;
+        }
+        let kind = |e: &mlp_ir::IrExpr| match e {
+            mlp_ir::IrExpr::Feature { view, feature } => by_name
+                .get(&format!("{view}__{feature}"))
+                .map_or(Kind::Null, |(_, t)| Kind::of(*t)),
+            mlp_ir::IrExpr::Request { request, field } => {
+                match plan.request(request).map(|r| &r.spec) {
+                    Some(Spec::Request { fields }) => fields
+                        .iter()
+                        .find(|c| &c.name == field)
+                        .map_or(Kind::Null, |c| Kind::of(c.ty)),
+                    _ => Kind::Null,
+                }
+            }
+            _ => Kind::Null,
+        };
+        let col = |n: &str| match by_name.get(n) {
+            Some((sql, _)) => format!("({sql})"),
+            None => format!("e.{}", ident(n.split_once("__").map_or(n, |(_, f)| f))),
+        };
+        let sql = expr_to_sql(od.expr, &col, &kind)
+            .map_err(|e| FeatureError::Sql(format!("{}.{}", od.view, od.name), e))?;
+        let typed = format!("CAST({sql} AS {})", sql_type(od.ty));
+        by_name.insert(format!("{}__{}", od.view, od.name), (typed, od.ty));
+    }
+    Ok(())
+}
