@@ -3,9 +3,7 @@
 //! source without an apply is not served (404), also after the server reloads the state,
 //! and the server warns once, naming it; `mlpc apply` then makes it answer.
 
-mod common;
-
-use common::serving::{call, example, mlpc, register_linear, serve};
+use mlp_test_support::serving::{call, example, mlpc, register_linear, serve};
 use serde_json::json;
 use std::process::Command;
 use std::time::{Duration, SystemTime};

@@ -7,9 +7,7 @@
 //! reports it used, for HTTP predictions and for `mlpc score`; the log records every version
 //! a graph ran.
 
-mod common;
-
-use common::serving::{call, example, mlpc, register_linear as register, serve};
+use mlp_test_support::serving::{call, example, mlpc, register_linear as register, serve};
 use serde_json::{json, Value};
 use std::time::Duration;
 

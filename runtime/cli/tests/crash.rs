@@ -3,9 +3,7 @@
 //! interleave (the second fails clearly, or waits for the lock and then finds nothing to do).
 //! Failures are injected with `MLP_FAILPOINT` (runtime/state/src/failpoint.rs).
 
-mod common;
-
-use common::{project, write, SHOP as BASE};
+use mlp_test_support::{project, write, SHOP as BASE};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;

@@ -3,8 +3,6 @@
 //! binary `mlp-serve` found beside `mlpc` or on `PATH`, and say so plainly when it is
 //! missing.
 
-mod common;
-
 use std::process::Command;
 
 #[test]
@@ -27,7 +25,7 @@ fn mlpc_links_no_libtorch_and_plans_without_the_venv() {
     assert!(String::from_utf8_lossy(&serve.stdout).contains("libtorch"));
 
     // check and plan with an empty environment: no MLP_VENV, PATH or LD_LIBRARY_PATH.
-    let example = common::root().join("examples/fraud");
+    let example = mlp_test_support::root().join("examples/fraud");
     for args in [["check", "."], ["plan", "."]] {
         let out = Command::new(mlpc)
             .args(args)
@@ -76,8 +74,8 @@ fn served_project(devices: &[&str]) -> tempfile::TempDir {
         ));
     }
     std::fs::write(dir.path().join("p.mlp"), src).unwrap_or_else(|e| panic!("{e}"));
-    common::serving::mlpc(&["apply", ".", "--auto-approve"], dir.path());
-    common::serving::register_linear(dir.path(), "m", &[2.0], 1.0, false);
+    mlp_test_support::serving::mlpc(&["apply", ".", "--auto-approve"], dir.path());
+    mlp_test_support::serving::register_linear(dir.path(), "m", &[2.0], 1.0, false);
     dir
 }
 
@@ -96,31 +94,47 @@ fn the_cuda_libraries_load_only_when_a_deployment_asks_for_cuda() {
         || std::path::Path::new("/dev/nvidiactl").exists();
     // On the CPU (and with `auto` on a machine without a GPU): no libtorch_cuda, no cuBLAS.
     let cpu = served_project(&["cpu", if gpu { "cpu" } else { "auto" }]);
-    let mut server = common::serving::serve(cpu.path());
+    let mut server = mlp_test_support::serving::serve(cpu.path());
     let pid = server.child.id();
-    assert!(maps_library(pid, "libtorch_cpu"), "the server runs libtorch");
+    assert!(
+        maps_library(pid, "libtorch_cpu"),
+        "the server runs libtorch"
+    );
     for lib in ["libtorch_cuda", "libcublas", "libcudnn", "libnccl"] {
-        assert!(!maps_library(pid, lib), "{lib} is loaded by a CPU-only server");
+        assert!(
+            !maps_library(pid, lib),
+            "{lib} is loaded by a CPU-only server"
+        );
     }
-    let (status, answer) = common::serving::call(
+    let (status, answer) = mlp_test_support::serving::call(
         "POST",
         &format!("{}/v1/deployments/d0/predict", server.base),
         Some(serde_json::json!({"request": {"x": 3.0}})),
     );
-    assert_eq!((status, answer["outputs"]["y"].as_f64()), (200, Some(7.0)), "{answer}");
+    assert_eq!(
+        (status, answer["outputs"]["y"].as_f64()),
+        (200, Some(7.0)),
+        "{answer}"
+    );
     assert_eq!(server.terminate(), Some(0));
 
     // A deployment on CUDA: the server starts itself again with libtorch's CUDA backend.
     // Without a GPU that deployment cannot load and says why; the CPU one serves.
     let cuda = served_project(&["cpu", "cuda"]);
-    let mut server = common::serving::serve(cuda.path());
+    let mut server = mlp_test_support::serving::serve(cuda.path());
     let pid = server.child.id();
-    assert!(maps_library(pid, "libtorch_cuda"), "CUDA was asked for and not loaded");
-    let (_, ready) = common::serving::call("GET", &format!("{}/readyz", server.base), None);
+    assert!(
+        maps_library(pid, "libtorch_cuda"),
+        "CUDA was asked for and not loaded"
+    );
+    let (_, ready) =
+        mlp_test_support::serving::call("GET", &format!("{}/readyz", server.base), None);
     assert_eq!(ready["deployments"]["d0"]["ready"], true, "{ready}");
     if !gpu {
         assert_eq!(ready["deployments"]["d1"]["ready"], false, "{ready}");
-        let why = ready["deployments"]["d1"]["error"].as_str().unwrap_or_default();
+        let why = ready["deployments"]["d1"]["error"]
+            .as_str()
+            .unwrap_or_default();
         assert!(why.to_lowercase().contains("cuda"), "{why}");
     }
     assert_eq!(server.terminate(), Some(0));

@@ -3,9 +3,7 @@
 //! `specs/changes.schema.json`, the exit codes of `--detailed-exitcode` and `--fail-on`,
 //! and saved plans.
 
-mod common;
-
-use common::{project, root, write, SHOP as BASE};
+use mlp_test_support::{project, root, write, SHOP as BASE};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;

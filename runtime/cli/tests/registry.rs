@@ -1,8 +1,6 @@
 //! `mlpc registry` end to end: register, the same artifact twice, aliases moved by number and
 //! by reference, show, list, search by tag, and the refusals a user can run into.
 
-mod common;
-
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -22,12 +20,12 @@ fn mlpc(args: &[&str], dir: &Path) -> Output {
 fn venv() -> std::path::PathBuf {
     std::env::var_os("MLP_VENV")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| common::root().join(".venv"))
+        .unwrap_or_else(|| mlp_test_support::root().join(".venv"))
 }
 
 #[test]
 fn a_model_that_does_not_fit_the_model_block_is_refused() {
-    let dir = common::project(common::SHOP);
+    let dir = mlp_test_support::project(mlp_test_support::SHOP);
     let p = dir.path().join("proj");
     // `scorer` declares three inputs and one output.
     let save = |inputs: usize, file: &str| {
@@ -88,7 +86,7 @@ fn torchscript(tag: &str) -> Vec<u8> {
 
 #[test]
 fn versions_aliases_and_search_from_the_command_line() {
-    let dir = common::project(common::SHOP);
+    let dir = mlp_test_support::project(mlp_test_support::SHOP);
     let p = dir.path().join("proj");
     std::fs::write(p.join("a.pt"), torchscript("a")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(p.join("b.pt"), torchscript("b")).unwrap_or_else(|e| panic!("{e}"));
@@ -191,7 +189,7 @@ fn versions_aliases_and_search_from_the_command_line() {
 
 #[test]
 fn registry_mistakes_get_clear_errors_and_change_nothing() {
-    let dir = common::project(common::SHOP);
+    let dir = mlp_test_support::project(mlp_test_support::SHOP);
     let p = dir.path().join("proj");
     std::fs::write(p.join("a.pt"), torchscript("a")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(p.join("not.pt"), b"just bytes").unwrap_or_else(|e| panic!("{e}"));

@@ -5,9 +5,7 @@
 //! and the row; the server answers normally afterwards. A null request field is a missing
 //! value: accepted, and the model sees 0 for the input computed from it.
 
-mod common;
-
-use common::serving::{call, example, mlpc, register_linear, serve};
+use mlp_test_support::serving::{call, example, mlpc, register_linear, serve};
 use serde_json::{json, Value};
 
 fn sigmoid(x: f64) -> f64 {

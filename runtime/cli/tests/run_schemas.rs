@@ -2,8 +2,6 @@
 //! and `mlpc registry list --schema` generate from the types (so they cannot drift), and what
 //! `mlpc run`, `mlpc runs` and `mlpc registry show` print validates against them.
 
-mod common;
-
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -25,7 +23,7 @@ fn json(text: &str) -> Value {
 
 fn committed(name: &str) -> Value {
     json(
-        &std::fs::read_to_string(common::root().join("specs").join(name))
+        &std::fs::read_to_string(mlp_test_support::root().join("specs").join(name))
             .unwrap_or_else(|e| panic!("{e}")),
     )
 }
@@ -41,7 +39,7 @@ fn assert_valid(schema: &Value, doc: &Value) {
 
 #[test]
 fn committed_schemas_are_the_generated_ones() {
-    let here = common::root();
+    let here = mlp_test_support::root();
     assert_eq!(
         json(&mlpc(&["runs", "--schema"], &here)),
         committed("run.schema.json"),
@@ -58,9 +56,9 @@ fn committed_schemas_are_the_generated_ones() {
 fn run_records_and_versions_validate() {
     let src = format!(
         "{}\npipeline p {{\n  step a {{\n    run = \"echo x > ${{out}}/x\"\n  }}\n\n  step b {{\n    after = [a]\n    run   = \"exit 3\"\n  }}\n}}\n",
-        common::SHOP
+        mlp_test_support::SHOP
     );
-    let dir = common::project(&src);
+    let dir = mlp_test_support::project(&src);
     let p = dir.path().join("proj");
     let run_schema = committed("run.schema.json");
     assert_valid(

@@ -6,9 +6,7 @@
 //! failed request; SIGTERM stops the server and flushes the log, losing no record; a caller
 //! the specs do not declare shows in `mlpc plan` and `mlpc lineage`.
 
-mod common;
-
-use common::serving::{call, example, mlpc, serve, venv};
+use mlp_test_support::serving::{call, example, mlpc, serve, venv};
 
 use serde_json::{json, Value};
 use std::process::Command;

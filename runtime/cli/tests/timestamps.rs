@@ -3,9 +3,7 @@
 //! same values for the same rows, with offsets, naive times (UTC), a DST change, a leap day
 //! and times before 1970.
 
-mod common;
-
-use common::serving::{call, mlpc, serve};
+use mlp_test_support::serving::{call, mlpc, serve};
 use serde_json::{json, Value};
 
 const SPEC: &str = "project clock {}

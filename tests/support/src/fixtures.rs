@@ -1,7 +1,4 @@
-//! Helpers shared by the CLI tests: a sample project and temporary project folders.
-#![allow(dead_code)]
-
-pub mod serving;
+//! A sample project (the shop) and temporary project folders holding it.
 
 use std::path::{Path, PathBuf};
 

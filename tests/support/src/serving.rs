@@ -1,21 +1,43 @@
-//! Helpers for the tests that serve `examples/fraud`: a copy of the example with its data,
-//! `mlpc` invocations, a server on a free port and HTTP calls.
+//! Helpers for the tests that serve a project: a copy of `examples/fraud` with its data,
+//! `mlpc` invocations, a server on a free port, HTTP calls and TorchScript models whose
+//! answers are known in closed form.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+/// The `mlpc` binary of the build the running test belongs to: `MLPC_BIN` when set, else
+/// `mlpc` beside the test's own folder (`target/PROFILE/deps/TEST` -> `target/PROFILE/mlpc`,
+/// where cargo puts the binaries of the package under test).
+pub fn mlpc_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("MLPC_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("the test's own path: {e}"));
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("{} is not under target/PROFILE/deps", exe.display()));
+    let bin = profile.join("mlpc");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build the mlpc package first (or set MLPC_BIN)",
+        bin.display()
+    );
+    bin
+}
+
 /// The project venv (`MLP_VENV`, else `.venv` at the root).
 pub fn venv() -> PathBuf {
     std::env::var_os("MLP_VENV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| super::root().join(".venv"))
+        .unwrap_or_else(|| crate::fixtures::root().join(".venv"))
 }
 
 /// Runs `mlpc ARGS` in `dir`; panics with its output when it fails.
 pub fn mlpc(args: &[&str], dir: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+    let out = Command::new(mlpc_bin())
         .args(args)
         .current_dir(dir)
         .env("MLP_VENV", venv())
@@ -31,7 +53,7 @@ pub fn mlpc(args: &[&str], dir: &Path) {
 
 /// A copy of the example with its data generated inside it.
 pub fn example() -> tempfile::TempDir {
-    let src = super::root().join("examples/fraud");
+    let src = crate::fixtures::root().join("examples/fraud");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     for entry in std::fs::read_dir(&src)
         .unwrap_or_else(|e| panic!("{e}"))
@@ -104,7 +126,7 @@ impl Drop for Server {
 
 /// Starts `mlpc serve` on a free port; returns once it says where it listens.
 pub fn serve(dir: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+    let mut child = Command::new(mlpc_bin())
         .args(["serve", ".", "--bind", "127.0.0.1:0", "--no-scheduler"])
         .current_dir(dir)
         .stderr(Stdio::piped())
