@@ -58,7 +58,7 @@ pub fn generate(shape: Shape) -> Vec<(String, String)> {
         let mut s = String::new();
         if k == 0 {
             s.push_str(
-                "/// A generated project for benchmarks.\nproject big {\n  offline = duckdb(\"data/offline.duckdb\")\n  online  = memory(capacity = 100_000)\n}\n\nentity user {\n  key = user_id: int\n}\n\nrequest call {\n  amount: float\n  country: string\n}\n\n",
+                "/// A generated project for benchmarks.\nproject big {\n  offline = duckdb()\n  online  = memory(capacity = 100_000)\n}\n\nentity user {\n  key = user_id: int\n}\n\nrequest call {\n  amount: float\n  country: string\n}\n\n",
             );
         }
         let n = base + usize::from(k < extra);

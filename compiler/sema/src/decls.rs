@@ -142,7 +142,7 @@ impl<'a> Checker<'a> {
             self.diags.push(
                 Diagnostic::new("E0110", "the project has no `project` block")
                     .label(first, "in this project")
-                    .help("add `project NAME { offline = duckdb(\"data/offline.duckdb\")  online = memory() }` to one file"),
+                    .help("add `project NAME { online = memory() }` to one file"),
             );
         }
         self.deployment_cycles();

@@ -71,6 +71,11 @@ impl<'a> Checker<'a> {
                 self.diags.push(body::rejection(&r, name.span));
             }
         }
+        // An argument of an implemented store that this version does not use.
+        if let Some(r) = crate::support::rejected_arguments(kind, &b.name, args.len()) {
+            let span = args.first().map_or(name.span, |a| a.value.span);
+            self.diags.push(body::rejection(&r, span));
+        }
         let params = b.params.clone().unwrap_or_default();
         if args.len() < b.min_args() || args.len() > b.max_args() {
             self.diags.push(
@@ -160,11 +165,7 @@ impl<'a> Checker<'a> {
             Some(e) => self.backend(e, "offline", "offline"),
             None => Some(Backend {
                 kind: "duckdb".into(),
-                args: [(
-                    "path".to_string(),
-                    mlp_ir::Literal::String(".mlp/offline.duckdb".into()),
-                )]
-                .into(),
+                args: Default::default(),
             }),
         };
         let online = match b.attr("online") {

@@ -61,6 +61,21 @@ const SINK: Rejection = Rejection {
     help: "use `webhook(\"http://...\")` or `log`",
 };
 
+const OFFLINE_PATH: Rejection = Rejection {
+    code: "E0706",
+    message: "an offline database file is not used by this version of mlp",
+    help: "write `offline = duckdb()`: offline features are computed in memory over the sources' files",
+};
+
+/// A rejection of the arguments (`given` of them) of a built-in that is otherwise run: the
+/// offline store's database file, which nothing reads yet.
+pub fn rejected_arguments(kind: Kind, name: &str, given: usize) -> Option<Rejection> {
+    match (kind, name) {
+        (Kind::Store, "duckdb") if given > 0 => Some(OFFLINE_PATH),
+        _ => None,
+    }
+}
+
 /// One kind of block: the attributes and nested blocks it accepts, each with its support.
 #[derive(Debug)]
 pub struct BlockSchema {
@@ -283,6 +298,7 @@ pub fn builtin(kind: Kind, name: &str) -> Option<Support> {
         ) => Support::Rejected(MONITORS),
         (Kind::Sink, "webhook" | "log") => Support::Rejected(MONITORS),
         (Kind::Sink, "slack" | "email") => Support::Rejected(SINK),
+        // `duckdb()` without a database file (`rejected_arguments`).
         (Kind::Store, "duckdb" | "memory") => FEATURES,
         (Kind::Store, "redis") => Support::Rejected(REDIS),
         (Kind::Store, "file" | "http") => Support::Runtime("state: OpenLineage events"),

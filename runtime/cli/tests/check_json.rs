@@ -151,7 +151,7 @@ fn env_yaml_errors_point_into_the_yaml_file() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(
         dir.path().join("p.mlp"),
-        "project p {\n  offline = duckdb(\"${env.data_dir}/o.duckdb\")\n  online  = memory(capacity = env.cap)\n}\n\nenv {\n  data_dir: string\n  cap: int = 10\n}\n",
+        "project p {\n  lineage = file(\"${env.data_dir}/o.jsonl\")\n  online  = memory(capacity = env.cap)\n}\n\nenv {\n  data_dir: string\n  cap: int = 10\n}\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     std::fs::create_dir_all(dir.path().join("env")).unwrap_or_else(|e| panic!("{e}"));

@@ -147,6 +147,16 @@ fn unaccounted(builtins: &[Builtin]) -> Vec<String> {
                 if let Err(e) = implemented(b) {
                     out.push(format!("{what}: said implemented, but {e}"));
                 }
+                // An argument the runtime does not use is rejected when given.
+                if let Some(r) = support::rejected_arguments(b.kind, &b.name, 1) {
+                    let src = format!("project p {{\n  {} = {}(\"x\")\n}}\n", b.returns, b.name);
+                    if !codes_of(&src).iter().any(|c| c == r.code) {
+                        out.push(format!(
+                            "{what}: its argument is said rejected with {}, but check accepts it",
+                            r.code
+                        ));
+                    }
+                }
             }
             Some(Support::Rejected(r)) => {
                 let codes = codes_of(&use_of(b));
