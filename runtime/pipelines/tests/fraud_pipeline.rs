@@ -6,40 +6,8 @@
 
 use mlp_pipelines::{run_pipeline, RunOptions, RunReport};
 use mlp_registry::Registry;
-use std::path::{Path, PathBuf};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A copy of the example (specs and train.py) with its data generated inside the copy.
-fn example() -> tempfile::TempDir {
-    let src = repo().join("examples/fraud");
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    for entry in std::fs::read_dir(&src)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .flatten()
-    {
-        let p = entry.path();
-        if p.extension().is_some_and(|x| x == "mlp" || x == "py") {
-            std::fs::copy(&p, dir.path().join(entry.file_name())).unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-    std::fs::create_dir_all(dir.path().join("data")).unwrap_or_else(|e| panic!("{e}"));
-    let sql = std::fs::read_to_string(src.join("generate.sql")).unwrap_or_else(|e| panic!("{e}"));
-    let sql = sql.replace("'data/", &format!("'{}/data/", dir.path().display()));
-    duckdb::Connection::open_in_memory()
-        .and_then(|c| c.execute_batch(&sql))
-        .unwrap_or_else(|e| panic!("generate.sql: {e}"));
-    dir
-}
-
-/// The venv with torch that scripts/bootstrap.sh makes.
-fn venv() -> PathBuf {
-    std::env::var_os("MLP_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv"))
-}
+use mlp_test_support::serving::{example, venv};
+use std::path::Path;
 
 fn run(dir: &Path, params: &[(&str, &str)]) -> RunReport {
     let checked = mlp_driver::check_dir(dir, None);
