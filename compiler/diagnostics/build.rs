@@ -10,7 +10,11 @@ fn main() {
     let docs = Path::new(&manifest).join("../../docs/errors");
     println!("cargo:rerun-if-changed={}", table.display());
     println!("cargo:rerun-if-changed={}", docs.display());
-    let text = std::fs::read_to_string(&table).unwrap_or_default();
+    // A build without the table would ship no codes at all: fail it instead.
+    let text = match std::fs::read_to_string(&table) {
+        Ok(t) => t,
+        Err(e) => panic!("cannot read the code table `{}`: {e}", table.display()),
+    };
     let mut out = String::from("pub static CODES: &[CodeInfo] = &[\n");
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let parts: Vec<&str> = line.split('|').collect();
@@ -34,7 +38,14 @@ fn main() {
         };
         let doc = docs.join(format!("{code}.md"));
         println!("cargo:rerun-if-changed={}", doc.display());
-        let doc_text = std::fs::read_to_string(&doc).unwrap_or_default();
+        // Every code has its page (`mlpc explain CODE` prints it): a missing one fails the build.
+        let doc_text = match std::fs::read_to_string(&doc) {
+            Ok(t) => t,
+            Err(e) => panic!(
+                "cannot read the explanation of {code} `{}`: {e}",
+                doc.display()
+            ),
+        };
         let _ = writeln!(
             out,
             "    CodeInfo {{ code: {code:?}, severity: {sev}, phase: {phase}, title: {title:?}, doc: {doc_text:?} }},"

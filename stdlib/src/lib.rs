@@ -173,7 +173,12 @@ pub fn parse(text: &str) -> Result<Vec<Builtin>, String> {
     Ok(out)
 }
 
-static BUILTINS: LazyLock<Vec<Builtin>> = LazyLock::new(|| parse(SOURCE).unwrap_or_default());
+// `builtins.mlp` is compiled in and parsed by this crate's tests: a failure is a broken
+// build, which must not pass for a stdlib without any built-in.
+static BUILTINS: LazyLock<Vec<Builtin>> = LazyLock::new(|| match parse(SOURCE) {
+    Ok(b) => b,
+    Err(e) => unreachable!("stdlib/src/builtins.mlp always parses (tested): {e}"),
+});
 
 /// Every built-in.
 pub fn all() -> &'static [Builtin] {

@@ -34,6 +34,9 @@ pub fn repo_root() -> PathBuf {
 /// The prelude added to a golden file that declares no project.
 pub const GOLDEN_PRELUDE: (&str, &str) = ("zz_prelude.mlp", "project golden {}\n");
 
+// The corpus is what the tests check: a folder or file that cannot be read fails them (a
+// panic, as in a test) rather than leave them passing on nothing.
+
 fn read_sorted(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
@@ -42,9 +45,13 @@ fn read_sorted(dir: &Path, ext: &str) -> Vec<PathBuf> {
                 .filter(|p| p.extension().is_some_and(|x| x == ext))
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("cannot read `{}`: {e}", dir.display()));
     out.sort();
     out
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("cannot read `{}`: {e}", p.display()))
 }
 
 fn file_name(p: &Path) -> String {
@@ -63,13 +70,13 @@ pub fn examples() -> Vec<Project> {
                 .filter(|p| p.is_dir())
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("cannot read `{}`: {e}", root.display()));
     dirs.sort();
     dirs.iter()
         .map(|dir| {
             let files = read_sorted(dir, "mlp")
                 .iter()
-                .map(|p| (file_name(p), std::fs::read_to_string(p).unwrap_or_default()))
+                .map(|p| (file_name(p), read(p)))
                 .collect();
             let env = std::fs::read_to_string(dir.join("env").join("dev.yaml"))
                 .ok()
@@ -90,7 +97,7 @@ pub fn goldens() -> Vec<Project> {
         .iter()
         .map(|p| {
             let name = file_name(p);
-            let text = std::fs::read_to_string(p).unwrap_or_default();
+            let text = read(p);
             let mut files = vec![(name.clone(), text.clone())];
             if !text.contains("project ") {
                 files.push((GOLDEN_PRELUDE.0.to_string(), GOLDEN_PRELUDE.1.to_string()));

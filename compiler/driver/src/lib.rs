@@ -87,6 +87,7 @@ pub fn check_dir(dir: &Path, env: Option<&str>) -> Checked {
                 early.extend(d);
             }
             Err((path, e)) => {
+                // Only for a suggestion in the error below: an unreadable folder offers none.
                 let known = std::fs::read_dir(dir.join("env"))
                     .map(|rd| {
                         rd.filter_map(Result::ok)

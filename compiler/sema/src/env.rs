@@ -69,18 +69,31 @@ pub fn load_env_file(map: &SourceMap, file: FileId, name: &str) -> (EnvValues, V
             )
         }
     };
+    let mut diags = Vec::new();
     for (k, v) in mapping {
         let key = match k {
             serde_yaml::Value::String(s) => s,
-            other => serde_yaml::to_string(&other)
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
+            other => match serde_yaml::to_string(&other) {
+                Ok(text) => text.trim().to_string(),
+                // Not under an empty name, where it would clash with other such keys.
+                Err(e) => {
+                    diags.push(
+                        Diagnostic::new(
+                            "E0402",
+                            format!(
+                                "environment file has a key that cannot be read as a name: {e}"
+                            ),
+                        )
+                        .label(whole, "in this file"),
+                    );
+                    continue;
+                }
+            },
         };
         let (key_span, value_span) = locate(&text, file, &key).unwrap_or((whole, whole));
         env.values.insert(key, (v, key_span, value_span));
     }
-    (env, Vec::new())
+    (env, diags)
 }
 
 /// Spans of `key` and of its value on the top-level line `key: value` (the mapping may be

@@ -119,8 +119,7 @@ impl<'a> Checker<'a> {
                 self.env_vals.insert(f.name.name.clone(), value);
             }
         }
-        if let Some(file) = self.env.file {
-            let _ = file;
+        if self.env.file.is_some() {
             let keys: Vec<(String, Span)> = self
                 .env
                 .values

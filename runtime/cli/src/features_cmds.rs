@@ -4,6 +4,7 @@
 use crate::state_cmds::{checked_plan, fail};
 use crate::Format;
 use clap::Subcommand;
+use mlpc_shared::print_json;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -231,8 +232,10 @@ fn online(dir: &Path, entities: &[String], features: &[String], env: Option<&str
     match store.lookup(&features, &columns, now_us) {
         Ok(cols) => {
             let doc = serde_json::json!({ "columns": cols });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-            ExitCode::SUCCESS
+            match print_json(serde_json::to_string_pretty(&doc)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(code) => code,
+            }
         }
         Err(e) => fail(e),
     }
@@ -248,10 +251,17 @@ fn verify(dir: &Path, view: &str, format: Format, env: Option<&str>) -> ExitCode
         Err(e) => return fail(e),
     };
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default()),
+        Format::Json => {
+            if let Err(code) = print_json(serde_json::to_string_pretty(&r)) {
+                return code;
+            }
+        }
         Format::Human => {
             for m in &r.mismatches {
-                let key = serde_json::to_string(&m.key).unwrap_or_default();
+                let key = match serde_json::to_string(&m.key) {
+                    Ok(k) => k,
+                    Err(e) => return fail(format!("cannot write the key of a mismatch: {e}")),
+                };
                 println!(
                     "mismatch: {} at {key}: online {} offline {}",
                     m.feature, m.online, m.offline

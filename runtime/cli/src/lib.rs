@@ -15,6 +15,18 @@ pub fn fail(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// Prints JSON text made by `serde_json::to_string_pretty` on stdout; when the value could
+/// not be made JSON, says so and gives exit code 1 (never an empty line in its place).
+pub fn print_json(text: serde_json::Result<String>) -> Result<(), ExitCode> {
+    match text {
+        Ok(t) => {
+            println!("{t}");
+            Ok(())
+        }
+        Err(e) => Err(fail(format!("cannot write the output as JSON: {e}"))),
+    }
+}
+
 /// Splits `[DIR] REST...` where REST has `min..=max` arguments: the first argument is the
 /// folder when there are more than `max`, or more than `min` and it is a folder.
 pub fn split_dir(args: &[String], min: usize, max: usize) -> (PathBuf, Vec<String>) {

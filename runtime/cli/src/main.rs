@@ -206,7 +206,8 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
+            // When even this write fails there is nowhere left to say so; the exit code does.
+            e.print().ok();
             // Help and version are successes; every argument error exits 1, never 2.
             return if e.use_stderr() {
                 ExitCode::from(1)
@@ -221,10 +222,9 @@ fn main() -> ExitCode {
         Command::Graph { dir, format, env } => graph_cmd(&dir, format, env.as_deref()),
         Command::Ir { schema: true, .. } => {
             let schema = mlp_ir::plan_schema();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&schema).unwrap_or_default()
-            );
+            if let Err(code) = mlpc_shared::print_json(serde_json::to_string_pretty(&schema)) {
+                return code;
+            }
             ExitCode::SUCCESS
         }
         Command::Ir { dir, env, .. } => ir(&dir, env.as_deref()),
@@ -258,28 +258,35 @@ fn main() -> ExitCode {
     }
 }
 
-pub(crate) fn report(checked: &mlp_driver::Checked, format: Format) {
+/// Prints the diagnostics in `format`; the exit code when the JSON report cannot be made.
+fn report(checked: &mlp_driver::Checked, format: Format) -> Result<(), ExitCode> {
     match format {
         Format::Json => {
             let doc = render_json(&checked.diagnostics, &checked.map);
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            mlpc_shared::print_json(serde_json::to_string_pretty(&doc))
         }
         Format::Human => {
-            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            eprint!(
-                "{}",
-                render_human(&checked.diagnostics, &checked.map, color)
-            );
-            let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
-            let warnings = checked.diagnostics.len() - errors;
-            if errors > 0 {
-                eprintln!(
-                    "error: {errors} error{}, {warnings} warning{}",
-                    plural(errors),
-                    plural(warnings)
-                );
-            }
+            report_human(checked);
+            Ok(())
         }
+    }
+}
+
+/// Prints the diagnostics for people, on stderr.
+pub(crate) fn report_human(checked: &mlp_driver::Checked) {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    eprint!(
+        "{}",
+        render_human(&checked.diagnostics, &checked.map, color)
+    );
+    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = checked.diagnostics.len() - errors;
+    if errors > 0 {
+        eprintln!(
+            "error: {errors} error{}, {warnings} warning{}",
+            plural(errors),
+            plural(warnings)
+        );
     }
 }
 
@@ -293,7 +300,9 @@ fn plural(n: usize) -> &'static str {
 
 fn check(dir: &Path, format: Format, env: Option<&str>) -> ExitCode {
     let checked = mlp_driver::check_dir(dir, env);
-    report(&checked, format);
+    if let Err(code) = report(&checked, format) {
+        return code;
+    }
     if checked.has_errors() {
         return ExitCode::from(1);
     }
@@ -372,7 +381,7 @@ fn fmt(target: &Path, check: bool) -> ExitCode {
 fn clean_plan(dir: &Path, env: Option<&str>) -> Option<mlp_ir::Plan> {
     let checked = mlp_driver::check_dir(dir, env);
     if checked.has_errors() {
-        report(&checked, Format::Human);
+        report_human(&checked);
         return None;
     }
     checked.plan

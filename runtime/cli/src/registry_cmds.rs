@@ -5,6 +5,7 @@ use crate::state_cmds::{checked_plan, fail};
 use crate::Format;
 use clap::Subcommand;
 use mlp_registry::{NewVersion, Registry, Version};
+use mlpc_shared::print_json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,10 +86,12 @@ fn tags(list: &[String]) -> Result<Vec<(String, String)>, ExitCode> {
         .collect()
 }
 
-fn print_versions(list: &[Version], format: Format) {
+fn print_versions(list: &[Version], format: Format) -> ExitCode {
     if matches!(format, Format::Json) {
-        println!("{}", serde_json::to_string_pretty(list).unwrap_or_default());
-        return;
+        if let Err(code) = print_json(serde_json::to_string_pretty(list)) {
+            return code;
+        }
+        return ExitCode::SUCCESS;
     }
     println!(
         "{:<20} {:>7}  {:<14} {:<27} {:<24} metrics",
@@ -106,6 +109,7 @@ fn print_versions(list: &[Version], format: Format) {
             metrics.join(" ")
         );
     }
+    ExitCode::SUCCESS
 }
 
 fn show(v: &Version) {
@@ -163,10 +167,9 @@ pub fn run(cmd: &RegistryCommand) -> ExitCode {
                 "$id".into(),
                 "https://mlp.dev/specs/model-version.schema.json".into(),
             );
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&schema.to_value()).unwrap_or_default()
-            );
+            if let Err(code) = print_json(serde_json::to_string_pretty(&schema.to_value())) {
+                return code;
+            }
             ExitCode::SUCCESS
         }
         RegistryCommand::List { args, format, .. } => {
@@ -180,36 +183,34 @@ pub fn run(cmd: &RegistryCommand) -> ExitCode {
                     Ok(l) if l.is_empty() => {
                         fail(format!("model `{model}` has no registered version"))
                     }
-                    Ok(l) => {
-                        print_versions(&l, *format);
-                        ExitCode::SUCCESS
-                    }
+                    Ok(l) => print_versions(&l, *format),
                     Err(e) => fail(e),
                 },
                 None => match reg.models() {
                     Ok(models) => {
                         if matches!(format, Format::Json) {
-                            let rows: Vec<serde_json::Value> = models
+                            let rows: Result<Vec<serde_json::Value>, _> = models
                                 .iter()
                                 .map(|(m, n, latest)| {
-                                    serde_json::json!({"model": m, "versions": n, "latest": latest, "aliases": reg.aliases(m).unwrap_or_default()})
+                                    reg.aliases(m).map(|aliases| serde_json::json!({"model": m, "versions": n, "latest": latest, "aliases": aliases}))
                                 })
                                 .collect();
-                            println!(
-                                "{}",
-                                serde_json::to_string_pretty(&rows).unwrap_or_default()
-                            );
+                            let rows = match rows {
+                                Ok(r) => r,
+                                Err(e) => return fail(e),
+                            };
+                            if let Err(code) = print_json(serde_json::to_string_pretty(&rows)) {
+                                return code;
+                            }
                         } else if models.is_empty() {
                             println!("no registered models");
                         } else {
                             println!("{:<20} {:>8} {:>7}  aliases", "MODEL", "VERSIONS", "LATEST");
                             for (m, n, latest) in &models {
-                                let aliases: Vec<String> = reg
-                                    .aliases(m)
-                                    .unwrap_or_default()
-                                    .iter()
-                                    .map(|(a, v)| format!("{a}={v}"))
-                                    .collect();
+                                let aliases: Vec<String> = match reg.aliases(m) {
+                                    Ok(a) => a.iter().map(|(a, v)| format!("{a}={v}")).collect(),
+                                    Err(e) => return fail(e),
+                                };
                                 println!("{m:<20} {n:>8} {latest:>7}  {}", aliases.join(" "));
                             }
                         }
@@ -233,7 +234,9 @@ pub fn run(cmd: &RegistryCommand) -> ExitCode {
                 Ok(v) => {
                     match format {
                         Format::Json => {
-                            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+                            if let Err(code) = print_json(serde_json::to_string_pretty(&v)) {
+                                return code;
+                            }
                         }
                         Format::Human => show(&v),
                     }
@@ -359,10 +362,7 @@ pub fn run(cmd: &RegistryCommand) -> ExitCode {
                 Err(e) => return fail(e),
             };
             match reg.search(model.as_deref(), &tags) {
-                Ok(l) => {
-                    print_versions(&l, *format);
-                    ExitCode::SUCCESS
-                }
+                Ok(l) => print_versions(&l, *format),
                 Err(e) => fail(e),
             }
         }

@@ -4,6 +4,7 @@ use crate::state_cmds::{checked_plan, fail};
 use crate::Format;
 use clap::Args;
 use mlp_pipelines::{History, RunOptions, RunRecord};
+use mlpc_shared::print_json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -167,7 +168,9 @@ pub fn run(a: &RunArgs) -> ExitCode {
         .flatten();
     match (a.format, &record) {
         (Format::Json, Some(r)) => {
-            println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+            if let Err(code) = print_json(serde_json::to_string_pretty(r)) {
+                return code;
+            }
         }
         (_, Some(r)) => print_run(r),
         (_, None) => println!("run {}: {}", report.run_id, report.status),
@@ -185,10 +188,9 @@ pub fn runs(a: &RunsArgs) -> ExitCode {
     if a.schema {
         let mut schema = schemars::schema_for!(RunRecord);
         schema.insert("$id".into(), "https://mlp.dev/specs/run.schema.json".into());
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&schema.to_value()).unwrap_or_default()
-        );
+        if let Err(code) = print_json(serde_json::to_string_pretty(&schema.to_value())) {
+            return code;
+        }
         return ExitCode::SUCCESS;
     }
     let (dir, rest) = split_dir(&a.args, 0, 1);
@@ -201,10 +203,9 @@ pub fn runs(a: &RunsArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     if matches!(a.format, Format::Json) {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&list).unwrap_or_default()
-        );
+        if let Err(code) = print_json(serde_json::to_string_pretty(&list)) {
+            return code;
+        }
         return ExitCode::SUCCESS;
     }
     if list.is_empty() {
@@ -320,10 +321,9 @@ pub fn schedules(a: &SchedulesArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     if matches!(a.format, Format::Json) {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&list).unwrap_or_default()
-        );
+        if let Err(code) = print_json(serde_json::to_string_pretty(&list)) {
+            return code;
+        }
     } else if list.is_empty() {
         println!("no pipeline has a schedule");
     } else {

@@ -1,8 +1,9 @@
 //! `mlpc plan` and `mlpc apply`: the change set of the specs against the state catalog,
 //! printed the way Terraform users expect, and applying it under the project's lock.
 
-use crate::{report, Format};
+use crate::{report_human, Format};
 use mlp_state::{render_changes, ChangeSet, SavedPlan};
+use mlpc_shared::print_json;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -97,14 +98,22 @@ pub fn lineage(args: &LineageArgs) -> ExitCode {
     let view = if matches!(walk, Walk::Upstream) {
         view
     } else {
-        view.with_undeclared(&mlp_state::consumers::undeclared(&plan, &args.dir))
+        match mlp_state::consumers::undeclared(&plan, &args.dir) {
+            Ok(u) => view.with_undeclared(&u),
+            Err(e) => {
+                return fail(format!(
+                    "cannot read the consumers the server has seen: {e}"
+                ))
+            }
+        }
     };
     match args.format {
         LineageFormat::Text => print!("{}", view.to_text()),
-        LineageFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&view).unwrap_or_default()
-        ),
+        LineageFormat::Json => {
+            if let Err(code) = print_json(serde_json::to_string_pretty(&view)) {
+                return code;
+            }
+        }
         LineageFormat::Dot => print!("{}", view.to_dot()),
     }
     ExitCode::SUCCESS
@@ -135,7 +144,7 @@ fn color() -> bool {
 pub(crate) fn checked_plan(dir: &Path, env: Option<&str>) -> Result<mlp_ir::Plan, ExitCode> {
     let checked = mlp_driver::check_dir(dir, env);
     if checked.has_errors() {
-        report(&checked, Format::Human);
+        report_human(&checked);
         return Err(ExitCode::from(1));
     }
     checked.plan.ok_or(ExitCode::from(1))
@@ -155,10 +164,9 @@ pub fn plan(args: &PlanArgs) -> ExitCode {
             "description".into(),
             "The change set that `mlpc plan --format json` prints: each change with Terraform's `actions`, its attribute differences, what it reaches downstream and its severity.".into(),
         );
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&schema.to_value()).unwrap_or_default()
-        );
+        if let Err(code) = print_json(serde_json::to_string_pretty(&schema.to_value())) {
+            return code;
+        }
         return ExitCode::SUCCESS;
     }
     let plan = match checked_plan(&args.dir, args.env.as_deref()) {
@@ -176,7 +184,14 @@ pub fn plan(args: &PlanArgs) -> ExitCode {
         },
     };
     let mut changes = mlp_state::plan_to_changes(&plan, &state);
-    changes.undeclared_consumers = mlp_state::consumers::undeclared(&plan, &args.dir);
+    changes.undeclared_consumers = match mlp_state::consumers::undeclared(&plan, &args.dir) {
+        Ok(u) => u,
+        Err(e) => {
+            return fail(format!(
+                "cannot read the consumers the server has seen: {e}"
+            ))
+        }
+    };
     match args.format {
         Format::Human => {
             print!("{}", render_changes(&changes, color()));
@@ -196,10 +211,11 @@ pub fn plan(args: &PlanArgs) -> ExitCode {
                 }
             }
         }
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&changes).unwrap_or_default()
-        ),
+        Format::Json => {
+            if let Err(code) = print_json(serde_json::to_string_pretty(&changes)) {
+                return code;
+            }
+        }
     }
     if let Some(out) = &args.out {
         let project_dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
@@ -208,7 +224,16 @@ pub fn plan(args: &PlanArgs) -> ExitCode {
             changes: changes.clone(),
             plan: plan.to_doc(),
         };
-        let text = serde_json::to_string_pretty(&saved).unwrap_or_default();
+        // An empty file would be no plan at all: say why there is none instead.
+        let text = match serde_json::to_string_pretty(&saved) {
+            Ok(t) => t,
+            Err(e) => {
+                return fail(format!(
+                    "cannot write the plan to `{}`: it cannot be made JSON: {e}",
+                    out.display()
+                ))
+            }
+        };
         if let Err(e) = std::fs::write(out, text) {
             return fail(format!("cannot write `{}`: {e}", out.display()));
         }
@@ -240,7 +265,8 @@ pub fn plan(args: &PlanArgs) -> ExitCode {
 
 fn confirm() -> bool {
     print!("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
-    let _ = std::io::stdout().flush();
+    // Best effort: the answer is read the same way whether or not the prompt showed.
+    std::io::stdout().flush().ok();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
 }

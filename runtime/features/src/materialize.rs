@@ -119,8 +119,18 @@ impl NextDb {
     fn finish(self, conn: Connection) -> Result<(), FeatureError> {
         conn.execute_batch("CHECKPOINT;")?;
         drop(conn);
-        // The copy holds what the old log held: the log must not be replayed onto it.
-        let _ = std::fs::remove_file(format!("{}.wal", self.path.display()));
+        // The copy holds what the old log held: the log must not be replayed onto it, so a
+        // log that cannot be removed stops the swap (the original stays in place).
+        let wal = PathBuf::from(format!("{}.wal", self.path.display()));
+        match std::fs::remove_file(&wal) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(FeatureError::Db(format!(
+                    "cannot remove the old write-ahead log `{}` before replacing the database: {e}",
+                    wal.display()
+                )))
+            }
+            _ => {}
+        }
         std::fs::rename(&self.next, &self.path).map_err(|e| FeatureError::File {
             path: self.path.clone(),
             message: e.to_string(),
@@ -130,9 +140,10 @@ impl NextDb {
 
 impl Drop for NextDb {
     fn drop(&mut self) {
-        // After a failure: the original stays as it was.
-        let _ = std::fs::remove_file(&self.next);
-        let _ = std::fs::remove_file(format!("{}.wal", self.next.display()));
+        // After a failure: the original stays as it was. Best effort (after a success there is
+        // nothing to remove): `start` removes leftovers before it copies.
+        std::fs::remove_file(&self.next).ok();
+        std::fs::remove_file(format!("{}.wal", self.next.display())).ok();
     }
 }
 
@@ -309,7 +320,8 @@ fn materialize_view(
     let report = match report {
         Ok(r) => r,
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
+            // Best effort on the way out: the error is what the caller needs.
+            std::fs::remove_dir_all(&tmp).ok();
             return Err(e);
         }
     };
@@ -367,9 +379,11 @@ fn materialize_view(
     );
     let applied = conn.execute_batch(&sql);
     if applied.is_err() {
-        let _ = conn.execute_batch("ROLLBACK;");
+        // The batch's own error is the one reported; a failed ROLLBACK adds nothing to it.
+        conn.execute_batch("ROLLBACK;").ok();
     }
-    let _ = std::fs::remove_dir_all(&tmp);
+    // Best effort: the scratch files were read; a leftover only takes space.
+    std::fs::remove_dir_all(&tmp).ok();
     applied?;
     Ok(Materialized {
         view: view.to_string(),

@@ -202,10 +202,7 @@ pub fn kind_of(e: &IrExpr, leaf: &dyn Fn(&IrExpr) -> Kind) -> Kind {
         | IrExpr::Request { .. }
         | IrExpr::Column { .. }
         | IrExpr::Output { .. } => leaf(e),
-        IrExpr::Unary { unop, expr } if unop == "not" => {
-            let _ = expr;
-            Kind::Bool
-        }
+        IrExpr::Unary { unop, .. } if unop == "not" => Kind::Bool,
         IrExpr::Unary { expr, .. } => kind_of(expr, leaf),
         IrExpr::Binary { binop, lhs, rhs } => match binop.as_str() {
             "+" | "-" | "*" => match unify(kind_of(lhs, leaf), kind_of(rhs, leaf)) {

@@ -122,7 +122,8 @@ pub fn verify(plan: &Plan, project_dir: &Path, view: &str) -> Result<VerifyRepor
         }
         Ok::<_, FeatureError>(offline)
     })();
-    let _ = std::fs::remove_dir_all(&tmp);
+    // Best effort: the comparison's result matters, not a leftover scratch folder.
+    std::fs::remove_dir_all(&tmp).ok();
     let offline = result?;
     let store = OnlineStore::open(project_dir, plan)?;
     let now_us: i64 = conn.query_row(

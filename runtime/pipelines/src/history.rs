@@ -93,10 +93,8 @@ pub struct History {
 
 /// The current time as RFC 3339 UTC with microseconds.
 pub fn now() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    mlp_registry::rfc3339(d.as_secs() as i64, d.subsec_micros())
+    // chrono reads a clock set before 1970 as it is, where `duration_since` would fail.
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// Microseconds since the epoch.

@@ -193,6 +193,18 @@ pub fn find_venv(project: &Path) -> Option<PathBuf> {
         .find(|v| v.join("bin").join("python").exists())
 }
 
+/// The `PATH` the steps inherit, for a venv to go in front of: empty when unset; an error
+/// when not UTF-8 (the steps' environment is text, and a lossy copy would break it).
+fn inherited_path() -> Result<String, RunError> {
+    match std::env::var("PATH") {
+        Ok(p) => Ok(p),
+        Err(std::env::VarError::NotPresent) => Ok(String::new()),
+        Err(std::env::VarError::NotUnicode(_)) => Err(RunError::Spec(
+            "cannot put the virtual environment in front of PATH: PATH is not valid UTF-8".into(),
+        )),
+    }
+}
+
 fn new_run_id() -> String {
     let stamp: String = now()
         .chars()
@@ -269,7 +281,15 @@ pub fn run_pipeline(
     if *max_active_runs <= 1 {
         store.clean_tmp(&opts.pipeline, &run_id);
     }
-    let params_json = serde_json::to_string(&params).unwrap_or_default();
+    let params_json = serde_json::to_string(&params).map_err(|e| {
+        RunError::History(format!("cannot record the run's parameters as JSON: {e}"))
+    })?;
+    // Read before the run is recorded as started, so that a failure here leaves no trace.
+    let venv = opts.venv.clone().or_else(|| find_venv(project_dir));
+    let venv_path = match &venv {
+        Some(v) => Some(format!("{}:{}", v.join("bin").display(), inherited_path()?)),
+        None => None,
+    };
     let names: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
     history.start_run(&run_id, &opts.pipeline, &opts.trigger, &params_json, &names)?;
     let lineage = crate::lineage::Emitter::new(plan, project_dir, &opts.pipeline, &run_id);
@@ -281,10 +301,8 @@ pub fn run_pipeline(
     if let Some(at) = &opts.scheduled_at {
         env.insert("MLP_SCHEDULED_AT".to_string(), at.clone());
     }
-    let venv = opts.venv.clone().or_else(|| find_venv(project_dir));
-    if let Some(v) = &venv {
-        let path = std::env::var("PATH").unwrap_or_default();
-        env.insert("PATH".into(), format!("{}:{path}", v.join("bin").display()));
+    if let (Some(v), Some(path)) = (&venv, venv_path) {
+        env.insert("PATH".into(), path);
         env.insert("VIRTUAL_ENV".into(), v.display().to_string());
     }
     let (cancel_tx, cancel_rx) = watch::channel(false);

@@ -126,8 +126,14 @@ fn scheduled(plan: &Plan) -> Vec<(String, String, CatchUp, String)> {
         .collect()
 }
 
-fn from_us(us: i64) -> DateTime<Utc> {
-    Utc.timestamp_micros(us).single().unwrap_or_default()
+/// The recorded last tick of `pipeline`. Out of range, it is an error: read as 1970, it
+/// would have `catchup = all` run every tick since.
+fn from_us(pipeline: &str, us: i64) -> Result<DateTime<Utc>, RunError> {
+    Utc.timestamp_micros(us).single().ok_or_else(|| {
+        RunError::History(format!(
+            "the last tick of pipeline `{pipeline}` ({us} microseconds after 1970) is not a valid time"
+        ))
+    })
 }
 
 /// The schedules of one project.
@@ -173,12 +179,10 @@ impl Scheduler {
             match self.last(&h, &pipeline, &text)? {
                 None => self.set_last(&h, &pipeline, &text, now.timestamp_micros())?,
                 Some(last) => {
-                    let ticks = due(&schedule, catchup, from_us(last), now);
+                    let last = from_us(&pipeline, last)?;
+                    let ticks = due(&schedule, catchup, last, now);
                     // Everything up to now is handled, run or skipped.
-                    let latest = schedule
-                        .after(&from_us(last))
-                        .take_while(|t| *t <= now)
-                        .last();
+                    let latest = schedule.after(&last).take_while(|t| *t <= now).last();
                     if let Some(t) = latest {
                         self.set_last(&h, &pipeline, &text, t.timestamp_micros())?;
                     }
@@ -199,7 +203,10 @@ impl Scheduler {
             .into_iter()
             .map(|(pipeline, text, _, catchup)| {
                 let schedule = parse_cron(&text)?;
-                let last = self.last(&h, &pipeline, &text)?.map(from_us);
+                let last = self
+                    .last(&h, &pipeline, &text)?
+                    .map(|us| from_us(&pipeline, us))
+                    .transpose()?;
                 Ok(ScheduleInfo {
                     next: schedule.after(&now).next().map(|t| t.to_rfc3339()),
                     last: last.map(|t| t.to_rfc3339()),
@@ -270,7 +277,16 @@ pub fn run_scheduler(
                     }));
                     tx
                 });
-                let _ = queue.send((plan.clone(), d));
+                // The worker ends only by panicking; then say so, and start a new one next time.
+                if let Err(lost) = queue.send((plan.clone(), d)) {
+                    let (_, d) = lost.0;
+                    eprintln!(
+                        "scheduler: {} at {}: not started: the pipeline's worker thread has stopped",
+                        d.pipeline,
+                        d.at.to_rfc3339()
+                    );
+                    queues.remove(&d.pipeline);
+                }
             }
         }
         // Wake at the next second boundary (a tick is never more than a second late), or when
@@ -283,7 +299,8 @@ pub fn run_scheduler(
     }
     drop(queues);
     for w in workers {
-        let _ = w.join();
+        // A worker that panicked has been reported by the panic hook; the rest finished.
+        w.join().ok();
     }
     Ok(())
 }

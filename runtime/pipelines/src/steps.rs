@@ -152,7 +152,17 @@ pub(crate) async fn execute(
     for attempt in 1..=attempts {
         rec.attempts = attempt;
         make_writable(&tmp);
-        let _ = std::fs::remove_dir_all(&tmp);
+        // What an earlier attempt left must not end up in this attempt's output.
+        match std::fs::remove_dir_all(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                rec.error = Some(format!(
+                    "cannot empty `{}` for attempt {attempt}: {e}",
+                    tmp.display()
+                ));
+                return finish(rec, "failed");
+            }
+            _ => {}
+        }
         if let Err(e) = std::fs::create_dir_all(&tmp) {
             rec.error = Some(format!("cannot create `{}`: {e}", tmp.display()));
             return finish(rec, "failed");
@@ -205,7 +215,9 @@ pub(crate) async fn execute(
     }
     if !cacheable {
         make_writable(&tmp);
-        let _ = std::fs::remove_dir_all(&tmp);
+        // Best effort: the step succeeded and nothing reads this folder again; a leftover
+        // under `.mlp/tmp` only takes space (`Store::clean_tmp` clears old runs' folders).
+        std::fs::remove_dir_all(&tmp).ok();
         return finish(rec, "succeeded");
     }
     let committed = {

@@ -86,10 +86,17 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(),
         } else if ft.is_dir() {
             walk(root, &p, out)?;
         } else {
+            // Under `root` by construction; an empty name would hash a different tree.
             let rel = p
                 .strip_prefix(root)
                 .map(|r| r.to_string_lossy().replace('\\', "/"))
-                .unwrap_or_default();
+                .map_err(|_| {
+                    RunError::Step(format!(
+                        "`{}` is not inside `{}`",
+                        p.display(),
+                        root.display()
+                    ))
+                })?;
             out.push((rel, p));
         }
     }
@@ -106,7 +113,8 @@ fn set_readonly(path: &Path) {
         let mut p = m.permissions();
         if m.is_file() {
             p.set_readonly(true);
-            let _ = std::fs::set_permissions(path, p);
+            // A guard against steps editing stored outputs, not needed for them to be right.
+            std::fs::set_permissions(path, p).ok();
         }
     }
 }
@@ -120,7 +128,8 @@ pub fn make_writable(path: &Path) {
         }
         let mut p = m.permissions();
         p.set_mode(p.mode() | 0o200);
-        let _ = std::fs::set_permissions(path, p);
+        // Best effort: the deletion that follows reports (or tolerates) what stays.
+        std::fs::set_permissions(path, p).ok();
         if m.is_dir() {
             if let Ok(rd) = std::fs::read_dir(path) {
                 for e in rd.flatten() {
@@ -245,7 +254,8 @@ impl Store {
             for e in rd.flatten() {
                 if e.file_name().to_string_lossy() != keep {
                     make_writable(&e.path());
-                    let _ = std::fs::remove_dir_all(e.path());
+                    // Best effort: a leftover only takes space, and the next run tries again.
+                    std::fs::remove_dir_all(e.path()).ok();
                 }
             }
         }
@@ -258,7 +268,9 @@ impl Store {
         let target = self.output_path(&hash);
         if target.exists() {
             make_writable(tmp);
-            let _ = std::fs::remove_dir_all(tmp);
+            // Best effort: the store has the output; a leftover copy under `.mlp/tmp` only
+            // takes space (`clean_tmp` clears it later).
+            std::fs::remove_dir_all(tmp).ok();
             return Ok(hash);
         }
         let parent = self.root.join("store");
@@ -268,7 +280,8 @@ impl Store {
             // Another run stored the same output meanwhile: keep theirs.
             if target.exists() {
                 make_writable(tmp);
-                let _ = std::fs::remove_dir_all(tmp);
+                // Best effort, as above.
+                std::fs::remove_dir_all(tmp).ok();
                 return Ok(hash);
             }
             return Err(io("move into the store", tmp)(e));
@@ -302,17 +315,18 @@ impl Store {
 
     /// Records that `key` produced `output` (after the output is in the store).
     pub fn record(&self, pipeline: &str, step: &str, entry: &CacheEntry) -> Result<(), RunError> {
-        write_atomic(&self.entry_path(&entry.key.key), to_json(entry).as_bytes())?;
+        write_atomic(&self.entry_path(&entry.key.key), to_json(entry)?.as_bytes())?;
         write_atomic(
             &self.last_path(pipeline, step),
-            to_json(&entry.key).as_bytes(),
+            to_json(&entry.key)?.as_bytes(),
         )
     }
 }
 
-/// JSON text of a value that cannot fail to serialize (plain structs and string maps).
-fn to_json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
+/// JSON text of a cache record (never an empty file in its place).
+fn to_json<T: Serialize>(v: &T) -> Result<String, RunError> {
+    serde_json::to_string_pretty(v)
+        .map_err(|e| RunError::Step(format!("cannot write a cache record as JSON: {e}")))
 }
 
 #[cfg(test)]

@@ -62,10 +62,12 @@ impl Batcher {
 
     /// The version in service.
     pub fn version(&self) -> String {
-        self.current
-            .read()
-            .map(|l| l.version.clone())
-            .unwrap_or_default()
+        // The lock only guards swapping one whole `Arc` for another, so a poisoned lock still
+        // holds a complete value: read it rather than answer an empty version.
+        match self.current.read() {
+            Ok(l) => l.version.clone(),
+            Err(poisoned) => poisoned.into_inner().version.clone(),
+        }
     }
 
     /// Runs `n` rows; answers their outputs and the version that computed them.

@@ -180,7 +180,9 @@ impl Lookup {
             .map(|k| (k.clone(), Vec::with_capacity(keys.len() + 1)))
             .collect();
         for k in &keys {
-            let parsed: Vec<Value> = serde_json::from_str(k).unwrap_or_default();
+            // Written above as a JSON array; a key read back short would shift the columns.
+            let parsed: Vec<Value> = serde_json::from_str(k)
+                .map_err(|e| format!("cannot read back the store key {k}: {e}"))?;
             for (name, v) in self.keys.iter().zip(parsed) {
                 if let Some(c) = cols.get_mut(name) {
                     c.push(v);

@@ -457,7 +457,7 @@ pub fn start(
                 loop {
                     actix_web::rt::time::sleep(Duration::from_secs(1)).await;
                     let st = follower_state.clone();
-                    let (said, builds) = web::block(move || {
+                    let checked = web::block(move || {
                         st.flush_consumers();
                         let mut said = crate::reload::reload_if_applied(&st);
                         let now = st.now();
@@ -479,8 +479,16 @@ pub fn start(
                         let builds = crate::lookup::inputs_to_build(&now, changed, now_us());
                         (said, builds)
                     })
-                    .await
-                    .unwrap_or_default();
+                    .await;
+                    // Fails only when the check panicked (or the runtime is going): say so, and
+                    // try again in a second.
+                    let (said, builds) = match checked {
+                        Ok(v) => v,
+                        Err(e) => {
+                            eprintln!("serve: the check for applies, alias moves and materializations failed: {e}");
+                            continue;
+                        }
+                    };
                     for s in said {
                         eprintln!("serve: {s}");
                     }

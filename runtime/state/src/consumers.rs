@@ -60,19 +60,18 @@ pub fn record(project_dir: &Path, seen: &[SeenConsumer]) -> Result<(), String> {
     tx.commit().map_err(|e| e.to_string())
 }
 
-/// Everything seen, by consumer then deployment (nothing when the server never ran).
-pub fn seen(project_dir: &Path) -> Vec<SeenConsumer> {
-    if !project_dir.join(".mlp").join("consumers.sqlite").exists() {
-        return Vec::new();
+/// Everything seen, by consumer then deployment (nothing when the server never ran). An
+/// unreadable record is an error, not an empty list: plan and lineage would hide consumers.
+pub fn seen(project_dir: &Path) -> Result<Vec<SeenConsumer>, String> {
+    let path = project_dir.join(".mlp").join("consumers.sqlite");
+    if !path.exists() {
+        return Ok(Vec::new());
     }
-    let Ok(conn) = open(project_dir) else {
-        return Vec::new();
-    };
-    let Ok(mut stmt) = conn.prepare(
+    let conn = open(project_dir)?;
+    let err = |e: rusqlite::Error| format!("{}: {e}", path.display());
+    let mut stmt = conn.prepare(
         "SELECT consumer, deployment, requests, first_us, last_us FROM seen ORDER BY consumer, deployment",
-    ) else {
-        return Vec::new();
-    };
+    ).map_err(err)?;
     stmt.query_map([], |r| {
         Ok(SeenConsumer {
             consumer: r.get(0)?,
@@ -83,7 +82,7 @@ pub fn seen(project_dir: &Path) -> Vec<SeenConsumer> {
         })
     })
     .and_then(|rows| rows.collect())
-    .unwrap_or_default()
+    .map_err(err)
 }
 
 /// Whether the plan declares consumer `consumer` as using deployment `deployment`.
@@ -96,9 +95,9 @@ pub fn is_declared(plan: &Plan, consumer: &str, deployment: &str) -> bool {
 }
 
 /// The seen pairs the plan does not declare.
-pub fn undeclared(plan: &Plan, project_dir: &Path) -> Vec<SeenConsumer> {
-    seen(project_dir)
+pub fn undeclared(plan: &Plan, project_dir: &Path) -> Result<Vec<SeenConsumer>, String> {
+    Ok(seen(project_dir)?
         .into_iter()
         .filter(|s| !is_declared(plan, &s.consumer, &s.deployment))
-        .collect()
+        .collect())
 }

@@ -40,9 +40,10 @@ pub fn failpoint(name: &str) {
         }
         "pause" => {
             eprintln!("mlp-failpoint: paused at {name}");
-            let _ = std::io::stderr().flush();
+            // Best effort, as fits a test hook: a closed stdin or stderr just ends the pause.
+            std::io::stderr().flush().ok();
             let mut line = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut line);
+            std::io::stdin().lock().read_line(&mut line).ok();
         }
         _ => {}
     }

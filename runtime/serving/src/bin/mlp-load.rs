@@ -88,8 +88,9 @@ fn client(a: &Args, index: usize, start: Instant) -> (Vec<f64>, u64) {
             .send(a.body.as_str());
         let ok = match r {
             Ok(mut resp) => {
-                let _ = resp.body_mut().read_to_vec();
-                resp.status().as_u16() == 200
+                // A body cut short counts as an error, like a status other than 200.
+                let read = resp.body_mut().read_to_vec().is_ok();
+                read && resp.status().as_u16() == 200
             }
             Err(_) => false,
         };
