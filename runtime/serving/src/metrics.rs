@@ -1,115 +1,134 @@
-//! Prometheus metrics of the server, rendered in the text exposition format: requests and
-//! errors per deployment, model version and status code, latency histograms per deployment,
-//! feature cache hits and misses, and prediction log records written and dropped.
+//! Prometheus metrics of the server, kept with `prometheus-client` and rendered in the
+//! Prometheus text exposition format (0.0.4): requests per deployment, model version and
+//! status code, latency histograms per deployment, feature cache hits and misses, and
+//! prediction log records written and dropped.
+//!
+//! `benches/metrics.rs` measures a request's recording cost and a render.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The `Content-Type` of the exposition that [`Metrics::render`] writes.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Latency histogram bucket bounds, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// The labels of `mlp_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    deployment: String,
+    version: String,
+    code: u16,
 }
 
-/// A deployment's requests by model version, then HTTP status.
-type ByVersion = BTreeMap<String, BTreeMap<u16, u64>>;
+/// The label of `mlp_request_duration_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeploymentLabel {
+    deployment: String,
+}
+
+/// Makes a deployment's latency histogram, with [`BUCKETS`].
+type NewHistogram = fn() -> Histogram;
+
+/// A latency histogram with [`BUCKETS`] (and `+Inf`).
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
 
 /// The server's counters.
-#[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<String, ByVersion>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<DeploymentLabel, Histogram, NewHistogram>,
     /// Prediction log records written to Parquet.
-    pub log_written: AtomicU64,
+    pub log_written: Counter,
     /// Prediction log records dropped because the queue was full.
-    pub log_dropped: AtomicU64,
+    pub log_dropped: Counter,
+    /// The request series (the rest are registered per render, see [`Metrics::render`]).
+    registry: Registry,
 }
 
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::new_with_constructor(latency_histogram as NewHistogram);
+        let mut registry = Registry::default();
+        // prometheus-client adds the `_total` of a counter and the full stop of a help text.
+        registry.register(
+            "mlp_requests",
+            "Prediction requests answered, by deployment, model version and HTTP status",
+            requests.clone(),
+        );
+        registry.register(
+            "mlp_request_duration_seconds",
+            "Prediction latency, from request to answer",
+            latency.clone(),
+        );
+        Metrics {
+            requests,
+            latency,
+            log_written: Counter::default(),
+            log_dropped: Counter::default(),
+            registry,
+        }
+    }
 }
 
 impl Metrics {
     /// Counts one answered request.
     pub fn request(&self, deployment: &str, version: &str, status: u16, seconds: f64) {
-        // Keys are allocated once per series, not per request.
-        if let Ok(mut r) = self.requests.lock() {
-            let by_version = match r.get_mut(deployment) {
-                Some(v) => v,
-                None => r.entry(deployment.to_string()).or_default(),
-            };
-            let by_status = match by_version.get_mut(version) {
-                Some(s) => s,
-                None => by_version.entry(version.to_string()).or_default(),
-            };
-            *by_status.entry(status).or_default() += 1;
-        }
-        if let Ok(mut l) = self.latency.lock() {
-            let h = match l.get_mut(deployment) {
-                Some(h) => h,
-                None => l.entry(deployment.to_string()).or_default(),
-            };
-            for (i, b) in BUCKETS.iter().enumerate() {
-                if seconds <= *b {
-                    h.counts[i] += 1;
-                }
-            }
-            h.count += 1;
-            h.sum += seconds;
-        }
+        let labels = RequestLabels {
+            deployment: deployment.to_owned(),
+            version: version.to_owned(),
+            code: status,
+        };
+        self.requests.get_or_create(&labels).inc();
+        let label = DeploymentLabel {
+            deployment: labels.deployment,
+        };
+        self.latency.get_or_create(&label).observe(seconds);
     }
 
     /// The text exposition, with the feature cache counters given.
-    pub fn render(&self, cache_hits: u64, cache_misses: u64) -> String {
+    pub fn render(&self, cache_hits: u64, cache_misses: u64) -> Result<String, std::fmt::Error> {
+        // The feature cache counters live in the online store, which a reload replaces, so
+        // they are registered for this render only, with the prediction log's after them.
+        let mut rest = Registry::default();
+        for (name, help, value) in [
+            (
+                "mlp_feature_cache_hits",
+                "Online feature reads answered by the LRU cache",
+                cache_hits,
+            ),
+            (
+                "mlp_feature_cache_misses",
+                "Online feature reads that went to the online table",
+                cache_misses,
+            ),
+        ] {
+            let counter = Counter::<u64>::default();
+            counter.inc_by(value);
+            rest.register(name, help, counter);
+        }
+        rest.register(
+            "mlp_prediction_log_written",
+            "Prediction log records written to Parquet",
+            self.log_written.clone(),
+        );
+        rest.register(
+            "mlp_prediction_log_dropped",
+            "Prediction log records dropped because the log queue was full",
+            self.log_dropped.clone(),
+        );
         let mut out = String::new();
-        out.push_str("# HELP mlp_requests_total Prediction requests answered, by deployment, model version and HTTP status.\n# TYPE mlp_requests_total counter\n");
-        if let Ok(r) = self.requests.lock() {
-            for (d, versions) in r.iter() {
-                for (v, statuses) in versions {
-                    for (s, n) in statuses {
-                        out.push_str(&format!(
-                            "mlp_requests_total{{deployment=\"{}\",version=\"{}\",code=\"{s}\"}} {n}\n",
-                            escape(d),
-                            escape(v)
-                        ));
-                    }
-                }
-            }
-        }
-        out.push_str("# HELP mlp_request_duration_seconds Prediction latency, from request to answer.\n# TYPE mlp_request_duration_seconds histogram\n");
-        if let Ok(l) = self.latency.lock() {
-            for (d, h) in l.iter() {
-                let d = escape(d);
-                for (i, b) in BUCKETS.iter().enumerate() {
-                    out.push_str(&format!(
-                        "mlp_request_duration_seconds_bucket{{deployment=\"{d}\",le=\"{b}\"}} {}\n",
-                        h.counts[i]
-                    ));
-                }
-                out.push_str(&format!(
-                    "mlp_request_duration_seconds_bucket{{deployment=\"{d}\",le=\"+Inf\"}} {}\nmlp_request_duration_seconds_sum{{deployment=\"{d}\"}} {}\nmlp_request_duration_seconds_count{{deployment=\"{d}\"}} {}\n",
-                    h.count, h.sum, h.count
-                ));
-            }
-        }
-        out.push_str(&format!(
-            "# HELP mlp_feature_cache_hits_total Online feature reads answered by the LRU cache.\n# TYPE mlp_feature_cache_hits_total counter\nmlp_feature_cache_hits_total {cache_hits}\n# HELP mlp_feature_cache_misses_total Online feature reads that went to the online table.\n# TYPE mlp_feature_cache_misses_total counter\nmlp_feature_cache_misses_total {cache_misses}\n"
-        ));
-        out.push_str(&format!(
-            "# HELP mlp_prediction_log_written_total Prediction log records written to Parquet.\n# TYPE mlp_prediction_log_written_total counter\nmlp_prediction_log_written_total {}\n# HELP mlp_prediction_log_dropped_total Prediction log records dropped because the log queue was full.\n# TYPE mlp_prediction_log_dropped_total counter\nmlp_prediction_log_dropped_total {}\n",
-            self.log_written.load(Ordering::Relaxed),
-            self.log_dropped.load(Ordering::Relaxed)
-        ));
-        out
+        prometheus_text::encode(&mut out, &self.registry)?;
+        prometheus_text::encode(&mut out, &rest)?;
+        Ok(out)
     }
 }
 
@@ -124,7 +143,7 @@ mod tests {
         m.request("fraud_api", "fraud_scorer@1", 200, 0.003);
         m.request("fraud_api", "fraud_scorer@2", 503, 0.5);
         m.request("other", "", 404, 0.0001);
-        let text = m.render(0, 0);
+        let text = m.render(0, 0).unwrap_or_default();
         for line in [
             "mlp_requests_total{deployment=\"fraud_api\",version=\"fraud_scorer@1\",code=\"200\"} 2",
             "mlp_requests_total{deployment=\"fraud_api\",version=\"fraud_scorer@2\",code=\"503\"} 1",
@@ -134,6 +153,59 @@ mod tests {
             "mlp_request_duration_seconds_count{deployment=\"fraud_api\"} 3",
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
+
+    /// The series, their help and types, and the buckets are those of the hand-written
+    /// exposition that prometheus-client replaced, in its order.
+    #[test]
+    fn the_exposition_keeps_its_names_labels_and_buckets() {
+        let m = Metrics::default();
+        m.request("a\"b", "v\\1\n", 200, 0.2);
+        m.log_written.inc_by(5);
+        m.log_dropped.inc();
+        let text = m.render(7, 3).unwrap_or_default();
+        let le: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("mlp_request_duration_seconds_bucket"))
+            .filter_map(|l| l.split("le=\"").nth(1)?.split('"').next())
+            .collect();
+        assert_eq!(
+            le,
+            [
+                "0.0005", "0.001", "0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5",
+                "1", "5", "+Inf"
+            ],
+            "{text}"
+        );
+        let expected = [
+            "# HELP mlp_requests_total Prediction requests answered, by deployment, model version and HTTP status.",
+            "# TYPE mlp_requests_total counter",
+            "mlp_requests_total{deployment=\"a\\\"b\",version=\"v\\\\1\\n\",code=\"200\"} 1",
+            "# HELP mlp_request_duration_seconds Prediction latency, from request to answer.",
+            "# TYPE mlp_request_duration_seconds histogram",
+            "mlp_request_duration_seconds_bucket{deployment=\"a\\\"b\",le=\"0.1\"} 0",
+            "mlp_request_duration_seconds_bucket{deployment=\"a\\\"b\",le=\"0.2\"} 1",
+            "mlp_request_duration_seconds_bucket{deployment=\"a\\\"b\",le=\"+Inf\"} 1",
+            "mlp_request_duration_seconds_sum{deployment=\"a\\\"b\"} 0.2",
+            "mlp_request_duration_seconds_count{deployment=\"a\\\"b\"} 1",
+            "# HELP mlp_feature_cache_hits_total Online feature reads answered by the LRU cache.",
+            "# TYPE mlp_feature_cache_hits_total counter",
+            "mlp_feature_cache_hits_total 7",
+            "# HELP mlp_feature_cache_misses_total Online feature reads that went to the online table.",
+            "mlp_feature_cache_misses_total 3",
+            "# HELP mlp_prediction_log_written_total Prediction log records written to Parquet.",
+            "mlp_prediction_log_written_total 5",
+            "# HELP mlp_prediction_log_dropped_total Prediction log records dropped because the log queue was full.",
+            "# TYPE mlp_prediction_log_dropped_total counter",
+            "mlp_prediction_log_dropped_total 1",
+        ];
+        let mut at = 0;
+        for line in expected {
+            match text[at..].find(&format!("{line}\n")) {
+                Some(i) => at += i + line.len(),
+                None => panic!("missing, or out of order: {line}\nin\n{text}"),
+            }
         }
     }
 }

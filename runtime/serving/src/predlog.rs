@@ -11,7 +11,6 @@
 
 use crate::metrics::Metrics;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,7 +94,7 @@ impl PredictionLog {
         match self.tx.try_send(r) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
+                self.metrics.log_dropped.inc();
             }
         }
     }
@@ -135,15 +134,11 @@ fn flush(dir: &Path, pending: &mut Vec<Record>, seq: &mut u64, metrics: &Metrics
     *seq += 1;
     match write_parquet(dir, pending, *seq) {
         Ok(()) => {
-            metrics
-                .log_written
-                .fetch_add(pending.len() as u64, Ordering::Relaxed);
+            metrics.log_written.inc_by(pending.len() as u64);
         }
         Err(e) => {
             eprintln!("prediction log: {e}; {} records lost", pending.len());
-            metrics
-                .log_dropped
-                .fetch_add(pending.len() as u64, Ordering::Relaxed);
+            metrics.log_dropped.inc_by(pending.len() as u64);
         }
     }
     pending.clear();

@@ -225,9 +225,15 @@ async fn metrics(state: web::Data<State>) -> HttpResponse {
             s.counters.misses.load(Ordering::Relaxed),
         )
     });
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(hits, misses))
+    match state.metrics.render(hits, misses) {
+        Ok(text) => HttpResponse::Ok()
+            .content_type(crate::metrics::CONTENT_TYPE)
+            .body(text),
+        Err(e) => json_response(
+            500,
+            &json!({"error": format!("rendering the metrics: {e}")}),
+        ),
+    }
 }
 
 async fn online_features(state: web::Data<State>, body: web::Bytes) -> HttpResponse {
