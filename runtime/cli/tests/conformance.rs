@@ -111,7 +111,9 @@ fn implemented(b: &Builtin) -> Result<(), String> {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }
-        Kind::Combiner => mlp_serving::graph::Method::parse(&b.name).map(|_| ()),
+        Kind::Combiner => mlp_serving::graph::Method::parse(&b.name)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         Kind::Store => {
             let plan = plan_of(&use_of(b))?;
             match b.returns.as_str() {

@@ -2,7 +2,7 @@
 //! them together, up to `max_batch` rows or once the oldest has waited `max_delay`. The
 //! async workers never run a model; they wait on a oneshot for their rows' outputs.
 
-use crate::error::ServingError;
+use crate::error::{LoadError, ServingError};
 use crate::model::Backend;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
@@ -49,14 +49,17 @@ pub struct BatchPolicy {
 
 impl Batcher {
     /// Starts the inference thread for `loaded`; fails when no thread can be started.
-    pub fn start(name: &str, loaded: Loaded, policy: BatchPolicy) -> Result<Batcher, String> {
+    pub fn start(name: &str, loaded: Loaded, policy: BatchPolicy) -> Result<Batcher, LoadError> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(policy.queue.max(1));
         let current = Arc::new(RwLock::new(Arc::new(loaded)));
         let cur = current.clone();
         std::thread::Builder::new()
             .name(format!("infer-{name}"))
             .spawn(move || run(rx, cur, policy))
-            .map_err(|e| format!("cannot start the inference thread of `{name}`: {e}"))?;
+            .map_err(|source| LoadError::Thread {
+                name: name.to_string(),
+                source,
+            })?;
         Ok(Batcher { tx, current })
     }
 

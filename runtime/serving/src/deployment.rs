@@ -4,6 +4,7 @@
 //! alias moves picked up without a restart.
 
 use crate::batcher::{BatchPolicy, Batcher, Loaded};
+use crate::error::{LoadError, ServingError};
 use crate::graph::{Graph, GraphModel};
 use crate::lookup::Lookup;
 use crate::model::{Backend, DeviceChoice, TorchModel};
@@ -68,30 +69,26 @@ pub fn load_model(
     r: &ModelRef,
     plan: &Plan,
     device: DeviceChoice,
-) -> Result<Loaded, String> {
-    let reg = mlp_registry::Registry::open(project_dir).map_err(|e| e.to_string())?;
-    let v = reg
-        .resolve(&r.model, &reference(r))
-        .map_err(|e| e.to_string())?;
+) -> Result<Loaded, LoadError> {
+    let reg = mlp_registry::Registry::open(project_dir)?;
+    let v = reg.resolve(&r.model, &reference(r))?;
     let Some(Spec::Model {
         inputs, outputs, ..
     }) = plan.model(&r.model).map(|x| &x.spec)
     else {
-        return Err(format!("model `{}` is not declared", r.model));
+        return Err(LoadError::UndeclaredModel(r.model.clone()));
     };
     let model = TorchModel::load(&reg.artifact_path(&v), device)?;
     let width = inputs.len();
     let zeros = vec![0f32; width];
     for _ in 0..WARM_UP {
-        let out = model.forward(&zeros, 1, width)?;
+        let out = model.forward(&zeros, 1, width).map_err(LoadError::WarmUp)?;
         if out.len() != outputs.len() {
-            return Err(format!(
-                "{}@{} answers {} values per row; the model block declares {} outputs",
-                r.model,
-                v.version,
-                out.len(),
-                outputs.len()
-            ));
+            return Err(LoadError::OutputCount {
+                version: format!("{}@{}", r.model, v.version),
+                got: out.len(),
+                declared: outputs.len(),
+            });
         }
     }
     Ok(Loaded {
@@ -103,7 +100,7 @@ pub fn load_model(
 }
 
 /// Loads deployment `name` of `plan`; the error says why it cannot serve.
-pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, String> {
+pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, LoadError> {
     let Some(Spec::Deployment {
         graph,
         outputs,
@@ -115,7 +112,7 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, S
         ..
     }) = plan.deployment(name).map(|r| &r.spec)
     else {
-        return Err(format!("no deployment `{name}`"));
+        return Err(LoadError::UnknownDeployment(name.to_string()));
     };
     let device = DeviceChoice::parse(device);
     let policy = BatchPolicy {
@@ -125,25 +122,27 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, S
         }),
         queue: 4096,
     };
-    let mut load = |r: &ModelRef| -> Result<Batcher, String> {
-        let loaded = load_model(project_dir, r, plan, device)
-            .map_err(|e| format!("{}: {e}", ref_text(r)))?;
+    let mut load = |r: &ModelRef| -> Result<Batcher, LoadError> {
+        let loaded = load_model(project_dir, r, plan, device).map_err(|e| LoadError::Model {
+            reference: ref_text(r),
+            source: Box::new(e),
+        })?;
         Batcher::start(&format!("{name}-{}", r.model), loaded, policy)
     };
     let graph = Graph::build(plan, graph, &mut load)?;
     let shadow = match shadow {
         Some(s) => Some(
             Graph::build(plan, &GraphNode::Model { model: s.clone() }, &mut load)
-                .map_err(|e| format!("shadow {e}"))?,
+                .map_err(|e| LoadError::Shadow(Box::new(e)))?,
         ),
         None => None,
     };
     if graph.outputs.len() != outputs.len() {
-        return Err(format!(
+        return Err(LoadError::Graph(format!(
             "the graph returns {} outputs; the deployment declares {}",
             graph.outputs.len(),
             outputs.len()
-        ));
+        )));
     }
     let lookup = match mode.as_str() {
         "lookup" => Some(crate::lookup::plan_lookup(plan, &graph.inputs)?),
@@ -172,15 +171,16 @@ pub fn input_name(i: &InputRef) -> String {
 
 /// A JSON value as a model input: numbers as they are, booleans as 1 and 0, a missing
 /// value (nothing visible online, a null field) as 0, as `train.py` fills them.
-pub fn as_input(v: &Value) -> Result<f32, String> {
+pub fn as_input(v: &Value) -> Result<f32, ServingError> {
     match v {
         Value::Null => Ok(0.0),
         Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
-        Value::Number(n) => n
-            .as_f64()
-            .map(|f| f as f32)
-            .ok_or_else(|| format!("{n} is not a number a model can take")),
-        other => Err(format!("{other} is not a number or a boolean")),
+        Value::Number(n) => n.as_f64().map(|f| f as f32).ok_or_else(|| {
+            ServingError::BadRequest(format!("{n} is not a number a model can take"))
+        }),
+        other => Err(ServingError::BadRequest(format!(
+            "{other} is not a number or a boolean"
+        ))),
     }
 }
 

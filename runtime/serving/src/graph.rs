@@ -7,7 +7,7 @@
 
 use crate::batcher::Batcher;
 use crate::deployment::{input_name, ref_text};
-use crate::error::ServingError;
+use crate::error::{LoadError, ServingError};
 use mlp_features::ondemand::{self, Kind, Val};
 use mlp_ir::{Column, GraphNode, InputRef, IrExpr, ModelRef, Plan, Spec, Type};
 use std::collections::HashMap;
@@ -49,14 +49,14 @@ pub enum Method {
 
 impl Method {
     /// The method a `combine` names (the stdlib's combiners).
-    pub fn parse(s: &str) -> Result<Method, String> {
+    pub fn parse(s: &str) -> Result<Method, LoadError> {
         Ok(match s {
             "mean" => Method::Mean,
             "max" => Method::Max,
             "min" => Method::Min,
             "weighted" => Method::Weighted,
             "vote" => Method::Vote,
-            other => return Err(format!("unknown combine method `{other}`")),
+            other => return Err(LoadError::UnknownCombine(other.to_string())),
         })
     }
 }
@@ -107,29 +107,32 @@ pub struct Outcome {
     pub versions: Vec<String>,
 }
 
-fn model_block<'p>(plan: &'p Plan, model: &str) -> Result<(&'p [InputRef], &'p [Column]), String> {
+fn model_block<'p>(
+    plan: &'p Plan,
+    model: &str,
+) -> Result<(&'p [InputRef], &'p [Column]), LoadError> {
     match plan.model(model).map(|r| &r.spec) {
         Some(Spec::Model {
             inputs, outputs, ..
         }) => Ok((inputs, outputs)),
-        _ => Err(format!("model `{model}` is not declared")),
+        _ => Err(LoadError::UndeclaredModel(model.to_string())),
     }
 }
 
 struct Builder<'p, 'l> {
     plan: &'p Plan,
-    load: &'l mut dyn FnMut(&ModelRef) -> Result<Batcher, String>,
+    load: &'l mut dyn FnMut(&ModelRef) -> Result<Batcher, LoadError>,
     models: Vec<GraphModel>,
     inputs: Vec<InputRef>,
 }
 
 impl Builder<'_, '_> {
     /// The node for `g`, with its outputs.
-    fn node(&mut self, g: &GraphNode, depth: usize) -> Result<(Node, Vec<Column>), String> {
+    fn node(&mut self, g: &GraphNode, depth: usize) -> Result<(Node, Vec<Column>), LoadError> {
         if depth > MAX_DEPTH {
-            return Err(format!(
+            return Err(LoadError::Graph(format!(
                 "deployments nest more than {MAX_DEPTH} deep (is there a cycle?)"
-            ));
+            )));
         }
         match g {
             GraphNode::Model { model } => {
@@ -162,7 +165,7 @@ impl Builder<'_, '_> {
             }
             GraphNode::Deployment { name } => match self.plan.deployment(name).map(|r| &r.spec) {
                 Some(Spec::Deployment { graph, .. }) => self.node(graph, depth + 1),
-                _ => Err(format!("no deployment `{name}`")),
+                _ => Err(LoadError::UnknownDeployment(name.clone())),
             },
             GraphNode::Chain { steps } => {
                 let mut nodes = Vec::with_capacity(steps.len());
@@ -184,7 +187,9 @@ impl Builder<'_, '_> {
                 let (then, outputs) = self.node(then, depth + 1)?;
                 let (otherwise, other) = self.node(otherwise, depth + 1)?;
                 if other.len() != outputs.len() {
-                    return Err("the branches of a route return different outputs".into());
+                    return Err(LoadError::Graph(
+                        "the branches of a route return different outputs".into(),
+                    ));
                 }
                 Ok((
                     Node::Route {
@@ -208,17 +213,19 @@ impl Builder<'_, '_> {
                 for m in members {
                     let (n, o) = self.node(m, depth + 1)?;
                     if outputs.as_ref().is_some_and(|x| x.len() != o.len()) {
-                        return Err("combined models return different outputs".into());
+                        return Err(LoadError::Graph(
+                            "combined models return different outputs".into(),
+                        ));
                     }
                     outputs.get_or_insert(o);
                     nodes.push(n);
                 }
                 if method == Method::Weighted && weights.len() != nodes.len() {
-                    return Err(format!(
+                    return Err(LoadError::Graph(format!(
                         "{} weights for {} models",
                         weights.len(),
                         nodes.len()
-                    ));
+                    )));
                 }
                 Ok((
                     Node::Combine {
@@ -249,8 +256,8 @@ impl Graph {
     pub fn build(
         plan: &Plan,
         g: &GraphNode,
-        load: &mut dyn FnMut(&ModelRef) -> Result<Batcher, String>,
-    ) -> Result<Graph, String> {
+        load: &mut dyn FnMut(&ModelRef) -> Result<Batcher, LoadError>,
+    ) -> Result<Graph, LoadError> {
         let mut b = Builder {
             plan,
             load,
@@ -383,7 +390,7 @@ impl Graph {
                             _ => self.eval(member, rows.clone(), run).await?,
                         });
                     }
-                    combine(*method, weights, &results).map_err(ServingError::Graph)
+                    combine(*method, weights, &results)
                 }
             }
         })
@@ -491,16 +498,20 @@ fn condition(when: &IrExpr, outputs: &[Column], row: &[f32]) -> bool {
 }
 
 /// Merges the members' answers (each row-major, same shape) cell by cell.
-pub fn combine(method: Method, weights: &[f64], results: &[Vec<f32>]) -> Result<Vec<f32>, String> {
+pub fn combine(
+    method: Method,
+    weights: &[f64],
+    results: &[Vec<f32>],
+) -> Result<Vec<f32>, ServingError> {
     let Some(first) = results.first() else {
         return Ok(Vec::new());
     };
     if let Some(r) = results.iter().find(|r| r.len() != first.len()) {
-        return Err(format!(
+        return Err(ServingError::Graph(format!(
             "combined models answered {} and {} values for the same rows",
             first.len(),
             r.len()
-        ));
+        )));
     }
     let total: f64 = weights.iter().sum();
     let mut out = Vec::with_capacity(first.len());
@@ -513,7 +524,7 @@ pub fn combine(method: Method, weights: &[f64], results: &[Vec<f32>]) -> Result<
             Method::Weighted => {
                 let s: f64 = cell.zip(weights).map(|(x, w)| f64::from(x) * w).sum();
                 if total == 0.0 {
-                    return Err("the weights sum to 0".into());
+                    return Err(ServingError::Graph("the weights sum to 0".into()));
                 }
                 (s / total) as f32
             }

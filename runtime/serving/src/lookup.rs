@@ -8,6 +8,7 @@
 //! [`REFRESH`] so that TTLs expire as they do online.
 
 use crate::deployment::Deployment;
+use crate::error::{LoadError, LookupError};
 use crate::graph::{Env, Graph};
 use crate::server::Serving;
 use mlp_features::OnlineStore;
@@ -71,21 +72,21 @@ pub struct Lookup {
     current: RwLock<Option<Arc<Table>>>,
     /// Set when the store changed after the table was read.
     expired: AtomicBool,
-    /// The last build's error, said once.
+    /// The last build error as it was said, so that the same one is said once.
     last_error: Mutex<Option<String>>,
 }
 
 /// The lookup of a deployment whose `mode` is `lookup`; an error says why its inputs do not
 /// make a finite input space.
-pub fn plan_lookup(plan: &Plan, inputs: &[InputRef]) -> Result<Lookup, String> {
+pub fn plan_lookup(plan: &Plan, inputs: &[InputRef]) -> Result<Lookup, LoadError> {
     let mut entity: Option<String> = None;
     let mut views = BTreeSet::new();
     for i in inputs {
         let name = crate::deployment::input_name(i);
         let InputRef::Feature { view, .. } = i else {
-            return Err(format!(
+            return Err(LoadError::Lookup(format!(
                 "mode = lookup precomputes an answer per entity, but the graph reads `{name}`, a request field"
-            ));
+            )));
         };
         let e = match plan.view(view).map(|r| &r.spec) {
             Some(Spec::FeatureView {
@@ -94,27 +95,33 @@ pub fn plan_lookup(plan: &Plan, inputs: &[InputRef]) -> Result<Lookup, String> {
                 ..
             }) => e.clone(),
             _ => {
-                return Err(format!(
+                return Err(LoadError::Lookup(format!(
                     "mode = lookup needs materialized features of one entity; `{name}` is on-demand or offline only"
-                ))
+                )))
             }
         };
         match &entity {
             Some(x) if *x != e => {
-                return Err(format!(
+                return Err(LoadError::Lookup(format!(
                     "mode = lookup needs the features of one entity; the graph reads `{x}` and `{e}` features"
-                ))
+                )))
             }
             _ => entity = Some(e),
         }
         views.insert(view.clone());
     }
     let Some(entity) = entity else {
-        return Err("mode = lookup needs features to look up; the graph reads none".into());
+        return Err(LoadError::Lookup(
+            "mode = lookup needs features to look up; the graph reads none".into(),
+        ));
     };
     let keys = match plan.entity(&entity).map(|r| &r.spec) {
         Some(Spec::Entity { keys }) => keys.iter().map(|k| k.name.clone()).collect(),
-        _ => return Err(format!("entity `{entity}` is not declared")),
+        _ => {
+            return Err(LoadError::Lookup(format!(
+                "entity `{entity}` is not declared"
+            )))
+        }
     };
     Ok(Lookup {
         entity,
@@ -158,18 +165,18 @@ impl Lookup {
         store: &OnlineStore,
         inputs: &[InputRef],
         now_us: i64,
-    ) -> Result<(Vec<String>, Env), String> {
+    ) -> Result<(Vec<String>, Env), LookupError> {
         // A change of the store from here on calls for another build.
         self.expired.store(false, Ordering::Relaxed);
         let mut seen = BTreeSet::new();
         for v in &self.views {
-            for k in store.keys(v).map_err(|e| e.to_string())? {
+            for k in store.keys(v)? {
                 seen.insert(Value::Array(k).to_string());
                 if seen.len() > MAX_KEYS {
-                    return Err(format!(
-                        "more than {MAX_KEYS} `{}` keys: too many for mode = lookup",
-                        self.entity
-                    ));
+                    return Err(LookupError::TooManyKeys {
+                        max: MAX_KEYS,
+                        entity: self.entity.clone(),
+                    });
                 }
             }
         }
@@ -181,8 +188,11 @@ impl Lookup {
             .collect();
         for k in &keys {
             // Written above as a JSON array; a key read back short would shift the columns.
-            let parsed: Vec<Value> = serde_json::from_str(k)
-                .map_err(|e| format!("cannot read back the store key {k}: {e}"))?;
+            let parsed: Vec<Value> =
+                serde_json::from_str(k).map_err(|source| LookupError::StoreKey {
+                    key: k.clone(),
+                    source,
+                })?;
             for (name, v) in self.keys.iter().zip(parsed) {
                 if let Some(c) = cols.get_mut(name) {
                     c.push(v);
@@ -194,9 +204,7 @@ impl Lookup {
             c.push(Value::Null);
         }
         let features: Vec<String> = inputs.iter().map(crate::deployment::input_name).collect();
-        let looked = store
-            .lookup(&features, &cols, now_us)
-            .map_err(|e| e.to_string())?;
+        let looked = store.lookup(&features, &cols, now_us)?;
         let mut env = HashMap::new();
         for i in inputs {
             let InputRef::Feature { view, feature } = i else {
@@ -207,7 +215,7 @@ impl Lookup {
                 .map_or(&[][..], Vec::as_slice);
             let values = (0..=keys.len())
                 .map(|r| crate::deployment::as_input(col.get(r).unwrap_or(&Value::Null)))
-                .collect::<Result<Vec<f32>, String>>()?;
+                .collect::<Result<Vec<f32>, _>>()?;
             env.insert(crate::deployment::input_name(i), values);
         }
         let n = keys.len() + 1;
@@ -221,7 +229,7 @@ impl Lookup {
         inputs: &[InputRef],
         keys: Vec<String>,
         env: Env,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, LookupError> {
         let names: Vec<String> = inputs.iter().map(crate::deployment::input_name).collect();
         let width = names.len();
         let k = graph.outputs.len().max(1);
@@ -237,7 +245,7 @@ impl Lookup {
                     .map(|(name, c)| (name.clone(), c[start..end].to_vec()))
                     .collect(),
             };
-            let outcome = graph.run(chunk).await.map_err(|e| e.to_string())?;
+            let outcome = graph.run(chunk).await?;
             for v in outcome.versions {
                 if !versions.contains(&v) {
                     versions.push(v);
@@ -278,7 +286,7 @@ impl Lookup {
 }
 
 /// What the follower read for one table to build: the keys and their inputs, or why not.
-pub type Read = Result<(Vec<String>, Env), String>;
+pub type Read = Result<(Vec<String>, Env), LookupError>;
 
 /// Reads the inputs of every lookup table of `serving` that is due (all of them when the
 /// online store changed). Blocking: call it off the async workers.
@@ -300,7 +308,7 @@ pub fn inputs_to_build(
         }
         let read = match &serving.store {
             Some(store) => lookup.read_inputs(store, &d.inputs, now_us),
-            None => Err("nothing is materialized yet: run `mlpc materialize` first".into()),
+            None => Err(LookupError::NotMaterialized),
         };
         out.push((d.clone(), read));
     }
@@ -327,13 +335,17 @@ pub async fn build(d: &Deployment, read: Read) -> Option<String> {
                 )
             })
         }
-        Err(e) if last.as_deref() == Some(e.as_str()) => None,
         Err(e) => {
-            *last = Some(e.clone());
-            Some(format!(
+            // Said once: a retry that fails the same way says nothing.
+            let said = format!(
                 "deployment `{}`: cannot build its lookup table: {e}",
                 d.name
-            ))
+            );
+            if last.as_deref() == Some(said.as_str()) {
+                return None;
+            }
+            *last = Some(said.clone());
+            Some(said)
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The model backend: a narrow trait (TorchScript is deprecated upstream in favour of
 //! `torch.export`, so the rest of serving never touches tch) and its libtorch implementation.
 
+use crate::error::LoadError;
 use std::path::Path;
 
 /// A loaded model: rows of `width` float inputs in, rows of `outputs` floats out.
@@ -47,23 +48,19 @@ pub struct TorchModel {
 
 impl TorchModel {
     /// Loads `path` on the chosen device, in eval mode.
-    pub fn load(path: &Path, choice: DeviceChoice) -> Result<TorchModel, String> {
+    pub fn load(path: &Path, choice: DeviceChoice) -> Result<TorchModel, LoadError> {
         let device = match choice {
             DeviceChoice::Cpu => tch::Device::Cpu,
             DeviceChoice::Auto if cuda_available() => tch::Device::Cuda(0),
             DeviceChoice::Auto => tch::Device::Cpu,
             DeviceChoice::Cuda if cuda_available() => tch::Device::Cuda(0),
-            DeviceChoice::Cuda => {
-                return Err("the deployment asks for `cuda` but CUDA is not available".into())
-            }
+            DeviceChoice::Cuda => return Err(LoadError::NoCuda),
         };
-        let mut module = tch::CModule::load_on_device(path, device).map_err(|e| {
-            format!(
-                "cannot load `{}`: {}",
-                path.display(),
-                first_line(&e.to_string())
-            )
-        })?;
+        let mut module =
+            tch::CModule::load_on_device(path, device).map_err(|e| LoadError::TorchScript {
+                path: path.to_path_buf(),
+                message: first_line(&e.to_string()),
+            })?;
         module.set_eval();
         Ok(TorchModel { module, device })
     }

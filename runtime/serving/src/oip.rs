@@ -4,12 +4,13 @@
 //! (`user_stats.avg_amount_7d`). Outputs are FP32, one `[n]` output per declared output.
 
 use crate::deployment::input_name;
+use crate::error::ServingError;
 use crate::server::State;
 use serde_json::{json, Value};
 
-fn numbers(v: &Value, name: &str) -> Result<Vec<f32>, String> {
+fn numbers(v: &Value, name: &str) -> Result<Vec<f32>, ServingError> {
     let mut out = Vec::new();
-    fn walk(v: &Value, out: &mut Vec<f32>, name: &str) -> Result<(), String> {
+    fn walk(v: &Value, out: &mut Vec<f32>, name: &str) -> Result<(), ServingError> {
         match v {
             Value::Array(a) => a.iter().try_for_each(|x| walk(x, out, name)),
             Value::Number(n) => {
@@ -20,7 +21,9 @@ fn numbers(v: &Value, name: &str) -> Result<Vec<f32>, String> {
                 out.push(if *b { 1.0 } else { 0.0 });
                 Ok(())
             }
-            other => Err(format!("input `{name}`: {other} is not a number")),
+            other => Err(ServingError::BadRequest(format!(
+                "input `{name}`: {other} is not a number"
+            ))),
         }
     }
     walk(v, &mut out, name)?;
@@ -56,8 +59,8 @@ pub async fn infer(
     };
     let (rows, n) = if let [one] = inputs.as_slice() {
         let shape = shape_of(one);
-        let data =
-            numbers(&one["data"], one["name"].as_str().unwrap_or("input")).map_err(|e| (400, e))?;
+        let data = numbers(&one["data"], one["name"].as_str().unwrap_or("input"))
+            .map_err(|e| (e.status(), e.to_string()))?;
         match shape.as_slice() {
             [n, w] if *w as usize == width && data.len() == (*n as usize) * width => {
                 (data, *n as usize)
@@ -82,7 +85,7 @@ pub async fn infer(
                 .iter()
                 .find(|x| x["name"].as_str() == Some(iname.as_str()))
                 .ok_or_else(|| (400, format!("missing input `{iname}`")))?;
-            let data = numbers(&given["data"], &iname).map_err(|e| (400, e))?;
+            let data = numbers(&given["data"], &iname).map_err(|e| (e.status(), e.to_string()))?;
             match n {
                 None => n = Some(data.len()),
                 Some(k) if k != data.len() => {

@@ -3,6 +3,7 @@
 //! the answer built and the prediction logged. Framework-free: a status and a JSON body.
 
 use crate::deployment::{as_input, input_name, Deployment};
+use crate::error::ServingError;
 use crate::graph::Env;
 use crate::lookup::Lookup;
 use crate::predlog::Record;
@@ -19,21 +20,29 @@ fn bad(msg: impl Into<String>) -> (u16, Value) {
     (400, json!({ "error": msg.into() }))
 }
 
+/// The status and body of a request that met `e`.
+fn refuse(e: ServingError) -> (u16, Value) {
+    (e.status(), json!({ "error": e.to_string() }))
+}
+
 /// Named columns of JSON values.
 type Columns = BTreeMap<String, Vec<Value>>;
 
 /// Columns from `{"k": v}` (one row) or `{"k": [v, ...]}` (a batch), with their row count
 /// and whether they came as lists.
-fn columns(what: &str, obj: Option<&Value>) -> Result<(Columns, Option<(usize, bool)>), String> {
+fn columns(
+    what: &str,
+    obj: Option<&Value>,
+) -> Result<(Columns, Option<(usize, bool)>), ServingError> {
     let mut out = BTreeMap::new();
     let mut shape: Option<(usize, bool)> = None;
     let Some(obj) = obj else {
         return Ok((out, None));
     };
     let Value::Object(map) = obj else {
-        return Err(format!(
+        return Err(ServingError::BadRequest(format!(
             "`{what}` must be an object of field names to values"
-        ));
+        )));
     };
     for (k, v) in map {
         let (col, batch) = match v {
@@ -43,7 +52,7 @@ fn columns(what: &str, obj: Option<&Value>) -> Result<(Columns, Option<(usize, b
         match shape {
             None => shape = Some((col.len(), batch)),
             Some((n, b)) if n != col.len() || b != batch => {
-                return Err(format!(
+                return Err(ServingError::BadRequest(format!(
                     "`{what}.{k}` has {} value(s) where the other fields have {n}{}",
                     col.len(),
                     if b != batch {
@@ -51,7 +60,7 @@ fn columns(what: &str, obj: Option<&Value>) -> Result<(Columns, Option<(usize, b
                     } else {
                         ""
                     }
-                ))
+                )))
             }
             _ => {}
         }
@@ -109,19 +118,21 @@ fn type_error(t: Type, v: &Value) -> Option<String> {
 
 /// The first value of `col` that is not of type `t` (nulls allowed when `nullable`), as
 /// an error naming `what` and the row.
-fn check_column(what: &str, t: Type, col: &[Value], nullable: bool) -> Result<(), String> {
+fn check_column(what: &str, t: Type, col: &[Value], nullable: bool) -> Result<(), ServingError> {
     for (row, v) in col.iter().enumerate() {
         if v.is_null() {
             if nullable {
                 continue;
             }
-            return Err(format!(
+            return Err(ServingError::BadRequest(format!(
                 "`{what}` at row {row} is null; it must be {}",
                 type_name(t)
-            ));
+            )));
         }
         if let Some(e) = type_error(t, v) {
-            return Err(format!("`{what}` at row {row} {e}"));
+            return Err(ServingError::BadRequest(format!(
+                "`{what}` at row {row} {e}"
+            )));
         }
     }
     Ok(())
@@ -130,13 +141,13 @@ fn check_column(what: &str, t: Type, col: &[Value], nullable: bool) -> Result<()
 /// Every request field the body sends is checked against its declaration: a field that no
 /// request block declares is refused, and so is a value of the wrong type. Nulls are
 /// allowed (a missing value: on-demand features computed from it are null, as in SQL).
-fn check_request_types(serving: &Serving, request: &Columns) -> Result<(), String> {
+fn check_request_types(serving: &Serving, request: &Columns) -> Result<(), ServingError> {
     for (name, col) in request {
         let Some(t) = serving.request_field_type(name) else {
-            return Err(format!(
+            return Err(ServingError::BadRequest(format!(
                 "unknown request field `request.{name}` (declared: {})",
                 serving.request_field_names().join(", ")
-            ));
+            )));
         };
         check_column(&format!("request.{name}"), t, col, true)?;
     }
@@ -149,7 +160,7 @@ fn check_fields(
     d: &Deployment,
     entities: &BTreeMap<String, Vec<Value>>,
     request: &BTreeMap<String, Vec<Value>>,
-) -> Result<(), String> {
+) -> Result<(), ServingError> {
     for input in &d.inputs {
         match input {
             InputRef::Feature { view, .. } => {
@@ -163,10 +174,10 @@ fn check_fields(
                 if let Some(Spec::Entity { keys }) = state.plan.entity(entity).map(|r| &r.spec) {
                     for k in keys {
                         let Some(col) = entities.get(&k.name) else {
-                            return Err(format!(
+                            return Err(ServingError::BadRequest(format!(
                                 "missing entity key `entities.{}` (view `{view}` needs it)",
                                 k.name
-                            ));
+                            )));
                         };
                         check_column(&format!("entities.{}", k.name), k.ty, col, false)?;
                     }
@@ -177,9 +188,9 @@ fn check_fields(
                 field,
             } => {
                 if !request.contains_key(field) {
-                    return Err(format!(
+                    return Err(ServingError::BadRequest(format!(
                         "missing request field `request.{field}` (of request `{block}`)"
-                    ));
+                    )));
                 }
             }
             // Produced inside the graph by an earlier model of a chain.
@@ -234,8 +245,7 @@ fn from_table(
 }
 
 /// The shadow's run, answered after the primary's.
-type ShadowTask =
-    tokio::task::JoinHandle<Result<crate::graph::Outcome, crate::error::ServingError>>;
+type ShadowTask = tokio::task::JoinHandle<Result<crate::graph::Outcome, ServingError>>;
 
 /// An online deployment's answer: features looked up, the graph run (and its shadow
 /// started); the outputs, versions, the inputs by name and the shadow's task.
@@ -389,8 +399,8 @@ async fn predict_inner(
             )));
         }
     }
-    let (entities, es) = columns("entities", top.get("entities")).map_err(bad)?;
-    let (request, rs) = columns("request", top.get("request")).map_err(bad)?;
+    let (entities, es) = columns("entities", top.get("entities")).map_err(refuse)?;
+    let (request, rs) = columns("request", top.get("request")).map_err(refuse)?;
     let (n, batch) = match (es, rs) {
         (Some(a), Some(b)) if a != b => {
             return Err(bad(
@@ -406,8 +416,8 @@ async fn predict_inner(
     if n > MAX_ROWS {
         return Err(bad(format!("{n} rows in one request; at most {MAX_ROWS}")));
     }
-    check_request_types(serving, &request).map_err(bad)?;
-    check_fields(serving, d, &entities, &request).map_err(bad)?;
+    check_request_types(serving, &request).map_err(refuse)?;
+    check_fields(serving, d, &entities, &request).map_err(refuse)?;
     let (out, versions, inputs_json, shadow) = match &d.lookup {
         Some(lookup) => {
             let (out, versions, inputs) = from_table(d, lookup, &entities, n)?;

@@ -9,6 +9,7 @@
 //! the log (graceful shutdown) flushes what is queued. A SIGKILL loses at most what was
 //! queued and not yet flushed: up to one second of records.
 
+use crate::error::LogError;
 use crate::metrics::Metrics;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -144,19 +145,21 @@ fn flush(dir: &Path, pending: &mut Vec<Record>, seq: &mut u64, metrics: &Metrics
     pending.clear();
 }
 
-fn write_parquet(dir: &Path, rows: &[Record], seq: u64) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn write_parquet(dir: &Path, rows: &[Record], seq: u64) -> Result<(), LogError> {
+    std::fs::create_dir_all(dir).map_err(|source| LogError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let first = rows.first().map_or(0, |r| r.time_us);
     let name = format!("part-{first}-{}-{seq:06}.parquet", std::process::id());
     let tmp = dir.join(format!(".{name}.tmp"));
     let target = dir.join(&name);
-    let conn = duckdb::Connection::open_in_memory().map_err(|e| e.to_string())?;
+    let conn = duckdb::Connection::open_in_memory()?;
     conn.execute_batch(
         "CREATE TABLE p (request_id VARCHAR, time TIMESTAMP, deployment VARCHAR, model_version VARCHAR, shadow_version VARCHAR, consumer VARCHAR, entities JSON, request JSON, features JSON, outputs JSON, shadow_outputs JSON, latency_ms DOUBLE);",
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     {
-        let mut app = conn.appender("p").map_err(|e| e.to_string())?;
+        let mut app = conn.appender("p")?;
         for r in rows {
             app.append_row(duckdb::params![
                 r.request_id,
@@ -171,12 +174,13 @@ fn write_parquet(dir: &Path, rows: &[Record], seq: u64) -> Result<(), String> {
                 r.outputs,
                 r.shadow_outputs,
                 r.latency_ms
-            ])
-            .map_err(|e| e.to_string())?;
+            ])?;
         }
     }
     let path = tmp.to_string_lossy().replace('\'', "''");
-    conn.execute_batch(&format!("COPY p TO '{path}' (FORMAT parquet)"))
-        .map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, &target).map_err(|e| format!("{}: {e}", target.display()))
+    conn.execute_batch(&format!("COPY p TO '{path}' (FORMAT parquet)"))?;
+    std::fs::rename(&tmp, &target).map_err(|source| LogError::Io {
+        path: target,
+        source,
+    })
 }

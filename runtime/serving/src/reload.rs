@@ -150,7 +150,7 @@ pub fn serving(project_dir: &Path, plan: Arc<Plan>, old: Option<&Serving>) -> Se
                     deployments.insert(r.name.clone(), Arc::new(d));
                 }
                 Err(e) => {
-                    failed.insert(r.name.clone(), e);
+                    failed.insert(r.name.clone(), e.to_string());
                 }
             },
         }

@@ -7,6 +7,7 @@
 
 use crate::batcher::{BatchPolicy, Batcher};
 use crate::deployment::{as_input, input_name, load_model};
+use crate::error::{LoadError, ScoreError};
 use crate::graph::{Env, Graph};
 use crate::model::DeviceChoice;
 use mlp_ir::{InputRef, Plan, Spec};
@@ -48,21 +49,16 @@ fn ident(s: &str) -> String {
 }
 
 /// Scores every row of the entity file.
-pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
+pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError> {
     let Some(Spec::Deployment { graph, outputs, .. }) =
         plan.deployment(&req.deployment).map(|r| &r.spec)
     else {
-        return Err(format!("no deployment `{}`", req.deployment));
+        return Err(LoadError::UnknownDeployment(req.deployment.clone()).into());
     };
     let fmt = match req.out.extension().and_then(|e| e.to_str()) {
         Some("parquet") => "FORMAT parquet",
         Some("csv") => "FORMAT csv, HEADER true",
-        _ => {
-            return Err(format!(
-                "cannot write `{}`: the output must end in .parquet or .csv",
-                req.out.display()
-            ))
-        }
+        _ => return Err(ScoreError::OutputFormat(req.out.clone())),
     };
     // Each model of the graph on its own inference thread, a chunk per forward.
     let policy = BatchPolicy {
@@ -70,7 +66,7 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
         max_delay: std::time::Duration::ZERO,
         queue: 16,
     };
-    let mut load = |r: &mlp_ir::ModelRef| -> Result<Batcher, String> {
+    let mut load = |r: &mlp_ir::ModelRef| -> Result<Batcher, LoadError> {
         let loaded = load_model(&req.project_dir, r, plan, DeviceChoice::Cpu)?;
         Batcher::start(&format!("score-{}", r.model), loaded, policy)
     };
@@ -87,7 +83,10 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
     let tmp = tempfile::Builder::new()
         .suffix(".parquet")
         .tempfile()
-        .map_err(|e| format!("cannot create a temporary file: {e}"))?;
+        .map_err(|source| ScoreError::Io {
+            action: "create a temporary file",
+            source,
+        })?;
     let source = if features.is_empty() {
         reader(&req.entities)?
     } else {
@@ -100,15 +99,13 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
                 at: req.at.clone(),
                 out: tmp.path().to_path_buf(),
             },
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         format!("read_parquet({})", q(&tmp.path().to_string_lossy()))
     };
-    let conn = duckdb::Connection::open_in_memory().map_err(|e| e.to_string())?;
+    let conn = duckdb::Connection::open_in_memory()?;
     conn.execute_batch(&format!(
         "SET TimeZone = 'UTC'; CREATE TABLE src AS SELECT *, (row_number() OVER ()) - 1 AS __mlp_row FROM {source};"
-    ))
-    .map_err(|e| e.to_string())?;
+    ))?;
     // The model's inputs as JSON values, row by row.
     let columns: Vec<String> = inputs
         .iter()
@@ -125,18 +122,21 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
         .join(", ");
     let mut stmt = conn
         .prepare(&format!("SELECT {select} FROM src ORDER BY __mlp_row"))
-        .map_err(|e| format!("the entity file lacks a model input: {e}"))?;
+        .map_err(ScoreError::MissingInput)?;
     let mut cols: Vec<Vec<f32>> = vec![Vec::new(); columns.len()];
     let mut n = 0usize;
-    let mut query = stmt.query([]).map_err(|e| e.to_string())?;
-    while let Some(r) = query.next().map_err(|e| e.to_string())? {
+    let mut query = stmt.query([])?;
+    while let Some(r) = query.next()? {
         for (j, c) in columns.iter().enumerate() {
-            let text: Option<String> = r.get(j).map_err(|e| e.to_string())?;
+            let text: Option<String> = r.get(j)?;
             let v: serde_json::Value = text
                 .as_deref()
-                .map_or(Ok(serde_json::Value::Null), serde_json::from_str)
-                .map_err(|e| e.to_string())?;
-            cols[j].push(as_input(&v).map_err(|e| format!("row {n}, `{c}`: {e}"))?);
+                .map_or(Ok(serde_json::Value::Null), serde_json::from_str)?;
+            cols[j].push(as_input(&v).map_err(|source| ScoreError::BadValue {
+                row: n,
+                column: c.clone(),
+                source,
+            })?);
         }
         n += 1;
     }
@@ -146,7 +146,10 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
     let mut versions: Vec<String> = Vec::new();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
-        .map_err(|e| format!("cannot start the scoring runtime: {e}"))?;
+        .map_err(|source| ScoreError::Io {
+            action: "start the scoring runtime",
+            source,
+        })?;
     for start in (0..n).step_by(CHUNK) {
         let end = (start + CHUNK).min(n);
         let env = Env {
@@ -157,7 +160,7 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
                 .map(|(name, c)| (name.clone(), c[start..end].to_vec()))
                 .collect(),
         };
-        let outcome = rt.block_on(graph.run(env)).map_err(|e| e.to_string())?;
+        let outcome = rt.block_on(graph.run(env))?;
         for v in outcome.versions {
             if !versions.contains(&v) {
                 versions.push(v);
@@ -166,11 +169,11 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
         scores.extend(outcome.outputs);
     }
     if scores.len() != n * k {
-        return Err(format!(
-            "the graph answered {} values for {n} rows; the deployment declares {} outputs",
-            scores.len(),
-            outputs.len()
-        ));
+        return Err(ScoreError::OutputCount {
+            got: scores.len(),
+            rows: n,
+            declared: outputs.len(),
+        });
     }
     // Outputs into a table keyed by row, joined back in input order.
     let cols = outputs
@@ -178,41 +181,35 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, String> {
         .map(|o| format!("{} DOUBLE", ident(&o.name)))
         .collect::<Vec<_>>()
         .join(", ");
-    conn.execute_batch(&format!("CREATE TABLE scored (__mlp_row BIGINT, {cols});"))
-        .map_err(|e| e.to_string())?;
+    conn.execute_batch(&format!("CREATE TABLE scored (__mlp_row BIGINT, {cols});"))?;
     {
-        let mut app = conn.appender("scored").map_err(|e| e.to_string())?;
+        let mut app = conn.appender("scored")?;
         for i in 0..n {
             let mut values: Vec<duckdb::types::Value> =
                 vec![duckdb::types::Value::BigInt(i as i64)];
             values
                 .extend((0..k).map(|j| duckdb::types::Value::Double(f64::from(scores[i * k + j]))));
-            app.append_row(duckdb::appender_params_from_iter(values))
-                .map_err(|e| e.to_string())?;
+            app.append_row(duckdb::appender_params_from_iter(values))?;
         }
     }
     let out = req.out.to_string_lossy().to_string();
     conn.execute_batch(&format!(
         "COPY (SELECT src.* EXCLUDE (__mlp_row), scored.* EXCLUDE (__mlp_row) FROM src JOIN scored USING (__mlp_row) ORDER BY __mlp_row) TO {} ({fmt})",
         q(&out)
-    ))
-    .map_err(|e| e.to_string())?;
+    ))?;
     Ok(ScoreReport {
         rows: n as u64,
         model_version: versions.join(","),
     })
 }
 
-fn reader(path: &Path) -> Result<String, String> {
+fn reader(path: &Path) -> Result<String, ScoreError> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("parquet") => Ok(format!("read_parquet({})", q(&path.to_string_lossy()))),
         Some("csv") => Ok(format!(
             "read_csv({}, header = true, auto_detect = true)",
             q(&path.to_string_lossy())
         )),
-        _ => Err(format!(
-            "`{}`: expected a .parquet or .csv file",
-            path.display()
-        )),
+        _ => Err(ScoreError::InputFormat(path.to_path_buf())),
     }
 }

@@ -3,6 +3,7 @@
 //! follower and the prediction log writer beside it.
 
 use crate::deployment::{self, input_name, Deployment};
+use crate::error::StartError;
 use crate::metrics::Metrics;
 use crate::predlog::{PredictionLog, Writer};
 use actix_web::http::StatusCode;
@@ -421,12 +422,9 @@ pub fn start(
     config: Config,
     plan: Plan,
     reload: Option<crate::reload::Reloader>,
-) -> Result<Running, String> {
+) -> Result<Running, StartError> {
     if !is_loopback(&config.bind) && config.token.is_none() {
-        return Err(format!(
-            "refusing to bind {} without a token: set MLP_TOKEN (endpoints that change anything need it), or bind to 127.0.0.1",
-            config.bind
-        ));
+        return Err(StartError::NoToken(config.bind));
     }
     let (state, writer) = build_state(&config, plan, reload);
     let state = web::Data::new(state);
@@ -452,7 +450,10 @@ pub fn start(
             // The caller decides when to stop (mlpc serve: on SIGINT or SIGTERM).
             .disable_signals()
             .bind(&bind)
-            .map_err(|e| format!("cannot bind {bind}: {e}"))?;
+            .map_err(|source| StartError::Bind {
+                bind: bind.clone(),
+                source,
+            })?;
             let addr = server.addrs().first().copied();
             let server = server.run();
             // The receiver waits in `start` until this arrives.
@@ -505,7 +506,7 @@ pub fn start(
                     }
                 }
             });
-            let r = server.await.map_err(|e| e.to_string());
+            let r = server.await.map_err(StartError::Server);
             follower.abort();
             r
         });
@@ -528,8 +529,8 @@ pub fn start(
             handle,
             thread,
         }),
-        Ok(Ok((None, _))) => Err("the server bound no address".into()),
+        Ok(Ok((None, _))) => Err(StartError::NoAddress),
         Ok(Err(e)) => Err(e),
-        Err(_) => Err("the server thread stopped before listening".into()),
+        Err(_) => Err(StartError::ThreadStopped),
     }
 }
