@@ -71,15 +71,7 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError>
         Batcher::start(&format!("score-{}", r.model), loaded, policy)
     };
     let graph = Graph::build(plan, graph, &mut load)?;
-    let inputs = graph.inputs.clone();
-    // The point-in-time features, into a temporary Parquet file next to the output.
-    let features: Vec<String> = inputs
-        .iter()
-        .filter_map(|i| match i {
-            InputRef::Feature { view, feature } => Some(format!("{view}.{feature}")),
-            _ => None,
-        })
-        .collect();
+    // The temporary feature file lives until the inputs are read from it.
     let tmp = tempfile::Builder::new()
         .suffix(".parquet")
         .tempfile()
@@ -87,6 +79,41 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError>
             action: "create a temporary file",
             source,
         })?;
+    let conn = inputs_to_table(plan, req, &graph.inputs, tmp.path())?;
+    let cols = table_to_columns(&conn, &graph.inputs)?;
+    let n = cols
+        .first()
+        .map_or_else(|| row_count(&conn), |c| Ok(c.len()))?;
+    let (scores, versions) = columns_to_scores(&graph, &cols, n)?;
+    if scores.len() != n * outputs.len().max(1) {
+        return Err(ScoreError::OutputCount {
+            got: scores.len(),
+            rows: n,
+            declared: outputs.len(),
+        });
+    }
+    scores_to_file(&conn, outputs, &scores, n, &req.out, fmt)?;
+    Ok(ScoreReport {
+        rows: n as u64,
+        model_version: versions.join(","),
+    })
+}
+
+/// The entity file with the point-in-time features the graph reads (written to `tmp` first)
+/// as table `src` of an in-memory DuckDB, with a row number.
+fn inputs_to_table(
+    plan: &Plan,
+    req: &ScoreRequest,
+    inputs: &[InputRef],
+    tmp: &Path,
+) -> Result<duckdb::Connection, ScoreError> {
+    let features: Vec<String> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            InputRef::Feature { view, feature } => Some(format!("{view}.{feature}")),
+            _ => None,
+        })
+        .collect();
     let source = if features.is_empty() {
         reader(&req.entities)?
     } else {
@@ -97,16 +124,29 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError>
                 entities: req.entities.clone(),
                 features,
                 at: req.at.clone(),
-                out: tmp.path().to_path_buf(),
+                out: tmp.to_path_buf(),
             },
         )?;
-        format!("read_parquet({})", q(&tmp.path().to_string_lossy()))
+        format!("read_parquet({})", q(&tmp.to_string_lossy()))
     };
     let conn = duckdb::Connection::open_in_memory()?;
     conn.execute_batch(&format!(
         "SET TimeZone = 'UTC'; CREATE TABLE src AS SELECT *, (row_number() OVER ()) - 1 AS __mlp_row FROM {source};"
     ))?;
-    // The model's inputs as JSON values, row by row.
+    Ok(conn)
+}
+
+/// The number of rows of `src`.
+fn row_count(conn: &duckdb::Connection) -> Result<usize, ScoreError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM src", [], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// The model inputs of every row of `src`, one column per input, as the model takes them.
+fn table_to_columns(
+    conn: &duckdb::Connection,
+    inputs: &[InputRef],
+) -> Result<Vec<Vec<f32>>, ScoreError> {
     let columns: Vec<String> = inputs
         .iter()
         .map(|i| match i {
@@ -140,9 +180,18 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError>
         }
         n += 1;
     }
-    let names: Vec<String> = inputs.iter().map(input_name).collect();
-    let k = outputs.len().max(1);
-    let mut scores = Vec::with_capacity(n * k);
+    Ok(cols)
+}
+
+/// Runs the graph over the `n` rows of `cols`, a chunk at a time: the outputs row-major,
+/// and every model version that answered.
+fn columns_to_scores(
+    graph: &Graph,
+    cols: &[Vec<f32>],
+    n: usize,
+) -> Result<(Vec<f32>, Vec<String>), ScoreError> {
+    let names: Vec<String> = graph.inputs.iter().map(input_name).collect();
+    let mut scores = Vec::new();
     let mut versions: Vec<String> = Vec::new();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -156,7 +205,7 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError>
             n: end - start,
             cols: names
                 .iter()
-                .zip(&cols)
+                .zip(cols)
                 .map(|(name, c)| (name.clone(), c[start..end].to_vec()))
                 .collect(),
         };
@@ -168,14 +217,20 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError>
         }
         scores.extend(outcome.outputs);
     }
-    if scores.len() != n * k {
-        return Err(ScoreError::OutputCount {
-            got: scores.len(),
-            rows: n,
-            declared: outputs.len(),
-        });
-    }
-    // Outputs into a table keyed by row, joined back in input order.
+    Ok((scores, versions))
+}
+
+/// The outputs into a table keyed by row, joined back onto `src` in input order and
+/// written to `out` in `fmt`.
+fn scores_to_file(
+    conn: &duckdb::Connection,
+    outputs: &[mlp_ir::Column],
+    scores: &[f32],
+    n: usize,
+    out: &Path,
+    fmt: &str,
+) -> Result<(), ScoreError> {
+    let k = outputs.len().max(1);
     let cols = outputs
         .iter()
         .map(|o| format!("{} DOUBLE", ident(&o.name)))
@@ -192,15 +247,12 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError>
             app.append_row(duckdb::appender_params_from_iter(values))?;
         }
     }
-    let out = req.out.to_string_lossy().to_string();
+    let out = out.to_string_lossy().to_string();
     conn.execute_batch(&format!(
         "COPY (SELECT src.* EXCLUDE (__mlp_row), scored.* EXCLUDE (__mlp_row) FROM src JOIN scored USING (__mlp_row) ORDER BY __mlp_row) TO {} ({fmt})",
         q(&out)
     ))?;
-    Ok(ScoreReport {
-        rows: n as u64,
-        model_version: versions.join(","),
-    })
+    Ok(())
 }
 
 fn reader(path: &Path) -> Result<String, ScoreError> {
