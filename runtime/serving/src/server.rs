@@ -416,6 +416,58 @@ pub fn is_loopback(bind: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Once a second, for ever: picks up applies, alias moves, materializations and lookup
+/// tables to rebuild, without a restart, and says what changed on stderr.
+async fn follow(state: web::Data<State>) {
+    loop {
+        actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+        let st = state.clone();
+        let checked = web::block(move || follow_once(&st)).await;
+        // Fails only when the check panicked (or the runtime is going): say so, and try
+        // again in a second.
+        let (said, builds) = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!(
+                    "serve: the check for applies, alias moves and materializations failed: {e}"
+                );
+                continue;
+            }
+        };
+        for s in said {
+            eprintln!("serve: {s}");
+        }
+        for (d, read) in builds {
+            if let Some(s) = crate::lookup::build(&d, read).await {
+                eprintln!("serve: {s}");
+            }
+        }
+    }
+}
+
+/// One look (blocking, off the workers): what changed, and the lookup tables to rebuild.
+fn follow_once(st: &State) -> (Vec<String>, Vec<(Arc<Deployment>, crate::lookup::Read)>) {
+    st.flush_consumers();
+    let mut said = crate::reload::reload_if_applied(st);
+    let now = st.now();
+    let mut changed = false;
+    if let Some(store) = &now.store {
+        // Let `mlpc materialize` write between reads, and drop cached values once it has.
+        store.release_if_idle(Duration::from_secs(1));
+        changed = store.invalidate_if_changed();
+        if changed {
+            said.push("the online store changed; cache emptied".into());
+        }
+    }
+    said.extend(deployment::follow_aliases(
+        &st.project_dir,
+        &now.plan,
+        &now.deployments,
+    ));
+    let builds = crate::lookup::inputs_to_build(&now, changed, now_us());
+    (said, builds)
+}
+
 /// Starts the server for `plan` on its own thread; answers once it listens. With `reload`,
 /// the plan is read again after each `mlpc apply` and changed deployments are swapped in.
 pub fn start(
@@ -460,52 +512,7 @@ pub fn start(
             tx.send(Ok((addr, server.handle()))).ok();
             // Applies, alias moves and materializations are picked up every second,
             // without a restart.
-            let follower = actix_web::rt::spawn(async move {
-                loop {
-                    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
-                    let st = follower_state.clone();
-                    let checked = web::block(move || {
-                        st.flush_consumers();
-                        let mut said = crate::reload::reload_if_applied(&st);
-                        let now = st.now();
-                        let mut changed = false;
-                        if let Some(store) = &now.store {
-                            // Let `mlpc materialize` write between reads, and drop cached
-                            // values once it has.
-                            store.release_if_idle(Duration::from_secs(1));
-                            changed = store.invalidate_if_changed();
-                            if changed {
-                                said.push("the online store changed; cache emptied".into());
-                            }
-                        }
-                        said.extend(deployment::follow_aliases(
-                            &st.project_dir,
-                            &now.plan,
-                            &now.deployments,
-                        ));
-                        let builds = crate::lookup::inputs_to_build(&now, changed, now_us());
-                        (said, builds)
-                    })
-                    .await;
-                    // Fails only when the check panicked (or the runtime is going): say so, and
-                    // try again in a second.
-                    let (said, builds) = match checked {
-                        Ok(v) => v,
-                        Err(e) => {
-                            eprintln!("serve: the check for applies, alias moves and materializations failed: {e}");
-                            continue;
-                        }
-                    };
-                    for s in said {
-                        eprintln!("serve: {s}");
-                    }
-                    for (d, read) in builds {
-                        if let Some(s) = crate::lookup::build(&d, read).await {
-                            eprintln!("serve: {s}");
-                        }
-                    }
-                }
-            });
+            let follower = actix_web::rt::spawn(follow(follower_state));
             let r = server.await.map_err(StartError::Server);
             follower.abort();
             r
