@@ -4,24 +4,16 @@
 //! for CUDA (src/bin/mlp-serve/cuda.rs); `mlpc` links no libtorch and starts without it.
 //! Test binaries get the libtorch rpath too, for the tests that call the serving crate.
 
+#[path = "../serving/torch_lib.rs"]
+mod torch_lib;
+
 fn main() {
     println!("cargo:rerun-if-env-changed=DUCKDB_LIB_DIR");
-    println!("cargo:rerun-if-env-changed=MLP_VENV");
     if let Ok(dir) = std::env::var("DUCKDB_LIB_DIR") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
     }
-    let python = std::env::var("MLP_VENV")
-        .map(|v| format!("{v}/bin/python"))
-        .unwrap_or_else(|_| "python3".into());
-    let out = std::process::Command::new(python)
-        .args([
-            "-c",
-            "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))",
-        ])
-        .output();
-    match out {
-        Ok(out) if out.status.success() => {
-            let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    match torch_lib::torch_lib_dir() {
+        Some(dir) => {
             // No `--no-as-needed -ltorch`: libtorch_cuda (and cuBLAS, cuDNN, NCCL...) is not
             // loaded at start; `mlp-serve` preloads it when a deployment asks for CUDA
             // (src/bin/mlp-serve/cuda.rs).
@@ -29,6 +21,6 @@ fn main() {
             // Tests that call into the serving crate (the conformance test) load libtorch.
             println!("cargo:rustc-link-arg-tests=-Wl,-rpath,{dir}");
         }
-        _ => println!("cargo:warning=no torch in MLP_VENV: mlp-serve may not find libtorch"),
+        None => println!("cargo:warning=no torch in MLP_VENV: mlp-serve may not find libtorch"),
     }
 }

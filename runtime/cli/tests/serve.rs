@@ -219,23 +219,26 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
     assert_eq!(r.status().as_u16(), 200);
 
     // The log is readable with DuckDB while the server runs (it flushes within a second):
-    // query it until the two predictions are there.
+    // each time a file appears in the log's folder, query it, until the two predictions
+    // are there.
     let log = p.join(".mlp/predictions");
+    std::fs::create_dir_all(&log).unwrap_or_else(|e| panic!("{e}"));
+    let (tx, files) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(tx).unwrap_or_else(|e| panic!("{e}"));
+    notify::Watcher::watch(&mut watcher, &log, notify::RecursiveMode::NonRecursive)
+        .unwrap_or_else(|e| panic!("{e}"));
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut rows_logged = 0;
-    while Instant::now() < deadline {
+    let rows_logged = loop {
         let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
         let glob = format!("{}/*.parquet", log.display());
-        rows_logged = conn
+        let rows = conn
             .query_row(&format!("SELECT count(*) FROM read_parquet('{glob}') WHERE consumer = 'checkout_service' AND model_version = 'fraud_scorer@1'"), [], |r| r.get::<_, i64>(0))
             .unwrap_or(0);
-        // Each check is a DuckDB query over the folder: the wait is on the files themselves,
-        // polled ten times a second (the writer flushes once a second).
-        if rows_logged >= 2 {
-            break;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if rows >= 2 || files.recv_timeout(left).is_err() {
+            break rows;
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    };
     assert_eq!(
         rows_logged, 2,
         "the two answered predictions are in the log"

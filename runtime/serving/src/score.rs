@@ -80,10 +80,7 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError>
             source,
         })?;
     let conn = inputs_to_table(plan, req, &graph.inputs, tmp.path())?;
-    let cols = table_to_columns(&conn, &graph.inputs)?;
-    let n = cols
-        .first()
-        .map_or_else(|| row_count(&conn), |c| Ok(c.len()))?;
+    let (cols, n) = table_to_columns(&conn, &graph.inputs)?;
     let (scores, versions) = columns_to_scores(&graph, &cols, n)?;
     if scores.len() != n * outputs.len().max(1) {
         return Err(ScoreError::OutputCount {
@@ -136,17 +133,12 @@ fn inputs_to_table(
     Ok(conn)
 }
 
-/// The number of rows of `src`.
-fn row_count(conn: &duckdb::Connection) -> Result<usize, ScoreError> {
-    let n: i64 = conn.query_row("SELECT count(*) FROM src", [], |r| r.get(0))?;
-    Ok(usize::try_from(n).unwrap_or(0))
-}
-
-/// The model inputs of every row of `src`, one column per input, as the model takes them.
+/// The model inputs of every row of `src`, one column per input, as the model takes them,
+/// and the number of rows.
 fn table_to_columns(
     conn: &duckdb::Connection,
     inputs: &[InputRef],
-) -> Result<Vec<Vec<f32>>, ScoreError> {
+) -> Result<(Vec<Vec<f32>>, usize), ScoreError> {
     let columns: Vec<String> = inputs
         .iter()
         .map(|i| match i {
@@ -180,7 +172,7 @@ fn table_to_columns(
         }
         n += 1;
     }
-    Ok(cols)
+    Ok((cols, n))
 }
 
 /// Runs the graph over the `n` rows of `cols`, a chunk at a time: the outputs row-major,
