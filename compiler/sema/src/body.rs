@@ -65,8 +65,7 @@ impl<'a> Body<'a> {
 
 /// Sorts `block` of kind `what` (e.g. "feature view") against its schema in
 /// [`crate::support::BLOCKS`], and reports each attribute or nested block given that the
-/// schema marks as rejected by this version (E07xx; a monitor's own rejection is reported
-/// once, on the declaration).
+/// schema marks as rejected by this version (E07xx).
 pub fn sort_schema<'a>(
     diags: &mut Diagnostics,
     block: &'a Block,
@@ -91,9 +90,7 @@ pub fn sort_schema<'a>(
     };
     for (name, support) in schema.attrs.iter().chain(schema.blocks) {
         if let (Support::Rejected(r), Some(span)) = (support, given(name)) {
-            if *r != crate::support::MONITORS {
-                diags.push(rejection(r, span));
-            }
+            diags.push(rejection(r, span));
         }
     }
     body

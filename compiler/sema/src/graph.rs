@@ -278,14 +278,8 @@ impl<'a> Checker<'a> {
     }
 
     /// A monitor: the deployment it watches, its schedule, window, baseline, labels, checks
-    /// and alerts (rejected as a whole, E0701: this version does not run monitors).
+    /// and alerts (run by `mlp-monitoring`).
     pub(crate) fn monitor(&mut self, d: &'a Decl) {
-        // Checked in full (so that a monitor written now is right when monitors run), and
-        // rejected: nothing evaluates it yet.
-        self.diags.push(body::rejection(
-            &crate::support::MONITORS,
-            d.name.as_ref().map_or(d.kind_span, |n| n.span),
-        ));
         let b = body::sort_schema(
             &mut self.diags,
             &d.body,

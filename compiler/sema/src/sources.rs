@@ -64,12 +64,9 @@ impl<'a> Checker<'a> {
             );
             return None;
         };
-        // A store or sink the language has and this version does not run (a monitor's
-        // sinks are rejected with the monitor).
+        // A store or sink the language has and this version does not run.
         if let Some(crate::support::Support::Rejected(r)) = crate::support::builtin(kind, &b.name) {
-            if r != crate::support::MONITORS {
-                self.diags.push(body::rejection(&r, name.span));
-            }
+            self.diags.push(body::rejection(&r, name.span));
         }
         // An argument of an implemented store that this version does not use.
         if let Some(r) = crate::support::rejected_arguments(kind, &b.name, args.len()) {

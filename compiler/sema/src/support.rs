@@ -30,13 +30,6 @@ pub struct Rejection {
     pub help: &'static str,
 }
 
-/// Monitors are checked in full and then rejected as a whole.
-pub const MONITORS: Rejection = Rejection {
-    code: "E0701",
-    message: "monitors are not run by this version of mlp",
-    help: "remove the `monitor` block for now; `mlpc plan` and the prediction log work without it",
-};
-
 const SLA: Rejection = Rejection {
     code: "E0702",
     message: "`sla` is not read by this version of mlp",
@@ -92,6 +85,7 @@ const FEATURES: Support = Support::Runtime("features");
 const PIPELINES: Support = Support::Runtime("pipelines");
 const SERVING: Support = Support::Runtime("serving");
 const STATE: Support = Support::Runtime("state");
+const MONITORING: Support = Support::Runtime("monitoring");
 
 /// Every block kind the checker sorts with a fixed schema.
 pub const BLOCKS: &[BlockSchema] = &[
@@ -231,12 +225,12 @@ pub const BLOCKS: &[BlockSchema] = &[
     BlockSchema {
         block: "monitor",
         attrs: &[
-            ("on", Support::Rejected(MONITORS)),
-            ("every", Support::Rejected(MONITORS)),
-            ("window", Support::Rejected(MONITORS)),
-            ("baseline", Support::Rejected(MONITORS)),
-            ("labels", Support::Rejected(MONITORS)),
-            ("alert", Support::Rejected(MONITORS)),
+            ("on", MONITORING),
+            ("every", MONITORING),
+            ("window", MONITORING),
+            ("baseline", MONITORING),
+            ("labels", MONITORING),
+            ("alert", MONITORING),
             ("owner", META),
             ("description", META),
         ],
@@ -270,7 +264,7 @@ pub const DECLARATIONS: &[(&str, Support)] = &[
     ("model", SERVING),
     ("pipeline", PIPELINES),
     ("deployment", SERVING),
-    ("monitor", Support::Rejected(MONITORS)),
+    ("monitor", MONITORING),
     ("consumer", STATE),
 ];
 
@@ -295,8 +289,8 @@ pub fn builtin(kind: Kind, name: &str) -> Option<Support> {
             | "precision" | "recall" | "f1" | "accuracy" | "rmse" | "mae" | "latency_p50"
             | "latency_p90" | "latency_p95" | "latency_p99" | "latency_p999" | "error_rate"
             | "throughput" | "row_count",
-        ) => Support::Rejected(MONITORS),
-        (Kind::Sink, "webhook" | "log") => Support::Rejected(MONITORS),
+        ) => MONITORING,
+        (Kind::Sink, "webhook" | "log") => MONITORING,
         (Kind::Sink, "slack" | "email") => Support::Rejected(SINK),
         // `duckdb()` without a database file (`rejected_arguments`).
         (Kind::Store, "duckdb" | "memory") => FEATURES,

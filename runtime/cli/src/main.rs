@@ -5,6 +5,7 @@
 
 mod features_cmds;
 mod graph;
+mod monitor_cmds;
 mod registry_cmds;
 mod run_cmds;
 mod serving;
@@ -157,6 +158,12 @@ enum Command {
     /// The model registry: versions, aliases, registration and search.
     #[command(subcommand)]
     Registry(registry_cmds::RegistryCommand),
+    /// Monitors: evaluate them once, their alert states, their history.
+    ///
+    /// `mlpc serve` evaluates every monitor on its `every` schedule; `mlpc monitor run` does
+    /// one evaluation (for cron and CI). Definitions of every metric: docs/monitoring.md.
+    #[command(subcommand)]
+    Monitor(monitor_cmds::MonitorCommand),
     /// Serve the deployments, online features, registry and metrics over HTTP.
     ///
     /// Each deployment loads its model from the registry (CUDA when available and asked
@@ -239,6 +246,7 @@ fn main() -> ExitCode {
         Command::Schedules(args) => run_cmds::schedules(&args),
         Command::Scheduler(args) => run_cmds::scheduler(&args),
         Command::Registry(cmd) => registry_cmds::run(&cmd),
+        Command::Monitor(cmd) => monitor_cmds::run(&cmd),
         // Checked here (help and errors are mlpc's), run by the serving binary.
         Command::Serve(_) | Command::Score(_) => serving::exec_serving(),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {

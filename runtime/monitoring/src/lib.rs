@@ -15,6 +15,7 @@ pub mod data;
 pub mod distance;
 pub mod drift;
 pub mod labels;
+pub mod monitor;
 pub mod service;
 pub mod stattests;
 

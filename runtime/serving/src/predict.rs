@@ -337,16 +337,21 @@ async fn from_graph(
     Ok((outcome.outputs, outcome.versions, inputs_json, shadow))
 }
 
-/// Answers a predict request for deployment `name`.
+/// Answers a predict request for deployment `name`. `request_id` is the caller's
+/// `X-Request-Id` (already checked by [`request_id`]) or `None` for a fresh UUID. Every
+/// request to a deployment is recorded in the prediction log: in full when the `log` policy
+/// samples it and it succeeded, as a compact record (status, latency, version) otherwise.
 pub async fn predict(
     state: &State,
     name: &str,
     body: &[u8],
     consumer: Option<String>,
+    request_id: Option<String>,
     now_us: i64,
 ) -> (u16, Value, String) {
     let start = Instant::now();
     let serving = state.now();
+    let request_id = request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let Some(d) = serving.deployments.get(name) else {
         let why = serving.failed.get(name).map_or_else(
             || {
@@ -362,30 +367,91 @@ pub async fn predict(
             },
             |e| format!("deployment `{name}` is not serving: {e}"),
         );
-        let status = if serving.failed.contains_key(name) {
-            503
-        } else {
-            404
-        };
-        return (status, json!({ "error": why }), String::new());
+        if serving.failed.contains_key(name) {
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            let r = Record::compact(request_id.clone(), now_us, name.into(), 503, Some(why.clone()), ms);
+            state.log.log(r);
+            return (503, json!({ "error": why, "request_id": request_id }), String::new());
+        }
+        return (404, json!({ "error": why }), String::new());
     };
-    let (status, v) = match predict_inner(state, &serving, d, body, consumer, now_us, start).await {
-        Ok(v) => (200, v),
-        Err(e) => e,
-    };
-    let version = v["model_version"].as_str().unwrap_or_default().to_string();
-    (status, v, version)
+    let id = request_id.clone();
+    match predict_inner(state, &serving, d, body, consumer.clone(), id, now_us, start).await {
+        Ok((v, logged)) => {
+            let version = v["model_version"].as_str().unwrap_or_default().to_string();
+            if !logged {
+                let ms = start.elapsed().as_secs_f64() * 1000.0;
+                let mut r = Record::compact(request_id, now_us, d.name.clone(), 200, None, ms);
+                r.model_version.clone_from(&version);
+                r.consumer = consumer;
+                r.rows = Some(rows_of(&v));
+                state.log.log(r);
+            }
+            (200, v, version)
+        }
+        Err((status, mut v)) => {
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            let error = v["error"].as_str().map(str::to_string);
+            let mut r = Record::compact(request_id.clone(), now_us, d.name.clone(), status, error, ms);
+            r.model_version = d.graph.versions().join(",");
+            r.consumer = consumer;
+            state.log.log(r);
+            v["request_id"] = json!(request_id);
+            (status, v, String::new())
+        }
+    }
 }
 
+/// The number of rows an answer holds (its first output's length, 1 for a single row).
+fn rows_of(answer: &Value) -> u32 {
+    answer["outputs"]
+        .as_object()
+        .and_then(|o| o.values().next())
+        .map_or(1, |v| v.as_array().map_or(1, |a| u32::try_from(a.len()).unwrap_or(u32::MAX)))
+}
+
+/// Checks a caller's `X-Request-Id`: 1 to 128 visible ASCII characters, so that it can key
+/// labels and be printed safely.
+pub fn request_id(header: &str) -> Result<String, String> {
+    if header.is_empty() || header.len() > 128 || !header.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "X-Request-Id must be 1 to 128 visible ASCII characters, got {:?}",
+            header.chars().take(40).collect::<String>()
+        ));
+    }
+    Ok(header.to_string())
+}
+
+/// Whether the `log` policy samples this request: by a hash of its id (FNV-1a), so that a
+/// caller's retries with the same id get the same answer.
+fn sampled(policy: &LogPolicy, request_id: &str) -> bool {
+    match policy {
+        LogPolicy::All => true,
+        LogPolicy::None => false,
+        LogPolicy::Sample { fraction } => {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in request_id.bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            // The top 53 bits as a uniform number in [0, 1).
+            ((h >> 11) as f64) / ((1u64 << 53) as f64) < *fraction
+        }
+    }
+}
+
+/// Answers one request; logs its full record when the policy samples it (the `bool`).
+#[allow(clippy::too_many_arguments)]
 async fn predict_inner(
     state: &State,
     serving: &Serving,
     d: &Deployment,
     body: &[u8],
     consumer: Option<String>,
+    request_id: String,
     now_us: i64,
     start: Instant,
-) -> Result<Value, (u16, Value)> {
+) -> Result<(Value, bool), (u16, Value)> {
     let req: Value = serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON: {e}")))?;
     let Value::Object(top) = &req else {
         return Err(bad(
@@ -445,7 +511,6 @@ async fn predict_inner(
             .collect()
     };
     let outputs = shape(&out);
-    let request_id = uuid::Uuid::new_v4().to_string();
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
     let mut answer = json!({
         "outputs": outputs,
@@ -457,16 +522,16 @@ async fn predict_inner(
     if top.get("return_inputs") == Some(&Value::Bool(true)) {
         answer["inputs"] = Value::Object(inputs_json.clone());
     }
-    let logged = match &d.log {
-        LogPolicy::All => true,
-        LogPolicy::None => false,
-        LogPolicy::Sample { fraction } => {
-            // The request id is random: its first bytes decide the sample.
-            let b = uuid::Uuid::parse_str(&request_id).map_or(0, |u| u.as_bytes()[0]);
-            f64::from(b) / 256.0 < *fraction
-        }
-    };
+    let logged = sampled(&d.log, &request_id);
     if logged {
+        // The log keeps every output as a list of rows, whether the request was a batch.
+        let outputs: Map<String, Value> = outputs
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::Array(_) => (k, v),
+                one => (k, Value::Array(vec![one])),
+            })
+            .collect();
         let record = Record {
             request_id,
             time_us: now_us,
@@ -474,22 +539,30 @@ async fn predict_inner(
             model_version: version,
             shadow_version: None,
             consumer,
-            entities: Value::Object(
-                entities
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::Array(v)))
-                    .collect(),
-            )
-            .to_string(),
-            request: Value::Object(
-                request
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::Array(v)))
-                    .collect(),
-            )
-            .to_string(),
-            features: Value::Object(inputs_json).to_string(),
-            outputs: Value::Object(outputs).to_string(),
+            status: 200,
+            error: None,
+            rows: Some(u32::try_from(n).unwrap_or(u32::MAX)),
+            sampled: true,
+            entities: Some(
+                Value::Object(
+                    entities
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::Array(v)))
+                        .collect(),
+                )
+                .to_string(),
+            ),
+            request: Some(
+                Value::Object(
+                    request
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::Array(v)))
+                        .collect(),
+                )
+                .to_string(),
+            ),
+            features: Some(Value::Object(inputs_json).to_string()),
+            outputs: Some(Value::Object(outputs).to_string()),
             shadow_outputs: None,
             latency_ms,
         };
@@ -528,7 +601,7 @@ async fn predict_inner(
             }
         }
     }
-    Ok(answer)
+    Ok((answer, logged))
 }
 
 #[cfg(test)]

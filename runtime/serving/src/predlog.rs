@@ -1,6 +1,12 @@
-//! The prediction log: every logged request appended, asynchronously and in batches, to
-//! Parquet files under `.mlp/predictions/` that DuckDB (and the monitors) read while the
-//! server runs.
+//! The prediction log: every request appended, asynchronously and in batches, to Parquet
+//! files under `.mlp/predictions/` that DuckDB (and the monitors) read while the server runs.
+//!
+//! Every request to a deployment gets one record with its status, latency and model version,
+//! whatever the deployment's `log` policy: monitors need every request for exact latency
+//! quantiles and error rates. The payload (entities, request fields, model inputs and
+//! outputs) is filled only for requests the policy samples (`sampled = true`); the others
+//! cost a compact record of a few dozen bytes. A per-request record rather than a per-second
+//! roll-up keeps quantiles exact (no buckets) and lets labels join on the request id.
 //!
 //! The request path only `try_send`s a record into a bounded queue: a full queue drops the
 //! record and counts it (`mlp_prediction_log_dropped_total`), it never blocks a request. A
@@ -21,10 +27,10 @@ pub const FLUSH_ROWS: usize = 1000;
 /// Longest time a record waits in memory.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
-/// One logged prediction.
+/// One request to a deployment.
 #[derive(Debug, Clone)]
 pub struct Record {
-    /// Request id.
+    /// Request id (the caller's `X-Request-Id`, or a random UUID).
     pub request_id: String,
     /// When, microseconds since the epoch.
     pub time_us: i64,
@@ -36,18 +42,57 @@ pub struct Record {
     pub shadow_version: Option<String>,
     /// `X-MLP-Consumer`, if sent.
     pub consumer: Option<String>,
-    /// Entity keys, JSON.
-    pub entities: String,
-    /// Request fields, JSON.
-    pub request: String,
-    /// Model inputs by name, JSON.
-    pub features: String,
-    /// Outputs by name, JSON.
-    pub outputs: String,
+    /// HTTP status answered.
+    pub status: u16,
+    /// The error answered, for a status other than 200.
+    pub error: Option<String>,
+    /// Rows in the request, when it could be read.
+    pub rows: Option<u32>,
+    /// Whether the payload columns below are filled (the `log` policy sampled it).
+    pub sampled: bool,
+    /// Entity keys, JSON: `{key: [value per row]}`.
+    pub entities: Option<String>,
+    /// Request fields, JSON: `{field: [value per row]}`.
+    pub request: Option<String>,
+    /// Model inputs by name, JSON: `{view.feature: [value per row]}`.
+    pub features: Option<String>,
+    /// Outputs by name, JSON: `{output: [value per row]}`.
+    pub outputs: Option<String>,
     /// Shadow outputs by name, JSON.
     pub shadow_outputs: Option<String>,
     /// Server-side latency in milliseconds.
     pub latency_ms: f64,
+}
+
+impl Record {
+    /// A record without payload: a request the policy did not sample, or one that failed.
+    pub fn compact(
+        request_id: String,
+        time_us: i64,
+        deployment: String,
+        status: u16,
+        error: Option<String>,
+        latency_ms: f64,
+    ) -> Record {
+        Record {
+            request_id,
+            time_us,
+            deployment,
+            model_version: String::new(),
+            shadow_version: None,
+            consumer: None,
+            status,
+            error,
+            rows: None,
+            sampled: false,
+            entities: None,
+            request: None,
+            features: None,
+            outputs: None,
+            shadow_outputs: None,
+            latency_ms,
+        }
+    }
 }
 
 /// The sending side of the log.
@@ -156,7 +201,7 @@ fn write_parquet(dir: &Path, rows: &[Record], seq: u64) -> Result<(), LogError> 
     let target = dir.join(&name);
     let conn = duckdb::Connection::open_in_memory()?;
     conn.execute_batch(
-        "CREATE TABLE p (request_id VARCHAR, time TIMESTAMP, deployment VARCHAR, model_version VARCHAR, shadow_version VARCHAR, consumer VARCHAR, entities JSON, request JSON, features JSON, outputs JSON, shadow_outputs JSON, latency_ms DOUBLE);",
+        "CREATE TABLE p (request_id VARCHAR, time TIMESTAMP, deployment VARCHAR, model_version VARCHAR, shadow_version VARCHAR, consumer VARCHAR, status USMALLINT, error VARCHAR, rows UINTEGER, sampled BOOLEAN, entities JSON, request JSON, features JSON, outputs JSON, shadow_outputs JSON, latency_ms DOUBLE);",
     )?;
     {
         let mut app = conn.appender("p")?;
@@ -168,6 +213,10 @@ fn write_parquet(dir: &Path, rows: &[Record], seq: u64) -> Result<(), LogError> 
                 r.model_version,
                 r.shadow_version,
                 r.consumer,
+                r.status,
+                r.error,
+                r.rows,
+                r.sampled,
                 r.entities,
                 r.request,
                 r.features,

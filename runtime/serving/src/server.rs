@@ -283,13 +283,26 @@ async fn predict(
         .get("x-mlp-consumer")
         .and_then(|h| h.to_str().ok())
         .map(str::to_string);
+    let request_id = match req.headers().get("x-request-id").map(|h| h.to_str()) {
+        None => None,
+        Some(Ok(h)) => match crate::predict::request_id(h) {
+            Ok(id) => Some(id),
+            Err(e) => return json_response(400, &json!({ "error": e })),
+        },
+        Some(Err(_)) => {
+            return json_response(
+                400,
+                &json!({ "error": "X-Request-Id must be visible ASCII characters" }),
+            )
+        }
+    };
     let now = now_us();
     if let Some(c) = &consumer {
         if state.now().deployments.contains_key(name) {
             state.saw(c, name, now);
         }
     }
-    let (status, v, version) = crate::predict::predict(&state, name, &body, consumer, now).await;
+    let (status, v, version) = crate::predict::predict(&state, name, &body, consumer, request_id, now).await;
     state
         .metrics
         .request(name, &version, status, start.elapsed().as_secs_f64());

@@ -1,0 +1,267 @@
+//! `mlpc monitor run|status|history`: the applied plan's monitors evaluated once (for cron
+//! and CI), their alert states, and their past evaluations.
+
+use crate::Format;
+use clap::{Args, Subcommand};
+use mlp_monitoring::monitor::history::{Alert, Entry};
+use mlp_monitoring::monitor::{self, History, MonitorRun, Outcome};
+use mlpc_shared::{applied_plan, fail, print_json, split_dir};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// `mlpc monitor ...`.
+#[derive(Debug, Subcommand)]
+pub enum MonitorCommand {
+    /// Evaluate monitors once over the window ending now (or at --at); store the results,
+    /// move the alerts and notify their sinks.
+    ///
+    /// Exit codes: 0 every check passed; 3 a check failed; 4 none failed but some had no
+    /// data (no log yet, too few rows or labels); 1 a check could not be evaluated (a column
+    /// or file the spec names is missing) or the monitors could not run.
+    Run(RunArgs),
+    /// The alert state of every check of every monitor.
+    Status(StatusArgs),
+    /// Past evaluations of a monitor, oldest first.
+    History(HistoryArgs),
+}
+
+/// `mlpc monitor run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// `[DIR] [NAME...]`: the project folder (default `.`) and monitors (default: all).
+    #[arg(value_name = "[DIR] [NAME...]")]
+    args: Vec<String>,
+    /// The evaluation time, the end of the window (RFC 3339, e.g. 2026-11-30T12:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// A table for people, or JSON (an array of runs; `--schema` prints its JSON Schema).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Print the JSON Schema of one run (specs/monitor-run.schema.json) and exit.
+    #[arg(long)]
+    schema: bool,
+}
+
+/// `mlpc monitor status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Project folder.
+    #[arg(default_value = ".")]
+    dir: std::path::PathBuf,
+    /// A table for people, or JSON (an array of alerts, specs/monitor-status.schema.json).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+/// `mlpc monitor history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// `[DIR] NAME`: the project folder (default `.`) and the monitor.
+    #[arg(value_name = "[DIR] NAME", num_args = 1..=2, required = true)]
+    args: Vec<String>,
+    /// Only evaluations whose window ends at or after this time (RFC 3339) or this long
+    /// ago (`24h`, `7d`).
+    #[arg(long, value_name = "TIME|DURATION")]
+    since: Option<String>,
+    /// A table for people, or JSON (an array, specs/monitor-history.schema.json).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+/// Runs `mlpc monitor ...`.
+pub fn run(cmd: &MonitorCommand) -> ExitCode {
+    match cmd {
+        MonitorCommand::Run(a) => run_cmd(a),
+        MonitorCommand::Status(a) => status(&a.dir, a.format),
+        MonitorCommand::History(a) => history(a),
+    }
+}
+
+/// A time as µs since the epoch: RFC 3339, or a duration ago.
+fn parse_time(s: &str, ago_ok: bool) -> Result<i64, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_micros());
+    }
+    if ago_ok {
+        if let Ok(d) = humantime::parse_duration(s) {
+            let d = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+            return Ok(monitor::now_us().saturating_sub(d));
+        }
+    }
+    Err(format!(
+        "`{s}` is not a time: use RFC 3339 such as 2026-11-30T12:00:00Z{}",
+        if ago_ok { " or a duration such as 24h" } else { "" }
+    ))
+}
+
+fn run_cmd(a: &RunArgs) -> ExitCode {
+    if a.schema {
+        let mut schema = serde_json::to_value(schemars::schema_for!(MonitorRun)).unwrap_or_default();
+        schema["$id"] = "https://mlp.dev/specs/monitor-run.schema.json".into();
+        return match print_json(serde_json::to_string_pretty(&schema)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(c) => c,
+        };
+    }
+    // `[DIR] [NAME...]`: the first argument is the folder when it is one.
+    let (dir, names) = split_dir(&a.args, 0, usize::MAX);
+    let dir = dir.as_path();
+    let at = match a.at.as_deref().map(|s| parse_time(s, false)).transpose() {
+        Ok(t) => t.unwrap_or_else(monitor::now_us),
+        Err(e) => return fail(e),
+    };
+    let plan = match applied_plan(dir) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let names = if names.is_empty() { monitor::monitors(&plan) } else { names };
+    if names.is_empty() {
+        return fail("the applied plan has no monitor");
+    }
+    let mut runs = Vec::new();
+    for n in &names {
+        match monitor::run_monitor(&plan, dir, n, at) {
+            Ok(r) => runs.push(r),
+            Err(e) => return fail(e),
+        }
+    }
+    match a.format {
+        Format::Json => {
+            if let Err(c) = print_json(serde_json::to_string_pretty(&runs)) {
+                return c;
+            }
+        }
+        Format::Human => runs.iter().for_each(print_run),
+    }
+    let worst = |o: Outcome| runs.iter().any(|r| r.worst() == o);
+    ExitCode::from(if worst(Outcome::Error) {
+        1
+    } else if worst(Outcome::Fail) {
+        3
+    } else if worst(Outcome::NoData) {
+        4
+    } else {
+        0
+    })
+}
+
+fn fmt_value(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| {
+        if x.is_infinite() || x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3) {
+            format!("{x:.3e}")
+        } else {
+            format!("{x:.4}")
+        }
+    })
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "pass",
+        Outcome::Fail => "FAIL",
+        Outcome::NoData => "no data",
+        Outcome::Error => "ERROR",
+    }
+}
+
+fn print_run(r: &MonitorRun) {
+    println!(
+        "monitor {} on {}: window {} .. {}, {} requests, baseline {}{}",
+        r.monitor,
+        r.deployment,
+        r.window_start,
+        r.window_end,
+        r.requests.map_or("no".into(), |n| n.to_string()),
+        r.baseline,
+        r.model_version.as_ref().map_or(String::new(), |v| format!(", served by {v}")),
+    );
+    for c in &r.checks {
+        let x = &c.result;
+        println!(
+            "  {:<8} {:<40} value {:<10} threshold {:<10} {}{}{}",
+            outcome_word(x.outcome),
+            x.check,
+            fmt_value(x.value),
+            fmt_value(x.threshold),
+            c.alert.name(),
+            x.method.as_ref().map_or(String::new(), |m| format!(" ({m})")),
+            x.message.as_ref().map_or(String::new(), |m| format!(": {m}")),
+        );
+    }
+    for n in &r.notifications {
+        println!(
+            "  notified {} ({}): {}",
+            n.sink,
+            n.status,
+            if n.delivered { "delivered" } else { "NOT delivered (see history)" }
+        );
+    }
+}
+
+fn status(dir: &Path, format: Format) -> ExitCode {
+    let alerts: Vec<Alert> = match History::open(dir).and_then(|h| h.alerts(None)) {
+        Ok(a) => a,
+        Err(e) => return fail(format!("monitor history: {e}")),
+    };
+    match format {
+        Format::Json => match print_json(serde_json::to_string_pretty(&alerts)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(c) => c,
+        },
+        Format::Human => {
+            if alerts.is_empty() {
+                println!("no monitor has been evaluated yet (mlpc monitor run, or mlpc serve)");
+            }
+            for a in &alerts {
+                println!(
+                    "{:<20} {:<40} {:<9} value {:<10} since {}{}",
+                    a.monitor,
+                    a.check,
+                    a.state.name(),
+                    fmt_value(a.value),
+                    monitor::alert::rfc3339(a.since_us),
+                    a.message.as_ref().map_or(String::new(), |m| format!(": {m}")),
+                );
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn history(a: &HistoryArgs) -> ExitCode {
+    let (dir, rest) = split_dir(&a.args, 1, 1);
+    let Some(name) = rest.into_iter().next() else {
+        return fail("name the monitor: mlpc monitor history [DIR] NAME");
+    };
+    let since = match a.since.as_deref().map(|s| parse_time(s, true)).transpose() {
+        Ok(t) => t.unwrap_or(i64::MIN),
+        Err(e) => return fail(e),
+    };
+    let entries: Vec<Entry> = match History::open(&dir).and_then(|h| h.entries(Some(&name), since)) {
+        Ok(e) => e,
+        Err(e) => return fail(format!("monitor history: {e}")),
+    };
+    match a.format {
+        Format::Json => match print_json(serde_json::to_string_pretty(&entries)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(c) => c,
+        },
+        Format::Human => {
+            if entries.is_empty() {
+                println!("no evaluation of `{name}` in the history");
+            }
+            for e in &entries {
+                println!(
+                    "{}  {:<40} {:<8} value {:<10} threshold {:<10} {}",
+                    monitor::alert::rfc3339(e.window_end_us),
+                    e.result.check,
+                    outcome_word(e.result.outcome),
+                    fmt_value(e.result.value),
+                    fmt_value(e.result.threshold),
+                    e.alert_state.name(),
+                );
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
