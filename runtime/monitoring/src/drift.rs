@@ -8,7 +8,9 @@
 //! | numeric     | KS if u > 5; chi-square if 3..=5; Z if <= 2 | Wasserstein if u > 5; else JS    |
 //! | categorical | chi-square if u > 2; Z-test if u <= 2       | Jensen–Shannon                   |
 //!
-//! p-value tests drift at `p <= 0.05`; distances at `score >= 0.1`.
+//! Drift, as Evidently 0.7.23 decides it: KS at `p <= 0.05`, chi-square and the Z-test at
+//! `p < 0.05` (strictly), distances at `score >= 0.1`. A dataset drifts when the share of
+//! drifted columns is at least 0.5 ([`dataset_drift`]).
 
 use std::collections::BTreeSet;
 
@@ -62,8 +64,10 @@ pub struct Drift {
 impl Drift {
     /// The verdict of a score under a method's default threshold.
     fn new(method: DriftMethod, score: f64) -> Self {
-        let (threshold, drifted) = if method.is_p_value() {
+        let (threshold, drifted) = if method == DriftMethod::Ks {
             (P_VALUE_THRESHOLD, score <= P_VALUE_THRESHOLD)
+        } else if method.is_p_value() {
+            (P_VALUE_THRESHOLD, score < P_VALUE_THRESHOLD)
         } else {
             (DISTANCE_THRESHOLD, score >= DISTANCE_THRESHOLD)
         };
@@ -74,6 +78,36 @@ impl Drift {
             drifted,
         }
     }
+}
+
+/// The share of drifted columns at or above which a dataset drifts (Evidently's `drift_share`).
+const DATASET_DRIFT_SHARE: f64 = 0.5;
+
+/// The dataset-level verdict over its columns' verdicts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DatasetDrift {
+    /// The number of drifted columns.
+    pub drifted_columns: usize,
+    /// `drifted_columns` over the number of columns.
+    pub share: f64,
+    /// Whether the dataset drifted: `share >= 0.5`.
+    pub drifted: bool,
+}
+
+/// The dataset-level drift over the columns' verdicts (Evidently's `DriftedColumnsCount` and
+/// `DataDriftPreset(drift_share=0.5)`): drifted when at least half of the columns drifted.
+/// `None` for no columns.
+pub fn dataset_drift(columns: &[Drift]) -> Option<DatasetDrift> {
+    if columns.is_empty() {
+        return None;
+    }
+    let drifted_columns = columns.iter().filter(|d| d.drifted).count();
+    let share = drifted_columns as f64 / columns.len() as f64;
+    Some(DatasetDrift {
+        drifted_columns,
+        share,
+        drifted: share >= DATASET_DRIFT_SHARE,
+    })
 }
 
 /// The drift of a numeric column (NaN dropped) by Evidently's default test; `None` when either

@@ -3,7 +3,8 @@
 //!
 //! Nothing calls these yet (the language still rejects monitors, E0701). The modules:
 //! [`binning`] (the bins PSI and Jensen–Shannon share), [`distance`] (PSI, Jensen–Shannon,
-//! Wasserstein), [`stattests`] (Kolmogorov–Smirnov, chi-square, Z-test), [`drift`] (Evidently's
+//! Wasserstein), [`stattests`] (Kolmogorov–Smirnov, chi-square, Z-test), [`ksdist`] (the
+//! Kolmogorov–Smirnov null distributions scipy uses), [`drift`] (Evidently's
 //! default choice among them), [`data`] (data quality), [`labels`] (quality against labels)
 //! and [`service`] (latency quantiles, error rate, throughput).
 //!
@@ -14,6 +15,7 @@ pub mod binning;
 pub mod data;
 pub mod distance;
 pub mod drift;
+pub mod ksdist;
 pub mod labels;
 pub mod monitor;
 pub mod service;
@@ -22,7 +24,9 @@ pub mod stattests;
 pub use binning::PSI_EPSILON;
 pub use data::{mean, null_share, row_count};
 pub use distance::{js, js_categorical, psi, psi_categorical, wasserstein};
-pub use drift::{drift_categorical, drift_numeric, Drift, DriftMethod};
+pub use drift::{
+    dataset_drift, drift_categorical, drift_numeric, DatasetDrift, Drift, DriftMethod,
+};
 pub use labels::{accuracy, auc, f1, mae, precision, recall, rmse};
 pub use service::{error_rate, quantile, throughput};
 pub use stattests::{chi2, chi2_numeric, kolmogorov_sf, ks, proportions_z_test, TestResult};

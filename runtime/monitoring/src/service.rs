@@ -3,7 +3,8 @@
 /// The `q`-quantile of the non-NaN values with linear interpolation between order statistics
 /// (DuckDB's `quantile_cont`): with the values sorted `x_0 <= .. <= x_{n-1}` and `h = (n - 1) q`,
 /// `x_⌊h⌋ + (h - ⌊h⌋) (x_⌈h⌉ - x_⌊h⌋)`. Exact, never a bucket bound: the p99 of values all at
-/// 19 ms is 19 ms. `None` for no value or `q` outside `[0, 1]`.
+/// 19 ms is 19 ms. `None` for no value or `q` outside `[0, 1]`. An interpolation towards `+inf`
+/// is `+inf` (numpy's `quantile` gives NaN there, from `inf - inf`).
 pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     if !(0.0..=1.0).contains(&q) {
         return None;
