@@ -1,0 +1,261 @@
+//! Monitors end to end: the example served, undrifted traffic, then traffic with `amount`
+//! shifted, then undrifted again; `mlpc monitor run` at the end of each phase passes, fails
+//! the psi and drift checks, and passes again. A real local HTTP receiver gets exactly one
+//! firing notification (Alertmanager's payload, version 4) and one resolved notification;
+//! an unreachable webhook is tried three times, each attempt recorded, and stops nothing;
+//! the history holds the three evaluations.
+
+use mlp_test_support::serving::{call, example, mlpc, mlpc_bin, register_linear, serve};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+/// The window of the test's monitor: each phase of traffic fits in it, and the next phase
+/// starts a full window after the last one ended, so that each window holds one phase.
+const WINDOW: Duration = Duration::from_secs(2);
+
+/// A webhook receiver on a free loopback port: every POST body arrives on the channel.
+fn receiver() -> (String, mpsc::Receiver<Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("http://{}/hook", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let mut reader = BufReader::new(stream);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let mut stream = reader.into_inner();
+            let answered = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .is_ok();
+            let parsed = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            if !answered || tx.send(parsed).is_err() {
+                break;
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// A loopback URL nothing listens on.
+fn dead_url() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    drop(l);
+    format!("http://{addr}/hook")
+}
+
+fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    let us = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros();
+    chrono::DateTime::from_timestamp_micros(i64::try_from(us).unwrap_or(i64::MAX))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+/// Waits for the clock (not for another process) to pass `t`.
+fn until(t: SystemTime) {
+    while let Ok(left) = t.duration_since(now()) {
+        std::thread::sleep(left);
+    }
+}
+
+/// Rows of the labels file (the baseline) in a seeded sample, amounts scaled by `scale`.
+fn rows(p: &Path, seed: u32, scale: f64) -> Vec<(i64, f64, String, i64)> {
+    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    let file = p.join("data/labels.parquet").display().to_string();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT user_id, amount, country, merchant_id FROM read_parquet('{file}') USING SAMPLE 600 ROWS (reservoir, {seed}) ORDER BY ALL"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let got = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get::<_, f64>(1)? * scale, r.get(2)?, r.get(3)?))
+        })
+        .and_then(|m| m.collect::<Result<Vec<_>, _>>());
+    got.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One phase: 40 single-row requests (service metrics count requests), then the rest of the
+/// rows in batches of 80.
+fn phase(url: &str, rows: &[(i64, f64, String, i64)]) {
+    let (single, batch) = rows.split_at(40);
+    for (u, a, c, m) in single {
+        let body = json!({"entities": {"user_id": u}, "request": {"amount": a, "country": c, "merchant_id": m}});
+        let (s, v) = call("POST", url, Some(body));
+        assert_eq!(s, 200, "{v}");
+    }
+    for chunk in batch.chunks(80) {
+        let body = json!({
+            "entities": {"user_id": chunk.iter().map(|r| r.0).collect::<Vec<_>>()},
+            "request": {
+                "amount": chunk.iter().map(|r| r.1).collect::<Vec<_>>(),
+                "country": chunk.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
+                "merchant_id": chunk.iter().map(|r| r.3).collect::<Vec<_>>(),
+            },
+        });
+        let (s, v) = call("POST", url, Some(body));
+        assert_eq!(s, 200, "{v}");
+    }
+}
+
+fn monitor_run(p: &Path, at: SystemTime) -> (i32, Value) {
+    let out = Command::new(mlpc_bin())
+        .args(["monitor", "run", ".", "amount_watch", "--format", "json", "--at", &rfc3339(at)])
+        .current_dir(p)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr))
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
+fn outcomes(run: &Value) -> Vec<String> {
+    run[0]["checks"]
+        .as_array()
+        .map(|cs| cs.iter().map(|c| c["outcome"].as_str().unwrap_or("").to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn drifted_traffic_fails_the_checks_fires_once_and_resolves_once() {
+    let dir = example();
+    let p = dir.path();
+    let (hook, received) = receiver();
+    let monitor = format!(
+        "monitor amount_watch {{
+  on       = fraud_api
+  window   = {}s
+  baseline = \"data/labels.parquet\"
+
+  check psi(checkout.amount) < 0.2
+  check drift(checkout.amount)
+  check error_rate < 1%
+
+  alert = [webhook(\"{hook}\"), webhook(\"{}\"), log]
+}}
+",
+        WINDOW.as_secs(),
+        dead_url()
+    );
+    std::fs::write(p.join("monitor.mlp"), monitor).unwrap_or_else(|e| panic!("{e}"));
+    mlpc(&["apply", ".", "--auto-approve"], p);
+    mlpc(&["materialize", "."], p);
+    register_linear(p, "fraud_scorer", &[0.0, 0.0, 2.0, 0.0], -2.0, true);
+    for alias in ["production", "staging"] {
+        mlpc(&["registry", "alias", ".", "fraud_scorer", "1", alias], p);
+    }
+
+    // Nothing logged yet: no data, exit 4, and no notification.
+    let (code, run) = monitor_run(p, now());
+    assert_eq!(code, 4, "{run}");
+    assert!(outcomes(&run).iter().all(|o| o == "no_data"), "{run}");
+
+    let mut server = serve(p);
+    let url = format!("{}/v1/deployments/fraud_api/predict", server.base);
+    let mut ends = Vec::new();
+    for (i, (seed, scale)) in [(1, 1.0), (2, 4.0), (3, 1.0)].into_iter().enumerate() {
+        if let Some(last) = ends.last() {
+            until(*last + WINDOW + Duration::from_millis(50));
+        }
+        let start = now();
+        phase(&url, &rows(p, seed, scale));
+        let end = now();
+        assert!(
+            end.duration_since(start).unwrap_or_default() < WINDOW,
+            "phase {i} took longer than the window"
+        );
+        ends.push(end + Duration::from_millis(1));
+    }
+    // A graceful stop flushes the log.
+    assert_eq!(server.terminate(), Some(0));
+
+    let (code, first) = monitor_run(p, ends[0]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(outcomes(&first), ["pass", "pass", "pass"], "{first}");
+    assert_eq!(first[0]["requests"], 40 + 7, "{first}");
+    let (code, second) = monitor_run(p, ends[1]);
+    assert_eq!(code, 3, "{second}");
+    assert_eq!(outcomes(&second), ["fail", "fail", "pass"], "{second}");
+    assert!(second[0]["checks"][0]["value"].as_f64().unwrap_or(0.0) >= 0.2, "{second}");
+    assert_eq!(second[0]["checks"][1]["method"], "wasserstein", "{second}");
+    let (code, third) = monitor_run(p, ends[2]);
+    assert_eq!(code, 0, "{third}");
+
+    // Exactly one firing notification, then exactly one resolved one, from the live sink.
+    let got: Vec<Value> = received.try_iter().collect();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let (firing, resolved) = (&got[0], &got[1]);
+    for (n, status) in [(firing, "firing"), (resolved, "resolved")] {
+        assert_eq!(n["version"], "4", "{n}");
+        assert_eq!(n["status"], status, "{n}");
+        assert_eq!(n["groupLabels"]["monitor"], "amount_watch", "{n}");
+        for k in ["groupKey", "truncatedAlerts", "receiver", "commonLabels", "commonAnnotations", "externalURL"] {
+            assert!(n.get(k).is_some(), "{k} missing: {n}");
+        }
+        let alerts = n["alerts"].as_array().cloned().unwrap_or_default();
+        assert_eq!(alerts.len(), 2, "the psi and the drift checks: {n}");
+        for a in &alerts {
+            assert_eq!(a["status"], status, "{a}");
+            for k in ["labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"] {
+                assert!(a.get(k).is_some(), "{k} missing: {a}");
+            }
+        }
+    }
+    assert_eq!(resolved["alerts"][0]["endsAt"].as_str().map(|s| s.starts_with("0001")), Some(false));
+
+    // The dead sink was tried three times per notification, each attempt recorded.
+    let db = deliveries(p);
+    assert_eq!(db.len(), 2 * (3 + 1 + 1), "{db:#?}");
+    let dead: Vec<&(String, bool)> = db.iter().filter(|(s, _)| s.contains("hook") && !s.contains(&hook)).collect();
+    assert_eq!(dead.len(), 6, "{db:#?}");
+    assert!(dead.iter().all(|(_, ok)| !ok), "{db:#?}");
+
+    // History: three evaluations of each check; status: all ok again.
+    let out = Command::new(mlpc_bin())
+        .args(["monitor", "history", ".", "amount_watch", "--format", "json"])
+        .current_dir(p)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let states: Vec<&str> = history
+        .as_array()
+        .map(|h| h.iter().filter(|e| e["index"] == 0).filter_map(|e| e["alert_state"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(states, ["no_data", "ok", "firing", "resolved"], "{history:#}");
+}
+
+/// The delivery attempts recorded in the history, as (sink, delivered).
+fn deliveries(p: &Path) -> Vec<(String, bool)> {
+    let h = mlp_monitoring::monitor::History::open(p).unwrap_or_else(|e| panic!("{e}"));
+    h.deliveries(Some("amount_watch"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|d| (d.sink, d.ok))
+        .collect()
+}
