@@ -259,3 +259,137 @@ fn deliveries(p: &Path) -> Vec<(String, bool)> {
         .map(|d| (d.sink, d.ok))
         .collect()
 }
+
+/// ROC AUC by counting pairs (a tie counts one half): independent of the crate's rank sums.
+fn auc_by_pairs(pairs: &[(f64, bool)]) -> f64 {
+    let (mut wins, mut total) = (0.0, 0.0);
+    for (p, _) in pairs.iter().filter(|(_, y)| *y) {
+        for (n, _) in pairs.iter().filter(|(_, y)| !*y) {
+            total += 1.0;
+            wins += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+        }
+    }
+    wins / total
+}
+
+fn write_labels(p: &Path, labels: &[(String, bool)]) {
+    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    conn.execute_batch("CREATE TABLE l (request_id VARCHAR, is_fraud BOOLEAN)")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut app = conn.appender("l").unwrap_or_else(|e| panic!("{e}"));
+    for (id, y) in labels {
+        app.append_row(duckdb::params![id, y]).unwrap_or_else(|e| panic!("{e}"));
+    }
+    drop(app);
+    let file = p.join("data/feedback.parquet").display().to_string();
+    conn.execute_batch(&format!("COPY l TO '{file}' (FORMAT parquet)"))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
+    let dir = example();
+    let p = dir.path();
+    std::fs::write(
+        p.join("monitor.mlp"),
+        "monitor quality {
+  on     = fraud_api
+  window = 1h
+  labels = \"data/feedback.parquet\"
+
+  check auc(score, labels.is_fraud) >= 0.5
+  check precision(score, labels.is_fraud, 0.6) > 0
+  check recall(score, labels.is_fraud) > 0
+}
+",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    mlpc(&["apply", ".", "--auto-approve"], p);
+    mlpc(&["materialize", "."], p);
+    register_linear(p, "fraud_scorer", &[0.0, 0.0, 2.0, 0.0], -2.0, true);
+    for alias in ["production", "staging"] {
+        mlpc(&["registry", "alias", ".", "fraud_scorer", "1", alias], p);
+    }
+    let mut server = serve(p);
+    let url = format!("{}/v1/deployments/fraud_api/predict", server.base);
+    // Scores with ties (the same rows twice) and a label that the score only partly predicts.
+    let mut answered: Vec<(String, f64, bool)> = Vec::new();
+    for (i, (u, a, c, m)) in rows(p, 7, 1.0).into_iter().take(120).enumerate() {
+        let body = json!({"entities": {"user_id": u}, "request": {"amount": a, "country": c, "merchant_id": m}});
+        let (s, v) = call("POST", &url, Some(body));
+        assert_eq!(s, 200, "{v}");
+        let score = v["outputs"]["score"].as_f64().unwrap_or(f64::NAN);
+        let id = v["request_id"].as_str().unwrap_or_default().to_string();
+        answered.push((id, score, (a > 150.0) != (i % 7 == 0)));
+    }
+    // The caller's own request id is kept.
+    let agent = ureq::Agent::new_with_defaults();
+    let mine = agent
+        .post(&url)
+        .header("X-Request-Id", "order-42")
+        .send_json(json!({"entities": {"user_id": 3}, "request": {"amount": 5.0, "country": "DE", "merchant_id": 1}}))
+        .and_then(|mut r| r.body_mut().read_json::<Value>())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(mine["request_id"], "order-42", "{mine}");
+    let bad = agent
+        .post(&url)
+        .header("X-Request-Id", "has space")
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_json(json!({"entities": {"user_id": 3}, "request": {"amount": 5.0, "country": "DE", "merchant_id": 1}}))
+        .map(|r| r.status().as_u16());
+    assert_eq!(bad.ok(), Some(400));
+    assert_eq!(server.terminate(), Some(0));
+
+    let run = |p: &Path| -> (i32, Value) {
+        let out = Command::new(mlpc_bin())
+            .args(["monitor", "run", ".", "--format", "json"])
+            .current_dir(p)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr))
+        });
+        (out.status.code().unwrap_or(-1), v)
+    };
+
+    // Labels arrive late: 20 so far, too few (30 needed): no data, and how many there are.
+    let labels: Vec<(String, bool)> = answered.iter().map(|(id, _, y)| (id.clone(), *y)).collect();
+    write_labels(p, &labels[..20]);
+    let (code, early) = run(p);
+    assert_eq!(code, 4, "{early}");
+    assert_eq!(outcomes(&early), ["no_data", "no_data", "no_data"], "{early}");
+    assert_eq!(early[0]["checks"][0]["labelled_rows"], 20, "{early}");
+
+    // 90 of the 120 labelled: the metrics over exactly those joined rows.
+    write_labels(p, &labels[..90]);
+    let (code, later) = run(p);
+    assert!(code == 0 || code == 3, "{later}");
+    let joined: Vec<(f64, bool)> = answered[..90].iter().map(|(_, s, y)| (*s, *y)).collect();
+    let check = |i: usize| later[0]["checks"][i].clone();
+    assert_eq!(check(0)["labelled_rows"], 90, "{later}");
+    let auc = check(0)["value"].as_f64().unwrap_or(f64::NAN);
+    assert!((auc - auc_by_pairs(&joined)).abs() < 1e-12, "{auc} {later}");
+    let tp = |t: f64| joined.iter().filter(|(s, y)| *s >= t && *y).count() as f64;
+    let predicted = joined.iter().filter(|(s, _)| *s >= 0.6).count() as f64;
+    let positives = joined.iter().filter(|(_, y)| *y).count() as f64;
+    let precision = check(1)["value"].as_f64().unwrap_or(f64::NAN);
+    assert!((precision - tp(0.6) / predicted).abs() < 1e-12, "{later}");
+    let recall = check(2)["value"].as_f64().unwrap_or(f64::NAN);
+    assert!((recall - tp(0.5) / positives).abs() < 1e-12, "{later}");
+
+    // A labels file without its key column is an error, named.
+    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    let file = p.join("data/feedback.parquet").display().to_string();
+    conn.execute_batch(&format!("COPY (SELECT true AS is_fraud) TO '{file}' (FORMAT parquet)"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (code, broken) = run(p);
+    assert_eq!(code, 1, "{broken}");
+    let message = check_message(&broken, 0);
+    assert!(message.contains("request_id"), "{broken}");
+}
+
+fn check_message(run: &Value, i: usize) -> String {
+    run[0]["checks"][i]["message"].as_str().unwrap_or_default().to_string()
+}
