@@ -1,7 +1,9 @@
-//! The metric functions that monitors will evaluate on the prediction log: pure functions over
-//! slices, with the exact definitions written down in `docs/monitoring.md`.
+//! Monitors: the metric functions they evaluate on the prediction log (pure functions over
+//! slices, with the exact definitions written down in `docs/monitoring.md`), and [`monitor`],
+//! which runs a monitor of the applied plan: window, baseline, labels, checks, history,
+//! alerts.
 //!
-//! Nothing calls these yet (the language still rejects monitors, E0701). The modules:
+//! The metric modules:
 //! [`binning`] (the bins PSI and Jensen–Shannon share), [`distance`] (PSI, Jensen–Shannon,
 //! Wasserstein), [`stattests`] (Kolmogorov–Smirnov, chi-square, Z-test), [`ksdist`] (the
 //! Kolmogorov–Smirnov null distributions scipy uses), [`drift`] (Evidently's
