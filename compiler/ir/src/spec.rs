@@ -315,6 +315,10 @@ pub enum Baseline {
     },
 }
 
+fn one() -> u64 {
+    1
+}
+
 /// The typed definition of one resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -445,6 +449,9 @@ pub enum Spec {
         checks: Vec<Check>,
         /// Alert sinks.
         alerts: Vec<Backend>,
+        /// Failing evaluations in a row before an alert fires (`for`, 1 when absent).
+        #[serde(default = "one")]
+        for_evaluations: u64,
     },
     /// A downstream consumer.
     Consumer {

@@ -323,6 +323,11 @@ impl<'a> Checker<'a> {
         let mut deps = vec![(decl_id(DeclKind::Deployment, &on), EdgeKind::Monitors)];
         let checks = self.monitor_checks(&b.checks, &info, labels.is_some(), &on, &mut deps);
         let alerts = self.alerts(b.attr("alert"));
+        // Failing evaluations in a row before an alert fires (Prometheus' `for`).
+        let for_evaluations = b
+            .attr("for")
+            .and_then(|e| self.uint(e, "for", 1))
+            .unwrap_or(1);
         for k in ["owner", "description"] {
             if let Some(e) = b.attr(k) {
                 self.string(e, k);
@@ -338,6 +343,7 @@ impl<'a> Checker<'a> {
                 labels,
                 checks,
                 alerts,
+                for_evaluations,
             },
             deps,
         );

@@ -231,6 +231,7 @@ pub const BLOCKS: &[BlockSchema] = &[
             ("baseline", MONITORING),
             ("labels", MONITORING),
             ("alert", MONITORING),
+            ("for", MONITORING),
             ("owner", META),
             ("description", META),
         ],

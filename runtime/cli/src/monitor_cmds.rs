@@ -90,13 +90,18 @@ fn parse_time(s: &str, ago_ok: bool) -> Result<i64, String> {
     }
     Err(format!(
         "`{s}` is not a time: use RFC 3339 such as 2026-11-30T12:00:00Z{}",
-        if ago_ok { " or a duration such as 24h" } else { "" }
+        if ago_ok {
+            " or a duration such as 24h"
+        } else {
+            ""
+        }
     ))
 }
 
 fn run_cmd(a: &RunArgs) -> ExitCode {
     if a.schema {
-        let mut schema = serde_json::to_value(schemars::schema_for!(MonitorRun)).unwrap_or_default();
+        let mut schema =
+            serde_json::to_value(schemars::schema_for!(MonitorRun)).unwrap_or_default();
         schema["$id"] = "https://mlp.dev/specs/monitor-run.schema.json".into();
         return match print_json(serde_json::to_string_pretty(&schema)) {
             Ok(()) => ExitCode::SUCCESS,
@@ -114,7 +119,11 @@ fn run_cmd(a: &RunArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let names = if names.is_empty() { monitor::monitors(&plan) } else { names };
+    let names = if names.is_empty() {
+        monitor::monitors(&plan)
+    } else {
+        names
+    };
     if names.is_empty() {
         return fail("the applied plan has no monitor");
     }
@@ -173,7 +182,9 @@ fn print_run(r: &MonitorRun) {
         r.window_end,
         r.requests.map_or("no".into(), |n| n.to_string()),
         r.baseline,
-        r.model_version.as_ref().map_or(String::new(), |v| format!(", served by {v}")),
+        r.model_version
+            .as_ref()
+            .map_or(String::new(), |v| format!(", served by {v}")),
     );
     for c in &r.checks {
         let x = &c.result;
@@ -184,8 +195,12 @@ fn print_run(r: &MonitorRun) {
             fmt_value(x.value),
             fmt_value(x.threshold),
             c.alert.name(),
-            x.method.as_ref().map_or(String::new(), |m| format!(" ({m})")),
-            x.message.as_ref().map_or(String::new(), |m| format!(": {m}")),
+            x.method
+                .as_ref()
+                .map_or(String::new(), |m| format!(" ({m})")),
+            x.message
+                .as_ref()
+                .map_or(String::new(), |m| format!(": {m}")),
         );
     }
     for n in &r.notifications {
@@ -193,7 +208,11 @@ fn print_run(r: &MonitorRun) {
             "  notified {} ({}): {}",
             n.sink,
             n.status,
-            if n.delivered { "delivered" } else { "NOT delivered (see history)" }
+            if n.delivered {
+                "delivered"
+            } else {
+                "NOT delivered (see history)"
+            }
         );
     }
 }
@@ -220,7 +239,9 @@ fn status(dir: &Path, format: Format) -> ExitCode {
                     a.state.name(),
                     fmt_value(a.value),
                     monitor::alert::rfc3339(a.since_us),
-                    a.message.as_ref().map_or(String::new(), |m| format!(": {m}")),
+                    a.message
+                        .as_ref()
+                        .map_or(String::new(), |m| format!(": {m}")),
                 );
             }
             ExitCode::SUCCESS
@@ -237,7 +258,8 @@ fn history(a: &HistoryArgs) -> ExitCode {
         Ok(t) => t.unwrap_or(i64::MIN),
         Err(e) => return fail(e),
     };
-    let entries: Vec<Entry> = match History::open(&dir).and_then(|h| h.entries(Some(&name), since)) {
+    let entries: Vec<Entry> = match History::open(&dir).and_then(|h| h.entries(Some(&name), since))
+    {
         Ok(e) => e,
         Err(e) => return fail(format!("monitor history: {e}")),
     };

@@ -131,7 +131,12 @@ fn implemented(b: &Builtin) -> Result<(), String> {
         }
         Kind::Metric => mlp_monitoring::monitor::Metric::from_name(&b.name)
             .map(|_| ())
-            .ok_or_else(|| format!("`{}` is not in mlp_monitoring's Metric, so no monitor evaluates it", b.name)),
+            .ok_or_else(|| {
+                format!(
+                    "`{}` is not in mlp_monitoring's Metric, so no monitor evaluates it",
+                    b.name
+                )
+            }),
         Kind::Sink => {
             let plan = plan_of(&use_of(b))?;
             let sinks: Vec<_> = plan

@@ -21,7 +21,10 @@ const WINDOW: Duration = Duration::from_secs(2);
 /// A webhook receiver on a free loopback port: every POST body arrives on the channel.
 fn receiver() -> (String, mpsc::Receiver<Value>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("http://{}/hook", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let url = format!(
+        "http://{}/hook",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for stream in listener.incoming().map_while(Result::ok) {
@@ -124,21 +127,33 @@ fn phase(url: &str, rows: &[(i64, f64, String, i64)]) {
 
 fn monitor_run(p: &Path, at: SystemTime) -> (i32, Value) {
     let out = Command::new(mlpc_bin())
-        .args(["monitor", "run", ".", "amount_watch", "--format", "json", "--at", &rfc3339(at)])
+        .args([
+            "monitor",
+            "run",
+            ".",
+            "amount_watch",
+            "--format",
+            "json",
+            "--at",
+            &rfc3339(at),
+        ])
         .current_dir(p)
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr))
-    });
+    let v: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap_or(-1), v)
 }
 
 fn outcomes(run: &Value) -> Vec<String> {
     run[0]["checks"]
         .as_array()
-        .map(|cs| cs.iter().map(|c| c["outcome"].as_str().unwrap_or("").to_string()).collect())
+        .map(|cs| {
+            cs.iter()
+                .map(|c| c["outcome"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -202,7 +217,10 @@ fn drifted_traffic_fails_the_checks_fires_once_and_resolves_once() {
     let (code, second) = monitor_run(p, ends[1]);
     assert_eq!(code, 3, "{second}");
     assert_eq!(outcomes(&second), ["fail", "fail", "pass"], "{second}");
-    assert!(second[0]["checks"][0]["value"].as_f64().unwrap_or(0.0) >= 0.2, "{second}");
+    assert!(
+        second[0]["checks"][0]["value"].as_f64().unwrap_or(0.0) >= 0.2,
+        "{second}"
+    );
     assert_eq!(second[0]["checks"][1]["method"], "wasserstein", "{second}");
     let (code, third) = monitor_run(p, ends[2]);
     assert_eq!(code, 0, "{third}");
@@ -215,39 +233,77 @@ fn drifted_traffic_fails_the_checks_fires_once_and_resolves_once() {
         assert_eq!(n["version"], "4", "{n}");
         assert_eq!(n["status"], status, "{n}");
         assert_eq!(n["groupLabels"]["monitor"], "amount_watch", "{n}");
-        for k in ["groupKey", "truncatedAlerts", "receiver", "commonLabels", "commonAnnotations", "externalURL"] {
+        for k in [
+            "groupKey",
+            "truncatedAlerts",
+            "receiver",
+            "commonLabels",
+            "commonAnnotations",
+            "externalURL",
+        ] {
             assert!(n.get(k).is_some(), "{k} missing: {n}");
         }
         let alerts = n["alerts"].as_array().cloned().unwrap_or_default();
         assert_eq!(alerts.len(), 2, "the psi and the drift checks: {n}");
         for a in &alerts {
             assert_eq!(a["status"], status, "{a}");
-            for k in ["labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"] {
+            for k in [
+                "labels",
+                "annotations",
+                "startsAt",
+                "endsAt",
+                "generatorURL",
+                "fingerprint",
+            ] {
                 assert!(a.get(k).is_some(), "{k} missing: {a}");
             }
         }
     }
-    assert_eq!(resolved["alerts"][0]["endsAt"].as_str().map(|s| s.starts_with("0001")), Some(false));
+    assert_eq!(
+        resolved["alerts"][0]["endsAt"]
+            .as_str()
+            .map(|s| s.starts_with("0001")),
+        Some(false)
+    );
 
     // The dead sink was tried three times per notification, each attempt recorded.
     let db = deliveries(p);
     assert_eq!(db.len(), 2 * (3 + 1 + 1), "{db:#?}");
-    let dead: Vec<&(String, bool)> = db.iter().filter(|(s, _)| s.contains("hook") && !s.contains(&hook)).collect();
+    let dead: Vec<&(String, bool)> = db
+        .iter()
+        .filter(|(s, _)| s.contains("hook") && !s.contains(&hook))
+        .collect();
     assert_eq!(dead.len(), 6, "{db:#?}");
     assert!(dead.iter().all(|(_, ok)| !ok), "{db:#?}");
 
     // History: three evaluations of each check; status: all ok again.
     let out = Command::new(mlpc_bin())
-        .args(["monitor", "history", ".", "amount_watch", "--format", "json"])
+        .args([
+            "monitor",
+            "history",
+            ".",
+            "amount_watch",
+            "--format",
+            "json",
+        ])
         .current_dir(p)
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     let history: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let states: Vec<&str> = history
         .as_array()
-        .map(|h| h.iter().filter(|e| e["index"] == 0).filter_map(|e| e["alert_state"].as_str()).collect())
+        .map(|h| {
+            h.iter()
+                .filter(|e| e["index"] == 0)
+                .filter_map(|e| e["alert_state"].as_str())
+                .collect()
+        })
         .unwrap_or_default();
-    assert_eq!(states, ["no_data", "ok", "firing", "resolved"], "{history:#}");
+    assert_eq!(
+        states,
+        ["no_data", "ok", "firing", "resolved"],
+        "{history:#}"
+    );
 }
 
 /// The delivery attempts recorded in the history, as (sink, delivered).
@@ -266,7 +322,13 @@ fn auc_by_pairs(pairs: &[(f64, bool)]) -> f64 {
     for (p, _) in pairs.iter().filter(|(_, y)| *y) {
         for (n, _) in pairs.iter().filter(|(_, y)| !*y) {
             total += 1.0;
-            wins += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
         }
     }
     wins / total
@@ -278,7 +340,8 @@ fn write_labels(p: &Path, labels: &[(String, bool)]) {
         .unwrap_or_else(|e| panic!("{e}"));
     let mut app = conn.appender("l").unwrap_or_else(|e| panic!("{e}"));
     for (id, y) in labels {
-        app.append_row(duckdb::params![id, y]).unwrap_or_else(|e| panic!("{e}"));
+        app.append_row(duckdb::params![id, y])
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     drop(app);
     let file = p.join("data/feedback.parquet").display().to_string();
@@ -348,9 +411,8 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
             .current_dir(p)
             .output()
             .unwrap_or_else(|e| panic!("{e}"));
-        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr))
-        });
+        let v = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
         (out.status.code().unwrap_or(-1), v)
     };
 
@@ -359,7 +421,11 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
     write_labels(p, &labels[..20]);
     let (code, early) = run(p);
     assert_eq!(code, 4, "{early}");
-    assert_eq!(outcomes(&early), ["no_data", "no_data", "no_data"], "{early}");
+    assert_eq!(
+        outcomes(&early),
+        ["no_data", "no_data", "no_data"],
+        "{early}"
+    );
     assert_eq!(early[0]["checks"][0]["labelled_rows"], 20, "{early}");
 
     // 90 of the 120 labelled: the metrics over exactly those joined rows.
@@ -382,8 +448,10 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
     // A labels file without its key column is an error, named.
     let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
     let file = p.join("data/feedback.parquet").display().to_string();
-    conn.execute_batch(&format!("COPY (SELECT true AS is_fraud) TO '{file}' (FORMAT parquet)"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    conn.execute_batch(&format!(
+        "COPY (SELECT true AS is_fraud) TO '{file}' (FORMAT parquet)"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     let (code, broken) = run(p);
     assert_eq!(code, 1, "{broken}");
     let message = check_message(&broken, 0);
@@ -391,5 +459,8 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
 }
 
 fn check_message(run: &Value, i: usize) -> String {
-    run[0]["checks"][i]["message"].as_str().unwrap_or_default().to_string()
+    run[0]["checks"][i]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }

@@ -369,14 +369,36 @@ pub async fn predict(
         );
         if serving.failed.contains_key(name) {
             let ms = start.elapsed().as_secs_f64() * 1000.0;
-            let r = Record::compact(request_id.clone(), now_us, name.into(), 503, Some(why.clone()), ms);
+            let r = Record::compact(
+                request_id.clone(),
+                now_us,
+                name.into(),
+                503,
+                Some(why.clone()),
+                ms,
+            );
             state.log.log(r);
-            return (503, json!({ "error": why, "request_id": request_id }), String::new());
+            return (
+                503,
+                json!({ "error": why, "request_id": request_id }),
+                String::new(),
+            );
         }
         return (404, json!({ "error": why }), String::new());
     };
     let id = request_id.clone();
-    match predict_inner(state, &serving, d, body, consumer.clone(), id, now_us, start).await {
+    match predict_inner(
+        state,
+        &serving,
+        d,
+        body,
+        consumer.clone(),
+        id,
+        now_us,
+        start,
+    )
+    .await
+    {
         Ok((v, logged)) => {
             let version = v["model_version"].as_str().unwrap_or_default().to_string();
             if !logged {
@@ -392,7 +414,14 @@ pub async fn predict(
         Err((status, mut v)) => {
             let ms = start.elapsed().as_secs_f64() * 1000.0;
             let error = v["error"].as_str().map(str::to_string);
-            let mut r = Record::compact(request_id.clone(), now_us, d.name.clone(), status, error, ms);
+            let mut r = Record::compact(
+                request_id.clone(),
+                now_us,
+                d.name.clone(),
+                status,
+                error,
+                ms,
+            );
             r.model_version = d.graph.versions().join(",");
             r.consumer = consumer;
             state.log.log(r);
@@ -407,7 +436,10 @@ fn rows_of(answer: &Value) -> u32 {
     answer["outputs"]
         .as_object()
         .and_then(|o| o.values().next())
-        .map_or(1, |v| v.as_array().map_or(1, |a| u32::try_from(a.len()).unwrap_or(u32::MAX)))
+        .map_or(1, |v| {
+            v.as_array()
+                .map_or(1, |a| u32::try_from(a.len()).unwrap_or(u32::MAX))
+        })
 }
 
 /// Checks a caller's `X-Request-Id`: 1 to 128 visible ASCII characters, so that it can key

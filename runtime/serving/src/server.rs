@@ -302,7 +302,8 @@ async fn predict(
             state.saw(c, name, now);
         }
     }
-    let (status, v, version) = crate::predict::predict(&state, name, &body, consumer, request_id, now).await;
+    let (status, v, version) =
+        crate::predict::predict(&state, name, &body, consumer, request_id, now).await;
     state
         .metrics
         .request(name, &version, status, start.elapsed().as_secs_f64());

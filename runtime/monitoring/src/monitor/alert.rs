@@ -34,7 +34,13 @@ pub enum Notify {
 
 /// Moves `prev` (the stored alert, if any) by one evaluation `r` at `now_us`; `for_n`
 /// failing evaluations in a row make it fire.
-pub fn step(prev: Option<&Alert>, monitor: &str, r: &CheckResult, now_us: i64, for_n: u32) -> (Alert, Notify) {
+pub fn step(
+    prev: Option<&Alert>,
+    monitor: &str,
+    r: &CheckResult,
+    now_us: i64,
+    for_n: u32,
+) -> (Alert, Notify) {
     let mut a = prev.cloned().unwrap_or(Alert {
         monitor: monitor.to_string(),
         index: r.index,
@@ -105,8 +111,10 @@ pub fn step(prev: Option<&Alert>, monitor: &str, r: &CheckResult, now_us: i64, f
 
 /// RFC 3339 time of `us` microseconds since the epoch.
 pub fn rfc3339(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map_or_else(|| "0001-01-01T00:00:00Z".into(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    chrono::DateTime::from_timestamp_micros(us).map_or_else(
+        || "0001-01-01T00:00:00Z".into(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    )
 }
 
 fn fingerprint(labels: &Value) -> String {
@@ -170,7 +178,13 @@ pub fn sink_name(s: &Sink) -> String {
 }
 
 /// Delivers `body` to `sink`, recording each attempt in `history`; whether it got through.
-pub fn deliver(history: &History, monitor: &str, sink: &Sink, body: &Value, now_us: impl Fn() -> i64) -> bool {
+pub fn deliver(
+    history: &History,
+    monitor: &str,
+    sink: &Sink,
+    body: &Value,
+    now_us: impl Fn() -> i64,
+) -> bool {
     let status = body["status"].as_str().unwrap_or("firing").to_string();
     let alerts = body["alerts"].as_array().map_or(0, Vec::len);
     let mut wait = BACKOFF;
@@ -198,7 +212,10 @@ pub fn deliver(history: &History, monitor: &str, sink: &Sink, body: &Value, now_
         match result {
             Ok(()) => return true,
             Err(e) if attempt == ATTEMPTS => {
-                eprintln!("monitor {monitor}: {} not delivered after {ATTEMPTS} attempts: {e}", sink_name(sink));
+                eprintln!(
+                    "monitor {monitor}: {} not delivered after {ATTEMPTS} attempts: {e}",
+                    sink_name(sink)
+                );
             }
             Err(_) => {
                 std::thread::sleep(wait);
@@ -230,6 +247,99 @@ fn log_line(monitor: &str, body: &Value) {
             a["labels"]["check"].as_str().unwrap_or(""),
             a["annotations"]["value"].as_str().unwrap_or(""),
             a["annotations"]["threshold"].as_str().unwrap_or(""),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(outcome: Outcome) -> CheckResult {
+        CheckResult {
+            index: 0,
+            check: "psi(x) < 0.2".into(),
+            metric: Some("psi".into()),
+            column: Some("x".into()),
+            method: None,
+            value: Some(0.3),
+            threshold: Some(0.2),
+            outcome,
+            message: None,
+            window_rows: Some(100),
+            baseline_rows: Some(100),
+            labelled_rows: None,
+            details: Value::Null,
+        }
+    }
+
+    /// Runs outcomes through `step` one hour apart; the states and notifications.
+    fn walk(outcomes: &[Outcome], for_n: u32) -> Vec<(AlertState, Notify)> {
+        let mut prev: Option<Alert> = None;
+        let mut out = Vec::new();
+        for (i, o) in outcomes.iter().enumerate() {
+            let now = i as i64 * 3_600_000_000;
+            let (mut a, n) = step(prev.as_ref(), "m", &result(*o), now, for_n);
+            if n == Notify::Firing {
+                a.last_notified_us = Some(now);
+            }
+            out.push((a.state, n));
+            prev = Some(a);
+        }
+        out
+    }
+
+    #[test]
+    fn fires_once_repeats_after_four_hours_and_resolves_once() {
+        use AlertState as S;
+        use Outcome::{Fail, Pass};
+        let got = walk(&[Pass, Fail, Fail, Fail, Fail, Fail, Pass, Pass], 1);
+        assert_eq!(
+            got,
+            [
+                (S::Ok, Notify::No),
+                (S::Firing, Notify::Firing),
+                (S::Firing, Notify::No),
+                (S::Firing, Notify::No),
+                (S::Firing, Notify::No),
+                (S::Firing, Notify::Firing),
+                (S::Resolved, Notify::Resolved),
+                (S::Ok, Notify::No),
+            ]
+        );
+    }
+
+    #[test]
+    fn for_makes_it_pending_first_and_no_data_neither_fires_nor_resolves() {
+        use AlertState as S;
+        use Outcome::{Error, Fail, NoData, Pass};
+        let got = walk(&[Fail, Pass, Fail, Fail, NoData, Error, Pass], 2);
+        assert_eq!(
+            got,
+            [
+                (S::Pending, Notify::No),
+                (S::Ok, Notify::No),
+                (S::Pending, Notify::No),
+                (S::Firing, Notify::Firing),
+                (S::NoData, Notify::No),
+                (S::Error, Notify::No),
+                (S::Resolved, Notify::Resolved),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_payload_is_alertmanagers_version_4() {
+        let (a, n) = step(None, "m", &result(Outcome::Fail), 1_000_000, 1);
+        let p = payload("m", "d", &[(a, n)], 2_000_000);
+        assert_eq!(p["version"], "4");
+        assert_eq!(p["status"], "firing");
+        assert_eq!(p["alerts"][0]["startsAt"], "1970-01-01T00:00:01.000Z");
+        assert_eq!(p["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+        assert_eq!(p["alerts"][0]["labels"]["check"], "psi(x) < 0.2");
+        assert_eq!(
+            p["alerts"][0]["fingerprint"].as_str().map(str::len),
+            Some(16)
         );
     }
 }

@@ -1,7 +1,7 @@
 //! One metric over what was read: the bridge from the window's columns to the pure metric
 //! functions of this crate, with the minimum sizes and the details kept in history.
 
-use super::evaluate::{Seen, Stop, V, MIN_ROWS};
+use super::evaluate::{Seen, Stop, MIN_ROWS, V};
 use super::metric::Metric;
 use super::window::{Requests, Values};
 use crate::DriftMethod;
@@ -23,7 +23,12 @@ fn no_data(what: &str, n: usize) -> Stop {
 }
 
 /// A service metric over every request of the window (`window_s` seconds long).
-pub(super) fn service(m: Metric, req: &Requests, window_s: f64, seen: &mut Seen) -> Result<V, Stop> {
+pub(super) fn service(
+    m: Metric,
+    req: &Requests,
+    window_s: f64,
+    seen: &mut Seen,
+) -> Result<V, Stop> {
     let n = req.latency_ms.len();
     seen.window_rows = Some(n as u64);
     let value = match m {
@@ -41,7 +46,12 @@ pub(super) fn service(m: Metric, req: &Requests, window_s: f64, seen: &mut Seen)
             }
             crate::error_rate(&req.failed)
         }
-        other => return Err(Stop::Error(format!("`{}` is not a service metric", other.name()))),
+        other => {
+            return Err(Stop::Error(format!(
+                "`{}` is not a service metric",
+                other.name()
+            )))
+        }
     };
     value
         .map(V::Num)
@@ -76,7 +86,11 @@ pub(super) fn window(m: Metric, w: &Values, seen: &mut Seen) -> Result<V, Stop> 
 }
 
 fn present_numbers(v: &[Option<f64>]) -> Vec<f64> {
-    v.iter().flatten().copied().filter(|x| !x.is_nan()).collect()
+    v.iter()
+        .flatten()
+        .copied()
+        .filter(|x| !x.is_nan())
+        .collect()
 }
 
 fn present_strings(v: &[Option<String>]) -> Vec<&str> {
@@ -84,7 +98,12 @@ fn present_strings(v: &[Option<String>]) -> Vec<&str> {
 }
 
 /// A distribution metric of the window against the baseline.
-pub(super) fn distribution(m: Metric, base: &Values, w: &Values, seen: &mut Seen) -> Result<V, Stop> {
+pub(super) fn distribution(
+    m: Metric,
+    base: &Values,
+    w: &Values,
+    seen: &mut Seen,
+) -> Result<V, Stop> {
     let (nb, nw) = (base.present(), w.present());
     seen.window_rows = Some(nw as u64);
     seen.baseline_rows = Some(nb as u64);
@@ -95,11 +114,15 @@ pub(super) fn distribution(m: Metric, base: &Values, w: &Values, seen: &mut Seen
         return Err(no_data("non-null values in the baseline", nb));
     }
     match (base, w) {
-        (Values::Numeric(b), Values::Numeric(c)) => numeric(m, &present_numbers(b), &present_numbers(c), seen),
+        (Values::Numeric(b), Values::Numeric(c)) => {
+            numeric(m, &present_numbers(b), &present_numbers(c), seen)
+        }
         (Values::Categorical(b), Values::Categorical(c)) => {
             categorical(m, &present_strings(b), &present_strings(c), seen)
         }
-        _ => Err(Stop::Error("the baseline and the window have different column types".into())),
+        _ => Err(Stop::Error(
+            "the baseline and the window have different column types".into(),
+        )),
     }
 }
 
@@ -131,7 +154,12 @@ fn numeric(m: Metric, b: &[f64], c: &[f64], seen: &mut Seen) -> Result<V, Stop> 
             V::Num(t.p_value)
         }
         Metric::Drift => drift(crate::drift_numeric(b, c).ok_or_else(none)?, seen),
-        other => return Err(Stop::Error(format!("`{}` is not a distribution metric", other.name()))),
+        other => {
+            return Err(Stop::Error(format!(
+                "`{}` is not a distribution metric",
+                other.name()
+            )))
+        }
     };
     Ok(v)
 }
@@ -151,9 +179,17 @@ fn categorical(m: Metric, b: &[&str], c: &[&str], seen: &mut Seen) -> Result<V, 
         }
         Metric::Drift => drift(crate::drift_categorical(b, c).ok_or_else(none)?, seen),
         Metric::Ks | Metric::Wasserstein => {
-            return Err(Stop::Error(format!("`{}` needs a numeric column", m.name())))
+            return Err(Stop::Error(format!(
+                "`{}` needs a numeric column",
+                m.name()
+            )))
         }
-        other => return Err(Stop::Error(format!("`{}` is not a distribution metric", other.name()))),
+        other => {
+            return Err(Stop::Error(format!(
+                "`{}` is not a distribution metric",
+                other.name()
+            )))
+        }
     };
     Ok(v)
 }
@@ -206,7 +242,12 @@ pub(super) fn quality(
         Metric::Accuracy => crate::accuracy(&s, &positive, threshold),
         Metric::Rmse => crate::rmse(&s, &t),
         Metric::Mae => crate::mae(&s, &t),
-        other => return Err(Stop::Error(format!("`{}` is not a quality metric", other.name()))),
+        other => {
+            return Err(Stop::Error(format!(
+                "`{}` is not a quality metric",
+                other.name()
+            )))
+        }
     };
     value.map(V::Num).ok_or_else(|| {
         Stop::NoData(format!(

@@ -226,7 +226,10 @@ impl<'a> Inputs<'a> {
 
     /// The model version that answered most of the window's requests.
     pub fn model_version(&self) -> Option<String> {
-        self.requests.as_ref().ok().and_then(|r| r.model_version.clone())
+        self.requests
+            .as_ref()
+            .ok()
+            .and_then(|r| r.model_version.clone())
     }
 
     /// The training set of the version serving the window: its hash and file.
@@ -238,7 +241,9 @@ impl<'a> Inputs<'a> {
         let first = version.split(',').next().unwrap_or_default();
         let (model, v) = mlp_registry::parse_ref(first);
         let bad = |e: String| ReadError::NoBaseline(format!("the training set of `{first}`: {e}"));
-        let v: u64 = v.parse().map_err(|_| bad("not a registered version".into()))?;
+        let v: u64 = v
+            .parse()
+            .map_err(|_| bad("not a registered version".into()))?;
         let reg = mlp_registry::Registry::open(self.project_dir).map_err(|e| bad(e.to_string()))?;
         let version = reg.get(model, v).map_err(|e| bad(e.to_string()))?;
         let ts = version.training_set.ok_or_else(|| {
@@ -284,11 +289,17 @@ impl<'a> Inputs<'a> {
         match self.baseline {
             Baseline::Training => {
                 let (sha, file) = self.training_set()?;
-                let what = format!("the training set {} ({})", &sha[..sha.len().min(12)], file.display());
+                let what = format!(
+                    "the training set {} ({})",
+                    &sha[..sha.len().min(12)],
+                    file.display()
+                );
                 window::read_file_column(&self.conn, &file, &what, c, ty)
             }
             Baseline::Previous { window_ms } => {
-                let len = i64::try_from(*window_ms).unwrap_or(i64::MAX).saturating_mul(1000);
+                let len = i64::try_from(*window_ms)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1000);
                 let span = Span {
                     start_us: self.span.start_us.saturating_sub(len),
                     end_us: self.span.start_us,
@@ -296,7 +307,11 @@ impl<'a> Inputs<'a> {
                 let cols = [(c.clone(), ty)];
                 let rows =
                     window::read_rows(&self.conn, self.project_dir, self.deployment, span, &cols)?;
-                Ok(rows.columns.into_iter().next().unwrap_or(Values::Numeric(Vec::new())))
+                Ok(rows
+                    .columns
+                    .into_iter()
+                    .next()
+                    .unwrap_or(Values::Numeric(Vec::new())))
             }
             Baseline::File { path } => {
                 let file = self.project_dir.join(path);
@@ -340,10 +355,19 @@ impl<'a> Inputs<'a> {
         let bare_drift = matches!(&check.expr, IrExpr::Call { func, .. } if func == "drift");
         let got = self.eval(&check.expr, &mut seen);
         let threshold = threshold_of(&check.expr).or_else(|| {
-            bare_drift.then(|| seen.details["threshold"].as_f64()).flatten()
+            bare_drift
+                .then(|| seen.details["threshold"].as_f64())
+                .flatten()
         });
         let (outcome, message) = match got {
-            Ok(V::Bool(b)) => (if b != bare_drift { Outcome::Pass } else { Outcome::Fail }, None),
+            Ok(V::Bool(b)) => (
+                if b != bare_drift {
+                    Outcome::Pass
+                } else {
+                    Outcome::Fail
+                },
+                None,
+            ),
             Ok(V::Num(_)) => (
                 Outcome::Error,
                 Some("the check is a number, not a condition".into()),
@@ -411,35 +435,53 @@ impl<'a> Inputs<'a> {
                 super::compute::service(m, req, window_s, seen)?
             }
             Needs::Window => {
-                let c = args.first().and_then(column_of).ok_or_else(|| Stop::Error("no column".into()))?;
+                let c = args
+                    .first()
+                    .and_then(column_of)
+                    .ok_or_else(|| Stop::Error("no column".into()))?;
                 seen.column.get_or_insert_with(|| c.spec_name());
                 let w = self.window_column(&c)?;
                 super::compute::window(m, w, seen)?
             }
             Needs::Distribution => {
-                let c = args.first().and_then(column_of).ok_or_else(|| Stop::Error("no column".into()))?;
+                let c = args
+                    .first()
+                    .and_then(column_of)
+                    .ok_or_else(|| Stop::Error("no column".into()))?;
                 seen.column.get_or_insert_with(|| c.spec_name());
                 let w = self.window_column(&c)?.clone();
                 let b = self.baseline_column(&c)?;
                 super::compute::distribution(m, b, &w, seen)?
             }
             Needs::Labels => {
-                let c = args.first().and_then(column_of).ok_or_else(|| Stop::Error("no score column".into()))?;
+                let c = args
+                    .first()
+                    .and_then(column_of)
+                    .ok_or_else(|| Stop::Error("no score column".into()))?;
                 let label = match args.get(1) {
                     Some(IrExpr::Label { name }) => name.clone(),
-                    _ => return Err(Stop::Error("the second argument must be `labels.COLUMN`".into())),
+                    _ => {
+                        return Err(Stop::Error(
+                            "the second argument must be `labels.COLUMN`".into(),
+                        ))
+                    }
                 };
                 let threshold = match args.get(2) {
                     Some(IrExpr::Literal { value }) => match literal(value)? {
                         V::Num(t) => t,
-                        V::Bool(_) => return Err(Stop::Error("the threshold must be a number".into())),
+                        V::Bool(_) => {
+                            return Err(Stop::Error("the threshold must be a number".into()))
+                        }
                     },
                     _ => 0.5,
                 };
-                seen.column.get_or_insert_with(|| format!("{}, labels.{label}", c.spec_name()));
+                seen.column
+                    .get_or_insert_with(|| format!("{}, labels.{label}", c.spec_name()));
                 let scores = match self.window_column(&c)? {
                     Values::Numeric(v) => v.clone(),
-                    Values::Categorical(_) => return Err(Stop::Error(format!("{} is not numeric", c.spec_name()))),
+                    Values::Categorical(_) => {
+                        return Err(Stop::Error(format!("{} is not numeric", c.spec_name())))
+                    }
                 };
                 let labels = self.labels_for(&label)?;
                 super::compute::quality(m, &scores, &labels, threshold, seen)?
@@ -489,7 +531,11 @@ fn binary(op: &str, l: V, r: V) -> Result<V, Stop> {
             "/" => V::Num(a / b),
             _ => return Err(Stop::Error(format!("`{op}` does not apply to numbers"))),
         },
-        _ => return Err(Stop::Error(format!("`{op}` does not apply to these values"))),
+        _ => {
+            return Err(Stop::Error(format!(
+                "`{op}` does not apply to these values"
+            )))
+        }
     })
 }
 

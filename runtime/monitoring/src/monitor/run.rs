@@ -105,7 +105,12 @@ pub fn now_us() -> i64 {
 
 /// Evaluates monitor `name` of the applied `plan` for the window ending at `at_us`, stores it
 /// and notifies.
-pub fn run_monitor(plan: &Plan, project_dir: &Path, name: &str, at_us: i64) -> Result<MonitorRun, RunError> {
+pub fn run_monitor(
+    plan: &Plan,
+    project_dir: &Path,
+    name: &str,
+    at_us: i64,
+) -> Result<MonitorRun, RunError> {
     let Some(Spec::Monitor {
         on,
         window_ms,
@@ -113,17 +118,34 @@ pub fn run_monitor(plan: &Plan, project_dir: &Path, name: &str, at_us: i64) -> R
         labels,
         checks,
         alerts,
+        for_evaluations,
         ..
-    }) = plan.resources().find(|r| r.name == name && matches!(r.spec, Spec::Monitor { .. })).map(|r| &r.spec)
+    }) = plan
+        .resources()
+        .find(|r| r.name == name && matches!(r.spec, Spec::Monitor { .. }))
+        .map(|r| &r.spec)
     else {
-        return Err(RunError::Unknown(name.to_string(), monitors(plan).join(", ")));
+        return Err(RunError::Unknown(
+            name.to_string(),
+            monitors(plan).join(", "),
+        ));
     };
-    let len_us = i64::try_from(*window_ms).unwrap_or(i64::MAX / 2).saturating_mul(1000);
+    let len_us = i64::try_from(*window_ms)
+        .unwrap_or(i64::MAX / 2)
+        .saturating_mul(1000);
     let span = Span {
         start_us: at_us.saturating_sub(len_us),
         end_us: at_us,
     };
-    let mut inputs = Inputs::load(plan, project_dir, on, span, baseline, labels.as_deref(), checks)?;
+    let mut inputs = Inputs::load(
+        plan,
+        project_dir,
+        on,
+        span,
+        baseline,
+        labels.as_deref(),
+        checks,
+    )?;
     let results: Vec<CheckResult> = checks
         .iter()
         .enumerate()
@@ -137,7 +159,8 @@ pub fn run_monitor(plan: &Plan, project_dir: &Path, name: &str, at_us: i64) -> R
     let mut runs = Vec::new();
     for r in results {
         let prev = history.alert(name, r.index)?;
-        let (a, n) = alert::step(prev.as_ref(), name, &r, at_us, 1);
+        let for_n = u32::try_from(*for_evaluations).unwrap_or(u32::MAX);
+        let (a, n) = alert::step(prev.as_ref(), name, &r, at_us, for_n);
         history.record(&Entry {
             monitor: name.to_string(),
             deployment: on.clone(),
@@ -149,7 +172,10 @@ pub fn run_monitor(plan: &Plan, project_dir: &Path, name: &str, at_us: i64) -> R
             alert_state: a.state,
             result: r.clone(),
         })?;
-        runs.push(CheckRun { result: r, alert: a.state });
+        runs.push(CheckRun {
+            result: r,
+            alert: a.state,
+        });
         stepped.push((a, n));
     }
     let notifications = notify(&history, name, on, alerts, &mut stepped, at_us)?;
@@ -161,7 +187,11 @@ pub fn run_monitor(plan: &Plan, project_dir: &Path, name: &str, at_us: i64) -> R
         deployment: on.clone(),
         window_start: alert::rfc3339(span.start_us),
         window_end: alert::rfc3339(span.end_us),
-        requests: inputs.requests.as_ref().ok().map(|r| r.latency_ms.len() as u64),
+        requests: inputs
+            .requests
+            .as_ref()
+            .ok()
+            .map(|r| r.latency_ms.len() as u64),
         baseline: baseline_id,
         model_version,
         checks: runs,

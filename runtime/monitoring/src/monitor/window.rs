@@ -66,7 +66,9 @@ impl ColumnRef {
             ColumnRef::Feature { view, feature } => {
                 vec![format!("{view}.{feature}"), format!("{view}__{feature}")]
             }
-            ColumnRef::Request { request, field } => vec![format!("{request}.{field}"), field.clone()],
+            ColumnRef::Request { request, field } => {
+                vec![format!("{request}.{field}"), field.clone()]
+            }
             ColumnRef::Output { name } => vec![name.clone()],
         }
     }
@@ -192,7 +194,9 @@ fn log_files(project_dir: &Path) -> Result<String, ReadError> {
             .map(|e| e.path())
             .filter(|p| {
                 p.extension().is_some_and(|x| x == "parquet")
-                    && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
             })
             .map(|p| lit(&p.to_string_lossy()))
             .collect(),
@@ -202,7 +206,10 @@ fn log_files(project_dir: &Path) -> Result<String, ReadError> {
         return Err(ReadError::NoLog(dir));
     }
     files.sort();
-    Ok(format!("read_parquet([{}], union_by_name = true)", files.join(", ")))
+    Ok(format!(
+        "read_parquet([{}], union_by_name = true)",
+        files.join(", ")
+    ))
 }
 
 /// The filter selecting deployment `d`'s records in `span`.
@@ -287,7 +294,11 @@ pub fn read_rows(
         .enumerate()
         .map(|(i, (c, ty))| format!("{} AS c{i}", list_sql(c, *ty)))
         .collect();
-    let first = if columns.is_empty() { "[]".to_string() } else { "c0".to_string() };
+    let first = if columns.is_empty() {
+        "[]".to_string()
+    } else {
+        "c0".to_string()
+    };
     let unnests: Vec<String> = (0..columns.len()).map(|i| format!("c{i}[i + 1]")).collect();
     let sql = format!(
         "WITH r AS (SELECT request_id, rows, {lists} FROM {from} WHERE {span} AND coalesce(sampled, true) AND coalesce(status, 200) = 200)
@@ -300,10 +311,7 @@ pub fn read_rows(
     let mut out = Rows {
         request_id: Vec::new(),
         row: Vec::new(),
-        columns: columns
-            .iter()
-            .map(|(_, ty)| empty_values(*ty))
-            .collect(),
+        columns: columns.iter().map(|(_, ty)| empty_values(*ty)).collect(),
     };
     let mut q = stmt.query([])?;
     while let Some(r) = q.next()? {
@@ -364,9 +372,11 @@ pub fn file_columns(
 
 fn numeric_duckdb(t: &str) -> bool {
     let t = t.to_ascii_uppercase();
-    ["INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "BOOLEAN", "NUMERIC"]
-        .iter()
-        .any(|k| t.contains(k))
+    [
+        "INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "BOOLEAN", "NUMERIC",
+    ]
+    .iter()
+    .any(|k| t.contains(k))
 }
 
 /// Column `c` of type `ty` from a baseline file (`what` names it in errors).
@@ -386,8 +396,16 @@ pub fn read_file_column(
     else {
         return Err(ReadError::NoColumn {
             what: what.to_string(),
-            name: names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or "),
-            columns: cols.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", "),
+            name: names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            columns: cols
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         });
     };
     if is_numeric(ty) != numeric_duckdb(&found) {
@@ -425,7 +443,12 @@ pub fn read_labels(
     let cols = file_columns(conn, &from)?;
     let has = |n: &str| cols.iter().any(|(c, _)| c == n);
     let what = format!("labels file `{}`", path.display());
-    let listing = || cols.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ");
+    let listing = || {
+        cols.iter()
+            .map(|(c, _)| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if !has("request_id") {
         return Err(ReadError::NoColumn {
             what,
@@ -442,10 +465,17 @@ pub fn read_labels(
             });
         }
     }
-    let row = if has("row") { "CAST(\"row\" AS BIGINT)" } else { "0" };
+    let row = if has("row") {
+        "CAST(\"row\" AS BIGINT)"
+    } else {
+        "0"
+    };
     let mut vals = String::new();
     for n in names {
-        let ty = cols.iter().find(|(c, _)| c == n).map_or("", |(_, t)| t.as_str());
+        let ty = cols
+            .iter()
+            .find(|(c, _)| c == n)
+            .map_or("", |(_, t)| t.as_str());
         if !numeric_duckdb(ty) {
             return Err(ReadError::WrongType {
                 what,
