@@ -4,8 +4,9 @@
 # and applies it, shows a feature's lineage, materializes the online store, builds a
 # point-in-time training set, looks features up online, checks for skew, runs the training
 # pipeline (PyTorch from the venv, registration, gate), shows the registered model, promotes
-# it to production, serves it and prints a prediction. Later components (monitoring,
-# suggestions) extend it.
+# it to production, serves it and prints a prediction, sends some traffic with labels arriving
+# later, and evaluates the example's monitor (drift against the training set, AUC, latency,
+# errors) with its status. Later components (suggestions) extend it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MLP_ROOT"
@@ -73,9 +74,38 @@ answer="$(curl -sS -H 'content-type: application/json' -d "$body" -w '\n%{http_c
 code="${answer##*$'\n'}"
 echo "<== HTTP $code ${answer%$'\n'*}"
 [ "$code" = 200 ] || { echo "error: the prediction failed" >&2; cat "$serve_log" >&2; exit 1; }
+
+# Some traffic for the monitor: 120 checkouts (seeded), and the feedback that arrives later:
+# a label per answered request id (here: fraud when the amount is large).
+echo "==> 120 more predictions, and their labels in examples/fraud/data/feedback.csv"
+RANDOM=7
+feedback=examples/fraud/data/feedback.csv
+echo "request_id,is_fraud" > "$feedback"
+countries=(DE FR NL US GB)
+for i in $(seq 1 120); do
+  user=$((RANDOM % 500 + 1)); amount=$((RANDOM % 300 + 5)).$((RANDOM % 100))
+  country=${countries[$((RANDOM % 5))]}; merchant=$((RANDOM % 200 + 1))
+  body="{\"entities\": {\"user_id\": $user}, \"request\": {\"amount\": $amount, \"country\": \"$country\", \"merchant_id\": $merchant}}"
+  id="$(curl -sS -H 'content-type: application/json' -d "$body" "$base/v1/deployments/fraud_api/predict" | grep -o '"request_id":"[^"]*"' | cut -d'"' -f4)"
+  [ -n "$id" ] || { echo "error: prediction $i failed" >&2; cat "$serve_log" >&2; exit 1; }
+  if [ "${amount%.*}" -gt 250 ]; then echo "$id,true"; else echo "$id,false"; fi >> "$feedback"
+done
 echo "==> stopping the server (SIGTERM: requests in flight finish, the prediction log flushes)"
 trap - EXIT
 stop_server
+
+# The monitor of examples/fraud/serving.mlp, once (mlpc serve runs it every hour). Exit 3
+# means a check failed (the demo's random amounts are not the training set's), 4 no data;
+# both are answers, only 1 (an error) stops the demo.
+echo "==> mlpc monitor run examples/fraud"
+set +e
+"$MLPC" monitor run examples/fraud
+monitor_code=$?
+set -e
+echo "    (exit $monitor_code: 0 all checks pass, 3 a check fails, 4 no data, 1 error)"
+[ "$monitor_code" != 1 ] || { echo "error: the monitor could not be evaluated" >&2; exit 1; }
+echo "==> mlpc monitor status examples/fraud"
+"$MLPC" monitor status examples/fraud
 
 cat <<NEXT
 
@@ -84,5 +114,7 @@ The demo is done. What to try next ($MLPC is mlpc):
   mlpc lineage checkout_derived.amount_vs_avg --dir examples/fraud
   mlpc plan examples/fraud                         after editing examples/fraud/*.mlp
   mlpc explain E0101                               what a diagnostic code means
+  mlpc monitor history examples/fraud fraud_health past evaluations of the monitor
+  mlpc drift --reference A.parquet --current B.parquet   drift between two files
   docs/serving.md and specs/language.md            the HTTP API and the language
 NEXT

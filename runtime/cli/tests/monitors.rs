@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 /// The window of the test's monitor: each phase of traffic fits in it, and the next phase
 /// starts a full window after the last one ended, so that each window holds one phase.
-const WINDOW: Duration = Duration::from_secs(2);
+const WINDOW: Duration = Duration::from_secs(6);
 
 /// A webhook receiver on a free loopback port: every POST body arrives on the channel.
 fn receiver() -> (String, mpsc::Receiver<Value>) {
