@@ -403,11 +403,14 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
         .send_json(json!({"entities": {"user_id": 3}, "request": {"amount": 5.0, "country": "DE", "merchant_id": 1}}))
         .map(|r| r.status().as_u16());
     assert_eq!(bad.ok(), Some(400));
+    // A refused request is recorded too (status, error, latency; no payload).
+    let (s, v) = call("POST", &url, Some(json!({"entities": {"user_id": 3}, "oops": 1})));
+    assert_eq!(s, 400, "{v}");
     assert_eq!(server.terminate(), Some(0));
 
     let run = |p: &Path| -> (i32, Value) {
         let out = Command::new(mlpc_bin())
-            .args(["monitor", "run", ".", "--format", "json"])
+            .args(["monitor", "run", ".", "quality", "--format", "json"])
             .current_dir(p)
             .output()
             .unwrap_or_else(|e| panic!("{e}"));
@@ -427,6 +430,7 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
         "{early}"
     );
     assert_eq!(early[0]["checks"][0]["labelled_rows"], 20, "{early}");
+    assert_eq!(early[0]["requests"], 120 + 2, "{early}");
 
     // 90 of the 120 labelled: the metrics over exactly those joined rows.
     write_labels(p, &labels[..90]);

@@ -232,7 +232,7 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
         let glob = format!("{}/*.parquet", log.display());
         let rows = conn
-            .query_row(&format!("SELECT count(*) FROM read_parquet('{glob}') WHERE consumer = 'checkout_service' AND model_version = 'fraud_scorer@1'"), [], |r| r.get::<_, i64>(0))
+            .query_row(&format!("SELECT count(*) FROM read_parquet('{glob}') WHERE consumer = 'checkout_service' AND model_version = 'fraud_scorer@1' AND status = 200 AND sampled"), [], |r| r.get::<_, i64>(0))
             .unwrap_or(0);
         let left = deadline.saturating_duration_since(Instant::now());
         if rows >= 2 || files.recv_timeout(left).is_err() {
