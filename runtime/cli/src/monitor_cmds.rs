@@ -34,10 +34,10 @@ pub struct RunArgs {
     /// The evaluation time, the end of the window (RFC 3339, e.g. 2026-11-30T12:00:00Z).
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
-    /// A table for people, or JSON (an array of runs; `--schema` prints its JSON Schema).
+    /// A table for people, or JSON (an array of runs, specs/monitor-run.schema.json).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-    /// Print the JSON Schema of one run (specs/monitor-run.schema.json) and exit.
+    /// Print the JSON Schema of the output (specs/monitor-run.schema.json) and exit.
     #[arg(long)]
     schema: bool,
 }
@@ -51,13 +51,16 @@ pub struct StatusArgs {
     /// A table for people, or JSON (an array of alerts, specs/monitor-status.schema.json).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Print the JSON Schema of the output (specs/monitor-status.schema.json) and exit.
+    #[arg(long)]
+    schema: bool,
 }
 
 /// `mlpc monitor history`.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// `[DIR] NAME`: the project folder (default `.`) and the monitor.
-    #[arg(value_name = "[DIR] NAME", num_args = 1..=2, required = true)]
+    #[arg(value_name = "[DIR] NAME", num_args = 1..=2, required_unless_present = "schema")]
     args: Vec<String>,
     /// Only evaluations whose window ends at or after this time (RFC 3339) or this long
     /// ago (`24h`, `7d`).
@@ -66,14 +69,33 @@ pub struct HistoryArgs {
     /// A table for people, or JSON (an array, specs/monitor-history.schema.json).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Print the JSON Schema of the output (specs/monitor-history.schema.json) and exit.
+    #[arg(long)]
+    schema: bool,
 }
 
 /// Runs `mlpc monitor ...`.
 pub fn run(cmd: &MonitorCommand) -> ExitCode {
     match cmd {
+        MonitorCommand::Run(a) if a.schema => print_schema::<Vec<MonitorRun>>("monitor-run"),
+        MonitorCommand::Status(a) if a.schema => print_schema::<Vec<Alert>>("monitor-status"),
+        MonitorCommand::History(a) if a.schema => print_schema::<Vec<Entry>>("monitor-history"),
         MonitorCommand::Run(a) => run_cmd(a),
         MonitorCommand::Status(a) => status(&a.dir, a.format),
         MonitorCommand::History(a) => history(a),
+    }
+}
+
+/// Prints the JSON Schema of `T` with the `$id` of `specs/NAME.schema.json`.
+fn print_schema<T: schemars::JsonSchema>(name: &str) -> ExitCode {
+    let mut schema = schemars::schema_for!(T);
+    schema.insert(
+        "$id".into(),
+        format!("https://mlp.dev/specs/{name}.schema.json").into(),
+    );
+    match print_json(serde_json::to_string_pretty(&schema.to_value())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(c) => c,
     }
 }
 
@@ -99,15 +121,6 @@ fn parse_time(s: &str, ago_ok: bool) -> Result<i64, String> {
 }
 
 fn run_cmd(a: &RunArgs) -> ExitCode {
-    if a.schema {
-        let mut schema =
-            serde_json::to_value(schemars::schema_for!(MonitorRun)).unwrap_or_default();
-        schema["$id"] = "https://mlp.dev/specs/monitor-run.schema.json".into();
-        return match print_json(serde_json::to_string_pretty(&schema)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(c) => c,
-        };
-    }
     // `[DIR] [NAME...]`: the first argument is the folder when it is one.
     let (dir, names) = split_dir(&a.args, 0, usize::MAX);
     let dir = dir.as_path();

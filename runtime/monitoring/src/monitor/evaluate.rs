@@ -262,6 +262,19 @@ impl<'a> Inputs<'a> {
     fn window_column(&self, c: &ColumnRef) -> Result<&Values, Stop> {
         let rows = self.rows.as_ref().map_err(|e| Stop::from(e.clone()))?;
         let i = self.columns.iter().position(|(k, _)| k == c).unwrap_or(0);
+        if !rows.row.is_empty() && !rows.logged.get(i).copied().unwrap_or(true) {
+            return Err(Stop::Error(format!(
+                "the prediction log of `{}` has no column {} in this window (a model input, request field or output it does not log)",
+                self.deployment,
+                c.spec_name()
+            )));
+        }
+        if rows.row.is_empty() {
+            return Err(Stop::NoData(format!(
+                "no logged row of `{}` in the window",
+                self.deployment
+            )));
+        }
         rows.columns
             .get(i)
             .ok_or_else(|| Stop::Error(format!("column {} was not read", c.spec_name())))

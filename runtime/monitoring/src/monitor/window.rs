@@ -133,6 +133,9 @@ pub struct Rows {
     pub row: Vec<i64>,
     /// The columns asked for, in order.
     pub columns: Vec<Values>,
+    /// For each column, whether any sampled request of the window logged it at all (a
+    /// column the log lacks is an error, a logged column that is all null is "no data").
+    pub logged: Vec<bool>,
 }
 
 /// Why something could not be read.
@@ -300,18 +303,23 @@ pub fn read_rows(
         "c0".to_string()
     };
     let unnests: Vec<String> = (0..columns.len()).map(|i| format!("c{i}[i + 1]")).collect();
+    let filter = format!(
+        "{} AND coalesce(sampled, true) AND coalesce(status, 200) = 200",
+        in_span(d, span)
+    );
     let sql = format!(
-        "WITH r AS (SELECT request_id, rows, {lists} FROM {from} WHERE {span} AND coalesce(sampled, true) AND coalesce(status, 200) = 200)
+        "WITH r AS (SELECT request_id, rows, {lists} FROM {from} WHERE {filter})
          SELECT request_id, i{more} FROM (SELECT *, unnest(range(CAST(coalesce(rows, len({first}), 1) AS BIGINT))) AS i FROM r)",
         lists = if lists.is_empty() { "1 AS none".into() } else { lists.join(", ") },
-        span = in_span(d, span),
         more = unnests.iter().map(|u| format!(", {u}")).collect::<String>(),
     );
+    let logged = logged_keys(conn, &from, &filter, columns)?;
     let mut stmt = conn.prepare(&sql)?;
     let mut out = Rows {
         request_id: Vec::new(),
         row: Vec::new(),
         columns: columns.iter().map(|(_, ty)| empty_values(*ty)).collect(),
+        logged,
     };
     let mut q = stmt.query([])?;
     while let Some(r) = q.next()? {
@@ -319,6 +327,38 @@ pub fn read_rows(
         out.row.push(r.get(1)?);
         for (j, v) in out.columns.iter_mut().enumerate() {
             push_value(v, r, j + 2)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Whether each column's key appears in any record selected by `filter`.
+fn logged_keys(
+    conn: &duckdb::Connection,
+    from: &str,
+    filter: &str,
+    columns: &[(ColumnRef, Type)],
+) -> Result<Vec<bool>, ReadError> {
+    if columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let counts: Vec<String> = columns
+        .iter()
+        .map(|(c, _)| {
+            let (col, key) = c.log_place();
+            format!(
+                "count(*) FILTER (WHERE json_exists({col}, {}))",
+                lit(&format!("$.\"{key}\""))
+            )
+        })
+        .collect();
+    let sql = format!("SELECT {} FROM {from} WHERE {filter}", counts.join(", "));
+    let mut stmt = conn.prepare(&sql)?;
+    let mut q = stmt.query([])?;
+    let mut out = vec![false; columns.len()];
+    if let Some(r) = q.next()? {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = r.get::<_, i64>(i)? > 0;
         }
     }
     Ok(out)
