@@ -1,21 +1,22 @@
 //! Entry points of the drift tests for whole columns, with exactly the results of
 //! [`crate::drift_numeric`] and [`crate::drift_categorical`] but cheaper inputs.
 //!
-//! - Numeric columns are sorted once, by a radix sort on the bits of the values in
-//!   [`f64::total_cmp`] order, and then given to [`crate::drift_numeric`] itself: the tests sort
-//!   their inputs again, and on sorted input that sort is a linear pass. The verdict is the
-//!   verdict of the unsorted column by construction (the metrics depend on the values, not on
-//!   their order).
+//! - Numeric columns come cleaned and sorted once: NaN and infinities dropped, `-0.0` read as
+//!   `0.0` (what the tests' own cleaning does), sorted once as integers whose order is the values'
+//!   ([`clean_key`], [`sort_keys`]). [`drift_numeric_clean`] then chooses the method and
+//!   computes the distance on those slices without the tests' copies, concatenation and
+//!   sorts; references of at most 1000 values go to [`crate::drift_numeric`] itself.
 //! - Categorical columns come as counts per category ([`CategoryCounts`], a `GROUP BY` in the
 //!   reader) instead of one string per row; [`drift_categorical_counts`] computes what
-//!   [`crate::drift_categorical`] computes on the expanded rows (a property test compares
-//!   them bit for bit).
+//!   [`crate::drift_categorical`] computes on the expanded rows.
 //!
-//! Both also give the test's statistic (KS's D, chi-square's X², the Z-test's z), which
+//! Property tests (`tests/fastpath.rs`) compare both with the definitions bit for bit. Both
+//! also give the test's statistic (KS's D, chi-square's X², the Z-test's z), which
 //! [`crate::Drift`] leaves out.
 
 use std::collections::BTreeMap;
 
+use crate::distance::w1_sorted;
 use crate::drift::{Drift, DriftMethod};
 use crate::stattests::{chi2_from_counts, chi2_numeric, ks, proportions_z_test};
 
@@ -25,12 +26,6 @@ const LARGE_REFERENCE: u64 = 1000;
 const P_VALUE_THRESHOLD: f64 = 0.05;
 /// The distance at or above which a distance reports drift (as in [`crate::drift`]).
 const DISTANCE_THRESHOLD: f64 = 0.1;
-/// Below this many values the standard library's sort is faster than the radix sort.
-const RADIX_MIN: usize = 1 << 12;
-/// Bits per radix digit: 2048 buckets, six passes over 64 bits.
-const DIGIT_BITS: u32 = 11;
-/// The number of radix passes.
-const PASSES: usize = 64_usize.div_ceil(DIGIT_BITS as usize);
 
 /// The count of each category on one side of a categorical column (nulls left out).
 pub type CategoryCounts = BTreeMap<String, u64>;
@@ -64,41 +59,23 @@ pub fn from_total_order_key(key: u64) -> f64 {
     }
 }
 
-/// Sorts keys in ascending order: a least-significant-digit radix sort with 11-bit digits
-/// that skips the digits all keys share (the exponent's high bits, mostly), so a few passes
-/// over the data; the standard sort for small inputs.
-pub fn sort_keys(keys: &mut Vec<u64>) {
-    let n = keys.len();
-    if n < RADIX_MIN {
-        keys.sort_unstable();
-        return;
-    }
-    let mask = (1u64 << DIGIT_BITS) - 1;
-    let digit = |k: u64, pass: usize| ((k >> (pass as u32 * DIGIT_BITS)) & mask) as usize;
-    let mut counts = vec![[0usize; 1 << DIGIT_BITS]; PASSES];
-    for &k in keys.iter() {
-        for (pass, c) in counts.iter_mut().enumerate() {
-            c[digit(k, pass)] += 1;
-        }
-    }
-    let mut scratch = vec![0u64; n];
-    for (pass, c) in counts.iter().enumerate() {
-        if c.contains(&n) {
-            continue;
-        }
-        let mut next = [0usize; 1 << DIGIT_BITS];
-        let mut sum = 0;
-        for (slot, count) in next.iter_mut().zip(c) {
-            *slot = sum;
-            sum += count;
-        }
-        for &k in keys.iter() {
-            let d = digit(k, pass);
-            scratch[next[d]] = k;
-            next[d] += 1;
-        }
-        std::mem::swap(keys, &mut scratch);
-    }
+/// Sorts keys in ascending order: the standard library's unstable sort on the integers,
+/// faster than on the floats with [`f64::total_cmp`] (and than a radix sort, measured).
+pub fn sort_keys(keys: &mut [u64]) {
+    keys.sort_unstable();
+}
+
+/// The key of a value as the tests clean it: `None` for NaN and infinities, `-0.0` as `0.0`.
+pub fn clean_key(v: f64) -> Option<u64> {
+    v.is_finite().then(|| total_order_key(v + 0.0))
+}
+
+/// The values the tests keep (finite, `-0.0` as `0.0`), sorted: the `clean_sorted` of the
+/// metric functions, by [`sort_keys`].
+pub fn clean_sorted_fast(values: &[f64]) -> Vec<f64> {
+    let mut keys: Vec<u64> = values.iter().filter_map(|v| clean_key(*v)).collect();
+    sort_keys(&mut keys);
+    keys_to_values(keys)
 }
 
 /// The values of sorted keys, in place (no second allocation).
@@ -145,6 +122,69 @@ pub fn drift_numeric_sorted(reference: &[f64], current: &[f64]) -> Option<Tested
         DriftMethod::Wasserstein | DriftMethod::JensenShannon => drift.score,
     };
     Some(Tested { drift, statistic })
+}
+
+/// The number of distinct values of two clean sorted samples together, counted up to
+/// `limit + 1`, and while it is at most `limit`, each value's count on both sides (one bin
+/// per value, in ascending order, as `binning::value_bins`).
+fn distinct_values(r: &[f64], c: &[f64], limit: usize) -> (usize, Vec<(f64, f64)>) {
+    let (mut i, mut j) = (0, 0);
+    let mut bins = Vec::new();
+    let mut distinct = 0;
+    while (i < r.len() || j < c.len()) && distinct <= limit {
+        let x = match (r.get(i), c.get(j)) {
+            (Some(a), Some(b)) => a.min(*b),
+            (Some(a), None) | (None, Some(a)) => *a,
+            (None, None) => break,
+        };
+        let (i0, j0) = (i, j);
+        while r.get(i) == Some(&x) {
+            i += 1;
+        }
+        while c.get(j) == Some(&x) {
+            j += 1;
+        }
+        distinct += 1;
+        bins.push(((i - i0) as f64, (j - j0) as f64));
+    }
+    (distinct, bins)
+}
+
+/// [`crate::drift_numeric`] of two samples already cleaned and sorted (finite, no `-0.0`,
+/// ascending: [`clean_sorted_fast`] or [`clean_key`] and [`sort_keys`]), with the statistic;
+/// `None` when either side is empty. References of more than 1000 values are computed here
+/// without copies (Wasserstein over the sorted samples, or Jensen–Shannon over one bin per
+/// value), smaller ones by [`crate::drift_numeric`].
+pub fn drift_numeric_clean(reference: &[f64], current: &[f64]) -> Option<Tested> {
+    let (r, c) = (reference, current);
+    if r.is_empty() || c.is_empty() {
+        return None;
+    }
+    if (r.len() as u64) <= LARGE_REFERENCE {
+        return drift_numeric_sorted(r, c);
+    }
+    let (distinct, bins) = distinct_values(r, c, 5);
+    let (method, score) = if distinct > 5 {
+        (DriftMethod::Wasserstein, normalised_wasserstein(r, c))
+    } else {
+        (DriftMethod::JensenShannon, js_of_counts(&bins))
+    };
+    Some(Tested {
+        drift: verdict(method, score),
+        statistic: score,
+    })
+}
+
+/// `distance::wasserstein` of clean sorted, non-empty samples.
+fn normalised_wasserstein(r: &[f64], c: &[f64]) -> f64 {
+    let distance = w1_sorted(r, c);
+    if r[0] == r[r.len() - 1] {
+        return if distance == 0.0 { 0.0 } else { f64::INFINITY };
+    }
+    let n = r.len() as f64;
+    let mean = r.iter().sum::<f64>() / n;
+    let std = (r.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    distance / std
 }
 
 /// The verdict of a score under a method's default threshold (as `Drift::new`).

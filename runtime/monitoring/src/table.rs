@@ -1,7 +1,7 @@
 //! The drift report of two files (Parquet or CSV), read with DuckDB one column at a time:
-//! numeric columns as 64-bit floats sorted by a radix sort, categorical columns as counts
+//! numeric columns as 64-bit floats, cleaned and sorted once, categorical columns as counts
 //! per category (`GROUP BY` in DuckDB, no string per row), tested in parallel with the same
-//! functions monitors use ([`crate::fastpath`]). Peak memory is a few copies of one
+//! definitions monitors use ([`crate::fastpath`]). Peak memory is about two copies of one
 //! numeric column per worker; the number of workers is bounded so that it stays under
 //! [`MEMORY_BUDGET`].
 
@@ -14,16 +14,16 @@ use duckdb::Connection;
 use rayon::prelude::*;
 
 use crate::fastpath::{
-    drift_categorical_counts, drift_numeric_sorted, finite_part, keys_to_values, sort_keys,
-    total_order_key, CategoryCounts,
+    clean_key, drift_categorical_counts, drift_numeric_clean, keys_to_values, sort_keys,
+    CategoryCounts,
 };
 use crate::report::{ColumnDrift, ColumnKind, DriftReport, Side, SkippedColumn};
 
 /// The memory the parallel column workers may hold together, in bytes.
 pub const MEMORY_BUDGET: u64 = 1 << 30;
 /// Bytes a numeric column's test holds per row of reference and current together: the
-/// sorted values, the tests' cleaned copies, the merged sample and its sort's scratch.
-const BYTES_PER_ROW: u64 = 8 * 6;
+/// values and DuckDB's result while it is read.
+const BYTES_PER_ROW: u64 = 8 * 2;
 
 /// Why a drift report could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -211,8 +211,9 @@ impl Source {
         }
     }
 
-    /// The non-null values of a numeric column as floats, sorted by [`f64::total_cmp`].
-    fn sorted_values(&self, conn: &Connection, column: &str) -> Result<Vec<f64>, DriftError> {
+    /// The values of a numeric column as the tests keep them (nulls, NaN and infinities
+    /// dropped, `-0.0` as `0.0`), sorted.
+    fn clean_values(&self, conn: &Connection, column: &str) -> Result<Vec<f64>, DriftError> {
         let c = ident(column);
         let sql = format!(
             "SELECT CAST({c} AS DOUBLE) FROM {} WHERE {c} IS NOT NULL",
@@ -229,7 +230,7 @@ impl Source {
                 .as_any()
                 .downcast_ref::<Float64Array>()
                 .ok_or_else(|| self.read_error(column, "DuckDB did not give DOUBLE values"))?;
-            keys.extend(values.values().iter().map(|v| total_order_key(*v)));
+            keys.extend(values.values().iter().filter_map(|v| clean_key(*v)));
         }
         sort_keys(&mut keys);
         Ok(keys_to_values(keys))
@@ -353,10 +354,12 @@ fn test_column(
     let name = &column.name;
     let (counts, tested) = match column.kind {
         ColumnKind::Numeric => {
-            let r = reference.sorted_values(conn, name)?;
-            let c = current.sorted_values(conn, name)?;
-            let counts = (finite_part(&r).len() as u64, finite_part(&c).len() as u64);
-            (counts, drift_numeric_sorted(&r, &c))
+            let r = reference.clean_values(conn, name)?;
+            let c = current.clean_values(conn, name)?;
+            (
+                (r.len() as u64, c.len() as u64),
+                drift_numeric_clean(&r, &c),
+            )
         }
         ColumnKind::Categorical => {
             let r = reference.counts(conn, name)?;

@@ -4,7 +4,8 @@
 //! both sides of the 1000-row switch from tests to distances.
 
 use mlp_monitoring::fastpath::{
-    drift_categorical_counts, drift_numeric_sorted, sort_total_order, CategoryCounts,
+    clean_sorted_fast, drift_categorical_counts, drift_numeric_clean, drift_numeric_sorted,
+    sort_total_order, CategoryCounts,
 };
 use mlp_monitoring::{drift_categorical, drift_numeric, Drift};
 use proptest::prelude::*;
@@ -86,8 +87,13 @@ proptest! {
     #[test]
     fn numeric_fast_path_is_drift_numeric(r in column(), c in column()) {
         let expected = drift_numeric(&r, &c);
-        let fast = drift_numeric_sorted(&sort_total_order(r), &sort_total_order(c));
+        let sorted = drift_numeric_sorted(&sort_total_order(r.clone()), &sort_total_order(c.clone()));
+        prop_assert!(same(sorted.map(|t| t.drift), expected), "{sorted:?} != {expected:?}");
+        let fast = drift_numeric_clean(&clean_sorted_fast(&r), &clean_sorted_fast(&c));
         prop_assert!(same(fast.map(|t| t.drift), expected), "{fast:?} != {expected:?}");
+        if let (Some(a), Some(b)) = (fast, sorted) {
+            prop_assert_eq!(a.statistic.to_bits(), b.statistic.to_bits());
+        }
     }
 
     #[test]
