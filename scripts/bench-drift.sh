@@ -59,7 +59,7 @@ echo "mlpc drift: runs=3 median=${mlp_s} s (${times[*]}), peak RSS ${rss_mb} MB"
   cat "$work/evidently.log" >&2
   exit 1
 }
-evid_s="$("$py" -c 'import json, sys; print(f"{json.load(open(sys.argv[1]))["seconds"]:.2f}")' "$work/evidently.json")"
+evid_s="$("$py" -c 'import json, sys; print("%.2f" % json.load(open(sys.argv[1]))["seconds"])' "$work/evidently.json")"
 echo "Evidently DataDriftPreset: ${evid_s} s"
 echo "mlpc vs Evidently: $(awk "BEGIN { printf \"%.1f\", $evid_s / $mlp_s }")x"
 "$py" scripts/bench_drift.py compare "$work/compared/mlpc.json" "$work/evidently.json"

@@ -132,6 +132,12 @@ pub fn kind_of(source_type: &str) -> Option<ColumnKind> {
     }
 }
 
+/// The first line of DuckDB's message (the rest quotes the SQL, which the user never wrote).
+fn first_line(e: impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    text.lines().next().unwrap_or_default().trim().to_string()
+}
+
 /// `s` as an SQL string literal.
 fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -166,7 +172,8 @@ impl Source {
                 "unknown file type: name it .parquet or .csv (.tsv, .csv.gz)".into(),
             ));
         };
-        let as_format = |e: duckdb::Error| file_error(format!("not readable as {format}: {e}"));
+        let as_format =
+            |e: duckdb::Error| file_error(format!("not readable as {format}: {}", first_line(e)));
         let columns = conn
             .prepare(&format!("DESCRIBE SELECT * FROM {from}"))
             .and_then(|mut s| {
@@ -207,7 +214,7 @@ impl Source {
         DriftError::Read {
             column: column.to_string(),
             path: self.path.clone(),
-            message: e.to_string(),
+            message: first_line(e),
         }
     }
 
