@@ -1,8 +1,10 @@
 //! `mlpc`, the mlp command line: check, fmt, graph, ir, plan, apply, lineage, features,
-//! materialize, run, the registry, explain and stdlib. It links no libtorch: `serve` and
-//! `score` run the serving binary `mlp-serve` (`serving.rs`). Exit codes: 0 success, 1
-//! errors (bad specs and bad arguments alike); see specs/exit-codes.md.
+//! materialize, run, the registry, drift, explain and stdlib. It links no libtorch: `serve`
+//! and `score` run the serving binary `mlp-serve` (`serving.rs`). Exit codes: 0 success, 1
+//! errors (bad specs and bad arguments alike), 3 dataset drift (`drift`); see
+//! specs/exit-codes.md.
 
+mod drift_cmd;
 mod features_cmds;
 mod graph;
 mod monitor_cmds;
@@ -49,9 +51,11 @@ Examples:
                                             apply exactly the changes that were shown
   mlpc graph examples/fraud --format mermaid
   mlpc explain E0101                        what a diagnostic means and how to fix it
+  mlpc drift --reference ref.parquet --current cur.parquet
+                                            drift per column and for the dataset
 
 Exit codes: 0 success, 1 errors (in the specs or the arguments); `plan
---detailed-exitcode` exits 2 when there are changes.
+--detailed-exitcode` exits 2 when there are changes; `drift` exits 3 on dataset drift.
 Reference: specs/language.md; diagnostics: specs/error-codes.md.";
 
 #[derive(Subcommand, Debug)]
@@ -185,6 +189,14 @@ enum Command {
     /// Upstream: sources, views and features it is computed from. Downstream: on-demand
     /// features, models, pipelines, deployments, monitors and consumers that it reaches.
     Lineage(state_cmds::LineageArgs),
+    /// Compare a current file with a reference: drift per column and for the dataset.
+    ///
+    /// Parquet or CSV. Per column: its type (numeric or categorical), the test Evidently 0.7
+    /// would choose (KS, chi-square, Z-test, Wasserstein, Jensen-Shannon), the statistic,
+    /// the p-value or distance, the threshold and the verdict; then the share of drifted
+    /// columns, the dataset drifting at 50% or more. Exits 0 without dataset drift, 3 with
+    /// it, 1 on errors. The definitions: docs/monitoring.md.
+    Drift(drift_cmd::DriftArgs),
     /// Explain a diagnostic code, e.g. `mlpc explain E0101`.
     ///
     /// Prints what the diagnostic means, an example of the mistake and how to fix it
@@ -249,6 +261,7 @@ fn main() -> ExitCode {
         Command::Monitor(cmd) => monitor_cmds::run(&cmd),
         // Checked here (help and errors are mlpc's), run by the serving binary.
         Command::Serve(_) | Command::Score(_) => serving::exec_serving(),
+        Command::Drift(args) => drift_cmd::drift(&args),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);

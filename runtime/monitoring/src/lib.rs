@@ -17,11 +17,14 @@ pub mod binning;
 pub mod data;
 pub mod distance;
 pub mod drift;
+pub mod fastpath;
 pub mod ksdist;
 pub mod labels;
 pub mod monitor;
+pub mod report;
 pub mod service;
 pub mod stattests;
+pub mod table;
 
 pub use binning::PSI_EPSILON;
 pub use data::{mean, null_share, row_count};
