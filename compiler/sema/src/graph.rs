@@ -403,6 +403,16 @@ impl<'a> Checker<'a> {
                     .help("compare it with a threshold, e.g. `check psi(view.feature) < 0.2`"),
                 );
             }
+            if let Some(name) = bare_value(&ir) {
+                self.diags.push(
+                    Diagnostic::new(
+                        "E0216",
+                        format!("`{name}` is a value of each logged row; a check compares metrics of the window"),
+                    )
+                    .label(c.span, "a logged value outside a metric")
+                    .help(format!("wrap it in a metric, e.g. `mean({name})`, `null_share({name})` or `psi({name})`")),
+                );
+            }
             for (r, _) in found.refs {
                 if let InputRef::Feature { view, feature } = r {
                     deps.push((feature_id(&view, &feature), EdgeKind::Monitors));
@@ -595,4 +605,18 @@ fn mlp_syntax_text(map: &mlp_diagnostics::SourceMap, span: Span) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The first logged value (feature, request field, output, label) a check uses outside a
+/// metric call, as written; metrics' arguments are not looked into.
+fn bare_value(e: &IrExpr) -> Option<String> {
+    match e {
+        IrExpr::Feature { view, feature } => Some(format!("{view}.{feature}")),
+        IrExpr::Request { request, field } => Some(format!("{request}.{field}")),
+        IrExpr::Output { name } => Some(name.clone()),
+        IrExpr::Label { name } => Some(format!("labels.{name}")),
+        IrExpr::Unary { expr, .. } => bare_value(expr),
+        IrExpr::Binary { lhs, rhs, .. } => bare_value(lhs).or_else(|| bare_value(rhs)),
+        _ => None,
+    }
 }

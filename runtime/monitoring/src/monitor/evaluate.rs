@@ -431,8 +431,7 @@ impl<'a> Inputs<'a> {
                 binary(binop, l, r)
             }
             other => Err(Stop::Error(format!(
-                "a check compares metrics; `{}` is not one",
-                serde_json::to_string(other).unwrap_or_default()
+                "a check compares metrics; {other:?} is not one"
             ))),
         }
     }

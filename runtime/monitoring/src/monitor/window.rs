@@ -549,3 +549,100 @@ pub fn read_labels(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, select: &str) {
+        let d = dir.join(".mlp/predictions");
+        std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
+        let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let file = d.join(name).display().to_string();
+        conn.execute_batch(&format!("COPY ({select}) TO '{file}' (FORMAT parquet)"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// A log written before records had a status (outputs as scalars for single rows) and one
+    /// written after, read together: every request counted, batch rows unnested, errors and
+    /// unsampled requests kept out of the rows.
+    #[test]
+    fn old_and_new_log_files_read_together() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = dir.path();
+        write(p, "part-1-1-000001.parquet",
+            "SELECT 'a' AS request_id, make_timestamp(1000) AS time, 'd' AS deployment, 'm@1' AS model_version,
+                    '{\"x\":[1.5]}'::JSON AS request, '{\"score\":0.25}'::JSON AS outputs, 2.0 AS latency_ms");
+        write(p, "part-2-1-000002.parquet",
+            "SELECT * FROM (VALUES
+               ('b', make_timestamp(2000), 'd', 'm@2', 200::USMALLINT, NULL, 2::UINTEGER, true,
+                '{\"x\":[2.5, null]}'::JSON, '{\"score\":[0.5, 0.75]}'::JSON, 4.0),
+               ('c', make_timestamp(3000), 'd', 'm@2', 503::USMALLINT, 'down', NULL, false, NULL, NULL, 1.0),
+               ('e', make_timestamp(3500), 'd', 'm@2', 200::USMALLINT, NULL, 1::UINTEGER, false, NULL, NULL, 3.0),
+               ('f', make_timestamp(9000), 'd', 'm@2', 200::USMALLINT, NULL, 1::UINTEGER, true,
+                '{\"x\":[9.0]}'::JSON, '{\"score\":[0.9]}'::JSON, 3.0),
+               ('g', make_timestamp(2500), 'other', 'n@1', 200::USMALLINT, NULL, 1::UINTEGER, true,
+                '{\"x\":[7.0]}'::JSON, '{\"score\":[0.1]}'::JSON, 3.0))
+             t(request_id, time, deployment, model_version, status, error, rows, sampled, request, outputs, latency_ms)");
+        let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let span = Span {
+            start_us: 0,
+            end_us: 5000,
+        };
+        let req = read_requests(&conn, p, "d", span).unwrap_or_else(|e| panic!("{e}"));
+        let mut lat = req.latency_ms.clone();
+        lat.sort_by(f64::total_cmp);
+        assert_eq!(lat, [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(req.failed.iter().filter(|f| **f).count(), 1);
+        assert_eq!(req.rows, 1 + 2 + 1);
+        assert_eq!(req.model_version.as_deref(), Some("m@2"));
+        let x = ColumnRef::Request {
+            request: "r".into(),
+            field: "x".into(),
+        };
+        let score = ColumnRef::Output {
+            name: "score".into(),
+        };
+        let rows = read_rows(
+            &conn,
+            p,
+            "d",
+            span,
+            &[(x, Type::Float), (score, Type::Float)],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut got: Vec<(String, i64, Option<f64>, Option<f64>)> = (0..rows.row.len())
+            .map(|i| {
+                let v = |j: usize| match &rows.columns[j] {
+                    Values::Numeric(v) => v[i],
+                    Values::Categorical(_) => None,
+                };
+                (rows.request_id[i].clone(), rows.row[i], v(0), v(1))
+            })
+            .collect();
+        got.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), 0, Some(1.5), Some(0.25)),
+                ("b".to_string(), 0, Some(2.5), Some(0.5)),
+                ("b".to_string(), 1, None, Some(0.75)),
+            ]
+        );
+        assert_eq!(rows.logged, [true, true]);
+    }
+
+    #[test]
+    fn no_log_folder_is_no_log() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let span = Span {
+            start_us: 0,
+            end_us: 1,
+        };
+        assert!(matches!(
+            read_requests(&conn, dir.path(), "d", span),
+            Err(ReadError::NoLog(_))
+        ));
+    }
+}
