@@ -7,6 +7,7 @@
 mod access;
 pub mod cron;
 mod expr;
+pub mod host;
 mod scalar;
 mod spec;
 

@@ -50,8 +50,8 @@ const REDIS: Rejection = Rejection {
 
 const SINK: Rejection = Rejection {
     code: "E0705",
-    message: "this alert sink is not supported by this version of mlp",
-    help: "use `webhook(\"http://...\")` or `log`",
+    message: "`email` alerts need `sendmail`, which this machine does not have",
+    help: "install an MTA that provides `sendmail` (e.g. Debian's `msmtp-mta` or `postfix`), or use `webhook(\"http://...\")`, `slack(\"https://hooks.slack.com/...\")` or `log`",
 };
 
 const OFFLINE_PATH: Rejection = Rejection {
@@ -292,7 +292,10 @@ pub fn builtin(kind: Kind, name: &str) -> Option<Support> {
             | "throughput" | "row_count",
         ) => MONITORING,
         (Kind::Sink, "webhook" | "log") => MONITORING,
-        (Kind::Sink, "slack" | "email") => Support::Rejected(SINK),
+        (Kind::Sink, "slack") => MONITORING,
+        // Delivered through the local `sendmail`; rejected where there is none.
+        (Kind::Sink, "email") if mlp_ir::host::sendmail().is_some() => MONITORING,
+        (Kind::Sink, "email") => Support::Rejected(SINK),
         // `duckdb()` without a database file (`rejected_arguments`).
         (Kind::Store, "duckdb" | "memory") => FEATURES,
         (Kind::Store, "redis") => Support::Rejected(REDIS),

@@ -173,6 +173,8 @@ pub fn payload(monitor: &str, deployment: &str, alerts: &[(Alert, Notify)], now_
 pub fn sink_name(s: &Sink) -> String {
     match s {
         Sink::Webhook(url) => format!("webhook({url})"),
+        Sink::Slack(url) => format!("slack({url})"),
+        Sink::Email(to) => format!("email({to})"),
         Sink::Log => "log".into(),
     }
 }
@@ -195,6 +197,8 @@ pub fn deliver(
                 Ok(())
             }
             Sink::Webhook(url) => post(url, body),
+            Sink::Slack(url) => post(url, &slack_message(monitor, body)),
+            Sink::Email(to) => mail(to, monitor, body),
         };
         let d = Delivery {
             monitor: monitor.to_string(),
@@ -236,6 +240,75 @@ fn post(url: &str, body: &Value) -> Result<(), String> {
         Ok(resp) if resp.status().is_success() => Ok(()),
         Ok(resp) => Err(format!("HTTP {}", resp.status().as_u16())),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// One line per alert of a notification: `[FIRING] psi(x) < 0.2: value 0.31 (threshold 0.2)`.
+fn alert_lines(body: &Value) -> Vec<String> {
+    body["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            format!(
+                "[{}] {}: value {} (threshold {})",
+                a["status"].as_str().unwrap_or("").to_uppercase(),
+                a["labels"]["check"].as_str().unwrap_or(""),
+                a["annotations"]["value"].as_str().unwrap_or(""),
+                a["annotations"]["threshold"].as_str().unwrap_or(""),
+            )
+        })
+        .collect()
+}
+
+/// Slack's incoming-webhook message for a notification: `text` (the fallback and the
+/// notification's preview) and one `section` block.
+pub fn slack_message(monitor: &str, body: &Value) -> Value {
+    let status = body["status"].as_str().unwrap_or("firing");
+    let deployment = body["commonLabels"]["deployment"].as_str().unwrap_or("");
+    let title = format!("mlp monitor {monitor} on {deployment}: {status}");
+    let lines = alert_lines(body).join("\n");
+    json!({
+        "text": format!("{title}\n{lines}"),
+        "blocks": [{
+            "type": "section",
+            "text": { "type": "mrkdwn", "text": format!("*{title}*\n{lines}") },
+        }],
+    })
+}
+
+/// Mails a notification through `sendmail -t` (the recipient in the header).
+fn mail(to: &str, monitor: &str, body: &Value) -> Result<(), String> {
+    use std::io::Write;
+    let Some(sendmail) = mlp_ir::host::sendmail() else {
+        return Err("no sendmail on this machine".into());
+    };
+    let status = body["status"].as_str().unwrap_or("firing");
+    // Header values come from the spec; line breaks would start new headers.
+    let clean = |s: &str| s.replace(['\r', '\n'], " ");
+    let message = format!(
+        "To: {}\nSubject: [mlp] monitor {} {}\nContent-Type: text/plain; charset=utf-8\n\n{}\n",
+        clean(to),
+        clean(monitor),
+        status,
+        alert_lines(body).join("\n")
+    );
+    let mut child = std::process::Command::new(sendmail)
+        .arg("-t")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("sendmail: {e}"))?;
+    child
+        .stdin
+        .take()
+        .ok_or("sendmail: no stdin")?
+        .write_all(message.as_bytes())
+        .map_err(|e| format!("sendmail: {e}"))?;
+    let status = child.wait().map_err(|e| format!("sendmail: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("sendmail exited with {status}"))
     }
 }
 
@@ -341,5 +414,18 @@ mod tests {
             p["alerts"][0]["fingerprint"].as_str().map(str::len),
             Some(16)
         );
+    }
+
+    #[test]
+    fn slack_gets_its_text_and_a_section_block() {
+        let (a, n) = step(None, "m", &result(Outcome::Fail), 1_000_000, 1);
+        let m = slack_message("m", &payload("m", "d", &[(a, n)], 2_000_000));
+        let text = m["text"].as_str().unwrap_or_default();
+        assert!(
+            text.starts_with("mlp monitor m on d: firing\n[FIRING] psi(x) < 0.2: value 0.3"),
+            "{text}"
+        );
+        assert_eq!(m["blocks"][0]["type"], "section");
+        assert_eq!(m["blocks"][0]["text"]["type"], "mrkdwn");
     }
 }

@@ -177,6 +177,10 @@ impl Metric {
 pub enum Sink {
     /// POST Alertmanager's webhook payload (version 4) to a URL.
     Webhook(String),
+    /// POST Slack's incoming-webhook JSON to a URL.
+    Slack(String),
+    /// Mail through the local `sendmail`.
+    Email(String),
     /// Write to the log (stderr of `mlpc monitor run` or of the server).
     Log,
 }
@@ -187,6 +191,14 @@ impl Sink {
         match b.kind.as_str() {
             "webhook" => match b.args.get("url") {
                 Some(mlp_ir::Literal::String(u)) => Some(Sink::Webhook(u.clone())),
+                _ => None,
+            },
+            "slack" => match b.args.get("webhook") {
+                Some(mlp_ir::Literal::String(u)) => Some(Sink::Slack(u.clone())),
+                _ => None,
+            },
+            "email" => match b.args.get("to") {
+                Some(mlp_ir::Literal::String(to)) => Some(Sink::Email(to.clone())),
                 _ => None,
             },
             "log" => Some(Sink::Log),
