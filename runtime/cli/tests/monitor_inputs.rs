@@ -141,7 +141,12 @@ fn bad_inputs_are_no_data_or_errors_with_their_reason_and_are_recorded() {
     let (code, empty) = run(p, "2026-11-29T12:00:00Z");
     assert_eq!(code, 4, "{empty}");
     let got = checks(&empty);
-    assert!(got[..4].iter().all(|(o, m)| o == "no_data" && m.contains("no logged row")), "{got:?}");
+    assert!(
+        got[..4]
+            .iter()
+            .all(|(o, m)| o == "no_data" && m.contains("no logged row")),
+        "{got:?}"
+    );
     assert!(got[4].1.contains("0 requests"), "{got:?}");
 
     // The hour before noon: each bad input named.
@@ -177,7 +182,11 @@ fn bad_inputs_are_no_data_or_errors_with_their_reason_and_are_recorded() {
         .unwrap_or_default();
     // Two windows of five checks: the noon window evaluated twice keeps its last rows only.
     assert_eq!(outcomes.len(), 10, "{history}");
-    assert_eq!(outcomes.iter().filter(|o| **o == "error").count(), 3, "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "error").count(),
+        3,
+        "{outcomes:?}"
+    );
     let out = Command::new(mlpc_bin())
         .args(["monitor", "status", ".", "--format", "json"])
         .current_dir(p)

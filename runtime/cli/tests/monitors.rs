@@ -404,7 +404,11 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
         .map(|r| r.status().as_u16());
     assert_eq!(bad.ok(), Some(400));
     // A refused request is recorded too (status, error, latency; no payload).
-    let (s, v) = call("POST", &url, Some(json!({"entities": {"user_id": 3}, "oops": 1})));
+    let (s, v) = call(
+        "POST",
+        &url,
+        Some(json!({"entities": {"user_id": 3}, "oops": 1})),
+    );
     assert_eq!(s, 400, "{v}");
     assert_eq!(server.terminate(), Some(0));
 
