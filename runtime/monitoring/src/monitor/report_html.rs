@@ -354,3 +354,73 @@ fn history_card(e: &Entry, entries: &[Entry]) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+    use crate::monitor::CheckResult;
+    use serde_json::json;
+
+    fn entry(index: usize, check: &str, outcome: Outcome, value: Option<f64>) -> Entry {
+        Entry {
+            monitor: "m".into(),
+            deployment: "d<&>".into(),
+            window_start_us: 0,
+            window_end_us: 3_600_000_000,
+            evaluated_at_us: 3_600_000_000,
+            baseline: "file:b.parquet".into(),
+            model_version: None,
+            alert_state: match outcome {
+                Outcome::Pass => AlertState::Ok,
+                Outcome::Fail => AlertState::Firing,
+                Outcome::NoData => AlertState::NoData,
+                Outcome::Error => AlertState::Error,
+            },
+            result: CheckResult {
+                index,
+                check: check.into(),
+                metric: check.split('(').next().map(str::to_string),
+                column: None,
+                method: None,
+                value,
+                threshold: Some(0.2),
+                outcome,
+                message: (value.is_none()).then(|| "column `x` is <missing>".to_string()),
+                window_rows: None,
+                baseline_rows: None,
+                labelled_rows: None,
+                details: json!(null),
+            },
+        }
+    }
+
+    #[test]
+    fn errors_and_missing_bins_are_said_not_drawn_as_zero() {
+        let entries = [
+            entry(0, "psi(x) < 0.2", Outcome::Error, None),
+            entry(1, "mean(x) < 0.2", Outcome::Fail, None),
+            entry(2, "null_share(x) < 0.2", Outcome::NoData, None),
+        ];
+        let html = render("m", &entries, &[], 0);
+        // The distribution check has no bins: its card says why instead of a chart.
+        assert!(
+            html.contains("error: column `x` is &lt;missing&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<span class=\"novalue\">error</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<span class=\"novalue\">no data</span>"),
+            "{html}"
+        );
+        // A fail without a stored value was not finite (∞ is not stored).
+        assert!(html.contains("not finite"), "{html}");
+        assert!(html.contains("d&lt;&amp;&gt;"), "deployment escaped");
+        assert!(html.contains("none logged"), "no model version");
+        // One history chart a check, none for the distribution without bins.
+        assert_eq!(html.matches("<svg").count(), 3, "{html}");
+        assert!(!html.contains("<circle"), "no value is drawn as a point");
+    }
+}
