@@ -17,7 +17,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # The test builds the history, runs `mlpc monitor report` and keeps the HTML here.
 MLP_MONITOR_REPORT_KEEP="$work/report.html" \
-  cargo test -q -p mlpc --test monitor_report the_report_is_one_self_contained_file >/dev/null
+  cargo test -q -p mlpc --test monitor_report the_report_is_one_self_contained_file
 test -s "$work/report.html"
 
 # No network: every request but the file itself would fail, and the page needs none.
