@@ -162,7 +162,7 @@ enum Command {
     /// The model registry: versions, aliases, registration and search.
     #[command(subcommand)]
     Registry(registry_cmds::RegistryCommand),
-    /// Monitors: evaluate them once, their alert states, their history.
+    /// Monitors: evaluate them once, their alert states, their history, an HTML report.
     ///
     /// `mlpc serve` evaluates every monitor on its `every` schedule; `mlpc monitor run` does
     /// one evaluation (for cron and CI). Definitions of every metric: docs/monitoring.md.

@@ -1,10 +1,10 @@
-//! `mlpc monitor run|status|history`: the applied plan's monitors evaluated once (for cron
-//! and CI), their alert states, and their past evaluations.
+//! `mlpc monitor run|status|history|report`: the applied plan's monitors evaluated once (for
+//! cron and CI), their alert states, their past evaluations, and an HTML report of one.
 
 use crate::Format;
 use clap::{Args, Subcommand};
 use mlp_monitoring::monitor::history::{Alert, Entry};
-use mlp_monitoring::monitor::{self, History, MonitorRun, Outcome};
+use mlp_monitoring::monitor::{self, report_html, History, MonitorRun, Outcome};
 use mlpc_shared::{applied_plan, fail, print_json, split_dir};
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,6 +23,10 @@ pub enum MonitorCommand {
     Status(StatusArgs),
     /// Past evaluations of a monitor, oldest first.
     History(HistoryArgs),
+    /// Write a self-contained HTML report of a monitor: its checks and states, each
+    /// distribution check's baseline and window overlaid, each check's value over its
+    /// history with the threshold.
+    Report(ReportArgs),
 }
 
 /// `mlpc monitor run`.
@@ -74,6 +78,17 @@ pub struct HistoryArgs {
     schema: bool,
 }
 
+/// `mlpc monitor report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// `[DIR] NAME`: the project folder (default `.`) and the monitor.
+    #[arg(value_name = "[DIR] NAME", num_args = 1..=2, required = true)]
+    args: Vec<String>,
+    /// The HTML file to write.
+    #[arg(long, value_name = "FILE")]
+    out: std::path::PathBuf,
+}
+
 /// Runs `mlpc monitor ...`.
 pub fn run(cmd: &MonitorCommand) -> ExitCode {
     match cmd {
@@ -83,6 +98,7 @@ pub fn run(cmd: &MonitorCommand) -> ExitCode {
         MonitorCommand::Run(a) => run_cmd(a),
         MonitorCommand::Status(a) => status(&a.dir, a.format),
         MonitorCommand::History(a) => history(a),
+        MonitorCommand::Report(a) => report(a),
     }
 }
 
@@ -299,4 +315,35 @@ fn history(a: &HistoryArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn report(a: &ReportArgs) -> ExitCode {
+    let (dir, rest) = split_dir(&a.args, 1, 1);
+    let Some(name) = rest.into_iter().next() else {
+        return fail("name the monitor: mlpc monitor report [DIR] NAME --out FILE");
+    };
+    if !monitor::history::path(&dir).exists() {
+        return fail(format!(
+            "no monitor has been evaluated in `{}` yet (no .mlp/monitors.sqlite): run `mlpc monitor run` first",
+            dir.display()
+        ));
+    }
+    // The applied plan only tells a declared monitor never evaluated from an unknown name.
+    let declared = mlp_state::Catalog::read_applied_plan(&dir)
+        .ok()
+        .flatten()
+        .map(|p| monitor::monitors(&p))
+        .unwrap_or_default();
+    let html = match History::open(&dir)
+        .map_err(report_html::ReportError::from)
+        .and_then(|h| report_html::report(&h, &name, &declared, monitor::now_us()))
+    {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = std::fs::write(&a.out, html) {
+        return fail(format!("cannot write `{}`: {e}", a.out.display()));
+    }
+    eprintln!("wrote {}", a.out.display());
+    ExitCode::SUCCESS
 }

@@ -75,6 +75,55 @@ pub fn numeric_bins(reference: &[f64], current: &[f64]) -> Option<Bins> {
     }
 }
 
+/// What labels the bins of [`numeric_bins`], bin for bin, for reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BinLabels {
+    /// Equal-width bins: their `bins + 1` edges, from the combined minimum to the maximum.
+    Edges(Vec<f64>),
+    /// One bin per distinct value: the values, ascending.
+    Values(Vec<f64>),
+}
+
+/// The labels of the bins [`numeric_bins`] builds from the same samples, by the same rule:
+/// `None` when either side has no finite value.
+pub fn numeric_bin_labels(reference: &[f64], current: &[f64]) -> Option<BinLabels> {
+    let r = clean_sorted(reference);
+    let c = clean_sorted(current);
+    if r.is_empty() || c.is_empty() {
+        return None;
+    }
+    if distinct_sorted(&r) > 20 {
+        let (lo, hi, bins) = equal_width_range(&r, &c);
+        Some(BinLabels::Edges(
+            (0..=bins)
+                .map(|i| equal_width_edge(lo, hi, bins, i))
+                .collect(),
+        ))
+    } else {
+        let mut keys: Vec<f64> = r.iter().chain(&c).copied().collect();
+        keys.sort_by(f64::total_cmp);
+        keys.dedup();
+        Some(BinLabels::Values(keys))
+    }
+}
+
+/// The combined range and Sturges' bin count of two cleaned, sorted, non-empty samples.
+fn equal_width_range(r: &[f64], c: &[f64]) -> (f64, f64, usize) {
+    let lo = r[0].min(c[0]);
+    let hi = r[r.len() - 1].max(c[c.len() - 1]);
+    let n = (r.len() + c.len()) as f64;
+    (lo, hi, (n.log2().ceil() as usize + 1).max(1))
+}
+
+/// Edge `i` of `bins` equal-width bins over `[lo, hi]`; the last is `hi` exactly.
+fn equal_width_edge(lo: f64, hi: f64, bins: usize, i: usize) -> f64 {
+    if i == bins {
+        hi
+    } else {
+        lo + (hi - lo) * (i as f64 / bins as f64)
+    }
+}
+
 /// One bin per distinct value seen on either side of a numeric column (NaN dropped): `None`
 /// when either side has no finite value.
 pub fn numeric_values_bins(reference: &[f64], current: &[f64]) -> Option<Bins> {
@@ -109,17 +158,8 @@ fn value_bins(r: &[f64], c: &[f64]) -> Bins {
 /// Equal-width bins over the combined range; the last bin is closed on the right, and a value
 /// on an inner edge goes to the bin it opens (numpy's `histogram`).
 fn equal_width_bins(r: &[f64], c: &[f64]) -> Bins {
-    let lo = r[0].min(c[0]);
-    let hi = r[r.len() - 1].max(c[c.len() - 1]);
-    let n = (r.len() + c.len()) as f64;
-    let bins = (n.log2().ceil() as usize + 1).max(1);
-    let edge = |i: usize| {
-        if i == bins {
-            hi
-        } else {
-            lo + (hi - lo) * (i as f64 / bins as f64)
-        }
-    };
+    let (lo, hi, bins) = equal_width_range(r, c);
+    let edge = |i: usize| equal_width_edge(lo, hi, bins, i);
     let index = |v: f64| -> usize {
         let mut i = (((v - lo) / (hi - lo)) * bins as f64).floor().max(0.0) as usize;
         i = i.min(bins - 1);
@@ -190,6 +230,22 @@ mod unit {
         // [13.3, 16.7) 14..=16, [16.7, 20] 17..=20.
         assert_eq!(bins.reference, vec![4.0, 3.0, 3.0, 4.0, 3.0, 4.0]);
         assert_eq!(bins.current, vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn labels_match_the_bins() {
+        let reference: Vec<f64> = (0..=20).map(f64::from).collect();
+        let Some(BinLabels::Edges(edges)) = numeric_bin_labels(&reference, &[0.0, 20.0]) else {
+            panic!("edges")
+        };
+        assert_eq!(edges.len(), 7);
+        assert_eq!((edges[0], edges[6]), (0.0, 20.0));
+        assert!((edges[1] - 20.0 / 6.0).abs() < 1e-12, "{edges:?}");
+        assert_eq!(
+            numeric_bin_labels(&[1.0, 1.0, 2.0, f64::NAN], &[2.0, 3.0]),
+            Some(BinLabels::Values(vec![1.0, 2.0, 3.0]))
+        );
+        assert_eq!(numeric_bin_labels(&[f64::NAN], &[1.0]), None);
     }
 
     #[test]

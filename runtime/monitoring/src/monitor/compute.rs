@@ -136,8 +136,21 @@ fn shares(bins: Option<crate::binning::Bins>) -> serde_json::Value {
     })
 }
 
+/// The bins' shares with what labels them: `edges` (`bins + 1` numbers) for equal-width
+/// bins, `values` (one a bin) for one bin per distinct value.
+fn numeric_bins_detail(b: &[f64], c: &[f64]) -> serde_json::Value {
+    use crate::binning::BinLabels;
+    let mut bins = shares(crate::binning::numeric_bins(b, c));
+    match crate::binning::numeric_bin_labels(b, c) {
+        Some(BinLabels::Edges(e)) => bins["edges"] = json!(e),
+        Some(BinLabels::Values(v)) => bins["values"] = json!(v),
+        None => {}
+    }
+    bins
+}
+
 fn numeric(m: Metric, b: &[f64], c: &[f64], seen: &mut Seen) -> Result<V, Stop> {
-    seen.details = json!({ "bins": shares(crate::binning::numeric_bins(b, c)) });
+    seen.details = json!({ "bins": numeric_bins_detail(b, c) });
     let none = || Stop::NoData("no finite value on one side".into());
     let v = match m {
         Metric::Psi => V::Num(crate::psi(b, c).ok_or_else(none)?),
@@ -255,4 +268,26 @@ pub(super) fn quality(
             m.name()
         ))
     })
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn numeric_details_label_their_bins() {
+        // Few distinct values: one bin per value, labelled by the values.
+        let d = numeric_bins_detail(&[1.0, 2.0, 2.0], &[2.0, 3.0]);
+        assert_eq!(d["values"], json!([1.0, 2.0, 3.0]));
+        assert_eq!(d["baseline"].as_array().map(Vec::len), Some(3));
+        assert!(d.get("edges").is_none(), "{d}");
+        // More than 20 distinct reference values: equal-width edges, one more than the bins.
+        let r: Vec<f64> = (0..=20).map(f64::from).collect();
+        let d = numeric_bins_detail(&r, &[0.0, 20.0]);
+        let edges = d["edges"].as_array().map_or(0, Vec::len);
+        assert_eq!(edges, d["window"].as_array().map_or(0, Vec::len) + 1, "{d}");
+        assert_eq!(d["edges"][0], json!(0.0));
+        // Nothing finite on one side: no bins at all.
+        assert_eq!(numeric_bins_detail(&[], &[1.0]), serde_json::Value::Null);
+    }
 }

@@ -1,13 +1,16 @@
 //! Monitors that run: a monitor of the applied plan evaluated over a window of its
 //! deployment's prediction log against a baseline ([`window`], [`evaluate`], [`compute`]),
 //! stored in history ([`history`]), with Alertmanager-style alert states and notifications
-//! ([`alert`]); [`run::run_monitor`] does one evaluation.
+//! ([`alert`]); [`run::run_monitor`] does one evaluation; [`report_html`] writes a monitor's
+//! history as one HTML page.
 
 pub mod alert;
 pub mod compute;
 pub mod evaluate;
 pub mod history;
 pub mod metric;
+pub mod report_charts;
+pub mod report_html;
 pub mod run;
 pub mod window;
 

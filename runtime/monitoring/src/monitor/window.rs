@@ -471,6 +471,9 @@ pub fn read_file_column(
     Ok(out)
 }
 
+/// Labels by `(request_id, row)`: the values of the labels file's columns, in order.
+pub type LabelMap = HashMap<(String, i64), Vec<Option<f64>>>;
+
 /// The labels file's columns `names`, keyed by `(request_id, row)`: the file must have a
 /// `request_id` column; a `row` column (the row's index in a batch request) is optional and
 /// 0 when absent. Values are numbers (booleans as 0/1).
@@ -478,7 +481,7 @@ pub fn read_labels(
     conn: &duckdb::Connection,
     path: &Path,
     names: &[String],
-) -> Result<HashMap<(String, i64), Vec<Option<f64>>>, ReadError> {
+) -> Result<LabelMap, ReadError> {
     let from = read_file_sql(path)?;
     let cols = file_columns(conn, &from)?;
     let has = |n: &str| cols.iter().any(|(c, _)| c == n);
