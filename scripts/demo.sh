@@ -106,6 +106,9 @@ echo "    (exit $monitor_code: 0 all checks pass, 3 a check fails, 4 no data, 1 
 [ "$monitor_code" != 1 ] || { echo "error: the monitor could not be evaluated" >&2; exit 1; }
 echo "==> mlpc monitor status examples/fraud"
 "$MLPC" monitor status examples/fraud
+echo "==> mlpc monitor report examples/fraud fraud_health --out examples/fraud/.mlp/fraud_health.html"
+"$MLPC" monitor report examples/fraud fraud_health --out examples/fraud/.mlp/fraud_health.html
+echo "    report: $MLP_ROOT/examples/fraud/.mlp/fraud_health.html (one self-contained file; open it in a browser)"
 
 cat <<NEXT
 
