@@ -108,7 +108,7 @@ pub struct Inputs<'a> {
     rows: Result<Rows, ReadError>,
     columns: Vec<(ColumnRef, Type)>,
     baselines: HashMap<ColumnRef, Result<Values, ReadError>>,
-    label_map: Option<Result<HashMap<(String, i64), Vec<Option<f64>>>, ReadError>>,
+    label_map: Option<Result<window::Labels, ReadError>>,
     label_names: Vec<String>,
 }
 

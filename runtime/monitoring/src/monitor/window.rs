@@ -135,6 +135,9 @@ pub struct Rows {
     pub columns: Vec<Values>,
 }
 
+/// Label values keyed by `(request_id, row)`, in the order of the names asked for.
+pub type Labels = HashMap<(String, i64), Vec<Option<f64>>>;
+
 /// Why something could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReadError {
@@ -438,7 +441,7 @@ pub fn read_labels(
     conn: &duckdb::Connection,
     path: &Path,
     names: &[String],
-) -> Result<HashMap<(String, i64), Vec<Option<f64>>>, ReadError> {
+) -> Result<Labels, ReadError> {
     let from = read_file_sql(path)?;
     let cols = file_columns(conn, &from)?;
     let has = |n: &str| cols.iter().any(|(c, _)| c == n);

@@ -22,6 +22,7 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         token,
         workers: a.workers,
         log_queue: 100_000,
+        monitors: !a.no_monitors,
     };
     // After each `mlpc apply`, the newly applied plan is read and changed deployments swap in.
     let reload = {
