@@ -5,12 +5,15 @@
 //! One dedicated OS thread (`mlp-monitors`), never an HTTP worker nor the runtime the
 //! workers share: an evaluation (DuckDB reads of the prediction log, SQLite writes of the
 //! history, webhooks with retries) blocks for as long as it takes without delaying a
-//! request. Evaluations run one at a time, in the order they fall due.
+//! request. The thread runs at the lowest priority (nice 19; on Linux the nice value is per
+//! thread, and the DuckDB threads an evaluation starts inherit it), with one DuckDB thread,
+//! so that serving gets the CPU first and evaluations take what is left of one core.
+//! Evaluations run one at a time, in the order they fall due.
 //!
-//! The schedule is Prometheus': a monitor with period `every` is evaluated at the multiples
-//! of `every` since the epoch, each over the window ending at that time, so the first
-//! evaluation comes at most one period after the server starts, and a restart never evaluates
-//! a window twice. An evaluation that overruns the next times skips them (the next one is the
+//! The schedule is Prometheus': a monitor with period `every` is evaluated over the windows
+//! ending at the multiples of `every` since the epoch, each 1.5 s after its end (once the
+//! prediction log has written its records), so the first evaluation comes at most one
+//! period (and 1.5 s) after the server starts, and a restart never evaluates a window twice. An evaluation that overruns the next times skips them (the next one is the
 //! first multiple after it finished). The thread looks at the served plan at least once a
 //! second, so an apply that adds, removes or changes a monitor is followed without a restart;
 //! with no monitor in the plan it only looks. A failed evaluation is said on stderr and
@@ -22,13 +25,22 @@ use crate::server::State;
 use mlp_ir::{Plan, Spec};
 use mlp_monitoring::monitor::{self, History};
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// The longest wait between two looks at the served plan.
 const LOOK: Duration = Duration::from_secs(1);
+
+/// How long after its end a window is evaluated: the prediction log writes a record within
+/// a second ([`crate::predlog::FLUSH_EVERY`]), so by then the window's records are in files.
+const SETTLE_US: i64 = 1_500_000;
+
+/// How often a child evaluation is looked at (and a stop noticed).
+const CHILD_POLL: Duration = Duration::from_millis(20);
 
 /// How long a stop waits for an evaluation in progress before leaving it to the process's
 /// exit (the history is SQLite: a write cut short is rolled back).
@@ -147,6 +159,19 @@ impl Schedule {
     }
 }
 
+/// Where evaluations run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evaluator {
+    /// In a child process, `MLPC monitor run DIR NAME --at TIME --format json` (the `mlpc`
+    /// beside the serving binary), started from the loop's thread so that it inherits its
+    /// lowest priority: the evaluation shares no memory, allocator or kernel locks with the
+    /// server, so a starved evaluation cannot hold up a request (priority inversion), and a
+    /// stop kills it.
+    Child(PathBuf),
+    /// In the loop's thread (when there is no `mlpc` to start).
+    InProcess,
+}
+
 /// The running loop, stopped by [`MonitorLoop::stop`] or when dropped.
 pub struct MonitorLoop {
     stop: Option<mpsc::Sender<()>>,
@@ -157,11 +182,12 @@ pub struct MonitorLoop {
 
 impl MonitorLoop {
     /// Starts the loop over the plan `state` serves (held weakly: the server's end ends it),
-    /// keeping the checks' series in `metrics`.
+    /// evaluating as `how` says and keeping the checks' series in `metrics`.
     pub fn start(
         project_dir: PathBuf,
         state: Weak<State>,
         metrics: Arc<Metrics>,
+        how: Evaluator,
     ) -> std::io::Result<MonitorLoop> {
         let (stop, stopped) = mpsc::channel();
         let (ended_tx, ended) = mpsc::channel::<()>();
@@ -170,8 +196,16 @@ impl MonitorLoop {
             .spawn(move || {
                 // Dropped when the thread ends, however it ends.
                 let _ended = ended_tx;
+                lower_priority();
+                mlp_monitoring::monitor::evaluate::limit_threads(1);
                 let plan = || state.upgrade().map(|s| s.now().plan.clone());
-                run(&project_dir, &plan, &metrics, &stopped);
+                let ctx = Ctx {
+                    dir: &project_dir,
+                    metrics: &metrics,
+                    how: &how,
+                    stop: &stopped,
+                };
+                run(&ctx, &plan);
             })?;
         Ok(MonitorLoop {
             stop: Some(stop),
@@ -204,14 +238,35 @@ impl MonitorLoop {
     }
 }
 
+/// The lowest priority for the calling thread, nice 19 (the nice value is per thread on
+/// Linux; elsewhere this may lower the whole process, so it is not done).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+        eprintln!("serve: the monitor loop runs at normal priority: {e}");
+    }
+}
+
+/// What the loop works with.
+struct Ctx<'a> {
+    dir: &'a Path,
+    metrics: &'a Metrics,
+    how: &'a Evaluator,
+    /// Disconnected (or sent on) when the loop must stop.
+    stop: &'a mpsc::Receiver<()>,
+}
+
+impl Ctx<'_> {
+    /// Whether the loop must stop.
+    fn stopped(&self) -> bool {
+        !matches!(self.stop.try_recv(), Err(mpsc::TryRecvError::Empty))
+    }
+}
+
 /// The loop: follows the served plan (`None` once the server is gone), evaluates what is
-/// due, waits for the next time or a second, until `stop` says so or is dropped.
-fn run(
-    dir: &Path,
-    plan: &dyn Fn() -> Option<Arc<Plan>>,
-    metrics: &Metrics,
-    stop: &mpsc::Receiver<()>,
-) {
+/// due, waits for the next time or a second, until told to stop.
+fn run(ctx: &Ctx<'_>, plan: &dyn Fn() -> Option<Arc<Plan>>) {
+    let (dir, metrics, stop) = (ctx.dir, ctx.metrics, ctx.stop);
     let mut schedule = Schedule::default();
     let mut restored = false;
     loop {
@@ -229,17 +284,18 @@ fn run(
             restore(dir, &schedule, metrics);
             restored = true;
         }
-        while let Some((name, at_us)) = schedule.first().filter(|(_, at)| *at <= monitor::now_us())
-        {
-            evaluate(&plan, dir, &name, at_us, metrics);
-            schedule.done(&name, monitor::now_us());
-            if !matches!(stop.try_recv(), Err(mpsc::TryRecvError::Empty)) {
+        // The latest window end whose records are all written.
+        let settled = || monitor::now_us().saturating_sub(SETTLE_US);
+        while let Some((name, at_us)) = schedule.first().filter(|(_, at)| *at <= settled()) {
+            evaluate(ctx, &plan, &name, at_us);
+            schedule.done(&name, settled());
+            if ctx.stopped() {
                 return;
             }
         }
         drop(plan);
         let wait = schedule.first().map_or(LOOK, |(_, at)| {
-            let left = u64::try_from(at.saturating_sub(monitor::now_us())).unwrap_or(0);
+            let left = u64::try_from(at.saturating_sub(settled())).unwrap_or(0);
             Duration::from_micros(left).min(LOOK)
         });
         if !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout)) {
@@ -250,31 +306,94 @@ fn run(
 
 /// Evaluates monitor `name` over the window ending at `at_us` and puts its checks on
 /// `/metrics`; a failure is said and counted, never raised.
-fn evaluate(plan: &Plan, dir: &Path, name: &str, at_us: i64, metrics: &Metrics) {
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        monitor::run_monitor(plan, dir, name, at_us)
-    }));
+fn evaluate(ctx: &Ctx<'_>, plan: &Plan, name: &str, at_us: i64) {
+    let run = match ctx.how {
+        Evaluator::Child(mlpc) => match in_child(ctx, mlpc, name, at_us) {
+            Ok(Some(run)) => Ok(run),
+            // Stopped while it ran: nothing to count.
+            Ok(None) => return,
+            Err(e) => Err(e),
+        },
+        Evaluator::InProcess => {
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                monitor::run_monitor(plan, ctx.dir, name, at_us)
+            }));
+            match run {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err("the evaluation panicked".to_string()),
+            }
+        }
+    };
+    let metrics = ctx.metrics;
     match run {
-        Ok(Ok(run)) => {
+        Ok(run) => {
             metrics.monitor_evaluated(name, true);
             for c in &run.checks {
                 metrics.monitor_check(name, &c.result.check, c.result.value, c.alert.name());
             }
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             metrics.monitor_evaluated(name, false);
             eprintln!(
                 "serve: monitor {name} at {}: not evaluated: {e}",
                 monitor::alert::rfc3339(at_us)
             );
         }
-        Err(_) => {
-            metrics.monitor_evaluated(name, false);
-            eprintln!(
-                "serve: monitor {name} at {}: the evaluation panicked",
-                monitor::alert::rfc3339(at_us)
-            );
+    }
+}
+
+/// Evaluates monitor `name` at `at_us` with `mlpc monitor run` in a child process: its run
+/// (`None` when the loop was stopped meanwhile, and the child killed), or why not. The
+/// child's stderr (alert log lines, errors) is the server's.
+fn in_child(
+    ctx: &Ctx<'_>,
+    mlpc: &Path,
+    name: &str,
+    at_us: i64,
+) -> Result<Option<monitor::MonitorRun>, String> {
+    let mut child = Command::new(mlpc)
+        .args(["monitor", "run"])
+        .arg(ctx.dir)
+        .arg(name)
+        .args(["--at", &monitor::alert::rfc3339(at_us), "--format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start `{}`: {e}", mlpc.display()))?;
+    let out = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        out.map_or(Ok(0), |mut o| o.read_to_string(&mut text))
+            .map(|_| text)
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
         }
+        if !matches!(
+            ctx.stop.recv_timeout(CHILD_POLL),
+            Err(RecvTimeoutError::Timeout)
+        ) {
+            if let Err(e) = child.kill().and_then(|()| child.wait().map(drop)) {
+                eprintln!("serve: monitor {name}: cannot stop its evaluation: {e}");
+            }
+            return Ok(None);
+        }
+    };
+    let text = reader
+        .join()
+        .map_err(|_| "reading its output panicked".to_string())?
+        .map_err(|e| format!("reading its output: {e}"))?;
+    // Exit 0, 3 and 4 (and 1 when a check is an error) print the run; 1 alone says why not
+    // on stderr.
+    match serde_json::from_str::<Vec<monitor::MonitorRun>>(&text) {
+        Ok(runs) => runs
+            .into_iter()
+            .next()
+            .map(Some)
+            .ok_or_else(|| "`mlpc monitor run` printed no run".to_string()),
+        Err(_) => Err(format!("`mlpc monitor run` failed ({status})")),
     }
 }
 

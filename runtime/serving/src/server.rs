@@ -126,8 +126,9 @@ pub struct Config {
     pub workers: usize,
     /// Prediction log queue capacity.
     pub log_queue: usize,
-    /// Evaluate the applied plan's monitors on their schedule (`monitor_loop.rs`).
-    pub monitors: bool,
+    /// Evaluate the applied plan's monitors on their schedule, and where (`monitor_loop.rs`);
+    /// `None`: not at all.
+    pub monitors: Option<crate::monitor_loop::Evaluator>,
 }
 
 fn now_us() -> i64 {
@@ -562,18 +563,16 @@ pub fn start(
     match rx.recv() {
         Ok(Ok((Some(addr), handle))) => {
             // Idle (one look a second at the served plan) while the plan has no monitor.
-            let monitors = config
-                .monitors
-                .then(|| {
-                    crate::monitor_loop::MonitorLoop::start(
-                        config.project_dir,
-                        monitor_state,
-                        metrics,
-                    )
-                    .map_err(|e| eprintln!("serve: the monitor loop did not start: {e}"))
-                    .ok()
-                })
-                .flatten();
+            let monitors = config.monitors.and_then(|how| {
+                crate::monitor_loop::MonitorLoop::start(
+                    config.project_dir,
+                    monitor_state,
+                    metrics,
+                    how,
+                )
+                .map_err(|e| eprintln!("serve: the monitor loop did not start: {e}"))
+                .ok()
+            });
             Ok(Running {
                 addr,
                 handle,
