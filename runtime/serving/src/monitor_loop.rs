@@ -6,19 +6,22 @@
 //! workers share: an evaluation (DuckDB reads of the prediction log, SQLite writes of the
 //! history, webhooks with retries) blocks for as long as it takes without delaying a
 //! request. The thread runs at the lowest priority (nice 19; on Linux the nice value is per
-//! thread, and the DuckDB threads an evaluation starts inherit it), with one DuckDB thread,
-//! so that serving gets the CPU first and evaluations take what is left of one core.
-//! Evaluations run one at a time, in the order they fall due.
+//! thread), and each evaluation is a child `mlpc monitor run`, started from it so that it
+//! inherits that priority, sharing no memory, allocator or kernel lock with the server (in
+//! one process, a starved low-priority thread holding one of those held up requests: see
+//! `docs/benchmarks.md`). Without an `mlpc` to start, evaluations run in the thread, with one
+//! DuckDB thread. Evaluations run one at a time, in the order they fall due.
 //!
 //! The schedule is Prometheus': a monitor with period `every` is evaluated over the windows
 //! ending at the multiples of `every` since the epoch, each 1.5 s after its end (once the
 //! prediction log has written its records), so the first evaluation comes at most one
-//! period (and 1.5 s) after the server starts, and a restart never evaluates a window twice. An evaluation that overruns the next times skips them (the next one is the
-//! first multiple after it finished). The thread looks at the served plan at least once a
-//! second, so an apply that adds, removes or changes a monitor is followed without a restart;
-//! with no monitor in the plan it only looks. A failed evaluation is said on stderr and
-//! counted, and the loop goes on. A stop is seen between two evaluations, and at once while
-//! the loop waits.
+//! period (and 1.5 s) after the server starts, and a restart never evaluates a window
+//! twice. An evaluation that overruns the next times skips them (the next one is the first
+//! multiple after it finished). The thread looks at the served plan at least once a second,
+//! so an apply that adds, removes or changes a monitor is followed without a restart; with
+//! no monitor in the plan it only looks. A failed evaluation is said on stderr and counted,
+//! and the loop goes on. A stop kills a child evaluation in progress, and is seen at once
+//! while the loop waits.
 
 use crate::metrics::Metrics;
 use crate::server::State;
