@@ -128,6 +128,10 @@ pub struct ServeArgs {
     /// Do not run the pipeline schedules.
     #[arg(long)]
     pub no_scheduler: bool,
+    /// Do not evaluate the monitors on their `every` schedule (when `mlpc monitor run` from
+    /// cron does, or another replica of the server).
+    #[arg(long)]
+    pub no_monitors: bool,
     /// The environment the source is compared in (DIR/env/NAME.yaml); what serves is the
     /// applied plan, with the environment it was applied with.
     #[arg(long, value_name = "NAME")]

@@ -50,7 +50,12 @@ fn sql(conn: &duckdb::Connection, s: &str) {
 fn write_log(p: &Path) {
     let dir = p.join(".mlp/predictions");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let file = dir.join("part-1-1-000001.parquet").display().to_string();
+    // Named after its first record, as the server names its files.
+    let first = NOON - 3_600_000_000;
+    let file = dir
+        .join(format!("part-{first}-1-000001.parquet"))
+        .display()
+        .to_string();
     let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
     sql(&conn, &format!(
         "COPY (SELECT 'id' || i AS request_id, make_timestamp({NOON} - 3600000000 + i * 1000000) AS time,

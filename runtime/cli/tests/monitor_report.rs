@@ -72,8 +72,14 @@ fn write_inputs(p: &Path) {
     ));
     let dir = p.join(".mlp/predictions");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let file = dir.join("part-1-1-000001.parquet").display().to_string();
-    sql(&conn, &format!(
+    // One file per hour, named after its first record as the server names them.
+    for hour in 0..3i64 {
+        let first = NOON - 10_800_000_000 + hour * 3_600_000_000;
+        let file = dir
+            .join(format!("part-{first}-1-{:06}.parquet", hour + 1))
+            .display()
+            .to_string();
+        sql(&conn, &format!(
         "COPY (SELECT 'id' || i AS request_id, make_timestamp({NOON} - 10800000000 + i * 15000000) AS time,
                 'd' AS deployment, 'm@1' AS model_version, NULL::VARCHAR AS shadow_version, NULL::VARCHAR AS consumer,
                 (CASE WHEN i // 240 = 1 AND i % 20 = 0 THEN 500 ELSE 200 END)::USMALLINT AS status,
@@ -86,8 +92,9 @@ fn write_inputs(p: &Path) {
                  (i * 7919 % 1000) / 100.0 + (CASE WHEN i // 240 = 2 THEN 4 ELSE 0 END) AS x,
                  (i % 5) * 1.0 AS y,
                  CASE WHEN i // 240 = 2 AND i % 4 <> 0 THEN '<b>&co' ELSE ['a', 'b', '<b>&co'][i % 3 + 1] END AS c
-               FROM range(720) t(i))) TO '{file}' (FORMAT parquet)"
+               FROM range(720) t(i)) WHERE i // 240 = {hour}) TO '{file}' (FORMAT parquet)"
     ));
+    }
 }
 
 fn mlpc_in(p: &Path, args: &[&str]) -> Output {

@@ -5,7 +5,7 @@
 //! an unreachable webhook is tried three times, each attempt recorded, and stops nothing;
 //! the history holds the three evaluations.
 
-use mlp_test_support::serving::{call, example, mlpc, mlpc_bin, register_linear, serve};
+use mlp_test_support::serving::{call, example, mlpc, mlpc_bin, register_linear, serve_with};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -191,7 +191,9 @@ fn drifted_traffic_fails_the_checks_fires_once_and_resolves_once() {
     assert_eq!(code, 4, "{run}");
     assert!(outcomes(&run).iter().all(|o| o == "no_data"), "{run}");
 
-    let mut server = serve(p);
+    // The test evaluates with `mlpc monitor run` at times it picks: the server's own loop
+    // (hourly here) is off, so that an hour passing during the test adds nothing.
+    let mut server = serve_with(p, &["--no-monitors"]);
     let url = format!("{}/v1/deployments/fraud_api/predict", server.base);
     let mut ends = Vec::new();
     for (i, (seed, scale)) in [(1, 1.0), (2, 4.0), (3, 1.0)].into_iter().enumerate() {
@@ -373,7 +375,9 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
     for alias in ["production", "staging"] {
         mlpc(&["registry", "alias", ".", "fraud_scorer", "1", alias], p);
     }
-    let mut server = serve(p);
+    // The test evaluates with `mlpc monitor run` at times it picks: the server's own loop
+    // (hourly here) is off, so that an hour passing during the test adds nothing.
+    let mut server = serve_with(p, &["--no-monitors"]);
     let url = format!("{}/v1/deployments/fraud_api/predict", server.base);
     // Scores with ties (the same rows twice) and a label that the score only partly predicts.
     let mut answered: Vec<(String, f64, bool)> = Vec::new();

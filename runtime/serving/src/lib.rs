@@ -1,7 +1,7 @@
 //! Serving: each deployment's model from the registry on libtorch (tch), behind one
 //! actix-web server with online features, the registry, Prometheus metrics, the Open
-//! Inference Protocol, dynamic batching on dedicated inference threads, and the prediction
-//! log.
+//! Inference Protocol, dynamic batching on dedicated inference threads, the prediction log,
+//! and the monitor loop that evaluates the applied plan's monitors in the background.
 
 pub mod batcher;
 pub mod deployment;
@@ -10,6 +10,7 @@ pub mod graph;
 pub mod lookup;
 pub mod metrics;
 pub mod model;
+pub mod monitor_loop;
 pub mod oip;
 pub mod predict;
 pub mod predlog;

@@ -1,15 +1,18 @@
 //! Prometheus metrics of the server, kept with `prometheus-client` and rendered in the
 //! Prometheus text exposition format (0.0.4): requests per deployment, model version and
-//! status code, latency histograms per deployment, feature cache hits and misses, and
-//! prediction log records written and dropped.
+//! status code, latency histograms per deployment, feature cache hits and misses,
+//! prediction log records written and dropped, and each monitor check's last value and alert
+//! state (set by the monitor loop, `monitor_loop.rs`).
 //!
 //! `benches/metrics.rs` measures a request's recording cost and a render.
 
 use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 /// The `Content-Type` of the exposition that [`Metrics::render`] writes.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -33,6 +36,30 @@ struct DeploymentLabel {
     deployment: String,
 }
 
+/// The labels of `mlp_monitor_value`: a monitor and one of its checks, as written.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    monitor: String,
+    check: String,
+}
+
+/// The label of the monitor loop's counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MonitorLabel {
+    monitor: String,
+}
+
+/// The labels of `mlp_monitor_state`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    monitor: String,
+    check: String,
+    state: &'static str,
+}
+
+/// The alert states `mlp_monitor_state` has a series for (one of them is 1).
+pub const MONITOR_STATES: [&str; 6] = ["ok", "pending", "firing", "resolved", "no_data", "error"];
+
 /// Makes a deployment's latency histogram, with [`BUCKETS`].
 type NewHistogram = fn() -> Histogram;
 
@@ -49,7 +76,12 @@ pub struct Metrics {
     pub log_written: Counter,
     /// Prediction log records dropped because the queue was full.
     pub log_dropped: Counter,
-    /// The request series (the rest are registered per render, see [`Metrics::render`]).
+    monitor_value: Family<CheckLabels, Gauge<f64, AtomicU64>>,
+    monitor_state: Family<StateLabels, Gauge>,
+    monitor_evaluations: Family<MonitorLabel, Counter>,
+    monitor_failures: Family<MonitorLabel, Counter>,
+    /// The request and monitor series (the rest are registered per render, see
+    /// [`Metrics::render`]).
     registry: Registry,
 }
 
@@ -69,11 +101,39 @@ impl Default for Metrics {
             "Prediction latency, from request to answer",
             latency.clone(),
         );
+        let monitor_value = Family::<CheckLabels, Gauge<f64, AtomicU64>>::default();
+        let monitor_state = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "mlp_monitor_value",
+            "The last value of each monitor check, from the server's monitor loop",
+            monitor_value.clone(),
+        );
+        registry.register(
+            "mlp_monitor_state",
+            "Each monitor check's alert state: 1 for the current state, 0 for the others",
+            monitor_state.clone(),
+        );
+        let monitor_evaluations = Family::<MonitorLabel, Counter>::default();
+        let monitor_failures = Family::<MonitorLabel, Counter>::default();
+        registry.register(
+            "mlp_monitor_evaluations",
+            "Evaluations of each monitor by the server's monitor loop",
+            monitor_evaluations.clone(),
+        );
+        registry.register(
+            "mlp_monitor_evaluation_failures",
+            "Evaluations of each monitor that could not run (said on stderr)",
+            monitor_failures.clone(),
+        );
         Metrics {
             requests,
             latency,
             log_written: Counter::default(),
             log_dropped: Counter::default(),
+            monitor_value,
+            monitor_state,
+            monitor_evaluations,
+            monitor_failures,
             registry,
         }
     }
@@ -92,6 +152,69 @@ impl Metrics {
             deployment: labels.deployment,
         };
         self.latency.get_or_create(&label).observe(seconds);
+    }
+
+    /// Sets a monitor check's last value (no series when it has none) and its alert state
+    /// (`state` is one of [`MONITOR_STATES`]).
+    pub fn monitor_check(&self, monitor: &str, check: &str, value: Option<f64>, state: &str) {
+        let labels = CheckLabels {
+            monitor: monitor.to_owned(),
+            check: check.to_owned(),
+        };
+        match value {
+            Some(v) => {
+                self.monitor_value.get_or_create(&labels).set(v);
+            }
+            None => {
+                self.monitor_value.remove(&labels);
+            }
+        }
+        for s in MONITOR_STATES {
+            let labels = StateLabels {
+                monitor: labels.monitor.clone(),
+                check: labels.check.clone(),
+                state: s,
+            };
+            self.monitor_state
+                .get_or_create(&labels)
+                .set(i64::from(s == state));
+        }
+    }
+
+    /// Counts an evaluation of `monitor` (and a failure when it could not run).
+    pub fn monitor_evaluated(&self, monitor: &str, ok: bool) {
+        let label = MonitorLabel {
+            monitor: monitor.to_owned(),
+        };
+        self.monitor_evaluations.get_or_create(&label).inc();
+        if !ok {
+            self.monitor_failures.get_or_create(&label).inc();
+        }
+    }
+
+    /// Removes a monitor's counters (it left the plan).
+    pub fn forget_monitor(&self, monitor: &str) {
+        let label = MonitorLabel {
+            monitor: monitor.to_owned(),
+        };
+        self.monitor_evaluations.remove(&label);
+        self.monitor_failures.remove(&label);
+    }
+
+    /// Removes a monitor check's series (the monitor or the check left the plan).
+    pub fn forget_monitor_check(&self, monitor: &str, check: &str) {
+        let labels = CheckLabels {
+            monitor: monitor.to_owned(),
+            check: check.to_owned(),
+        };
+        self.monitor_value.remove(&labels);
+        for s in MONITOR_STATES {
+            self.monitor_state.remove(&StateLabels {
+                monitor: labels.monitor.clone(),
+                check: labels.check.clone(),
+                state: s,
+            });
+        }
     }
 
     /// The text exposition, with the feature cache counters given.
@@ -154,6 +277,64 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
+    }
+
+    #[test]
+    fn monitor_checks_show_their_value_and_one_state() {
+        let m = Metrics::default();
+        m.monitor_check(
+            "amount_watch",
+            "psi(checkout.amount) < 0.2",
+            Some(0.25),
+            "firing",
+        );
+        m.monitor_check("amount_watch", "error_rate < 1%", None, "no_data");
+        m.monitor_evaluated("amount_watch", true);
+        m.monitor_evaluated("amount_watch", false);
+        let text = m.render(0, 0).unwrap_or_default();
+        for line in [
+            "# TYPE mlp_monitor_value gauge",
+            "mlp_monitor_value{monitor=\"amount_watch\",check=\"psi(checkout.amount) < 0.2\"} 0.25",
+            "# TYPE mlp_monitor_state gauge",
+            "mlp_monitor_state{monitor=\"amount_watch\",check=\"psi(checkout.amount) < 0.2\",state=\"firing\"} 1",
+            "mlp_monitor_state{monitor=\"amount_watch\",check=\"psi(checkout.amount) < 0.2\",state=\"ok\"} 0",
+            "mlp_monitor_state{monitor=\"amount_watch\",check=\"error_rate < 1%\",state=\"no_data\"} 1",
+            "mlp_monitor_evaluations_total{monitor=\"amount_watch\"} 2",
+            "mlp_monitor_evaluation_failures_total{monitor=\"amount_watch\"} 1",
+        ] {
+            assert!(text.contains(&format!("{line}\n")), "missing {line} in\n{text}");
+        }
+        assert!(
+            !text.contains("check=\"error_rate < 1%\"} "),
+            "no value, no series:\n{text}"
+        );
+        let ones = text
+            .lines()
+            .filter(|l| l.starts_with("mlp_monitor_state{") && l.ends_with(" 1"))
+            .count();
+        assert_eq!(ones, 2, "one current state per check:\n{text}");
+        // Moving on: the old state drops to 0; a value that goes away loses its series.
+        m.monitor_check(
+            "amount_watch",
+            "psi(checkout.amount) < 0.2",
+            None,
+            "resolved",
+        );
+        let text = m.render(0, 0).unwrap_or_default();
+        assert!(
+            text.contains("check=\"psi(checkout.amount) < 0.2\",state=\"firing\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("check=\"psi(checkout.amount) < 0.2\",state=\"resolved\"} 1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("mlp_monitor_value{"), "{text}");
+        m.forget_monitor_check("amount_watch", "psi(checkout.amount) < 0.2");
+        m.forget_monitor_check("amount_watch", "error_rate < 1%");
+        m.forget_monitor("amount_watch");
+        let text = m.render(0, 0).unwrap_or_default();
+        assert!(!text.contains("amount_watch"), "{text}");
     }
 
     /// The series, their help and types, and the buckets are those of the hand-written

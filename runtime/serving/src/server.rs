@@ -1,6 +1,6 @@
 //! The HTTP server (actix-web): health and readiness, Prometheus metrics, online features,
 //! the registry, predictions and the Open Inference Protocol's routes, with the alias
-//! follower and the prediction log writer beside it.
+//! follower, the prediction log writer and the monitor loop beside it.
 
 use crate::deployment::{self, input_name, Deployment};
 use crate::error::StartError;
@@ -126,6 +126,9 @@ pub struct Config {
     pub workers: usize,
     /// Prediction log queue capacity.
     pub log_queue: usize,
+    /// Evaluate the applied plan's monitors on their schedule, and where (`monitor_loop.rs`);
+    /// `None`: not at all.
+    pub monitors: Option<crate::monitor_loop::Evaluator>,
 }
 
 fn now_us() -> i64 {
@@ -395,11 +398,18 @@ pub struct Running {
     pub addr: SocketAddr,
     handle: actix_web::dev::ServerHandle,
     thread: std::thread::JoinHandle<()>,
+    /// The monitor loop (`None` when its thread could not start).
+    monitors: Option<crate::monitor_loop::MonitorLoop>,
 }
 
 impl Running {
-    /// Stops gracefully (requests in flight finish) and flushes the prediction log.
-    pub fn stop(self) {
+    /// Stops gracefully (requests in flight finish), flushes the prediction log, and stops
+    /// the monitor loop (an evaluation in progress gets a few seconds).
+    pub fn stop(mut self) {
+        // Told first, so that it stops while the server drains.
+        if let Some(m) = &mut self.monitors {
+            m.signal();
+        }
         let h = self.handle.clone();
         let stopped =
             std::thread::spawn(move || actix_web::rt::System::new().block_on(h.stop(true))).join();
@@ -408,6 +418,9 @@ impl Running {
         }
         if self.thread.join().is_err() {
             eprintln!("serve: the server thread panicked; the prediction log may not be flushed");
+        }
+        if let Some(m) = self.monitors {
+            m.stop();
         }
     }
 
@@ -499,6 +512,9 @@ pub fn start(
     let bind = config.bind.clone();
     let follower_state = state.clone();
     let last_state = state.clone();
+    // Weak: the loop must not keep the state (and the log's sender) alive past the server.
+    let monitor_state = Arc::downgrade(&state.clone().into_inner());
+    let metrics = state.metrics.clone();
     let thread = std::thread::spawn(move || {
         let sys = actix_web::rt::System::new();
         let started = tx.clone();
@@ -545,11 +561,25 @@ pub fn start(
         writer.join();
     });
     match rx.recv() {
-        Ok(Ok((Some(addr), handle))) => Ok(Running {
-            addr,
-            handle,
-            thread,
-        }),
+        Ok(Ok((Some(addr), handle))) => {
+            // Idle (one look a second at the served plan) while the plan has no monitor.
+            let monitors = config.monitors.and_then(|how| {
+                crate::monitor_loop::MonitorLoop::start(
+                    config.project_dir,
+                    monitor_state,
+                    metrics,
+                    how,
+                )
+                .map_err(|e| eprintln!("serve: the monitor loop did not start: {e}"))
+                .ok()
+            });
+            Ok(Running {
+                addr,
+                handle,
+                thread,
+                monitors,
+            })
+        }
         Ok(Ok((None, _))) => Err(StartError::NoAddress),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(StartError::ThreadStopped),

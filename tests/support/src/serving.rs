@@ -126,8 +126,14 @@ impl Drop for Server {
 
 /// Starts `mlpc serve` on a free port; returns once it says where it listens.
 pub fn serve(dir: &Path) -> Server {
+    serve_with(dir, &[])
+}
+
+/// [`serve`] with more arguments (`--no-monitors`).
+pub fn serve_with(dir: &Path, extra: &[&str]) -> Server {
     let mut child = Command::new(mlpc_bin())
         .args(["serve", ".", "--bind", "127.0.0.1:0", "--no-scheduler"])
+        .args(extra)
         .current_dir(dir)
         .stderr(Stdio::piped())
         .spawn()

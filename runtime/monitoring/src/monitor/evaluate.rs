@@ -15,6 +15,18 @@ use std::path::{Path, PathBuf};
 /// verdict from a handful of rows.
 pub const MIN_ROWS: usize = 30;
 
+thread_local! {
+    /// DuckDB threads of the evaluations this thread runs (0: DuckDB's default, the cores).
+    static THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Limits the DuckDB threads of the evaluations the calling thread runs from now on to `n`
+/// (0: DuckDB's default). The server's monitor loop uses one, leaving the other cores to
+/// serving.
+pub fn limit_threads(n: usize) {
+    THREADS.with(|t| t.set(n));
+}
+
 /// The state of one check after one evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -182,6 +194,10 @@ impl<'a> Inputs<'a> {
     ) -> Result<Inputs<'a>, ReadError> {
         let conn = duckdb::Connection::open_in_memory()?;
         conn.execute_batch("SET TimeZone = 'UTC';")?;
+        let threads = THREADS.with(std::cell::Cell::get);
+        if threads > 0 {
+            conn.execute_batch(&format!("SET threads = {threads};"))?;
+        }
         let (mut cols, mut label_names) = (Vec::new(), Vec::new());
         for c in checks {
             collect(&c.expr, &mut cols, &mut label_names);

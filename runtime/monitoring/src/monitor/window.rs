@@ -188,23 +188,51 @@ fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The prediction log's files, or `NoLog`.
-fn log_files(project_dir: &Path) -> Result<String, ReadError> {
+/// How far a log record's time may be from the time in its file's name: a file is named after
+/// its first record (`part-{first_time_us}-{pid}-{seq}.parquet`), the writer flushes within a
+/// second of receiving a record, and a record is received when its request is answered.
+/// Requests longer than this, or a writer that far behind, would put a record in a file the
+/// window skips. Each file opened costs an evaluation its footer and schema: the slack is
+/// kept short because the server evaluates windows every few seconds.
+pub const FILE_SLACK_US: i64 = 10 * 1_000_000;
+
+/// The time in a log file's name, if it has one.
+fn file_time_us(name: &str) -> Option<i64> {
+    name.strip_prefix("part-")?.split('-').next()?.parse().ok()
+}
+
+/// The prediction log's files that may hold records of `span` (named within
+/// [`FILE_SLACK_US`] of it, or not named after a time), or `NoLog`. The log grows by a file a
+/// second: without this an evaluation would open every file ever written.
+fn log_files(project_dir: &Path, span: Span) -> Result<String, ReadError> {
     let dir = project_dir.join(".mlp").join("predictions");
-    let mut files: Vec<String> = match std::fs::read_dir(&dir) {
+    let all: Vec<(Option<i64>, String)> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| {
-                p.extension().is_some_and(|x| x == "parquet")
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            .filter_map(|p| {
+                let name = p.file_name()?.to_string_lossy().to_string();
+                let log = p.extension().is_some_and(|x| x == "parquet") && !name.starts_with('.');
+                log.then(|| (file_time_us(&name), lit(&p.to_string_lossy())))
             })
-            .map(|p| lit(&p.to_string_lossy()))
             .collect(),
         Err(_) => return Err(ReadError::NoLog(dir)),
     };
+    let near = |t: &Option<i64>| {
+        t.is_none_or(|t| {
+            t >= span.start_us.saturating_sub(FILE_SLACK_US)
+                && t < span.end_us.saturating_add(FILE_SLACK_US)
+        })
+    };
+    let mut files: Vec<String> = all
+        .iter()
+        .filter(|(t, _)| near(t))
+        .map(|(_, f)| f.clone())
+        .collect();
+    // A log with nothing near the window: one file, so that the window reads as empty.
+    if files.is_empty() {
+        files.extend(all.into_iter().map(|(_, f)| f).next());
+    }
     if files.is_empty() {
         return Err(ReadError::NoLog(dir));
     }
@@ -232,7 +260,7 @@ pub fn read_requests(
     d: &str,
     span: Span,
 ) -> Result<Requests, ReadError> {
-    let from = log_files(project_dir)?;
+    let from = log_files(project_dir, span)?;
     let sql = format!(
         "SELECT latency_ms, coalesce(status, 200) AS status, coalesce(rows, 1), model_version FROM {from} WHERE {}",
         in_span(d, span)
@@ -291,7 +319,7 @@ pub fn read_rows(
     span: Span,
     columns: &[(ColumnRef, Type)],
 ) -> Result<Rows, ReadError> {
-    let from = log_files(project_dir)?;
+    let from = log_files(project_dir, span)?;
     let lists: Vec<String> = columns
         .iter()
         .enumerate()
@@ -647,5 +675,59 @@ mod tests {
             read_requests(&conn, dir.path(), "d", span),
             Err(ReadError::NoLog(_))
         ));
+    }
+
+    #[test]
+    fn an_evaluation_reads_the_log_files_named_near_its_window() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let log = dir.path().join(".mlp").join("predictions");
+        std::fs::create_dir_all(&log).unwrap_or_else(|e| panic!("{e}"));
+        let s = 1_000_000;
+        let span = Span {
+            start_us: 1000 * s,
+            end_us: 1060 * s,
+        };
+        assert!(matches!(
+            log_files(dir.path(), span),
+            Err(ReadError::NoLog(_))
+        ));
+        for name in [
+            format!("part-{}-7-000001.parquet", 100 * s),
+            format!("part-{}-7-000002.parquet", 991 * s),
+            format!("part-{}-7-000003.parquet", 1030 * s),
+            format!("part-{}-7-000004.parquet", 1069 * s),
+            format!("part-{}-7-000005.parquet", 1071 * s),
+            "old.parquet".into(),
+            ".part-1-1-000001.parquet.tmp".into(),
+        ] {
+            std::fs::write(log.join(name), b"").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let from = log_files(dir.path(), span).unwrap_or_default();
+        for (n, read) in [(1, false), (2, true), (3, true), (4, true), (5, false)] {
+            assert_eq!(
+                from.contains(&format!("-7-00000{n}.parquet")),
+                read,
+                "{n}: {from}"
+            );
+        }
+        assert!(
+            from.contains("old.parquet") && !from.contains(".part-1-1"),
+            "{from}"
+        );
+        assert_eq!(file_time_us("part-42-1-000001.parquet"), Some(42));
+        assert_eq!(file_time_us("part-x.parquet"), None);
+        // Nothing near: one file, read as an empty window.
+        std::fs::remove_file(log.join("old.parquet")).unwrap_or_else(|e| panic!("{e}"));
+        let far = Span {
+            start_us: 5000 * s,
+            end_us: 5060 * s,
+        };
+        assert_eq!(
+            log_files(dir.path(), far)
+                .unwrap_or_default()
+                .matches(".parquet'")
+                .count(),
+            1
+        );
     }
 }

@@ -22,6 +22,7 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         token,
         workers: a.workers,
         log_queue: 100_000,
+        monitors: (!a.no_monitors).then(monitor_evaluator),
     };
     // After each `mlpc apply`, the newly applied plan is read and changed deployments swap in.
     let reload = {
@@ -67,6 +68,19 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
     }
     eprintln!("stopped; the prediction log is flushed");
     ExitCode::SUCCESS
+}
+
+/// Where the monitor loop evaluates: in a child `mlpc monitor run`, with the `mlpc` beside
+/// this binary, else in the server's process.
+fn monitor_evaluator() -> mlp_serving::monitor_loop::Evaluator {
+    let beside = std::env::current_exe()
+        .ok()
+        .map(|p| p.with_file_name("mlpc"))
+        .filter(|p| p.is_file());
+    match beside {
+        Some(mlpc) => mlp_serving::monitor_loop::Evaluator::Child(mlpc),
+        None => mlp_serving::monitor_loop::Evaluator::InProcess,
+    }
 }
 
 /// `mlpc score`.

@@ -1,0 +1,269 @@
+//! The server's monitor loop end to end: the example served with two monitors evaluated
+//! every second, with traffic. `live_watch` (a psi check and the error rate) is evaluated
+//! again and again, each time over a window ending on a whole second, its history grows and
+//! `/metrics` shows each check's value and current state; `dead_hook` fires into a webhook
+//! nothing listens on, and goes on being evaluated (every attempt recorded); SIGTERM stops
+//! the server promptly with exit code 0.
+
+use mlp_test_support::serving::{call, example, mlpc, mlpc_bin, register_linear, serve};
+use serde_json::{json, Value};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A loopback URL nothing listens on.
+fn dead_url() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    drop(l);
+    format!("http://{addr}/hook")
+}
+
+/// `/metrics`, as text.
+fn metrics(base: &str) -> String {
+    match call("GET", &format!("{base}/metrics"), None) {
+        (200, Value::String(text)) => text,
+        (s, v) => panic!("GET /metrics: {s} {v}"),
+    }
+}
+
+/// The value of the series `series` (name and labels, exactly) in `text`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn evaluations(text: &str, monitor: &str) -> f64 {
+    sample(
+        text,
+        &format!("mlp_monitor_evaluations_total{{monitor=\"{monitor}\"}}"),
+    )
+    .unwrap_or(0.0)
+}
+
+/// Polls `/metrics` until `done` holds, for at most `limit`; the last text.
+fn wait_metrics(base: &str, limit: Duration, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let text = metrics(base);
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} within {limit:?}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// 600 rows of the labels file (the baseline), a seeded sample.
+fn rows(p: &Path) -> Vec<(i64, f64, String, i64)> {
+    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    let file = p.join("data/labels.parquet").display().to_string();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT user_id, amount, country, merchant_id FROM read_parquet('{file}') USING SAMPLE 600 ROWS (reservoir, 1) ORDER BY ALL"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let got = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .and_then(|m| m.collect::<Result<Vec<_>, _>>());
+    got.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// 40 single-row requests (service metrics count requests), then the rest of the rows in
+/// batches of 80.
+fn traffic(url: &str, rows: &[(i64, f64, String, i64)]) {
+    let (single, batch) = rows.split_at(40);
+    for (u, a, c, m) in single {
+        let body = json!({"entities": {"user_id": u}, "request": {"amount": a, "country": c, "merchant_id": m}});
+        let (s, v) = call("POST", url, Some(body));
+        assert_eq!(s, 200, "{v}");
+    }
+    for chunk in batch.chunks(80) {
+        let body = json!({
+            "entities": {"user_id": chunk.iter().map(|r| r.0).collect::<Vec<_>>()},
+            "request": {
+                "amount": chunk.iter().map(|r| r.1).collect::<Vec<_>>(),
+                "country": chunk.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
+                "merchant_id": chunk.iter().map(|r| r.3).collect::<Vec<_>>(),
+            },
+        });
+        let (s, v) = call("POST", url, Some(body));
+        assert_eq!(s, 200, "{v}");
+    }
+}
+
+/// The stored evaluations of `monitor`'s first check: (window end µs, alert state).
+fn history(p: &Path, monitor: &str) -> Vec<(i64, String)> {
+    let h = mlp_monitoring::monitor::History::open(p).unwrap_or_else(|e| panic!("{e}"));
+    h.entries(Some(monitor), i64::MIN)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .filter(|e| e.result.index == 0)
+        .map(|e| (e.window_end_us, e.alert_state.name().to_string()))
+        .collect()
+}
+
+#[test]
+fn the_server_evaluates_monitors_every_period_and_shows_them_on_metrics() {
+    let dir = example();
+    let p = dir.path();
+    let monitors = format!(
+        "monitor live_watch {{
+  on       = fraud_api
+  every    = 1s
+  window   = 60s
+  baseline = \"data/labels.parquet\"
+
+  check psi(checkout.amount) < 0.2
+  check error_rate < 1%
+}}
+
+monitor dead_hook {{
+  on     = fraud_api
+  every  = 1s
+  window = 60s
+
+  check error_rate > 50%
+
+  alert = [webhook(\"{}\")]
+}}
+",
+        dead_url()
+    );
+    std::fs::write(p.join("monitor.mlp"), monitors).unwrap_or_else(|e| panic!("{e}"));
+    mlpc(&["apply", ".", "--auto-approve"], p);
+    mlpc(&["materialize", "."], p);
+    register_linear(p, "fraud_scorer", &[0.0, 0.0, 2.0, 0.0], -2.0, true);
+    for alias in ["production", "staging"] {
+        mlpc(&["registry", "alias", ".", "fraud_scorer", "1", alias], p);
+    }
+
+    let mut server = serve(p);
+    let base = server.base.clone();
+    // Evaluated before any traffic: no data yet, on /metrics.
+    wait_metrics(
+        &base,
+        Duration::from_secs(20),
+        "a first evaluation with no data",
+        |t| {
+            t.contains("mlp_monitor_state{monitor=\"live_watch\",check=\"error_rate < 1%\",state=\"no_data\"} 1")
+        },
+    );
+    traffic(
+        &format!("{base}/v1/deployments/fraud_api/predict"),
+        &rows(p),
+    );
+
+    // Once the log holds the traffic, every check is decided; then two more evaluations.
+    let psi_ok = "mlp_monitor_state{monitor=\"live_watch\",check=\"psi(checkout.amount) < 0.2\",state=\"ok\"} 1";
+    let text = wait_metrics(
+        &base,
+        Duration::from_secs(30),
+        "live_watch evaluated with the traffic",
+        |t| t.contains(psi_ok),
+    );
+    let (seen, dead_seen) = (
+        evaluations(&text, "live_watch"),
+        evaluations(&text, "dead_hook"),
+    );
+    let text = wait_metrics(
+        &base,
+        Duration::from_secs(30),
+        "two more evaluations of each monitor",
+        |t| {
+            evaluations(t, "live_watch") >= seen + 2.0
+                && evaluations(t, "dead_hook") >= dead_seen + 2.0
+        },
+    );
+    for line in [
+        psi_ok,
+        "mlp_monitor_state{monitor=\"live_watch\",check=\"error_rate < 1%\",state=\"ok\"} 1",
+        "mlp_monitor_state{monitor=\"dead_hook\",check=\"error_rate > 50%\",state=\"firing\"} 1",
+        "mlp_monitor_state{monitor=\"dead_hook\",check=\"error_rate > 50%\",state=\"ok\"} 0",
+    ] {
+        assert!(
+            text.contains(&format!("{line}\n")),
+            "missing {line} in\n{text}"
+        );
+    }
+    let rate = sample(
+        &text,
+        "mlp_monitor_value{monitor=\"live_watch\",check=\"error_rate < 1%\"}",
+    );
+    assert_eq!(rate, Some(0.0), "{text}");
+    let psi = sample(
+        &text,
+        "mlp_monitor_value{monitor=\"live_watch\",check=\"psi(checkout.amount) < 0.2\"}",
+    );
+    assert!(psi.is_some_and(|v| v.is_finite() && v >= 0.0), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "mlp_monitor_evaluation_failures_total{monitor=\"live_watch\"}"
+        ),
+        None,
+        "{text}"
+    );
+
+    // SIGTERM stops it promptly, with no evaluation in progress left to wait for long.
+    let asked = Instant::now();
+    assert_eq!(server.terminate(), Some(0));
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "stopped after {:?}",
+        asked.elapsed()
+    );
+
+    // The history: each evaluation over a window ending on a whole second, one per second
+    // at most, later ones decided.
+    let live = history(p, "live_watch");
+    assert!(live.len() >= 3, "{live:?}");
+    assert!(live.iter().all(|(end, _)| end % 1_000_000 == 0), "{live:?}");
+    assert!(live.windows(2).all(|w| w[1].0 > w[0].0), "{live:?}");
+    assert_eq!(live.last().map(|l| l.1.as_str()), Some("ok"), "{live:?}");
+
+    // The dead webhook: every notification tried three times and recorded, never delivered,
+    // and the monitor evaluated on after each.
+    let dead = history(p, "dead_hook");
+    assert!(
+        dead.iter().filter(|(_, s)| s == "firing").count() >= 2,
+        "{dead:?}"
+    );
+    let h = mlp_monitoring::monitor::History::open(p).unwrap_or_else(|e| panic!("{e}"));
+    let tries = h
+        .deliveries(Some("dead_hook"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        tries.len() >= 3 && tries.iter().all(|d| !d.ok),
+        "{tries:#?}"
+    );
+
+    // `mlpc monitor status` reads the states the server left.
+    let out = Command::new(mlpc_bin())
+        .args(["monitor", "status", ".", "--format", "json"])
+        .current_dir(p)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let states: Vec<(&str, &str)> = status
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| Some((x["monitor"].as_str()?, x["state"].as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        states,
+        [
+            ("dead_hook", "firing"),
+            ("live_watch", "ok"),
+            ("live_watch", "ok")
+        ],
+        "{status:#}"
+    );
+}
