@@ -454,8 +454,10 @@ pub fn request_id(header: &str) -> Result<String, String> {
     Ok(header.to_string())
 }
 
-/// Whether the `log` policy samples this request: by a hash of its id (FNV-1a), so that a
-/// caller's retries with the same id get the same answer.
+/// Whether the `log` policy samples this request: by a hash of its id (FNV-1a, then
+/// MurmurHash3's 64-bit finaliser so that ids differing in their last characters, such as
+/// `order-1` and `order-2`, spread over the whole range), so that a caller's retries with the
+/// same id get the same answer.
 fn sampled(policy: &LogPolicy, request_id: &str) -> bool {
     match policy {
         LogPolicy::All => true,
@@ -466,6 +468,11 @@ fn sampled(policy: &LogPolicy, request_id: &str) -> bool {
                 h ^= u64::from(b);
                 h = h.wrapping_mul(0x0100_0000_01b3);
             }
+            h ^= h >> 33;
+            h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+            h ^= h >> 33;
+            h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+            h ^= h >> 33;
             // The top 53 bits as a uniform number in [0, 1).
             ((h >> 11) as f64) / ((1u64 << 53) as f64) < *fraction
         }
@@ -639,6 +646,40 @@ async fn predict_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sampling_by_the_request_id_keeps_its_fraction_and_is_repeatable() {
+        for fraction in [0.01, 0.1, 0.5, 0.9] {
+            let policy = LogPolicy::Sample { fraction };
+            let n = 20_000;
+            // Random ids as the server makes them, and callers' sequential ones.
+            let random: Vec<String> = (0..n).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+            let sequential: Vec<String> = (0..n).map(|i| format!("order-{i}")).collect();
+            for ids in [&random, &sequential] {
+                let share = ids.iter().filter(|id| sampled(&policy, id)).count() as f64 / n as f64;
+                // 5 standard deviations of a binomial share.
+                let tol = 5.0 * (fraction * (1.0 - fraction) / n as f64).sqrt();
+                assert!(
+                    (share - fraction).abs() < tol,
+                    "{fraction}: {share} ({})",
+                    ids[0]
+                );
+            }
+            assert!(random
+                .iter()
+                .all(|id| sampled(&policy, id) == sampled(&policy, id)));
+        }
+        assert!(sampled(&LogPolicy::All, "x") && !sampled(&LogPolicy::None, "x"));
+    }
+
+    #[test]
+    fn a_request_id_is_one_to_128_visible_ascii_characters() {
+        assert_eq!(request_id("order-42").as_deref(), Ok("order-42"));
+        for bad in ["", "has space", "tab\t", "é", &"x".repeat(129)] {
+            assert!(request_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(request_id(&"x".repeat(128)).is_ok());
+    }
 
     #[test]
     fn each_type_takes_its_values_and_names_what_is_wrong_with_others() {
