@@ -9,7 +9,9 @@
 //! thread), and each evaluation is a child `mlpc monitor run`, started from it so that it
 //! inherits that priority, sharing no memory, allocator or kernel lock with the server (in
 //! one process, a starved low-priority thread holding one of those held up requests: see
-//! `docs/benchmarks.md`). Without an `mlpc` to start, evaluations run in the thread, with one
+//! `docs/benchmarks.md`). The child runs under `SCHED_IDLE` (through util-linux's `chrt`
+//! where the machine has it), which gives it a core only when no other thread wants one.
+//! Without an `mlpc` to start, evaluations run in the thread, with one
 //! DuckDB thread. Evaluations run one at a time, in the order they fall due.
 //!
 //! The schedule is Prometheus': a monitor with period `every` is evaluated over the windows
@@ -345,6 +347,28 @@ fn evaluate(ctx: &Ctx<'_>, plan: &Plan, name: &str, at_us: i64) {
     }
 }
 
+/// `chrt` (util-linux), which starts a program under another scheduling policy, when it is
+/// there and may set `SCHED_IDLE` here (tried once with `true`; some containers forbid it).
+fn chrt() -> Option<std::path::PathBuf> {
+    static CHRT: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    CHRT.get_or_init(|| {
+        ["/usr/bin/chrt", "/bin/chrt"]
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .find(|p| p.is_file())
+            .filter(|p| {
+                Command::new(p)
+                    .args(["--idle", "0", "true"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+    })
+    .clone()
+}
+
 /// Evaluates monitor `name` at `at_us` with `mlpc monitor run` in a child process: its run
 /// (`None` when the loop was stopped meanwhile, and the child killed), or why not. The
 /// child's stderr (alert log lines, errors) is the server's.
@@ -354,7 +378,17 @@ fn in_child(
     name: &str,
     at_us: i64,
 ) -> Result<Option<monitor::MonitorRun>, String> {
-    let mut child = Command::new(mlpc)
+    // Under SCHED_IDLE where `chrt` can set it: the child gets a core only when no serving
+    // thread wants one (nice 19 still takes a slice of a busy core).
+    let mut command = match chrt() {
+        Some(chrt) => {
+            let mut c = Command::new(chrt);
+            c.args(["--idle", "0"]).arg(mlpc);
+            c
+        }
+        None => Command::new(mlpc),
+    };
+    let mut child = command
         .args(["monitor", "run"])
         .arg(ctx.dir)
         .arg(name)
