@@ -5,20 +5,14 @@
 //! nothing listens on, and goes on being evaluated (every attempt recorded); SIGTERM stops
 //! the server promptly with exit code 0.
 
-use mlp_test_support::serving::{call, example, mlpc, mlpc_bin, register_linear, serve};
-use serde_json::{json, Value};
-use std::net::TcpListener;
+use mlp_test_support::serving::{
+    call, dead_url, example, labelled_checkouts, mlpc, mlpc_bin, register_linear, send_checkouts,
+    serve,
+};
+use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A loopback URL nothing listens on.
-fn dead_url() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    drop(l);
-    format!("http://{addr}/hook")
-}
 
 /// `/metrics`, as text.
 fn metrics(base: &str) -> String {
@@ -42,57 +36,37 @@ fn evaluations(text: &str, monitor: &str) -> f64 {
     .unwrap_or(0.0)
 }
 
-/// Polls `/metrics` until `done` holds, for at most `limit`; the last text.
-fn wait_metrics(base: &str, limit: Duration, what: &str, done: impl Fn(&str) -> bool) -> String {
+/// Reads `/metrics` until `done` holds, for at most `limit`; the last text. It reads again
+/// each time a file of the project's `.mlp/` folder changes: every evaluation writes the
+/// monitor history there (`monitors.sqlite` and its WAL) just before the server sets the
+/// series, and the loop evaluates every second, so a change that is not yet on `/metrics`
+/// is followed by another event.
+fn wait_metrics(
+    dir: &Path,
+    base: &str,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let (tx, events) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(tx).unwrap_or_else(|e| panic!("{e}"));
+    notify::Watcher::watch(
+        &mut watcher,
+        &dir.join(".mlp"),
+        notify::RecursiveMode::NonRecursive,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let deadline = Instant::now() + limit;
     loop {
         let text = metrics(base);
         if done(&text) {
             return text;
         }
+        let left = deadline.saturating_duration_since(Instant::now());
         assert!(
-            Instant::now() < deadline,
+            events.recv_timeout(left).is_ok(),
             "{what} within {limit:?}:\n{text}"
         );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// 600 rows of the labels file (the baseline), a seeded sample.
-fn rows(p: &Path) -> Vec<(i64, f64, String, i64)> {
-    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-    let file = p.join("data/labels.parquet").display().to_string();
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT user_id, amount, country, merchant_id FROM read_parquet('{file}') USING SAMPLE 600 ROWS (reservoir, 1) ORDER BY ALL"
-        ))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let got = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .and_then(|m| m.collect::<Result<Vec<_>, _>>());
-    got.unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// 40 single-row requests (service metrics count requests), then the rest of the rows in
-/// batches of 80.
-fn traffic(url: &str, rows: &[(i64, f64, String, i64)]) {
-    let (single, batch) = rows.split_at(40);
-    for (u, a, c, m) in single {
-        let body = json!({"entities": {"user_id": u}, "request": {"amount": a, "country": c, "merchant_id": m}});
-        let (s, v) = call("POST", url, Some(body));
-        assert_eq!(s, 200, "{v}");
-    }
-    for chunk in batch.chunks(80) {
-        let body = json!({
-            "entities": {"user_id": chunk.iter().map(|r| r.0).collect::<Vec<_>>()},
-            "request": {
-                "amount": chunk.iter().map(|r| r.1).collect::<Vec<_>>(),
-                "country": chunk.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
-                "merchant_id": chunk.iter().map(|r| r.3).collect::<Vec<_>>(),
-            },
-        });
-        let (s, v) = call("POST", url, Some(body));
-        assert_eq!(s, 200, "{v}");
     }
 }
 
@@ -146,6 +120,7 @@ monitor dead_hook {{
     let base = server.base.clone();
     // Evaluated before any traffic: no data yet, on /metrics.
     wait_metrics(
+        p,
         &base,
         Duration::from_secs(20),
         "a first evaluation with no data",
@@ -153,14 +128,15 @@ monitor dead_hook {{
             t.contains("mlp_monitor_state{monitor=\"live_watch\",check=\"error_rate < 1%\",state=\"no_data\"} 1")
         },
     );
-    traffic(
+    send_checkouts(
         &format!("{base}/v1/deployments/fraud_api/predict"),
-        &rows(p),
+        &labelled_checkouts(p, 600, 1, 1.0),
     );
 
     // Once the log holds the traffic, every check is decided; then two more evaluations.
     let psi_ok = "mlp_monitor_state{monitor=\"live_watch\",check=\"psi(checkout.amount) < 0.2\",state=\"ok\"} 1";
     let text = wait_metrics(
+        p,
         &base,
         Duration::from_secs(30),
         "live_watch evaluated with the traffic",
@@ -171,6 +147,7 @@ monitor dead_hook {{
         evaluations(&text, "dead_hook"),
     );
     let text = wait_metrics(
+        p,
         &base,
         Duration::from_secs(30),
         "two more evaluations of each monitor",

@@ -5,7 +5,10 @@
 //! an unreachable webhook is tried three times, each attempt recorded, and stops nothing;
 //! the history holds the three evaluations.
 
-use mlp_test_support::serving::{call, example, mlpc, mlpc_bin, register_linear, serve_with};
+use mlp_test_support::serving::{
+    call, dead_url, example, labelled_checkouts, mlpc, mlpc_bin, register_linear, send_checkouts,
+    serve_with,
+};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -56,14 +59,6 @@ fn receiver() -> (String, mpsc::Receiver<Value>) {
     (url, rx)
 }
 
-/// A loopback URL nothing listens on.
-fn dead_url() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    drop(l);
-    format!("http://{addr}/hook")
-}
-
 fn now() -> SystemTime {
     SystemTime::now()
 }
@@ -82,46 +77,6 @@ fn rfc3339(t: SystemTime) -> String {
 fn until(t: SystemTime) {
     while let Ok(left) = t.duration_since(now()) {
         std::thread::sleep(left);
-    }
-}
-
-/// Rows of the labels file (the baseline) in a seeded sample, amounts scaled by `scale`.
-fn rows(p: &Path, seed: u32, scale: f64) -> Vec<(i64, f64, String, i64)> {
-    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-    let file = p.join("data/labels.parquet").display().to_string();
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT user_id, amount, country, merchant_id FROM read_parquet('{file}') USING SAMPLE 600 ROWS (reservoir, {seed}) ORDER BY ALL"
-        ))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let got = stmt
-        .query_map([], |r| {
-            Ok((r.get(0)?, r.get::<_, f64>(1)? * scale, r.get(2)?, r.get(3)?))
-        })
-        .and_then(|m| m.collect::<Result<Vec<_>, _>>());
-    got.unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// One phase: 40 single-row requests (service metrics count requests), then the rest of the
-/// rows in batches of 80.
-fn phase(url: &str, rows: &[(i64, f64, String, i64)]) {
-    let (single, batch) = rows.split_at(40);
-    for (u, a, c, m) in single {
-        let body = json!({"entities": {"user_id": u}, "request": {"amount": a, "country": c, "merchant_id": m}});
-        let (s, v) = call("POST", url, Some(body));
-        assert_eq!(s, 200, "{v}");
-    }
-    for chunk in batch.chunks(80) {
-        let body = json!({
-            "entities": {"user_id": chunk.iter().map(|r| r.0).collect::<Vec<_>>()},
-            "request": {
-                "amount": chunk.iter().map(|r| r.1).collect::<Vec<_>>(),
-                "country": chunk.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
-                "merchant_id": chunk.iter().map(|r| r.3).collect::<Vec<_>>(),
-            },
-        });
-        let (s, v) = call("POST", url, Some(body));
-        assert_eq!(s, 200, "{v}");
     }
 }
 
@@ -201,7 +156,7 @@ fn drifted_traffic_fails_the_checks_fires_once_and_resolves_once() {
             until(*last + WINDOW + Duration::from_millis(50));
         }
         let start = now();
-        phase(&url, &rows(p, seed, scale));
+        send_checkouts(&url, &labelled_checkouts(p, 600, seed, scale));
         let end = now();
         assert!(
             end.duration_since(start).unwrap_or_default() < WINDOW,
@@ -381,7 +336,11 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
     let url = format!("{}/v1/deployments/fraud_api/predict", server.base);
     // Scores with ties (the same rows twice) and a label that the score only partly predicts.
     let mut answered: Vec<(String, f64, bool)> = Vec::new();
-    for (i, (u, a, c, m)) in rows(p, 7, 1.0).into_iter().take(120).enumerate() {
+    for (i, (u, a, c, m)) in labelled_checkouts(p, 600, 7, 1.0)
+        .into_iter()
+        .take(120)
+        .enumerate()
+    {
         let body = json!({"entities": {"user_id": u}, "request": {"amount": a, "country": c, "merchant_id": m}});
         let (s, v) = call("POST", &url, Some(body));
         assert_eq!(s, 200, "{v}");

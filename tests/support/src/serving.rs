@@ -245,3 +245,55 @@ torch.jit.save(torch.jit.script(Linear()), {file:?})
         dir,
     );
 }
+
+/// One checkout of the example: `(user_id, amount, country, merchant_id)`.
+pub type Checkout = (i64, f64, String, i64);
+
+/// `n` checkouts from the example's labels file (the distribution its models trained on),
+/// a seeded sample in a stable order, amounts multiplied by `scale` (1.0 for none).
+pub fn labelled_checkouts(dir: &Path, n: usize, seed: u32, scale: f64) -> Vec<Checkout> {
+    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("data/labels.parquet").display().to_string();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT user_id, amount, country, merchant_id FROM read_parquet('{file}') USING SAMPLE {n} ROWS (reservoir, {seed}) ORDER BY ALL"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let got = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get::<_, f64>(1)? * scale, r.get(2)?, r.get(3)?))
+        })
+        .and_then(|m| m.collect::<Result<Vec<_>, _>>());
+    got.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Sends `rows` to the predict URL `url`: the first 40 as single-row requests (service
+/// metrics count requests), the rest in batches of 80; every answer must be 200.
+pub fn send_checkouts(url: &str, rows: &[Checkout]) {
+    let (single, batch) = rows.split_at(rows.len().min(40));
+    for (u, a, c, m) in single {
+        let body = serde_json::json!({"entities": {"user_id": u}, "request": {"amount": a, "country": c, "merchant_id": m}});
+        let (s, v) = call("POST", url, Some(body));
+        assert_eq!(s, 200, "{v}");
+    }
+    for chunk in batch.chunks(80) {
+        let body = serde_json::json!({
+            "entities": {"user_id": chunk.iter().map(|r| r.0).collect::<Vec<_>>()},
+            "request": {
+                "amount": chunk.iter().map(|r| r.1).collect::<Vec<_>>(),
+                "country": chunk.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
+                "merchant_id": chunk.iter().map(|r| r.3).collect::<Vec<_>>(),
+            },
+        });
+        let (s, v) = call("POST", url, Some(body));
+        assert_eq!(s, 200, "{v}");
+    }
+}
+
+/// A loopback URL nothing listens on (a port bound, then released).
+pub fn dead_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    drop(l);
+    format!("http://{addr}/hook")
+}
