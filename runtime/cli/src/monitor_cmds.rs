@@ -4,7 +4,7 @@
 use crate::Format;
 use clap::{Args, Subcommand};
 use mlp_monitoring::monitor::history::{Alert, Entry};
-use mlp_monitoring::monitor::{self, report_html, History, MonitorRun, Outcome};
+use mlp_monitoring::monitor::{self, report_html, History, MonitorRun, Outcome, Reader};
 use mlpc_shared::{applied_plan, fail, print_json, split_dir};
 use std::path::Path;
 use std::process::ExitCode;
@@ -27,6 +27,19 @@ pub enum MonitorCommand {
     /// distribution check's baseline and window overlaid, each check's value over its
     /// history with the threshold.
     Report(ReportArgs),
+    /// The long-lived evaluator `mlpc serve` starts: one request a line on stdin
+    /// (`{"monitor": NAME, "at_us": TIME}`), one reply a line on stdout, keeping what it
+    /// read between evaluations.
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+/// `mlpc monitor worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Project folder.
+    #[arg(default_value = ".")]
+    dir: std::path::PathBuf,
 }
 
 /// `mlpc monitor run`.
@@ -99,6 +112,7 @@ pub fn run(cmd: &MonitorCommand) -> ExitCode {
         MonitorCommand::Status(a) => status(&a.dir, a.format),
         MonitorCommand::History(a) => history(a),
         MonitorCommand::Report(a) => report(a),
+        MonitorCommand::Worker(a) => worker(&a.dir),
     }
 }
 
@@ -156,9 +170,13 @@ fn run_cmd(a: &RunArgs) -> ExitCode {
     if names.is_empty() {
         return fail("the applied plan has no monitor");
     }
+    let mut reader = match Reader::new(0) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
     let mut runs = Vec::new();
     for n in &names {
-        match monitor::run_monitor(&plan, dir, n, at) {
+        match monitor::run_monitor(&mut reader, &plan, dir, n, at) {
             Ok(r) => runs.push(r),
             Err(e) => return fail(e),
         }
@@ -181,6 +199,49 @@ fn run_cmd(a: &RunArgs) -> ExitCode {
     } else {
         0
     })
+}
+
+/// `mlpc monitor worker DIR`: evaluations on request until stdin ends, with one DuckDB
+/// thread (it runs beside a server). The applied plan is read again only when the state
+/// catalog's files changed.
+fn worker(dir: &Path) -> ExitCode {
+    let mut reader = match Reader::new(1) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let state = [".mlp/state.duckdb", ".mlp/state.duckdb.wal"].map(|f| dir.join(f));
+    let stamp = || {
+        state
+            .iter()
+            .map(|f| {
+                std::fs::metadata(f)
+                    .ok()
+                    .map(|m| (m.len(), m.modified().ok()))
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut kept: Option<(Vec<_>, std::sync::Arc<mlp_ir::Plan>)> = None;
+    let mut plan = || {
+        let now = stamp();
+        if let Some((_, p)) = kept.as_ref().filter(|(s, _)| *s == now) {
+            return Ok(std::sync::Arc::clone(p));
+        }
+        match mlp_state::Catalog::read_applied_plan(dir) {
+            Ok(Some(p)) => {
+                let p = std::sync::Arc::new(p);
+                kept = Some((now, std::sync::Arc::clone(&p)));
+                Ok(p)
+            }
+            Ok(None) => Err(format!("nothing is applied in `{}`", dir.display())),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::stdout().lock();
+    match monitor::worker::serve(stdin, stdout, dir, &mut reader, &mut plan) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("monitor worker: {e}")),
+    }
 }
 
 fn fmt_value(v: Option<f64>) -> String {

@@ -2,8 +2,9 @@
 //! every second, with traffic. `live_watch` (a psi check and the error rate) is evaluated
 //! again and again, each time over a window ending on a whole second, its history grows and
 //! `/metrics` shows each check's value and current state; `dead_hook` fires into a webhook
-//! nothing listens on, and goes on being evaluated (every attempt recorded); SIGTERM stops
-//! the server promptly with exit code 0.
+//! nothing listens on, and goes on being evaluated (every attempt recorded); the evaluator,
+//! one long-lived `mlpc monitor worker`, killed, is started again; SIGTERM stops the server
+//! promptly with exit code 0.
 
 use mlp_test_support::serving::{
     call, dead_url, example, labelled_checkouts, mlpc, mlpc_bin, register_linear, send_checkouts,
@@ -26,6 +27,41 @@ fn metrics(base: &str) -> String {
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// The `mlpc monitor worker` processes under process `root` (its descendants, from
+/// `/proc`).
+fn workers(root: u32) -> Vec<u32> {
+    let procs: Vec<(u32, u32, String)> = std::fs::read_dir("/proc")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // `pid (comm) state ppid ...`: the name may hold spaces, so after the last `)`.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            Some((pid, ppid, String::from_utf8_lossy(&cmd).replace('\0', " ")))
+        })
+        .collect();
+    let mut under = vec![root];
+    let mut i = 0;
+    while i < under.len() {
+        let parent = under[i];
+        under.extend(procs.iter().filter(|p| p.1 == parent).map(|p| p.0));
+        i += 1;
+    }
+    procs
+        .iter()
+        .filter(|p| under[1..].contains(&p.0) && p.2.contains(" monitor worker "))
+        .map(|p| p.0)
+        .collect()
 }
 
 fn evaluations(text: &str, monitor: &str) -> f64 {
@@ -185,6 +221,37 @@ monitor dead_hook {{
         None,
         "{text}"
     );
+
+    // The evaluator is one long-lived `mlpc monitor worker`; killed, it is started again and
+    // the monitors are evaluated on (the evaluation it was in, if any, counted as failed).
+    let worker = workers(server.child.id());
+    assert_eq!(worker.len(), 1, "one worker: {worker:?}");
+    let killed = Command::new("kill")
+        .args(["-KILL", &worker[0].to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(killed, "kill -KILL {}", worker[0]);
+    let seen = evaluations(&text, "live_watch");
+    let text = wait_metrics(
+        p,
+        &base,
+        Duration::from_secs(30),
+        "evaluations after the worker was killed",
+        |t| evaluations(t, "live_watch") >= seen + 3.0,
+    );
+    let again = workers(server.child.id());
+    assert!(
+        again.len() == 1 && again[0] != worker[0],
+        "{worker:?} then {again:?}"
+    );
+    let failed = |m: &str| {
+        sample(
+            &text,
+            &format!("mlp_monitor_evaluation_failures_total{{monitor=\"{m}\"}}"),
+        )
+        .unwrap_or(0.0)
+    };
+    assert!(failed("live_watch") + failed("dead_hook") <= 1.0, "{text}");
 
     // SIGTERM stops it promptly, with no evaluation in progress left to wait for long.
     let asked = Instant::now();

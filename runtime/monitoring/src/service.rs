@@ -9,15 +9,21 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     if !(0.0..=1.0).contains(&q) {
         return None;
     }
-    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-    if sorted.is_empty() {
+    let mut v: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    if v.is_empty() {
         return None;
     }
-    sorted.sort_by(f64::total_cmp);
-    let h = (sorted.len() - 1) as f64 * q;
+    let h = (v.len() - 1) as f64 * q;
     let lo = h.floor() as usize;
-    let hi = (h.ceil() as usize).min(sorted.len() - 1);
-    let (a, b) = (sorted[lo], sorted[hi]);
+    // The order statistics x_lo and x_(lo+1) by selection, without sorting: x_lo in place,
+    // and x_(lo+1) the least of what follows it.
+    let (_, a, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
+    let a = *a;
+    let b = if h.ceil() as usize > lo {
+        above.iter().copied().min_by(f64::total_cmp).unwrap_or(a)
+    } else {
+        a
+    };
     Some(if a == b {
         a
     } else {

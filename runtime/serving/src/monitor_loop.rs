@@ -6,13 +6,16 @@
 //! workers share: an evaluation (DuckDB reads of the prediction log, SQLite writes of the
 //! history, webhooks with retries) blocks for as long as it takes without delaying a
 //! request. The thread runs at the lowest priority (nice 19; on Linux the nice value is per
-//! thread), and each evaluation is a child `mlpc monitor run`, started from it so that it
-//! inherits that priority, sharing no memory, allocator or kernel lock with the server (in
-//! one process, a starved low-priority thread holding one of those held up requests: see
-//! `docs/benchmarks.md`). The child runs under `SCHED_IDLE` (through util-linux's `chrt`
-//! where the machine has it), which gives it a core only when no other thread wants one.
-//! Without an `mlpc` to start, evaluations run in the thread, with one
-//! DuckDB thread. Evaluations run one at a time, in the order they fall due.
+//! thread), and evaluations run in one long-lived child, `mlpc monitor worker`, started from
+//! it so that it inherits that priority, sharing no memory, allocator or kernel lock with
+//! the server (in one process, a starved low-priority thread holding one of those held up
+//! requests: see `docs/benchmarks.md`). The child runs under `SCHED_IDLE` (through
+//! util-linux's `chrt` where the machine has it), which gives it a core only when no other
+//! thread wants one. It keeps what it read between evaluations, so each reads only the log
+//! files written since the last one (a new file a second), not the whole window again. A
+//! child that exits is started again at the next evaluation. Without an `mlpc` to start,
+//! evaluations run in the thread, with one DuckDB thread and the same keeping. Evaluations
+//! run one at a time, in the order they fall due.
 //!
 //! The schedule is Prometheus': a monitor with period `every` is evaluated over the windows
 //! ending at the multiples of `every` since the epoch, each 1.5 s after its end (once the
@@ -22,17 +25,18 @@
 //! multiple after it finished). The thread looks at the served plan at least once a second,
 //! so an apply that adds, removes or changes a monitor is followed without a restart; with
 //! no monitor in the plan it only looks. A failed evaluation is said on stderr and counted,
-//! and the loop goes on. A stop kills a child evaluation in progress, and is seen at once
-//! while the loop waits.
+//! and the loop goes on. A stop kills the child (an evaluation in progress with it), and is
+//! seen at once while the loop waits.
 
 use crate::metrics::Metrics;
 use crate::server::State;
 use mlp_ir::{Plan, Spec};
+use mlp_monitoring::monitor::worker::{Reply, Request};
 use mlp_monitoring::monitor::{self, History};
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -43,9 +47,6 @@ const LOOK: Duration = Duration::from_secs(1);
 /// How long after its end a window is evaluated: the prediction log writes a record within
 /// a second ([`crate::predlog::FLUSH_EVERY`]), so by then the window's records are in files.
 const SETTLE_US: i64 = 1_500_000;
-
-/// How often a child evaluation is looked at (and a stop noticed).
-const CHILD_POLL: Duration = Duration::from_millis(20);
 
 /// How long a stop waits for an evaluation in progress before leaving it to the process's
 /// exit (the history is SQLite: a write cut short is rolled back).
@@ -167,19 +168,30 @@ impl Schedule {
 /// Where evaluations run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Evaluator {
-    /// In a child process, `MLPC monitor run DIR NAME --at TIME --format json` (the `mlpc`
-    /// beside the serving binary), started from the loop's thread so that it inherits its
-    /// lowest priority: the evaluation shares no memory, allocator or kernel locks with the
-    /// server, so a starved evaluation cannot hold up a request (priority inversion), and a
-    /// stop kills it.
+    /// In a long-lived child process, `MLPC monitor worker DIR` (the `mlpc` beside the
+    /// serving binary), started from the loop's thread so that it inherits its lowest
+    /// priority: the evaluation shares no memory, allocator or kernel locks with the server,
+    /// so a starved evaluation cannot hold up a request (priority inversion), and a stop
+    /// kills it.
     Child(PathBuf),
     /// In the loop's thread (when there is no `mlpc` to start).
     InProcess,
 }
 
+/// What the loop's thread waits for: a stop, or a line from the worker (one channel, so that
+/// it waits without polling).
+enum Event {
+    /// Stop now.
+    Stop,
+    /// A reply line from worker number `.0`.
+    Reply(u64, String),
+    /// Worker number `.0` closed its output (it ended).
+    Ended(u64),
+}
+
 /// The running loop, stopped by [`MonitorLoop::stop`] or when dropped.
 pub struct MonitorLoop {
-    stop: Option<mpsc::Sender<()>>,
+    stop: Option<mpsc::Sender<Event>>,
     /// Disconnected once the thread ended.
     ended: mpsc::Receiver<()>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -194,7 +206,8 @@ impl MonitorLoop {
         metrics: Arc<Metrics>,
         how: Evaluator,
     ) -> std::io::Result<MonitorLoop> {
-        let (stop, stopped) = mpsc::channel();
+        let (stop, events) = mpsc::channel();
+        let replies = stop.clone();
         let (ended_tx, ended) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("mlp-monitors".into())
@@ -202,13 +215,14 @@ impl MonitorLoop {
                 // Dropped when the thread ends, however it ends.
                 let _ended = ended_tx;
                 lower_priority();
-                mlp_monitoring::monitor::evaluate::limit_threads(1);
                 let plan = || state.upgrade().map(|s| s.now().plan.clone());
                 let ctx = Ctx {
                     dir: &project_dir,
                     metrics: &metrics,
                     how: &how,
-                    stop: &stopped,
+                    events: &events,
+                    replies,
+                    stopping: std::cell::Cell::new(false),
                 };
                 run(&ctx, &plan);
             })?;
@@ -219,9 +233,13 @@ impl MonitorLoop {
         })
     }
 
-    /// Asks the loop to stop; an evaluation in progress finishes first.
+    /// Asks the loop to stop: an evaluation in the worker is killed, one in the thread
+    /// finishes first.
     pub fn signal(&mut self) {
-        self.stop.take();
+        if let Some(stop) = self.stop.take() {
+            // Gone only when the thread already ended.
+            stop.send(Event::Stop).ok();
+        }
     }
 
     /// Stops the loop, waiting at most a few seconds for an evaluation in progress.
@@ -257,22 +275,66 @@ struct Ctx<'a> {
     dir: &'a Path,
     metrics: &'a Metrics,
     how: &'a Evaluator,
-    /// Disconnected (or sent on) when the loop must stop.
-    stop: &'a mpsc::Receiver<()>,
+    /// A stop, and the workers' lines.
+    events: &'a mpsc::Receiver<Event>,
+    /// Where a worker's output thread sends its lines.
+    replies: mpsc::Sender<Event>,
+    /// Whether a stop was taken from `events`.
+    stopping: std::cell::Cell<bool>,
 }
 
 impl Ctx<'_> {
-    /// Whether the loop must stop.
+    /// Whether the loop must stop (a stop sent, or the server gone); lines of workers no
+    /// longer asked anything are dropped.
     fn stopped(&self) -> bool {
-        !matches!(self.stop.try_recv(), Err(mpsc::TryRecvError::Empty))
+        loop {
+            if self.stopping.get() {
+                return true;
+            }
+            match self.events.try_recv() {
+                Ok(Event::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
+                    self.stopping.set(true);
+                }
+                Ok(_) => {}
+                Err(mpsc::TryRecvError::Empty) => return false,
+            }
+        }
     }
+
+    /// Waits at most `wait`: whether the loop must stop.
+    fn stop_within(&self, wait: Duration) -> bool {
+        let until = std::time::Instant::now() + wait;
+        loop {
+            if self.stopping.get() {
+                return true;
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                    self.stopping.set(true);
+                }
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+}
+
+/// What evaluations keep between them: the child worker, or the in-process reader.
+#[derive(Default)]
+struct Kept {
+    worker: Option<Worker>,
+    /// Workers started so far (the current one's number).
+    started: u64,
+    reader: Option<monitor::Reader>,
 }
 
 /// The loop: follows the served plan (`None` once the server is gone), evaluates what is
 /// due, waits for the next time or a second, until told to stop.
 fn run(ctx: &Ctx<'_>, plan: &dyn Fn() -> Option<Arc<Plan>>) {
-    let (dir, metrics, stop) = (ctx.dir, ctx.metrics, ctx.stop);
+    let (dir, metrics) = (ctx.dir, ctx.metrics);
     let mut schedule = Schedule::default();
+    let mut kept = Kept::default();
     let mut restored = false;
     loop {
         let Some(plan) = plan() else {
@@ -292,7 +354,7 @@ fn run(ctx: &Ctx<'_>, plan: &dyn Fn() -> Option<Arc<Plan>>) {
         // The latest window end whose records are all written.
         let settled = || monitor::now_us().saturating_sub(SETTLE_US);
         while let Some((name, at_us)) = schedule.first().filter(|(_, at)| *at <= settled()) {
-            evaluate(ctx, &plan, &name, at_us);
+            evaluate(ctx, &mut kept, &plan, &name, at_us);
             schedule.done(&name, settled());
             if ctx.stopped() {
                 return;
@@ -303,7 +365,7 @@ fn run(ctx: &Ctx<'_>, plan: &dyn Fn() -> Option<Arc<Plan>>) {
             let left = u64::try_from(at.saturating_sub(settled())).unwrap_or(0);
             Duration::from_micros(left).min(LOOK)
         });
-        if !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout)) {
+        if ctx.stop_within(wait) {
             return;
         }
     }
@@ -311,23 +373,15 @@ fn run(ctx: &Ctx<'_>, plan: &dyn Fn() -> Option<Arc<Plan>>) {
 
 /// Evaluates monitor `name` over the window ending at `at_us` and puts its checks on
 /// `/metrics`; a failure is said and counted, never raised.
-fn evaluate(ctx: &Ctx<'_>, plan: &Plan, name: &str, at_us: i64) {
+fn evaluate(ctx: &Ctx<'_>, kept: &mut Kept, plan: &Plan, name: &str, at_us: i64) {
     let run = match ctx.how {
-        Evaluator::Child(mlpc) => match in_child(ctx, mlpc, name, at_us) {
+        Evaluator::Child(mlpc) => match in_worker(ctx, kept, mlpc, name, at_us) {
             Ok(Some(run)) => Ok(run),
             // Stopped while it ran: nothing to count.
             Ok(None) => return,
             Err(e) => Err(e),
         },
-        Evaluator::InProcess => {
-            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                monitor::run_monitor(plan, ctx.dir, name, at_us)
-            }));
-            match run {
-                Ok(r) => r.map_err(|e| e.to_string()),
-                Err(_) => Err("the evaluation panicked".to_string()),
-            }
-        }
+        Evaluator::InProcess => in_process(ctx, kept, plan, name, at_us),
     };
     let metrics = ctx.metrics;
     match run {
@@ -369,68 +423,188 @@ fn chrt() -> Option<std::path::PathBuf> {
     .clone()
 }
 
-/// Evaluates monitor `name` at `at_us` with `mlpc monitor run` in a child process: its run
-/// (`None` when the loop was stopped meanwhile, and the child killed), or why not. The
-/// child's stderr (alert log lines, errors) is the server's.
-fn in_child(
+/// Evaluates monitor `name` at `at_us` in the loop's thread, with the reader it keeps.
+fn in_process(
     ctx: &Ctx<'_>,
+    kept: &mut Kept,
+    plan: &Plan,
+    name: &str,
+    at_us: i64,
+) -> Result<monitor::MonitorRun, String> {
+    if kept.reader.is_none() {
+        kept.reader = Some(monitor::Reader::new(1).map_err(|e| e.to_string())?);
+    }
+    let Some(reader) = kept.reader.as_mut() else {
+        return Err("no reader".into());
+    };
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        monitor::run_monitor(reader, plan, ctx.dir, name, at_us)
+    }));
+    match run {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => {
+            // What it kept may be half-updated: start again.
+            kept.reader = None;
+            Err("the evaluation panicked".to_string())
+        }
+    }
+}
+
+/// Evaluates monitor `name` at `at_us` in the kept worker, started first when there is none
+/// (or the last one ended): its run, `None` when the loop was stopped meanwhile (and the
+/// worker killed), or why not.
+fn in_worker(
+    ctx: &Ctx<'_>,
+    kept: &mut Kept,
     mlpc: &Path,
     name: &str,
     at_us: i64,
 ) -> Result<Option<monitor::MonitorRun>, String> {
-    // Under SCHED_IDLE where `chrt` can set it: the child gets a core only when no serving
-    // thread wants one (nice 19 still takes a slice of a busy core).
-    let mut command = match chrt() {
-        Some(chrt) => {
-            let mut c = Command::new(chrt);
-            c.args(["--idle", "0"]).arg(mlpc);
-            c
-        }
-        None => Command::new(mlpc),
+    if kept.worker.is_none() {
+        kept.started += 1;
+        kept.worker = Some(Worker::start(mlpc, ctx.dir, kept.started, &ctx.replies)?);
+    }
+    let Some(worker) = kept.worker.as_mut() else {
+        return Err("no worker".into());
     };
-    let mut child = command
-        .args(["monitor", "run"])
-        .arg(ctx.dir)
-        .arg(name)
-        .args(["--at", &monitor::alert::rfc3339(at_us), "--format", "json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start `{}`: {e}", mlpc.display()))?;
-    let out = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        out.map_or(Ok(0), |mut o| o.read_to_string(&mut text))
-            .map(|_| text)
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            break status;
+    match worker.ask(ctx, name, at_us) {
+        Ok(Some(Reply::Run(run))) => Ok(Some(*run)),
+        Ok(Some(Reply::Error(e))) => Err(e),
+        Ok(None) => {
+            kept.worker = None;
+            Ok(None)
         }
-        if !matches!(
-            ctx.stop.recv_timeout(CHILD_POLL),
-            Err(RecvTimeoutError::Timeout)
-        ) {
-            if let Err(e) = child.kill().and_then(|()| child.wait().map(drop)) {
-                eprintln!("serve: monitor {name}: cannot stop its evaluation: {e}");
+        Err(e) => {
+            // Ended or unreadable: the next evaluation starts another.
+            kept.worker = None;
+            Err(e)
+        }
+    }
+}
+
+/// A running `mlpc monitor worker`: requests go to its stdin, replies come back a line each
+/// through a thread reading its stdout, as events of the loop's channel. Dropping it closes
+/// its stdin and kills it.
+struct Worker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// Its number, on its events.
+    number: u64,
+}
+
+impl Worker {
+    /// Starts `mlpc monitor worker DIR`, under `SCHED_IDLE` where `chrt` can set it (the
+    /// child gets a core only when no serving thread wants one; nice 19 alone still takes a
+    /// slice of a busy core). Its stderr (alert log lines, errors) is the server's.
+    fn start(
+        mlpc: &Path,
+        dir: &Path,
+        number: u64,
+        events: &mpsc::Sender<Event>,
+    ) -> Result<Worker, String> {
+        let mut command = match chrt() {
+            Some(chrt) => {
+                let mut c = Command::new(chrt);
+                c.args(["--idle", "0"]).arg(mlpc);
+                c
             }
-            return Ok(None);
+            None => Command::new(mlpc),
+        };
+        let mut child = command
+            .args(["monitor", "worker"])
+            .arg(dir)
+            // No transparent huge pages for its allocations: faulting them in can make the
+            // kernel compact memory, migrating the server's pages, from a process that runs
+            // only when nothing else wants a core (stalls of tens of ms in requests).
+            .env("MIMALLOC_ALLOW_THP", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start `{}`: {e}", mlpc.display()))?;
+        let stdin = child.stdin.take();
+        let out = child.stdout.take();
+        let tx = events.clone();
+        std::thread::Builder::new()
+            .name("mlp-monitor-replies".into())
+            .spawn(move || {
+                if let Some(out) = out {
+                    for line in BufReader::new(out).lines() {
+                        let Ok(line) = line else { break };
+                        if tx.send(Event::Reply(number, line)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                // The loop may be gone already.
+                tx.send(Event::Ended(number)).ok();
+            })
+            .map_err(|e| format!("cannot read the evaluator's output: {e}"))?;
+        Ok(Worker {
+            child,
+            stdin,
+            number,
+        })
+    }
+
+    /// Sends one request and waits for its reply, watching for a stop: the reply, `None`
+    /// when stopped, or an error when the worker ended or answered something else.
+    fn ask(&mut self, ctx: &Ctx<'_>, name: &str, at_us: i64) -> Result<Option<Reply>, String> {
+        let req = Request {
+            monitor: name.to_string(),
+            at_us,
+        };
+        let line = serde_json::to_string(&req).map_err(|e| e.to_string())? + "\n";
+        let sent = self
+            .stdin
+            .as_mut()
+            .map(|s| s.write_all(line.as_bytes()).and_then(|()| s.flush()));
+        if !matches!(sent, Some(Ok(()))) {
+            return Err(format!("the evaluator is gone ({})", self.ended()));
         }
-    };
-    let text = reader
-        .join()
-        .map_err(|_| "reading its output panicked".to_string())?
-        .map_err(|e| format!("reading its output: {e}"))?;
-    // Exit 0, 3 and 4 (and 1 when a check is an error) print the run; 1 alone says why not
-    // on stderr.
-    match serde_json::from_str::<Vec<monitor::MonitorRun>>(&text) {
-        Ok(runs) => runs
-            .into_iter()
-            .next()
-            .map(Some)
-            .ok_or_else(|| "`mlpc monitor run` printed no run".to_string()),
-        Err(_) => Err(format!("`mlpc monitor run` failed ({status})")),
+        loop {
+            match ctx.events.recv() {
+                Ok(Event::Reply(n, text)) if n == self.number => {
+                    return serde_json::from_str::<Reply>(&text)
+                        .map(Some)
+                        .map_err(|e| format!("the evaluator answered `{text}`: {e}"));
+                }
+                Ok(Event::Ended(n)) if n == self.number => {
+                    return Err(format!("the evaluator ended ({})", self.ended()));
+                }
+                Ok(Event::Stop) | Err(_) => {
+                    ctx.stopping.set(true);
+                    return Ok(None);
+                }
+                // A line of a worker that was replaced.
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// How the child ended, once it has.
+    fn ended(&mut self) -> String {
+        match self.child.wait() {
+            Ok(status) => status.to_string(),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
+impl Drop for MonitorLoop {
+    fn drop(&mut self) {
+        self.signal();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // End of input ends a worker between evaluations; the kill ends one in the middle
+        // of one (the history is SQLite: a write cut short is rolled back).
+        self.stdin.take();
+        if let Err(e) = self.child.kill().and_then(|()| self.child.wait().map(drop)) {
+            eprintln!("serve: cannot stop the monitor evaluator: {e}");
+        }
     }
 }
 

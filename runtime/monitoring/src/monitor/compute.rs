@@ -114,9 +114,14 @@ pub(super) fn distribution(
         return Err(no_data("non-null values in the baseline", nb));
     }
     match (base, w) {
-        (Values::Numeric(b), Values::Numeric(c)) => {
-            numeric(m, &present_numbers(b), &present_numbers(c), seen)
-        }
+        // Cleaned and sorted once here: every numeric metric cleans and sorts its inputs
+        // first, which on sorted input costs one pass instead of a sort each.
+        (Values::Numeric(b), Values::Numeric(c)) => numeric(
+            m,
+            &crate::binning::clean_sorted(&present_numbers(b)),
+            &crate::binning::clean_sorted(&present_numbers(c)),
+            seen,
+        ),
         (Values::Categorical(b), Values::Categorical(c)) => {
             categorical(m, &present_strings(b), &present_strings(c), seen)
         }

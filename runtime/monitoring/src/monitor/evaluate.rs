@@ -3,29 +3,19 @@
 //! no data, error) with the value and threshold that decided it.
 
 use super::metric::{Metric, Needs};
-use super::window::{self, ColumnRef, ReadError, Requests, Rows, Span, Values};
+use super::reader::Reader;
+use super::window::{ColumnRef, LabelMap, ReadError, Requests, Rows, Span, Values};
 use mlp_ir::{Baseline, Check, IrExpr, Literal, Plan, Spec, Type};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Fewest values (per side for distributions, labelled rows for quality, requests for
 /// service metrics) a metric is computed on; below it the check is "no data", never a
 /// verdict from a handful of rows.
 pub const MIN_ROWS: usize = 30;
-
-thread_local! {
-    /// DuckDB threads of the evaluations this thread runs (0: DuckDB's default, the cores).
-    static THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// Limits the DuckDB threads of the evaluations the calling thread runs from now on to `n`
-/// (0: DuckDB's default). The server's monitor loop uses one, leaving the other cores to
-/// serving.
-pub fn limit_threads(n: usize) {
-    THREADS.with(|t| t.set(n));
-}
 
 /// The state of one check after one evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -114,13 +104,13 @@ pub struct Inputs<'a> {
     span: Span,
     baseline: &'a Baseline,
     labels: Option<PathBuf>,
-    conn: duckdb::Connection,
+    reader: &'a mut Reader,
     /// Every request of the window, or why not.
     pub requests: Result<Requests, ReadError>,
     rows: Result<Rows, ReadError>,
     columns: Vec<(ColumnRef, Type)>,
-    baselines: HashMap<ColumnRef, Result<Values, ReadError>>,
-    label_map: Option<Result<window::LabelMap, ReadError>>,
+    baselines: HashMap<ColumnRef, Result<Arc<Values>, ReadError>>,
+    label_map: Option<Result<Arc<LabelMap>, ReadError>>,
     label_names: Vec<String>,
 }
 
@@ -181,9 +171,11 @@ fn collect(e: &IrExpr, cols: &mut Vec<ColumnRef>, labels: &mut Vec<String>) {
 }
 
 impl<'a> Inputs<'a> {
-    /// Reads the window's requests and rows for `checks` of a monitor on `deployment`.
+    /// Reads the window's requests and rows for `checks` of a monitor on `deployment`, with
+    /// `reader` (which keeps what it read for the next evaluation).
     #[allow(clippy::too_many_arguments)]
     pub fn load(
+        reader: &'a mut Reader,
         plan: &'a Plan,
         project_dir: &'a Path,
         deployment: &'a str,
@@ -191,13 +183,7 @@ impl<'a> Inputs<'a> {
         baseline: &'a Baseline,
         labels: Option<&str>,
         checks: &[Check],
-    ) -> Result<Inputs<'a>, ReadError> {
-        let conn = duckdb::Connection::open_in_memory()?;
-        conn.execute_batch("SET TimeZone = 'UTC';")?;
-        let threads = THREADS.with(std::cell::Cell::get);
-        if threads > 0 {
-            conn.execute_batch(&format!("SET threads = {threads};"))?;
-        }
+    ) -> Inputs<'a> {
         let (mut cols, mut label_names) = (Vec::new(), Vec::new());
         for c in checks {
             collect(&c.expr, &mut cols, &mut label_names);
@@ -209,22 +195,26 @@ impl<'a> Inputs<'a> {
                 (c, ty)
             })
             .collect();
-        let requests = window::read_requests(&conn, project_dir, deployment, span);
-        let rows = window::read_rows(&conn, project_dir, deployment, span, &columns);
-        Ok(Inputs {
+        // Request ids only when labels join on them.
+        let ids = !label_names.is_empty();
+        let (requests, rows) = match reader.window(project_dir, deployment, span, &columns, ids) {
+            Ok((q, r)) => (Ok(q), Ok(r)),
+            Err(e) => (Err(e.clone()), Err(e)),
+        };
+        Inputs {
             project_dir,
             deployment,
             span,
             baseline,
             labels: labels.map(|l| project_dir.join(l)),
-            conn,
+            reader,
             requests,
             rows,
             columns,
             baselines: HashMap::new(),
             label_map: None,
             label_names,
-        })
+        }
     }
 
     /// The identity of the baseline, for the record: `training:<sha256>`, `previous:<ms>`
@@ -297,7 +287,7 @@ impl<'a> Inputs<'a> {
     }
 
     /// The baseline's values of column `c` (read once).
-    fn baseline_column(&mut self, c: &ColumnRef) -> Result<&Values, Stop> {
+    fn baseline_column(&mut self, c: &ColumnRef) -> Result<Arc<Values>, Stop> {
         if !self.baselines.contains_key(c) {
             let ty = self
                 .columns
@@ -308,13 +298,13 @@ impl<'a> Inputs<'a> {
             self.baselines.insert(c.clone(), got);
         }
         match self.baselines.get(c) {
-            Some(Ok(v)) => Ok(v),
+            Some(Ok(v)) => Ok(Arc::clone(v)),
             Some(Err(e)) => Err(Stop::from(e.clone())),
             None => Err(Stop::Error("baseline not read".into())),
         }
     }
 
-    fn read_baseline(&self, c: &ColumnRef, ty: Type) -> Result<Values, ReadError> {
+    fn read_baseline(&mut self, c: &ColumnRef, ty: Type) -> Result<Arc<Values>, ReadError> {
         match self.baseline {
             Baseline::Training => {
                 let (sha, file) = self.training_set()?;
@@ -323,7 +313,7 @@ impl<'a> Inputs<'a> {
                     &sha[..sha.len().min(12)],
                     file.display()
                 );
-                window::read_file_column(&self.conn, &file, &what, c, ty)
+                self.reader.file_column(&file, &what, c, ty)
             }
             Baseline::Previous { window_ms } => {
                 let len = i64::try_from(*window_ms)
@@ -334,18 +324,20 @@ impl<'a> Inputs<'a> {
                     end_us: self.span.start_us,
                 };
                 let cols = [(c.clone(), ty)];
-                let rows =
-                    window::read_rows(&self.conn, self.project_dir, self.deployment, span, &cols)?;
-                Ok(rows
-                    .columns
-                    .into_iter()
-                    .next()
-                    .unwrap_or(Values::Numeric(Vec::new())))
+                let (_, rows) =
+                    self.reader
+                        .window(self.project_dir, self.deployment, span, &cols, false)?;
+                Ok(Arc::new(
+                    rows.columns
+                        .into_iter()
+                        .next()
+                        .unwrap_or(Values::Numeric(Vec::new())),
+                ))
             }
             Baseline::File { path } => {
                 let file = self.project_dir.join(path);
                 let what = format!("baseline file `{path}`");
-                window::read_file_column(&self.conn, &file, &what, c, ty)
+                self.reader.file_column(&file, &what, c, ty)
             }
         }
     }
@@ -357,7 +349,7 @@ impl<'a> Inputs<'a> {
         };
         if self.label_map.is_none() {
             let names = self.label_names.clone();
-            self.label_map = Some(window::read_labels(&self.conn, &path, &names));
+            self.label_map = Some(self.reader.labels(&path, &names));
         }
         let j = self.label_names.iter().position(|n| n == name).unwrap_or(0);
         let map = match &self.label_map {
@@ -477,9 +469,9 @@ impl<'a> Inputs<'a> {
                     .and_then(column_of)
                     .ok_or_else(|| Stop::Error("no column".into()))?;
                 seen.column.get_or_insert_with(|| c.spec_name());
-                let w = self.window_column(&c)?.clone();
                 let b = self.baseline_column(&c)?;
-                super::compute::distribution(m, b, &w, seen)?
+                let w = self.window_column(&c)?;
+                super::compute::distribution(m, &b, w, seen)?
             }
             Needs::Labels => {
                 let c = args

@@ -2,7 +2,9 @@
 //! mode (SQLite in WAL mode) as the run history beside it, because the same writers meet
 //! there: `mlpc monitor run` from cron or CI, the server's monitor loop, and readers
 //! (`status`, `history`, `report`) at any time. One row per check and window; evaluating a
-//! window again replaces its rows.
+//! window again replaces its rows. Commits do not wait for the disk (`synchronous = NORMAL`,
+//! safe in WAL mode: a power cut may lose the last evaluations, never corrupt the file), as
+//! the server's loop writes one every second.
 
 use super::evaluate::{CheckResult, Outcome};
 use serde::{Deserialize, Serialize};
@@ -11,6 +13,7 @@ use std::time::Duration;
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
 CREATE TABLE IF NOT EXISTS evaluations (
   monitor TEXT NOT NULL, check_index INTEGER NOT NULL, window_end INTEGER NOT NULL,
   window_start INTEGER NOT NULL, evaluated_at INTEGER NOT NULL, deployment TEXT NOT NULL,

@@ -5,6 +5,7 @@ use super::alert::{self, Notify};
 use super::evaluate::{CheckResult, Inputs, Outcome};
 use super::history::{AlertState, Entry, History};
 use super::metric::Sink;
+use super::reader::Reader;
 use super::window::Span;
 use mlp_ir::{Plan, Spec};
 use serde::{Deserialize, Serialize};
@@ -104,8 +105,10 @@ pub fn now_us() -> i64 {
 }
 
 /// Evaluates monitor `name` of the applied `plan` for the window ending at `at_us`, stores it
-/// and notifies.
+/// and notifies. `reader` reads the window and baseline, and keeps what it read for the
+/// next evaluation.
 pub fn run_monitor(
+    reader: &mut Reader,
     plan: &Plan,
     project_dir: &Path,
     name: &str,
@@ -138,6 +141,7 @@ pub fn run_monitor(
         end_us: at_us,
     };
     let mut inputs = Inputs::load(
+        reader,
         plan,
         project_dir,
         on,
@@ -145,7 +149,7 @@ pub fn run_monitor(
         baseline,
         labels.as_deref(),
         checks,
-    )?;
+    );
     let results: Vec<CheckResult> = checks
         .iter()
         .enumerate()
