@@ -469,6 +469,8 @@ impl<'a> Inputs<'a> {
                     .and_then(column_of)
                     .ok_or_else(|| Stop::Error("no column".into()))?;
                 seen.column.get_or_insert_with(|| c.spec_name());
+                // No window is "no data" whatever the baseline: the window first.
+                self.window_column(&c)?;
                 let b = self.baseline_column(&c)?;
                 let w = self.window_column(&c)?;
                 super::compute::distribution(m, &b, w, seen)?
