@@ -175,7 +175,7 @@ fn main() {
     }
     let render = || {
         metrics
-            .render(0, 0)
+            .render(0, 0, &[])
             .unwrap_or_else(|e| panic!("rendering the metrics: {e}"))
     };
     let (best, median) = best_median((0..RUNS).map(|_| run_render(render)).collect());

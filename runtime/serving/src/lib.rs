@@ -17,5 +17,6 @@ pub mod predlog;
 pub mod reload;
 pub mod score;
 pub mod server;
+pub mod sla;
 
 pub use server::{start, Config, Running};

@@ -2,7 +2,8 @@
 //! Prometheus text exposition format (0.0.4): requests per deployment, model version and
 //! status code, latency histograms per deployment, feature cache hits and misses,
 //! prediction log records written and dropped, and each monitor check's last value and alert
-//! state (set by the monitor loop, `monitor_loop.rs`).
+//! state (set by the monitor loop, `monitor_loop.rs`), and the live SLA (`sla.rs`): each
+//! deployment's SLA targets beside the exact latency quantiles of its last minute.
 //!
 //! `benches/metrics.rs` measures a request's recording cost and a render.
 
@@ -80,6 +81,8 @@ pub struct Metrics {
     monitor_state: Family<StateLabels, Gauge>,
     monitor_evaluations: Family<MonitorLabel, Counter>,
     monitor_failures: Family<MonitorLabel, Counter>,
+    /// Each deployment's latencies of the last minute, for the live SLA.
+    recent: crate::sla::Recent,
     /// The request and monitor series (the rest are registered per render, see
     /// [`Metrics::render`]).
     registry: Registry,
@@ -134,6 +137,7 @@ impl Default for Metrics {
             monitor_state,
             monitor_evaluations,
             monitor_failures,
+            recent: crate::sla::Recent::default(),
             registry,
         }
     }
@@ -151,6 +155,8 @@ impl Metrics {
         let label = DeploymentLabel {
             deployment: labels.deployment,
         };
+        self.recent
+            .record(&label.deployment, std::time::Instant::now(), seconds);
         self.latency.get_or_create(&label).observe(seconds);
     }
 
@@ -218,7 +224,13 @@ impl Metrics {
     }
 
     /// The text exposition, with the feature cache counters given.
-    pub fn render(&self, cache_hits: u64, cache_misses: u64) -> Result<String, std::fmt::Error> {
+    /// `slas` are the served deployments' SLAs, shown beside their window's quantiles.
+    pub fn render(
+        &self,
+        cache_hits: u64,
+        cache_misses: u64,
+        slas: &[(String, mlp_ir::Sla)],
+    ) -> Result<String, std::fmt::Error> {
         // The feature cache counters live in the online store, which a reload replaces, so
         // they are registered for this render only, with the prediction log's after them.
         let mut rest = Registry::default();
@@ -251,6 +263,7 @@ impl Metrics {
         let mut out = String::new();
         prometheus_text::encode(&mut out, &self.registry)?;
         prometheus_text::encode(&mut out, &rest)?;
+        crate::sla::render(&mut out, slas, &self.recent, std::time::Instant::now())?;
         Ok(out)
     }
 }
@@ -266,7 +279,7 @@ mod tests {
         m.request("fraud_api", "fraud_scorer@1", 200, 0.003);
         m.request("fraud_api", "fraud_scorer@2", 503, 0.5);
         m.request("other", "", 404, 0.0001);
-        let text = m.render(0, 0).unwrap_or_default();
+        let text = m.render(0, 0, &[]).unwrap_or_default();
         for line in [
             "mlp_requests_total{deployment=\"fraud_api\",version=\"fraud_scorer@1\",code=\"200\"} 2",
             "mlp_requests_total{deployment=\"fraud_api\",version=\"fraud_scorer@2\",code=\"503\"} 1",
@@ -291,7 +304,7 @@ mod tests {
         m.monitor_check("amount_watch", "error_rate < 1%", None, "no_data");
         m.monitor_evaluated("amount_watch", true);
         m.monitor_evaluated("amount_watch", false);
-        let text = m.render(0, 0).unwrap_or_default();
+        let text = m.render(0, 0, &[]).unwrap_or_default();
         for line in [
             "# TYPE mlp_monitor_value gauge",
             "mlp_monitor_value{monitor=\"amount_watch\",check=\"psi(checkout.amount) < 0.2\"} 0.25",
@@ -320,7 +333,7 @@ mod tests {
             None,
             "resolved",
         );
-        let text = m.render(0, 0).unwrap_or_default();
+        let text = m.render(0, 0, &[]).unwrap_or_default();
         assert!(
             text.contains("check=\"psi(checkout.amount) < 0.2\",state=\"firing\"} 0\n"),
             "{text}"
@@ -333,7 +346,7 @@ mod tests {
         m.forget_monitor_check("amount_watch", "psi(checkout.amount) < 0.2");
         m.forget_monitor_check("amount_watch", "error_rate < 1%");
         m.forget_monitor("amount_watch");
-        let text = m.render(0, 0).unwrap_or_default();
+        let text = m.render(0, 0, &[]).unwrap_or_default();
         assert!(!text.contains("amount_watch"), "{text}");
     }
 
@@ -345,7 +358,7 @@ mod tests {
         m.request("a\"b", "v\\1\n", 200, 0.2);
         m.log_written.inc_by(5);
         m.log_dropped.inc();
-        let text = m.render(7, 3).unwrap_or_default();
+        let text = m.render(7, 3, &[]).unwrap_or_default();
         let le: Vec<&str> = text
             .lines()
             .filter(|l| l.starts_with("mlp_request_duration_seconds_bucket"))

@@ -223,13 +223,23 @@ async fn ready(state: web::Data<State>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<State>) -> HttpResponse {
-    let (hits, misses) = state.now().store.as_ref().map_or((0, 0), |s| {
+    let now = state.now();
+    let (hits, misses) = now.store.as_ref().map_or((0, 0), |s| {
         (
             s.counters.hits.load(Ordering::Relaxed),
             s.counters.misses.load(Ordering::Relaxed),
         )
     });
-    match state.metrics.render(hits, misses) {
+    let slas: Vec<(String, mlp_ir::Sla)> = now
+        .plan
+        .resources()
+        .filter_map(|r| match &r.spec {
+            mlp_ir::Spec::Deployment { sla, .. } => Some((r.name.clone(), sla.clone())),
+            _ => None,
+        })
+        .collect();
+    drop(now);
+    match state.metrics.render(hits, misses, &slas) {
         Ok(text) => HttpResponse::Ok()
             .content_type(crate::metrics::CONTENT_TYPE)
             .body(text),
