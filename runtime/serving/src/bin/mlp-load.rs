@@ -1,16 +1,21 @@
 //! `mlp-load`: a bounded HTTP load generator for the serving benchmarks. N clients, each on
-//! its own keep-alive connection, POST the same JSON body for a fixed time, either as fast
+//! its own keep-alive connection, POST a JSON body for a fixed time (the same one, or the
+//! lines of a file in turn, so that traffic has real rows' variety), either as fast
 //! as answers come back (closed loop, `--rate 0`) or at a fixed total rate (open loop, with
 //! latency measured from the scheduled send time so that a stalled server is not hidden).
 //! Prints one JSON object: requests, errors, throughput, p50/p90/p99/p99.9/max in ms.
 //!
-//! `mlp-load --url URL --body JSON [--clients 32] [--seconds 10] [--rate 0] [--warmup 2]`
+//! `mlp-load --url URL (--body JSON | --bodies FILE) [--clients 32] [--seconds 10] [--rate 0]
+//! [--warmup 2]`: with `--bodies`, one JSON body a line; the requests take the lines in turn
+//! (the n-th request of the whole run, counted over the clients, the line n modulo their
+//! number), so every run of the same length sends the same sequence.
 
 use std::time::{Duration, Instant};
 
 struct Args {
     url: String,
-    body: String,
+    /// The bodies sent in turn (one with `--body`).
+    bodies: Vec<String>,
     clients: usize,
     seconds: f64,
     rate: f64,
@@ -20,7 +25,7 @@ struct Args {
 fn parse() -> Result<Args, String> {
     let mut a = Args {
         url: String::new(),
-        body: String::new(),
+        bodies: Vec::new(),
         clients: 32,
         seconds: 10.0,
         rate: 0.0,
@@ -35,7 +40,8 @@ fn parse() -> Result<Args, String> {
         };
         match k.as_str() {
             "--url" => a.url = v,
-            "--body" => a.body = v,
+            "--body" => a.bodies = vec![v],
+            "--bodies" => a.bodies = read_bodies(&v)?,
             "--clients" => a.clients = num(&v)? as usize,
             "--seconds" => a.seconds = num(&v)?,
             "--rate" => a.rate = num(&v)?,
@@ -43,10 +49,29 @@ fn parse() -> Result<Args, String> {
             other => return Err(format!("unknown option {other}")),
         }
     }
-    if a.url.is_empty() {
-        return Err("usage: mlp-load --url URL --body JSON [--clients 32] [--seconds 10] [--rate 0] [--warmup 2]".into());
+    if a.url.is_empty() || a.bodies.is_empty() {
+        return Err("usage: mlp-load --url URL (--body JSON | --bodies FILE) [--clients 32] [--seconds 10] [--rate 0] [--warmup 2]".into());
     }
     Ok(a)
+}
+
+/// The non-empty lines of `path`, each a JSON body.
+fn read_bodies(path: &str) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--bodies {path}: {e}"))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        serde_json::from_str::<serde_json::Value>(line)
+            .map_err(|e| format!("--bodies {path}, line {}: not JSON: {e}", i + 1))?;
+        out.push(line.to_string());
+    }
+    if out.is_empty() {
+        return Err(format!("--bodies {path}: no body in it"));
+    }
+    Ok(out)
 }
 
 /// One client: latencies (ms) of the requests sent after the warm-up, and the errors.
@@ -66,6 +91,8 @@ fn client(a: &Args, index: usize, start: Instant) -> (Vec<f64>, u64) {
         });
     let mut lat = Vec::new();
     let mut errors = 0;
+    // This client's requests are numbers index, index + clients, ... of the run.
+    let mut n = index;
     loop {
         let now = Instant::now();
         if now >= end {
@@ -82,10 +109,12 @@ fn client(a: &Args, index: usize, start: Instant) -> (Vec<f64>, u64) {
             }
             None => now,
         };
+        let body = &a.bodies[n % a.bodies.len()];
+        n += a.clients;
         let r = agent
             .post(&a.url)
             .header("content-type", "application/json")
-            .send(a.body.as_str());
+            .send(body.as_str());
         let ok = match r {
             Ok(mut resp) => {
                 // A body cut short counts as an error, like a status other than 200.
