@@ -30,12 +30,6 @@ pub struct Rejection {
     pub help: &'static str,
 }
 
-const SLA: Rejection = Rejection {
-    code: "E0702",
-    message: "`sla` is not read by this version of mlp",
-    help: "remove the `sla` block for now; `batching` sets what the server does",
-};
-
 const REPLICAS: Rejection = Rejection {
     code: "E0703",
     message: "`replicas` is not supported by this version of mlp",
@@ -215,7 +209,21 @@ pub const BLOCKS: &[BlockSchema] = &[
             ("owner", META),
             ("description", META),
         ],
-        blocks: &[("sla", Support::Rejected(SLA)), ("batching", SERVING)],
+        // `mlpc serve` shows the targets beside the measured quantiles on /metrics (sla.rs).
+        blocks: &[("sla", SERVING), ("batching", SERVING)],
+    },
+    BlockSchema {
+        block: "sla",
+        attrs: &[
+            ("latency_p50", SERVING),
+            ("latency_p90", SERVING),
+            ("latency_p95", SERVING),
+            ("latency_p99", SERVING),
+            ("latency_p999", SERVING),
+            ("throughput", SERVING),
+            ("error_rate", SERVING),
+        ],
+        blocks: &[],
     },
     BlockSchema {
         block: "batching",

@@ -203,6 +203,21 @@ monitor dead_hook {{
             "missing {line} in\n{text}"
         );
     }
+    // The live SLA: the example's `sla` targets beside the exact quantiles of the last
+    // minute's requests (600 checkouts were just answered).
+    assert_eq!(
+        sample(
+            &text,
+            "mlp_sla_latency_target_seconds{deployment=\"fraud_api\",quantile=\"0.99\"}"
+        ),
+        Some(0.02),
+        "{text}"
+    );
+    let window_p99 = sample(
+        &text,
+        "mlp_request_latency_window_seconds{deployment=\"fraud_api\",quantile=\"0.99\"}",
+    );
+    assert!(window_p99.is_some_and(|v| v > 0.0 && v < 5.0), "{text}");
     let rate = sample(
         &text,
         "mlp_monitor_value{monitor=\"live_watch\",check=\"error_rate < 1%\"}",
