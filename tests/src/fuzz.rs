@@ -181,15 +181,30 @@ fn apply(text: &str, m: &Mutation) -> String {
     s
 }
 
-fn seeds() -> &'static Vec<Project> {
-    static SEEDS: OnceLock<Vec<Project>> = OnceLock::new();
-    SEEDS.get_or_init(corpus::all)
+/// The corpus (the examples first, then the golden files) and how many examples lead it.
+fn seeds() -> &'static (Vec<Project>, usize) {
+    static SEEDS: OnceLock<(Vec<Project>, usize)> = OnceLock::new();
+    SEEDS.get_or_init(|| {
+        let examples = corpus::examples();
+        let n = examples.len();
+        let mut all = examples;
+        all.extend(corpus::goldens());
+        (all, n)
+    })
 }
 
-/// Mutates file `file` of seed `seed` (the env YAML when `file` points past the files).
+/// Mutates file `file` of seed `seed` (the env YAML when `file` points past the files). Half
+/// the seeds are the examples, whole projects that check clean, and half are spread over the
+/// whole corpus: with one example among 80 golden files, mutations of a clean project would
+/// otherwise be rare, and so would mutations that leave it clean.
 pub fn mutate(seed: usize, file: usize, muts: &[Mutation]) -> Project {
-    let seeds = seeds();
-    let mut p = seeds[seed % seeds.len()].clone();
+    let (seeds, examples) = seeds();
+    let index = if seed.is_multiple_of(2) && *examples > 0 {
+        (seed / 2) % examples
+    } else {
+        seed % seeds.len()
+    };
+    let mut p = seeds[index].clone();
     let slots = p.files.len() + usize::from(p.env.is_some());
     let which = file % slots;
     let text = match p.files.get_mut(which) {
