@@ -8,7 +8,7 @@
 //! `mlp-load --url URL (--body JSON | --bodies FILE) [--clients 32] [--seconds 10] [--rate 0]
 //! [--warmup 2]`: with `--bodies`, one JSON body a line; the requests take the lines in turn
 //! (the n-th request of the whole run, counted over the clients, the line n modulo their
-//! number), so every run of the same length sends the same sequence.
+//! number), so each client sends the same sequence of bodies in every run.
 
 use std::time::{Duration, Instant};
 
