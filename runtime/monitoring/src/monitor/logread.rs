@@ -145,122 +145,177 @@ pub fn read_log_files(
     d: &str,
     columns: &[(ColumnRef, Type)],
 ) -> Result<Vec<(PathBuf, FileRecords)>, ReadError> {
-    let list: Vec<String> = files.iter().map(|f| lit(&f.to_string_lossy())).collect();
-    let from = format!(
-        "read_parquet([{}], union_by_name = true, filename = true)",
-        list.join(", ")
-    );
-    let have = columns_of(conn, &from)?;
-    for needed in ["time", "deployment"] {
-        if !have.iter().any(|c| c == needed) {
-            return Err(ReadError::Query(format!(
-                "the prediction log's files have no `{needed}` column: {} is not a prediction log",
-                files
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    }
-    let col = |name: &str, absent: &str, present: &str| {
-        if have.iter().any(|c| c == name) {
-            present.to_string()
-        } else {
-            absent.to_string()
-        }
-    };
-    let status = col("status", "200", "coalesce(status, 200)");
-    let sampled = col("sampled", "true", "coalesce(sampled, true)");
-    let kept = format!("{sampled} AND {status} = 200");
-    let json = |name: &str| col(name, "NULL::JSON", name);
+    let batch = Batch::new(conn, files)?;
     let mut out: Vec<(PathBuf, FileRecords)> = files
         .iter()
         .map(|f| (f.clone(), FileRecords::new(columns)))
         .collect();
-    let index: HashMap<String, usize> = files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.to_string_lossy().to_string(), i))
-        .collect();
-    let at = |name: &str| {
-        index.get(name).copied().ok_or_else(|| {
+    batch.read_requests(conn, d, columns, &mut out)?;
+    if !columns.is_empty() {
+        batch.read_rows(conn, d, columns, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Log files read together: the table function over them, the columns any of them has, and
+/// each file's place in the output.
+struct Batch {
+    from: String,
+    have: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Batch {
+    fn new(conn: &duckdb::Connection, files: &[PathBuf]) -> Result<Batch, ReadError> {
+        let list: Vec<String> = files.iter().map(|f| lit(&f.to_string_lossy())).collect();
+        let from = format!(
+            "read_parquet([{}], union_by_name = true, filename = true)",
+            list.join(", ")
+        );
+        let have = columns_of(conn, &from)?;
+        for needed in ["time", "deployment"] {
+            if !have.iter().any(|c| c == needed) {
+                return Err(ReadError::Query(format!(
+                    "the prediction log's files have no `{needed}` column: {} is not a prediction log",
+                    files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        let index = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.to_string_lossy().to_string(), i))
+            .collect();
+        Ok(Batch { from, have, index })
+    }
+
+    /// `present` when some file has column `name`, else `absent`.
+    fn col(&self, name: &str, absent: &str, present: &str) -> String {
+        if self.have.iter().any(|c| c == name) {
+            present.to_string()
+        } else {
+            absent.to_string()
+        }
+    }
+
+    /// A JSON payload column, `NULL` when no file has it.
+    fn json(&self, name: &str) -> String {
+        self.col(name, "NULL::JSON", name)
+    }
+
+    /// Whether a record's payload counts: sampled and answered 200.
+    fn kept(&self) -> String {
+        let status = self.col("status", "200", "coalesce(status, 200)");
+        let sampled = self.col("sampled", "true", "coalesce(sampled, true)");
+        format!("{sampled} AND {status} = 200")
+    }
+
+    /// The place in the output of the file DuckDB names.
+    fn at(&self, name: &str) -> Result<usize, ReadError> {
+        self.index.get(name).copied().ok_or_else(|| {
             ReadError::Query(format!(
                 "DuckDB read a log file that was not asked for: {name}"
             ))
         })
-    };
-    let flags: String = columns
-        .iter()
-        .map(|(c, _)| {
-            let (j, key) = c.log_place();
-            format!(
-                ", coalesce(json_exists({}, {}), false)",
-                json(j),
-                lit(&format!("$.\"{key}\""))
-            )
-        })
-        .collect();
-    let sql = format!(
-        "SELECT filename, epoch_us(time), {latency}, {status}, {rows}, {version}, {kept}{flags}
-         FROM {from} WHERE deployment = {d}",
-        latency = col("latency_ms", "NULL", "CAST(latency_ms AS DOUBLE)"),
-        rows = col("rows", "1", "coalesce(rows, 1)"),
-        version = col("model_version", "NULL", "model_version"),
-        d = lit(d),
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut q = stmt.query([])?;
-    while let Some(r) = q.next()? {
-        let f = &mut out[at(&r.get::<_, String>(0)?)?].1;
-        f.time_us.push(r.get(1)?);
-        f.latency_ms
-            .push(r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN));
-        f.status.push(r.get(3)?);
-        f.rows.push(r.get(4)?);
-        let v = f.version_index(r.get(5)?);
-        f.version.push(v);
-        f.kept.push(r.get(6)?);
-        for (j, l) in f.logged.iter_mut().enumerate() {
-            l.push(r.get(7 + j)?);
+    }
+
+    /// Every request of `d`, with whether each column's key is in its payload.
+    fn read_requests(
+        &self,
+        conn: &duckdb::Connection,
+        d: &str,
+        columns: &[(ColumnRef, Type)],
+        out: &mut [(PathBuf, FileRecords)],
+    ) -> Result<(), ReadError> {
+        let flags: String = columns
+            .iter()
+            .map(|(c, _)| {
+                let (j, key) = c.log_place();
+                format!(
+                    ", coalesce(json_exists({}, {}), false)",
+                    self.json(j),
+                    lit(&format!("$.\"{key}\""))
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT filename, epoch_us(time), {latency}, {status}, {rows}, {version}, {kept}{flags}
+             FROM {from} WHERE deployment = {d}",
+            latency = self.col("latency_ms", "NULL", "CAST(latency_ms AS DOUBLE)"),
+            status = self.col("status", "200", "coalesce(status, 200)"),
+            rows = self.col("rows", "1", "coalesce(rows, 1)"),
+            version = self.col("model_version", "NULL", "model_version"),
+            kept = self.kept(),
+            from = self.from,
+            d = lit(d),
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let mut q = stmt.query([])?;
+        while let Some(r) = q.next()? {
+            let f = &mut out[self.at(&r.get::<_, String>(0)?)?].1;
+            f.time_us.push(r.get(1)?);
+            f.latency_ms
+                .push(r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN));
+            f.status.push(r.get(3)?);
+            f.rows.push(r.get(4)?);
+            let v = f.version_index(r.get(5)?);
+            f.version.push(v);
+            f.kept.push(r.get(6)?);
+            for (j, l) in f.logged.iter_mut().enumerate() {
+                l.push(r.get(7 + j)?);
+            }
         }
+        Ok(())
     }
-    if columns.is_empty() {
-        return Ok(out);
-    }
-    let lists: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, (c, ty))| {
-            let (j, key) = c.log_place();
-            format!("{} AS c{i}", list_sql(&json(j), &key, *ty))
-        })
-        .collect();
-    let unnests: String = (0..columns.len())
-        .map(|i| format!(", c{i}[i + 1]"))
-        .collect();
-    let sql = format!(
-        "WITH r AS (SELECT filename, epoch_us(time) AS t, {id} AS request_id, {rows} AS rows, {lists}
-                    FROM {from} WHERE deployment = {d} AND {kept})
-         SELECT filename, t, request_id, i{unnests}
-         FROM (SELECT *, unnest(range(CAST(coalesce(rows, len(c0), 1) AS BIGINT))) AS i FROM r)",
-        id = col("request_id", "''", "coalesce(CAST(request_id AS VARCHAR), '')"),
-        rows = col("rows", "NULL", "rows"),
-        lists = lists.join(", "),
-        d = lit(d),
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut q = stmt.query([])?;
-    while let Some(r) = q.next()? {
-        let f = &mut out[at(&r.get::<_, String>(0)?)?].1;
-        f.row_time_us.push(r.get(1)?);
-        f.request_id.push(r.get(2)?);
-        f.row.push(r.get(3)?);
-        for (j, v) in f.columns.iter_mut().enumerate() {
-            push_value(v, r, j + 4)?;
+
+    /// The rows of `d`'s kept requests, unnested from the payload's lists, with `columns`.
+    fn read_rows(
+        &self,
+        conn: &duckdb::Connection,
+        d: &str,
+        columns: &[(ColumnRef, Type)],
+        out: &mut [(PathBuf, FileRecords)],
+    ) -> Result<(), ReadError> {
+        let lists: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (c, ty))| {
+                let (j, key) = c.log_place();
+                format!("{} AS c{i}", list_sql(&self.json(j), &key, *ty))
+            })
+            .collect();
+        let unnests: String = (0..columns.len())
+            .map(|i| format!(", c{i}[i + 1]"))
+            .collect();
+        let sql = format!(
+            "WITH r AS (SELECT filename, epoch_us(time) AS t, {id} AS request_id, {rows} AS rows, {lists}
+                        FROM {from} WHERE deployment = {d} AND {kept})
+             SELECT filename, t, request_id, i{unnests}
+             FROM (SELECT *, unnest(range(CAST(coalesce(rows, len(c0), 1) AS BIGINT))) AS i FROM r)",
+            id = self.col("request_id", "''", "coalesce(CAST(request_id AS VARCHAR), '')"),
+            rows = self.col("rows", "NULL", "rows"),
+            lists = lists.join(", "),
+            from = self.from,
+            kept = self.kept(),
+            d = lit(d),
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let mut q = stmt.query([])?;
+        while let Some(r) = q.next()? {
+            let f = &mut out[self.at(&r.get::<_, String>(0)?)?].1;
+            f.row_time_us.push(r.get(1)?);
+            f.request_id.push(r.get(2)?);
+            f.row.push(r.get(3)?);
+            for (j, v) in f.columns.iter_mut().enumerate() {
+                push_value(v, r, j + 4)?;
+            }
         }
+        Ok(())
     }
-    Ok(out)
 }
 
 /// A column with no values, numeric or categorical by `ty`.
