@@ -434,10 +434,16 @@ impl Running {
         }
     }
 
-    /// Waits until SIGINT or SIGTERM, then stops gracefully and flushes the log.
-    pub fn run_until_signal(self) {
-        if let Err(e) = mlp_util::block_until_shutdown_signal() {
-            eprintln!("serve: cannot wait for signals ({e}); stopping");
+    /// Waits until SIGINT or SIGTERM (counted since `watch` was installed, when given), then
+    /// stops gracefully and flushes the log.
+    pub fn run_until_signal(self, watch: Option<mlp_util::ShutdownWatch>) {
+        match watch {
+            Some(w) => w.wait(),
+            None => {
+                if let Err(e) = mlp_util::block_until_shutdown_signal() {
+                    eprintln!("serve: cannot wait for signals ({e}); stopping");
+                }
+            }
         }
         self.stop();
     }

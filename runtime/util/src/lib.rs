@@ -22,6 +22,53 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// SIGINT and SIGTERM watched from the moment this is made, to be waited for later: a
+/// signal that comes in between is kept, instead of the default action killing the process
+/// (a server that has said where it listens must stop cleanly on a SIGTERM sent at once).
+pub struct ShutdownWatch {
+    rt: tokio::runtime::Runtime,
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownWatch {
+    /// Installs the handlers (on a runtime of its own); the error if no runtime can be built.
+    /// A signal that cannot be watched is left to its default action.
+    pub fn install() -> std::io::Result<ShutdownWatch> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (term, int) = rt.block_on(async {
+            (
+                signal(SignalKind::terminate()).ok(),
+                signal(SignalKind::interrupt()).ok(),
+            )
+        });
+        Ok(ShutdownWatch { rt, term, int })
+    }
+
+    /// Blocks the calling thread until SIGINT or SIGTERM, counting those since
+    /// [`ShutdownWatch::install`].
+    pub fn wait(mut self) {
+        let (term, int) = (self.term.take(), self.int.take());
+        self.rt.block_on(async move {
+            let first = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = first(term) => {},
+                () = first(int) => {},
+            }
+        });
+    }
+}
+
 /// Blocks the calling thread until SIGINT or SIGTERM (on a runtime of its own); returns at
 /// once with the error if no runtime can be built.
 pub fn block_until_shutdown_signal() -> std::io::Result<()> {
@@ -49,6 +96,19 @@ pub fn open_sqlite(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A SIGTERM that comes after the watch is installed and before anyone waits is kept
+    /// (without the watch, its default action would kill this test process).
+    #[test]
+    fn a_signal_sent_before_the_wait_is_kept() {
+        let watch = ShutdownWatch::install().unwrap_or_else(|e| panic!("{e}"));
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill -TERM failed");
+        watch.wait();
+    }
 
     #[test]
     fn a_database_opens_in_wal_mode_with_its_schema() {

@@ -36,6 +36,15 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
             }),
         )
     };
+    // SIGTERM and SIGINT are watched before the server says where it listens, so that one
+    // sent at once stops it cleanly instead of killing it.
+    let watch = match mlp_util::ShutdownWatch::install() {
+        Ok(w) => Some(w),
+        Err(e) => {
+            eprintln!("serve: cannot watch signals yet ({e}); watching them later");
+            None
+        }
+    };
     let running = match mlp_serving::start(config, plan, Some(reload)) {
         Ok(r) => r,
         Err(e) => return fail(e),
@@ -59,7 +68,7 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         })
     });
     // SIGINT or SIGTERM: requests in flight finish, then the log flushes.
-    running.run_until_signal();
+    running.run_until_signal(watch);
     drop(stop_tx);
     if let Some(s) = scheduler {
         if s.join().is_err() {
