@@ -6,6 +6,7 @@
 //! writing the answer, so a little above the prediction log's `latency_ms`).
 
 use mlp_ir::Sla;
+use mlp_monitoring::monitor::Metric;
 use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -22,19 +23,21 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 /// it the oldest go first, and the quantiles cover less than the window.
 pub const MAX_KEPT: usize = 2_000_000;
 
-/// The quantiles shown for every deployment with requests in the window, by the name the
-/// `sla { }` block and the monitors give them.
-pub const QUANTILES: [(&str, f64); 5] = [
-    ("p50", 0.5),
-    ("p90", 0.9),
-    ("p95", 0.95),
-    ("p99", 0.99),
-    ("p999", 0.999),
-];
-
-/// The quantile an SLA percentile name (`p99`) stands for.
+/// The quantile an SLA percentile name (`p99`) stands for: the monitors' `latency_p99`.
 pub fn quantile_of(name: &str) -> Option<f64> {
-    QUANTILES.iter().find(|(n, _)| *n == name).map(|(_, q)| *q)
+    match Metric::from_name(&format!("latency_{name}"))? {
+        Metric::Latency(q) => Some(q.q()),
+        _ => None,
+    }
+}
+
+/// The quantiles shown for every deployment with requests in the window: those the monitors'
+/// latency metrics name (0.5 to 0.999).
+fn quantiles() -> impl Iterator<Item = f64> {
+    Metric::ALL.into_iter().filter_map(|m| match m {
+        Metric::Latency(q) => Some(q.q()),
+        _ => None,
+    })
 }
 
 /// Each deployment's recent latencies, oldest first.
@@ -139,7 +142,7 @@ pub fn render(
     let window = Family::<QuantileLabels, F64Gauge>::default();
     let count = Family::<DeploymentLabel, F64Gauge>::default();
     for (d, latencies) in recent.window(now) {
-        for (_, q) in QUANTILES {
+        for q in quantiles() {
             if let Some(v) = mlp_monitoring::quantile(&latencies, q) {
                 window
                     .get_or_create(&QuantileLabels {
