@@ -11,7 +11,7 @@ seconds="${1:-5}"
 cd "$MLP_ROOT"
 bash scripts/bootstrap.sh >/dev/null
 "$MLP_VENV/bin/python" -c "import fastapi, uvicorn, uvloop, httptools" 2>/dev/null || "$MLP_VENV/bin/pip" install -q fastapi "uvicorn[standard]"
-cargo build --release --locked -q -p mlpc -p mlp-serving -p mlp-features
+cargo build --release --locked -q -p mlpc -p mlp-serving -p mlp-loadgen -p mlp-features
 bin="$CARGO_TARGET_DIR/release"
 work="$(mktemp -d)"
 pids=()

@@ -17,7 +17,7 @@ rate="${3:-2000}"
 window="${4:-1m}"
 cd "$MLP_ROOT"
 bash scripts/bootstrap.sh >/dev/null
-cargo build --release --locked -q -p mlpc -p mlp-serving -p mlp-features
+cargo build --release --locked -q -p mlpc -p mlp-serving -p mlp-loadgen -p mlp-features
 bin="$CARGO_TARGET_DIR/release"
 work="$(mktemp -d)"
 server=""

@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 seconds="${1:-10}"
 cd "$MLP_ROOT"
 bash scripts/bootstrap.sh >/dev/null
-cargo build --release --locked -q -p mlpc -p mlp-serving -p mlp-features
+cargo build --release --locked -q -p mlpc -p mlp-serving -p mlp-loadgen -p mlp-features
 bin="$CARGO_TARGET_DIR/release"
 work="$(mktemp -d)"
 server=""

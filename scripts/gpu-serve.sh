@@ -25,7 +25,7 @@ prepare() {
   source "$here/scripts/env.sh"
   cd "$MLP_ROOT"
   bash scripts/bootstrap.sh >/dev/null
-  cargo build --release --locked -q -p mlpc -p mlp-serving -p mlp-features
+  cargo build --release --locked -q -p mlpc -p mlp-serving -p mlp-loadgen -p mlp-features
   local bin="$CARGO_TARGET_DIR/release"
   rm -rf "$gpu" && mkdir -p "$gpu"
   for b in mlpc mlp-serve mlp-load; do

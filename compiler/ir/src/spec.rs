@@ -215,6 +215,30 @@ pub struct Batching {
     pub max_delay_ms: f64,
 }
 
+/// What one replica of a deployment's server gets and runs with (`resources { }`): the CPU
+/// and memory a Kubernetes pod requests (request = limit, `mlpc k8s` and `mlpc suggest
+/// --k8s`), and the threads `mlpc serve` runs the deployment with. `mlpc suggest --write`
+/// fills it in from measurements.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Resources {
+    /// CPU cores per replica (request = limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<f64>,
+    /// Memory per replica in bytes (request = limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// HTTP worker threads of the server (`mlpc serve` takes the largest over its
+    /// deployments unless `--workers` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u64>,
+    /// Inference threads of this deployment: each takes a whole batch off the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u64>,
+    /// libtorch intra-op threads of each inference thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intra_op_threads: Option<u64>,
+}
+
 /// A pipeline step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {
@@ -432,6 +456,9 @@ pub enum Spec {
         mode: String,
         /// Fixed replica count, if set.
         replicas: Option<u64>,
+        /// CPU, memory and threads per replica, if set (boxed: the variant stays small).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resources: Option<Box<Resources>>,
     },
     /// A monitor.
     Monitor {

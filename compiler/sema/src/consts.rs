@@ -285,6 +285,27 @@ impl Checker<'_> {
         }
     }
 
+    /// A positive size in bytes (`512MiB`).
+    pub fn size(&mut self, e: &Expr, key: &str) -> Option<u64> {
+        let c = self.konst(e);
+        match c {
+            Some(Const::Size(b)) if b >= 1.0 => Some(b.round() as u64),
+            Some(Const::Size(_)) => {
+                self.out_of_range(e, key, "a positive size");
+                None
+            }
+            _ => {
+                let f = self.found(e, &c);
+                let help = match c {
+                    Some(Const::Int(i)) => Some(format!("add a unit: `{i}MiB` or `{i}GiB`")),
+                    _ => Some("a size is written with a unit: `512MiB`, `2GiB`".into()),
+                };
+                self.wrong_kind(e, key, "a size", f, "E0211", help);
+                None
+            }
+        }
+    }
+
     /// A number (int or float).
     pub fn number(&mut self, e: &Expr, key: &str) -> Option<f64> {
         let c = self.konst(e);
@@ -337,7 +358,7 @@ impl Checker<'_> {
         Some(v)
     }
 
-    fn out_of_range(&mut self, e: &Expr, key: &str, expected: &str) {
+    pub(crate) fn out_of_range(&mut self, e: &Expr, key: &str, expected: &str) {
         self.diags.push(
             Diagnostic::new("E0215", format!("`{key}` must be {expected}"))
                 .label(e.span, "out of range"),

@@ -48,6 +48,9 @@ impl<'a> Checker<'a> {
             .attr("shadow")
             .and_then(|e| self.shadow(e, node.as_ref(), &mut deps));
         let batching = b.block("batching").map(|blk| self.batching(blk));
+        let resources = b
+            .block("resources")
+            .map(|blk| Box::new(self.resources(blk)));
         let device = b
             .attr("device")
             .and_then(|e| self.choice(e, "device", &["cpu", "cuda", "auto"]))
@@ -100,6 +103,7 @@ impl<'a> Checker<'a> {
             device,
             mode,
             replicas,
+            resources,
         };
         self.push_decl(d, spec, deps);
     }
@@ -207,12 +211,44 @@ impl<'a> Checker<'a> {
         let mb = bb
             .attr("max_batch")
             .and_then(|e| self.uint(e, "max_batch", 1));
-        let md = bb
-            .attr("max_delay")
-            .and_then(|e| self.duration(e, "max_delay"));
+        // `0ms`: run what is queued without waiting for more.
+        let md = bb.attr("max_delay").and_then(|e| match &e.kind {
+            ExprKind::Quantity { value, unit, .. }
+                if *value == 0.0
+                    && mlp_syntax::units::classify(unit)
+                        == Some(mlp_syntax::units::UnitKind::Duration) =>
+            {
+                Some(0.0)
+            }
+            _ => self.duration(e, "max_delay"),
+        });
         Batching {
             max_batch: mb.unwrap_or(64),
             max_delay_ms: md.unwrap_or(2.0),
+        }
+    }
+
+    /// A deployment's `resources { }`: CPU cores (a positive number) and memory (a size) per
+    /// replica, and the server's HTTP workers, inference threads and intra-op threads.
+    fn resources(&mut self, blk: &ast::Block) -> Resources {
+        let rb = body::sort_schema(&mut self.diags, blk, "resources", Allow::default());
+        let cpu = rb.attr("cpu").and_then(|e| {
+            let v = self.number(e, "cpu")?;
+            if v > 0.0 && v.is_finite() {
+                Some(v)
+            } else {
+                self.out_of_range(e, "cpu", "a positive number of cores, like `1.5`");
+                None
+            }
+        });
+        let memory_bytes = rb.attr("memory").and_then(|e| self.size(e, "memory"));
+        let mut threads = |k: &str| rb.attr(k).and_then(|e| self.uint(e, k, 1));
+        Resources {
+            cpu,
+            memory_bytes,
+            workers: threads("workers"),
+            threads: threads("threads"),
+            intra_op_threads: threads("intra_op_threads"),
         }
     }
 

@@ -30,12 +30,6 @@ pub struct Rejection {
     pub help: &'static str,
 }
 
-const REPLICAS: Rejection = Rejection {
-    code: "E0703",
-    message: "`replicas` is not supported by this version of mlp",
-    help: "remove `replicas`: `mlpc serve` runs one server per project",
-};
-
 const REDIS: Rejection = Rejection {
     code: "E0704",
     message: "`redis` online stores are not supported by this version of mlp",
@@ -78,6 +72,9 @@ const META: Support = Support::Metadata;
 const FEATURES: Support = Support::Runtime("features");
 const PIPELINES: Support = Support::Runtime("pipelines");
 const SERVING: Support = Support::Runtime("serving");
+/// `replicas` and `resources { cpu, memory }`: the Kubernetes export (`mlpc k8s`,
+/// `mlpc suggest --k8s`); `mlpc serve` runs one server per project.
+const K8S: Support = Support::Runtime("kubernetes export");
 const STATE: Support = Support::Runtime("state");
 const MONITORING: Support = Support::Runtime("monitoring");
 
@@ -205,12 +202,27 @@ pub const BLOCKS: &[BlockSchema] = &[
             ("shadow", SERVING),
             ("device", SERVING),
             ("mode", SERVING),
-            ("replicas", Support::Rejected(REPLICAS)),
+            ("replicas", K8S),
             ("owner", META),
             ("description", META),
         ],
         // `mlpc serve` shows the targets beside the measured quantiles on /metrics (sla.rs).
-        blocks: &[("sla", SERVING), ("batching", SERVING)],
+        blocks: &[
+            ("sla", SERVING),
+            ("batching", SERVING),
+            ("resources", SERVING),
+        ],
+    },
+    BlockSchema {
+        block: "resources",
+        attrs: &[
+            ("cpu", K8S),
+            ("memory", K8S),
+            ("workers", SERVING),
+            ("threads", SERVING),
+            ("intra_op_threads", SERVING),
+        ],
+        blocks: &[],
     },
     BlockSchema {
         block: "sla",

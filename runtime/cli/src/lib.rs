@@ -122,9 +122,10 @@ pub struct ServeArgs {
     /// Address to listen on. A non-loopback address needs MLP_TOKEN.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: String,
-    /// HTTP worker threads.
-    #[arg(long, default_value_t = 2)]
-    pub workers: usize,
+    /// HTTP worker threads (default: the largest `resources { workers }` of the applied
+    /// deployments, else 2).
+    #[arg(long)]
+    pub workers: Option<usize>,
     /// Do not run the pipeline schedules.
     #[arg(long)]
     pub no_scheduler: bool,
@@ -136,6 +137,83 @@ pub struct ServeArgs {
     /// applied plan, with the environment it was applied with.
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
+    /// `mlpc suggest`'s measurement settings for one deployment, as JSON ([`Tuning`]),
+    /// overriding the applied plan's in this process only.
+    #[arg(long, hide = true, value_name = "JSON")]
+    pub tune: Option<String>,
+    /// Write the prediction log here instead of the project's `.mlp/predictions`
+    /// (`mlpc suggest`: the log's cost is measured, its traffic kept apart).
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+}
+
+/// HTTP workers when `--workers` is not given: the largest `resources { workers }` of the
+/// plan's deployments, else 2.
+pub fn default_workers(plan: &Plan) -> usize {
+    plan.resources()
+        .filter_map(|r| match &r.spec {
+            mlp_ir::Spec::Deployment { resources, .. } => {
+                resources.as_ref().and_then(|x| x.workers)
+            }
+            _ => None,
+        })
+        .max()
+        .map_or(2, |w| w.max(1) as usize)
+}
+
+/// The settings `mlpc suggest` measures one deployment with, passed to a child `mlp-serve`
+/// as `--tune JSON`: they replace the deployment's batching, threads and device in that
+/// process's copy of the applied plan (nothing is written).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tuning {
+    /// The deployment.
+    pub deployment: String,
+    /// `batching { max_batch }`.
+    pub max_batch: u64,
+    /// `batching { max_delay }` in ms.
+    pub max_delay_ms: f64,
+    /// `resources { threads }`.
+    pub threads: u64,
+    /// `resources { intra_op_threads }`.
+    pub intra_op_threads: u64,
+    /// `cpu` or `cuda`.
+    pub device: String,
+}
+
+impl Tuning {
+    /// Reads `--tune`'s JSON.
+    pub fn parse(json: &str) -> Result<Tuning, String> {
+        serde_json::from_str(json).map_err(|e| format!("--tune: {e}"))
+    }
+
+    /// Replaces the deployment's settings in `plan`.
+    pub fn apply_to(&self, plan: &mut Plan) -> Result<(), String> {
+        let Some(r) = plan.deployment(&self.deployment).cloned() else {
+            return Err(format!(
+                "--tune: no deployment `{}` in the applied plan",
+                self.deployment
+            ));
+        };
+        let mut spec = r.spec.clone();
+        if let mlp_ir::Spec::Deployment {
+            batching,
+            device,
+            resources,
+            ..
+        } = &mut spec
+        {
+            *batching = Some(mlp_ir::Batching {
+                max_batch: self.max_batch.max(1),
+                max_delay_ms: self.max_delay_ms.max(0.0),
+            });
+            *device = self.device.clone();
+            let res = resources.get_or_insert_with(Default::default);
+            res.threads = Some(self.threads.max(1));
+            res.intra_op_threads = Some(self.intra_op_threads.max(1));
+        }
+        plan.add(mlp_ir::Resource::new(r.id, r.name, spec, r.doc, r.origin));
+        Ok(())
+    }
 }
 
 /// `mlpc score`.

@@ -12,6 +12,7 @@ mod registry_cmds;
 mod run_cmds;
 mod serving;
 mod state_cmds;
+mod suggest;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mlp_diagnostics::{render_human, render_json};
@@ -55,7 +56,8 @@ Examples:
                                             drift per column and for the dataset
 
 Exit codes: 0 success, 1 errors (in the specs or the arguments); `plan
---detailed-exitcode` exits 2 when there are changes; `drift` exits 3 on dataset drift.
+--detailed-exitcode` exits 2 when there are changes; `drift` exits 3 on dataset drift;
+`suggest` exits 3 when the SLA cannot be met, 5 when its suggestion failed confirmation.
 Reference: specs/language.md; diagnostics: specs/error-codes.md.";
 
 #[derive(Subcommand, Debug)]
@@ -184,6 +186,22 @@ enum Command {
     /// them); request fields are the file's columns of the same names. Writes the file's
     /// columns, the model's inputs and its outputs, in input order.
     Score(mlpc_shared::ScoreArgs),
+    /// Size a deployment to its SLA: measure it, search its knobs, confirm, keep the result.
+    ///
+    /// Serves the applied deployment from a child `mlp-serve` on loopback with traffic built
+    /// from the project's rows, finds each configuration's capacity (the highest open-loop
+    /// rate at which the SLA holds) by bisection, searches batching, inference and intra-op
+    /// threads, HTTP workers (and CUDA on a GPU machine) from the smallest configuration
+    /// within --budget, picks the one with the fewest cores for the SLA's throughput, and
+    /// runs it for a confirmation period. Exits 0 with a confirmed suggestion, 3 when no
+    /// configuration meets the SLA, 5 when the winner failed its confirmation. docs/suggest.md.
+    Suggest(suggest::SuggestArgs),
+    /// Write Kubernetes YAML for a deployment from its applied `replicas` and `resources`.
+    ///
+    /// A Deployment (requests = limits, the /readyz and /healthz probes), a Service and an
+    /// autoscaling/v2 HorizontalPodAutoscaler on CPU. `mlpc suggest --write` fills the two
+    /// in from measurements; `mlpc suggest --k8s FILE` writes the same YAML directly.
+    K8s(suggest::k8s_cmd::K8sArgs),
     /// Show what a resource or a single feature reads and what reads it.
     ///
     /// Upstream: sources, views and features it is computed from. Downstream: on-demand
@@ -262,6 +280,8 @@ fn main() -> ExitCode {
         // Checked here (help and errors are mlpc's), run by the serving binary.
         Command::Serve(_) | Command::Score(_) => serving::exec_serving(),
         Command::Drift(args) => drift_cmd::drift(&args),
+        Command::Suggest(args) => suggest::suggest(&args),
+        Command::K8s(args) => suggest::k8s_cmd::k8s(&args),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);

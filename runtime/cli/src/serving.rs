@@ -11,7 +11,7 @@ use std::process::ExitCode;
 pub const SERVING_BINARY: &str = "mlp-serve";
 
 /// Where the serving binary is: beside the running `mlpc`, else the first on `PATH`.
-fn serving_binary() -> Option<PathBuf> {
+pub fn serving_binary() -> Option<PathBuf> {
     let beside = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|d| d.join(SERVING_BINARY)))

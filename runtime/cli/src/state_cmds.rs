@@ -217,6 +217,14 @@ pub fn plan(args: &PlanArgs) -> ExitCode {
             }
         }
     }
+    // Sizing kept by `mlpc suggest` that the source has moved away from (on stderr with
+    // --format json, whose stdout is the change set alone).
+    for note in crate::suggest::store::plan_notes(&args.dir, &plan) {
+        match args.format {
+            Format::Human => println!("\nnote: {note}"),
+            Format::Json => eprintln!("note: {note}"),
+        }
+    }
     if let Some(out) = &args.out {
         let project_dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
         let saved = SavedPlan {

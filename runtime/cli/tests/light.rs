@@ -44,9 +44,14 @@ fn mlpc_links_no_libtorch_and_plans_without_the_venv() {
 
 #[test]
 fn serve_without_the_serving_binary_says_where_it_looked() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // A hard link in a folder beside the binary, not a copy: a copy is a file open for
+    // writing, which a child forked meanwhile by another test thread holds until it execs,
+    // and executing it then fails with "Text file busy" (ETXTBSY).
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_mlpc"));
+    let dir = tempfile::tempdir_in(bin.parent().unwrap_or_else(|| panic!("{}", bin.display())))
+        .unwrap_or_else(|e| panic!("{e}"));
     let lone = dir.path().join("mlpc");
-    std::fs::copy(env!("CARGO_BIN_EXE_mlpc"), &lone).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::hard_link(bin, &lone).unwrap_or_else(|e| panic!("{e}"));
     let out = Command::new(&lone)
         .args(["serve", "."])
         .current_dir(dir.path())

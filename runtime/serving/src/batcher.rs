@@ -1,11 +1,13 @@
-//! Dynamic batching on a dedicated inference thread: requests queue up, and the thread runs
-//! them together, up to `max_batch` rows or once the oldest has waited `max_delay`. The
-//! async workers never run a model; they wait on a oneshot for their rows' outputs.
+//! Dynamic batching on dedicated inference threads: requests queue up, and a thread runs
+//! them together, up to `max_batch` rows or once the oldest has waited `max_delay`. With
+//! several threads (`resources { threads }`), each takes a whole batch off the shared queue
+//! in turn and runs it while the next one gathers. The async workers never run a model;
+//! they wait on a oneshot for their rows' outputs.
 
 use crate::error::{LoadError, ServingError};
 use crate::model::Backend;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -45,21 +47,37 @@ pub struct BatchPolicy {
     pub max_delay: Duration,
     /// Requests that may wait at once before new ones are refused (503).
     pub queue: usize,
+    /// Inference threads (at least 1).
+    pub threads: usize,
+    /// libtorch intra-op threads of each inference thread (`None`: libtorch's default, one
+    /// per core).
+    pub intra_op_threads: Option<usize>,
 }
 
 impl Batcher {
-    /// Starts the inference thread for `loaded`; fails when no thread can be started.
+    /// Starts the inference threads for `loaded`; fails when no thread can be started.
     pub fn start(name: &str, loaded: Loaded, policy: BatchPolicy) -> Result<Batcher, LoadError> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(policy.queue.max(1));
+        let rx = Arc::new(Mutex::new(rx));
         let current = Arc::new(RwLock::new(Arc::new(loaded)));
-        let cur = current.clone();
-        std::thread::Builder::new()
-            .name(format!("infer-{name}"))
-            .spawn(move || run(rx, cur, policy))
-            .map_err(|source| LoadError::Thread {
-                name: name.to_string(),
-                source,
-            })?;
+        for i in 0..policy.threads.max(1) {
+            let cur = current.clone();
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("infer-{name}-{i}"))
+                .spawn(move || {
+                    if let Some(n) = policy.intra_op_threads {
+                        // Per thread: libtorch keeps the intra-op setting of the calling
+                        // thread (OpenMP's per-thread ICV).
+                        tch::set_num_threads(n.max(1) as i32);
+                    }
+                    run(&rx, &cur, policy)
+                })
+                .map_err(|source| LoadError::Thread {
+                    name: name.to_string(),
+                    source,
+                })?;
+        }
         Ok(Batcher { tx, current })
     }
 
@@ -90,32 +108,41 @@ impl Batcher {
     }
 }
 
-fn run(rx: Receiver<Job>, current: Arc<RwLock<Arc<Loaded>>>, policy: BatchPolicy) {
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        let mut rows: usize = jobs[0].n;
-        let deadline = Instant::now() + policy.max_delay;
-        while rows < policy.max_batch {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                // Take what is already queued, without waiting.
-                match rx.try_recv() {
-                    Ok(j) => {
-                        rows += j.n;
-                        jobs.push(j);
-                        continue;
-                    }
-                    Err(_) => break,
-                }
-            }
-            match rx.recv_timeout(left) {
+/// The next batch off the queue: the first job waited for, then more until `max_batch` rows
+/// or `max_delay`; `None` when the queue is closed (or its lock poisoned).
+fn gather(rx: &Mutex<Receiver<Job>>, policy: &BatchPolicy) -> Option<(Vec<Job>, usize)> {
+    // Held while this batch gathers: the other inference threads run theirs meanwhile.
+    let rx = rx.lock().ok()?;
+    let first = rx.recv().ok()?;
+    let mut rows: usize = first.n;
+    let mut jobs = vec![first];
+    let deadline = Instant::now() + policy.max_delay;
+    while rows < policy.max_batch {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            // Take what is already queued, without waiting.
+            match rx.try_recv() {
                 Ok(j) => {
                     rows += j.n;
                     jobs.push(j);
+                    continue;
                 }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(_) => break,
             }
         }
+        match rx.recv_timeout(left) {
+            Ok(j) => {
+                rows += j.n;
+                jobs.push(j);
+            }
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    Some((jobs, rows))
+}
+
+fn run(rx: &Mutex<Receiver<Job>>, current: &RwLock<Arc<Loaded>>, policy: BatchPolicy) {
+    while let Some((jobs, rows)) = gather(rx, &policy) {
         let loaded = match current.read() {
             Ok(l) => l.clone(),
             Err(_) => return,

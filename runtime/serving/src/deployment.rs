@@ -109,6 +109,7 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, L
         batching,
         device,
         mode,
+        resources,
         ..
     }) = plan.deployment(name).map(|r| &r.spec)
     else {
@@ -121,6 +122,14 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, L
             Duration::from_secs_f64(b.max_delay_ms / 1000.0)
         }),
         queue: 4096,
+        threads: resources
+            .as_ref()
+            .and_then(|r| r.threads)
+            .map_or(1, |t| t.max(1) as usize),
+        intra_op_threads: resources
+            .as_ref()
+            .and_then(|r| r.intra_op_threads)
+            .map(|t| t as usize),
     };
     let mut load = |r: &ModelRef| -> Result<Batcher, LoadError> {
         let loaded = load_model(project_dir, r, plan, device).map_err(|e| LoadError::Model {

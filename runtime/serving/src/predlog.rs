@@ -122,14 +122,10 @@ pub fn log_dir(project_dir: &Path) -> PathBuf {
 }
 
 impl PredictionLog {
-    /// Starts the writer thread with a queue of `capacity` records.
-    pub fn start(
-        project_dir: &Path,
-        capacity: usize,
-        metrics: Arc<Metrics>,
-    ) -> (PredictionLog, Writer) {
+    /// Starts the writer thread with a queue of `capacity` records, writing into `dir`
+    /// (a project's is `log_dir`).
+    pub fn start(dir: PathBuf, capacity: usize, metrics: Arc<Metrics>) -> (PredictionLog, Writer) {
         let (tx, rx) = std::sync::mpsc::sync_channel(capacity.max(1));
-        let dir = log_dir(project_dir);
         let m = metrics.clone();
         let handle = std::thread::spawn(move || write_loop(rx, &dir, &m));
         (PredictionLog { tx, metrics }, Writer { handle })

@@ -65,6 +65,8 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError>
         max_batch: CHUNK,
         max_delay: std::time::Duration::ZERO,
         queue: 16,
+        threads: 1,
+        intra_op_threads: None,
     };
     let mut load = |r: &mlp_ir::ModelRef| -> Result<Batcher, LoadError> {
         let loaded = load_model(&req.project_dir, r, plan, DeviceChoice::Cpu)?;

@@ -129,6 +129,9 @@ pub struct Config {
     /// Evaluate the applied plan's monitors on their schedule, and where (`monitor_loop.rs`);
     /// `None`: not at all.
     pub monitors: Option<crate::monitor_loop::Evaluator>,
+    /// Where the prediction log goes instead of the project's (`mlpc suggest` measures the
+    /// log's cost without adding its traffic to the project's log); `None`: the project's.
+    pub log_dir: Option<PathBuf>,
 }
 
 fn now_us() -> i64 {
@@ -150,8 +153,11 @@ pub fn build_state(
     reload: Option<crate::reload::Reloader>,
 ) -> (State, Writer) {
     let metrics = Arc::new(Metrics::default());
-    let (log, writer) =
-        PredictionLog::start(&config.project_dir, config.log_queue, metrics.clone());
+    let dir = config
+        .log_dir
+        .clone()
+        .unwrap_or_else(|| crate::predlog::log_dir(&config.project_dir));
+    let (log, writer) = PredictionLog::start(dir, config.log_queue, metrics.clone());
     let serving = crate::reload::serving(&config.project_dir, Arc::new(plan), None);
     (
         State {

@@ -3,15 +3,27 @@
 //! deployment's model over a file. Both run the plan the last `mlpc apply` stored in the
 //! state, never the source: apply is the gate.
 
-use mlpc_shared::{applied_plan, fail, split_dir, warn_if_source_differs, ScoreArgs, ServeArgs};
+use mlpc_shared::{
+    applied_plan, default_workers, fail, split_dir, warn_if_source_differs, ScoreArgs, ServeArgs,
+    Tuning,
+};
 use std::process::ExitCode;
 
 /// `mlpc serve`.
 pub fn serve(a: &ServeArgs) -> ExitCode {
-    let plan = match applied_plan(&a.dir) {
+    let mut plan = match applied_plan(&a.dir) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let tuning = match a.tune.as_deref().map(Tuning::parse).transpose() {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    if let Some(t) = &tuning {
+        if let Err(e) = t.apply_to(&mut plan) {
+            return fail(e);
+        }
+    }
     // Before anything else is said or started: this may start the process again.
     crate::cuda::restart_with_cuda_if_needed(&plan);
     warn_if_source_differs(&a.dir, a.env.as_deref(), &plan);
@@ -20,9 +32,10 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         project_dir: a.dir.clone(),
         bind: a.bind.clone(),
         token,
-        workers: a.workers,
+        workers: a.workers.unwrap_or_else(|| default_workers(&plan)),
         log_queue: 100_000,
         monitors: (!a.no_monitors).then(monitor_evaluator),
+        log_dir: a.log_dir.clone(),
     };
     // After each `mlpc apply`, the newly applied plan is read and changed deployments swap in.
     let reload = {
@@ -30,7 +43,12 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         mlp_serving::reload::Reloader::new(
             &a.dir,
             Box::new(move || match mlp_state::Catalog::read_applied_plan(&dir) {
-                Ok(Some(p)) => Ok(p),
+                Ok(Some(mut p)) => {
+                    if let Some(t) = &tuning {
+                        t.apply_to(&mut p)?;
+                    }
+                    Ok(p)
+                }
                 Ok(None) => Err("the state holds no applied plan".into()),
                 Err(e) => Err(e.to_string()),
             }),

@@ -1,0 +1,512 @@
+//! The search: for each configuration of the knobs (batching, inference and intra-op
+//! threads, HTTP workers, device), the capacity, the highest open-loop rate at which the
+//! SLA holds, found by bisection; then a quick search in Model Analyzer's manner, from the
+//! smallest configuration one knob a step at a time, keeping a step only when it makes the
+//! deployment cheaper by more than the noise margin, and pruning the knob otherwise.
+
+use super::child::ChildServer;
+use mlp_loadgen::{self as load, LoadResult, LoadSpec};
+use mlpc_shared::Tuning;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// Kubernetes' and Knative's convention: a replica is sized to run at 70 % of its
+/// capacity, leaving headroom for bursts and for the autoscaler to react.
+pub const TARGET_UTILIZATION: f64 = 0.7;
+/// A configuration replaces the incumbent only when it is cheaper by more than this share:
+/// repeated measurements on one machine differ by a few percent, and a smaller win is not
+/// told apart from noise (so the same inputs choose the same configuration).
+pub const MARGIN: f64 = 0.10;
+/// Bisection stops when the failing rate is within this factor of the passing one.
+const RESOLUTION: f64 = 1.08;
+/// The error rate allowed when the SLA states none.
+pub const DEFAULT_ERROR_RATE: f64 = 0.001;
+/// Concurrent clients of the load generator: enough that a client waiting on a slow answer
+/// does not hold back the open-loop schedule.
+const CLIENTS: usize = 64;
+
+/// The deployment's objectives, from its `sla { }`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Objectives {
+    /// Latency targets in ms by percentile name (`p99`).
+    pub latency_ms: BTreeMap<String, f64>,
+    /// Requests per second the deployment must sustain.
+    pub throughput_per_s: f64,
+    /// Largest share of failed requests.
+    pub error_rate: f64,
+}
+
+/// The quantile of a percentile name (`p99` 0.99, `p999` 0.999): the live SLA's and the
+/// monitors' `latency_p99`.
+pub fn quantile_of(name: &str) -> Option<f64> {
+    match mlp_monitoring::monitor::Metric::from_name(&format!("latency_{name}"))? {
+        mlp_monitoring::monitor::Metric::Latency(q) => Some(q.q()),
+        _ => None,
+    }
+}
+
+/// One configuration: the knobs `mlpc suggest` turns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Knobs {
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Inference threads.
+    pub threads: u64,
+    /// libtorch intra-op threads per inference thread.
+    pub intra_op_threads: u64,
+    /// Most rows per forward.
+    pub max_batch: u64,
+    /// Longest wait for a batch to fill, ms.
+    pub max_delay_ms: f64,
+    /// `cpu` or `cuda`.
+    pub device: String,
+}
+
+impl Knobs {
+    /// A short label: `w1 t1 i1 b1/0ms cpu`.
+    pub fn label(&self) -> String {
+        format!(
+            "workers {} · threads {} · intra-op {} · batch {}/{}ms · {}",
+            self.workers,
+            self.threads,
+            self.intra_op_threads,
+            self.max_batch,
+            self.max_delay_ms,
+            self.device
+        )
+    }
+
+    /// The child server's `--tune` for these knobs.
+    pub fn tuning(&self, deployment: &str) -> Tuning {
+        Tuning {
+            deployment: deployment.to_string(),
+            max_batch: self.max_batch,
+            max_delay_ms: self.max_delay_ms,
+            threads: self.threads,
+            intra_op_threads: self.intra_op_threads,
+            device: self.device.clone(),
+        }
+    }
+}
+
+/// The child server's `--tune` for `k`.
+pub fn tuning_of(k: &Knobs, deployment: &str) -> Tuning {
+    k.tuning(deployment)
+}
+
+/// One load run at a fixed rate, as the report shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Probe {
+    /// Offered requests per second (open loop).
+    pub rate: f64,
+    /// Answered requests per second.
+    pub throughput: f64,
+    /// Latency percentiles in ms: `p50`, `p99` and each the SLA names.
+    pub latency_ms: BTreeMap<String, f64>,
+    /// Failed share.
+    pub error_rate: f64,
+    /// Whether the SLA's latency targets and error rate held.
+    pub holds: bool,
+}
+
+/// What was measured of one configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Point {
+    /// The configuration.
+    pub knobs: Knobs,
+    /// Highest open-loop rate at which the SLA held (0: at no rate tried).
+    pub capacity_per_s: f64,
+    /// Closed-loop throughput with 64 clients (the bisection's upper bound).
+    pub closed_loop_per_s: f64,
+    /// The bisection's runs, in order.
+    pub probes: Vec<Probe>,
+    /// The run at 80 % of capacity (latency, CPU and memory are read there).
+    pub at_80: Option<Probe>,
+    /// Server CPU time per request at 80 % of capacity, ms.
+    pub cpu_ms_per_request: Option<f64>,
+    /// Peak resident memory of the server, bytes.
+    pub peak_rss_bytes: Option<u64>,
+    /// What it would take: replicas, cores each and in all (when the SLA held somewhere).
+    pub sizing: Option<Sizing>,
+    /// Why the search moved on from it, or what went wrong.
+    pub note: String,
+}
+
+/// Replicas and cores for the SLA's throughput.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Sizing {
+    /// ceil(throughput / (capacity × target utilization)), at least the minimum.
+    pub replicas: u64,
+    /// CPU per replica in millicores (request = limit).
+    pub cpu_millicores: u64,
+    /// Memory per replica in MiB (request = limit).
+    pub memory_mib: u64,
+    /// replicas × cores: what the search minimises.
+    pub total_cores: f64,
+}
+
+/// How a search runs.
+#[derive(Debug, Clone)]
+pub struct SearchConfig<'a> {
+    /// The project.
+    pub dir: &'a Path,
+    /// The deployment.
+    pub deployment: &'a str,
+    /// What it must reach.
+    pub objectives: &'a Objectives,
+    /// The traffic.
+    pub bodies: &'a [String],
+    /// Seconds measured per run.
+    pub probe_seconds: f64,
+    /// Whether CUDA points are tried.
+    pub cuda: bool,
+    /// Cores of this machine (workers and threads are not raised past them).
+    pub cores: usize,
+    /// Replicas at least.
+    pub min_replicas: u64,
+    /// Memory margin over the peak RSS, as a share.
+    pub memory_margin: f64,
+}
+
+impl SearchConfig<'_> {
+    fn url(&self, server: &ChildServer) -> String {
+        format!("{}/v1/deployments/{}/predict", server.base, self.deployment)
+    }
+
+    fn load(&self, server: &ChildServer, rate: f64, seconds: f64) -> LoadResult {
+        load::run(&LoadSpec {
+            url: self.url(server),
+            bodies: self.bodies.to_vec(),
+            clients: CLIENTS,
+            seconds,
+            rate,
+            warmup: 0.5,
+        })
+    }
+
+    /// The probe of a run at `rate`.
+    pub fn probe(&self, r: &LoadResult, rate: f64) -> Probe {
+        let mut latency_ms = BTreeMap::new();
+        for name in ["p50", "p99"]
+            .into_iter()
+            .chain(self.objectives.latency_ms.keys().map(String::as_str))
+        {
+            if let Some(q) = quantile_of(name) {
+                latency_ms.insert(name.to_string(), round3(r.quantile_ms(q)));
+            }
+        }
+        let latency_ok =
+            self.objectives.latency_ms.iter().all(|(name, target)| {
+                quantile_of(name).is_some_and(|q| r.quantile_ms(q) <= *target)
+            });
+        // An open-loop run that answered well short of its rate fell behind its schedule.
+        let kept_up = rate <= 0.0 || r.throughput() >= rate * 0.9;
+        Probe {
+            rate: round3(rate),
+            throughput: round3(r.throughput()),
+            latency_ms,
+            error_rate: r.error_rate(),
+            holds: latency_ok && kept_up && r.error_rate() <= self.objectives.error_rate,
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    if x.is_finite() {
+        (x * 1000.0).round() / 1000.0
+    } else {
+        x
+    }
+}
+
+/// Rounds `rate` to two significant digits, so that every run probes the same rates.
+fn grid(rate: f64) -> f64 {
+    if rate <= 0.0 {
+        return 0.0;
+    }
+    let mag = 10f64.powf(rate.log10().floor() - 1.0);
+    (rate / mag).round() * mag
+}
+
+/// Measures one configuration: its capacity by bisection, then a run at 80 % of it.
+pub fn measure(cfg: &SearchConfig, knobs: &Knobs) -> Point {
+    let mut point = Point {
+        knobs: knobs.clone(),
+        capacity_per_s: 0.0,
+        closed_loop_per_s: 0.0,
+        probes: Vec::new(),
+        at_80: None,
+        cpu_ms_per_request: None,
+        peak_rss_bytes: None,
+        sizing: None,
+        note: String::new(),
+    };
+    let server = match ChildServer::start(cfg.dir, knobs.workers, &knobs.tuning(cfg.deployment)) {
+        Ok(s) => s,
+        Err(e) => {
+            point.note = format!("could not serve: {e}");
+            return point;
+        }
+    };
+    let closed = cfg.load(&server, 0.0, cfg.probe_seconds * 0.75);
+    point.closed_loop_per_s = round3(closed.throughput());
+    if closed.requests() == 0 || closed.error_rate() > 0.5 {
+        point.note = format!(
+            "the deployment failed under load ({} of {} requests failed)",
+            closed.errors,
+            closed.requests()
+        );
+        return point;
+    }
+    // Bisection on a geometric scale between a passing and a failing rate.
+    let x = closed.throughput();
+    let (mut lo, mut hi) = (0.0f64, grid(x * 1.25));
+    let mut rate = grid(x * 0.5);
+    let floor = grid((x / 50.0).max(1.0));
+    loop {
+        let r = cfg.load(&server, rate, cfg.probe_seconds);
+        let p = cfg.probe(&r, rate);
+        let holds = p.holds;
+        point.probes.push(p);
+        if holds {
+            lo = rate;
+        } else {
+            hi = rate;
+        }
+        if lo == 0.0 {
+            if rate <= floor {
+                break; // not even a trickle meets the SLA
+            }
+            // Nothing passed yet: go down fast.
+            rate = grid((rate / 4.0).max(floor));
+            continue;
+        }
+        if hi / lo <= RESOLUTION {
+            break;
+        }
+        let next = grid((lo * hi).sqrt());
+        if next <= lo || next >= hi {
+            break;
+        }
+        rate = next;
+    }
+    point.capacity_per_s = lo;
+    if lo == 0.0 {
+        return point;
+    }
+    // At 80 % of capacity: latency, CPU per request and peak memory.
+    let rate80 = grid(lo * 0.8);
+    let cpu0 = server.cpu_seconds();
+    let r = cfg.load(&server, rate80, cfg.probe_seconds);
+    let cpu1 = server.cpu_seconds();
+    point.at_80 = Some(cfg.probe(&r, rate80));
+    match (cpu0, cpu1) {
+        (Ok(a), Ok(b)) if r.requests() > 0 => {
+            // The warm-up's requests used CPU too: count them at the offered rate.
+            let sent = r.requests() as f64 + rate80 * 0.5;
+            point.cpu_ms_per_request = Some(round3((b - a) * 1000.0 / sent));
+        }
+        (Err(e), _) | (_, Err(e)) => point.note = e,
+        _ => {}
+    }
+    match server.peak_rss() {
+        Ok(b) => point.peak_rss_bytes = Some(b),
+        Err(e) => point.note = e,
+    }
+    server.stop();
+    point.sizing = size(cfg, &point);
+    point
+}
+
+/// Replicas and cores for the SLA's throughput from a point's capacity and CPU per request.
+fn size(cfg: &SearchConfig, p: &Point) -> Option<Sizing> {
+    let cpu_ms = p.cpu_ms_per_request?;
+    let rss = p.peak_rss_bytes?;
+    if p.capacity_per_s <= 0.0 {
+        return None;
+    }
+    let t = cfg.objectives.throughput_per_s;
+    let replicas = ((t / (p.capacity_per_s * TARGET_UTILIZATION)).ceil() as u64)
+        .max(cfg.min_replicas)
+        .max(1);
+    // Each replica serves its share at the target utilization: its CPU lets it reach
+    // share / utilization (never more than its capacity needs).
+    let share = t / replicas as f64;
+    let busiest = (share / TARGET_UTILIZATION).min(p.capacity_per_s);
+    let cores = cpu_ms / 1000.0 * busiest;
+    let cpu_millicores = ((cores * 10.0).ceil() as u64).max(1) * 100;
+    let memory_mib =
+        ((rss as f64 * (1.0 + cfg.memory_margin)) / 1_048_576.0 / 16.0).ceil() as u64 * 16;
+    Some(Sizing {
+        replicas,
+        cpu_millicores,
+        memory_mib,
+        total_cores: replicas as f64 * cpu_millicores as f64 / 1000.0,
+    })
+}
+
+/// The search's result.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Every point, in the order measured.
+    pub points: Vec<Point>,
+    /// The index of the winner, when one met the SLA.
+    pub winner: Option<usize>,
+    /// Why the winner won, or why there is none.
+    pub why: String,
+    /// Whether the budget ran out before the search was done.
+    pub budget_exhausted: bool,
+}
+
+/// Whether `a` beats `b`: fewer cores in all by more than the margin.
+fn beats(a: &Point, b: &Point) -> bool {
+    match (&a.sizing, &b.sizing) {
+        (Some(x), Some(y)) => x.total_cores < y.total_cores * (1.0 - MARGIN),
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// The next configurations from `k`, one knob a step up each, in a fixed order.
+fn neighbours(k: &Knobs, cfg: &SearchConfig, pruned: &[&str]) -> Vec<(&'static str, Knobs)> {
+    const BATCHING: &[(u64, f64)] = &[(1, 0.0), (8, 0.5), (32, 1.0), (64, 2.0)];
+    let mut out = Vec::new();
+    let at = BATCHING
+        .iter()
+        .position(|(b, _)| *b == k.max_batch)
+        .unwrap_or(0);
+    if let Some((b, d)) = BATCHING.get(at + 1) {
+        out.push((
+            "batching",
+            Knobs {
+                max_batch: *b,
+                max_delay_ms: *d,
+                ..k.clone()
+            },
+        ));
+    }
+    if k.workers * 2 <= cfg.cores.max(1) {
+        out.push((
+            "workers",
+            Knobs {
+                workers: k.workers * 2,
+                ..k.clone()
+            },
+        ));
+    }
+    if (k.threads as usize) * 2 <= cfg.cores.max(1) {
+        out.push((
+            "threads",
+            Knobs {
+                threads: k.threads * 2,
+                ..k.clone()
+            },
+        ));
+    }
+    if (k.intra_op_threads as usize) * 2 <= cfg.cores.max(1) {
+        out.push((
+            "intra_op_threads",
+            Knobs {
+                intra_op_threads: k.intra_op_threads * 2,
+                ..k.clone()
+            },
+        ));
+    }
+    if cfg.cuda && k.device == "cpu" {
+        out.push((
+            "device",
+            Knobs {
+                device: "cuda".into(),
+                ..k.clone()
+            },
+        ));
+    }
+    out.into_iter()
+        .filter(|(name, _)| !pruned.contains(name))
+        .collect()
+}
+
+/// The smallest configuration.
+pub fn start_knobs() -> Knobs {
+    Knobs {
+        workers: 1,
+        threads: 1,
+        intra_op_threads: 1,
+        max_batch: 1,
+        max_delay_ms: 0.0,
+        device: "cpu".into(),
+    }
+}
+
+/// The quick search within `budget_s` seconds; `progress` hears of each point measured.
+pub fn search(cfg: &SearchConfig, budget_s: f64, progress: &dyn Fn(&Point)) -> Outcome {
+    let started = Instant::now();
+    let mut points: Vec<Point> = Vec::new();
+    let first = measure(cfg, &start_knobs());
+    progress(&first);
+    points.push(first);
+    let mut best = 0usize;
+    let mut pruned: Vec<&str> = Vec::new();
+    let mut exhausted = false;
+    // A point takes about as long as the first one did.
+    let per_point = started.elapsed().as_secs_f64();
+    'climb: loop {
+        let from = points[best].knobs.clone();
+        let mut moved = false;
+        for (knob, k) in neighbours(&from, cfg, &pruned) {
+            if points.iter().any(|p| p.knobs == k) {
+                continue;
+            }
+            if started.elapsed().as_secs_f64() + per_point > budget_s {
+                exhausted = true;
+                break 'climb;
+            }
+            let mut p = measure(cfg, &k);
+            if beats(&p, &points[best]) {
+                p.note = format!(
+                    "cheaper than {} by more than {:.0} %",
+                    points[best].knobs.label(),
+                    MARGIN * 100.0
+                );
+                progress(&p);
+                points.push(p);
+                best = points.len() - 1;
+                moved = true;
+                break; // climb from the new incumbent
+            }
+            if p.note.is_empty() {
+                p.note = format!(
+                    "not cheaper than the incumbent by more than {:.0} %: `{knob}` is not raised further",
+                    MARGIN * 100.0
+                );
+            }
+            pruned.push(knob);
+            progress(&p);
+            points.push(p);
+        }
+        if !moved {
+            break;
+        }
+    }
+    let winner = points[best].sizing.is_some().then_some(best);
+    let why = match winner {
+        Some(w) => {
+            let p = &points[w];
+            let s = p.sizing.as_ref().map_or(0.0, |s| s.total_cores);
+            format!(
+                "fewest cores for {}/s: {s} in all; no configuration tried after it was cheaper by more than {:.0} % (the noise margin)",
+                cfg.objectives.throughput_per_s,
+                MARGIN * 100.0
+            )
+        }
+        None => "no configuration met the SLA at any rate tried".into(),
+    };
+    Outcome {
+        points,
+        winner,
+        why,
+        budget_exhausted: exhausted,
+    }
+}
