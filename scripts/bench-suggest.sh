@@ -64,12 +64,22 @@ port=18191
 server=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 bodies="$work/.mlp/suggestions/fraud_api/traffic.jsonl"
+url="http://127.0.0.1:$port/v1/deployments/fraud_api/predict"
+# Warm-up (not counted): the online store's cache and the model, as suggest's closed-loop
+# run does before its probes.
+"$bin/mlp-load" --url "$url" --bodies "$bodies" --clients 32 --rate "$(python3 -c "print(round($capacity / 2))")" --seconds "$seconds" >/dev/null
 best=0
+first_fail=""
 for f in 60 70 80 90 100 110 120 130 140; do
   rate="$(python3 -c "print(round($capacity * $f / 100))")"
-  out="$("$bin/mlp-load" --url "http://127.0.0.1:$port/v1/deployments/fraud_api/predict" --bodies "$bodies" --clients 32 --rate "$rate" --seconds "$seconds")"
+  out="$("$bin/mlp-load" --url "$url" --bodies "$bodies" --clients 32 --rate "$rate" --seconds "$seconds")"
   ok="$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("yes" if r["p99_ms"] <= 20 and r["errors"] <= 0.001*r["requests"] and r["throughput_per_s"] >= 0.9*r["rate"] else "no")' "$out")"
   echo "served, $rate/s: $out holds=$ok"
-  [ "$ok" = yes ] && best="$rate"
+  if [ "$ok" = yes ]; then
+    [ -n "$first_fail" ] || best="$rate"
+  else
+    [ -n "$first_fail" ] || first_fail="$rate"
+  fi
 done
-python3 -c "import sys; b,c=float(sys.argv[1]),float(sys.argv[2]); print(f'highest rate holding the SLA against mlpc serve: {b:.0f}/s; reported capacity {c:.0f}/s; ratio {b/c:.2f}')" "$best" "$capacity"
+# As a bisection sees it: the highest rate below the first that failed.
+python3 -c "import sys; b,c=float(sys.argv[1]),float(sys.argv[2]); print(f'capacity against mlpc serve (the highest rate before the first failing one): {b:.0f}/s; reported capacity {c:.0f}/s; ratio {b/c:.2f}')" "$best" "$capacity"

@@ -6,7 +6,8 @@
 # pipeline (PyTorch from the venv, registration, gate), shows the registered model, promotes
 # it to production, serves it and prints a prediction, sends some traffic with labels arriving
 # later, and evaluates the example's monitor (drift against the training set, AUC, latency,
-# errors) with its status. Later components (suggestions) extend it.
+# errors) with its status, and sizes the served deployment to its SLA (`mlpc suggest`: a
+# short search, confirmed, with the Kubernetes YAML it would deploy).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MLP_ROOT"
@@ -110,6 +111,16 @@ echo "==> mlpc monitor report examples/fraud fraud_health --out examples/fraud/.
 "$MLPC" monitor report examples/fraud fraud_health --out examples/fraud/.mlp/fraud_health.html
 echo "    report: $MLP_ROOT/examples/fraud/.mlp/fraud_health.html (one self-contained file; open it in a browser)"
 
+# The deployment sized to its SLA (latency_p99 = 20ms, throughput = 2000/s): a short search
+# here (the default budget is 120 s), the winner confirmed, nothing written into the spec.
+echo "==> mlpc suggest examples/fraud fraud_api --budget 30s --confirm 5s --k8s examples/fraud/.mlp/fraud_api.yaml"
+set +e
+"$MLPC" suggest examples/fraud fraud_api --budget 30s --confirm 5s --k8s examples/fraud/.mlp/fraud_api.yaml
+suggest_code=$?
+set -e
+echo "    (exit $suggest_code: 0 a confirmed suggestion, 3 the SLA cannot be met, 5 not confirmed, 1 error)"
+[ "$suggest_code" != 1 ] || { echo "error: no suggestion could be made" >&2; exit 1; }
+
 cat <<NEXT
 
 The demo is done. What to try next ($MLPC is mlpc):
@@ -119,5 +130,7 @@ The demo is done. What to try next ($MLPC is mlpc):
   mlpc explain E0101                               what a diagnostic code means
   mlpc monitor history examples/fraud fraud_health past evaluations of the monitor
   mlpc drift --reference A.parquet --current B.parquet   drift between two files
+  mlpc suggest examples/fraud fraud_api --write    size the deployment and write it into the spec
+  mlpc suggest --show examples/fraud               the suggestions kept
   docs/serving.md and specs/language.md            the HTTP API and the language
 NEXT

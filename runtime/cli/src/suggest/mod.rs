@@ -97,7 +97,13 @@ pub fn suggest(a: &SuggestArgs) -> ExitCode {
     let Some(deployment) = rest.first() else {
         return fail("name the deployment: `mlpc suggest [DIR] DEPLOYMENT`");
     };
-    match measure_and_report(&dir, deployment, a) {
+    let plan = match applied_plan(&dir) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let done = measure(&dir, &plan, deployment, a)
+        .and_then(|(report, bodies)| finish(&dir, &plan, &report, &bodies, a));
+    match done {
         Ok(code) => code,
         Err(e) => fail(e),
     }
@@ -194,13 +200,19 @@ fn cuda_choice(plan: &Plan, deployment: &str, m: &Machine) -> (bool, Option<GpuC
     (true, None)
 }
 
-fn measure_and_report(dir: &Path, deployment: &str, a: &SuggestArgs) -> Result<ExitCode, String> {
-    let plan = applied_plan(dir).map_err(|_| "no applied plan".to_string())?;
-    let objectives = objectives(&plan, deployment)?;
-    let model_versions = model_versions(dir, &plan, deployment)?;
-    let traffic = traffic::build(dir, &plan, deployment)?;
+/// Measures `deployment`: the search, then the winner's confirmation or, without one, why
+/// the SLA cannot be met. Answers the report and the traffic it sent.
+fn measure(
+    dir: &Path,
+    plan: &Plan,
+    deployment: &str,
+    a: &SuggestArgs,
+) -> Result<(Report, Vec<String>), String> {
+    let objectives = objectives(plan, deployment)?;
+    let model_versions = model_versions(dir, plan, deployment)?;
+    let traffic = traffic::build(dir, plan, deployment)?;
     let machine = machine();
-    let (cuda, gpu_fixed) = cuda_choice(&plan, deployment, &machine);
+    let (cuda, gpu_fixed) = cuda_choice(plan, deployment, &machine);
     let budget = a.budget.as_secs_f64();
     let cfg = SearchConfig {
         dir,
@@ -257,12 +269,15 @@ fn measure_and_report(dir: &Path, deployment: &str, a: &SuggestArgs) -> Result<E
                 b.set_message("confirming");
             }
             let confirmation = confirm(&cfg, p, &sizing, a.confirm.as_secs_f64())?;
+            let cuda_tried = outcome.points.iter().any(|x| x.knobs.device == "cuda");
             let gpu = gpu_fixed.clone().unwrap_or_else(|| GpuChoice {
                 use_gpu: p.knobs.device == "cuda",
-                reason: if p.knobs.device == "cuda" {
-                    "CUDA needed fewer cores for the throughput than the CPU".into()
-                } else {
-                    "the CPU needed no more cores than CUDA for the throughput".into()
+                reason: match (p.knobs.device == "cuda", cuda_tried) {
+                    (true, _) => "CUDA needed fewer cores for the throughput than the CPU".into(),
+                    (false, true) => {
+                        "CUDA did not need fewer cores for the throughput than the CPU".into()
+                    }
+                    (false, false) => "the budget ended the search before CUDA was measured; give it a larger --budget".into(),
                 },
             });
             report.outcome = if confirmation.holds {
@@ -287,23 +302,36 @@ fn measure_and_report(dir: &Path, deployment: &str, a: &SuggestArgs) -> Result<E
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    store::save(dir, &report, &traffic.bodies)?;
+    Ok((report, traffic.bodies))
+}
+
+/// Keeps, prints, and (for a confirmed suggestion) exports and writes `report`; answers the
+/// exit code.
+fn finish(
+    dir: &Path,
+    plan: &Plan,
+    report: &Report,
+    bodies: &[String],
+    a: &SuggestArgs,
+) -> Result<ExitCode, String> {
+    let deployment = report.deployment.as_str();
+    store::save(dir, report, bodies)?;
     match a.format {
         Format::Json => {
-            if let Err(c) = print_json(serde_json::to_string_pretty(&report)) {
+            if let Err(c) = print_json(serde_json::to_string_pretty(report)) {
                 return Ok(c);
             }
         }
-        Format::Human => print!("{}", report::human(&report)),
+        Format::Human => print!("{}", report::human(report)),
     }
     match report.outcome.as_str() {
         "suggested" => {
             if let (Some(path), Some(s)) = (&a.k8s, &report.suggestion) {
-                let yaml = k8s::render(&pod_of(&plan, &report, s, &a.image))?;
+                let yaml = k8s::render(&pod_of(plan, report, s, &a.image))?;
                 std::fs::write(path, yaml)
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 eprintln!("wrote {}", path.display());
-                if !a.write && !spec_has(&plan, deployment, s) {
+                if !a.write && !spec_has(plan, deployment, s) {
                     eprintln!(
                         "note: the pods serve the applied spec's batching and threads, which differ from the suggestion's; run with --write and `mlpc apply` so that they serve the suggested ones"
                     );
@@ -311,7 +339,7 @@ fn measure_and_report(dir: &Path, deployment: &str, a: &SuggestArgs) -> Result<E
             }
             if a.write {
                 if let Some(s) = &report.suggestion {
-                    let file = write::write_suggestion(dir, &plan, deployment, s)?;
+                    let file = write::write_suggestion(dir, plan, deployment, s)?;
                     eprintln!(
                         "wrote the suggestion into {} (run `mlpc plan` and `mlpc apply` to serve with it)",
                         file.display()
@@ -404,7 +432,9 @@ fn confirm(
         clients: 64,
         seconds,
         rate,
-        warmup: 1.0,
+        // Past the server's first prediction-log flushes (one a second), which open the
+        // writer, and the online store's first reads.
+        warmup: 3.0,
     });
     server.stop();
     let probe = cfg.probe(&r, rate);

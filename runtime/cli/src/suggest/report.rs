@@ -166,19 +166,19 @@ pub fn human(r: &Report) -> String {
     );
     out!(
         o,
-        "  # | workers threads intra-op batch/delay device | capacity/s | @80%: p50 ms  p99 ms | CPU ms/req |  peak RSS | replicas × CPU   | note"
+        "  # | workers threads intra-op batch/delay device | capacity/s | @80%: p50 ms  p99 ms | CPU ms/req @share |  peak RSS | cores needed → replicas × CPU | note"
     );
     for (i, p) in r.points.iter().enumerate() {
         let k = &p.knobs;
         let sizing = p.sizing.as_ref().map_or("-".into(), |s| {
             format!(
-                "{} × {}m = {:.1}",
-                s.replicas, s.cpu_millicores, s.total_cores
+                "{:.2} → {} × {}m = {:.1}",
+                s.cores_needed, s.replicas, s.cpu_millicores, s.total_cores
             )
         });
         out!(
             o,
-            "{:>3} | {:>7} {:>7} {:>8} {:>11} {:<6} | {:>10.0} | {:>12} {:>7} | {:>10} | {:>5} MiB | {:<16} | {}",
+            "{:>3} | {:>7} {:>7} {:>8} {:>11} {:<6} | {:>10.0} | {:>12} {:>7} | {:>17} | {:>5} MiB | {:<29} | {}",
             i + 1,
             k.workers,
             k.threads,

@@ -1,6 +1,7 @@
 //! The search: for each configuration of the knobs (batching, inference and intra-op
 //! threads, HTTP workers, device), the capacity, the highest open-loop rate at which the
-//! SLA holds, found by bisection; then a quick search in Model Analyzer's manner, from the
+//! SLA holds, found by bisection, and the CPU a request costs at one replica's share of the
+//! SLA throughput; then a quick search in Model Analyzer's manner, from the
 //! smallest configuration one knob a step at a time, keeping a step only when it makes the
 //! deployment cheaper by more than the noise margin, and pruning the knob otherwise.
 
@@ -118,13 +119,13 @@ pub struct Point {
     pub knobs: Knobs,
     /// Highest open-loop rate at which the SLA held (0: at no rate tried).
     pub capacity_per_s: f64,
-    /// Closed-loop throughput with 64 clients (the bisection's upper bound).
+    /// Closed-loop throughput with 64 clients (the bisection starts at 80 % of it).
     pub closed_loop_per_s: f64,
     /// The bisection's runs, in order.
     pub probes: Vec<Probe>,
-    /// The run at 80 % of capacity (latency, CPU and memory are read there).
+    /// The run at 80 % of capacity (the latency the report shows).
     pub at_80: Option<Probe>,
-    /// Server CPU time per request at 80 % of capacity, ms.
+    /// Server CPU time per request at one replica's share of the SLA throughput, ms.
     pub cpu_ms_per_request: Option<f64>,
     /// Peak resident memory of the server, bytes.
     pub peak_rss_bytes: Option<u64>,
@@ -132,6 +133,16 @@ pub struct Point {
     pub sizing: Option<Sizing>,
     /// Why the search moved on from it, or what went wrong.
     pub note: String,
+}
+
+impl Point {
+    /// Adds `note` to what the point says (after a `; ` when it says something already).
+    pub fn add_note(&mut self, note: String) {
+        if !self.note.is_empty() {
+            self.note.push_str("; ");
+        }
+        self.note.push_str(&note);
+    }
 }
 
 /// Replicas and cores for the SLA's throughput.
@@ -143,8 +154,11 @@ pub struct Sizing {
     pub cpu_millicores: u64,
     /// Memory per replica in MiB (request = limit).
     pub memory_mib: u64,
-    /// replicas × cores: what the search minimises.
+    /// replicas × the CPU request, in cores.
     pub total_cores: f64,
+    /// replicas × the cores each needs before rounding up to 100 millicores: what the
+    /// search minimises (rounding would let noise flip a comparison at a rounding step).
+    pub cores_needed: f64,
 }
 
 /// How a search runs.
@@ -230,7 +244,53 @@ fn grid(rate: f64) -> f64 {
     (rate / mag).round() * mag
 }
 
-/// Measures one configuration: its capacity by bisection, then a run at 80 % of it.
+/// The highest rate at which the SLA holds, by bisection on a geometric scale between a
+/// passing and a failing rate; 0 when none passed. It starts at 80 % of the closed-loop
+/// throughput `x`, grows by half while runs pass (the closed loop's clients can hold the
+/// server back, so `x` is no upper bound), drops by 4× down to `x / 50` while they fail,
+/// then halves the gap until the two are within [`RESOLUTION`].
+fn capacity(cfg: &SearchConfig, server: &ChildServer, x: f64, probes: &mut Vec<Probe>) -> f64 {
+    const MAX_PROBES: usize = 16;
+    let floor = grid((x / 50.0).max(1.0));
+    let (mut lo, mut hi) = (0.0f64, None::<f64>);
+    let mut rate = grid(x * 0.8);
+    while probes.len() < MAX_PROBES {
+        let r = cfg.load(server, rate, cfg.probe_seconds);
+        let p = cfg.probe(&r, rate);
+        if p.holds {
+            lo = rate;
+        } else {
+            hi = Some(rate);
+        }
+        probes.push(p);
+        let next = match hi {
+            // Nothing failed yet: grow.
+            None => grid(lo * 1.5),
+            // Nothing passed yet: go down fast, to a trickle at most.
+            Some(_) if lo == 0.0 => {
+                if rate <= floor {
+                    break;
+                }
+                grid((rate / 4.0).max(floor))
+            }
+            Some(h) => {
+                if h / lo <= RESOLUTION {
+                    break;
+                }
+                let next = grid((lo * h).sqrt());
+                if next <= lo || next >= h {
+                    break;
+                }
+                next
+            }
+        };
+        rate = next;
+    }
+    lo
+}
+
+/// Measures one configuration: its capacity by bisection, a run at 80 % of it, and its CPU
+/// per request at one replica's share.
 pub fn measure(cfg: &SearchConfig, knobs: &Knobs) -> Point {
     let mut point = Point {
         knobs: knobs.clone(),
@@ -260,64 +320,61 @@ pub fn measure(cfg: &SearchConfig, knobs: &Knobs) -> Point {
         );
         return point;
     }
-    // Bisection on a geometric scale between a passing and a failing rate.
     let x = closed.throughput();
-    let (mut lo, mut hi) = (0.0f64, grid(x * 1.25));
-    let mut rate = grid(x * 0.5);
-    let floor = grid((x / 50.0).max(1.0));
-    loop {
-        let r = cfg.load(&server, rate, cfg.probe_seconds);
-        let p = cfg.probe(&r, rate);
-        let holds = p.holds;
-        point.probes.push(p);
-        if holds {
-            lo = rate;
-        } else {
-            hi = rate;
-        }
-        if lo == 0.0 {
-            if rate <= floor {
-                break; // not even a trickle meets the SLA
-            }
-            // Nothing passed yet: go down fast.
-            rate = grid((rate / 4.0).max(floor));
-            continue;
-        }
-        if hi / lo <= RESOLUTION {
-            break;
-        }
-        let next = grid((lo * hi).sqrt());
-        if next <= lo || next >= hi {
-            break;
-        }
-        rate = next;
-    }
+    let lo = capacity(cfg, &server, x, &mut point.probes);
     point.capacity_per_s = lo;
     if lo == 0.0 {
         return point;
     }
-    // At 80 % of capacity: latency, CPU per request and peak memory.
+    // At 80 % of capacity: the latency the report shows.
     let rate80 = grid(lo * 0.8);
-    let cpu0 = server.cpu_seconds();
     let r = cfg.load(&server, rate80, cfg.probe_seconds);
-    let cpu1 = server.cpu_seconds();
-    point.at_80 = Some(cfg.probe(&r, rate80));
-    match (cpu0, cpu1) {
-        (Ok(a), Ok(b)) if r.requests() > 0 => {
-            // The warm-up's requests used CPU too: count them at the offered rate.
-            let sent = r.requests() as f64 + rate80 * 0.5;
-            point.cpu_ms_per_request = Some(round3((b - a) * 1000.0 / sent));
-        }
-        (Err(e), _) | (_, Err(e)) => point.note = e,
-        _ => {}
+    let at_80 = cfg.probe(&r, rate80);
+    if !at_80.holds {
+        point.add_note(
+            "the SLA did not hold at 80 % of this capacity: a stall, so the capacity is optimistic"
+                .into(),
+        );
+    }
+    point.at_80 = Some(at_80);
+    // At one replica's share of the SLA throughput: the CPU a request costs where the
+    // replica will run. Every configuration with the same replica count is measured at the
+    // same rate, so their costs compare without the rate's own effect (batching amortizes
+    // more at a higher rate), and over twice the probe time, which halves the noise of the
+    // log writer's flushes.
+    let share = cfg.objectives.throughput_per_s / replicas_for(cfg, lo) as f64;
+    match cpu_per_request(cfg, &server, share) {
+        Ok(c) => point.cpu_ms_per_request = Some(c),
+        Err(e) => point.add_note(e),
     }
     match server.peak_rss() {
         Ok(b) => point.peak_rss_bytes = Some(b),
-        Err(e) => point.note = e,
+        Err(e) => point.add_note(e),
     }
     server.stop();
     point.sizing = size(cfg, &point);
     point
+}
+
+/// Server CPU milliseconds per request at `rate`, over a run of twice the probe time.
+fn cpu_per_request(cfg: &SearchConfig, server: &ChildServer, rate: f64) -> Result<f64, String> {
+    let seconds = cfg.probe_seconds * 2.0;
+    let before = server.cpu_seconds()?;
+    let r = cfg.load(server, rate, seconds);
+    let after = server.cpu_seconds()?;
+    if r.requests() == 0 {
+        return Err(format!("no request was answered at {rate}/s"));
+    }
+    // The warm-up's requests used CPU too: count them at the offered rate.
+    let sent = r.requests() as f64 + rate * 0.5;
+    Ok(round3((after - before) * 1000.0 / sent))
+}
+
+/// ceil(throughput / (capacity × target utilization)), at least the minimum.
+fn replicas_for(cfg: &SearchConfig, capacity: f64) -> u64 {
+    ((cfg.objectives.throughput_per_s / (capacity * TARGET_UTILIZATION)).ceil() as u64)
+        .max(cfg.min_replicas)
+        .max(1)
 }
 
 /// Replicas and cores for the SLA's throughput from a point's capacity and CPU per request.
@@ -327,13 +384,10 @@ fn size(cfg: &SearchConfig, p: &Point) -> Option<Sizing> {
     if p.capacity_per_s <= 0.0 {
         return None;
     }
-    let t = cfg.objectives.throughput_per_s;
-    let replicas = ((t / (p.capacity_per_s * TARGET_UTILIZATION)).ceil() as u64)
-        .max(cfg.min_replicas)
-        .max(1);
+    let replicas = replicas_for(cfg, p.capacity_per_s);
     // Each replica serves its share at the target utilization: its CPU lets it reach
     // share / utilization (never more than its capacity needs).
-    let share = t / replicas as f64;
+    let share = cfg.objectives.throughput_per_s / replicas as f64;
     let busiest = (share / TARGET_UTILIZATION).min(p.capacity_per_s);
     let cores = cpu_ms / 1000.0 * busiest;
     let cpu_millicores = ((cores * 10.0).ceil() as u64).max(1) * 100;
@@ -344,6 +398,7 @@ fn size(cfg: &SearchConfig, p: &Point) -> Option<Sizing> {
         cpu_millicores,
         memory_mib,
         total_cores: replicas as f64 * cpu_millicores as f64 / 1000.0,
+        cores_needed: round3(replicas as f64 * cores),
     })
 }
 
@@ -363,7 +418,7 @@ pub struct Outcome {
 /// Whether `a` beats `b`: fewer cores in all by more than the margin.
 fn beats(a: &Point, b: &Point) -> bool {
     match (&a.sizing, &b.sizing) {
-        (Some(x), Some(y)) => x.total_cores < y.total_cores * (1.0 - MARGIN),
+        (Some(x), Some(y)) => x.cores_needed < y.cores_needed * (1.0 - MARGIN),
         (Some(_), None) => true,
         _ => false,
     }
@@ -465,23 +520,21 @@ pub fn search(cfg: &SearchConfig, budget_s: f64, progress: &dyn Fn(&Point)) -> O
             }
             let mut p = measure(cfg, &k);
             if beats(&p, &points[best]) {
-                p.note = format!(
+                p.add_note(format!(
                     "cheaper than {} by more than {:.0} %",
                     points[best].knobs.label(),
                     MARGIN * 100.0
-                );
+                ));
                 progress(&p);
                 points.push(p);
                 best = points.len() - 1;
                 moved = true;
                 break; // climb from the new incumbent
             }
-            if p.note.is_empty() {
-                p.note = format!(
-                    "not cheaper than the incumbent by more than {:.0} %: `{knob}` is not raised further",
-                    MARGIN * 100.0
-                );
-            }
+            p.add_note(format!(
+                "not cheaper than the incumbent by more than {:.0} %: `{knob}` is not raised further",
+                MARGIN * 100.0
+            ));
             pruned.push(knob);
             progress(&p);
             points.push(p);
@@ -494,9 +547,9 @@ pub fn search(cfg: &SearchConfig, budget_s: f64, progress: &dyn Fn(&Point)) -> O
     let why = match winner {
         Some(w) => {
             let p = &points[w];
-            let s = p.sizing.as_ref().map_or(0.0, |s| s.total_cores);
+            let s = p.sizing.as_ref().map_or(0.0, |s| s.cores_needed);
             format!(
-                "fewest cores for {}/s: {s} in all; no configuration tried after it was cheaper by more than {:.0} % (the noise margin)",
+                "fewest cores for {}/s: {s} needed in all; no configuration tried after it needed fewer by more than {:.0} % (the noise margin)",
                 cfg.objectives.throughput_per_s,
                 MARGIN * 100.0
             )

@@ -239,6 +239,7 @@ mod tests {
                 cpu_millicores: 700,
                 memory_mib: 432,
                 total_cores: 2.1,
+                cores_needed: 1.9,
             },
             gpu: GpuChoice {
                 use_gpu: false,
