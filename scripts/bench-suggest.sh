@@ -6,6 +6,7 @@
 # clients, the suggestion's own traffic) finds the highest rate at which the SLA holds, to
 # compare with the capacity the last run reported.
 # Usage: scripts/bench-suggest.sh [RUNS] [BUDGET] [SECONDS]   (defaults 3, 120s, 5)
+# With MLP_BENCH_OUT=DIR, the runs' JSON reports and the YAML are copied there.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 runs="${1:-3}"
@@ -51,6 +52,10 @@ PY
   echo "run $i: $line"
   chosen+=("$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["chosen"])' "$line")")
 done
+if [ -n "${MLP_BENCH_OUT:-}" ]; then
+  mkdir -p "$MLP_BENCH_OUT"
+  cp "$work"/report-*.json "$work/fraud_api.yaml" "$MLP_BENCH_OUT/"
+fi
 same="yes"
 for c in "${chosen[@]}"; do [ "$c" = "${chosen[0]}" ] || same="no"; done
 echo "same configuration in all $runs runs: $same (${chosen[0]})"
