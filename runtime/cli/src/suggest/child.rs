@@ -112,21 +112,25 @@ impl ChildServer {
             }
             match agent.get(&url).call() {
                 Ok(mut r) => {
-                    let body = r.body_mut().read_to_string().unwrap_or_default();
                     if r.status().as_u16() == 200 {
                         return Ok(());
                     }
-                    // Ready except for another deployment: this one serving is enough.
-                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
-                        let d = &v["deployments"][deployment];
-                        if d["ready"] == serde_json::Value::Bool(true) {
-                            return Ok(());
+                    match r.body_mut().read_to_string() {
+                        Ok(body) => {
+                            // Ready except for another deployment: this one serving is enough.
+                            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
+                                let d = &v["deployments"][deployment];
+                                if d["ready"] == serde_json::Value::Bool(true) {
+                                    return Ok(());
+                                }
+                                if let Some(e) = d["error"].as_str() {
+                                    return Err(format!("`{deployment}` cannot serve: {e}"));
+                                }
+                            }
+                            last = body;
                         }
-                        if let Some(e) = d["error"].as_str() {
-                            return Err(format!("`{deployment}` cannot serve: {e}"));
-                        }
+                        Err(e) => last = format!("/readyz answered an unreadable body: {e}"),
                     }
-                    last = body;
                 }
                 Err(e) => last = e.to_string(),
             }

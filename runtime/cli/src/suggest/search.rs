@@ -594,6 +594,17 @@ pub fn search(cfg: &SearchConfig, budget_s: f64, progress: &dyn Fn(&Point)) -> O
         Some(w) => {
             let p = &points[w];
             let s = p.sizing.as_ref().map_or(0.0, |s| s.cores_needed);
+            if exhausted && points.len() == 1 {
+                return Outcome {
+                    why: format!(
+                        "the only configuration measured ({s} cores needed for {}/s) before the budget ended the search; a larger --budget tries the others",
+                        cfg.objectives.throughput_per_s
+                    ),
+                    points,
+                    winner,
+                    budget_exhausted: exhausted,
+                };
+            }
             format!(
                 "fewest cores for {}/s: {s} needed in all; no configuration tried after it needed fewer by more than {:.0} % (the noise margin)",
                 cfg.objectives.throughput_per_s,

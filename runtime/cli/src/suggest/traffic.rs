@@ -160,10 +160,10 @@ fn from_log(conn: &Connection, dir: &Path, deployment: &str) -> Result<Option<Tr
     }
     let glob = logs.join("*.parquet");
     let sql = format!(
-        "SELECT entities, request FROM read_parquet({}, union_by_name = true)
+        "SELECT entities::VARCHAR, request::VARCHAR FROM read_parquet({}, union_by_name = true)
          WHERE deployment = {} AND status = 200 AND sampled
            AND entities IS NOT NULL AND request IS NOT NULL
-         ORDER BY time_us DESC, request_id LIMIT {BODIES}",
+         ORDER BY \"time\" DESC, request_id LIMIT {BODIES}",
         sql_text(&glob.to_string_lossy()),
         sql_text(deployment)
     );
@@ -377,4 +377,64 @@ fn features_body(needs: &Needs, predict: Option<&String>) -> Option<String> {
         })
         .collect();
     Some(serde_json::json!({"features": needs.features, "entities": entities}).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes `n` logged requests of deployment `d` (and one of another, one failed, one not
+    /// sampled) as the server's log writer lays them out.
+    fn log(dir: &Path, n: usize) {
+        let logs = dir.join(".mlp").join("predictions");
+        std::fs::create_dir_all(&logs).unwrap_or_else(|e| panic!("{e}"));
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let mut sql = String::from(
+            "CREATE TABLE p (request_id VARCHAR, time TIMESTAMP, deployment VARCHAR, model_version VARCHAR, shadow_version VARCHAR, consumer VARCHAR, status USMALLINT, error VARCHAR, rows UINTEGER, sampled BOOLEAN, entities JSON, request JSON, features JSON, outputs JSON, shadow_outputs JSON, latency_ms DOUBLE);",
+        );
+        for i in 0..n {
+            sql.push_str(&format!(
+                "INSERT INTO p VALUES ('r{i:04}', TIMESTAMP '2026-11-30 10:00:00' + INTERVAL {i} SECOND, 'd', 'm@1', NULL, NULL, 200, NULL, 1, true, '{{\"user_id\": [{i}]}}', '{{\"amount\": [{i}.5]}}', NULL, NULL, NULL, 1.0);"
+            ));
+        }
+        sql.push_str("INSERT INTO p VALUES ('x1', TIMESTAMP '2026-11-30 11:00:00', 'other', 'm@1', NULL, NULL, 200, NULL, 1, true, '{\"user_id\": [1]}', '{}', NULL, NULL, NULL, 1.0);");
+        sql.push_str("INSERT INTO p VALUES ('x2', TIMESTAMP '2026-11-30 11:00:00', 'd', 'm@1', NULL, NULL, 400, 'bad', 1, true, '{\"user_id\": [1]}', '{}', NULL, NULL, NULL, 1.0);");
+        sql.push_str("INSERT INTO p VALUES ('x3', TIMESTAMP '2026-11-30 11:00:00', 'd', 'm@1', NULL, NULL, 200, NULL, 1, false, NULL, NULL, NULL, NULL, NULL, 1.0);");
+        sql.push_str(&format!(
+            "COPY p TO '{}' (FORMAT parquet);",
+            logs.join("1.parquet").display()
+        ));
+        conn.execute_batch(&sql).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn logged_requests_become_the_traffic_newest_first() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        log(dir.path(), 250);
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let t = from_log(&conn, dir.path(), "d")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("no traffic from the log"));
+        // Only `d`'s answered, sampled requests.
+        assert_eq!(t.bodies.len(), 250);
+        let first: Value = serde_json::from_str(&t.bodies[0]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first["entities"]["user_id"], serde_json::json!([249]));
+        assert_eq!(first["request"]["amount"], serde_json::json!([249.5]));
+        assert!(t.source.contains("250 logged requests"), "{}", t.source);
+    }
+
+    #[test]
+    fn a_short_log_is_not_the_traffic() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        log(dir.path(), FROM_LOG_AT_LEAST - 1);
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        assert!(from_log(&conn, dir.path(), "d")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none());
+        // No log at all: none either.
+        let empty = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        assert!(from_log(&conn, empty.path(), "d")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none());
+    }
 }
