@@ -7,6 +7,7 @@ use mlp_ir::Plan;
 use mlp_sema::EnvValues;
 use mlp_syntax::ast;
 use rayon::prelude::*;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The result of checking a project.
@@ -44,17 +45,42 @@ pub fn project_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Checks the project in `dir`, with values from `env/ENV.yaml` when `env` is given.
 pub fn check_dir(dir: &Path, env: Option<&str>) -> Checked {
+    check_dir_with(dir, env, &BTreeMap::new())
+}
+
+/// Checks the project in `dir` as [`check_dir`] does, with the texts of `overlay` in place
+/// of the files at those paths (an editor's open buffers, which may not be saved or may not
+/// exist on disk yet). Paths are compared as given: pass them as `dir.join(NAME)`.
+pub fn check_dir_with(
+    dir: &Path,
+    env: Option<&str>,
+    overlay: &BTreeMap<PathBuf, String>,
+) -> Checked {
     let mut map = SourceMap::new();
     let mut early = Vec::new();
     let mut sources: Vec<(FileId, PathBuf)> = Vec::new();
-    match project_files(dir) {
+    let listed = project_files(dir).map(|mut files| {
+        for p in overlay.keys() {
+            let here = p.parent() == Some(dir) && p.extension().is_some_and(|x| x == "mlp");
+            if here && !files.contains(p) {
+                files.push(p.clone());
+            }
+        }
+        files.sort();
+        files
+    });
+    match listed {
         Ok(files) if files.is_empty() => early.push(
             Diagnostic::new("E0009", format!("no .mlp files in `{}`", dir.display()))
                 .help("a project is a folder of `*.mlp` files; pass its path"),
         ),
         Ok(files) => {
             for path in files {
-                match std::fs::read_to_string(&path) {
+                let text = match overlay.get(&path) {
+                    Some(t) => Ok(t.clone()),
+                    None => std::fs::read_to_string(&path),
+                };
+                match text {
                     Ok(text) => sources.push((map.add(path.display().to_string(), text), path)),
                     Err(e) => early.push(
                         Diagnostic::new("E0008", format!("cannot read `{}`: {e}", path.display()))
@@ -72,7 +98,10 @@ pub fn check_dir(dir: &Path, env: Option<&str>) -> Checked {
         let path = dir.join("env").join(format!("{name}.yaml"));
         (
             name.to_string(),
-            std::fs::read_to_string(&path)
+            overlay
+                .get(&path)
+                .map(|t| Ok(t.clone()))
+                .unwrap_or_else(|| std::fs::read_to_string(&path))
                 .map(|t| (path.display().to_string(), t))
                 .map_err(|e| (path, e)),
         )

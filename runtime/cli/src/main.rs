@@ -225,6 +225,12 @@ enum Command {
     },
     /// List the language's built-ins with their signatures (markdown, as docs/stdlib.md).
     Stdlib,
+    /// The language server, over stdin and stdout, for editors.
+    ///
+    /// Diagnostics as you type, from the same checker and with the same codes and text as
+    /// `mlpc check`, for every file of the project (a `.mlp` file's folder), with open
+    /// buffers over the files on disk. Configure your editor to run `mlpc lsp` for `*.mlp`.
+    Lsp,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -281,6 +287,13 @@ fn main() -> ExitCode {
         Command::Serve(_) | Command::Score(_) => serving::exec_serving(),
         Command::Drift(args) => drift_cmd::drift(&args),
         Command::Suggest(args) => suggest::suggest(&args),
+        Command::Lsp => match mlp_lsp::stdio() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: mlpc lsp: {e}");
+                ExitCode::from(1)
+            }
+        },
         Command::K8s(args) => suggest::k8s_cmd::k8s(&args),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {

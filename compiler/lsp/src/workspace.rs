@@ -1,0 +1,189 @@
+//! What the language server knows and answers, without any transport: the open buffers
+//! (which override the files on disk), the projects they belong to (a `.mlp` file's folder,
+//! as `mlpc check` reads it), and each project's diagnostics in the protocol's terms, from the
+//! same `Diagnostic` model and text as the command line.
+
+use lsp_types::{
+    CodeDescription, Diagnostic as LspDiagnostic, DiagnosticRelatedInformation, DiagnosticSeverity,
+    Location, NumberOrString, Position, Range, Url,
+};
+use mlp_diagnostics::{Diagnostic, Severity, SourceFile, SourceMap, Span};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Where each code's page is published (`docs/errors/E0101.md` in the repository).
+pub const ERRORS_URL: &str = "https://mlp.dev/docs/errors/";
+
+/// The open buffers and what was last published for each project.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    /// Open documents by path, with their text.
+    open: BTreeMap<PathBuf, String>,
+    /// Per project folder, the documents that were given diagnostics last time (so that a
+    /// file whose problems are gone gets an empty list).
+    published: BTreeMap<PathBuf, BTreeSet<Url>>,
+}
+
+/// The diagnostics of one document, as `textDocument/publishDiagnostics` carries them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileDiagnostics {
+    /// The document.
+    pub uri: Url,
+    /// Its diagnostics (empty: none any more).
+    pub diagnostics: Vec<LspDiagnostic>,
+}
+
+impl Workspace {
+    /// A workspace with nothing open.
+    pub fn new() -> Workspace {
+        Workspace::default()
+    }
+
+    /// A document was opened or changed: its text replaces the file's.
+    pub fn set(&mut self, path: PathBuf, text: String) {
+        self.open.insert(path, text);
+    }
+
+    /// A document was closed: the file on disk counts again.
+    pub fn close(&mut self, path: &Path) {
+        self.open.remove(path);
+    }
+
+    /// The project a document belongs to: its folder.
+    pub fn project_of(path: &Path) -> Option<PathBuf> {
+        path.parent().map(Path::to_path_buf)
+    }
+
+    /// Checks the project in `dir` with the open buffers over the files on disk; answers the
+    /// diagnostics of every file that has some, and an empty list for each file that had
+    /// some last time and has none now.
+    pub fn check(&mut self, dir: &Path) -> Vec<FileDiagnostics> {
+        let overlay: BTreeMap<PathBuf, String> = self
+            .open
+            .iter()
+            .filter(|(p, _)| p.starts_with(dir))
+            .map(|(p, t)| (p.clone(), t.clone()))
+            .collect();
+        let checked = mlp_driver::check_dir_with(dir, None, &overlay);
+        let mut by_file: BTreeMap<Url, Vec<LspDiagnostic>> = BTreeMap::new();
+        for d in &checked.diagnostics {
+            let (uri, lsp) = match to_lsp(d, &checked.map, dir) {
+                Some(x) => x,
+                None => continue,
+            };
+            by_file.entry(uri).or_default().push(lsp);
+        }
+        let now: BTreeSet<Url> = by_file.keys().cloned().collect();
+        let before = self.published.insert(dir.to_path_buf(), now.clone());
+        for gone in before.unwrap_or_default().difference(&now) {
+            by_file.insert(gone.clone(), Vec::new());
+        }
+        by_file
+            .into_iter()
+            .map(|(uri, diagnostics)| FileDiagnostics { uri, diagnostics })
+            .collect()
+    }
+}
+
+/// The protocol's position (0-based line, UTF-16 code units) of byte `offset` in `file`.
+pub fn position(file: &SourceFile, offset: usize) -> Position {
+    let text: &str = &file.text;
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let lc = file.line_col(offset);
+    let line = lc.line.saturating_sub(1);
+    let start = file.line_start(line + 1).min(offset);
+    let character: usize = text
+        .get(start..offset)
+        .map_or(0, |s| s.chars().map(char::len_utf16).sum());
+    Position::new(line as u32, character as u32)
+}
+
+fn span_range(map: &SourceMap, span: Span) -> Option<(&SourceFile, Range)> {
+    let file = map.get(span.file)?;
+    let r = span.range();
+    Some((
+        file,
+        Range::new(position(file, r.start), position(file, r.end)),
+    ))
+}
+
+fn uri_of(file: &SourceFile, dir: &Path) -> Option<Url> {
+    let p = PathBuf::from(&file.name);
+    let p = if p.is_absolute() { p } else { dir.join(p) };
+    Url::from_file_path(p).ok()
+}
+
+/// One diagnostic of the command line in the protocol's terms: the primary label's range
+/// (the start of its file when it has none), the code with a link to its page, the message
+/// with the label's text, the related places, and the help as a hint.
+pub fn to_lsp(d: &Diagnostic, map: &SourceMap, dir: &Path) -> Option<(Url, LspDiagnostic)> {
+    let (uri, range) = match d.primary() {
+        Some(span) => {
+            let (file, r) = span_range(map, span)?;
+            (uri_of(file, dir)?, r)
+        }
+        // A diagnostic of no file (no .mlp files at all) belongs to none.
+        None => return None,
+    };
+    let mut message = d.message.clone();
+    if let Some(l) = d.labels.first().filter(|l| !l.message.is_empty()) {
+        message.push_str(&format!(" ({})", l.message));
+    }
+    if let Some(h) = &d.help {
+        message.push_str(&format!("\nhelp: {h}"));
+    }
+    let related: Vec<DiagnosticRelatedInformation> = d
+        .related
+        .iter()
+        .chain(d.labels.iter().skip(1))
+        .filter_map(|l| {
+            let (file, r) = span_range(map, l.span)?;
+            Some(DiagnosticRelatedInformation {
+                location: Location::new(uri_of(file, dir)?, r),
+                message: if l.message.is_empty() {
+                    "here".into()
+                } else {
+                    l.message.clone()
+                },
+            })
+        })
+        .collect();
+    let lsp = LspDiagnostic {
+        range,
+        severity: Some(match d.severity {
+            Severity::Error => DiagnosticSeverity::ERROR,
+            Severity::Warning => DiagnosticSeverity::WARNING,
+        }),
+        code: Some(NumberOrString::String(d.code.to_string())),
+        code_description: Url::parse(&format!("{ERRORS_URL}{}.md", d.code))
+            .ok()
+            .map(|href| CodeDescription { href }),
+        source: Some("mlp".into()),
+        message,
+        related_information: (!related.is_empty()).then_some(related),
+        tags: None,
+        data: None,
+    };
+    Some((uri, lsp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_utf16_units_from_the_line_start() {
+        let f = SourceFile::new("a.mlp", "ab\n// é😀x\n");
+        assert_eq!(position(&f, 0), Position::new(0, 0));
+        assert_eq!(position(&f, 2), Position::new(0, 2));
+        assert_eq!(position(&f, 3), Position::new(1, 0));
+        // `// ` is 3 units, `é` 1, `😀` 2 (4 bytes in UTF-8): `x` is at 6.
+        let x = "ab\n// é😀".len();
+        assert_eq!(position(&f, x), Position::new(1, 6));
+        // Past the end: the end.
+        assert_eq!(position(&f, 999), position(&f, f.text.len()));
+    }
+}

@@ -1,0 +1,212 @@
+//! The language server in process, over `lsp-server`'s in-memory connection (as ty's e2e
+//! tests do): on a copy of examples/fraud, opening a file with an error publishes the
+//! diagnostic with its code, range and page; fixing it with `didChange` publishes an empty
+//! list; `shutdown` ends the server cleanly.
+
+use lsp_server::{Connection, Message, Notification, Request, RequestId};
+use lsp_types::Url;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A copy of the example's `.mlp` files.
+fn example() -> tempfile::TempDir {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fraud");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for e in std::fs::read_dir(&src)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
+        if e.path().extension().is_some_and(|x| x == "mlp") {
+            std::fs::copy(e.path(), dir.path().join(e.file_name()))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    dir
+}
+
+struct Client {
+    conn: Connection,
+    server: Option<std::thread::JoinHandle<Result<(), mlp_lsp::Error>>>,
+    next: i32,
+}
+
+impl Client {
+    fn start() -> Client {
+        let (server, client) = Connection::memory();
+        let handle = std::thread::spawn(move || mlp_lsp::run(&server));
+        let mut c = Client {
+            conn: client,
+            server: Some(handle),
+            next: 0,
+        };
+        let caps = c.request(
+            "initialize",
+            json!({"capabilities": {}, "processId": null, "rootUri": null}),
+        );
+        assert_eq!(
+            caps["capabilities"]["textDocumentSync"]["change"], 1,
+            "{caps}"
+        );
+        c.notify("initialized", json!({}));
+        c
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = RequestId::from(self.next);
+        self.conn
+            .sender
+            .send(Message::Request(Request::new(
+                id.clone(),
+                method.into(),
+                params,
+            )))
+            .unwrap_or_else(|e| panic!("{e}"));
+        loop {
+            match self.recv() {
+                Message::Response(r) if r.id == id => {
+                    assert!(r.error.is_none(), "{:?}", r.error);
+                    return r.result.unwrap_or(Value::Null);
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    fn notify(&self, method: &str, params: Value) {
+        self.conn
+            .sender
+            .send(Message::Notification(Notification::new(
+                method.into(),
+                params,
+            )))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn recv(&self) -> Message {
+        self.conn
+            .receiver
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("no message from the server: {e}"))
+    }
+
+    /// The next diagnostics published for `uri` (those for other files are skipped).
+    fn diagnostics_for(&self, uri: &Url) -> Vec<Value> {
+        loop {
+            if let Message::Notification(n) = self.recv() {
+                if n.method == "textDocument/publishDiagnostics" && n.params["uri"] == uri.as_str()
+                {
+                    return n.params["diagnostics"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                }
+            }
+        }
+    }
+
+    fn shutdown(mut self) {
+        self.request("shutdown", Value::Null);
+        self.notify("exit", Value::Null);
+        let handle = self.server.take().unwrap_or_else(|| panic!("no server"));
+        let ended = handle
+            .join()
+            .unwrap_or_else(|_| panic!("the server panicked"));
+        assert!(ended.is_ok(), "{ended:?}");
+    }
+}
+
+fn uri(p: PathBuf) -> Url {
+    Url::from_file_path(p).unwrap_or_else(|()| panic!("not absolute"))
+}
+
+#[test]
+fn an_error_is_published_with_its_code_and_range_and_a_fix_clears_it() {
+    let dir = example();
+    let models = dir.path().join("models.mlp");
+    let good = std::fs::read_to_string(&models).unwrap_or_else(|e| panic!("{e}"));
+    // A misspelled view in a model's inputs, on a known line.
+    let bad = good.replacen("user_stats.txn_count_7d", "user_statz.txn_count_7d", 1);
+    let line = bad
+        .lines()
+        .position(|l| l.contains("user_statz"))
+        .unwrap_or_else(|| panic!("no line"));
+    let column = bad
+        .lines()
+        .nth(line)
+        .and_then(|l| l.find("user_statz"))
+        .unwrap_or(0);
+    let u = uri(models.clone());
+
+    let mut c = Client::start();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": u, "languageId": "mlp", "version": 1, "text": bad}}),
+    );
+    let ds = c.diagnostics_for(&u);
+    assert_eq!(ds.len(), 1, "{ds:#?}");
+    let d = &ds[0];
+    assert_eq!(d["code"], "E0101", "{d}");
+    assert_eq!(d["severity"], 1);
+    assert_eq!(d["source"], "mlp");
+    assert_eq!(d["range"]["start"]["line"], line, "{d}");
+    assert_eq!(d["range"]["start"]["character"], column, "{d}");
+    assert_eq!(
+        d["codeDescription"]["href"],
+        "https://mlp.dev/docs/errors/E0101.md"
+    );
+    // The command line's text: the message and the help.
+    assert!(
+        d["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("user_statz") && m.contains("help:")),
+        "{d}"
+    );
+
+    // Fixed in the buffer (not on disk): the file's list is emptied.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": u, "version": 2}, "contentChanges": [{"text": good}]}),
+    );
+    assert_eq!(c.diagnostics_for(&u), Vec::<Value>::new());
+
+    // A request it does not answer yet is refused, and it keeps serving.
+    c.next += 1;
+    let id = RequestId::from(c.next);
+    c.conn
+        .sender
+        .send(Message::Request(Request::new(
+            id.clone(),
+            "textDocument/hover".into(),
+            json!({}),
+        )))
+        .unwrap_or_else(|e| panic!("{e}"));
+    loop {
+        if let Message::Response(r) = c.recv() {
+            assert_eq!(r.id, id);
+            assert!(r.error.is_some());
+            break;
+        }
+    }
+    c.shutdown();
+}
+
+#[test]
+fn an_error_in_another_file_of_the_project_is_published_for_that_file() {
+    let dir = example();
+    // The view is renamed in features.mlp, on disk untouched: models.mlp's references break.
+    let features = dir.path().join("features.mlp");
+    let text = std::fs::read_to_string(&features).unwrap_or_else(|e| panic!("{e}"));
+    let renamed = text.replacen("features user_stats {", "features user_statistics {", 1);
+    let c = Client::start();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri(features.clone()), "languageId": "mlp", "version": 1, "text": renamed}}),
+    );
+    let models = uri(dir.path().join("models.mlp"));
+    let ds = c.diagnostics_for(&models);
+    assert!(!ds.is_empty());
+    assert!(ds.iter().all(|d| d["code"] == "E0101"), "{ds:#?}");
+    c.shutdown();
+}
