@@ -1,21 +1,23 @@
 //! The language server of mlp (`mlpc lsp`): the transport, a thin layer over `lsp-server`
 //! (stdio for editors, an in-memory connection for tests), and [`workspace`], what to answer.
-//! This version publishes diagnostics: on open, change, save and close, for every file of
-//! the changed document's project (its folder), from the same `Diagnostic` model as
-//! `mlpc check`.
+//! This version publishes diagnostics (on open, change, save and close, for every file of
+//! the changed document's project, its folder, from the same `Diagnostic` model as
+//! `mlpc check`; edits that arrive together are checked once) and formats documents as
+//! `mlpc fmt` does.
 
 pub mod workspace;
 
-use lsp_server::{Connection, ErrorCode, Message, Notification, Response};
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
     Notification as _, PublishDiagnostics,
 };
+use lsp_types::request::{Formatting, Request as _};
 use lsp_types::{
     DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
-    DidSaveTextDocumentParams, PublishDiagnosticsParams, SaveOptions, ServerCapabilities,
-    ServerInfo, TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
-    TextDocumentSyncSaveOptions, Url,
+    DidSaveTextDocumentParams, DocumentFormattingParams, OneOf, Position, PublishDiagnosticsParams,
+    Range, SaveOptions, ServerCapabilities, ServerInfo, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, TextEdit, Url,
 };
 use std::path::PathBuf;
 use workspace::Workspace;
@@ -36,6 +38,7 @@ pub fn capabilities() -> ServerCapabilities {
                 ..Default::default()
             },
         )),
+        document_formatting_provider: Some(OneOf::Left(true)),
         ..Default::default()
     }
 }
@@ -58,28 +61,99 @@ pub fn run(connection: &Connection) -> Result<(), Error> {
     let (id, _params) = connection.initialize_start()?;
     connection.initialize_finish(id, init)?;
     let mut ws = Workspace::new();
-    for msg in &connection.receiver {
+    // Documents whose projects are to be checked, once the messages already waiting are in.
+    let mut pending: Vec<PathBuf> = Vec::new();
+    loop {
+        // Block only when nothing is pending; otherwise take what has already arrived (a
+        // burst of keystrokes) and check once.
+        let msg = if pending.is_empty() {
+            match connection.receiver.recv() {
+                Ok(m) => Some(m),
+                Err(_) => return Ok(()),
+            }
+        } else {
+            connection.receiver.try_recv().ok()
+        };
+        let Some(msg) = msg else {
+            let mut done: Vec<PathBuf> = Vec::new();
+            for doc in std::mem::take(&mut pending) {
+                let dir = Workspace::project_of(&doc);
+                if dir.as_ref().is_some_and(|d| done.contains(d)) {
+                    continue;
+                }
+                publish(connection, &mut ws, &doc)?;
+                done.extend(dir);
+            }
+            continue;
+        };
         match msg {
             Message::Request(req) => {
                 if connection.handle_shutdown(&req)? {
                     return Ok(());
                 }
-                let resp = Response::new_err(
-                    req.id,
-                    ErrorCode::MethodNotFound as i32,
-                    format!("mlpc lsp does not answer `{}` yet", req.method),
-                );
+                let resp = on_request(&ws, req);
                 connection.sender.send(Message::Response(resp))?;
             }
             Message::Notification(n) => {
                 if let Some(path) = on_notification(&mut ws, n) {
-                    publish(connection, &mut ws, &path)?;
+                    if !pending.contains(&path) {
+                        pending.push(path);
+                    }
                 }
             }
             Message::Response(_) => {}
         }
     }
-    Ok(())
+}
+
+/// The answer to a request.
+fn on_request(ws: &Workspace, req: Request) -> Response {
+    match req.method.as_str() {
+        Formatting::METHOD => {
+            let p: DocumentFormattingParams = match serde_json::from_value(req.params) {
+                Ok(p) => p,
+                Err(e) => {
+                    return Response::new_err(
+                        req.id,
+                        ErrorCode::InvalidParams as i32,
+                        e.to_string(),
+                    )
+                }
+            };
+            match format(ws, &p.text_document.uri) {
+                Ok(edits) => Response::new_ok(req.id, edits),
+                Err(e) => Response::new_err(req.id, ErrorCode::RequestFailed as i32, e),
+            }
+        }
+        _ => Response::new_err(
+            req.id,
+            ErrorCode::MethodNotFound as i32,
+            format!("mlpc lsp does not answer `{}` yet", req.method),
+        ),
+    }
+}
+
+/// The edits that format document `uri` as `mlpc fmt` would: none when it is formatted,
+/// else one that replaces the whole text.
+fn format(ws: &Workspace, uri: &Url) -> Result<Vec<TextEdit>, String> {
+    let path = uri
+        .to_file_path()
+        .map_err(|()| format!("`{uri}` is not a file"))?;
+    let text = ws
+        .text(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let Some(formatted) = mlp_driver::format_source(&text) else {
+        return Err("the document does not parse; fix its syntax errors first".into());
+    };
+    if formatted == text {
+        return Ok(Vec::new());
+    }
+    let file = mlp_diagnostics::SourceFile::new(path.display().to_string(), text.as_str());
+    let end = workspace::position(&file, text.len());
+    Ok(vec![TextEdit::new(
+        Range::new(Position::new(0, 0), end),
+        formatted,
+    )])
 }
 
 /// Applies a document notification to `ws`; answers the document's path when its project's

@@ -44,6 +44,14 @@ impl Workspace {
         self.open.insert(path, text);
     }
 
+    /// The text of `path`: the open buffer, else the file on disk.
+    pub fn text(&self, path: &Path) -> std::io::Result<String> {
+        match self.open.get(path) {
+            Some(t) => Ok(t.clone()),
+            None => std::fs::read_to_string(path),
+        }
+    }
+
     /// A document was closed: the file on disk counts again.
     pub fn close(&mut self, path: &Path) {
         self.open.remove(path);

@@ -210,3 +210,52 @@ fn an_error_in_another_file_of_the_project_is_published_for_that_file() {
     assert!(ds.iter().all(|d| d["code"] == "E0101"), "{ds:#?}");
     c.shutdown();
 }
+
+#[test]
+fn formatting_is_mlpc_fmt_and_a_formatted_document_needs_no_edit() {
+    let dir = example();
+    let serving = dir.path().join("serving.mlp");
+    let formatted = std::fs::read_to_string(&serving).unwrap_or_else(|e| panic!("{e}"));
+    // Indentation and alignment lost, a comment kept.
+    let messy: String = formatted
+        .lines()
+        .map(|l| l.trim().replace("  =", " ="))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(messy, formatted);
+    let u = uri(serving);
+    let mut c = Client::start();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": u, "languageId": "mlp", "version": 1, "text": messy}}),
+    );
+    let edits = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": u}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    let edits = edits.as_array().cloned().unwrap_or_default();
+    assert_eq!(edits.len(), 1, "{edits:#?}");
+    // One edit over the whole buffer, whose text is what `mlpc fmt` writes.
+    assert_eq!(
+        edits[0]["range"]["start"],
+        json!({"line": 0, "character": 0})
+    );
+    let lines = messy.lines().count();
+    assert_eq!(edits[0]["range"]["end"]["line"], lines - 1);
+    assert_eq!(
+        edits[0]["newText"].as_str(),
+        mlp_driver::format_source(&messy).as_deref()
+    );
+    assert_eq!(edits[0]["newText"].as_str(), Some(formatted.as_str()));
+    // Formatted: nothing to do.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": u, "version": 2}, "contentChanges": [{"text": formatted}]}),
+    );
+    let none = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": u}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(none, json!([]));
+    c.shutdown();
+}
