@@ -2,9 +2,11 @@
 //! (stdio for editors, an in-memory connection for tests), and [`workspace`], what to answer.
 //! This version publishes diagnostics (on open, change, save and close, for every file of
 //! the changed document's project, its folder, from the same `Diagnostic` model as
-//! `mlpc check`; edits that arrive together are checked once) and formats documents as
-//! `mlpc fmt` does.
+//! `mlpc check`; edits that arrive together are checked once), formats documents as
+//! `mlpc fmt` does, and answers hover, go to definition and the members after `NAME.`
+//! (`symbols.rs`).
 
+pub mod symbols;
 pub mod workspace;
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
@@ -12,12 +14,14 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
     Notification as _, PublishDiagnostics,
 };
-use lsp_types::request::{Formatting, Request as _};
+use lsp_types::request::{Completion, Formatting, GotoDefinition, HoverRequest, Request as _};
 use lsp_types::{
-    DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
-    DidSaveTextDocumentParams, DocumentFormattingParams, OneOf, Position, PublishDiagnosticsParams,
-    Range, SaveOptions, ServerCapabilities, ServerInfo, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, TextEdit, Url,
+    CompletionOptions, CompletionParams, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, DidSaveTextDocumentParams, DocumentFormattingParams,
+    GotoDefinitionParams, GotoDefinitionResponse, HoverParams, HoverProviderCapability, OneOf,
+    Position, PublishDiagnosticsParams, Range, SaveOptions, ServerCapabilities, ServerInfo,
+    TextDocumentPositionParams, TextDocumentSyncCapability, TextDocumentSyncKind,
+    TextDocumentSyncOptions, TextDocumentSyncSaveOptions, TextEdit, Url,
 };
 use std::path::PathBuf;
 use workspace::Workspace;
@@ -39,6 +43,12 @@ pub fn capabilities() -> ServerCapabilities {
             },
         )),
         document_formatting_provider: Some(OneOf::Left(true)),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        definition_provider: Some(OneOf::Left(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec![".".into()]),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -125,11 +135,86 @@ fn on_request(ws: &Workspace, req: Request) -> Response {
                 Err(e) => Response::new_err(req.id, ErrorCode::RequestFailed as i32, e),
             }
         }
+        HoverRequest::METHOD => {
+            let p: HoverParams = match serde_json::from_value(req.params) {
+                Ok(p) => p,
+                Err(e) => return invalid(req.id, e),
+            };
+            let answer = at_name(ws, &p.text_document_position_params, |checked, _, t| {
+                Some(symbols::hover(checked, t))
+            });
+            Response::new_ok(req.id, answer)
+        }
+        GotoDefinition::METHOD => {
+            let p: GotoDefinitionParams = match serde_json::from_value(req.params) {
+                Ok(p) => p,
+                Err(e) => return invalid(req.id, e),
+            };
+            let answer = at_name(ws, &p.text_document_position_params, |checked, dir, t| {
+                symbols::definition(checked, dir, t).map(GotoDefinitionResponse::Scalar)
+            });
+            Response::new_ok(req.id, answer)
+        }
+        Completion::METHOD => {
+            let p: CompletionParams = match serde_json::from_value(req.params) {
+                Ok(p) => p,
+                Err(e) => return invalid(req.id, e),
+            };
+            Response::new_ok(req.id, completion(ws, &p.text_document_position))
+        }
         _ => Response::new_err(
             req.id,
             ErrorCode::MethodNotFound as i32,
             format!("mlpc lsp does not answer `{}` yet", req.method),
         ),
+    }
+}
+
+fn invalid(id: lsp_server::RequestId, e: serde_json::Error) -> Response {
+    Response::new_err(id, ErrorCode::InvalidParams as i32, e.to_string())
+}
+
+/// Resolves the name at a document position in its project and answers `f` of it; `None`
+/// off a name, for a name that resolves to nothing, or for a document that is not a file.
+fn at_name<T>(
+    ws: &Workspace,
+    at: &TextDocumentPositionParams,
+    f: impl Fn(&mlp_driver::Checked, &std::path::Path, &symbols::Target) -> Option<T>,
+) -> Option<T> {
+    let path = at.text_document.uri.to_file_path().ok()?;
+    let dir = Workspace::project_of(&path)?;
+    let text = ws.text(&path).ok()?;
+    let (parts, part) = symbols::name_at(&text, symbols::offset(&text, at.position))?;
+    let checked = ws.load(&dir);
+    let target = symbols::resolve(&checked, &parts, part)?;
+    f(&checked, &dir, &target)
+}
+
+/// Completion at a position: after `NAME.`, the members of `NAME`.
+fn completion(ws: &Workspace, at: &TextDocumentPositionParams) -> Vec<lsp_types::CompletionItem> {
+    let Ok(path) = at.text_document.uri.to_file_path() else {
+        return Vec::new();
+    };
+    let (Some(dir), Ok(text)) = (Workspace::project_of(&path), ws.text(&path)) else {
+        return Vec::new();
+    };
+    let offset = symbols::offset(&text, at.position);
+    match symbols::name_at(&text, offset.saturating_sub(1).max(0)) {
+        Some((parts, _)) if parts.len() >= 2 => {
+            // The owner is the part before the last dot up to the cursor.
+            let typed = &text[..offset];
+            let owner = typed
+                .rsplit_once('.')
+                .map(|(before, _)| {
+                    before
+                        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .next()
+                        .unwrap_or("")
+                })
+                .unwrap_or("");
+            symbols::member_completions(&ws.load(&dir), owner)
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -199,7 +284,17 @@ fn publish(
     let Some(dir) = Workspace::project_of(document) else {
         return Ok(());
     };
-    for f in ws.check(&dir) {
+    let mut files = ws.check(&dir);
+    // The document itself always hears: an empty list says it is clean.
+    if let Ok(uri) = Url::from_file_path(document) {
+        if !files.iter().any(|f| f.uri == uri) {
+            files.push(workspace::FileDiagnostics {
+                uri,
+                diagnostics: Vec::new(),
+            });
+        }
+    }
+    for f in files {
         let params = PublishDiagnosticsParams {
             uri: f.uri,
             diagnostics: f.diagnostics,

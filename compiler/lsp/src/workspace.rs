@@ -57,6 +57,17 @@ impl Workspace {
         self.open.remove(path);
     }
 
+    /// Checks the project in `dir` with the open buffers over the files on disk.
+    pub fn load(&self, dir: &Path) -> mlp_driver::Checked {
+        let overlay: BTreeMap<PathBuf, String> = self
+            .open
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .map(|(p, t)| (p.clone(), t.clone()))
+            .collect();
+        mlp_driver::check_dir_with(dir, None, &overlay)
+    }
+
     /// The project a document belongs to: its folder.
     pub fn project_of(path: &Path) -> Option<PathBuf> {
         path.parent().map(Path::to_path_buf)
@@ -66,13 +77,7 @@ impl Workspace {
     /// diagnostics of every file that has some, and an empty list for each file that had
     /// some last time and has none now.
     pub fn check(&mut self, dir: &Path) -> Vec<FileDiagnostics> {
-        let overlay: BTreeMap<PathBuf, String> = self
-            .open
-            .iter()
-            .filter(|(p, _)| p.starts_with(dir))
-            .map(|(p, t)| (p.clone(), t.clone()))
-            .collect();
-        let checked = mlp_driver::check_dir_with(dir, None, &overlay);
+        let checked = self.load(dir);
         let mut by_file: BTreeMap<Url, Vec<LspDiagnostic>> = BTreeMap::new();
         for d in &checked.diagnostics {
             let (uri, lsp) = match to_lsp(d, &checked.map, dir) {

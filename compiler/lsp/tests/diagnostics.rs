@@ -259,3 +259,141 @@ fn formatting_is_mlpc_fmt_and_a_formatted_document_needs_no_edit() {
     assert_eq!(none, json!([]));
     c.shutdown();
 }
+
+/// The line and character of the first `needle` in `text` (ASCII text), plus `plus`
+/// characters.
+fn at(text: &str, needle: &str, plus: usize) -> Value {
+    let line = text
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle:?}"));
+    let col = text
+        .lines()
+        .nth(line)
+        .and_then(|l| l.find(needle))
+        .unwrap_or(0);
+    json!({"line": line, "character": col + plus})
+}
+
+#[test]
+fn hover_definition_and_completion_work_across_files() {
+    let dir = example();
+    let models_path = dir.path().join("models.mlp");
+    let models = std::fs::read_to_string(&models_path).unwrap_or_else(|e| panic!("{e}"));
+    let features =
+        std::fs::read_to_string(dir.path().join("features.mlp")).unwrap_or_else(|e| panic!("{e}"));
+    let m = uri(models_path);
+    let mut c = Client::start();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": m, "languageId": "mlp", "version": 1, "text": models}}),
+    );
+    assert_eq!(c.diagnostics_for(&m), Vec::<Value>::new());
+
+    // Hover on `avg_amount_7d` of `user_stats.avg_amount_7d` in models.mlp: its type,
+    // expression, view, entity and TTL, and its doc, all from features.mlp.
+    let pos = at(&models, "user_stats.avg_amount_7d", "user_stats.".len() + 2);
+    let h = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": m}, "position": pos}),
+    );
+    let text = h["contents"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for want in [
+        "user_stats.avg_amount_7d: float = avg(amount) over 7d",
+        "entity `user`",
+        "ttl `2d`",
+        "Mean amount over the last seven days.",
+    ] {
+        assert!(text.contains(want), "{want:?} not in {text}");
+    }
+    // Hover on the view's name: the view.
+    let pos = at(&models, "user_stats.avg_amount_7d", 2);
+    let h = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": m}, "position": pos}),
+    );
+    let text = h["contents"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        text.contains("features user_stats") && text.contains("Spending behaviour"),
+        "{text}"
+    );
+
+    // Definition jumps to features.mlp, on the feature's name.
+    let pos = at(&models, "user_stats.avg_amount_7d", "user_stats.".len() + 2);
+    let d = c.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": m}, "position": pos}),
+    );
+    assert_eq!(
+        d["uri"],
+        uri(dir.path().join("features.mlp")).as_str(),
+        "{d}"
+    );
+    assert_eq!(
+        d["range"]["start"],
+        at(&features, "avg_amount_7d: float", 0),
+        "{d}"
+    );
+    // ... and from the model's name in serving.mlp to models.mlp.
+    let serving_path = dir.path().join("serving.mlp");
+    let serving = std::fs::read_to_string(&serving_path).unwrap_or_else(|e| panic!("{e}"));
+    let s = uri(serving_path);
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": s, "languageId": "mlp", "version": 1, "text": serving}}),
+    );
+    let pos = at(&serving, "fraud_scorer@production", 3);
+    let d = c.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": s}, "position": pos}),
+    );
+    assert_eq!(d["uri"], m.as_str(), "{d}");
+    assert_eq!(
+        d["range"]["start"],
+        at(&models, "model fraud_scorer", "model ".len()),
+        "{d}"
+    );
+
+    // Completion after `user_stats.` lists exactly its features, in order, with types.
+    let typed = models.replacen("user_stats.txn_count_7d,", "user_stats.", 1);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": m, "version": 2}, "contentChanges": [{"text": typed}]}),
+    );
+    let line = typed
+        .lines()
+        .position(|l| l.trim() == "user_stats.")
+        .unwrap_or_else(|| panic!("no bare `user_stats.` line"));
+    let col = typed
+        .lines()
+        .nth(line)
+        .and_then(|l| l.find("user_stats."))
+        .unwrap_or(0);
+    let pos = json!({"line": line, "character": col + "user_stats.".len()});
+    let items = c.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": m}, "position": pos}),
+    );
+    let labels: Vec<&str> = items
+        .as_array()
+        .map(|a| a.iter().filter_map(|i| i["label"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        labels,
+        [
+            "txn_count_7d",
+            "avg_amount_7d",
+            "max_amount_1d",
+            "countries_30d",
+            "last_country"
+        ]
+    );
+    assert_eq!(items[1]["detail"], "float");
+    c.shutdown();
+}

@@ -1,0 +1,289 @@
+//! Names under the cursor: go to definition, hover and the members after `view.`. A name is
+//! resolved on the syntax trees of the whole project (the open buffers over the files on
+//! disk), so it works across files and also while another part of the project has errors.
+
+use lsp_types::{
+    CompletionItem, CompletionItemKind, Hover, HoverContents, Location, MarkupContent, MarkupKind,
+    Position, Url,
+};
+use mlp_diagnostics::{FileId, SourceMap, Span};
+use mlp_driver::Checked;
+use mlp_syntax::ast::{Decl, DeclKind, StmtKind};
+use std::path::Path;
+
+/// The byte offset of protocol position `pos` (UTF-16 units) in `text`, clamped to the text.
+pub fn offset(text: &str, pos: Position) -> usize {
+    let mut at = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i == pos.line as usize {
+            let mut units = 0u32;
+            for (b, c) in line.char_indices() {
+                if units >= pos.character || c == '\n' {
+                    return at + b;
+                }
+                units += c.len_utf16() as u32;
+            }
+            return at + line.len();
+        }
+        at += line.len();
+    }
+    text.len()
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The dotted name around byte `at` (`user_stats.avg_amount_7d`) as its parts, and which
+/// part `at` is in; `None` off a name.
+pub fn name_at(text: &str, at: usize) -> Option<(Vec<String>, usize)> {
+    let at = at.min(text.len());
+    let before = &text[..at];
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(is_name_char(*c) || *c == '.'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let end = text[at..]
+        .char_indices()
+        .find(|(_, c)| !(is_name_char(*c) || *c == '.'))
+        .map_or(text.len(), |(i, _)| at + i);
+    let word = &text[start..end];
+    if word.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = word.split('.').map(str::to_string).collect();
+    let part = text[start..at].matches('.').count();
+    Some((parts, part))
+}
+
+/// What a name resolves to: a declaration, or a member of one (a feature, a field, a
+/// step), with the file it is in.
+pub enum Target<'a> {
+    /// A top-level declaration.
+    Decl(FileId, &'a Decl),
+    /// A member of `decl`: its name and the span of its whole statement.
+    Member(
+        FileId,
+        &'a Decl,
+        &'a mlp_syntax::ast::Ident,
+        Span,
+        Vec<String>,
+    ),
+}
+
+fn decl_named<'a>(checked: &'a Checked, name: &str) -> Option<(FileId, &'a Decl)> {
+    checked.asts.iter().find_map(|(id, f)| {
+        f.decls
+            .iter()
+            .find(|d| {
+                if name == "env" {
+                    d.kind == DeclKind::Env
+                } else {
+                    d.name.as_ref().is_some_and(|n| n.name == name)
+                }
+            })
+            .map(|d| (*id, d))
+    })
+}
+
+/// The members of `d` that a `d.NAME` reference can name, with their statements' spans
+/// and doc comments.
+pub fn members(d: &Decl) -> Vec<(&mlp_syntax::ast::Ident, Span, Vec<String>)> {
+    d.body
+        .stmts
+        .iter()
+        .filter_map(|s| {
+            let name = match &s.kind {
+                StmtKind::Field { name, .. } => name,
+                StmtKind::Step { name, .. } => name,
+                _ => return None,
+            };
+            let docs = s.docs.iter().map(|d| d.text.clone()).collect();
+            Some((name, s.span, docs))
+        })
+        .collect()
+}
+
+/// Resolves `parts[part]` of a dotted name.
+pub fn resolve<'a>(checked: &'a Checked, parts: &[String], part: usize) -> Option<Target<'a>> {
+    let (id, d) = decl_named(checked, parts.first()?)?;
+    if part == 0 {
+        return Some(Target::Decl(id, d));
+    }
+    let member = parts.get(part)?;
+    members(d)
+        .into_iter()
+        .find(|(n, _, _)| &n.name == member)
+        .map(|(n, span, docs)| Target::Member(id, d, n, span, docs))
+}
+
+fn uri(map: &SourceMap, id: FileId, dir: &Path) -> Option<Url> {
+    let file = map.get(id)?;
+    let p = std::path::PathBuf::from(&file.name);
+    Url::from_file_path(if p.is_absolute() { p } else { dir.join(p) }).ok()
+}
+
+fn location(map: &SourceMap, span: Span, dir: &Path) -> Option<Location> {
+    let file = map.get(span.file)?;
+    let r = span.range();
+    Some(Location::new(
+        uri(map, span.file, dir)?,
+        lsp_types::Range::new(
+            crate::workspace::position(file, r.start),
+            crate::workspace::position(file, r.end),
+        ),
+    ))
+}
+
+/// Where the name is declared.
+pub fn definition(checked: &Checked, dir: &Path, t: &Target) -> Option<Location> {
+    match t {
+        Target::Decl(_, d) => {
+            let span = d.name.as_ref().map_or(d.kind_span, |n| n.span);
+            location(&checked.map, span, dir)
+        }
+        Target::Member(_, _, n, _, _) => location(&checked.map, n.span, dir),
+    }
+}
+
+/// The source text of an attribute of `d`, if it has one.
+fn attr_text(checked: &Checked, d: &Decl, key: &str) -> Option<String> {
+    d.body.stmts.iter().find_map(|s| match &s.kind {
+        StmtKind::Attr { key: k, value } if k.name == key => {
+            Some(checked.map.slice(value.span).to_string())
+        }
+        _ => None,
+    })
+}
+
+/// What hovering the name shows: its definition as written, where it belongs, and its doc.
+pub fn hover(checked: &Checked, t: &Target) -> Hover {
+    let mut md = String::new();
+    match t {
+        Target::Member(_, d, n, span, docs) => {
+            let owner = d
+                .name
+                .as_ref()
+                .map_or("env".to_string(), |x| x.name.clone());
+            // The statement from its name on (without its doc comments).
+            let from = Span::new(span.file, n.span.start as usize, span.end as usize);
+            md.push_str(&format!(
+                "```mlp\n{}.{}\n```\n",
+                owner,
+                checked.map.slice(from).trim()
+            ));
+            let mut facts = vec![format!("{} `{owner}`", d.kind.keyword())];
+            for key in ["entity", "source", "ttl"] {
+                if let Some(v) = attr_text(checked, d, key) {
+                    facts.push(format!("{key} `{v}`"));
+                }
+            }
+            md.push_str(&facts.join(" · "));
+            if !docs.is_empty() {
+                md.push_str("\n\n");
+                md.push_str(&docs.join("\n"));
+            }
+        }
+        Target::Decl(_, d) => {
+            let name = d.name.as_ref().map_or(String::new(), |n| n.name.clone());
+            md.push_str(&format!("```mlp\n{} {name}\n```\n", d.kind.keyword()));
+            let keys: &[&str] = match d.kind {
+                DeclKind::Model => &["inputs", "output", "outputs"],
+                DeclKind::Deployment => &["model", "shadow", "device"],
+                DeclKind::Features => &["entity", "source", "ttl"],
+                DeclKind::Source => &["path", "timestamp"],
+                DeclKind::Entity => &["key"],
+                _ => &[],
+            };
+            let facts: Vec<String> = keys
+                .iter()
+                .filter_map(|k| attr_text(checked, d, k).map(|v| format!("{k} = {v}")))
+                .collect();
+            if !facts.is_empty() {
+                md.push_str(&format!("```mlp\n{}\n```\n", facts.join("\n")));
+            }
+            let members: Vec<String> = members(d).iter().map(|(n, _, _)| n.name.clone()).collect();
+            if !members.is_empty() {
+                md.push_str(&format!("members: {}\n", members.join(", ")));
+            }
+            if !d.docs.is_empty() {
+                md.push('\n');
+                md.push_str(
+                    &d.docs
+                        .iter()
+                        .map(|x| x.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                );
+            }
+        }
+    }
+    Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value: md,
+        }),
+        range: None,
+    }
+}
+
+/// After `NAME.`: the members of the declaration `NAME`, in declaration order, with their
+/// types.
+pub fn member_completions(checked: &Checked, owner: &str) -> Vec<CompletionItem> {
+    let Some((_, d)) = decl_named(checked, owner) else {
+        return Vec::new();
+    };
+    d.body
+        .stmts
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::Field { name, ty, .. } => Some(CompletionItem {
+                label: name.name.clone(),
+                kind: Some(CompletionItemKind::FIELD),
+                detail: Some(ty.name.clone()),
+                documentation: (!s.docs.is_empty()).then(|| {
+                    lsp_types::Documentation::String(
+                        s.docs
+                            .iter()
+                            .map(|x| x.text.as_str())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    )
+                }),
+                ..Default::default()
+            }),
+            StmtKind::Step { name, .. } => Some(CompletionItem {
+                label: name.name.clone(),
+                kind: Some(CompletionItemKind::FUNCTION),
+                detail: Some("step".into()),
+                ..Default::default()
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_and_names() {
+        let text = "a\n  x = user_stats.avg_amount_7d + 1\n";
+        let at = offset(text, Position::new(1, 17));
+        assert_eq!(&text[at..at + 3], "avg");
+        assert_eq!(
+            name_at(text, at),
+            Some((
+                vec!["user_stats".to_string(), "avg_amount_7d".to_string()],
+                1
+            ))
+        );
+        let at = offset(text, Position::new(1, 8));
+        assert_eq!(name_at(text, at).map(|(_, p)| p), Some(0));
+        // Past the end of a line: its end.
+        assert_eq!(offset(text, Position::new(0, 99)), 1);
+        assert_eq!(name_at(text, offset(text, Position::new(1, 5))), None);
+    }
+}
