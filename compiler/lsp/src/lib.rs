@@ -199,7 +199,7 @@ fn completion(ws: &Workspace, at: &TextDocumentPositionParams) -> Vec<lsp_types:
         return Vec::new();
     };
     let offset = symbols::offset(&text, at.position);
-    match symbols::name_at(&text, offset.saturating_sub(1).max(0)) {
+    match symbols::name_at(&text, offset.saturating_sub(1)) {
         Some((parts, _)) if parts.len() >= 2 => {
             // The owner is the part before the last dot up to the cursor.
             let typed = &text[..offset];
