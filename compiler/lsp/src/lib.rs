@@ -3,8 +3,8 @@
 //! This version publishes diagnostics (on open, change, save and close, for every file of
 //! the changed document's project, its folder, from the same `Diagnostic` model as
 //! `mlpc check`; edits that arrive together are checked once), formats documents as
-//! `mlpc fmt` does, and answers hover, go to definition and the members after `NAME.`
-//! (`symbols.rs`).
+//! `mlpc fmt` does, answers hover, go to definition and the members after `NAME.`
+//! (`symbols.rs`), and offers "did you mean" quick fixes.
 
 pub mod symbols;
 pub mod workspace;
@@ -14,7 +14,9 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
     Notification as _, PublishDiagnostics,
 };
-use lsp_types::request::{Completion, Formatting, GotoDefinition, HoverRequest, Request as _};
+use lsp_types::request::{
+    CodeActionRequest, Completion, Formatting, GotoDefinition, HoverRequest, Request as _,
+};
 use lsp_types::{
     CompletionOptions, CompletionParams, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
     DidOpenTextDocumentParams, DidSaveTextDocumentParams, DocumentFormattingParams,
@@ -44,6 +46,7 @@ pub fn capabilities() -> ServerCapabilities {
         )),
         document_formatting_provider: Some(OneOf::Left(true)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
+        code_action_provider: Some(lsp_types::CodeActionProviderCapability::Simple(true)),
         definition_provider: Some(OneOf::Left(true)),
         completion_provider: Some(CompletionOptions {
             trigger_characters: Some(vec![".".into()]),
@@ -134,6 +137,17 @@ fn on_request(ws: &Workspace, req: Request) -> Response {
                 Ok(edits) => Response::new_ok(req.id, edits),
                 Err(e) => Response::new_err(req.id, ErrorCode::RequestFailed as i32, e),
             }
+        }
+        CodeActionRequest::METHOD => {
+            let p: lsp_types::CodeActionParams = match serde_json::from_value(req.params) {
+                Ok(p) => p,
+                Err(e) => return invalid(req.id, e),
+            };
+            let fixes = match p.text_document.uri.to_file_path() {
+                Ok(path) => ws.quick_fixes(&path, p.range),
+                Err(()) => Vec::new(),
+            };
+            Response::new_ok(req.id, fixes)
         }
         HoverRequest::METHOD => {
             let p: HoverParams = match serde_json::from_value(req.params) {

@@ -98,6 +98,76 @@ impl Workspace {
     }
 }
 
+/// The name a "did you mean `X`?" help suggests.
+fn suggested(help: &str) -> Option<&str> {
+    let rest = help.split_once("did you mean `")?.1;
+    rest.split_once('`').map(|(x, _)| x)
+}
+
+impl Workspace {
+    /// Quick fixes for the diagnostics of `path` whose primary range meets `range`: each
+    /// "did you mean `X`?" becomes an edit that writes `X` in place of the misspelled name
+    /// (the part of a dotted name closest to `X`).
+    pub fn quick_fixes(&self, path: &Path, range: Range) -> Vec<lsp_types::CodeAction> {
+        let Some(dir) = Workspace::project_of(path) else {
+            return Vec::new();
+        };
+        let Ok(uri) = Url::from_file_path(path) else {
+            return Vec::new();
+        };
+        let checked = self.load(&dir);
+        let mut out = Vec::new();
+        for d in &checked.diagnostics {
+            let (Some(span), Some(fix)) = (d.primary(), d.help.as_deref().and_then(suggested))
+            else {
+                continue;
+            };
+            let Some((file, r)) = span_range(&checked.map, span) else {
+                continue;
+            };
+            if uri_of(file, &dir).as_ref() != Some(&uri)
+                || r.end < range.start
+                || range.end < r.start
+            {
+                continue;
+            }
+            // The part of the span's text to replace: the whole, or the closest part of a
+            // dotted name.
+            let written = checked.map.slice(span);
+            let mut at = span.range().start;
+            let mut target = None;
+            for part in written.split('.') {
+                if mlp_diagnostics::did_you_mean(part, [fix]).is_some() && part != fix {
+                    target = Some((at, at + part.len(), part));
+                    break;
+                }
+                at += part.len() + 1;
+            }
+            let Some((start, end, part)) = target else {
+                continue;
+            };
+            let edit = lsp_types::TextEdit::new(
+                Range::new(position(file, start), position(file, end)),
+                fix.to_string(),
+            );
+            let mut changes = std::collections::HashMap::new();
+            changes.insert(uri.clone(), vec![edit]);
+            out.push(lsp_types::CodeAction {
+                title: format!("replace `{part}` with `{fix}`"),
+                kind: Some(lsp_types::CodeActionKind::QUICKFIX),
+                diagnostics: to_lsp(d, &checked.map, &dir).map(|(_, x)| vec![x]),
+                edit: Some(lsp_types::WorkspaceEdit {
+                    changes: Some(changes),
+                    ..Default::default()
+                }),
+                is_preferred: Some(true),
+                ..Default::default()
+            });
+        }
+        out
+    }
+}
+
 /// The protocol's position (0-based line, UTF-16 code units) of byte `offset` in `file`.
 pub fn position(file: &SourceFile, offset: usize) -> Position {
     let text: &str = &file.text;

@@ -397,3 +397,57 @@ fn hover_definition_and_completion_work_across_files() {
     assert_eq!(items[1]["detail"], "float");
     c.shutdown();
 }
+
+/// Applies protocol edits (single-line, ASCII text) to `text`.
+fn apply(text: &str, edits: &[Value]) -> String {
+    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    for e in edits.iter().rev() {
+        let line = e["range"]["start"]["line"].as_u64().unwrap_or(0) as usize;
+        let (a, b) = (
+            e["range"]["start"]["character"].as_u64().unwrap_or(0) as usize,
+            e["range"]["end"]["character"].as_u64().unwrap_or(0) as usize,
+        );
+        assert_eq!(e["range"]["end"]["line"], line);
+        let l = &mut lines[line];
+        l.replace_range(a..b, e["newText"].as_str().unwrap_or_default());
+    }
+    lines.join("\n")
+}
+
+#[test]
+fn a_did_you_mean_quick_fix_gives_a_project_that_checks_clean() {
+    let dir = example();
+    let models_path = dir.path().join("models.mlp");
+    let good = std::fs::read_to_string(&models_path).unwrap_or_else(|e| panic!("{e}"));
+    let bad = good.replacen("user_stats.avg_amount_7d", "user_statz.avg_amount_7d", 1);
+    let m = uri(models_path.clone());
+    let mut c = Client::start();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": m, "languageId": "mlp", "version": 1, "text": bad}}),
+    );
+    let ds = c.diagnostics_for(&m);
+    assert_eq!(ds.len(), 1, "{ds:#?}");
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": m}, "range": ds[0]["range"], "context": {"diagnostics": ds}}),
+    );
+    let actions = actions.as_array().cloned().unwrap_or_default();
+    assert_eq!(actions.len(), 1, "{actions:#?}");
+    assert_eq!(actions[0]["kind"], "quickfix");
+    assert_eq!(
+        actions[0]["title"],
+        "replace `user_statz` with `user_stats`"
+    );
+    let edits = actions[0]["edit"]["changes"][m.as_str()]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let fixed = apply(&bad, &edits);
+    assert_eq!(fixed, good);
+    // The project with the fix checks clean.
+    std::fs::write(&models_path, &fixed).unwrap_or_else(|e| panic!("{e}"));
+    let checked = mlp_driver::check_dir(dir.path(), None);
+    assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
+    c.shutdown();
+}
