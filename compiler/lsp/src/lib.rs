@@ -4,7 +4,7 @@
 //! the changed document's project, its folder, from the same `Diagnostic` model as
 //! `mlpc check`; edits that arrive together are checked once), formats documents as
 //! `mlpc fmt` does, answers hover, go to definition and the members after `NAME.`
-//! (`symbols.rs`), and offers "did you mean" quick fixes.
+//! (`symbols.rs`), outlines and workspace symbols, and offers "did you mean" quick fixes.
 
 pub mod symbols;
 pub mod workspace;
@@ -15,7 +15,8 @@ use lsp_types::notification::{
     Notification as _, PublishDiagnostics,
 };
 use lsp_types::request::{
-    CodeActionRequest, Completion, Formatting, GotoDefinition, HoverRequest, Request as _,
+    CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
+    Request as _, WorkspaceSymbolRequest,
 };
 use lsp_types::{
     CompletionOptions, CompletionParams, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
@@ -47,6 +48,8 @@ pub fn capabilities() -> ServerCapabilities {
         document_formatting_provider: Some(OneOf::Left(true)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         code_action_provider: Some(lsp_types::CodeActionProviderCapability::Simple(true)),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        workspace_symbol_provider: Some(OneOf::Left(true)),
         definition_provider: Some(OneOf::Left(true)),
         completion_provider: Some(CompletionOptions {
             trigger_characters: Some(vec![".".into()]),
@@ -88,14 +91,19 @@ pub fn run(connection: &Connection) -> Result<(), Error> {
             connection.receiver.try_recv().ok()
         };
         let Some(msg) = msg else {
-            let mut done: Vec<PathBuf> = Vec::new();
+            // One check per project, for all its changed documents.
+            let mut by_project: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
             for doc in std::mem::take(&mut pending) {
-                let dir = Workspace::project_of(&doc);
-                if dir.as_ref().is_some_and(|d| done.contains(d)) {
+                let Some(dir) = Workspace::project_of(&doc) else {
                     continue;
+                };
+                match by_project.iter_mut().find(|(d, _)| *d == dir) {
+                    Some((_, docs)) => docs.push(doc),
+                    None => by_project.push((dir, vec![doc])),
                 }
-                publish(connection, &mut ws, &doc)?;
-                done.extend(dir);
+            }
+            for (dir, docs) in by_project {
+                publish(connection, &mut ws, &dir, &docs)?;
             }
             continue;
         };
@@ -148,6 +156,35 @@ fn on_request(ws: &Workspace, req: Request) -> Response {
                 Err(()) => Vec::new(),
             };
             Response::new_ok(req.id, fixes)
+        }
+        DocumentSymbolRequest::METHOD => {
+            let p: lsp_types::DocumentSymbolParams = match serde_json::from_value(req.params) {
+                Ok(p) => p,
+                Err(e) => return invalid(req.id, e),
+            };
+            let symbols = p
+                .text_document
+                .uri
+                .to_file_path()
+                .ok()
+                .and_then(|path| {
+                    let dir = Workspace::project_of(&path)?;
+                    Some(symbols::document_symbols(&ws.load(&dir), &path))
+                })
+                .unwrap_or_default();
+            Response::new_ok(req.id, symbols)
+        }
+        WorkspaceSymbolRequest::METHOD => {
+            let p: lsp_types::WorkspaceSymbolParams = match serde_json::from_value(req.params) {
+                Ok(p) => p,
+                Err(e) => return invalid(req.id, e),
+            };
+            // The projects of the open documents.
+            let mut out = Vec::new();
+            for dir in ws.projects() {
+                out.extend(symbols::workspace_symbols(&ws.load(&dir), &dir, &p.query));
+            }
+            Response::new_ok(req.id, out)
         }
         HoverRequest::METHOD => {
             let p: HoverParams = match serde_json::from_value(req.params) {
@@ -289,23 +326,23 @@ fn on_notification(ws: &mut Workspace, n: Notification) -> Option<PathBuf> {
     }
 }
 
-/// Publishes the diagnostics of the project `document` belongs to.
+/// Publishes the diagnostics of the project in `dir`, whose `documents` changed.
 fn publish(
     connection: &Connection,
     ws: &mut Workspace,
-    document: &std::path::Path,
+    dir: &std::path::Path,
+    documents: &[PathBuf],
 ) -> Result<(), Error> {
-    let Some(dir) = Workspace::project_of(document) else {
-        return Ok(());
-    };
-    let mut files = ws.check(&dir);
-    // The document itself always hears: an empty list says it is clean.
-    if let Ok(uri) = Url::from_file_path(document) {
-        if !files.iter().any(|f| f.uri == uri) {
-            files.push(workspace::FileDiagnostics {
-                uri,
-                diagnostics: Vec::new(),
-            });
+    let mut files = ws.check(dir);
+    // A changed document always hears: an empty list says it is clean.
+    for document in documents {
+        if let Ok(uri) = Url::from_file_path(document) {
+            if !files.iter().any(|f| f.uri == uri) {
+                files.push(workspace::FileDiagnostics {
+                    uri,
+                    diagnostics: Vec::new(),
+                });
+            }
         }
     }
     for f in files {

@@ -264,6 +264,122 @@ pub fn member_completions(checked: &Checked, owner: &str) -> Vec<CompletionItem>
         .collect()
 }
 
+/// The symbol kind a declaration shows as in outlines.
+fn symbol_kind(k: DeclKind) -> lsp_types::SymbolKind {
+    use lsp_types::SymbolKind as S;
+    match k {
+        DeclKind::Project => S::MODULE,
+        DeclKind::Env => S::NAMESPACE,
+        DeclKind::Entity => S::STRUCT,
+        DeclKind::Source => S::FILE,
+        DeclKind::Features | DeclKind::Request => S::CLASS,
+        DeclKind::Model => S::INTERFACE,
+        DeclKind::Pipeline => S::FUNCTION,
+        DeclKind::Deployment => S::OBJECT,
+        DeclKind::Monitor => S::EVENT,
+        DeclKind::Consumer => S::PACKAGE,
+    }
+}
+
+fn range_of(map: &SourceMap, span: Span) -> Option<lsp_types::Range> {
+    let file = map.get(span.file)?;
+    let r = span.range();
+    Some(lsp_types::Range::new(
+        crate::workspace::position(file, r.start),
+        crate::workspace::position(file, r.end),
+    ))
+}
+
+/// The outline of the file `path`: each declaration with its members (features, fields,
+/// steps) as children.
+#[allow(deprecated)] // `DocumentSymbol::deprecated` has no replacement field to leave out
+pub fn document_symbols(checked: &Checked, path: &Path) -> Vec<lsp_types::DocumentSymbol> {
+    let name = path.display().to_string();
+    let Some((_, file)) = checked
+        .asts
+        .iter()
+        .find(|(id, _)| checked.map.get(*id).is_some_and(|f| f.name == name))
+    else {
+        return Vec::new();
+    };
+    file.decls
+        .iter()
+        .filter_map(|d| {
+            let name_span = d.name.as_ref().map_or(d.kind_span, |n| n.span);
+            let children: Vec<lsp_types::DocumentSymbol> = members(d)
+                .into_iter()
+                .filter_map(|(n, span, _)| {
+                    Some(lsp_types::DocumentSymbol {
+                        name: n.name.clone(),
+                        detail: None,
+                        kind: lsp_types::SymbolKind::FIELD,
+                        tags: None,
+                        deprecated: None,
+                        range: range_of(&checked.map, span)?,
+                        selection_range: range_of(&checked.map, n.span)?,
+                        children: None,
+                    })
+                })
+                .collect();
+            Some(lsp_types::DocumentSymbol {
+                name: d.name.as_ref().map_or("env".into(), |n| n.name.clone()),
+                detail: Some(d.kind.keyword().to_string()),
+                kind: symbol_kind(d.kind),
+                tags: None,
+                deprecated: None,
+                range: range_of(&checked.map, d.span)?,
+                selection_range: range_of(&checked.map, name_span)?,
+                children: (!children.is_empty()).then_some(children),
+            })
+        })
+        .collect()
+}
+
+/// Every declaration and member of the project whose name contains `query` (case
+/// insensitive; all with an empty query).
+#[allow(deprecated)] // `SymbolInformation::deprecated` has no replacement field to leave out
+pub fn workspace_symbols(
+    checked: &Checked,
+    dir: &Path,
+    query: &str,
+) -> Vec<lsp_types::SymbolInformation> {
+    let q = query.to_lowercase();
+    let mut out = Vec::new();
+    for (_, file) in &checked.asts {
+        for d in &file.decls {
+            let owner = d
+                .name
+                .as_ref()
+                .map_or("env".to_string(), |n| n.name.clone());
+            let span = d.name.as_ref().map_or(d.kind_span, |n| n.span);
+            let mut push = |name: String, kind, span: Span, container: Option<String>| {
+                if name.to_lowercase().contains(&q) {
+                    if let Some(location) = location(&checked.map, span, dir) {
+                        out.push(lsp_types::SymbolInformation {
+                            name,
+                            kind,
+                            tags: None,
+                            deprecated: None,
+                            location,
+                            container_name: container,
+                        });
+                    }
+                }
+            };
+            push(owner.clone(), symbol_kind(d.kind), span, None);
+            for (n, _, _) in members(d) {
+                push(
+                    format!("{owner}.{}", n.name),
+                    lsp_types::SymbolKind::FIELD,
+                    n.span,
+                    Some(owner.clone()),
+                );
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

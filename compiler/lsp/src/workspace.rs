@@ -68,6 +68,17 @@ impl Workspace {
         mlp_driver::check_dir_with(dir, None, &overlay)
     }
 
+    /// The projects of the open documents, each once.
+    pub fn projects(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for p in self.open.keys().filter_map(|p| Workspace::project_of(p)) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     /// The project a document belongs to: its folder.
     pub fn project_of(path: &Path) -> Option<PathBuf> {
         path.parent().map(Path::to_path_buf)

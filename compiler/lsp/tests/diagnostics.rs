@@ -451,3 +451,74 @@ fn a_did_you_mean_quick_fix_gives_a_project_that_checks_clean() {
     assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
     c.shutdown();
 }
+
+#[test]
+fn outlines_and_workspace_symbols_and_every_changed_document_hears() {
+    let dir = example();
+    let f = uri(dir.path().join("features.mlp"));
+    let m = uri(dir.path().join("models.mlp"));
+    let features =
+        std::fs::read_to_string(dir.path().join("features.mlp")).unwrap_or_else(|e| panic!("{e}"));
+    let models =
+        std::fs::read_to_string(dir.path().join("models.mlp")).unwrap_or_else(|e| panic!("{e}"));
+    let mut c = Client::start();
+    // Two clean documents of one project opened together: each hears an empty list.
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": f, "languageId": "mlp", "version": 1, "text": features}}),
+    );
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": m, "languageId": "mlp", "version": 1, "text": models}}),
+    );
+    let mut heard = std::collections::BTreeSet::new();
+    while heard.len() < 2 {
+        if let Message::Notification(n) = c.recv() {
+            if n.method == "textDocument/publishDiagnostics" {
+                assert_eq!(n.params["diagnostics"], json!([]), "{}", n.params);
+                heard.insert(n.params["uri"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    assert!(heard.contains(f.as_str()) && heard.contains(m.as_str()));
+
+    // The outline of features.mlp: its declarations in order, user_stats with its features.
+    let outline = c.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": f}}),
+    );
+    let names: Vec<&str> = outline
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        names.starts_with(&["merchant_profile", "user_stats"]),
+        "{names:?}"
+    );
+    let user_stats = &outline[1];
+    assert_eq!(user_stats["detail"], "features");
+    let children: Vec<&str> = user_stats["children"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        children,
+        [
+            "txn_count_7d",
+            "avg_amount_7d",
+            "max_amount_1d",
+            "countries_30d",
+            "last_country"
+        ]
+    );
+
+    // Workspace symbols: every member named like the query, across files.
+    let found = c.request("workspace/symbol", json!({"query": "avg_amount"}));
+    let names: Vec<&str> = found
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["user_stats.avg_amount_7d"], "{found}");
+    assert_eq!(found[0]["location"]["uri"], f.as_str());
+    c.shutdown();
+}
