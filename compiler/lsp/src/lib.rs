@@ -265,7 +265,20 @@ fn completion(ws: &Workspace, at: &TextDocumentPositionParams) -> Vec<lsp_types:
                 .unwrap_or("");
             symbols::member_completions(&ws.load(&dir), owner)
         }
-        _ => Vec::new(),
+        _ => {
+            // A word at the start of a statement: keywords, attributes, blocks.
+            let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+            let typed = &text[line_start..offset];
+            let word = typed.trim_start();
+            if word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                // Without the word being typed, so that the document parses.
+                let start = offset - word.len();
+                let rest = format!("{}{}", &text[..start], &text[offset..]);
+                symbols::keyword_completions(&rest, start)
+            } else {
+                Vec::new()
+            }
+        }
     }
 }
 

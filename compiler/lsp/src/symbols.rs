@@ -380,6 +380,98 @@ pub fn workspace_symbols(
     out
 }
 
+/// The name of a declaration kind's block in the checker's schema table.
+fn schema_name(kind: DeclKind) -> &'static str {
+    match kind {
+        DeclKind::Project => "project",
+        DeclKind::Env => "env block",
+        DeclKind::Entity => "entity",
+        DeclKind::Source => "source",
+        DeclKind::Features => "feature view",
+        DeclKind::Request => "request",
+        DeclKind::Model => "model",
+        DeclKind::Pipeline => "pipeline",
+        DeclKind::Deployment => "deployment",
+        DeclKind::Monitor => "monitor",
+        DeclKind::Consumer => "consumer",
+    }
+}
+
+fn contains(span: Span, at: usize) -> bool {
+    let r = span.range();
+    r.start < at && at < r.end
+}
+
+/// The schema name of the innermost block around byte `at` of `file`: `None` at the top
+/// level, `Some("")` in a block without a schema.
+fn block_at(file: &mlp_syntax::ast::File, at: usize) -> Option<String> {
+    let d = file.decls.iter().find(|d| contains(d.body.span, at))?;
+    let mut name = schema_name(d.kind).to_string();
+    let mut body = &d.body;
+    'down: loop {
+        for s in &body.stmts {
+            let (n, b) = match &s.kind {
+                StmtKind::Block { name, body } => (name.name.as_str(), body),
+                StmtKind::Step { body, .. } => ("step", body),
+                _ => continue,
+            };
+            if contains(b.span, at) {
+                name = n.to_string();
+                body = b;
+                continue 'down;
+            }
+        }
+        return Some(name);
+    }
+}
+
+/// Completion of a word at the start of a statement, at byte `at` of `text` (the document
+/// without the word being typed, so that it parses): declaration keywords at the top level;
+/// inside a block, the attributes and nested blocks it accepts (those `mlpc check` rejects
+/// left out).
+pub fn keyword_completions(text: &str, at: usize) -> Vec<CompletionItem> {
+    let (Some(file), _) = mlp_syntax::source_to_ast(FileId(0), text) else {
+        return Vec::new();
+    };
+    let file = &file;
+    let keyword = |label: &str, kind, insert: String| CompletionItem {
+        label: label.to_string(),
+        kind: Some(kind),
+        insert_text: Some(insert),
+        ..Default::default()
+    };
+    match block_at(file, at) {
+        None => DeclKind::ALL
+            .iter()
+            .map(|k| {
+                let kw = k.keyword();
+                keyword(kw, CompletionItemKind::KEYWORD, format!("{kw} "))
+            })
+            .collect(),
+        Some(block) => {
+            let Some(schema) = mlp_sema::support::block(&block) else {
+                return Vec::new();
+            };
+            let accepted = |s: &mlp_sema::support::Support| {
+                !matches!(s, mlp_sema::support::Support::Rejected(_))
+            };
+            schema
+                .attrs
+                .iter()
+                .filter(|(_, s)| accepted(s))
+                .map(|(a, _)| keyword(a, CompletionItemKind::PROPERTY, format!("{a} = ")))
+                .chain(
+                    schema
+                        .blocks
+                        .iter()
+                        .filter(|(_, s)| accepted(s))
+                        .map(|(b, _)| keyword(b, CompletionItemKind::MODULE, format!("{b} {{"))),
+                )
+                .collect()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -522,3 +522,69 @@ fn outlines_and_workspace_symbols_and_every_changed_document_hears() {
     assert_eq!(found[0]["location"]["uri"], f.as_str());
     c.shutdown();
 }
+
+#[test]
+fn keywords_attributes_and_blocks_complete_where_they_belong() {
+    let dir = example();
+    let s_path = dir.path().join("serving.mlp");
+    let serving = std::fs::read_to_string(&s_path).unwrap_or_else(|e| panic!("{e}"));
+    // A half-typed attribute in fraud_api's block, and a half-typed keyword at the top.
+    let typed = serving.replacen("  log    = all\n", "  log    = all\n  re\n", 1);
+    let s = uri(s_path);
+    let mut c = Client::start();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": s, "languageId": "mlp", "version": 1, "text": typed}}),
+    );
+    let labels = |items: &Value| -> Vec<String> {
+        items
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["label"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let line = typed
+        .lines()
+        .position(|l| l == "  re")
+        .unwrap_or_else(|| panic!("no line"));
+    let in_block = c.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": s}, "position": {"line": line, "character": 4}}),
+    );
+    let got = labels(&in_block);
+    for want in [
+        "model",
+        "shadow",
+        "replicas",
+        "sla",
+        "batching",
+        "resources",
+    ] {
+        assert!(got.iter().any(|g| g == want), "{want} not in {got:?}");
+    }
+    // Not a top-level keyword, not another block's attribute.
+    assert!(
+        !got.iter().any(|g| g == "features" || g == "max_batch"),
+        "{got:?}"
+    );
+    // Then a half-typed keyword at the top level instead.
+    let typed = format!("{serving}\ndep");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": s, "version": 2}, "contentChanges": [{"text": typed}]}),
+    );
+    let last = typed.lines().count() - 1;
+    let top = c.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": s}, "position": {"line": last, "character": 3}}),
+    );
+    let got = labels(&top);
+    for want in ["deployment", "features", "monitor", "consumer"] {
+        assert!(got.iter().any(|g| g == want), "{want} not in {got:?}");
+    }
+    assert!(!got.iter().any(|g| g == "shadow"), "{got:?}");
+    c.shutdown();
+}
