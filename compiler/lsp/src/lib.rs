@@ -3,7 +3,7 @@
 //! This version publishes diagnostics (on open, change, save and close, for every file of
 //! the changed document's project, its folder, from the same `Diagnostic` model as
 //! `mlpc check`; edits that arrive together are checked once), formats documents as
-//! `mlpc fmt` does, answers hover, go to definition and the members after `NAME.`
+//! `mlpc fmt` does, answers hover, go to definition, references and completion
 //! (`symbols.rs`), outlines and workspace symbols, and offers "did you mean" quick fixes.
 
 pub mod symbols;
@@ -16,7 +16,7 @@ use lsp_types::notification::{
 };
 use lsp_types::request::{
     CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
-    Request as _, WorkspaceSymbolRequest,
+    References, Request as _, WorkspaceSymbolRequest,
 };
 use lsp_types::{
     CompletionOptions, CompletionParams, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
@@ -49,6 +49,7 @@ pub fn capabilities() -> ServerCapabilities {
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         code_action_provider: Some(lsp_types::CodeActionProviderCapability::Simple(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
+        references_provider: Some(OneOf::Left(true)),
         workspace_symbol_provider: Some(OneOf::Left(true)),
         definition_provider: Some(OneOf::Left(true)),
         completion_provider: Some(CompletionOptions {
@@ -196,6 +197,18 @@ fn on_request(ws: &Workspace, req: Request) -> Response {
             });
             Response::new_ok(req.id, answer)
         }
+        References::METHOD => {
+            let p: lsp_types::ReferenceParams = match serde_json::from_value(req.params) {
+                Ok(p) => p,
+                Err(e) => return invalid(req.id, e),
+            };
+            let include = p.context.include_declaration;
+            let answer = at_name(ws, &p.text_document_position, |checked, dir, t| {
+                let def = symbols::definition(checked, dir, t)?;
+                Some(symbols::references(checked, dir, &def, include))
+            });
+            Response::new_ok(req.id, answer.unwrap_or_default())
+        }
         GotoDefinition::METHOD => {
             let p: GotoDefinitionParams = match serde_json::from_value(req.params) {
                 Ok(p) => p,
@@ -235,9 +248,12 @@ fn at_name<T>(
     let path = at.text_document.uri.to_file_path().ok()?;
     let dir = Workspace::project_of(&path)?;
     let text = ws.text(&path).ok()?;
-    let (parts, part) = symbols::name_at(&text, symbols::offset(&text, at.position))?;
+    let offset = symbols::offset(&text, at.position);
+    let (parts, part) = symbols::name_at(&text, offset)?;
     let checked = ws.load(&dir);
-    let target = symbols::resolve(&checked, &parts, part)?;
+    // A reference, else a member where it is declared (`avg_amount_7d: float = ...`).
+    let target = symbols::resolve(&checked, &parts, part)
+        .or_else(|| symbols::member_declared_at(&checked, &path, offset))?;
     f(&checked, &dir, &target)
 }
 

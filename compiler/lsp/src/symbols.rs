@@ -118,6 +118,21 @@ pub fn resolve<'a>(checked: &'a Checked, parts: &[String], part: usize) -> Optio
         .map(|(n, span, docs)| Target::Member(id, d, n, span, docs))
 }
 
+/// The member whose own name (where it is declared) covers byte `at` of the file `path`.
+pub fn member_declared_at<'a>(checked: &'a Checked, path: &Path, at: usize) -> Option<Target<'a>> {
+    let name = path.display().to_string();
+    let (id, file) = checked
+        .asts
+        .iter()
+        .find(|(id, _)| checked.map.get(*id).is_some_and(|f| f.name == name))?;
+    file.decls.iter().find_map(|d| {
+        members(d).into_iter().find_map(|(n, span, docs)| {
+            let r = n.span.range();
+            (r.start <= at && at <= r.end).then(|| Target::Member(*id, d, n, span, docs))
+        })
+    })
+}
+
 fn uri(map: &SourceMap, id: FileId, dir: &Path) -> Option<Url> {
     let file = map.get(id)?;
     let p = std::path::PathBuf::from(&file.name);
@@ -376,6 +391,82 @@ pub fn workspace_symbols(
                 );
             }
         }
+    }
+    out
+}
+
+/// Every place in the project's `.mlp` files where a dotted name resolves to the
+/// definition at `def` (outside comments and strings); with `include_declaration`, the
+/// definition too.
+pub fn references(
+    checked: &Checked,
+    dir: &Path,
+    def: &Location,
+    include_declaration: bool,
+) -> Vec<Location> {
+    let mut out = Vec::new();
+    for (id, file) in checked.map.files() {
+        if !file.name.ends_with(".mlp") {
+            continue;
+        }
+        let text: &str = &file.text;
+        let mut line_start = 0;
+        for line in text.split_inclusive('\n') {
+            // Code ends where a comment starts (outside a string).
+            let mut in_str = false;
+            let mut code_end = line.len();
+            let bytes = line.as_bytes();
+            for (i, &b) in bytes.iter().enumerate() {
+                match b {
+                    b'"' => in_str = !in_str,
+                    b'/' if !in_str && bytes.get(i + 1) == Some(&b'/') => {
+                        code_end = i;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let code = &line[..code_end];
+            let mut i = 0;
+            let mut quoted = false;
+            while i < code.len() {
+                let c = code[i..].chars().next().unwrap_or(' ');
+                if c == '"' {
+                    quoted = !quoted;
+                }
+                let starts = !quoted
+                    && is_name_char(c)
+                    && !c.is_ascii_digit()
+                    && (i == 0 || !code[..i].ends_with(|p: char| is_name_char(p) || p == '.'));
+                if !starts {
+                    i += c.len_utf8();
+                    continue;
+                }
+                let end = code[i..]
+                    .find(|p: char| !(is_name_char(p) || p == '.'))
+                    .map_or(code.len(), |e| i + e);
+                let parts: Vec<String> = code[i..end].split('.').map(str::to_string).collect();
+                let mut at = i;
+                for (k, part) in parts.iter().enumerate() {
+                    let found = resolve(checked, &parts, k)
+                        .and_then(|t| definition(checked, dir, &t))
+                        .is_some_and(|l| &l == def);
+                    if found && !part.is_empty() {
+                        let span = Span::new(id, line_start + at, line_start + at + part.len());
+                        out.extend(location(&checked.map, span, dir));
+                    }
+                    at += part.len() + 1;
+                }
+                i = end;
+            }
+            line_start += line.len();
+        }
+    }
+    if include_declaration && !out.contains(def) {
+        out.insert(0, def.clone());
+    }
+    if !include_declaration {
+        out.retain(|l| l != def);
     }
     out
 }

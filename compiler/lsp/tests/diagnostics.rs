@@ -588,3 +588,60 @@ fn keywords_attributes_and_blocks_complete_where_they_belong() {
     assert!(!got.iter().any(|g| g == "shadow"), "{got:?}");
     c.shutdown();
 }
+
+#[test]
+fn references_of_a_feature_span_the_project_and_skip_comments() {
+    let dir = example();
+    let f_path = dir.path().join("features.mlp");
+    let features = std::fs::read_to_string(&f_path).unwrap_or_else(|e| panic!("{e}"));
+    // A comment that names the feature must not count.
+    let features = features.replacen(
+        "features checkout_derived {",
+        "// see user_stats.avg_amount_7d\nfeatures checkout_derived {",
+        1,
+    );
+    let f = uri(f_path);
+    let mut c = Client::start();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": f, "languageId": "mlp", "version": 1, "text": features}}),
+    );
+    let pos = at(&features, "avg_amount_7d: float", 1);
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": f}, "position": pos, "context": {"includeDeclaration": true}}),
+    );
+    let refs = refs.as_array().cloned().unwrap_or_default();
+    let mut files: Vec<String> = refs
+        .iter()
+        .filter_map(|r| r["uri"].as_str())
+        .map(|u| u.rsplit('/').next().unwrap_or("").to_string())
+        .collect();
+    files.sort();
+    // The declaration, the on-demand feature that reads it, and both models' inputs; the
+    // monitor's `psi(user_stats.avg_amount_7d)` in serving.mlp.
+    assert_eq!(
+        files,
+        [
+            "features.mlp",
+            "features.mlp",
+            "models.mlp",
+            "models.mlp",
+            "serving.mlp"
+        ],
+        "{refs:#?}"
+    );
+    // Each range covers exactly the feature's name.
+    for r in &refs {
+        let s = r["range"]["start"]["character"].as_u64().unwrap_or(0);
+        let e = r["range"]["end"]["character"].as_u64().unwrap_or(0);
+        assert_eq!(e - s, "avg_amount_7d".len() as u64, "{r}");
+    }
+    // Without the declaration: one fewer.
+    let without = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": f}, "position": pos, "context": {"includeDeclaration": false}}),
+    );
+    assert_eq!(without.as_array().map(Vec::len), Some(refs.len() - 1));
+    c.shutdown();
+}
