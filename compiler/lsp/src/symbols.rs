@@ -128,7 +128,7 @@ pub fn member_declared_at<'a>(checked: &'a Checked, path: &Path, at: usize) -> O
     file.decls.iter().find_map(|d| {
         members(d).into_iter().find_map(|(n, span, docs)| {
             let r = n.span.range();
-            (r.start <= at && at <= r.end).then(|| Target::Member(*id, d, n, span, docs))
+            (r.start <= at && at <= r.end).then_some(Target::Member(*id, d, n, span, docs))
         })
     })
 }
