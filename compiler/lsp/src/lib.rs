@@ -131,106 +131,81 @@ pub fn run(connection: &Connection) -> Result<(), Error> {
 /// The answer to a request.
 fn on_request(ws: &Workspace, req: Request) -> Response {
     match req.method.as_str() {
-        Formatting::METHOD => {
-            let p: DocumentFormattingParams = match serde_json::from_value(req.params) {
-                Ok(p) => p,
-                Err(e) => {
-                    return Response::new_err(
-                        req.id,
-                        ErrorCode::InvalidParams as i32,
-                        e.to_string(),
-                    )
-                }
-            };
-            match format(ws, &p.text_document.uri) {
-                Ok(edits) => Response::new_ok(req.id, edits),
-                Err(e) => Response::new_err(req.id, ErrorCode::RequestFailed as i32, e),
-            }
-        }
-        CodeActionRequest::METHOD => {
-            let p: lsp_types::CodeActionParams = match serde_json::from_value(req.params) {
-                Ok(p) => p,
-                Err(e) => return invalid(req.id, e),
-            };
-            let fixes = match p.text_document.uri.to_file_path() {
+        Formatting::METHOD => match params::<DocumentFormattingParams>(req) {
+            Ok((id, p)) => match format(ws, &p.text_document.uri) {
+                Ok(edits) => Response::new_ok(id, edits),
+                Err(e) => Response::new_err(id, ErrorCode::RequestFailed as i32, e),
+            },
+            Err(r) => r,
+        },
+        CodeActionRequest::METHOD => answer(req, |p: lsp_types::CodeActionParams| {
+            match p.text_document.uri.to_file_path() {
                 Ok(path) => ws.quick_fixes(&path, p.range),
                 Err(()) => Vec::new(),
-            };
-            Response::new_ok(req.id, fixes)
-        }
-        DocumentSymbolRequest::METHOD => {
-            let p: lsp_types::DocumentSymbolParams = match serde_json::from_value(req.params) {
-                Ok(p) => p,
-                Err(e) => return invalid(req.id, e),
-            };
-            let symbols = p
-                .text_document
-                .uri
-                .to_file_path()
-                .ok()
-                .and_then(|path| {
-                    let dir = Workspace::project_of(&path)?;
-                    Some(symbols::document_symbols(&ws.load(&dir), &path))
-                })
-                .unwrap_or_default();
-            Response::new_ok(req.id, symbols)
-        }
-        WorkspaceSymbolRequest::METHOD => {
-            let p: lsp_types::WorkspaceSymbolParams = match serde_json::from_value(req.params) {
-                Ok(p) => p,
-                Err(e) => return invalid(req.id, e),
-            };
-            // The projects of the open documents.
-            let mut out = Vec::new();
-            for dir in ws.projects() {
-                out.extend(symbols::workspace_symbols(&ws.load(&dir), &dir, &p.query));
             }
-            Response::new_ok(req.id, out)
-        }
-        HoverRequest::METHOD => {
-            let p: HoverParams = match serde_json::from_value(req.params) {
-                Ok(p) => p,
-                Err(e) => return invalid(req.id, e),
-            };
-            let answer = at_name(ws, &p.text_document_position_params, |checked, _, t| {
+        }),
+        DocumentSymbolRequest::METHOD => answer(req, |p: lsp_types::DocumentSymbolParams| {
+            let path = p.text_document.uri.to_file_path().ok();
+            path.and_then(|path| {
+                let dir = Workspace::project_of(&path)?;
+                Some(symbols::document_symbols(&ws.load(&dir), &path))
+            })
+            .unwrap_or_default()
+        }),
+        // The projects of the open documents.
+        WorkspaceSymbolRequest::METHOD => answer(req, |p: lsp_types::WorkspaceSymbolParams| {
+            ws.projects()
+                .iter()
+                .flat_map(|dir| symbols::workspace_symbols(&ws.load(dir), dir, &p.query))
+                .collect::<Vec<_>>()
+        }),
+        HoverRequest::METHOD => answer(req, |p: HoverParams| {
+            at_name(ws, &p.text_document_position_params, |checked, _, t| {
                 Some(symbols::hover(checked, t))
-            });
-            Response::new_ok(req.id, answer)
-        }
-        References::METHOD => {
-            let p: lsp_types::ReferenceParams = match serde_json::from_value(req.params) {
-                Ok(p) => p,
-                Err(e) => return invalid(req.id, e),
-            };
+            })
+        }),
+        References::METHOD => answer(req, |p: lsp_types::ReferenceParams| {
             let include = p.context.include_declaration;
-            let answer = at_name(ws, &p.text_document_position, |checked, dir, t| {
+            at_name(ws, &p.text_document_position, |checked, dir, t| {
                 let def = symbols::definition(checked, dir, t)?;
                 Some(symbols::references(checked, dir, &def, include))
-            });
-            Response::new_ok(req.id, answer.unwrap_or_default())
-        }
-        GotoDefinition::METHOD => {
-            let p: GotoDefinitionParams = match serde_json::from_value(req.params) {
-                Ok(p) => p,
-                Err(e) => return invalid(req.id, e),
-            };
-            let answer = at_name(ws, &p.text_document_position_params, |checked, dir, t| {
+            })
+            .unwrap_or_default()
+        }),
+        GotoDefinition::METHOD => answer(req, |p: GotoDefinitionParams| {
+            at_name(ws, &p.text_document_position_params, |checked, dir, t| {
                 symbols::definition(checked, dir, t).map(GotoDefinitionResponse::Scalar)
-            });
-            Response::new_ok(req.id, answer)
-        }
-        Completion::METHOD => {
-            let p: CompletionParams = match serde_json::from_value(req.params) {
-                Ok(p) => p,
-                Err(e) => return invalid(req.id, e),
-            };
-            Response::new_ok(req.id, completion(ws, &p.text_document_position))
-        }
+            })
+        }),
+        Completion::METHOD => answer(req, |p: CompletionParams| {
+            completion(ws, &p.text_document_position)
+        }),
         _ => Response::new_err(
             req.id,
             ErrorCode::MethodNotFound as i32,
             format!("mlpc lsp does not answer `{}` yet", req.method),
         ),
+    }
+}
+
+/// A request's parameters read as `P`, or the error answer when they do not read.
+fn params<P: serde::de::DeserializeOwned>(
+    req: Request,
+) -> Result<(lsp_server::RequestId, P), Response> {
+    match serde_json::from_value(req.params) {
+        Ok(p) => Ok((req.id, p)),
+        Err(e) => Err(invalid(req.id, e)),
+    }
+}
+
+/// The answer `f` gives to a request's parameters.
+fn answer<P: serde::de::DeserializeOwned, R: serde::Serialize>(
+    req: Request,
+    f: impl FnOnce(P) -> R,
+) -> Response {
+    match params::<P>(req) {
+        Ok((id, p)) => Response::new_ok(id, f(p)),
+        Err(r) => r,
     }
 }
 
