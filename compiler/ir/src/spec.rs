@@ -180,6 +180,24 @@ pub enum GraphNode {
     },
 }
 
+impl GraphNode {
+    /// The nodes directly under this one, in order (none for a model or a named
+    /// deployment, whose graph is in its own resource).
+    pub fn children(&self) -> Vec<&GraphNode> {
+        match self {
+            GraphNode::Model { .. } | GraphNode::Deployment { .. } => Vec::new(),
+            GraphNode::Chain { steps } => steps.iter().collect(),
+            GraphNode::Route {
+                by,
+                then,
+                otherwise,
+                ..
+            } => vec![by.as_ref(), then.as_ref(), otherwise.as_ref()],
+            GraphNode::Combine { members, .. } => members.iter().collect(),
+        }
+    }
+}
+
 /// Service-level objectives of a deployment.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Sla {

@@ -474,17 +474,9 @@ pub fn references(
 /// The name of a declaration kind's block in the checker's schema table.
 fn schema_name(kind: DeclKind) -> &'static str {
     match kind {
-        DeclKind::Project => "project",
         DeclKind::Env => "env block",
-        DeclKind::Entity => "entity",
-        DeclKind::Source => "source",
         DeclKind::Features => "feature view",
-        DeclKind::Request => "request",
-        DeclKind::Model => "model",
-        DeclKind::Pipeline => "pipeline",
-        DeclKind::Deployment => "deployment",
-        DeclKind::Monitor => "monitor",
-        DeclKind::Consumer => "consumer",
+        other => other.keyword(),
     }
 }
 

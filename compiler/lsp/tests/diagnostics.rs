@@ -84,6 +84,22 @@ impl Client {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
+    /// `didOpen` of `uri` with `text`.
+    fn open(&self, uri: &Url, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "mlp", "version": 1, "text": text}}),
+        );
+    }
+
+    /// `didChange` of `uri` to `text` (full sync).
+    fn change(&self, uri: &Url, version: i32, text: &str) {
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
+        );
+    }
+
     fn recv(&self) -> Message {
         self.conn
             .receiver
@@ -140,10 +156,7 @@ fn an_error_is_published_with_its_code_and_range_and_a_fix_clears_it() {
     let u = uri(models.clone());
 
     let mut c = Client::start();
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": u, "languageId": "mlp", "version": 1, "text": bad}}),
-    );
+    c.open(&u, &bad);
     let ds = c.diagnostics_for(&u);
     assert_eq!(ds.len(), 1, "{ds:#?}");
     let d = &ds[0];
@@ -165,10 +178,7 @@ fn an_error_is_published_with_its_code_and_range_and_a_fix_clears_it() {
     );
 
     // Fixed in the buffer (not on disk): the file's list is emptied.
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": u, "version": 2}, "contentChanges": [{"text": good}]}),
-    );
+    c.change(&u, 2, &good);
     assert_eq!(c.diagnostics_for(&u), Vec::<Value>::new());
 
     // A request it does not answer yet is refused, and it keeps serving.
@@ -200,10 +210,7 @@ fn an_error_in_another_file_of_the_project_is_published_for_that_file() {
     let text = std::fs::read_to_string(&features).unwrap_or_else(|e| panic!("{e}"));
     let renamed = text.replacen("features user_stats {", "features user_statistics {", 1);
     let c = Client::start();
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": uri(features.clone()), "languageId": "mlp", "version": 1, "text": renamed}}),
-    );
+    c.open(&uri(features.clone()), &renamed);
     let models = uri(dir.path().join("models.mlp"));
     let ds = c.diagnostics_for(&models);
     assert!(!ds.is_empty());
@@ -225,10 +232,7 @@ fn formatting_is_mlpc_fmt_and_a_formatted_document_needs_no_edit() {
     assert_ne!(messy, formatted);
     let u = uri(serving);
     let mut c = Client::start();
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": u, "languageId": "mlp", "version": 1, "text": messy}}),
-    );
+    c.open(&u, &messy);
     let edits = c.request(
         "textDocument/formatting",
         json!({"textDocument": {"uri": u}, "options": {"tabSize": 2, "insertSpaces": true}}),
@@ -248,10 +252,7 @@ fn formatting_is_mlpc_fmt_and_a_formatted_document_needs_no_edit() {
     );
     assert_eq!(edits[0]["newText"].as_str(), Some(formatted.as_str()));
     // Formatted: nothing to do.
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": u, "version": 2}, "contentChanges": [{"text": formatted}]}),
-    );
+    c.change(&u, 2, &formatted);
     let none = c.request(
         "textDocument/formatting",
         json!({"textDocument": {"uri": u}, "options": {"tabSize": 2, "insertSpaces": true}}),
@@ -284,10 +285,7 @@ fn hover_definition_and_completion_work_across_files() {
         std::fs::read_to_string(dir.path().join("features.mlp")).unwrap_or_else(|e| panic!("{e}"));
     let m = uri(models_path);
     let mut c = Client::start();
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": m, "languageId": "mlp", "version": 1, "text": models}}),
-    );
+    c.open(&m, &models);
     assert_eq!(c.diagnostics_for(&m), Vec::<Value>::new());
 
     // Hover on `avg_amount_7d` of `user_stats.avg_amount_7d` in models.mlp: its type,
@@ -344,10 +342,7 @@ fn hover_definition_and_completion_work_across_files() {
     let serving_path = dir.path().join("serving.mlp");
     let serving = std::fs::read_to_string(&serving_path).unwrap_or_else(|e| panic!("{e}"));
     let s = uri(serving_path);
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": s, "languageId": "mlp", "version": 1, "text": serving}}),
-    );
+    c.open(&s, &serving);
     let pos = at(&serving, "fraud_scorer@production", 3);
     let d = c.request(
         "textDocument/definition",
@@ -362,10 +357,7 @@ fn hover_definition_and_completion_work_across_files() {
 
     // Completion after `user_stats.` lists exactly its features, in order, with types.
     let typed = models.replacen("user_stats.txn_count_7d,", "user_stats.", 1);
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": m, "version": 2}, "contentChanges": [{"text": typed}]}),
-    );
+    c.change(&m, 2, &typed);
     let line = typed
         .lines()
         .position(|l| l.trim() == "user_stats.")
@@ -422,10 +414,7 @@ fn a_did_you_mean_quick_fix_gives_a_project_that_checks_clean() {
     let bad = good.replacen("user_stats.avg_amount_7d", "user_statz.avg_amount_7d", 1);
     let m = uri(models_path.clone());
     let mut c = Client::start();
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": m, "languageId": "mlp", "version": 1, "text": bad}}),
-    );
+    c.open(&m, &bad);
     let ds = c.diagnostics_for(&m);
     assert_eq!(ds.len(), 1, "{ds:#?}");
     let actions = c.request(
@@ -463,14 +452,8 @@ fn outlines_and_workspace_symbols_and_every_changed_document_hears() {
         std::fs::read_to_string(dir.path().join("models.mlp")).unwrap_or_else(|e| panic!("{e}"));
     let mut c = Client::start();
     // Two clean documents of one project opened together: each hears an empty list.
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": f, "languageId": "mlp", "version": 1, "text": features}}),
-    );
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": m, "languageId": "mlp", "version": 1, "text": models}}),
-    );
+    c.open(&f, &features);
+    c.open(&m, &models);
     let mut heard = std::collections::BTreeSet::new();
     while heard.len() < 2 {
         if let Message::Notification(n) = c.recv() {
@@ -532,10 +515,7 @@ fn keywords_attributes_and_blocks_complete_where_they_belong() {
     let typed = serving.replacen("  log    = all\n", "  log    = all\n  re\n", 1);
     let s = uri(s_path);
     let mut c = Client::start();
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": s, "languageId": "mlp", "version": 1, "text": typed}}),
-    );
+    c.open(&s, &typed);
     let labels = |items: &Value| -> Vec<String> {
         items
             .as_array()
@@ -572,10 +552,7 @@ fn keywords_attributes_and_blocks_complete_where_they_belong() {
     );
     // Then a half-typed keyword at the top level instead.
     let typed = format!("{serving}\ndep");
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": s, "version": 2}, "contentChanges": [{"text": typed}]}),
-    );
+    c.change(&s, 2, &typed);
     let last = typed.lines().count() - 1;
     let top = c.request(
         "textDocument/completion",
@@ -602,10 +579,7 @@ fn references_of_a_feature_span_the_project_and_skip_comments() {
     );
     let f = uri(f_path);
     let mut c = Client::start();
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": f, "languageId": "mlp", "version": 1, "text": features}}),
-    );
+    c.open(&f, &features);
     let pos = at(&features, "avg_amount_7d: float", 1);
     let refs = c.request(
         "textDocument/references",

@@ -258,15 +258,7 @@ impl<'a> Checker<'a> {
         fn models(g: &GraphNode, out: &mut Vec<String>) {
             match g {
                 GraphNode::Model { model } => out.push(model.model.clone()),
-                GraphNode::Deployment { .. } => {}
-                GraphNode::Chain { steps } => steps.iter().for_each(|s| models(s, out)),
-                GraphNode::Route {
-                    by,
-                    then,
-                    otherwise,
-                    ..
-                } => [by, then, otherwise].iter().for_each(|s| models(s, out)),
-                GraphNode::Combine { members, .. } => members.iter().for_each(|s| models(s, out)),
+                other => other.children().into_iter().for_each(|s| models(s, out)),
             }
         }
         let mut names = Vec::new();

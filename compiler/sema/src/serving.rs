@@ -427,21 +427,11 @@ impl<'a> Checker<'a> {
                 .get(name)
                 .map(|d| d.models.clone())
                 .unwrap_or_default(),
-            GraphNode::Chain { steps } => {
-                steps.iter().flat_map(|s| self.served_models(s)).collect()
-            }
-            GraphNode::Route {
-                by,
-                then,
-                otherwise,
-                ..
-            } => [by, then, otherwise]
-                .iter()
+            other => other
+                .children()
+                .into_iter()
                 .flat_map(|s| self.served_models(s))
                 .collect(),
-            GraphNode::Combine { members, .. } => {
-                members.iter().flat_map(|s| self.served_models(s)).collect()
-            }
         }
     }
 }

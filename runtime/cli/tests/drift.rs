@@ -62,20 +62,11 @@ fn error(args: &[&str]) -> String {
     out.stderr
 }
 
-fn committed_schema() -> Value {
-    let path = mlp_test_support::root().join("specs/drift.schema.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}")))
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn assert_valid(doc: &Value) {
-    let schema = committed_schema();
-    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{e}"));
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    mlp_test_support::schema::assert_valid(
+        &mlp_test_support::schema::committed_schema("drift.schema.json"),
+        doc,
+    );
 }
 
 /// Writes `SELECT ...` to `dir/name` (Parquet or CSV by the extension) with DuckDB.
@@ -132,7 +123,7 @@ fn committed_schema_is_the_generated_one() {
     let generated: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         generated,
-        committed_schema(),
+        mlp_test_support::schema::committed_schema("drift.schema.json"),
         "specs/drift.schema.json is stale: run `mlpc drift --schema > specs/drift.schema.json`"
     );
 }

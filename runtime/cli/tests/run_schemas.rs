@@ -2,6 +2,7 @@
 //! and `mlpc registry list --schema` generate from the types (so they cannot drift), and what
 //! `mlpc run`, `mlpc runs` and `mlpc registry show` print validates against them.
 
+use mlp_test_support::schema::{assert_valid, committed_schema};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -21,33 +22,17 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-fn committed(name: &str) -> Value {
-    json(
-        &std::fs::read_to_string(mlp_test_support::root().join("specs").join(name))
-            .unwrap_or_else(|e| panic!("{e}")),
-    )
-}
-
-fn assert_valid(schema: &Value, doc: &Value) {
-    let validator = jsonschema::validator_for(schema).unwrap_or_else(|e| panic!("{e}"));
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-}
-
 #[test]
 fn committed_schemas_are_the_generated_ones() {
     let here = mlp_test_support::root();
     assert_eq!(
         json(&mlpc(&["runs", "--schema"], &here)),
-        committed("run.schema.json"),
+        committed_schema("run.schema.json"),
         "specs/run.schema.json is stale: run `mlpc runs --schema > specs/run.schema.json`"
     );
     assert_eq!(
         json(&mlpc(&["registry", "list", "--schema"], &here)),
-        committed("model-version.schema.json"),
+        committed_schema("model-version.schema.json"),
         "specs/model-version.schema.json is stale: run `mlpc registry list --schema > specs/model-version.schema.json`"
     );
 }
@@ -60,7 +45,7 @@ fn run_records_and_versions_validate() {
     );
     let dir = mlp_test_support::project(&src);
     let p = dir.path().join("proj");
-    let run_schema = committed("run.schema.json");
+    let run_schema = committed_schema("run.schema.json");
     assert_valid(
         &run_schema,
         &json(&mlpc(&["run", "p", "--format", "json"], &p)),
@@ -77,7 +62,7 @@ fn run_records_and_versions_validate() {
         &p,
     );
     assert_valid(
-        &committed("model-version.schema.json"),
+        &committed_schema("model-version.schema.json"),
         &json(&mlpc(
             &["registry", "show", "scorer", "--format", "json"],
             &p,

@@ -7,6 +7,7 @@
 //!
 //! One test, so that the two measurements never share the machine's cores with each other.
 
+use mlp_test_support::schema::{assert_valid, committed_schema};
 use mlp_test_support::serving::{example, mlpc, mlpc_bin, register_linear, venv};
 use serde_json::Value;
 use std::path::Path;
@@ -28,17 +29,7 @@ fn run(args: &[&str], dir: &Path) -> (Option<i32>, String, String) {
 }
 
 fn schema_valid(doc: &Value) {
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(mlp_test_support::root().join("specs/suggest.schema.json"))
-            .unwrap_or_else(|e| panic!("{e}")),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{e}"));
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    assert_valid(&committed_schema("suggest.schema.json"), doc);
 }
 
 /// `scripts/k8s-validate.sh FILE`: (passed, output).
@@ -70,11 +61,7 @@ fn the_committed_schema_is_the_generated_one() {
     let (code, out, err) = run(&["suggest", "--schema"], &here);
     assert_eq!(code, Some(0), "{err}");
     let generated: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
-    let committed: Value = serde_json::from_str(
-        &std::fs::read_to_string(here.join("specs/suggest.schema.json"))
-            .unwrap_or_else(|e| panic!("{e}")),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let committed = committed_schema("suggest.schema.json");
     assert_eq!(
         generated, committed,
         "specs/suggest.schema.json is stale: run `mlpc suggest --schema > specs/suggest.schema.json`"

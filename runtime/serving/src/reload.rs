@@ -64,24 +64,9 @@ fn fingerprint(plan: &Plan, name: &str) -> Vec<String> {
                 }
             }
             GraphNode::Deployment { name } => deployment_hashes(plan, name, out, depth + 1),
-            GraphNode::Chain { steps } => {
-                for s in steps {
-                    walk(plan, s, out, depth + 1);
-                }
-            }
-            GraphNode::Route {
-                by,
-                then,
-                otherwise,
-                ..
-            } => {
-                for n in [by, then, otherwise] {
+            other => {
+                for n in other.children() {
                     walk(plan, n, out, depth + 1);
-                }
-            }
-            GraphNode::Combine { members, .. } => {
-                for m in members {
-                    walk(plan, m, out, depth + 1);
                 }
             }
         }

@@ -469,60 +469,41 @@ fn beats(a: &Point, b: &Point) -> bool {
 /// The next configurations from `k`, one knob a step up each, in a fixed order.
 fn neighbours(k: &Knobs, cfg: &SearchConfig, pruned: &[&str]) -> Vec<(&'static str, Knobs)> {
     const BATCHING: &[(u64, f64)] = &[(1, 0.0), (8, 0.5), (32, 1.0), (64, 2.0)];
-    let mut out = Vec::new();
+    let cores = cfg.cores.max(1);
     let at = BATCHING
         .iter()
         .position(|(b, _)| *b == k.max_batch)
         .unwrap_or(0);
-    if let Some((b, d)) = BATCHING.get(at + 1) {
-        out.push((
-            "batching",
-            Knobs {
-                max_batch: *b,
-                max_delay_ms: *d,
-                ..k.clone()
-            },
-        ));
-    }
-    if k.workers * 2 <= cfg.cores.max(1) {
-        out.push((
-            "workers",
-            Knobs {
-                workers: k.workers * 2,
-                ..k.clone()
-            },
-        ));
-    }
-    if (k.threads as usize) * 2 <= cfg.cores.max(1) {
-        out.push((
-            "threads",
-            Knobs {
-                threads: k.threads * 2,
-                ..k.clone()
-            },
-        ));
-    }
-    if (k.intra_op_threads as usize) * 2 <= cfg.cores.max(1) {
-        out.push((
-            "intra_op_threads",
-            Knobs {
-                intra_op_threads: k.intra_op_threads * 2,
-                ..k.clone()
-            },
-        ));
-    }
-    if cfg.cuda && k.device == "cpu" {
-        out.push((
-            "device",
-            Knobs {
-                device: "cuda".into(),
-                ..k.clone()
-            },
-        ));
-    }
-    out.into_iter()
-        .filter(|(name, _)| !pruned.contains(name))
-        .collect()
+    // Each knob's next step, when it has one.
+    let step = |knob: &str| -> Option<Knobs> {
+        let mut n = k.clone();
+        match knob {
+            "batching" => {
+                let (b, d) = BATCHING.get(at + 1)?;
+                (n.max_batch, n.max_delay_ms) = (*b, *d);
+            }
+            "workers" => n.workers = Some(k.workers * 2).filter(|w| *w <= cores)?,
+            "threads" => n.threads = Some(k.threads * 2).filter(|t| *t as usize <= cores)?,
+            "intra_op_threads" => {
+                n.intra_op_threads =
+                    Some(k.intra_op_threads * 2).filter(|t| *t as usize <= cores)?
+            }
+            "device" if cfg.cuda && k.device == "cpu" => n.device = "cuda".into(),
+            _ => return None,
+        }
+        Some(n)
+    };
+    [
+        "batching",
+        "workers",
+        "threads",
+        "intra_op_threads",
+        "device",
+    ]
+    .into_iter()
+    .filter(|name| !pruned.contains(name))
+    .filter_map(|name| step(name).map(|n| (name, n)))
+    .collect()
 }
 
 /// The smallest configuration.

@@ -66,19 +66,9 @@ fn graph_models(plan: &Plan, g: &GraphNode, out: &mut Vec<ModelRef>, depth: usiz
                 graph_models(plan, graph, out, depth + 1);
             }
         }
-        GraphNode::Chain { steps } => steps
-            .iter()
-            .for_each(|s| graph_models(plan, s, out, depth + 1)),
-        GraphNode::Route {
-            by,
-            then,
-            otherwise,
-            ..
-        } => [by, then, otherwise]
-            .iter()
-            .for_each(|s| graph_models(plan, s, out, depth + 1)),
-        GraphNode::Combine { members, .. } => members
-            .iter()
+        other => other
+            .children()
+            .into_iter()
             .for_each(|s| graph_models(plan, s, out, depth + 1)),
     }
 }
