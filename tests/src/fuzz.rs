@@ -220,6 +220,36 @@ pub fn mutate(seed: usize, file: usize, muts: &[Mutation]) -> Project {
     p
 }
 
+/// The same mutations as [`mutate`], as a stream of edits, as an editor sends them: the
+/// unmutated seed project, the file edited (an index into its files, or `None` for the env
+/// YAML), and that file's text after each mutation in turn.
+pub fn edit_stream(
+    seed: usize,
+    file: usize,
+    muts: &[Mutation],
+) -> (Project, Option<usize>, Vec<String>) {
+    let unmutated = mutate(seed, file, &[]);
+    let slots = unmutated.files.len() + usize::from(unmutated.env.is_some());
+    let which = file % slots.max(1);
+    let (edited, mut text) = match unmutated.files.get(which) {
+        Some((_, t)) => (Some(which), t.clone()),
+        None => (
+            None,
+            unmutated
+                .env
+                .as_ref()
+                .map(|(_, t)| t.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let mut texts = Vec::with_capacity(muts.len());
+    for m in muts {
+        text = apply(&text, m);
+        texts.push(text.clone());
+    }
+    (unmutated, edited, texts)
+}
+
 /// The properties every input must satisfy; returns whether the project checked clean.
 pub fn check_invariants(p: &Project) -> Result<bool, TestCaseError> {
     let checked = p.check();

@@ -9,9 +9,13 @@ use mlp_syntax::ast;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub mod incremental;
+pub use incremental::Incremental;
 
 /// The result of checking a project.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Checked {
     /// Every file read (`.mlp` files, then the env YAML).
     pub map: SourceMap,
@@ -36,8 +40,14 @@ impl Checked {
 pub fn project_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
+        .filter(|e| {
+            // The entry's type comes with the listing; only a link needs a `stat`.
+            let path = e.path();
+            path.extension().is_some_and(|x| x == "mlp")
+                && e.file_type()
+                    .is_ok_and(|t| t.is_file() || (t.is_symlink() && path.is_file()))
+        })
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "mlp") && p.is_file())
         .collect();
     files.sort();
     Ok(files)
@@ -56,9 +66,38 @@ pub fn check_dir_with(
     env: Option<&str>,
     overlay: &BTreeMap<PathBuf, String>,
 ) -> Checked {
+    let loaded = load_dir(dir, env, overlay, &mut |p: &Path| {
+        std::fs::read_to_string(p).map(Arc::from)
+    });
+    let root = dir.display().to_string();
+    check_loaded(loaded, &root)
+}
+
+/// A project's files read into a [`SourceMap`], before parsing.
+pub(crate) struct Loaded {
+    pub(crate) map: SourceMap,
+    /// The `.mlp` files read, in name order.
+    pub(crate) sources: Vec<(FileId, PathBuf)>,
+    pub(crate) env: EnvValues,
+    /// Problems found while reading (no files, unreadable files, the env YAML).
+    pub(crate) early: Vec<Diagnostic>,
+}
+
+/// The texts a project is checked with: `overlay` (open buffers) over the files `read`
+/// gives, for `dir`'s `.mlp` files and, with `env`, `env/ENV.yaml`.
+pub(crate) fn load_dir(
+    dir: &Path,
+    env: Option<&str>,
+    overlay: &BTreeMap<PathBuf, String>,
+    read: &mut dyn FnMut(&Path) -> std::io::Result<Arc<str>>,
+) -> Loaded {
     let mut map = SourceMap::new();
     let mut early = Vec::new();
     let mut sources: Vec<(FileId, PathBuf)> = Vec::new();
+    let mut text_of = |path: &Path| match overlay.get(path) {
+        Some(t) => Ok(Arc::from(t.as_str())),
+        None => read(path),
+    };
     let listed = project_files(dir).map(|mut files| {
         for p in overlay.keys() {
             let here = p.parent() == Some(dir) && p.extension().is_some_and(|x| x == "mlp");
@@ -76,11 +115,7 @@ pub fn check_dir_with(
         ),
         Ok(files) => {
             for path in files {
-                let text = match overlay.get(&path) {
-                    Some(t) => Ok(t.clone()),
-                    None => std::fs::read_to_string(&path),
-                };
-                match text {
+                match text_of(&path) {
                     Ok(text) => sources.push((map.add(path.display().to_string(), text), path)),
                     Err(e) => early.push(
                         Diagnostic::new("E0008", format!("cannot read `{}`: {e}", path.display()))
@@ -94,52 +129,58 @@ pub fn check_dir_with(
             format!("cannot read project folder `{}`: {e}", dir.display()),
         )),
     }
-    let env_file = env.map(|name| {
-        let path = dir.join("env").join(format!("{name}.yaml"));
-        (
-            name.to_string(),
-            overlay
-                .get(&path)
-                .map(|t| Ok(t.clone()))
-                .unwrap_or_else(|| std::fs::read_to_string(&path))
-                .map(|t| (path.display().to_string(), t))
-                .map_err(|e| (path, e)),
-        )
-    });
     let mut envv = EnvValues::default();
-    if let Some((name, res)) = env_file {
-        match res {
-            Ok((path, text)) => {
-                let id = map.add(path, text);
-                let (values, d) = mlp_sema::load_env_file(&map, id, &name);
+    if let Some(name) = env {
+        let path = dir.join("env").join(format!("{name}.yaml"));
+        match text_of(&path) {
+            Ok(text) => {
+                let id = map.add(path.display().to_string(), text);
+                let (values, d) = mlp_sema::load_env_file(&map, id, name);
                 envv = values;
                 early.extend(d);
             }
-            Err((path, e)) => {
-                // Only for a suggestion in the error below: an unreadable folder offers none.
-                let known = std::fs::read_dir(dir.join("env"))
-                    .map(|rd| {
-                        rd.filter_map(Result::ok)
-                            .filter_map(|e| {
-                                e.path()
-                                    .file_stem()
-                                    .map(|s| s.to_string_lossy().to_string())
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default();
-                early.push(
-                    Diagnostic::new("E0401", format!("environment `{name}` not found: cannot read `{}`: {e}", path.display())).maybe_help(
-                        mlp_diagnostics::suggestion(&name, known.iter().map(String::as_str))
-                            .or_else(|| Some(format!("create env/{name}.yaml with the values of the project's `env` block"))),
-                    ),
-                );
-                envv.name = Some(name);
+            Err(e) => {
+                early.push(env_not_found(dir, name, &path, &e));
+                envv.name = Some(name.to_string());
             }
         }
     }
-    let root = dir.display().to_string();
-    check_loaded(map, sources, envv, early, &root)
+    Loaded {
+        map,
+        sources,
+        env: envv,
+        early,
+    }
+}
+
+/// E0401: `env/NAME.yaml` cannot be read; suggests a close environment name.
+fn env_not_found(dir: &Path, name: &str, path: &Path, e: &std::io::Error) -> Diagnostic {
+    // Only for a suggestion: an unreadable folder offers none.
+    let known = std::fs::read_dir(dir.join("env"))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| {
+                    e.path()
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().to_string())
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    Diagnostic::new(
+        "E0401",
+        format!(
+            "environment `{name}` not found: cannot read `{}`: {e}",
+            path.display()
+        ),
+    )
+    .maybe_help(
+        mlp_diagnostics::suggestion(name, known.iter().map(String::as_str)).or_else(|| {
+            Some(format!(
+                "create env/{name}.yaml with the values of the project's `env` block"
+            ))
+        }),
+    )
 }
 
 /// Checks in-memory sources (`(name, text)` pairs) with an optional env YAML `(name, text)`.
@@ -147,61 +188,130 @@ pub fn check_sources(files: &[(String, String)], env: Option<(&str, &str)>) -> C
     let mut map = SourceMap::new();
     let sources: Vec<(FileId, PathBuf)> = files
         .iter()
-        .map(|(n, t)| (map.add(n.clone(), t.clone()), PathBuf::from(n)))
+        .map(|(n, t)| (map.add(n.clone(), t.as_str()), PathBuf::from(n)))
         .collect();
     let mut early = Vec::new();
     let mut envv = EnvValues::default();
     if let Some((name, text)) = env {
-        let id = map.add(format!("env/{name}.yaml"), text.to_string());
+        let id = map.add(format!("env/{name}.yaml"), text);
         let (v, d) = mlp_sema::load_env_file(&map, id, name);
         envv = v;
         early.extend(d);
     }
-    check_loaded(map, sources, envv, early, "")
+    let loaded = Loaded {
+        map,
+        sources,
+        env: envv,
+        early,
+    };
+    check_loaded(loaded, "")
 }
 
-fn check_loaded(
-    map: SourceMap,
+/// Parses every file (one per core), then checks and, without errors, builds the plan.
+fn check_loaded(loaded: Loaded, root: &str) -> Checked {
+    let Loaded {
+        map,
+        sources,
+        env,
+        early,
+    } = loaded;
+    let parsed = parse_sources(&map, sources, &mut |_, _, _| None);
+    let (mut checked, hir) = check_parsed(map, parsed, &env, early);
+    if let Some(hir) = hir.filter(|_| !checked.has_errors()) {
+        checked.plan = Some(mlp_sema::hir_to_plan(&hir, &checked.map, root));
+    }
+    checked
+}
+
+/// One file after parsing: its id, path, syntax tree (none when it does not parse) and
+/// syntax diagnostics.
+pub(crate) type ParsedFile = (FileId, PathBuf, Option<ast::File>, Vec<Diagnostic>);
+
+/// A file's syntax tree (none when it did not parse) and syntax diagnostics from an earlier
+/// parse of the same text.
+pub(crate) type Reused = (Option<ast::File>, Vec<Diagnostic>);
+
+/// What answers, for a file (id, path, text), its [`Reused`] parse, if any.
+pub(crate) type Reuse<'a> = dyn FnMut(FileId, &Path, &Arc<str>) -> Option<Reused> + 'a;
+
+/// Parses `sources`, one file per core, in file order; `reuse` may give a file's tree and
+/// syntax diagnostics from an earlier parse of the same text instead.
+pub(crate) fn parse_sources(
+    map: &SourceMap,
     sources: Vec<(FileId, PathBuf)>,
-    env: EnvValues,
-    early: Vec<Diagnostic>,
-    root: &str,
-) -> Checked {
-    let mut diags = Diagnostics::new();
-    diags.extend(early);
-    // Files parse independently: one per core, results kept in file order.
-    let results: Vec<_> = sources
+    reuse: &mut Reuse<'_>,
+) -> Vec<ParsedFile> {
+    let mut out: Vec<Option<ParsedFile>> = Vec::with_capacity(sources.len());
+    let mut todo = Vec::new();
+    for (i, (id, path)) in sources.into_iter().enumerate() {
+        let text = map
+            .get(id)
+            .map(|f| f.text.clone())
+            .unwrap_or_else(|| Arc::from(""));
+        match reuse(id, &path, &text) {
+            Some((ast, d)) => out.push(Some((id, path, ast, d))),
+            None => {
+                out.push(None);
+                todo.push((i, id, path, text));
+            }
+        }
+    }
+    let fresh: Vec<(usize, ParsedFile)> = todo
         .into_par_iter()
-        .map(|(id, path)| {
-            let text = map.get(id).map(|f| f.text.clone()).unwrap_or_default();
+        .map(|(i, id, path, text)| {
             let (ast, d) = mlp_syntax::source_to_ast(id, &text);
-            (id, path, ast, d)
+            (i, (id, path, ast, d))
         })
         .collect();
-    let mut files = Vec::with_capacity(results.len());
-    let mut asts = Vec::with_capacity(results.len());
-    for (id, path, ast, d) in results {
+    for (i, p) in fresh {
+        out[i] = Some(p);
+    }
+    out.into_iter().flatten().collect()
+}
+
+/// Checks parsed files: answers the [`Checked`] (without its plan) and, when every file
+/// parsed, the HIR (to build the plan from when there is no error).
+pub(crate) fn check_parsed(
+    map: SourceMap,
+    parsed: Vec<ParsedFile>,
+    env: &EnvValues,
+    early: Vec<Diagnostic>,
+) -> (Checked, Option<mlp_sema::hir::Hir>) {
+    let mut diags = Diagnostics::new();
+    diags.extend(early);
+    let mut files = Vec::with_capacity(parsed.len());
+    let mut asts = Vec::with_capacity(parsed.len());
+    for (id, path, ast, d) in parsed {
         diags.extend(d);
         files.push((id, path));
         asts.extend(ast.map(|a| (id, a)));
     }
     let syntax_ok = asts.len() == files.len();
-    let mut plan = None;
+    let mut hir = None;
     if syntax_ok {
-        let (hir, d) = mlp_sema::ast_to_hir(&asts, &env, &map);
-        let failed = d.has_errors();
+        let (h, d) = mlp_sema::ast_to_hir(&asts, env, &map);
         diags.extend(d.sorted());
-        if !failed && !diags.has_errors() {
-            plan = Some(mlp_sema::hir_to_plan(&hir, &map, root));
-        }
+        hir = Some(h);
     }
-    Checked {
+    let checked = Checked {
         map,
         diagnostics: diags.sorted(),
-        plan,
+        plan: None,
         files,
         asts,
-    }
+    };
+    (checked, hir)
+}
+
+/// Drops `value` on another thread: freeing a large project's HIR takes milliseconds that
+/// the caller need not wait for.
+pub(crate) fn drop_elsewhere<T: Send + 'static>(value: T) {
+    // When no thread can start, `spawn` drops the closure, and the value in it, right here:
+    // nothing is lost but the time.
+    std::thread::Builder::new()
+        .name("mlp-drop".into())
+        .spawn(move || drop(value))
+        .ok();
 }
 
 /// Formats one file's text canonically; `None` when it does not parse.

@@ -330,7 +330,8 @@ fn on_notification(ws: &mut Workspace, n: Notification) -> Option<PathBuf> {
     }
 }
 
-/// Publishes the diagnostics of the project in `dir`, whose `documents` changed.
+/// Publishes the diagnostics of the project in `dir`, whose `documents` changed: first the
+/// check without environment (its `.mlp` files), then each environment's YAML file.
 fn publish(
     connection: &Connection,
     ws: &mut Workspace,
@@ -339,9 +340,14 @@ fn publish(
 ) -> Result<(), Error> {
     let mut files = ws.check(dir);
     // A changed document always hears: an empty list says it is clean.
-    for document in documents {
+    let heard =
+        |files: &[workspace::FileDiagnostics], uri: &Url| files.iter().any(|f| f.uri == *uri);
+    for document in documents
+        .iter()
+        .filter(|d| workspace::env_name(d).is_none())
+    {
         if let Ok(uri) = Url::from_file_path(document) {
-            if !files.iter().any(|f| f.uri == uri) {
+            if !heard(&files, &uri) {
                 files.push(workspace::FileDiagnostics {
                     uri,
                     diagnostics: Vec::new(),
@@ -349,6 +355,29 @@ fn publish(
             }
         }
     }
+    send_diagnostics(connection, files)?;
+    let mut files = ws.check_envs(dir);
+    for document in documents
+        .iter()
+        .filter(|d| workspace::env_name(d).is_some())
+    {
+        if let Ok(uri) = Url::from_file_path(document) {
+            if !heard(&files, &uri) {
+                files.push(workspace::FileDiagnostics {
+                    uri,
+                    diagnostics: Vec::new(),
+                });
+            }
+        }
+    }
+    send_diagnostics(connection, files)
+}
+
+/// Sends one `textDocument/publishDiagnostics` per file.
+fn send_diagnostics(
+    connection: &Connection,
+    files: Vec<workspace::FileDiagnostics>,
+) -> Result<(), Error> {
     for f in files {
         let params = PublishDiagnosticsParams {
             uri: f.uri,

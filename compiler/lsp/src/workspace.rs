@@ -8,20 +8,26 @@ use lsp_types::{
     Location, NumberOrString, Position, Range, Url,
 };
 use mlp_diagnostics::{Diagnostic, Severity, SourceFile, SourceMap, Span};
+use mlp_driver::{Checked, Incremental};
+use std::cell::{Ref, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 /// Where each code's page is published (`docs/errors/E0101.md` in the repository).
 pub const ERRORS_URL: &str = "https://mlp.dev/docs/errors/";
 
-/// The open buffers and what was last published for each project.
+/// The open buffers, each project's last check (kept, so that a check after an edit parses
+/// only the edited files) and what was last published for each project.
 #[derive(Debug, Default)]
 pub struct Workspace {
     /// Open documents by path, with their text.
     open: BTreeMap<PathBuf, String>,
-    /// Per project folder, the documents that were given diagnostics last time (so that a
-    /// file whose problems are gone gets an empty list).
+    /// Per project folder (and per project's `env` folder), the documents that were given
+    /// diagnostics last time (so that a file whose problems are gone gets an empty list).
     published: BTreeMap<PathBuf, BTreeSet<Url>>,
+    /// Per project folder, its checks so far. Requests check through a shared reference.
+    projects: RefCell<BTreeMap<PathBuf, Incremental>>,
 }
 
 /// The diagnostics of one document, as `textDocument/publishDiagnostics` carries them.
@@ -32,6 +38,9 @@ pub struct FileDiagnostics {
     /// Its diagnostics (empty: none any more).
     pub diagnostics: Vec<LspDiagnostic>,
 }
+
+/// What a project that cannot be checked looks like: nothing.
+static NOTHING: LazyLock<Checked> = LazyLock::new(Checked::default);
 
 impl Workspace {
     /// A workspace with nothing open.
@@ -57,15 +66,32 @@ impl Workspace {
         self.open.remove(path);
     }
 
-    /// Checks the project in `dir` with the open buffers over the files on disk.
-    pub fn load(&self, dir: &Path) -> mlp_driver::Checked {
+    /// Checks the project in `dir` with the open buffers over the files on disk (as
+    /// `mlpc check` does, without an environment). Only files whose text changed since the
+    /// last check are parsed again; with nothing changed, the last result is answered.
+    pub fn load(&self, dir: &Path) -> Ref<'_, Checked> {
         let overlay: BTreeMap<PathBuf, String> = self
             .open
             .iter()
             .filter(|(p, _)| p.parent() == Some(dir))
             .map(|(p, t)| (p.clone(), t.clone()))
             .collect();
-        mlp_driver::check_dir_with(dir, None, &overlay)
+        self.projects
+            .borrow_mut()
+            .entry(dir.to_path_buf())
+            .or_default()
+            .check(dir, &overlay);
+        Ref::map(self.projects.borrow(), |p| {
+            p.get(dir).map_or(&*NOTHING, Incremental::last)
+        })
+    }
+
+    /// How many files the last check of `dir` parsed (the others' trees were kept).
+    pub fn parsed_last_time(&self, dir: &Path) -> Option<usize> {
+        self.projects
+            .borrow()
+            .get(dir)
+            .map(Incremental::parsed_last_time)
     }
 
     /// The projects of the open documents, each once.
@@ -79,26 +105,114 @@ impl Workspace {
         out
     }
 
-    /// The project a document belongs to: its folder.
+    /// The project a document belongs to: its folder, or for an environment's values
+    /// (`env/NAME.yaml`) the folder above.
     pub fn project_of(path: &Path) -> Option<PathBuf> {
-        path.parent().map(Path::to_path_buf)
+        let parent = path.parent()?;
+        if env_name(path).is_some() {
+            return parent.parent().map(Path::to_path_buf);
+        }
+        Some(parent.to_path_buf())
     }
 
     /// Checks the project in `dir` with the open buffers over the files on disk; answers the
     /// diagnostics of every file that has some, and an empty list for each file that had
     /// some last time and has none now.
     pub fn check(&mut self, dir: &Path) -> Vec<FileDiagnostics> {
-        let checked = self.load(dir);
         let mut by_file: BTreeMap<Url, Vec<LspDiagnostic>> = BTreeMap::new();
-        for d in &checked.diagnostics {
-            let (uri, lsp) = match to_lsp(d, &checked.map, dir) {
-                Some(x) => x,
-                None => continue,
-            };
-            by_file.entry(uri).or_default().push(lsp);
+        {
+            let checked = self.load(dir);
+            for d in &checked.diagnostics {
+                if let Some((uri, lsp)) = to_lsp(d, &checked.map, dir) {
+                    by_file.entry(uri).or_default().push(lsp);
+                }
+            }
         }
+        self.published_now(dir.to_path_buf(), by_file)
+    }
+
+    /// Checks the project in `dir` with each of its environments (`env/*.yaml`, open
+    /// buffers first), after [`Workspace::check`]: answers the diagnostics of each YAML file,
+    /// as `mlpc check --env NAME` reports them. A problem such a check finds in a `.mlp`
+    /// file, which the check without environment does not, is shown in the YAML file too
+    /// (at its first line, pointing at the place).
+    pub fn check_envs(&mut self, dir: &Path) -> Vec<FileDiagnostics> {
+        let env_dir = dir.join("env");
+        let mut yamls: BTreeSet<PathBuf> = std::fs::read_dir(&env_dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| env_name(p).is_some())
+                    .collect()
+            })
+            .unwrap_or_default();
+        yamls.extend(
+            self.open
+                .keys()
+                .filter(|p| p.parent() == Some(env_dir.as_path()) && env_name(p).is_some())
+                .cloned(),
+        );
+        let mut by_file: BTreeMap<Url, Vec<LspDiagnostic>> = BTreeMap::new();
+        let projects = self.projects.borrow();
+        let Some(project) = projects.get(dir) else {
+            return Vec::new();
+        };
+        let base = project.last();
+        for path in yamls {
+            let (Some(name), Ok(text), Ok(uri)) = (
+                env_name(&path),
+                self.text(&path),
+                Url::from_file_path(&path),
+            ) else {
+                continue;
+            };
+            let Some(env) = project.check_env(name, &path, &text) else {
+                continue;
+            };
+            let list = by_file.entry(uri.clone()).or_default();
+            let yaml = env.map.get(env.file);
+            for d in &env.diagnostics {
+                let here = d.primary().is_some_and(|s| s.file == env.file);
+                if !here && base.diagnostics.contains(d) {
+                    continue;
+                }
+                let Some((at, mut lsp)) = to_lsp(d, &env.map, dir) else {
+                    continue;
+                };
+                if at != uri {
+                    // Shown in the YAML file, at its first line, pointing at the place.
+                    let place = Location::new(at, lsp.range);
+                    lsp.message = format!("with env/{name}.yaml: {}", lsp.message);
+                    lsp.range = yaml.map_or_else(Range::default, |f| {
+                        Range::new(Position::new(0, 0), position(f, first_line_end(f)))
+                    });
+                    let mut related = lsp.related_information.take().unwrap_or_default();
+                    related.insert(
+                        0,
+                        DiagnosticRelatedInformation {
+                            location: place,
+                            message: "here".into(),
+                        },
+                    );
+                    lsp.related_information = Some(related);
+                }
+                list.push(lsp);
+            }
+        }
+        drop(projects);
+        self.published_now(env_dir, by_file)
+    }
+
+    /// Records what is published for `key` now, and adds an empty list for each document
+    /// that had diagnostics last time and has none now.
+    fn published_now(
+        &mut self,
+        key: PathBuf,
+        mut by_file: BTreeMap<Url, Vec<LspDiagnostic>>,
+    ) -> Vec<FileDiagnostics> {
+        by_file.retain(|_, list| !list.is_empty());
         let now: BTreeSet<Url> = by_file.keys().cloned().collect();
-        let before = self.published.insert(dir.to_path_buf(), now.clone());
+        let before = self.published.insert(key, now.clone());
         for gone in before.unwrap_or_default().difference(&now) {
             by_file.insert(gone.clone(), Vec::new());
         }
@@ -107,6 +221,18 @@ impl Workspace {
             .map(|(uri, diagnostics)| FileDiagnostics { uri, diagnostics })
             .collect()
     }
+}
+
+/// The environment an `env/NAME.yaml` path holds values for: `NAME`.
+pub fn env_name(path: &Path) -> Option<&str> {
+    let in_env = path.parent()?.file_name()? == "env";
+    let yaml = path.extension()? == "yaml";
+    (in_env && yaml).then_some(path.file_stem()?.to_str()?)
+}
+
+/// The byte offset of the end of `file`'s first line.
+fn first_line_end(file: &SourceFile) -> usize {
+    file.text.find('\n').unwrap_or(file.text.len())
 }
 
 /// The name a "did you mean `X`?" help suggests.

@@ -3,11 +3,11 @@
 //! diagnostic with its code, range and page; fixing it with `didChange` publishes an empty
 //! list; `shutdown` ends the server cleanly.
 
-use lsp_server::{Connection, Message, Notification, Request, RequestId};
+use lsp_server::Message;
 use lsp_types::Url;
+use mlp_test_support::lsp::Client;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// A copy of the example's `.mlp` files.
 fn example() -> tempfile::TempDir {
@@ -25,112 +25,9 @@ fn example() -> tempfile::TempDir {
     dir
 }
 
-struct Client {
-    conn: Connection,
-    server: Option<std::thread::JoinHandle<Result<(), mlp_lsp::Error>>>,
-    next: i32,
-}
-
-impl Client {
-    fn start() -> Client {
-        let (server, client) = Connection::memory();
-        let handle = std::thread::spawn(move || mlp_lsp::run(&server));
-        let mut c = Client {
-            conn: client,
-            server: Some(handle),
-            next: 0,
-        };
-        let caps = c.request(
-            "initialize",
-            json!({"capabilities": {}, "processId": null, "rootUri": null}),
-        );
-        assert_eq!(
-            caps["capabilities"]["textDocumentSync"]["change"], 1,
-            "{caps}"
-        );
-        c.notify("initialized", json!({}));
-        c
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        self.next += 1;
-        let id = RequestId::from(self.next);
-        self.conn
-            .sender
-            .send(Message::Request(Request::new(
-                id.clone(),
-                method.into(),
-                params,
-            )))
-            .unwrap_or_else(|e| panic!("{e}"));
-        loop {
-            match self.recv() {
-                Message::Response(r) if r.id == id => {
-                    assert!(r.error.is_none(), "{:?}", r.error);
-                    return r.result.unwrap_or(Value::Null);
-                }
-                _ => continue,
-            }
-        }
-    }
-
-    fn notify(&self, method: &str, params: Value) {
-        self.conn
-            .sender
-            .send(Message::Notification(Notification::new(
-                method.into(),
-                params,
-            )))
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    /// `didOpen` of `uri` with `text`.
-    fn open(&self, uri: &Url, text: &str) {
-        self.notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri, "languageId": "mlp", "version": 1, "text": text}}),
-        );
-    }
-
-    /// `didChange` of `uri` to `text` (full sync).
-    fn change(&self, uri: &Url, version: i32, text: &str) {
-        self.notify(
-            "textDocument/didChange",
-            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
-        );
-    }
-
-    fn recv(&self) -> Message {
-        self.conn
-            .receiver
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|e| panic!("no message from the server: {e}"))
-    }
-
-    /// The next diagnostics published for `uri` (those for other files are skipped).
-    fn diagnostics_for(&self, uri: &Url) -> Vec<Value> {
-        loop {
-            if let Message::Notification(n) = self.recv() {
-                if n.method == "textDocument/publishDiagnostics" && n.params["uri"] == uri.as_str()
-                {
-                    return n.params["diagnostics"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default();
-                }
-            }
-        }
-    }
-
-    fn shutdown(mut self) {
-        self.request("shutdown", Value::Null);
-        self.notify("exit", Value::Null);
-        let handle = self.server.take().unwrap_or_else(|| panic!("no server"));
-        let ended = handle
-            .join()
-            .unwrap_or_else(|_| panic!("the server panicked"));
-        assert!(ended.is_ok(), "{ended:?}");
-    }
+/// The server in process, initialized.
+fn start() -> Client {
+    Client::start(|conn| mlp_lsp::run(&conn))
 }
 
 fn uri(p: PathBuf) -> Url {
@@ -155,7 +52,7 @@ fn an_error_is_published_with_its_code_and_range_and_a_fix_clears_it() {
         .unwrap_or(0);
     let u = uri(models.clone());
 
-    let mut c = Client::start();
+    let mut c = start();
     c.open(&u, &bad);
     let ds = c.diagnostics_for(&u);
     assert_eq!(ds.len(), 1, "{ds:#?}");
@@ -182,23 +79,8 @@ fn an_error_is_published_with_its_code_and_range_and_a_fix_clears_it() {
     assert_eq!(c.diagnostics_for(&u), Vec::<Value>::new());
 
     // A request it does not answer yet is refused, and it keeps serving.
-    c.next += 1;
-    let id = RequestId::from(c.next);
-    c.conn
-        .sender
-        .send(Message::Request(Request::new(
-            id.clone(),
-            "textDocument/hover".into(),
-            json!({}),
-        )))
-        .unwrap_or_else(|e| panic!("{e}"));
-    loop {
-        if let Message::Response(r) = c.recv() {
-            assert_eq!(r.id, id);
-            assert!(r.error.is_some());
-            break;
-        }
-    }
+    let r = c.respond("textDocument/hover", json!({}));
+    assert!(r.error.is_some(), "{r:?}");
     c.shutdown();
 }
 
@@ -209,8 +91,8 @@ fn an_error_in_another_file_of_the_project_is_published_for_that_file() {
     let features = dir.path().join("features.mlp");
     let text = std::fs::read_to_string(&features).unwrap_or_else(|e| panic!("{e}"));
     let renamed = text.replacen("features user_stats {", "features user_statistics {", 1);
-    let c = Client::start();
-    c.open(&uri(features.clone()), &renamed);
+    let c = start();
+    c.open(uri(features.clone()), &renamed);
     let models = uri(dir.path().join("models.mlp"));
     let ds = c.diagnostics_for(&models);
     assert!(!ds.is_empty());
@@ -231,7 +113,7 @@ fn formatting_is_mlpc_fmt_and_a_formatted_document_needs_no_edit() {
         .join("\n");
     assert_ne!(messy, formatted);
     let u = uri(serving);
-    let mut c = Client::start();
+    let mut c = start();
     c.open(&u, &messy);
     let edits = c.request(
         "textDocument/formatting",
@@ -284,7 +166,7 @@ fn hover_definition_and_completion_work_across_files() {
     let features =
         std::fs::read_to_string(dir.path().join("features.mlp")).unwrap_or_else(|e| panic!("{e}"));
     let m = uri(models_path);
-    let mut c = Client::start();
+    let mut c = start();
     c.open(&m, &models);
     assert_eq!(c.diagnostics_for(&m), Vec::<Value>::new());
 
@@ -413,7 +295,7 @@ fn a_did_you_mean_quick_fix_gives_a_project_that_checks_clean() {
     let good = std::fs::read_to_string(&models_path).unwrap_or_else(|e| panic!("{e}"));
     let bad = good.replacen("user_stats.avg_amount_7d", "user_statz.avg_amount_7d", 1);
     let m = uri(models_path.clone());
-    let mut c = Client::start();
+    let mut c = start();
     c.open(&m, &bad);
     let ds = c.diagnostics_for(&m);
     assert_eq!(ds.len(), 1, "{ds:#?}");
@@ -450,7 +332,7 @@ fn outlines_and_workspace_symbols_and_every_changed_document_hears() {
         std::fs::read_to_string(dir.path().join("features.mlp")).unwrap_or_else(|e| panic!("{e}"));
     let models =
         std::fs::read_to_string(dir.path().join("models.mlp")).unwrap_or_else(|e| panic!("{e}"));
-    let mut c = Client::start();
+    let mut c = start();
     // Two clean documents of one project opened together: each hears an empty list.
     c.open(&f, &features);
     c.open(&m, &models);
@@ -514,7 +396,7 @@ fn keywords_attributes_and_blocks_complete_where_they_belong() {
     // A half-typed attribute in fraud_api's block, and a half-typed keyword at the top.
     let typed = serving.replacen("  log    = all\n", "  log    = all\n  re\n", 1);
     let s = uri(s_path);
-    let mut c = Client::start();
+    let mut c = start();
     c.open(&s, &typed);
     let labels = |items: &Value| -> Vec<String> {
         items
@@ -578,7 +460,7 @@ fn references_of_a_feature_span_the_project_and_skip_comments() {
         1,
     );
     let f = uri(f_path);
-    let mut c = Client::start();
+    let mut c = start();
     c.open(&f, &features);
     let pos = at(&features, "avg_amount_7d: float", 1);
     let refs = c.request(

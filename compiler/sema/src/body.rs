@@ -2,8 +2,8 @@
 //! steps, against the schema of what that kind accepts (unknown, duplicate and misplaced
 //! statements are reported here, with "did you mean" help).
 
+use crate::fast::IndexMap;
 use crate::support::{Rejection, Support};
-use indexmap::IndexMap;
 use mlp_diagnostics::{suggestion, Diagnostic, Diagnostics, Span};
 use mlp_syntax::ast::{Block, Expr, Ident, Stmt, StmtKind};
 
@@ -113,7 +113,7 @@ pub fn sort<'a>(
     allow: Allow,
 ) -> Body<'a> {
     let mut body = Body::default();
-    let mut fields_seen: IndexMap<&str, Span> = IndexMap::new();
+    let mut fields_seen: IndexMap<&str, Span> = IndexMap::default();
     for s in &block.stmts {
         match &s.kind {
             StmtKind::Attr { key, value } => {

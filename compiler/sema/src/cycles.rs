@@ -2,8 +2,8 @@
 //! deployment graphs): the strongly connected components of a petgraph graph that have more
 //! than one node, or one node with an edge to itself.
 
+use crate::fast::{HashMap, HashSet};
 use petgraph::graph::DiGraph;
-use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 /// One cycle: its members sorted, and the edges between them in the order they were given.
@@ -26,7 +26,7 @@ where
     E: Clone,
 {
     let mut g: DiGraph<K, E> = DiGraph::new();
-    let mut idx = HashMap::new();
+    let mut idx = HashMap::default();
     for n in nodes {
         if !idx.contains_key(&n) {
             idx.insert(n.clone(), g.add_node(n));

@@ -5,13 +5,13 @@
 use crate::body::{self};
 use crate::consts::Const;
 use crate::env::EnvValues;
+use crate::fast::IndexMap;
+use crate::fast::{HashMap, HashSet};
 use crate::hir::{decl_id, Hir, HirDecl};
 use crate::typeck::parse_type;
-use indexmap::IndexMap;
 use mlp_diagnostics::{suggestion, Diagnostic, Diagnostics, FileId, SourceMap, Span};
 use mlp_ir::{EdgeKind, InputRef, Spec, Type};
 use mlp_syntax::ast::{self, Decl, DeclKind, ExprKind};
-use std::collections::{HashMap, HashSet};
 
 /// What other declarations need to know about a feature view.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +51,9 @@ pub struct Checker<'a> {
     pub(crate) models: HashMap<String, ModelInfo>,
     pub(crate) sources: HashMap<String, Option<IndexMap<String, Type>>>,
     pub(crate) out: Vec<HirDecl>,
+    /// Per feature id, the features and requests it reads (`feature.V.F`, `request.R`):
+    /// on-demand features only, so that walking a deployment's inputs needs no scan of `out`.
+    pub(crate) feature_upstream: HashMap<String, Vec<String>>,
     pub(crate) project: Option<String>,
     pub(crate) deploy_info: HashMap<String, crate::graph::DeployInfo>,
     pub(crate) deploy_refs: IndexMap<String, Vec<(String, Span)>>,
@@ -72,19 +75,20 @@ impl<'a> Checker<'a> {
             env,
             map,
             diags: Diagnostics::new(),
-            names: IndexMap::new(),
-            env_decls: IndexMap::new(),
-            env_vals: HashMap::new(),
-            used: HashSet::new(),
-            used_env: HashSet::new(),
-            views: HashMap::new(),
-            requests: HashMap::new(),
-            models: HashMap::new(),
-            sources: HashMap::new(),
+            names: IndexMap::default(),
+            env_decls: IndexMap::default(),
+            env_vals: HashMap::default(),
+            used: HashSet::default(),
+            used_env: HashSet::default(),
+            views: HashMap::default(),
+            requests: HashMap::default(),
+            models: HashMap::default(),
+            sources: HashMap::default(),
             out: Vec::new(),
+            feature_upstream: HashMap::default(),
             project: None,
-            deploy_info: HashMap::new(),
-            deploy_refs: IndexMap::new(),
+            deploy_info: HashMap::default(),
+            deploy_refs: IndexMap::default(),
             params_unused: Vec::new(),
         }
     }
@@ -277,7 +281,7 @@ impl<'a> Checker<'a> {
                     self.requests.insert(name.name.clone(), typed_fields(d));
                 }
                 DeclKind::Model => {
-                    let mut outputs = IndexMap::new();
+                    let mut outputs = IndexMap::default();
                     for s in &d.body.stmts {
                         if let ast::StmtKind::Attr { key, value } = &s.kind {
                             if key.name == "output" || key.name == "outputs" {
@@ -394,7 +398,7 @@ fn deployments_after_what_they_name(decls: Vec<&Decl>) -> Vec<&Decl> {
         acyclic
     }
     let mut out = Vec::with_capacity(decls.len());
-    let mut state = HashMap::new();
+    let mut state = HashMap::default();
     let mut acyclic = true;
     for d in &decls {
         if d.kind == DeclKind::Deployment {

@@ -2,7 +2,7 @@
 //! declares in its `env { }` block, so that one spec serves dev, staging and prod. Each value
 //! keeps its span in the YAML file so that a mistyped one is reported there.
 
-use indexmap::IndexMap;
+use crate::fast::IndexMap;
 use mlp_diagnostics::{Diagnostic, FileId, SourceMap, Span};
 
 /// The values of one environment.
@@ -22,7 +22,7 @@ pub fn load_env_file(map: &SourceMap, file: FileId, name: &str) -> (EnvValues, V
     let mut env = EnvValues {
         name: Some(name.to_string()),
         file: Some(file),
-        values: IndexMap::new(),
+        values: IndexMap::default(),
     };
     let Some(src) = map.get(file) else {
         return (env, Vec::new());

@@ -5,14 +5,15 @@
 use crate::body::{self, Allow};
 use crate::cycles::find_cycles;
 use crate::decls::Checker;
+use crate::fast::IndexMap;
+use crate::fast::{HashMap, HashSet};
 use crate::hir::{decl_id, feature_id};
 use crate::serving::Node;
 use crate::typeck::{Found, Scope, Ty};
-use indexmap::IndexMap;
 use mlp_diagnostics::{suggestion, Diagnostic, Span};
 use mlp_ir::*;
 use mlp_syntax::ast::{self, Decl, DeclKind, ExprKind};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 /// What monitors and consumers need to know about a deployment.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +73,7 @@ impl<'a> Checker<'a> {
             }
         }
         let logged = if matches!(log, LogPolicy::None) {
-            HashSet::new()
+            HashSet::default()
         } else {
             n.inputs.clone()
         };

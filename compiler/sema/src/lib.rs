@@ -9,6 +9,7 @@ mod cycles;
 mod decls;
 pub mod env;
 mod envblock;
+pub mod fast;
 mod graph;
 pub mod hir;
 mod lints;

@@ -5,12 +5,13 @@ use crate::body::{self, Allow};
 use crate::consts::Const;
 use crate::cycles::find_cycles;
 use crate::decls::Checker;
+use crate::fast::{HashMap, HashSet};
 use crate::hir::{decl_id, feature_id};
 use crate::typeck::{Found, Scope, Ty};
 use mlp_diagnostics::{suggestion, Diagnostic, Span};
 use mlp_ir::*;
 use mlp_syntax::ast::{self, Decl, DeclKind, ExprKind, StrPart};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 impl<'a> Checker<'a> {
     pub(crate) fn pipeline(&mut self, d: &'a Decl) {
@@ -121,7 +122,7 @@ impl<'a> Checker<'a> {
         }
         let step_names: Vec<String> = b.steps.iter().map(|(n, _)| n.name.clone()).collect();
         // after-graph
-        let mut afters: HashMap<String, Vec<(String, Span)>> = HashMap::new();
+        let mut afters: HashMap<String, Vec<(String, Span)>> = HashMap::default();
         for (n, blk) in &b.steps {
             let mut list = Vec::new();
             for s in &blk.stmts {
@@ -159,8 +160,8 @@ impl<'a> Checker<'a> {
             afters.insert(n.name.clone(), list);
         }
         let cyclic = self.step_cycles(&afters);
-        let mut used_params: HashSet<String> = HashSet::new();
-        let mut metric_steps: HashSet<String> = HashSet::new();
+        let mut used_params: HashSet<String> = HashSet::default();
+        let mut metric_steps: HashSet<String> = HashSet::default();
         let mut steps = Vec::new();
         let mut deps = Vec::new();
         for (n, blk) in &b.steps {
@@ -174,7 +175,7 @@ impl<'a> Checker<'a> {
                 },
             );
             let ancestors = if cyclic {
-                HashSet::new()
+                HashSet::default()
             } else {
                 ancestors(&afters, &n.name)
             };
@@ -543,7 +544,7 @@ impl<'a> Checker<'a> {
 }
 
 fn ancestors(afters: &HashMap<String, Vec<(String, Span)>>, step: &str) -> HashSet<String> {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut stack = vec![step.to_string()];
     while let Some(s) = stack.pop() {
         for (a, _) in afters.get(&s).into_iter().flatten() {

@@ -3,13 +3,13 @@
 //! the inputs serving it logs.
 
 use crate::decls::Checker;
+use crate::fast::HashSet;
+use crate::fast::IndexMap;
 use crate::hir::{decl_id, feature_id};
 use crate::typeck::{Found, Scope, Ty};
-use indexmap::IndexMap;
 use mlp_diagnostics::{suggestion, Diagnostic, Span};
 use mlp_ir::*;
 use mlp_syntax::ast::{self, DeclKind, ExprKind, VersionRef};
-use std::collections::HashSet;
 
 /// A lowered serving graph (or one part of it).
 pub(crate) struct Node {
@@ -151,9 +151,9 @@ impl<'a> Checker<'a> {
             );
         }
         let mut steps = Vec::new();
-        let mut produced: HashSet<String> = HashSet::new();
-        let mut inputs = HashSet::new();
-        let mut outputs = IndexMap::new();
+        let mut produced: HashSet<String> = HashSet::default();
+        let mut inputs = HashSet::default();
+        let mut outputs = IndexMap::default();
         for a in args {
             let n = self.node(&a.value, refs, deps)?;
             if let GraphNode::Model { model } = &n.node {
@@ -290,7 +290,7 @@ impl<'a> Checker<'a> {
         let mut weights = Vec::new();
         let mut weights_span = None;
         let mut outputs: Option<IndexMap<String, Type>> = None;
-        let mut inputs = HashSet::new();
+        let mut inputs = HashSet::default();
         for a in &args[1..] {
             if a.name.as_ref().is_some_and(|n| n.name == "weights") {
                 weights_span = Some(a.value.span);
@@ -375,7 +375,7 @@ impl<'a> Checker<'a> {
     /// What serving a model with `inputs` logs: the inputs, and what on-demand inputs are
     /// computed from (their features and every field of the requests they read).
     fn logged_inputs(&self, inputs: &[InputRef]) -> HashSet<InputRef> {
-        let mut out = HashSet::new();
+        let mut out = HashSet::default();
         let mut stack: Vec<InputRef> = inputs
             .iter()
             .filter(|i| !matches!(i, InputRef::ModelOutput { .. }))
@@ -389,10 +389,10 @@ impl<'a> Checker<'a> {
                 continue;
             };
             let id = feature_id(view, feature);
-            let Some(h) = self.out.iter().find(|h| h.id == id) else {
+            let Some(deps) = self.feature_upstream.get(&id) else {
                 continue;
             };
-            for (dep, _) in &h.deps {
+            for dep in deps {
                 if let Some(rest) = dep.strip_prefix("feature.") {
                     if let Some((v, f)) = rest.split_once('.') {
                         stack.push(InputRef::Feature {

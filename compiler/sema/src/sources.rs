@@ -4,8 +4,8 @@
 use crate::body::{self, Allow};
 use crate::consts::Const;
 use crate::decls::{doc_text, Checker};
+use crate::fast::IndexMap;
 use crate::hir::HirDecl;
-use indexmap::IndexMap;
 use mlp_diagnostics::{suggestion, Diagnostic, Span};
 use mlp_ir::{Backend, Column, SourceFormat, Spec, Type};
 use mlp_syntax::ast::{self, Decl, ExprKind};
@@ -283,7 +283,7 @@ impl<'a> Checker<'a> {
                     ..Allow::default()
                 },
             );
-            let mut m = IndexMap::new();
+            let mut m = IndexMap::default();
             for f in sb.fields {
                 if let Some(t) = self.value_type(f.ty) {
                     m.insert(f.name.name.clone(), t);

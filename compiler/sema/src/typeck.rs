@@ -3,13 +3,13 @@
 //! resolved IR expression.
 
 use crate::decls::Checker;
-use indexmap::IndexMap;
+use crate::fast::HashSet;
+use crate::fast::IndexMap;
 use mlp_diagnostics::{suggestion, Diagnostic, Span};
 use mlp_ir::{InputRef, IrExpr, Literal, Type};
 use mlp_stdlib::Kind;
 use mlp_syntax::ast::{BinOp, DeclKind, Expr, ExprKind, StrPart, UnOp};
 use mlp_syntax::units::{self, UnitKind};
-use std::collections::HashSet;
 
 /// The type of an expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

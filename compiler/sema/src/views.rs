@@ -3,12 +3,12 @@
 
 use crate::body::{self, Allow};
 use crate::decls::{doc_text, Checker};
+use crate::fast::HashMap;
 use crate::hir::{decl_id, feature_id, HirDecl};
 use crate::typeck::{assignable, Found, Scope, Ty};
 use mlp_diagnostics::{suggestion, Diagnostic, Span};
 use mlp_ir::{EdgeKind, FeatureDef, InputRef, Spec, Type};
 use mlp_syntax::ast::{Decl, DeclKind};
-use std::collections::HashMap;
 
 impl<'a> Checker<'a> {
     pub(crate) fn features(&mut self, d: &'a Decl) {
@@ -164,8 +164,17 @@ impl<'a> Checker<'a> {
                 }
             };
             names.push(fname.clone());
+            let id = feature_id(&vname, &fname);
+            let upstream: Vec<String> = deps
+                .iter()
+                .filter(|(d, _)| d.starts_with("feature.") || d.starts_with("request."))
+                .map(|(d, _)| d.clone())
+                .collect();
+            if !upstream.is_empty() {
+                self.feature_upstream.insert(id.clone(), upstream);
+            }
             self.out.push(HirDecl {
-                id: feature_id(&vname, &fname),
+                id,
                 name: fname,
                 kind: DeclKind::Features,
                 span: f.name.span,
@@ -282,7 +291,7 @@ impl<'a> Checker<'a> {
             "inputs = [view.feature, request.field]",
         ) {
             let items = e.items();
-            let mut seen: HashMap<InputRef, Span> = HashMap::new();
+            let mut seen: HashMap<InputRef, Span> = HashMap::default();
             for it in items {
                 let Some(p) = it.as_path().filter(|p| p.len() == 2) else {
                     self.diags.push(

@@ -1,9 +1,11 @@
 //! Shared test fixtures of the workspace, in one crate so that each exists once: the sample
 //! shop project (`fixtures`) and the helpers of the tests that apply, train and serve a
-//! project (`serving`), and validation against the committed JSON Schemas (`schema`). Test
+//! project (`serving`), validation against the committed JSON Schemas (`schema`), and a
+//! language client for `mlpc lsp` (`lsp`). Test
 //! helpers panic with the reason, as tests should.
 
 pub mod fixtures;
+pub mod lsp;
 pub mod schema;
 pub mod serving;
 
