@@ -18,7 +18,10 @@ use std::time::SystemTime;
 pub struct Incremental {
     /// The last check without an environment (empty before the first).
     last: Checked,
-    /// Whether `last` is a check (rather than the empty value before any).
+    /// Whether `last` is a check (rather than the empty value before any) that read every
+    /// file without a problem: only such a check can be answered again unchanged.
+    reusable: bool,
+    /// Whether `last` is a check at all.
     checked: bool,
     /// The syntax diagnostics of each file of the last check (its tree, when it parsed, is in
     /// `last`).
@@ -81,7 +84,7 @@ impl Incremental {
         });
         drop(known);
         self.stamps = stamps;
-        if self.checked && same_texts(&self.last.map, &loaded) {
+        if self.reusable && same_texts(&self.last.map, &loaded) {
             self.parsed = 0;
         } else {
             self.recheck(loaded);
@@ -99,6 +102,7 @@ impl Incremental {
             env,
             early,
         } = loaded;
+        let read_cleanly = early.is_empty();
         let files = parse_sources(&map, sources, &mut |id, path, text| {
             let reused = previous
                 .remove(path)
@@ -120,6 +124,7 @@ impl Incremental {
         drop_elsewhere(previous);
         self.parsed = parsed;
         self.last = checked;
+        self.reusable = read_cleanly;
         self.checked = true;
     }
 

@@ -7,6 +7,7 @@
 //! (`symbols.rs`), outlines and workspace symbols, and offers "did you mean" quick fixes.
 
 pub mod symbols;
+pub mod transport;
 pub mod workspace;
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
@@ -60,13 +61,10 @@ pub fn capabilities() -> ServerCapabilities {
     }
 }
 
-/// Serves over stdin and stdout until the client says `shutdown` and `exit`.
+/// Serves over stdin and stdout until the client says `shutdown` and `exit` (see
+/// [`transport`]: bad input is skipped rather than ending the server).
 pub fn stdio() -> Result<(), Error> {
-    let (connection, io) = Connection::stdio();
-    run(&connection)?;
-    drop(connection);
-    io.join()?;
-    Ok(())
+    transport::stdio()
 }
 
 /// Serves `connection`: the `initialize` handshake, then messages until `shutdown`.

@@ -94,6 +94,15 @@ impl Workspace {
             .map(Incremental::parsed_last_time)
     }
 
+    /// The open `.mlp` documents of the project in `dir`.
+    fn open_in(&self, dir: &Path) -> Vec<Url> {
+        self.open
+            .keys()
+            .filter(|p| p.parent() == Some(dir) && env_name(p).is_none())
+            .filter_map(|p| Url::from_file_path(p).ok())
+            .collect()
+    }
+
     /// The projects of the open documents, each once.
     pub fn projects(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = Vec::new();
@@ -125,6 +134,13 @@ impl Workspace {
             for d in &checked.diagnostics {
                 if let Some((uri, lsp)) = to_lsp(d, &checked.map, dir) {
                     by_file.entry(uri).or_default().push(lsp);
+                } else if d.primary().is_none() {
+                    // Of no place (a file that cannot be read, a folder gone): shown at the
+                    // start of each open document of the project.
+                    for uri in self.open_in(dir) {
+                        let lsp = lsp_diagnostic(d, &checked.map, dir, Range::default());
+                        by_file.entry(uri).or_default().push(lsp);
+                    }
                 }
             }
         }
@@ -348,6 +364,11 @@ pub fn to_lsp(d: &Diagnostic, map: &SourceMap, dir: &Path) -> Option<(Url, LspDi
         // A diagnostic of no file (no .mlp files at all) belongs to none.
         None => return None,
     };
+    Some((uri, lsp_diagnostic(d, map, dir, range)))
+}
+
+/// `d` in the protocol's terms, at `range`.
+fn lsp_diagnostic(d: &Diagnostic, map: &SourceMap, dir: &Path, range: Range) -> LspDiagnostic {
     let mut message = d.message.clone();
     if let Some(l) = d.labels.first().filter(|l| !l.message.is_empty()) {
         message.push_str(&format!(" ({})", l.message));
@@ -371,7 +392,7 @@ pub fn to_lsp(d: &Diagnostic, map: &SourceMap, dir: &Path) -> Option<(Url, LspDi
             })
         })
         .collect();
-    let lsp = LspDiagnostic {
+    LspDiagnostic {
         range,
         severity: Some(match d.severity {
             Severity::Error => DiagnosticSeverity::ERROR,
@@ -386,8 +407,7 @@ pub fn to_lsp(d: &Diagnostic, map: &SourceMap, dir: &Path) -> Option<(Url, LspDi
         related_information: (!related.is_empty()).then_some(related),
         tags: None,
         data: None,
-    };
-    Some((uri, lsp))
+    }
 }
 
 #[cfg(test)]

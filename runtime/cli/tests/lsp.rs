@@ -1,5 +1,6 @@
 //! The real `mlpc lsp` binary over stdio: the initialize handshake, diagnostics for a file
-//! opened with an error, then `shutdown` and `exit`, after which it exits 0.
+//! opened with an error, then `shutdown` and `exit`, after which it exits 0; and bytes on
+//! the wire that are not UTF-8 or not JSON, after which it still answers.
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -94,4 +95,79 @@ fn mlpc_lsp_over_stdio_publishes_diagnostics_and_exits_0() {
     drop(stdin);
     let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status.code(), Some(0));
+}
+
+/// One message with a raw body (which need not be UTF-8 or JSON).
+fn send_raw(stdin: &mut impl Write, body: &[u8]) {
+    write!(stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap_or_else(|e| panic!("{e}"));
+    stdin.write_all(body).unwrap_or_else(|e| panic!("{e}"));
+    stdin.flush().unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn bytes_that_are_not_utf8_or_not_json_on_the_wire_do_not_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("p.mlp");
+    let text = "project p {}\n\nentity user {\n  key = user_id: int\n}\n";
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    let uri = format!("file://{}", file.display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .arg("lsp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    let mut out = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
+    send(
+        &mut stdin,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "processId": null, "rootUri": null}}),
+    );
+    assert_eq!(recv(&mut out)["id"], 1);
+    send(
+        &mut stdin,
+        &json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+    );
+    // An open document whose text holds bytes that are not UTF-8 (a comment): read lossily,
+    // checked, and published.
+    let mut body = format!(
+        r#"{{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{{"textDocument":{{"uri":"{uri}","languageId":"mlp","version":1,"text":"// "#
+    )
+    .into_bytes();
+    body.extend_from_slice(
+        b"\xff\xfe comment\\nproject p {}\\nentity user {\\n  key = user_id: int\\n}\\n\"}}}",
+    );
+    send_raw(&mut stdin, &body);
+    let d = recv(&mut out);
+    assert_eq!(d["method"], "textDocument/publishDiagnostics", "{d}");
+    // A body that is not JSON at all: skipped.
+    send_raw(&mut stdin, b"\xff\xff{ not json");
+    // Still answering.
+    send(
+        &mut stdin,
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "textDocument/documentSymbol", "params": {"textDocument": {"uri": uri}}}),
+    );
+    let symbols = recv(&mut out);
+    assert_eq!(symbols["id"], 2, "{symbols}");
+    assert!(
+        symbols["result"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["name"] == "user")),
+        "{symbols}"
+    );
+    send(
+        &mut stdin,
+        &json!({"jsonrpc": "2.0", "id": 3, "method": "shutdown", "params": null}),
+    );
+    assert_eq!(recv(&mut out)["id"], 3);
+    send(
+        &mut stdin,
+        &json!({"jsonrpc": "2.0", "method": "exit", "params": null}),
+    );
+    drop(stdin);
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not JSON-RPC"), "{stderr}");
 }
