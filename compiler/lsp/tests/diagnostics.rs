@@ -501,3 +501,49 @@ fn references_of_a_feature_span_the_project_and_skip_comments() {
     assert_eq!(without.as_array().map(Vec::len), Some(refs.len() - 1));
     c.shutdown();
 }
+
+#[test]
+fn an_environments_problems_are_published_in_its_yaml_file() {
+    let dir = example();
+    let env = dir.path().join("env");
+    std::fs::create_dir_all(&env).unwrap_or_else(|e| panic!("{e}"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fraud/env/prod.yaml");
+    let good = std::fs::read_to_string(src).unwrap_or_else(|e| panic!("{e}"));
+    let prod = env.join("prod.yaml");
+    std::fs::write(&prod, &good).unwrap_or_else(|e| panic!("{e}"));
+    // A number that is not one, and a key the `env` block does not declare.
+    let bad = good.replace("online_capacity: 10000000", "online_capacity: lots\nonline_capacty: 5");
+    let line_of = |needle: &str| {
+        bad.lines()
+            .position(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("no {needle}"))
+    };
+    let y = uri(prod);
+    let c = start();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": y, "languageId": "yaml", "version": 1, "text": bad}}),
+    );
+    let ds = c.diagnostics_for(&y);
+    let got: Vec<(String, u64)> = ds
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or("").to_string(),
+                d["range"]["start"]["line"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect();
+    assert!(
+        got.contains(&("E0404".into(), line_of("online_capacity:") as u64)),
+        "{ds:#?}"
+    );
+    assert!(
+        got.contains(&("E0405".into(), line_of("online_capacty:") as u64)),
+        "{ds:#?}"
+    );
+    // Fixed in the buffer: the YAML's list is emptied.
+    c.change(&y, 2, &good);
+    assert_eq!(c.diagnostics_for(&y), Vec::<Value>::new());
+    c.shutdown();
+}
