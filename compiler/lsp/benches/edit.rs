@@ -8,6 +8,9 @@
 //! (an error, then fixed), and, in another file, the entity renamed that every view names
 //! (500 files with an error, then fixed).
 //!
+//! The baseline is what the server did before its checks were incremental: a full
+//! `check_dir_with` per edit, on the same texts.
+//!
 //! Run: `cargo bench -p mlp-lsp --bench edit` (env `MLP_BENCH_FILES`, `MLP_BENCH_FEATURES`,
 //! `MLP_BENCH_EDITS`); under `cargo test --benches` it makes one quick pass on a small project.
 
@@ -145,6 +148,17 @@ fn main() {
     }
     c.shutdown();
 
+    // The baseline: what the server did per edit before checks were incremental, a full
+    // `check_dir_with` (read, parse every file, check, build and hash the plan).
+    let mut full: Vec<Duration> = Vec::new();
+    for e in plan.iter().cycle().take(if quick { 2 } else { 30 }) {
+        let overlay = std::collections::BTreeMap::from([(paths[e.file].clone(), e.text.clone())]);
+        let t = Instant::now();
+        let checked = mlp_driver::check_dir_with(dir.path(), None, &overlay);
+        full.push(t.elapsed());
+        drop(checked);
+    }
+
     let bytes: u64 = std::fs::read_dir(dir.path())
         .map(|rd| {
             rd.filter_map(Result::ok)
@@ -160,9 +174,19 @@ fn main() {
         bytes as f64 / 1_048_576.0,
         opened.as_secs_f64() * 1e3
     );
+    let median = |v: &[Duration]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    let ratio = median(&full) / median(&all);
     println!(
         "didChange -> publishDiagnostics of the file: {}",
         summary(&mut all)
+    );
+    println!(
+        "baseline, a full check_dir_with per edit: {}; p50 ratio {ratio:.1}x",
+        summary(&mut full)
     );
     for (what, mut v) in by_kind {
         println!("  {what:<36} {}", summary(&mut v));

@@ -4,8 +4,16 @@
 //! the changed document's project, its folder, from the same `Diagnostic` model as
 //! `mlpc check`; edits that arrive together are checked once), formats documents as
 //! `mlpc fmt` does, answers hover, go to definition, references and completion
-//! (`symbols.rs`), outlines and workspace symbols, and offers "did you mean" quick fixes.
+//! (`symbols.rs`, `hover.rs`), completion of names, built-ins and units (`complete.rs`),
+//! outlines and workspace symbols, "did you mean" quick fixes and adding a missing `owner`
+//! (`actions.rs`), and renames (`rename.rs`).
 
+pub mod actions;
+pub mod complete;
+pub mod context;
+pub mod hover;
+pub mod registry;
+pub mod rename;
 pub mod symbols;
 pub mod transport;
 pub mod workspace;
@@ -17,7 +25,7 @@ use lsp_types::notification::{
 };
 use lsp_types::request::{
     CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
-    References, Request as _, WorkspaceSymbolRequest,
+    PrepareRenameRequest, References, Rename, Request as _, WorkspaceSymbolRequest,
 };
 use lsp_types::{
     CompletionOptions, CompletionParams, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
@@ -54,9 +62,13 @@ pub fn capabilities() -> ServerCapabilities {
         workspace_symbol_provider: Some(OneOf::Left(true)),
         definition_provider: Some(OneOf::Left(true)),
         completion_provider: Some(CompletionOptions {
-            trigger_characters: Some(vec![".".into()]),
+            trigger_characters: Some(vec![".".into(), "@".into()]),
             ..Default::default()
         }),
+        rename_provider: Some(OneOf::Right(lsp_types::RenameOptions {
+            prepare_provider: Some(true),
+            work_done_progress_options: Default::default(),
+        })),
         ..Default::default()
     }
 }
@@ -137,11 +149,39 @@ fn on_request(ws: &Workspace, req: Request) -> Response {
             Err(r) => r,
         },
         CodeActionRequest::METHOD => answer(req, |p: lsp_types::CodeActionParams| {
-            match p.text_document.uri.to_file_path() {
-                Ok(path) => ws.quick_fixes(&path, p.range),
-                Err(()) => Vec::new(),
-            }
+            code_actions(ws, &p.text_document.uri, p.range)
         }),
+        Rename::METHOD => match params::<lsp_types::RenameParams>(req) {
+            Ok((id, p)) => {
+                let new = p.new_name.trim().to_string();
+                let r = target(ws, &p.text_document_position, |checked, dir, t| {
+                    rename::rename(checked, dir, t, &new)
+                });
+                respond(id, r)
+            }
+            Err(r) => r,
+        },
+        PrepareRenameRequest::METHOD => match params::<TextDocumentPositionParams>(req) {
+            Ok((id, p)) => {
+                let r = target(ws, &p, |checked, dir, t| {
+                    let (_, name) = rename::prepare(checked, dir, t)?;
+                    let path = p
+                        .text_document
+                        .uri
+                        .to_file_path()
+                        .map_err(|()| "not a file")?;
+                    let text = ws.text(&path).map_err(|e| e.to_string())?;
+                    let offset = symbols::offset(&text, p.position);
+                    let range = rename::range_at(&text, offset).ok_or("no name here")?;
+                    Ok(lsp_types::PrepareRenameResponse::RangeWithPlaceholder {
+                        range,
+                        placeholder: name,
+                    })
+                });
+                respond(id, r)
+            }
+            Err(r) => r,
+        },
         DocumentSymbolRequest::METHOD => answer(req, |p: lsp_types::DocumentSymbolParams| {
             let path = p.text_document.uri.to_file_path().ok();
             path.and_then(|path| {
@@ -158,9 +198,9 @@ fn on_request(ws: &Workspace, req: Request) -> Response {
                 .collect::<Vec<_>>()
         }),
         HoverRequest::METHOD => answer(req, |p: HoverParams| {
-            at_name(ws, &p.text_document_position_params, |checked, _, t| {
-                Some(symbols::hover(checked, t))
-            })
+            let at = &p.text_document_position_params;
+            builtin_hover(ws, at)
+                .or_else(|| at_name(ws, at, |checked, _, t| Some(symbols::hover(checked, t))))
         }),
         References::METHOD => answer(req, |p: lsp_types::ReferenceParams| {
             let include = p.context.include_declaration;
@@ -230,7 +270,7 @@ fn at_name<T>(
     f(&checked, &dir, &target)
 }
 
-/// Completion at a position: after `NAME.`, the members of `NAME`.
+/// Completion at a position (`complete.rs`).
 fn completion(ws: &Workspace, at: &TextDocumentPositionParams) -> Vec<lsp_types::CompletionItem> {
     let Ok(path) = at.text_document.uri.to_file_path() else {
         return Vec::new();
@@ -239,35 +279,65 @@ fn completion(ws: &Workspace, at: &TextDocumentPositionParams) -> Vec<lsp_types:
         return Vec::new();
     };
     let offset = symbols::offset(&text, at.position);
-    match symbols::name_at(&text, offset.saturating_sub(1)) {
-        Some((parts, _)) if parts.len() >= 2 => {
-            // The owner is the part before the last dot up to the cursor.
-            let typed = &text[..offset];
-            let owner = typed
-                .rsplit_once('.')
-                .map(|(before, _)| {
-                    before
-                        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                        .next()
-                        .unwrap_or("")
-                })
-                .unwrap_or("");
-            symbols::member_completions(&ws.load(&dir), owner)
-        }
-        _ => {
-            // A word at the start of a statement: keywords, attributes, blocks.
-            let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-            let typed = &text[line_start..offset];
-            let word = typed.trim_start();
-            if word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                // Without the word being typed, so that the document parses.
-                let start = offset - word.len();
-                let rest = format!("{}{}", &text[..start], &text[offset..]);
-                symbols::keyword_completions(&rest, start)
-            } else {
-                Vec::new()
-            }
-        }
+    complete::completion(&ws.load(&dir), &dir, &path, &text, offset)
+}
+
+/// The hover of a built-in at a position, if one is named there.
+fn builtin_hover(ws: &Workspace, at: &TextDocumentPositionParams) -> Option<lsp_types::Hover> {
+    let path = at.text_document.uri.to_file_path().ok()?;
+    let dir = Workspace::project_of(&path)?;
+    let text = ws.text(&path).ok()?;
+    let offset = symbols::offset(&text, at.position);
+    hover::builtin(&ws.load(&dir), &text, offset)
+}
+
+/// The code actions for a range of a document: "did you mean" fixes of its diagnostics,
+/// and adding a missing `owner` to the declarations it meets.
+fn code_actions(ws: &Workspace, uri: &Url, range: Range) -> Vec<lsp_types::CodeAction> {
+    let Ok(path) = uri.to_file_path() else {
+        return Vec::new();
+    };
+    let mut out = ws.quick_fixes(&path, range);
+    if let (Some(dir), Ok(text)) = (Workspace::project_of(&path), ws.text(&path)) {
+        out.extend(actions::add_owner(&ws.load(&dir), &path, &text, range));
+    }
+    out
+}
+
+/// As [`at_name`], for requests that answer an error: `f`'s answer, or why there is none.
+fn target<T>(
+    ws: &Workspace,
+    at: &TextDocumentPositionParams,
+    f: impl Fn(&mlp_driver::Checked, &std::path::Path, &symbols::Target) -> Result<T, String>,
+) -> Result<T, String> {
+    let path = at
+        .text_document
+        .uri
+        .to_file_path()
+        .map_err(|()| format!("`{}` is not a file", at.text_document.uri))?;
+    let dir = Workspace::project_of(&path).ok_or("the document has no project folder")?;
+    let text = ws
+        .text(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let offset = symbols::offset(&text, at.position);
+    let (parts, part) = symbols::name_at(&text, offset).ok_or("there is no name here")?;
+    let checked = ws.load(&dir);
+    let t = symbols::resolve(&checked, &parts, part)
+        .or_else(|| symbols::member_declared_at(&checked, &path, offset))
+        .ok_or_else(|| {
+            format!(
+                "`{}` is not a declaration or a feature of this project",
+                parts.get(part).map_or("", String::as_str)
+            )
+        })?;
+    f(&checked, &dir, &t)
+}
+
+/// The answer to request `id`: its result, or a `RequestFailed` error with the message.
+fn respond<T: serde::Serialize>(id: lsp_server::RequestId, r: Result<T, String>) -> Response {
+    match r {
+        Ok(v) => Response::new_ok(id, v),
+        Err(e) => Response::new_err(id, ErrorCode::RequestFailed as i32, e),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Names under the cursor: go to definition, hover and the members after `view.`. A name is
+//! Names under the cursor: go to definition, hover (deployments and models in `hover.rs`)
+//! and the members after `view.`. A name is
 //! resolved on the syntax trees of the whole project (the open buffers over the files on
 //! disk), so it works across files and also while another part of the project has errors.
 
@@ -72,7 +73,8 @@ pub enum Target<'a> {
     ),
 }
 
-fn decl_named<'a>(checked: &'a Checked, name: &str) -> Option<(FileId, &'a Decl)> {
+/// The declaration named `name` (`env` for the env block), with its file.
+pub fn decl_named<'a>(checked: &'a Checked, name: &str) -> Option<(FileId, &'a Decl)> {
     checked.asts.iter().find_map(|(id, f)| {
         f.decls
             .iter()
@@ -200,12 +202,16 @@ pub fn hover(checked: &Checked, t: &Target) -> Hover {
                 md.push_str(&docs.join("\n"));
             }
         }
+        Target::Decl(_, d) if d.kind == DeclKind::Deployment => {
+            md = crate::hover::deployment(checked, d);
+        }
+        Target::Decl(_, d) if d.kind == DeclKind::Model => {
+            md = crate::hover::model(checked, d);
+        }
         Target::Decl(_, d) => {
             let name = d.name.as_ref().map_or(String::new(), |n| n.name.clone());
             md.push_str(&format!("```mlp\n{} {name}\n```\n", d.kind.keyword()));
             let keys: &[&str] = match d.kind {
-                DeclKind::Model => &["inputs", "output", "outputs"],
-                DeclKind::Deployment => &["model", "shadow", "device"],
                 DeclKind::Features => &["entity", "source", "ttl"],
                 DeclKind::Source => &["path", "timestamp"],
                 DeclKind::Entity => &["key"],
@@ -246,9 +252,14 @@ pub fn hover(checked: &Checked, t: &Target) -> Hover {
 /// After `NAME.`: the members of the declaration `NAME`, in declaration order, with their
 /// types.
 pub fn member_completions(checked: &Checked, owner: &str) -> Vec<CompletionItem> {
-    let Some((_, d)) = decl_named(checked, owner) else {
-        return Vec::new();
-    };
+    match decl_named(checked, owner) {
+        Some((_, d)) => decl_member_completions(d),
+        None => Vec::new(),
+    }
+}
+
+/// The members of `d`, in declaration order, with their types.
+pub fn decl_member_completions(d: &Decl) -> Vec<CompletionItem> {
     d.body
         .stmts
         .iter()

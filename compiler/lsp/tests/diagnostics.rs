@@ -512,7 +512,10 @@ fn an_environments_problems_are_published_in_its_yaml_file() {
     let prod = env.join("prod.yaml");
     std::fs::write(&prod, &good).unwrap_or_else(|e| panic!("{e}"));
     // A number that is not one, and a key the `env` block does not declare.
-    let bad = good.replace("online_capacity: 10000000", "online_capacity: lots\nonline_capacty: 5");
+    let bad = good.replace(
+        "online_capacity: 10000000",
+        "online_capacity: lots\nonline_capacty: 5",
+    );
     let line_of = |needle: &str| {
         bad.lines()
             .position(|l| l.starts_with(needle))
