@@ -264,8 +264,13 @@ fn at_name<T>(
     let offset = symbols::offset(&text, at.position);
     let (parts, part) = symbols::name_at(&text, offset)?;
     let checked = ws.load(&dir);
-    // A reference, else a member where it is declared (`avg_amount_7d: float = ...`).
+    // A reference, else a step or parameter of the pipeline around, else a member where it
+    // is declared (`avg_amount_7d: float = ...`).
     let target = symbols::resolve(&checked, &parts, part)
+        .or_else(|| {
+            let file = symbols::file_of(&checked, &path)?;
+            symbols::resolve_scoped(&checked, file, offset, &parts, part)
+        })
         .or_else(|| symbols::member_declared_at(&checked, &path, offset))?;
     f(&checked, &dir, &target)
 }

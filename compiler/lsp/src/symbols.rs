@@ -120,6 +120,49 @@ pub fn resolve<'a>(checked: &'a Checked, parts: &[String], part: usize) -> Optio
         .map(|(n, span, docs)| Target::Member(id, d, n, span, docs))
 }
 
+/// The file of `checked` read from `path`.
+pub fn file_of(checked: &Checked, path: &Path) -> Option<FileId> {
+    let name = path.display().to_string();
+    checked
+        .map
+        .files()
+        .find(|(_, f)| f.name == name)
+        .map(|(id, _)| id)
+}
+
+/// Resolves `parts[part]` within the pipeline around byte `at` of `file`: a step named by
+/// another (`after = [dataset]`, `${dataset.output}`, `require train.metrics.auc ...`) or a
+/// parameter (`${params.epochs}`), which only mean something inside their pipeline.
+pub fn resolve_scoped<'a>(
+    checked: &'a Checked,
+    file: FileId,
+    at: usize,
+    parts: &[String],
+    part: usize,
+) -> Option<Target<'a>> {
+    let (_, ast) = checked.asts.iter().find(|(id, _)| *id == file)?;
+    let d = ast
+        .decls
+        .iter()
+        .find(|d| d.kind == DeclKind::Pipeline && d.span.range().contains(&at))?;
+    let (name, param) = match (parts.first()?.as_str(), part) {
+        ("params", 1) => (parts.get(1)?.as_str(), true),
+        (first, 0) => (first, false),
+        _ => return None,
+    };
+    d.body.stmts.iter().find_map(|s| {
+        let (n, is_param) = match &s.kind {
+            StmtKind::Step { name, .. } => (name, false),
+            StmtKind::Field { name, .. } => (name, true),
+            _ => return None,
+        };
+        (n.name == name && is_param == param).then(|| {
+            let docs = s.docs.iter().map(|d| d.text.clone()).collect();
+            Target::Member(file, d, n, s.span, docs)
+        })
+    })
+}
+
 /// The member whose own name (where it is declared) covers byte `at` of the file `path`.
 pub fn member_declared_at<'a>(checked: &'a Checked, path: &Path, at: usize) -> Option<Target<'a>> {
     let name = path.display().to_string();
@@ -440,12 +483,18 @@ pub fn references(
             let code = &line[..code_end];
             let mut i = 0;
             let mut quoted = false;
+            // Inside `${...}` of a string: names again.
+            let mut interpolated = false;
             while i < code.len() {
                 let c = code[i..].chars().next().unwrap_or(' ');
-                if c == '"' {
+                if c == '"' && !interpolated {
                     quoted = !quoted;
+                } else if quoted && code[i..].starts_with("${") {
+                    interpolated = true;
+                } else if interpolated && c == '}' {
+                    interpolated = false;
                 }
-                let starts = !quoted
+                let starts = (!quoted || interpolated)
                     && is_name_char(c)
                     && !c.is_ascii_digit()
                     && (i == 0 || !code[..i].ends_with(|p: char| is_name_char(p) || p == '.'));
@@ -460,6 +509,7 @@ pub fn references(
                 let mut at = i;
                 for (k, part) in parts.iter().enumerate() {
                     let found = resolve(checked, &parts, k)
+                        .or_else(|| resolve_scoped(checked, id, line_start + i, &parts, k))
                         .and_then(|t| definition(checked, dir, &t))
                         .is_some_and(|l| &l == def);
                     if found && !part.is_empty() {

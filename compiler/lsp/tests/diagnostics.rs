@@ -550,3 +550,114 @@ fn an_environments_problems_are_published_in_its_yaml_file() {
     assert_eq!(c.diagnostics_for(&y), Vec::<Value>::new());
     c.shutdown();
 }
+
+/// The (line, character) of each location, in its file's name.
+fn places(refs: &Value) -> Vec<(String, u64, u64)> {
+    let mut v: Vec<(String, u64, u64)> = refs
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r["uri"]
+                    .as_str()
+                    .unwrap_or("")
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+                r["range"]["start"]["line"].as_u64().unwrap_or(u64::MAX),
+                r["range"]["start"]["character"]
+                    .as_u64()
+                    .unwrap_or(u64::MAX),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Where `needle` is in `text`, plus `plus` characters, as (line, character).
+fn place(text: &str, needle: &str, plus: usize) -> (u64, u64) {
+    let p = at(text, needle, plus);
+    (
+        p["line"].as_u64().unwrap_or(0),
+        p["character"].as_u64().unwrap_or(0),
+    )
+}
+
+#[test]
+fn steps_parameters_and_env_values_resolve_in_their_scope_and_inside_strings() {
+    let dir = example();
+    let m_path = dir.path().join("models.mlp");
+    let models = std::fs::read_to_string(&m_path).unwrap_or_else(|e| panic!("{e}"));
+    let m = uri(m_path);
+    let mut c = start();
+    c.open(&m, &models);
+    let definition = |c: &mut Client, needle: &str, plus: usize| {
+        let d = c.request(
+            "textDocument/definition",
+            json!({"textDocument": {"uri": m}, "position": at(&models, needle, plus)}),
+        );
+        (
+            d["range"]["start"]["line"].as_u64().unwrap_or(u64::MAX),
+            d["range"]["start"]["character"]
+                .as_u64()
+                .unwrap_or(u64::MAX),
+        )
+    };
+    // `${params.epochs}` in a step's command: the pipeline's parameter.
+    assert_eq!(
+        definition(&mut c, "${params.epochs}", "${params.".len() + 1),
+        place(&models, "epochs: int", 0)
+    );
+    // A step named by another's `after`, and inside `${dataset.output}`.
+    assert_eq!(
+        definition(&mut c, "after     = [dataset", "after     = [".len() + 2),
+        place(&models, "step dataset", "step ".len())
+    );
+    assert_eq!(
+        definition(&mut c, "${dataset.output}", 3),
+        place(&models, "step dataset", "step ".len())
+    );
+    // Every use of step `train`: its declaration, `after = [train]`, and the gate's
+    // `require train.metrics.auc`.
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": m}, "position": at(&models, "step train", "step ".len() + 1), "context": {"includeDeclaration": true}}),
+    );
+    let want: Vec<(String, u64, u64)> = [
+        place(&models, "step train", "step ".len()),
+        place(&models, "after = [train]", "after = [".len()),
+        place(&models, "require train.metrics", "require ".len()),
+    ]
+    .into_iter()
+    .map(|(l, ch)| ("models.mlp".to_string(), l, ch))
+    .collect();
+    let mut want = want;
+    want.sort();
+    assert_eq!(places(&refs), want, "{refs:#}");
+
+    // An env value: its declaration and the `${env.data_dir}` of two sources' paths.
+    let p_path = dir.path().join("project.mlp");
+    let project = std::fs::read_to_string(&p_path).unwrap_or_else(|e| panic!("{e}"));
+    let p = uri(p_path);
+    c.open(&p, &project);
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": p}, "position": at(&project, "data_dir: string", 1), "context": {"includeDeclaration": true}}),
+    );
+    let in_strings = places(&refs)
+        .iter()
+        .filter(|(_, l, _)| {
+            project
+                .lines()
+                .nth(*l as usize)
+                .is_some_and(|t| t.contains("${env.data_dir}"))
+        })
+        .count();
+    assert_eq!(in_strings, 2, "{refs:#}");
+    assert_eq!(places(&refs).len(), 3, "{refs:#}");
+    c.shutdown();
+}
