@@ -63,12 +63,18 @@ pub(crate) struct Scan<'a> {
     ts: String,
     /// The source row's created time, as a TIMESTAMP, when the source declares one.
     cr: Option<String>,
+    /// The tie-break after event and created time: the source's other columns in file
+    /// order, each best when largest, nulls last (pit.rs documents it).
+    tie: Vec<String>,
     /// The condition for a source row to be visible at the entity row's time.
     visible: String,
     /// The order of source rows in time (for `first` and `last`).
     order_key: String,
     /// The entity rows joined to the source rows with the same keys.
     base: String,
+    /// The entity rows joined to the point-in-time index's entry visible at their time
+    /// (`s.` columns are the best row's), when the view has latest-row features.
+    latest: Option<String>,
 }
 
 impl Scan<'_> {
@@ -100,6 +106,7 @@ pub(crate) fn view_to_scan<'a>(
     table: &EntityTable,
     vi: usize,
     view: &'a str,
+    wanted: &[Wanted<'_>],
 ) -> Result<Scan<'a>, FeatureError> {
     let Some(Spec::FeatureView {
         entity: Some(entity),
@@ -164,7 +171,49 @@ pub(crate) fn view_to_scan<'a>(
         Some(cr) => format!("struct_pack(t := {ts}, c := {cr})"),
         None => ts.clone(),
     };
+    // Latest-row features read the source's point-in-time index (pit.rs).
+    let needs_latest = crate::pit::enabled()
+        && wanted
+            .iter()
+            .any(|w| !matches!(w.def, FeatureDef::Aggregate { .. }));
+    let latest = if needs_latest {
+        let info = crate::historical::source_info(plan, source).ok_or_else(|| {
+            FeatureError::Unsupported(
+                view.to_string(),
+                format!("source `{source}` is not in the plan"),
+            )
+        })?;
+        let pit = crate::pit::index(
+            &table.conn,
+            &crate::pit::IndexInput {
+                project_dir: &req.project_dir,
+                name: source,
+                source: &info,
+                reader: &src,
+                keys: &keys,
+                columns: &scols,
+            },
+        )?;
+        let on = keys
+            .iter()
+            .map(|k| format!("s.{0} = e.{0} AND ", ident(k)))
+            .collect::<String>();
+        Some(format!(
+            "__e e ASOF JOIN read_parquet({}) s ON {on}e.__mlp_at >= s.__mlp_vis",
+            crate::sql::string(&pit.path.to_string_lossy())
+        ))
+    } else {
+        None
+    };
+    let tie = scols
+        .iter()
+        .filter(|c| !keys.contains(c) && *c != timestamp && created.as_ref() != Some(*c))
+        .map(|c| format!("{} DESC NULLS LAST", source_col(c)))
+        .collect();
     Ok(Scan {
+        latest,
+        cr,
+        tie,
         index: vi,
         view,
         schema,
@@ -172,7 +221,6 @@ pub(crate) fn view_to_scan<'a>(
         src_path,
         scols,
         ts,
-        cr,
         visible,
         order_key,
         base: format!("__e e JOIN {src} s ON {join}"),
@@ -194,7 +242,6 @@ pub(crate) fn latest_row_cte(
     if latest.is_empty() {
         return Ok(());
     }
-    let ts = &scan.ts;
     let mut exprs = Vec::new();
     for w in &latest {
         let sql = match w.def {
@@ -213,34 +260,26 @@ pub(crate) fn latest_row_cte(
         };
         exprs.push((w.name.clone(), sql));
     }
-    let mut filter = scan.visible.clone();
-    if let Some(ttl) = scan.ttl_ms {
-        filter.push_str(&format!(
-            " AND {ts} >= e.__mlp_at - to_milliseconds({ttl}::BIGINT)"
-        ));
-    }
     let values = exprs
         .iter()
         .map(|(n, s)| format!("{s} AS {}", ident(n)))
         .collect::<Vec<_>>()
         .join(", ");
-    // Ties on (event, created) time are broken by the values themselves, so that the
-    // output does not depend on the order DuckDB reads the files in.
-    let tie = exprs
-        .iter()
-        .map(|(_, s)| format!("{s} DESC NULLS LAST"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let cr_order = scan
-        .cr
-        .as_ref()
-        .map(|c| format!(", {c} DESC"))
-        .unwrap_or_default();
     let name = format!("__v{}_latest", scan.index);
-    let base = &scan.base;
-    out.ctes.push(format!(
-        "{name} AS (SELECT * EXCLUDE (__rn) FROM (SELECT e.__mlp_row, {values}, row_number() OVER (PARTITION BY e.__mlp_row ORDER BY {ts} DESC{cr_order}, {tie}) AS __rn FROM {base} WHERE {filter}) WHERE __rn = 1)"
-    ));
+    out.ctes.push(match &scan.latest {
+        // The index entry visible at the entity row's time holds the best visible row; the
+        // TTL is tested on that row's event time (exact: no visible row is later).
+        Some(from) => {
+            let filter = match scan.ttl_ms {
+                Some(ttl) => {
+                    format!(" WHERE s.__mlp_ts >= e.__mlp_at - to_milliseconds({ttl}::BIGINT)")
+                }
+                None => String::new(),
+            };
+            format!("{name} AS (SELECT e.__mlp_row, {values} FROM {from}{filter})")
+        }
+        None => fanout_latest(scan, &name, &values),
+    });
     for (n, _) in &exprs {
         out.selects.push((
             scan.view.to_string(),
@@ -249,6 +288,27 @@ pub(crate) fn latest_row_cte(
         ));
     }
     Ok(())
+}
+
+/// The latest visible row without the index (`MLP_PIT_INDEX=off`, the plan before it, kept
+/// as the benchmark's baseline): every entity row joined to every source row of its key,
+/// ranked, the first kept. The same rules and tie-break as the index.
+fn fanout_latest(scan: &Scan<'_>, name: &str, values: &str) -> String {
+    let ts = &scan.ts;
+    let mut filter = scan.visible.clone();
+    if let Some(ttl) = scan.ttl_ms {
+        filter.push_str(&format!(
+            " AND {ts} >= e.__mlp_at - to_milliseconds({ttl}::BIGINT)"
+        ));
+    }
+    let mut order = vec![format!("{ts} DESC")];
+    order.extend(scan.cr.iter().map(|c| format!("{c} DESC")));
+    order.extend(scan.tie.iter().cloned());
+    format!(
+        "{name} AS (SELECT * EXCLUDE (__rn) FROM (SELECT e.__mlp_row, {values}, row_number() OVER (PARTITION BY e.__mlp_row ORDER BY {}) AS __rn FROM {} WHERE {filter}) WHERE __rn = 1)",
+        order.join(", "),
+        scan.base
+    )
 }
 
 /// Adds the CTEs `__v{i}_agg{j}` of a view's aggregations, one per window (in window order):

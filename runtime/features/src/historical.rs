@@ -407,7 +407,7 @@ pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalRepo
     let table = entities_to_table(req)?;
     let mut ctes = Ctes::default();
     for (vi, (view, ws)) in wanted.views.iter().enumerate() {
-        let scan = view_to_scan(plan, req, &table, vi, view)?;
+        let scan = view_to_scan(plan, req, &table, vi, view, ws)?;
         latest_row_cte(&scan, ws, &mut ctes)?;
         window_ctes(&scan, ws, &mut ctes)?;
     }

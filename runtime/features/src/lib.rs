@@ -8,6 +8,7 @@ pub mod historical;
 pub mod materialize;
 pub mod ondemand;
 pub mod online;
+pub mod pit;
 pub mod schema;
 pub mod sql;
 pub mod verify;

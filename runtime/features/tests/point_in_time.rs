@@ -89,8 +89,9 @@ fn reference(rows: &[Row], e: &Ent) -> Expected {
         .iter()
         .filter(|r| r.user == e.user && r.region == e.region && r.ts <= e.t && r.created <= e.t)
         .collect();
+    // Ties on (event, created) time go to the largest amount, a null amount last.
     fn latest(rs: Vec<&Row>) -> Option<&Row> {
-        rs.into_iter().max_by_key(|r| (r.ts, r.created))
+        rs.into_iter().max_by_key(|r| (r.ts, r.created, r.amount))
     }
     let in_ttl: Vec<&Row> = visible
         .iter()
@@ -147,19 +148,25 @@ fn write_inputs(dir: &Path, rows: &[Row], ents: &[Ent]) {
     std::fs::write(dir.join("p.mlp"), SPEC).unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// Every feature of the view, in the order of [`Expected`].
+const ALL: [&str; 6] = [
+    "amount",
+    "amount_x2",
+    "n_2h",
+    "sum_2h",
+    "last_amount",
+    "max_1h",
+];
+
 fn run(dir: &Path, out: &str) -> Vec<Vec<String>> {
+    run_features(dir, out, &ALL)
+}
+
+fn run_features(dir: &Path, out: &str, features: &[&str]) -> Vec<Vec<String>> {
     let checked = mlp_driver::check_dir(dir, None);
     let plan = checked
         .plan
         .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
-    let features = [
-        "amount",
-        "amount_x2",
-        "n_2h",
-        "sum_2h",
-        "last_amount",
-        "max_1h",
-    ];
     let req = HistoricalRequest {
         project_dir: dir.to_path_buf(),
         entities: dir.join("entities.csv"),
@@ -357,4 +364,146 @@ fn run_only(dir: &Path, out: &str) {
         out: dir.join(out),
     };
     historical(&plan, &req).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Every feature but `last_amount` (whose ties on (event, created) time have no defined
+/// winner), for data with exact ties.
+const TIED: [&str; 5] = ["amount", "amount_x2", "n_2h", "sum_2h", "max_1h"];
+
+/// As [`check`], for the features of [`TIED`].
+fn check_tied(rows: &[Row], ents: &[Ent]) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_inputs(dir.path(), rows, ents);
+    let out = run_features(dir.path(), "out.csv", &TIED);
+    assert_eq!(out.len() - 1, ents.len(), "every entity row exactly once");
+    for (i, (e, line)) in ents.iter().zip(&out[1..]).enumerate() {
+        assert_eq!(line[3], format!("row{i}"), "input order");
+        let got = (
+            num(&line[4]),
+            num(&line[5]),
+            num(&line[6]).map_or(-1, |n| n as i64),
+            num(&line[7]),
+            num(&line[8]),
+        );
+        let (a, a2, n, s, _, m) = reference(rows, e);
+        assert_eq!(
+            got,
+            (a, a2, n, s, m),
+            "entity row {i} {e:?}\nrows: {rows:#?}"
+        );
+    }
+}
+
+/// Data of every shape the index must handle: from one row per key to hundreds (few keys,
+/// many rows), with exact ties on (keys, event time, created time) that differ in amount
+/// (nulls among them), late rows, and rows at the TTL and window boundaries.
+fn shaped_rows() -> impl Strategy<Value = Vec<Row>> {
+    (1i64..4, 1usize..160, 0i64..30).prop_flat_map(|(users, n, spread)| {
+        prop::collection::vec(
+            (
+                0..users,
+                0usize..2,
+                // A narrow time range makes ties on event time frequent.
+                0i64..(40 + spread * 12),
+                prop_oneof![6 => Just(0i64), 3 => 0i64..30, 1 => 30i64..200],
+                prop::option::weighted(0.85, -50i64..50),
+            ),
+            0..n,
+        )
+        .prop_map(|v| {
+            v.into_iter()
+                .map(|(user, region, ts, delay, amount)| Row {
+                    user,
+                    region,
+                    ts,
+                    created: ts + delay,
+                    amount,
+                })
+                .collect()
+        })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+    #[test]
+    fn every_shape_with_exact_ties_matches_the_reference(rows in shaped_rows(), ents in ents_strategy()) {
+        check_tied(&rows, &ents);
+    }
+}
+
+/// The index files of the project in `dir`.
+fn index_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir.join(".mlp").join("pit"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_source_file_appended_to_or_rewritten_is_never_read_through_a_stale_index() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let row = |user, ts, amount| Row {
+        user,
+        region: 0,
+        ts,
+        created: ts,
+        amount: Some(amount),
+    };
+    let mut rows = vec![row(1, 10, 1), row(1, 20, 2), row(2, 15, 3)];
+    let ents = vec![
+        Ent {
+            user: 1,
+            region: 0,
+            t: 100,
+        },
+        Ent {
+            user: 2,
+            region: 0,
+            t: 100,
+        },
+    ];
+    write_inputs(dir.path(), &rows, &ents);
+    let amounts = |dir: &Path| -> Vec<String> {
+        run_features(dir, "out.csv", &["amount"])[1..]
+            .iter()
+            .map(|l| l[4].clone())
+            .collect()
+    };
+    assert_eq!(amounts(dir.path()), ["2.0", "3.0"]);
+    let first = index_files(dir.path());
+    assert_eq!(first.len(), 1, "{first:?}");
+    // Read again unchanged: the same index, not rebuilt.
+    assert_eq!(amounts(dir.path()), ["2.0", "3.0"]);
+    assert_eq!(index_files(dir.path()), first);
+
+    // Rows appended (a later row for user 1): a new index, the old one removed.
+    rows.push(row(1, 30, 7));
+    write_inputs(dir.path(), &rows, &ents);
+    assert_eq!(amounts(dir.path()), ["7.0", "3.0"]);
+    let second = index_files(dir.path());
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second, first);
+
+    // Rewritten with the same size (one digit changed), only the modification time moves.
+    let path = dir.path().join("tx.csv");
+    let before = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    let after = before.replacen(",7.0,", ",8.0,", 1);
+    assert_eq!(before.len(), after.len());
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let old = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, &after).unwrap_or_else(|e| panic!("{e}"));
+    // A modification time surely different from the first write's (the file system's clock
+    // may be coarse): set explicitly one second later.
+    file.set_modified(old + std::time::Duration::from_secs(1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(file);
+    assert_eq!(amounts(dir.path()), ["8.0", "3.0"]);
+    assert_ne!(index_files(dir.path()), second);
 }
