@@ -152,7 +152,8 @@ fn remove_older(dir: &Path, stem: &str, keep: &Path) {
 
 /// The SQL of the index: per key and distinct visibility time, the best row visible from
 /// then on, with its `event_ts` as `__mlp_ts`. Rows with a null key or time are left out
-/// (they match no entity row and are never visible).
+/// (they match no entity row and are never visible). The ranked rows are materialized once
+/// (they are read twice); the file is left unsorted, since the `ASOF JOIN` sorts anyway.
 pub(crate) fn build_sql(input: &IndexInput<'_>) -> String {
     let s = input.source;
     let ts = format!("CAST({} AS TIMESTAMP)", ident(&s.timestamp));
@@ -209,17 +210,16 @@ pub(crate) fn build_sql(input: &IndexInput<'_>) -> String {
     };
     format!(
         "WITH r AS (SELECT {cols}, {ts} AS __mlp_ts{cr_col}, {vis} AS __mlp_vis FROM {reader} WHERE {not_null}), \
-         ranked AS (SELECT *, row_number() OVER ({partition} ORDER BY {order}) AS __mlp_rank FROM r), \
+         ranked AS MATERIALIZED (SELECT *, row_number() OVER ({partition} ORDER BY {order}) AS __mlp_rank FROM r), \
          running AS (SELECT {key_list}__mlp_vis, max(__mlp_rank) OVER ({partition} ORDER BY __mlp_vis ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __mlp_best FROM ranked), \
          marks AS (SELECT {key_list}__mlp_vis, max(__mlp_best) AS __mlp_best FROM running GROUP BY ALL) \
-         SELECT b.* EXCLUDE (__mlp_vis, __mlp_rank{cr_ex}), m.__mlp_vis FROM marks m JOIN ranked b ON {join} b.__mlp_rank = m.__mlp_best \
-         ORDER BY {key_list}m.__mlp_vis",
+         SELECT b.* EXCLUDE (__mlp_vis, __mlp_rank{cr_ex}), m.__mlp_vis FROM marks m JOIN ranked b ON {join} b.__mlp_rank = m.__mlp_best",
         reader = input.reader,
         order = order.join(", "),
         cr_ex = if cr.is_some() { ", __mlp_cr" } else { "" },
         join = keys
             .iter()
-            .map(|k| format!("b.{k} IS NOT DISTINCT FROM m.{k} AND"))
+            .map(|k| format!("b.{k} = m.{k} AND"))
             .collect::<Vec<_>>()
             .join(" "),
     )
