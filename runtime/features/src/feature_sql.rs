@@ -107,6 +107,7 @@ pub(crate) fn view_to_scan<'a>(
     vi: usize,
     view: &'a str,
     wanted: &[Wanted<'_>],
+    when: crate::pit::Use,
 ) -> Result<Scan<'a>, FeatureError> {
     let Some(Spec::FeatureView {
         entity: Some(entity),
@@ -176,7 +177,8 @@ pub(crate) fn view_to_scan<'a>(
         && wanted
             .iter()
             .any(|w| !matches!(w.def, FeatureDef::Aggregate { .. }));
-    let latest = if needs_latest {
+    let mut latest = None;
+    if needs_latest {
         let info = crate::historical::source_info(plan, source).ok_or_else(|| {
             FeatureError::Unsupported(
                 view.to_string(),
@@ -193,18 +195,19 @@ pub(crate) fn view_to_scan<'a>(
                 keys: &keys,
                 columns: &scols,
             },
+            when,
         )?;
         let on = keys
             .iter()
             .map(|k| format!("s.{0} = e.{0} AND ", ident(k)))
             .collect::<String>();
-        Some(format!(
-            "__e e ASOF JOIN read_parquet({}) s ON {on}e.__mlp_at >= s.__mlp_vis",
-            crate::sql::string(&pit.path.to_string_lossy())
-        ))
-    } else {
-        None
-    };
+        latest = pit.map(|pit| {
+            format!(
+                "__e e ASOF JOIN read_parquet({}) s ON {on}e.__mlp_at >= s.__mlp_vis",
+                crate::sql::string(&pit.path.to_string_lossy())
+            )
+        });
+    }
     let tie = scols
         .iter()
         .filter(|c| !keys.contains(c) && *c != timestamp && created.as_ref() != Some(*c))
@@ -290,9 +293,10 @@ pub(crate) fn latest_row_cte(
     Ok(())
 }
 
-/// The latest visible row without the index (`MLP_PIT_INDEX=off`, the plan before it, kept
-/// as the benchmark's baseline): every entity row joined to every source row of its key,
-/// ranked, the first kept. The same rules and tie-break as the index.
+/// The latest visible row without the index (for a materialization when no index is current,
+/// and with `MLP_PIT_INDEX=off`, the plan before the index, as the benchmark's baseline):
+/// every entity row joined to every source row of its key, ranked, the first kept. The same
+/// rules and tie-break as the index.
 fn fanout_latest(scan: &Scan<'_>, name: &str, values: &str) -> String {
     let ts = &scan.ts;
     let mut filter = scan.visible.clone();

@@ -403,11 +403,29 @@ pub(crate) struct EntityTable {
 /// resolved, the entity file loaded, per view the CTEs of its latest-row features and of its
 /// aggregations, the on-demand features over those, then the final select copied to the output.
 pub fn historical(plan: &Plan, req: &HistoricalRequest) -> Result<HistoricalReport, FeatureError> {
+    retrieve(plan, req, crate::pit::Use::Build)
+}
+
+/// As [`historical`], reading a source's point-in-time index only when a current one is
+/// there (never building one): for materialization.
+pub(crate) fn historical_if_indexed(
+    plan: &Plan,
+    req: &HistoricalRequest,
+) -> Result<HistoricalReport, FeatureError> {
+    retrieve(plan, req, crate::pit::Use::IfFresh)
+}
+
+/// The retrieval, reading the sources' indexes `when` (see [`crate::pit::Use`]).
+fn retrieve(
+    plan: &Plan,
+    req: &HistoricalRequest,
+    when: crate::pit::Use,
+) -> Result<HistoricalReport, FeatureError> {
     let wanted = features_to_wanted(plan, &req.features)?;
     let table = entities_to_table(req)?;
     let mut ctes = Ctes::default();
     for (vi, (view, ws)) in wanted.views.iter().enumerate() {
-        let scan = view_to_scan(plan, req, &table, vi, view, ws)?;
+        let scan = view_to_scan(plan, req, &table, vi, view, ws, when)?;
         latest_row_cte(&scan, ws, &mut ctes)?;
         window_ctes(&scan, ws, &mut ctes)?;
     }

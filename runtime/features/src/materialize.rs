@@ -9,7 +9,8 @@
 //! written in one transaction: a failed run leaves the previous values and watermark.
 
 use crate::historical::{
-    historical, key_columns, source_reader, sql_type, view_of, FeatureError, HistoricalRequest,
+    historical_if_indexed, key_columns, source_reader, sql_type, view_of, FeatureError,
+    HistoricalRequest,
 };
 use crate::sql::{ident, string};
 use duckdb::{params, Connection};
@@ -316,7 +317,9 @@ fn materialize_view(
         at: "__mlp_until".into(),
         out: result.clone(),
     };
-    let report = historical(plan, &req);
+    // The index only when a current one is there: its few keys at one time cost less to
+    // join than a whole index costs to build after each new batch of data.
+    let report = historical_if_indexed(plan, &req);
     let report = match report {
         Ok(r) => r,
         Err(e) => {

@@ -61,16 +61,35 @@ pub struct IndexInput<'a> {
     pub columns: &'a [String],
 }
 
+/// When a retrieval reads the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// Always: built when missing or stale (historical retrieval, whose entity rows span
+    /// the whole history).
+    Build,
+    /// Only when it is there and current (materialization: its few keys at one time cost
+    /// less to join than a whole index costs to build after each new batch of data).
+    IfFresh,
+}
+
 /// The index of `input`'s source: the existing file when it matches the source's files as
-/// they are now, else a new one built with `conn`.
-pub fn index(conn: &Connection, input: &IndexInput<'_>) -> Result<PitIndex, FeatureError> {
+/// they are now, else (with [`Use::Build`]) a new one built with `conn`; `None` when there is
+/// no current index and `when` is [`Use::IfFresh`].
+pub fn index(
+    conn: &Connection,
+    input: &IndexInput<'_>,
+    when: Use,
+) -> Result<Option<PitIndex>, FeatureError> {
     let files = crate::historical::source_files(input.project_dir, input.source)?;
     let hash = fingerprint(input, &files)?;
     let dir = input.project_dir.join(".mlp").join("pit");
     let stem = format!("{}-", input.name);
     let path = dir.join(format!("{stem}{hash}.parquet"));
     if path.is_file() {
-        return Ok(PitIndex { path, built: false });
+        return Ok(Some(PitIndex { path, built: false }));
+    }
+    if when == Use::IfFresh {
+        return Ok(None);
     }
     std::fs::create_dir_all(&dir).map_err(|e| FeatureError::File {
         path: dir.clone(),
@@ -89,7 +108,7 @@ pub fn index(conn: &Connection, input: &IndexInput<'_>) -> Result<PitIndex, Feat
         message: e.to_string(),
     })?;
     remove_older(&dir, &stem, &path);
-    Ok(PitIndex { path, built: true })
+    Ok(Some(PitIndex { path, built: true }))
 }
 
 /// The hash that names the index: the format, the source's declaration and its files'
