@@ -42,6 +42,10 @@ features stats {
   max_1h: float = max(amount) over 1h
 }
 
+features derived {
+  od: float = coalesce(stats.amount, 0.0) + stats.n_2h
+}
+
 pipeline refresh {
   step m {
     materialize {
@@ -170,7 +174,16 @@ fn run_features(dir: &Path, out: &str, features: &[&str]) -> Vec<Vec<String>> {
     let req = HistoricalRequest {
         project_dir: dir.to_path_buf(),
         entities: dir.join("entities.csv"),
-        features: features.iter().map(|f| format!("stats.{f}")).collect(),
+        features: features
+            .iter()
+            .map(|f| {
+                if f.contains('.') {
+                    f.to_string()
+                } else {
+                    format!("stats.{f}")
+                }
+            })
+            .collect(),
         at: "event_timestamp".into(),
         out: dir.join(out),
     };
@@ -367,8 +380,15 @@ fn run_only(dir: &Path, out: &str) {
 }
 
 /// Every feature but `last_amount` (whose ties on (event, created) time have no defined
-/// winner), for data with exact ties.
-const TIED: [&str; 5] = ["amount", "amount_x2", "n_2h", "sum_2h", "max_1h"];
+/// winner), for data with exact ties, and an on-demand feature over two of them.
+const TIED: [&str; 6] = [
+    "amount",
+    "amount_x2",
+    "n_2h",
+    "sum_2h",
+    "max_1h",
+    "derived.od",
+];
 
 /// As [`check`], for the features of [`TIED`].
 fn check_tied(rows: &[Row], ents: &[Ent]) {
@@ -384,11 +404,13 @@ fn check_tied(rows: &[Row], ents: &[Ent]) {
             num(&line[6]).map_or(-1, |n| n as i64),
             num(&line[7]),
             num(&line[8]),
+            num(&line[9]),
         );
         let (a, a2, n, s, _, m) = reference(rows, e);
+        let od = a.unwrap_or(0.0) + n as f64;
         assert_eq!(
             got,
-            (a, a2, n, s, m),
+            (a, a2, n, s, m, Some(od)),
             "entity row {i} {e:?}\nrows: {rows:#?}"
         );
     }
