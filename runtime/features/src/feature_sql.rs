@@ -203,7 +203,7 @@ pub(crate) fn view_to_scan<'a>(
             .collect::<String>();
         latest = pit.map(|pit| {
             format!(
-                "__e e ASOF JOIN read_parquet({}) s ON {on}e.__mlp_at >= s.__mlp_vis",
+                "__e e JOIN read_parquet({}) s ON {on}e.__mlp_at >= s.__mlp_vis AND e.__mlp_at < s.__mlp_next",
                 crate::sql::string(&pit.path.to_string_lossy())
             )
         });

@@ -5,8 +5,11 @@
 //! without `created`). The index holds, per key and per distinct `vis`, the best row among
 //! the key's rows visible from that `vis` on: the highest `event_ts`, then `created_ts`, then
 //! the documented tie-break (the source's other columns in file order, each descending with
-//! nulls last). The answer at t is then the index entry with the greatest `vis <= t` (an
-//! `ASOF JOIN`), followed by the TTL test on that row's `event_ts`. The test is exact: no
+//! nulls last), valid until the key's next `vis` (`__mlp_next`). The answer at t is then the
+//! one entry of the key with `vis <= t < next`, followed by the TTL test on that row's
+//! `event_ts`. The lookup is an equality join on the key with that range as a filter: it
+//! measured 2.3 times faster than an `ASOF JOIN` on `vis` (which sorts both sides) on 1M
+//! entity rows against 8.5M entries. The TTL test is exact: no
 //! other visible row has a later event time, so when the best one is older than the TTL,
 //! every visible row is.
 //!
@@ -34,7 +37,7 @@ pub fn enabled() -> bool {
 }
 
 /// The index layout's version: part of the hash, so a new layout never reads an old file.
-const FORMAT: &str = "mlp-pit-v1";
+const FORMAT: &str = "mlp-pit-v2";
 
 /// The index of one source, ready to be read.
 #[derive(Debug, Clone)]
@@ -172,7 +175,7 @@ fn remove_older(dir: &Path, stem: &str, keep: &Path) {
 /// The SQL of the index: per key and distinct visibility time, the best row visible from
 /// then on, with its `event_ts` as `__mlp_ts`. Rows with a null key or time are left out
 /// (they match no entity row and are never visible). The ranked rows are materialized once
-/// (they are read twice); the file is left unsorted, since the `ASOF JOIN` sorts anyway.
+/// (they are read twice); the file is left unsorted (the lookup is a hash join).
 pub(crate) fn build_sql(input: &IndexInput<'_>) -> String {
     let s = input.source;
     let ts = format!("CAST({} AS TIMESTAMP)", ident(&s.timestamp));
@@ -231,8 +234,9 @@ pub(crate) fn build_sql(input: &IndexInput<'_>) -> String {
         "WITH r AS (SELECT {cols}, {ts} AS __mlp_ts{cr_col}, {vis} AS __mlp_vis FROM {reader} WHERE {not_null}), \
          ranked AS MATERIALIZED (SELECT *, row_number() OVER ({partition} ORDER BY {order}) AS __mlp_rank FROM r), \
          running AS (SELECT {key_list}__mlp_vis, max(__mlp_rank) OVER ({partition} ORDER BY __mlp_vis ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __mlp_best FROM ranked), \
-         marks AS (SELECT {key_list}__mlp_vis, max(__mlp_best) AS __mlp_best FROM running GROUP BY ALL) \
-         SELECT b.* EXCLUDE (__mlp_vis, __mlp_rank{cr_ex}), m.__mlp_vis FROM marks m JOIN ranked b ON {join} b.__mlp_rank = m.__mlp_best",
+         marks AS (SELECT {key_list}__mlp_vis, max(__mlp_best) AS __mlp_best FROM running GROUP BY ALL), \
+         spans AS (SELECT *, coalesce(lead(__mlp_vis) OVER ({partition} ORDER BY __mlp_vis), 'infinity'::TIMESTAMP) AS __mlp_next FROM marks) \
+         SELECT b.* EXCLUDE (__mlp_vis, __mlp_rank{cr_ex}), m.__mlp_vis, m.__mlp_next FROM spans m JOIN ranked b ON {join} b.__mlp_rank = m.__mlp_best",
         reader = input.reader,
         order = order.join(", "),
         cr_ex = if cr.is_some() { ", __mlp_cr" } else { "" },
