@@ -43,6 +43,8 @@ pub(crate) struct Ctes {
     pub(crate) ctes: Vec<String>,
     /// `(view, feature, SQL)` of every batch feature, in the order of the CTEs.
     pub(crate) selects: Vec<(String, String, String)>,
+    /// Joins straight from the entity rows `e` (the point-in-time indexes), before the CTEs'.
+    pub(crate) joins: Vec<String>,
 }
 
 /// A view's source joined to the entity rows, with the SQL its CTEs share.
@@ -72,8 +74,10 @@ pub(crate) struct Scan<'a> {
     order_key: String,
     /// The entity rows joined to the source rows with the same keys.
     base: String,
-    /// The entity rows joined to the point-in-time index's entry visible at their time
-    /// (`s.` columns are the best row's), when the view has latest-row features.
+    /// The entity's key columns.
+    keys: Vec<String>,
+    /// The table function reading the source's point-in-time index, when the view has
+    /// latest-row features and the index is used.
     latest: Option<String>,
 }
 
@@ -197,13 +201,9 @@ pub(crate) fn view_to_scan<'a>(
             },
             when,
         )?;
-        let on = keys
-            .iter()
-            .map(|k| format!("s.{0} = e.{0} AND ", ident(k)))
-            .collect::<String>();
         latest = pit.map(|pit| {
             format!(
-                "__e e JOIN read_parquet({}) s ON {on}e.__mlp_at >= s.__mlp_vis AND e.__mlp_at < s.__mlp_next",
+                "read_parquet({})",
                 crate::sql::string(&pit.path.to_string_lossy())
             )
         });
@@ -214,6 +214,7 @@ pub(crate) fn view_to_scan<'a>(
         .map(|c| format!("{} DESC NULLS LAST", source_col(c)))
         .collect();
     Ok(Scan {
+        keys,
         latest,
         cr,
         tie,
@@ -245,6 +246,15 @@ pub(crate) fn latest_row_cte(
     if latest.is_empty() {
         return Ok(());
     }
+    let name = format!("__v{}_latest", scan.index);
+    // With the index, its entry is joined to the entity rows under the name `name`, and the
+    // features read the best row's columns from it; without, they read `s.`, the source.
+    let indexed = |c: &str| format!("{name}.{}", ident(c));
+    let col: &dyn Fn(&str) -> String = if scan.latest.is_some() {
+        &indexed
+    } else {
+        &source_col
+    };
     let mut exprs = Vec::new();
     for w in &latest {
         let sql = match w.def {
@@ -255,40 +265,52 @@ pub(crate) fn latest_row_cte(
                     column,
                     &format!(" (feature `{}.{}`)", w.view, w.name),
                 )?;
-                source_col(column)
+                col(column)
             }
-            FeatureDef::Expr { expr } => expr_to_sql(expr, &source_col, &|e| scan.kind(e))
+            FeatureDef::Expr { expr } => expr_to_sql(expr, col, &|e| scan.kind(e))
                 .map_err(|e| FeatureError::Sql(format!("{}.{}", w.view, w.name), e))?,
             _ => continue,
         };
         exprs.push((w.name.clone(), sql));
     }
-    let values = exprs
-        .iter()
-        .map(|(n, s)| format!("{s} AS {}", ident(n)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let name = format!("__v{}_latest", scan.index);
-    out.ctes.push(match &scan.latest {
-        // The index entry visible at the entity row's time holds the best visible row; the
-        // TTL is tested on that row's event time (exact: no visible row is later).
-        Some(from) => {
-            let filter = match scan.ttl_ms {
-                Some(ttl) => {
-                    format!(" WHERE s.__mlp_ts >= e.__mlp_at - to_milliseconds({ttl}::BIGINT)")
-                }
-                None => String::new(),
-            };
-            format!("{name} AS (SELECT e.__mlp_row, {values} FROM {from}{filter})")
+    match &scan.latest {
+        // The key's entry whose span holds the entity row's time holds the best visible row:
+        // one left join straight from the entity rows. The TTL is tested on that row's event
+        // time (exact: no visible row is later).
+        Some(index) => {
+            let on = scan
+                .keys
+                .iter()
+                .map(|k| format!("{name}.{0} = e.{0} AND ", ident(k)))
+                .collect::<String>();
+            out.joins.push(format!(
+                "LEFT JOIN {index} {name} ON {on}e.__mlp_at >= {name}.__mlp_vis AND e.__mlp_at < {name}.__mlp_next"
+            ));
+            for (n, sql) in &exprs {
+                let value = match scan.ttl_ms {
+                    Some(ttl) => format!(
+                        "CASE WHEN {name}.__mlp_ts >= e.__mlp_at - to_milliseconds({ttl}::BIGINT) THEN ({sql}) END"
+                    ),
+                    None => sql.clone(),
+                };
+                out.selects.push((scan.view.to_string(), n.clone(), value));
+            }
         }
-        None => fanout_latest(scan, &name, &values),
-    });
-    for (n, _) in &exprs {
-        out.selects.push((
-            scan.view.to_string(),
-            n.clone(),
-            format!("{name}.{}", ident(n)),
-        ));
+        None => {
+            let values = exprs
+                .iter()
+                .map(|(n, s)| format!("{s} AS {}", ident(n)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.ctes.push(fanout_latest(scan, &name, &values));
+            for (n, _) in &exprs {
+                out.selects.push((
+                    scan.view.to_string(),
+                    n.clone(),
+                    format!("{name}.{}", ident(n)),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -431,7 +431,7 @@ fn retrieve(
     }
     let mut by_name = selects_to_typed(&wanted.views, &ctes.selects);
     ondemand_to_sql(plan, req, &table, &wanted.ondemand, &mut by_name)?;
-    select_to_copy(&table.conn, req, &ctes.ctes, &by_name, &wanted.order)
+    select_to_copy(&table.conn, req, &ctes, &by_name, &wanted.order)
 }
 
 /// Resolves the requested `view.feature` names: grouped by view, in the order asked;
@@ -514,11 +514,16 @@ fn entities_to_table(req: &HistoricalRequest) -> Result<EntityTable, FeatureErro
 fn select_to_copy(
     conn: &Connection,
     req: &HistoricalRequest,
-    ctes: &[String],
+    all: &Ctes,
     by_name: &BTreeMap<String, (String, Type)>,
     order: &[(String, String)],
 ) -> Result<HistoricalReport, FeatureError> {
+    let ctes = &all.ctes;
     let mut joins = String::new();
+    for j in &all.joins {
+        joins.push(' ');
+        joins.push_str(j);
+    }
     for c in ctes {
         let name = c.split(' ').next().unwrap_or("");
         joins.push_str(&format!(" LEFT JOIN {name} USING (__mlp_row)"));
