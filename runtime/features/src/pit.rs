@@ -37,7 +37,7 @@ pub fn enabled() -> bool {
 }
 
 /// The index layout's version: part of the hash, so a new layout never reads an old file.
-const FORMAT: &str = "mlp-pit-v2";
+const FORMAT: &str = "mlp-pit-v3";
 
 /// The index of one source, ready to be read.
 #[derive(Debug, Clone)]
@@ -101,8 +101,10 @@ pub fn index(
     // Written under a name of this process, then renamed: a reader never sees half a file,
     // and two retrievals building the same index at once both end with a whole one.
     let tmp = dir.join(format!(".{stem}{hash}.{}.tmp", std::process::id()));
+    // Uncompressed: reading it is most of a retrieval, and decoding snappy cost 18 % of
+    // that (0.80 s against 0.66 s for 1M entity rows against 8.5M entries; 17 % more disk).
     conn.execute_batch(&format!(
-        "COPY ({}) TO {} (FORMAT parquet)",
+        "COPY ({}) TO {} (FORMAT parquet, COMPRESSION uncompressed)",
         build_sql(input),
         string(&tmp.to_string_lossy())
     ))?;
