@@ -37,7 +37,7 @@ pub fn enabled() -> bool {
 }
 
 /// The index layout's version: part of the hash, so a new layout never reads an old file.
-const FORMAT: &str = "mlp-pit-v3";
+const FORMAT: &str = "mlp-pit-v4";
 
 /// The index of one source, ready to be read.
 #[derive(Debug, Clone)]
@@ -235,13 +235,22 @@ pub(crate) fn build_sql(input: &IndexInput<'_>) -> String {
     format!(
         "WITH r AS (SELECT {cols}, {ts} AS __mlp_ts{cr_col}, {vis} AS __mlp_vis FROM {reader} WHERE {not_null}), \
          ranked AS MATERIALIZED (SELECT *, row_number() OVER ({partition} ORDER BY {order}) AS __mlp_rank FROM r), \
-         running AS (SELECT {key_list}__mlp_vis, max(__mlp_rank) OVER ({partition} ORDER BY __mlp_vis ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __mlp_best FROM ranked), \
+         running AS (SELECT {key_list}__mlp_vis, {best} AS __mlp_best FROM ranked), \
          marks AS (SELECT {key_list}__mlp_vis, max(__mlp_best) AS __mlp_best FROM running GROUP BY ALL), \
          spans AS (SELECT *, coalesce(lead(__mlp_vis) OVER ({partition} ORDER BY __mlp_vis), 'infinity'::TIMESTAMP) AS __mlp_next FROM marks) \
          SELECT b.* EXCLUDE (__mlp_vis, __mlp_rank{cr_ex}), m.__mlp_vis, m.__mlp_next FROM spans m JOIN ranked b ON {join} b.__mlp_rank = m.__mlp_best",
         reader = input.reader,
         order = order.join(", "),
         cr_ex = if cr.is_some() { ", __mlp_cr" } else { "" },
+        // The best rank visible so far, in visibility order. Without `created`, a row is
+        // visible from its event time, which the rank orders first: the best row visible at
+        // `vis` is the best of those at `vis` itself, and the group below finds it without
+        // a second window.
+        best = if cr.is_some() {
+            format!("max(__mlp_rank) OVER ({partition} ORDER BY __mlp_vis ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)")
+        } else {
+            "__mlp_rank".to_string()
+        },
         join = keys
             .iter()
             .map(|k| format!("b.{k} = m.{k} AND"))

@@ -89,14 +89,35 @@ type Expected = (
 );
 
 fn reference(rows: &[Row], e: &Ent) -> Expected {
+    reference_with(rows, e, true)
+}
+
+/// The reference, for the source with `created = created_ts` or (`created` false) without:
+/// then every row is visible from its event time on, and `created_ts` is an ordinary column
+/// (the last of the tie-break, after `amount`).
+fn reference_with(rows: &[Row], e: &Ent, created: bool) -> Expected {
     let visible: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.user == e.user && r.region == e.region && r.ts <= e.t && r.created <= e.t)
+        .filter(|r| {
+            r.user == e.user
+                && r.region == e.region
+                && r.ts <= e.t
+                && (!created || r.created <= e.t)
+        })
         .collect();
-    // Ties on (event, created) time go to the largest amount, a null amount last.
-    fn latest(rs: Vec<&Row>) -> Option<&Row> {
-        rs.into_iter().max_by_key(|r| (r.ts, r.created, r.amount))
-    }
+    // Ties on (event, created) time go to the largest amount, a null amount last; without
+    // `created`, ties on event time go to the largest amount, then the latest created_ts.
+    let latest = |rs: Vec<&Row>| -> Option<Row> {
+        if created {
+            rs.into_iter()
+                .max_by_key(|r| (r.ts, r.created, r.amount))
+                .cloned()
+        } else {
+            rs.into_iter()
+                .max_by_key(|r| (r.ts, r.amount, r.created))
+                .cloned()
+        }
+    };
     let in_ttl: Vec<&Row> = visible
         .iter()
         .copied()
@@ -131,6 +152,15 @@ fn reference(rows: &[Row], e: &Ent) -> Expected {
 }
 
 fn write_inputs(dir: &Path, rows: &[Row], ents: &[Ent]) {
+    write_inputs_with(dir, rows, ents, SPEC);
+}
+
+/// The spec without `created` (`created_ts` then an ordinary column).
+fn spec_without_created() -> String {
+    SPEC.replace("  created   = created_ts\n", "")
+}
+
+fn write_inputs_with(dir: &Path, rows: &[Row], ents: &[Ent], spec: &str) {
     let mut tx = String::from("user_id,region,amount,event_ts,created_ts\n");
     for r in rows {
         let amount = r.amount.map(|a| format!("{a}.0")).unwrap_or_default();
@@ -149,7 +179,7 @@ fn write_inputs(dir: &Path, rows: &[Row], ents: &[Ent]) {
         let _ = writeln!(en, "{},{},{},row{i}", e.user, REGIONS[e.region], stamp(e.t));
     }
     std::fs::write(dir.join("entities.csv"), en).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.join("p.mlp"), SPEC).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("p.mlp"), spec).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Every feature of the view, in the order of [`Expected`].
@@ -390,10 +420,16 @@ const TIED: [&str; 6] = [
     "derived.od",
 ];
 
-/// As [`check`], for the features of [`TIED`].
-fn check_tied(rows: &[Row], ents: &[Ent]) {
+/// As [`check`], for the features of [`TIED`], with or without `created`.
+fn check_tied(rows: &[Row], ents: &[Ent], created: bool) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    write_inputs(dir.path(), rows, ents);
+    let spec = if created {
+        SPEC.to_string()
+    } else {
+        spec_without_created()
+    };
+    assert!(created || !spec.contains("created   ="));
+    write_inputs_with(dir.path(), rows, ents, &spec);
     let out = run_features(dir.path(), "out.csv", &TIED);
     assert_eq!(out.len() - 1, ents.len(), "every entity row exactly once");
     for (i, (e, line)) in ents.iter().zip(&out[1..]).enumerate() {
@@ -406,7 +442,7 @@ fn check_tied(rows: &[Row], ents: &[Ent]) {
             num(&line[8]),
             num(&line[9]),
         );
-        let (a, a2, n, s, _, m) = reference(rows, e);
+        let (a, a2, n, s, _, m) = reference_with(rows, e, created);
         let od = a.unwrap_or(0.0) + n as f64;
         assert_eq!(
             got,
@@ -450,7 +486,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(40))]
     #[test]
     fn every_shape_with_exact_ties_matches_the_reference(rows in shaped_rows(), ents in ents_strategy()) {
-        check_tied(&rows, &ents);
+        check_tied(&rows, &ents, true);
+    }
+
+    #[test]
+    fn every_shape_without_created_matches_the_reference(rows in shaped_rows(), ents in ents_strategy()) {
+        check_tied(&rows, &ents, false);
     }
 }
 
