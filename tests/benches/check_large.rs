@@ -4,24 +4,13 @@
 //! Run: `cargo bench -p mlp-tests --bench check_large` (env `MLP_BENCH_FILES`,
 //! `MLP_BENCH_FEATURES` and `MLP_BENCH_RUNS` change the shape and the number of runs).
 
-use mlp_tests::gen::{write, Shape};
+use mlp_tests::gen::{env_usize, write, Shape};
 use std::time::{Duration, Instant};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     // `cargo test --benches` passes `--bench`-less args; run a single quick pass then.
     let quick = !std::env::args().any(|a| a == "--bench");
-    let shape = Shape {
-        files: env_usize("MLP_BENCH_FILES", 500),
-        features: env_usize("MLP_BENCH_FEATURES", 20_000),
-        ..Shape::default()
-    };
+    let shape = Shape::from_env();
     let runs = if quick {
         1
     } else {

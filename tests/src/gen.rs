@@ -26,6 +26,26 @@ impl Default for Shape {
     }
 }
 
+impl Shape {
+    /// The default shape with its size from the environment, as the benchmarks take it:
+    /// `MLP_BENCH_FILES` files (500) and `MLP_BENCH_FEATURES` features (20,000).
+    pub fn from_env() -> Shape {
+        Shape {
+            files: env_usize("MLP_BENCH_FILES", 500),
+            features: env_usize("MLP_BENCH_FEATURES", 20_000),
+            ..Shape::default()
+        }
+    }
+}
+
+/// The number in environment variable `name`, or `default` when it is unset or not one.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 const AGGS: [(&str, &str); 8] = [
     ("int", "count(*) over {w}d"),
     ("float", "sum(amount) over {w}d"),

@@ -15,18 +15,11 @@
 //! `MLP_BENCH_EDITS`); under `cargo test --benches` it makes one quick pass on a small project.
 
 use mlp_test_support::lsp::{uri, Client};
-use mlp_tests::gen::{write, Shape};
+use mlp_tests::gen::{env_usize, write, Shape};
 use std::time::{Duration, Instant};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// One kind of edit: the text after it, and whether the file then has diagnostics.
 struct Edit {
@@ -84,11 +77,7 @@ fn main() {
             ..Shape::default()
         }
     } else {
-        Shape {
-            files: env_usize("MLP_BENCH_FILES", 500),
-            features: env_usize("MLP_BENCH_FEATURES", 20_000),
-            ..Shape::default()
-        }
+        Shape::from_env()
     };
     let edits = if quick {
         10

@@ -7,20 +7,9 @@ use mlp_test_support::lsp::Client;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-/// A copy of the example's `.mlp` files.
+/// A copy of examples/fraud's `.mlp` files.
 fn example() -> tempfile::TempDir {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fraud");
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    for e in std::fs::read_dir(&src)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .flatten()
-    {
-        if e.path().extension().is_some_and(|x| x == "mlp") {
-            std::fs::copy(e.path(), dir.path().join(e.file_name()))
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-    dir
+    mlp_test_support::fixtures::example_specs("fraud")
 }
 
 fn start() -> Client {

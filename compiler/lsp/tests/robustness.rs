@@ -10,26 +10,15 @@ use mlp_test_support::lsp::{uri, Client};
 use mlp_tests::fuzz::{edit_stream, strategy};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn start() -> Client {
     Client::start(|conn| mlp_lsp::run(&conn))
 }
 
-/// A copy of examples/fraud (its `.mlp` files and env YAML).
+/// A copy of examples/fraud's `.mlp` files.
 fn example() -> tempfile::TempDir {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fraud");
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    for e in std::fs::read_dir(&src)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .flatten()
-    {
-        if e.path().extension().is_some_and(|x| x == "mlp") {
-            std::fs::copy(e.path(), dir.path().join(e.file_name()))
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-    dir
+    mlp_test_support::fixtures::example_specs("fraud")
 }
 
 /// Sends every kind of request the server answers at `line`/`character` of `doc`, and

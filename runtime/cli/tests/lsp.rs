@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 fn send(stdin: &mut impl Write, msg: &Value) {
     let body = msg.to_string();
@@ -31,6 +31,30 @@ fn recv(out: &mut impl BufRead) -> Value {
     serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `mlpc lsp` started with its stderr to `stderr`, after the `initialize` handshake: the
+/// child, its stdin, its stdout, and the answer to `initialize`.
+fn started(stderr: Stdio) -> (Child, ChildStdin, BufReader<ChildStdout>, Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .arg("lsp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    let mut out = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
+    send(
+        &mut stdin,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "processId": null, "rootUri": null}}),
+    );
+    let init = recv(&mut out);
+    send(
+        &mut stdin,
+        &json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+    );
+    (child, stdin, out, init)
+}
+
 #[test]
 fn mlpc_lsp_over_stdio_publishes_diagnostics_and_exits_0() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -39,27 +63,9 @@ fn mlpc_lsp_over_stdio_publishes_diagnostics_and_exits_0() {
         "project p {}\n\nentity user {\n  key = user_id: int\n}\n\nrequest r {\n  x: flaot\n}\n";
     std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
     let uri = format!("file://{}", file.display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc"))
-        .arg("lsp")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
-    let mut out = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
-
-    send(
-        &mut stdin,
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "processId": null, "rootUri": null}}),
-    );
-    let init = recv(&mut out);
+    let (mut child, mut stdin, mut out, init) = started(Stdio::inherit());
     assert_eq!(init["id"], 1, "{init}");
     assert_eq!(init["result"]["serverInfo"]["name"], "mlpc lsp", "{init}");
-    send(
-        &mut stdin,
-        &json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
-    );
     send(
         &mut stdin,
         &json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": uri, "languageId": "mlp", "version": 1, "text": text}}}),
@@ -111,24 +117,8 @@ fn bytes_that_are_not_utf8_or_not_json_on_the_wire_do_not_stop_the_server() {
     let text = "project p {}\n\nentity user {\n  key = user_id: int\n}\n";
     std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
     let uri = format!("file://{}", file.display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc"))
-        .arg("lsp")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
-    let mut out = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
-    send(
-        &mut stdin,
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "processId": null, "rootUri": null}}),
-    );
-    assert_eq!(recv(&mut out)["id"], 1);
-    send(
-        &mut stdin,
-        &json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
-    );
+    let (child, mut stdin, mut out, init) = started(Stdio::piped());
+    assert_eq!(init["id"], 1, "{init}");
     // An open document whose text holds bytes that are not UTF-8 (a comment): read lossily,
     // checked, and published.
     let mut body = format!(

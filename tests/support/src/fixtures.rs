@@ -58,6 +58,23 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A temporary folder holding a copy of the `.mlp` files of `examples/NAME` (its specs only,
+/// no data or env folder): a project for the language server's tests.
+pub fn example_specs(name: &str) -> tempfile::TempDir {
+    let src = root().join("examples").join(name);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for e in std::fs::read_dir(&src)
+        .unwrap_or_else(|e| panic!("{}: {e}", src.display()))
+        .flatten()
+    {
+        if e.path().extension().is_some_and(|x| x == "mlp") {
+            std::fs::copy(e.path(), dir.path().join(e.file_name()))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    dir
+}
+
 /// A temporary folder holding `proj/p.mlp` with `src`.
 pub fn project(src: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
