@@ -43,8 +43,14 @@ pub(crate) struct Ctes {
     pub(crate) ctes: Vec<String>,
     /// `(view, feature, SQL)` of every batch feature, in the order of the CTEs.
     pub(crate) selects: Vec<(String, String, String)>,
-    /// Joins straight from the entity rows `e` (the point-in-time indexes), before the CTEs'.
+    /// Joins straight from the entity rows `e` (the point-in-time indexes, the merged
+    /// windows), before the CTEs'.
     pub(crate) joins: Vec<String>,
+    /// Positional joins to the entity rows `e` (the merged windows' results, one row per
+    /// entity row in row order), before every other join, which would reorder the rows.
+    pub(crate) positional: Vec<String>,
+    /// The merged windows' results, readable by the joins while these are held.
+    pub(crate) keep: Vec<crate::window::Registered>,
 }
 
 /// A view's source joined to the entity rows, with the SQL its CTEs share.
@@ -79,12 +85,24 @@ pub(crate) struct Scan<'a> {
     /// The table function reading the source's point-in-time index, when the view has
     /// latest-row features and the index is used.
     latest: Option<String>,
+    /// The source's name.
+    source: &'a str,
+    /// The source's declaration.
+    info: crate::historical::SourceInfo,
+    /// The table function that reads the source.
+    reader: String,
+    /// The entity's keys with their declared types.
+    key_cols: Vec<mlp_ir::Column>,
+    /// The project folder.
+    project_dir: PathBuf,
+    /// When the retrieval reads (and builds) indexes.
+    when: crate::pit::Use,
 }
 
 impl Scan<'_> {
     /// The static type of a leaf: column types from the declared schema, for integer
     /// overflow checks.
-    fn kind(&self, e: &mlp_ir::IrExpr) -> Kind {
+    pub(crate) fn kind(&self, e: &mlp_ir::IrExpr) -> Kind {
         match e {
             mlp_ir::IrExpr::Column { name } => self
                 .schema
@@ -92,6 +110,68 @@ impl Scan<'_> {
                 .find(|c| &c.name == name)
                 .map_or(Kind::Null, |c| Kind::of(c.ty)),
             _ => Kind::Null,
+        }
+    }
+}
+
+impl<'a> Scan<'a> {
+    /// The view's position among the views.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The view's name.
+    pub(crate) fn view(&self) -> &'a str {
+        self.view
+    }
+
+    /// The source's declared columns.
+    pub(crate) fn schema(&self) -> &'a [mlp_ir::Column] {
+        self.schema
+    }
+
+    /// The entity's keys with their declared types.
+    pub(crate) fn key_columns(&self) -> &[mlp_ir::Column] {
+        &self.key_cols
+    }
+
+    /// The source row's event time, as a TIMESTAMP.
+    pub(crate) fn ts(&self) -> &str {
+        &self.ts
+    }
+
+    /// The source row's created time, as a TIMESTAMP, when the source declares one.
+    pub(crate) fn cr(&self) -> Option<&str> {
+        self.cr.as_deref()
+    }
+
+    /// The tie-break's columns after event and created time, in file order.
+    pub(crate) fn tie_columns(&self) -> impl Iterator<Item = &String> {
+        let created = self.info.created.as_ref();
+        self.scols.iter().filter(move |c| {
+            !self.keys.contains(c) && **c != self.info.timestamp && created != Some(*c)
+        })
+    }
+
+    /// The table function that reads the source.
+    pub(crate) fn reader(&self) -> &str {
+        &self.reader
+    }
+
+    /// When the retrieval reads (and builds) indexes.
+    pub(crate) fn when(&self) -> crate::pit::Use {
+        self.when
+    }
+
+    /// What the source's indexes are built from.
+    pub(crate) fn index_input(&self) -> crate::pit::IndexInput<'_> {
+        crate::pit::IndexInput {
+            project_dir: &self.project_dir,
+            name: self.source,
+            source: &self.info,
+            reader: &self.reader,
+            keys: &self.keys,
+            columns: &self.scols,
         }
     }
 }
@@ -125,10 +205,11 @@ pub(crate) fn view_to_scan<'a>(
             "not a feature view with an entity and a source".into(),
         ));
     };
-    let keys: Vec<String> = match plan.entity(entity).map(|r| &r.spec) {
-        Some(Spec::Entity { keys }) => keys.iter().map(|k| k.name.clone()).collect(),
+    let key_cols: Vec<mlp_ir::Column> = match plan.entity(entity).map(|r| &r.spec) {
+        Some(Spec::Entity { keys }) => keys.clone(),
         _ => Vec::new(),
     };
+    let keys: Vec<String> = key_cols.iter().map(|k| k.name.clone()).collect();
     let Some(Spec::Source {
         path,
         format,
@@ -176,46 +257,20 @@ pub(crate) fn view_to_scan<'a>(
         Some(cr) => format!("struct_pack(t := {ts}, c := {cr})"),
         None => ts.clone(),
     };
-    // Latest-row features read the source's point-in-time index (pit.rs).
-    let needs_latest = crate::pit::enabled()
-        && wanted
-            .iter()
-            .any(|w| !matches!(w.def, FeatureDef::Aggregate { .. }));
-    let mut latest = None;
-    if needs_latest {
-        let info = crate::historical::source_info(plan, source).ok_or_else(|| {
-            FeatureError::Unsupported(
-                view.to_string(),
-                format!("source `{source}` is not in the plan"),
-            )
-        })?;
-        let pit = crate::pit::index(
-            &table.conn,
-            &crate::pit::IndexInput {
-                project_dir: &req.project_dir,
-                name: source,
-                source: &info,
-                reader: &src,
-                keys: &keys,
-                columns: &scols,
-            },
-            when,
-        )?;
-        latest = pit.map(|pit| {
-            format!(
-                "read_parquet({})",
-                crate::sql::string(&pit.path.to_string_lossy())
-            )
-        });
-    }
+    let info = crate::historical::source_info(plan, source).ok_or_else(|| {
+        FeatureError::Unsupported(
+            view.to_string(),
+            format!("source `{source}` is not in the plan"),
+        )
+    })?;
     let tie = scols
         .iter()
         .filter(|c| !keys.contains(c) && *c != timestamp && created.as_ref() != Some(*c))
         .map(|c| format!("{} DESC NULLS LAST", source_col(c)))
         .collect();
-    Ok(Scan {
+    let mut scan = Scan {
         keys,
-        latest,
+        latest: None,
         cr,
         tie,
         index: vi,
@@ -228,7 +283,28 @@ pub(crate) fn view_to_scan<'a>(
         visible,
         order_key,
         base: format!("__e e JOIN {src} s ON {join}"),
-    })
+        source,
+        info,
+        reader: src,
+        key_cols,
+        project_dir: req.project_dir.clone(),
+        when,
+    };
+    // Latest-row features read the source's point-in-time index (pit.rs).
+    let needs_latest = crate::pit::enabled()
+        && wanted
+            .iter()
+            .any(|w| !matches!(w.def, FeatureDef::Aggregate { .. }));
+    if needs_latest {
+        let pit = crate::pit::index(&table.conn, &scan.index_input(), when)?;
+        scan.latest = pit.map(|pit| {
+            format!(
+                "read_parquet({})",
+                crate::sql::string(&pit.path.to_string_lossy())
+            )
+        });
+    }
+    Ok(scan)
 }
 
 /// Adds the CTE `__v{i}_latest` of a view's column and expression features: for every entity
@@ -337,14 +413,19 @@ fn fanout_latest(scan: &Scan<'_>, name: &str, values: &str) -> String {
     )
 }
 
-/// Adds the CTEs `__v{i}_agg{j}` of a view's aggregations, one per window (in window order):
-/// for every entity row, the aggregations over the visible source rows within the window (the
-/// TTL does not apply); `count`s of nothing are 0.
+/// Adds a view's aggregations: for every entity row, the aggregations over the visible source
+/// rows within the window (the TTL does not apply); `count`s of nothing are 0. By the merge
+/// against the view's window index where it can (window/), else as the CTEs `__v{i}_agg{j}`
+/// of the join plan, one per window (in window order).
 pub(crate) fn window_ctes(
     scan: &Scan<'_>,
     wanted: &[Wanted<'_>],
+    conn: &duckdb::Connection,
     out: &mut Ctes,
 ) -> Result<(), FeatureError> {
+    if crate::window::windows_by_merge(scan, wanted, conn, out)? {
+        return Ok(());
+    }
     let mut windows: BTreeMap<Option<u64>, Vec<&Wanted<'_>>> = BTreeMap::new();
     for w in wanted {
         if let FeatureDef::Aggregate { window_ms, .. } = w.def {

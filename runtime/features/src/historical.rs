@@ -308,13 +308,21 @@ pub fn source_reader(project_dir: &Path, s: &SourceInfo) -> String {
 /// The files a source's path (a file or a glob, relative to the project) names now, sorted:
 /// the files a retrieval would read, by DuckDB's own glob rules.
 pub fn source_files(project_dir: &Path, s: &SourceInfo) -> Result<Vec<PathBuf>, FeatureError> {
+    source_files_in(&Connection::open_in_memory()?, project_dir, s)
+}
+
+/// As [`source_files`], globbing with `conn` (opening a database costs about 10 ms).
+pub(crate) fn source_files_in(
+    conn: &Connection,
+    project_dir: &Path,
+    s: &SourceInfo,
+) -> Result<Vec<PathBuf>, FeatureError> {
     let p = Path::new(&s.path);
     let full = if p.is_absolute() {
         p.to_path_buf()
     } else {
         project_dir.join(p)
     };
-    let conn = Connection::open_in_memory()?;
     let mut stmt = conn.prepare("SELECT file FROM glob(?) ORDER BY file")?;
     let files = stmt
         .query_map([full.to_string_lossy().to_string()], |r| {
@@ -427,7 +435,7 @@ fn retrieve(
     for (vi, (view, ws)) in wanted.views.iter().enumerate() {
         let scan = view_to_scan(plan, req, &table, vi, view, ws, when)?;
         latest_row_cte(&scan, ws, &mut ctes)?;
-        window_ctes(&scan, ws, &mut ctes)?;
+        window_ctes(&scan, ws, &table.conn, &mut ctes)?;
     }
     let mut by_name = selects_to_typed(&wanted.views, &ctes.selects);
     ondemand_to_sql(plan, req, &table, &wanted.ondemand, &mut by_name)?;
@@ -491,6 +499,7 @@ fn entities_to_table(req: &HistoricalRequest) -> Result<EntityTable, FeatureErro
     let conn = Connection::open_in_memory()?;
     // Naive timestamps are UTC; TIMESTAMPTZ values are converted to UTC.
     conn.execute_batch("SET TimeZone = 'UTC';")?;
+    crate::window::register_table_function(&conn)?;
     let entities = file_reader(&req.entities)?;
     let cols = columns_of(&conn, &entities, &req.entities)?;
     require(
@@ -499,11 +508,29 @@ fn entities_to_table(req: &HistoricalRequest) -> Result<EntityTable, FeatureErro
         &req.at,
         " (the entity timestamp; pass --at to name another)",
     )?;
-    conn.execute_batch(&format!(
-        "CREATE TEMP TABLE __e AS SELECT *, CAST({} AS TIMESTAMP) AS __mlp_at, (row_number() OVER ()) - 1 AS __mlp_row FROM {entities};",
-        ident(&req.at)
-    ))
-    .map_err(|e| FeatureError::File { path: req.entities.clone(), message: first_line(&e.to_string()) })?;
+    // The row number: one Parquet file's own (read in parallel), else a window over the
+    // scan. Either way the table holds the rows in that order (insertion order is kept here),
+    // which positional joins rely on.
+    let at = ident(&req.at);
+    let one_parquet = req.entities.extension().is_some_and(|e| e == "parquet")
+        && req.entities.is_file()
+        && !req.entities.to_string_lossy().contains(['*', '?', '['])
+        && !cols.iter().any(|c| c == "file_row_number");
+    let create = if one_parquet {
+        format!(
+            "CREATE TEMP TABLE __e AS SELECT * EXCLUDE (file_row_number), CAST({at} AS TIMESTAMP) AS __mlp_at, file_row_number AS __mlp_row FROM read_parquet({}, file_row_number = true);",
+            string(&req.entities.to_string_lossy())
+        )
+    } else {
+        format!(
+            "CREATE TEMP TABLE __e AS SELECT *, CAST({at} AS TIMESTAMP) AS __mlp_at, (row_number() OVER ()) - 1 AS __mlp_row FROM {entities};"
+        )
+    };
+    conn.execute_batch(&create)
+        .map_err(|e| FeatureError::File {
+            path: req.entities.clone(),
+            message: first_line(&e.to_string()),
+        })?;
     // The row numbers fix the output order from here on; DuckDB may reorder freely.
     conn.execute_batch("SET preserve_insertion_order = false;")?;
     Ok(EntityTable { conn, cols })
@@ -520,7 +547,7 @@ fn select_to_copy(
 ) -> Result<HistoricalReport, FeatureError> {
     let ctes = &all.ctes;
     let mut joins = String::new();
-    for j in &all.joins {
+    for j in all.positional.iter().chain(&all.joins) {
         joins.push(' ');
         joins.push_str(j);
     }
@@ -543,8 +570,17 @@ fn select_to_copy(
     } else {
         format!("WITH {} ", ctes.join(", "))
     };
+    // Positional joins keep the entity rows' order (the table's, which is the row numbers'):
+    // with nothing else joined, the rows need no sort, only the order kept.
+    let positional = ctes.is_empty() && all.joins.is_empty();
+    let order = if positional {
+        conn.execute_batch("SET preserve_insertion_order = true;")?;
+        ""
+    } else {
+        " ORDER BY e.__mlp_row"
+    };
     let query = format!(
-        "{with}SELECT {} FROM __e e{joins} ORDER BY e.__mlp_row",
+        "{with}SELECT {} FROM __e e{joins}{order}",
         projection.join(", ")
     );
     let target = string(&req.out.to_string_lossy());

@@ -12,6 +12,7 @@ pub mod pit;
 pub mod schema;
 pub mod sql;
 pub mod verify;
+mod window;
 
 pub use historical::{historical, FeatureError, HistoricalRequest};
 pub use materialize::{materialize, Materialized};

@@ -39,14 +39,17 @@ pub fn enabled() -> bool {
 /// The index layout's version: part of the hash, so a new layout never reads an old file.
 const FORMAT: &str = "mlp-pit-v4";
 
-/// The index of one source, ready to be read.
+/// An index file of a source, current, ready to be read.
 #[derive(Debug, Clone)]
 pub struct PitIndex {
-    /// The Parquet file.
+    /// The file.
     pub path: PathBuf,
     /// Whether this call built it (false: it was there already).
     pub built: bool,
 }
+
+/// A cached index file (the point-in-time index or a view's window index).
+pub(crate) type Cached = PitIndex;
 
 /// What the index of source `name` is built from.
 pub struct IndexInput<'a> {
@@ -83,11 +86,38 @@ pub fn index(
     input: &IndexInput<'_>,
     when: Use,
 ) -> Result<Option<PitIndex>, FeatureError> {
-    let files = crate::historical::source_files(input.project_dir, input.source)?;
-    let hash = fingerprint(input, &files)?;
-    let dir = input.project_dir.join(".mlp").join("pit");
     let stem = format!("{}-", input.name);
-    let path = dir.join(format!("{stem}{hash}.parquet"));
+    cached_file(conn, input, &stem, "parquet", &[], when, |tmp| {
+        // Uncompressed: reading it is most of a retrieval, and decoding snappy cost 18 % of
+        // that (0.80 s against 0.66 s for 1M entity rows against 8.5M entries; 17 % more
+        // disk).
+        conn.execute_batch(&format!(
+            "COPY ({}) TO {} (FORMAT parquet, COMPRESSION uncompressed)",
+            build_sql(input),
+            string(&tmp.to_string_lossy())
+        ))?;
+        Ok(())
+    })
+}
+
+/// The file `.mlp/pit/{stem}{hash}.{ext}` of `input`'s source, the hash covering the source's
+/// files as they are now and `extra` (what else the file is built from): the existing file
+/// when there is one, else (with [`Use::Build`]) a new one that `write` writes to a temporary
+/// path, renamed into place, the older files of the same stem removed; `None` when there is
+/// none and `when` is [`Use::IfFresh`].
+pub(crate) fn cached_file(
+    conn: &Connection,
+    input: &IndexInput<'_>,
+    stem: &str,
+    ext: &str,
+    extra: &[String],
+    when: Use,
+    write: impl FnOnce(&Path) -> Result<(), FeatureError>,
+) -> Result<Option<PitIndex>, FeatureError> {
+    let files = crate::historical::source_files_in(conn, input.project_dir, input.source)?;
+    let hash = fingerprint(input, &files, extra)?;
+    let dir = input.project_dir.join(".mlp").join("pit");
+    let path = dir.join(format!("{stem}{hash}.{ext}"));
     if path.is_file() {
         return Ok(Some(PitIndex { path, built: false }));
     }
@@ -101,24 +131,29 @@ pub fn index(
     // Written under a name of this process, then renamed: a reader never sees half a file,
     // and two retrievals building the same index at once both end with a whole one.
     let tmp = dir.join(format!(".{stem}{hash}.{}.tmp", std::process::id()));
-    // Uncompressed: reading it is most of a retrieval, and decoding snappy cost 18 % of
-    // that (0.80 s against 0.66 s for 1M entity rows against 8.5M entries; 17 % more disk).
-    conn.execute_batch(&format!(
-        "COPY ({}) TO {} (FORMAT parquet, COMPRESSION uncompressed)",
-        build_sql(input),
-        string(&tmp.to_string_lossy())
-    ))?;
+    if let Err(e) = write(&tmp) {
+        // A half-written file is of no use; failing to remove it changes nothing for the
+        // caller, who gets the write's error.
+        if tmp.exists() && std::fs::remove_file(&tmp).is_err() {
+            eprintln!("note: could not remove {}", tmp.display());
+        }
+        return Err(e);
+    }
     std::fs::rename(&tmp, &path).map_err(|e| FeatureError::File {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    remove_older(&dir, &stem, &path);
+    remove_older(&dir, stem, ext, &path);
     Ok(Some(PitIndex { path, built: true }))
 }
 
 /// The hash that names the index: the format, the source's declaration and its files'
 /// sizes and modification times.
-fn fingerprint(input: &IndexInput<'_>, files: &[PathBuf]) -> Result<String, FeatureError> {
+fn fingerprint(
+    input: &IndexInput<'_>,
+    files: &[PathBuf],
+    extra: &[String],
+) -> Result<String, FeatureError> {
     let s = input.source;
     let mut h = Sha256::new();
     let mut put = |x: &str| {
@@ -134,6 +169,9 @@ fn fingerprint(input: &IndexInput<'_>, files: &[PathBuf]) -> Result<String, Feat
     put(&input.columns.join("\u{1}"));
     for c in &s.schema {
         put(&format!("{}:{:?}", c.name, c.ty));
+    }
+    for x in extra {
+        put(x);
     }
     for f in files {
         let meta = std::fs::metadata(f).map_err(|e| FeatureError::File {
@@ -151,18 +189,19 @@ fn fingerprint(input: &IndexInput<'_>, files: &[PathBuf]) -> Result<String, Feat
     Ok(digest.iter().take(10).map(|b| format!("{b:02x}")).collect())
 }
 
-/// Removes the source's other index files (older builds); one that cannot be removed is left
-/// for the next build to try again (it is never read: its name is another hash).
-fn remove_older(dir: &Path, stem: &str, keep: &Path) {
+/// Removes the other files `{stem}{hash}.{ext}` (older builds); one that cannot be removed is
+/// left for the next build to try again (it is never read: its name is another hash).
+fn remove_older(dir: &Path, stem: &str, ext: &str, keep: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let p = e.path();
         let name = e.file_name().to_string_lossy().to_string();
+        let suffix = format!(".{ext}");
         let ours = name.starts_with(stem)
-            && name.ends_with(".parquet")
-            && name[stem.len()..].trim_end_matches(".parquet").len() == 20;
+            && name.ends_with(&suffix)
+            && name.len() == stem.len() + 20 + suffix.len();
         if ours && p != keep {
             if let Err(err) = std::fs::remove_file(&p) {
                 eprintln!(

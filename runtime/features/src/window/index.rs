@@ -1,0 +1,254 @@
+//! The window index of a view: its source's rows in (key, event time, created time,
+//! tie-break) order with their visibility time and the aggregations' arguments, as an Arrow
+//! IPC file under `.mlp/pit/`, written in batches that never split a key.
+
+use super::{Args, KeyKind};
+use crate::feature_sql::Scan;
+use crate::historical::FeatureError;
+use crate::pit::{cached_file, Cached};
+use crate::sql::ident;
+use arrow_ipc::writer::FileWriter;
+use duckdb::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use duckdb::arrow::compute::{cast, concat_batches};
+use duckdb::arrow::datatypes::{DataType, Field, Schema};
+use duckdb::Connection;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The layout's version: part of the file's hash.
+const FORMAT: &str = "mlp-window-v1";
+
+/// Rows per written batch, at least (a batch ends at a key's last row).
+const BATCH_ROWS: usize = 1 << 16;
+
+/// The view's window index with argument columns `args`: the current file, built when
+/// missing or stale if the retrieval builds indexes (`None` when it does not and none is
+/// current).
+pub(super) fn window_index(
+    conn: &Connection,
+    scan: &Scan<'_>,
+    args: &Args,
+) -> Result<Option<Cached>, FeatureError> {
+    let mut extra = vec![FORMAT.to_string(), scan.view().to_string()];
+    extra.extend(args.iter().map(|(sql, _)| sql.clone()));
+    let input = scan.index_input();
+    let stem = format!("{}.{}-", input.name, scan.view());
+    let (key, kind) = super::key_sql("s", scan.key_columns());
+    cached_file(conn, &input, &stem, "arrow", &extra, scan.when(), |tmp| {
+        write(conn, &build_sql(scan, &key, args), kind, tmp)
+    })
+}
+
+/// The SQL of the index's rows: `__mlp_key`, `__mlp_ts` and `__mlp_vis` (microseconds), then
+/// the arguments `__mlp_a{i}`, in key order and within a key in time order, ties by the
+/// documented tie-break (the best row last). Rows with a null key or time are left out (they
+/// match no entity row and are never visible).
+fn build_sql(scan: &Scan<'_>, key: &str, args: &Args) -> String {
+    let ts = scan.ts();
+    let vis = match scan.cr() {
+        Some(cr) => format!("greatest({ts}, {cr})"),
+        None => ts.to_string(),
+    };
+    let mut not_null: Vec<String> = scan
+        .key_columns()
+        .iter()
+        .map(|k| format!("s.{} IS NOT NULL", ident(&k.name)))
+        .collect();
+    not_null.push(format!("{ts} IS NOT NULL"));
+    not_null.extend(scan.cr().map(|cr| format!("{cr} IS NOT NULL")));
+    let mut order = vec!["__mlp_key".to_string(), ts.to_string()];
+    order.extend(scan.cr().map(str::to_string));
+    order.extend(
+        scan.tie_columns()
+            .map(|c| format!("s.{} ASC NULLS FIRST", ident(c))),
+    );
+    let args = args
+        .iter()
+        .enumerate()
+        .map(|(i, (sql, _))| format!(", {sql} AS __mlp_a{i}"))
+        .collect::<String>();
+    format!(
+        "SELECT {key} AS __mlp_key, epoch_us({ts}) AS __mlp_ts, epoch_us({vis}) AS __mlp_vis{args} FROM {} s WHERE {} ORDER BY {}",
+        scan.reader(),
+        not_null.join(" AND "),
+        order.join(", ")
+    )
+}
+
+/// Runs `sql` and writes its rows to `path` as Arrow IPC, in batches of at least
+/// [`BATCH_ROWS`] rows that end at a key's last row; fails if the rows are not in key order
+/// as the merge compares keys (bytes for text).
+fn write(conn: &Connection, sql: &str, kind: KeyKind, path: &Path) -> Result<(), FeatureError> {
+    let io = |e: &dyn std::fmt::Display| FeatureError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut stmt = conn.prepare(sql)?;
+    let mut writer: Option<FileWriter<std::io::BufWriter<std::fs::File>>> = None;
+    let mut pending: Vec<RecordBatch> = Vec::new();
+    let mut rows = 0usize;
+    let mut last: Option<KeyValue> = None;
+    let mut schema = None;
+    for batch in stmt.query_arrow([])? {
+        let batch = normalize(&batch).map_err(|e| io(&e))?;
+        check_order(&batch, kind, &mut last)?;
+        schema.get_or_insert_with(|| batch.schema());
+        rows += batch.num_rows();
+        pending.push(batch);
+        if rows >= BATCH_ROWS {
+            let all = concat_batches(&pending[0].schema(), &pending).map_err(|e| io(&e))?;
+            let cut = last_key_start(&all, kind);
+            pending.clear();
+            if cut > 0 {
+                let w = match &mut writer {
+                    Some(w) => w,
+                    None => writer.insert(open(path, &all)?),
+                };
+                w.write(&all.slice(0, cut)).map_err(|e| io(&e))?;
+            }
+            rows = all.num_rows() - cut;
+            pending.push(all.slice(cut, rows));
+        }
+    }
+    let Some(schema) = schema else {
+        // No row: an index of no batch, with the columns' types from the statement.
+        let empty = RecordBatch::new_empty(Arc::new(empty_schema(&stmt)));
+        let mut w = open(path, &empty)?;
+        return w.finish().map_err(|e| io(&e));
+    };
+    let mut w = match writer {
+        Some(w) => w,
+        None => open(path, &RecordBatch::new_empty(schema.clone()))?,
+    };
+    if !pending.is_empty() {
+        let rest = concat_batches(&schema, &pending).map_err(|e| io(&e))?;
+        w.write(&rest).map_err(|e| io(&e))?;
+    }
+    w.finish().map_err(|e| io(&e))
+}
+
+/// A new IPC file at `path` with `batch`'s schema.
+fn open(
+    path: &Path,
+    batch: &RecordBatch,
+) -> Result<FileWriter<std::io::BufWriter<std::fs::File>>, FeatureError> {
+    let err = |e: &dyn std::fmt::Display| FeatureError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::create(path).map_err(|e| err(&e))?;
+    FileWriter::try_new(std::io::BufWriter::new(file), &batch.schema()).map_err(|e| err(&e))
+}
+
+/// The schema of a statement that returned no batch (every column nullable, text as Utf8).
+fn empty_schema(stmt: &duckdb::Statement<'_>) -> Schema {
+    let schema = stmt.schema();
+    Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), utf8(f.data_type()), true))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Text as `Utf8` (DuckDB may hand out string views or large strings).
+fn utf8(t: &DataType) -> DataType {
+    match t {
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        t => t.clone(),
+    }
+}
+
+/// `batch` with its text columns as `Utf8`.
+fn normalize(batch: &RecordBatch) -> Result<RecordBatch, duckdb::arrow::error::ArrowError> {
+    let mut fields = Vec::new();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        let t = utf8(c.data_type());
+        cols.push(if &t == c.data_type() {
+            c.clone()
+        } else {
+            cast(c, &t)?
+        });
+        fields.push(Field::new(f.name(), t, true));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+}
+
+/// A key, to check the order across batches.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+enum KeyValue {
+    Int(i64),
+    Str(String),
+}
+
+/// Fails unless `batch`'s keys are non-decreasing and not below `last`; updates `last`.
+fn check_order(
+    batch: &RecordBatch,
+    kind: KeyKind,
+    last: &mut Option<KeyValue>,
+) -> Result<(), FeatureError> {
+    let col = batch.column(0);
+    let unordered =
+        || FeatureError::Db("internal: the window index's rows are not in key order".to_string());
+    match kind {
+        KeyKind::Int => {
+            let Some(keys) = col.as_any().downcast_ref::<Int64Array>() else {
+                return Err(unordered());
+            };
+            let v = keys.values();
+            if let (Some(KeyValue::Int(p)), Some(f)) = (last.as_ref(), v.first()) {
+                if f < p {
+                    return Err(unordered());
+                }
+            }
+            if v.windows(2).any(|w| w[1] < w[0]) {
+                return Err(unordered());
+            }
+            if let Some(l) = v.last() {
+                *last = Some(KeyValue::Int(*l));
+            }
+        }
+        KeyKind::Str => {
+            let Some(keys) = col.as_any().downcast_ref::<StringArray>() else {
+                return Err(unordered());
+            };
+            if let (Some(KeyValue::Str(p)), false) = (last.as_ref(), keys.is_empty()) {
+                if keys.value(0).as_bytes() < p.as_bytes() {
+                    return Err(unordered());
+                }
+            }
+            if (1..keys.len()).any(|i| keys.value(i).as_bytes() < keys.value(i - 1).as_bytes()) {
+                return Err(unordered());
+            }
+            if !keys.is_empty() {
+                *last = Some(KeyValue::Str(keys.value(keys.len() - 1).to_string()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The row where `batch`'s last key starts (0 when the batch is all one key).
+fn last_key_start(batch: &RecordBatch, kind: KeyKind) -> usize {
+    let n = batch.num_rows();
+    let col = batch.column(0);
+    let same = |a: usize, b: usize| match kind {
+        KeyKind::Int => col
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .is_some_and(|k| k.value(a) == k.value(b)),
+        KeyKind::Str => col
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .is_some_and(|k| k.value(a) == k.value(b)),
+    };
+    let Some(mut i) = n.checked_sub(1) else {
+        return 0;
+    };
+    while i > 0 && same(i - 1, n - 1) {
+        i -= 1;
+    }
+    i
+}
