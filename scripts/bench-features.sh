@@ -15,6 +15,8 @@
 #   BENCH_FEAST_FILE=0     1 adds Feast's `file` (dask) offline store, same flag
 #   BENCH_ONLINE=0         1 adds materialization and online lookups (mlp and Feast), at the
 #                          first shape only
+#   BENCH_WINDOWS=1        also retrieve view a's windowed count(*), avg and max over 7 days
+#                          (the window index's merge against the join plan; 0 to skip)
 #   BENCH_RUNS=1           runs of each timed retrieval (the index removed before each first
 #                          run); the fastest is reported. On a small shared machine single
 #                          runs vary by a factor up to 2: the header and the summary print the
@@ -41,6 +43,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 entities="${1:-1000000}" shapes="${2:-5 20 200}"
 a_rows="${BENCH_A_ROWS:-8500000}" b_rows="${BENCH_B_ROWS:-1000000}"
 csv="${BENCH_CSV:-1}" feast_file="${BENCH_FEAST_FILE:-0}" online="${BENCH_ONLINE:-0}" runs="${BENCH_RUNS:-1}"
+windows="${BENCH_WINDOWS:-1}"
 cd "$MLP_ROOT"
 cargo build --release --locked -q -p mlpc -p mlp-features
 feast_venv="$HOME/.cache/mlp/feast-venv"
@@ -138,6 +141,15 @@ features vb {
   g2: int
 }
 
+features wa {
+  entity = user
+  source = a
+
+  n_7d: int = count(*) over 7d
+  avg_7d: float = avg(f1) over 7d
+  max_7d: int = max(f2) over 7d
+}
+
 pipeline refresh {
   step m {
     materialize {
@@ -150,6 +162,8 @@ MLP
 
 features=va.f1,va.f2,vb.g1,vb.g2
 summary="$work/summary.tsv"
+wsummary="$work/windows.tsv"
+printf 'rows/key\tmlp first\tmlp built\tbuild~\ttoday\ttoday/built\tequal\n' > "$wsummary"
 echo "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB memory, load $(load); Feast $("$py" -c 'import feast; print(feast.__version__)'), mlp at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- runtime || echo ' + local changes')"
 echo "data: $entities entity rows; view a $a_rows rows, view b $b_rows rows at every shape; ttl 30d; created on both; fastest of $runs run(s)"
 first=1
@@ -212,9 +226,45 @@ print(f"  materialize: mlp {mat:.2f} s, Feast {feast['materialize_s']:.2f} s ({f
 print(f"  online p99:  mlp {p99} us, Feast {feast['online_p99_us']} us ({feast['online_p99_us'] / p99:.0f}x)")
 PY
   fi
+  if [ "$windows" = 1 ]; then
+    # The window index's merge (first run builds the index, second reads it) against the
+    # join plan (MLP_PIT_INDEX=off), on the same entity rows.
+    win() {
+      "$mlpc" features historical "$d" --entities "$d/data/entities.parquet" --features wa.n_7d,wa.avg_7d,wa.max_7d \
+        --out "$1" >/dev/null 2>"$d/err" || { cat "$d/err" >&2; return 1; }
+    }
+    w_first="" w_built="" w_today=""
+    for ((k = 0; k < runs; k++)); do
+      rm -f "$d/.mlp/pit/"*.arrow
+      start=$(date +%s%N); win "$d/win.parquet"; w_first=$(fastest "$w_first" "$(secs "$start")")
+      start=$(date +%s%N); win "$d/win.parquet"; w_built=$(fastest "$w_built" "$(secs "$start")")
+      start=$(date +%s%N); MLP_PIT_INDEX=off win "$d/win_today.parquet"; w_today=$(fastest "$w_today" "$(secs "$start")")
+    done
+    "$py" - "$d" "$r" "$w_first" "$w_built" "$w_today" "$wsummary" <<'PY'
+import duckdb, sys
+d, r, first, built, today, out = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:6]), sys.argv[6]
+# Counts and maxima exactly; averages to 1e-12 relative (the join plan adds in no set order).
+diff = duckdb.sql(f"""
+  SELECT count(*) FROM '{d}/win.parquet' m JOIN '{d}/win_today.parquet' t USING (row_id)
+  WHERE m.wa__n_7d IS DISTINCT FROM t.wa__n_7d OR m.wa__max_7d IS DISTINCT FROM t.wa__max_7d
+     OR (m.wa__avg_7d IS NULL) <> (t.wa__avg_7d IS NULL)
+     OR abs(m.wa__avg_7d - t.wa__avg_7d) > 1e-12 * greatest(abs(t.wa__avg_7d), 1)""").fetchone()[0]
+rows = [duckdb.sql(f"SELECT count(*) FROM '{d}/{f}'").fetchone()[0] for f in ("win.parquet", "win_today.parquet")]
+order = duckdb.sql(f"SELECT count(*) FROM (SELECT row_id, row_number() OVER () - 1 AS i FROM '{d}/win.parquet') WHERE row_id <> i").fetchone()[0]
+equal = "yes" if diff == 0 and rows[0] == rows[1] and order == 0 else f"NO ({diff} rows differ, {order} out of order)"
+with open(out, "a") as f:
+    f.write(f"{r}\t{first:.2f}\t{built:.2f}\t{first - built:.2f}\t{today:.2f}\t{today / built:.1f}x\t{equal}\n")
+print(f"  windows (count, avg, max over 7d): mlp {built:.2f} s with the index built ({first:.2f} s building it), join plan {today:.2f} s: {today / built:.1f}x; equal: {equal}")
+PY
+  fi
   rm -rf "$d"
   first=0
 done
 echo
 echo "summary (seconds; x = ratio; load now $(load)):"
 column -t -s $'\t' "$summary"
+if [ "$windows" = 1 ]; then
+  echo
+  echo "windows, view a's count(*), avg(f1), max(f2) over 7 days (seconds):"
+  column -t -s $'\t' "$wsummary"
+fi

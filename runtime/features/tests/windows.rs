@@ -357,3 +357,37 @@ fn a_large_index_split_over_the_cores_matches_the_reference() {
     check(dir.path(), &rows, &ents, false, true, "entities.parquet");
     check(dir.path(), &rows, &ents, false, true, "entities.csv");
 }
+
+#[test]
+fn a_key_longer_than_a_batch_of_the_index_matches_the_reference() {
+    // 70,000 rows of key 1 (more than a batch of the index), between keys 0 and 2.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<Row> = (0..72_000)
+        .map(|i| {
+            let ts = hash(i, 20) % 2880;
+            Row {
+                user: if i < 1000 {
+                    0
+                } else if i < 71_000 {
+                    1
+                } else {
+                    2
+                },
+                region: 0,
+                ts,
+                created: ts + hash(i, 21) % 90,
+                amount: Some(hash(i, 22) % 7),
+                qty: (hash(i, 23) % 5 != 0).then(|| hash(i, 24) % 9),
+            }
+        })
+        .collect();
+    let ents: Vec<Ent> = (0..300)
+        .map(|i| Ent {
+            user: i % 4,
+            region: 0,
+            t: hash(i, 25) % 3000,
+        })
+        .collect();
+    write_inputs(dir.path(), &rows, &ents, false, true);
+    check(dir.path(), &rows, &ents, false, true, "entities.csv");
+}

@@ -93,21 +93,30 @@ fn write(conn: &Connection, sql: &str, kind: KeyKind, path: &Path) -> Result<(),
         let batch = normalize(&batch).map_err(|e| io(&e))?;
         check_order(&batch, kind, &mut last)?;
         schema.get_or_insert_with(|| batch.schema());
-        rows += batch.num_rows();
-        pending.push(batch);
-        if rows >= BATCH_ROWS {
-            let all = concat_batches(&pending[0].schema(), &pending).map_err(|e| io(&e))?;
-            let cut = last_key_start(&all, kind);
-            pending.clear();
-            if cut > 0 {
-                let w = match &mut writer {
-                    Some(w) => w,
-                    None => writer.insert(open(path, &all)?),
-                };
-                w.write(&all.slice(0, cut)).map_err(|e| io(&e))?;
-            }
-            rows = all.num_rows() - cut;
-            pending.push(all.slice(cut, rows));
+        let n = batch.num_rows();
+        if n == 0 {
+            continue;
+        }
+        // Where a key starts in this batch, if one does: the batches written end there.
+        let cut = last_key_start(&batch, kind);
+        let starts_new = pending
+            .last()
+            .is_some_and(|p| !key_eq(p, p.num_rows() - 1, &batch, 0, kind));
+        rows += n;
+        if rows >= BATCH_ROWS && (cut > 0 || starts_new) {
+            let mut head = std::mem::take(&mut pending);
+            head.push(batch.slice(0, cut));
+            let all = concat_batches(&batch.schema(), &head).map_err(|e| io(&e))?;
+            let w = match &mut writer {
+                Some(w) => w,
+                None => writer.insert(open(path, &all)?),
+            };
+            w.write(&all).map_err(|e| io(&e))?;
+            rows = n - cut;
+            pending.push(batch.slice(cut, rows));
+        } else {
+            // One key longer than a batch grows the pending rows until it ends.
+            pending.push(batch);
         }
     }
     let Some(schema) = schema else {
@@ -230,24 +239,29 @@ fn check_order(
     Ok(())
 }
 
+/// Whether the key of `a`'s row `i` is the key of `b`'s row `j`.
+fn key_eq(a: &RecordBatch, i: usize, b: &RecordBatch, j: usize, kind: KeyKind) -> bool {
+    match kind {
+        KeyKind::Int => {
+            let x = a.column(0).as_any().downcast_ref::<Int64Array>();
+            let y = b.column(0).as_any().downcast_ref::<Int64Array>();
+            matches!((x, y), (Some(x), Some(y)) if x.value(i) == y.value(j))
+        }
+        KeyKind::Str => {
+            let x = a.column(0).as_any().downcast_ref::<StringArray>();
+            let y = b.column(0).as_any().downcast_ref::<StringArray>();
+            matches!((x, y), (Some(x), Some(y)) if x.value(i) == y.value(j))
+        }
+    }
+}
+
 /// The row where `batch`'s last key starts (0 when the batch is all one key).
 fn last_key_start(batch: &RecordBatch, kind: KeyKind) -> usize {
     let n = batch.num_rows();
-    let col = batch.column(0);
-    let same = |a: usize, b: usize| match kind {
-        KeyKind::Int => col
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .is_some_and(|k| k.value(a) == k.value(b)),
-        KeyKind::Str => col
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .is_some_and(|k| k.value(a) == k.value(b)),
-    };
     let Some(mut i) = n.checked_sub(1) else {
         return 0;
     };
-    while i > 0 && same(i - 1, n - 1) {
+    while i > 0 && key_eq(batch, i - 1, batch, n - 1, kind) {
         i -= 1;
     }
     i
