@@ -243,14 +243,15 @@ PY
     "$py" - "$d" "$r" "$w_first" "$w_built" "$w_today" "$wsummary" <<'PY'
 import duckdb, sys
 d, r, first, built, today, out = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:6]), sys.argv[6]
+con = duckdb.connect()
 # Counts and maxima exactly; averages to 1e-12 relative (the join plan adds in no set order).
-diff = duckdb.sql(f"""
+diff = con.execute(f"""
   SELECT count(*) FROM '{d}/win.parquet' m JOIN '{d}/win_today.parquet' t USING (row_id)
   WHERE m.wa__n_7d IS DISTINCT FROM t.wa__n_7d OR m.wa__max_7d IS DISTINCT FROM t.wa__max_7d
      OR (m.wa__avg_7d IS NULL) <> (t.wa__avg_7d IS NULL)
      OR abs(m.wa__avg_7d - t.wa__avg_7d) > 1e-12 * greatest(abs(t.wa__avg_7d), 1)""").fetchone()[0]
-rows = [duckdb.sql(f"SELECT count(*) FROM '{d}/{f}'").fetchone()[0] for f in ("win.parquet", "win_today.parquet")]
-order = duckdb.sql(f"SELECT count(*) FROM (SELECT row_id, row_number() OVER () - 1 AS i FROM '{d}/win.parquet') WHERE row_id <> i").fetchone()[0]
+rows = [con.execute(f"SELECT count(*) FROM '{d}/{f}'").fetchone()[0] for f in ("win.parquet", "win_today.parquet")]
+order = con.execute(f"SELECT count(*) FROM (SELECT row_id, row_number() OVER () - 1 AS i FROM '{d}/win.parquet') WHERE row_id <> i").fetchone()[0]
 equal = "yes" if diff == 0 and rows[0] == rows[1] and order == 0 else f"NO ({diff} rows differ, {order} out of order)"
 with open(out, "a") as f:
     f.write(f"{r}\t{first:.2f}\t{built:.2f}\t{first - built:.2f}\t{today:.2f}\t{today / built:.1f}x\t{equal}\n")

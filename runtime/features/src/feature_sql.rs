@@ -43,8 +43,8 @@ pub(crate) struct Ctes {
     pub(crate) ctes: Vec<String>,
     /// `(view, feature, SQL)` of every batch feature, in the order of the CTEs.
     pub(crate) selects: Vec<(String, String, String)>,
-    /// Joins straight from the entity rows `e` (the point-in-time indexes, the merged
-    /// windows), before the CTEs'.
+    /// Joins straight from the entity rows `e` (the point-in-time indexes), before the
+    /// CTEs'.
     pub(crate) joins: Vec<String>,
     /// Positional joins to the entity rows `e` (the merged windows' results, one row per
     /// entity row in row order), before every other join, which would reorder the rows.
