@@ -160,6 +160,14 @@ fn extreme<T: Copy>(
     best
 }
 
+/// The values at `rows` that are not null.
+fn non_null<T>(rows: &[usize], valid: impl Fn(usize) -> bool, get: impl Fn(usize) -> T) -> Vec<T> {
+    rows.iter()
+        .filter(|&&q| valid(q))
+        .map(|&q| get(q))
+        .collect()
+}
+
 /// Distinct count of `vals` (sorted and deduplicated in place).
 fn distinct<T: Ord>(vals: &mut Vec<T>) -> i64 {
     vals.sort_unstable();
@@ -185,44 +193,28 @@ pub(super) fn update(
         }
         (Func::CountDistinct, OutMut::Count(v), Some(a)) => {
             v[row] = match a {
-                ArgCol::Int(a) => distinct(
-                    &mut rows
-                        .iter()
-                        .filter(|&&q| a.is_valid(q))
-                        .map(|&q| a.value(q))
-                        .collect(),
-                ),
-                ArgCol::Float(a) => distinct(
-                    &mut rows
-                        .iter()
-                        .filter(|&&q| a.is_valid(q))
-                        .map(|&q| {
-                            let x = a.value(q);
-                            // -0.0 is 0.0 and every NaN one value, as DuckDB's DISTINCT.
-                            if x == 0.0 {
-                                0
-                            } else if x.is_nan() {
-                                f64::NAN.to_bits()
-                            } else {
-                                x.to_bits()
-                            }
-                        })
-                        .collect(),
-                ),
-                ArgCol::Bool(a) => distinct(
-                    &mut rows
-                        .iter()
-                        .filter(|&&q| a.is_valid(q))
-                        .map(|&q| a.value(q))
-                        .collect(),
-                ),
-                ArgCol::Str(a) => distinct(
-                    &mut rows
-                        .iter()
-                        .filter(|&&q| a.is_valid(q))
-                        .map(|&q| a.value(q).as_bytes())
-                        .collect(),
-                ),
+                ArgCol::Int(a) => distinct(&mut non_null(rows, |q| a.is_valid(q), |q| a.value(q))),
+                // -0.0 is 0.0 and every NaN one value, as DuckDB's DISTINCT.
+                ArgCol::Float(a) => distinct(&mut non_null(
+                    rows,
+                    |q| a.is_valid(q),
+                    |q| {
+                        let x = a.value(q);
+                        if x == 0.0 {
+                            0
+                        } else if x.is_nan() {
+                            f64::NAN.to_bits()
+                        } else {
+                            x.to_bits()
+                        }
+                    },
+                )),
+                ArgCol::Bool(a) => distinct(&mut non_null(rows, |q| a.is_valid(q), |q| a.value(q))),
+                ArgCol::Str(a) => distinct(&mut non_null(
+                    rows,
+                    |q| a.is_valid(q),
+                    |q| a.value(q).as_bytes(),
+                )),
             };
         }
         (Func::Sum, OutMut::Wide(v), Some(ArgCol::Int(a))) => {
