@@ -71,9 +71,6 @@ pub(crate) struct Scan<'a> {
     ts: String,
     /// The source row's created time, as a TIMESTAMP, when the source declares one.
     cr: Option<String>,
-    /// The tie-break after event and created time: the source's other columns in file
-    /// order, each best when largest, nulls last (pit.rs documents it).
-    tie: Vec<String>,
     /// The condition for a source row to be visible at the entity row's time.
     visible: String,
     /// The order of source rows in time (for `first` and `last`).
@@ -263,16 +260,10 @@ pub(crate) fn view_to_scan<'a>(
             format!("source `{source}` is not in the plan"),
         )
     })?;
-    let tie = scols
-        .iter()
-        .filter(|c| !keys.contains(c) && *c != timestamp && created.as_ref() != Some(*c))
-        .map(|c| format!("{} DESC NULLS LAST", source_col(c)))
-        .collect();
     let mut scan = Scan {
         keys,
         latest: None,
         cr,
-        tie,
         index: vi,
         view,
         schema,
@@ -405,7 +396,11 @@ fn fanout_latest(scan: &Scan<'_>, name: &str, values: &str) -> String {
     }
     let mut order = vec![format!("{ts} DESC")];
     order.extend(scan.cr.iter().map(|c| format!("{c} DESC")));
-    order.extend(scan.tie.iter().cloned());
+    // The tie-break: each best when largest, nulls last (pit.rs documents it).
+    order.extend(
+        scan.tie_columns()
+            .map(|c| format!("{} DESC NULLS LAST", source_col(c))),
+    );
     format!(
         "{name} AS (SELECT * EXCLUDE (__rn) FROM (SELECT e.__mlp_row, {values}, row_number() OVER (PARTITION BY e.__mlp_row ORDER BY {}) AS __rn FROM {} WHERE {filter}) WHERE __rn = 1)",
         order.join(", "),

@@ -2,16 +2,18 @@
 //! tie-break) order with their visibility time and the aggregations' arguments, as an Arrow
 //! IPC file under `.mlp/pit/`, written in batches that never split a key.
 
-use super::{Args, KeyKind};
+use super::merge::Keys;
+use super::Args;
 use crate::feature_sql::Scan;
 use crate::historical::FeatureError;
 use crate::pit::{cached_file, Cached};
 use crate::sql::ident;
 use arrow_ipc::writer::FileWriter;
-use duckdb::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use duckdb::arrow::array::{ArrayRef, RecordBatch};
 use duckdb::arrow::compute::{cast, concat_batches};
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::Connection;
+use std::cmp::Ordering;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,9 +35,9 @@ pub(super) fn window_index(
     extra.extend(args.iter().map(|(sql, _)| sql.clone()));
     let input = scan.index_input();
     let stem = format!("{}.{}-", input.name, scan.view());
-    let (key, kind) = super::key_sql("s", scan.key_columns());
+    let (key, _) = super::key_sql("s", scan.key_columns());
     cached_file(conn, &input, &stem, "arrow", &extra, scan.when(), |tmp| {
-        write(conn, &build_sql(scan, &key, args), kind, tmp)
+        write(conn, &build_sql(scan, &key, args), tmp)
     })
 }
 
@@ -78,7 +80,7 @@ fn build_sql(scan: &Scan<'_>, key: &str, args: &Args) -> String {
 /// Runs `sql` and writes its rows to `path` as Arrow IPC, in batches of at least
 /// [`BATCH_ROWS`] rows that end at a key's last row; fails if the rows are not in key order
 /// as the merge compares keys (bytes for text).
-fn write(conn: &Connection, sql: &str, kind: KeyKind, path: &Path) -> Result<(), FeatureError> {
+fn write(conn: &Connection, sql: &str, path: &Path) -> Result<(), FeatureError> {
     let io = |e: &dyn std::fmt::Display| FeatureError::File {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -87,21 +89,29 @@ fn write(conn: &Connection, sql: &str, kind: KeyKind, path: &Path) -> Result<(),
     let mut writer: Option<FileWriter<std::io::BufWriter<std::fs::File>>> = None;
     let mut pending: Vec<RecordBatch> = Vec::new();
     let mut rows = 0usize;
-    let mut last: Option<KeyValue> = None;
     let mut schema = None;
     for batch in stmt.query_arrow([])? {
         let batch = normalize(&batch).map_err(|e| io(&e))?;
-        check_order(&batch, kind, &mut last)?;
         schema.get_or_insert_with(|| batch.schema());
         let n = batch.num_rows();
         if n == 0 {
             continue;
         }
+        let keys = Keys::of(batch.column(0).as_ref())?;
+        // The previous batch's last row is the pending rows' last (a cut leaves its tail).
+        let after_last = match pending.last() {
+            Some(p) => Some(keys.cmp(0, &Keys::of(p.column(0).as_ref())?, p.num_rows() - 1)),
+            None => None,
+        };
+        let sorted = (1..n).all(|i| keys.cmp(i - 1, &keys, i) != Ordering::Greater);
+        if !sorted || after_last == Some(Ordering::Less) {
+            return Err(FeatureError::Db(
+                "internal: the window index's rows are not in key order".to_string(),
+            ));
+        }
         // Where a key starts in this batch, if one does: the batches written end there.
-        let cut = last_key_start(&batch, kind);
-        let starts_new = pending
-            .last()
-            .is_some_and(|p| !key_eq(p, p.num_rows() - 1, &batch, 0, kind));
+        let cut = keys.run_start(n - 1);
+        let starts_new = after_last.is_some_and(|o| o != Ordering::Equal);
         rows += n;
         if rows >= BATCH_ROWS && (cut > 0 || starts_new) {
             let mut head = std::mem::take(&mut pending);
@@ -170,7 +180,9 @@ fn utf8(t: &DataType) -> DataType {
 }
 
 /// `batch` with its text columns as `Utf8`.
-fn normalize(batch: &RecordBatch) -> Result<RecordBatch, duckdb::arrow::error::ArrowError> {
+pub(super) fn normalize(
+    batch: &RecordBatch,
+) -> Result<RecordBatch, duckdb::arrow::error::ArrowError> {
     let mut fields = Vec::new();
     let mut cols: Vec<ArrayRef> = Vec::new();
     for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
@@ -183,86 +195,4 @@ fn normalize(batch: &RecordBatch) -> Result<RecordBatch, duckdb::arrow::error::A
         fields.push(Field::new(f.name(), t, true));
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-}
-
-/// A key, to check the order across batches.
-#[derive(Debug, Clone, PartialEq, PartialOrd)]
-enum KeyValue {
-    Int(i64),
-    Str(String),
-}
-
-/// Fails unless `batch`'s keys are non-decreasing and not below `last`; updates `last`.
-fn check_order(
-    batch: &RecordBatch,
-    kind: KeyKind,
-    last: &mut Option<KeyValue>,
-) -> Result<(), FeatureError> {
-    let col = batch.column(0);
-    let unordered =
-        || FeatureError::Db("internal: the window index's rows are not in key order".to_string());
-    match kind {
-        KeyKind::Int => {
-            let Some(keys) = col.as_any().downcast_ref::<Int64Array>() else {
-                return Err(unordered());
-            };
-            let v = keys.values();
-            if let (Some(KeyValue::Int(p)), Some(f)) = (last.as_ref(), v.first()) {
-                if f < p {
-                    return Err(unordered());
-                }
-            }
-            if v.windows(2).any(|w| w[1] < w[0]) {
-                return Err(unordered());
-            }
-            if let Some(l) = v.last() {
-                *last = Some(KeyValue::Int(*l));
-            }
-        }
-        KeyKind::Str => {
-            let Some(keys) = col.as_any().downcast_ref::<StringArray>() else {
-                return Err(unordered());
-            };
-            if let (Some(KeyValue::Str(p)), false) = (last.as_ref(), keys.is_empty()) {
-                if keys.value(0).as_bytes() < p.as_bytes() {
-                    return Err(unordered());
-                }
-            }
-            if (1..keys.len()).any(|i| keys.value(i).as_bytes() < keys.value(i - 1).as_bytes()) {
-                return Err(unordered());
-            }
-            if !keys.is_empty() {
-                *last = Some(KeyValue::Str(keys.value(keys.len() - 1).to_string()));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Whether the key of `a`'s row `i` is the key of `b`'s row `j`.
-fn key_eq(a: &RecordBatch, i: usize, b: &RecordBatch, j: usize, kind: KeyKind) -> bool {
-    match kind {
-        KeyKind::Int => {
-            let x = a.column(0).as_any().downcast_ref::<Int64Array>();
-            let y = b.column(0).as_any().downcast_ref::<Int64Array>();
-            matches!((x, y), (Some(x), Some(y)) if x.value(i) == y.value(j))
-        }
-        KeyKind::Str => {
-            let x = a.column(0).as_any().downcast_ref::<StringArray>();
-            let y = b.column(0).as_any().downcast_ref::<StringArray>();
-            matches!((x, y), (Some(x), Some(y)) if x.value(i) == y.value(j))
-        }
-    }
-}
-
-/// The row where `batch`'s last key starts (0 when the batch is all one key).
-fn last_key_start(batch: &RecordBatch, kind: KeyKind) -> usize {
-    let n = batch.num_rows();
-    let Some(mut i) = n.checked_sub(1) else {
-        return 0;
-    };
-    while i > 0 && key_eq(batch, i - 1, batch, n - 1, kind) {
-        i -= 1;
-    }
-    i
 }

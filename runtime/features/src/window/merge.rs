@@ -10,8 +10,7 @@ use arrow_ipc::reader::{read_footer_length, FileDecoder};
 use arrow_ipc::{root_as_footer, Block};
 use duckdb::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
 use duckdb::arrow::buffer::{Buffer, MutableBuffer};
-use duckdb::arrow::compute::{cast, concat_batches, take};
-use duckdb::arrow::datatypes::DataType;
+use duckdb::arrow::compute::{concat_batches, take};
 use duckdb::Connection;
 use std::cmp::Ordering;
 use std::io::{Read, Seek, SeekFrom};
@@ -54,30 +53,7 @@ pub(super) fn entities(
         .first()
         .map_or_else(|| stmt.schema(), |b| b.schema());
     let all = concat_batches(&schema, &batches).map_err(arrow_err)?;
-    let all = match kind {
-        KeyKind::Str if all.column(0).data_type() != &DataType::Utf8 => {
-            let k = cast(all.column(0), &DataType::Utf8).map_err(arrow_err)?;
-            let mut cols: Vec<ArrayRef> = all.columns().to_vec();
-            cols[0] = k;
-            let fields: Vec<_> = all
-                .schema()
-                .fields()
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    f.as_ref()
-                        .clone()
-                        .with_data_type(cols[i].data_type().clone())
-                })
-                .collect();
-            RecordBatch::try_new(
-                Arc::new(duckdb::arrow::datatypes::Schema::new(fields)),
-                cols,
-            )
-            .map_err(arrow_err)?
-        }
-        _ => all,
-    };
+    let all = super::index::normalize(&all).map_err(arrow_err)?;
     let sorted = sort(all)?;
     Ok(Entities {
         sorted,
@@ -154,14 +130,15 @@ fn int64(a: &dyn Array) -> Result<&[i64], FeatureError> {
         })
 }
 
-/// A key column, compared as the index is sorted.
-enum Keys<'a> {
+/// A key column, compared as the index is sorted (the index's build checks its order with
+/// this same comparison).
+pub(super) enum Keys<'a> {
     Int(&'a [i64]),
     Str(&'a StringArray),
 }
 
 impl<'a> Keys<'a> {
-    fn of(a: &'a dyn Array) -> Result<Keys<'a>, FeatureError> {
+    pub(super) fn of(a: &'a dyn Array) -> Result<Keys<'a>, FeatureError> {
         if let Some(s) = a.as_any().downcast_ref::<StringArray>() {
             return Ok(Keys::Str(s));
         }
@@ -169,7 +146,7 @@ impl<'a> Keys<'a> {
     }
 
     /// This key at `i` against `other`'s at `j`.
-    fn cmp(&self, i: usize, other: &Keys<'_>, j: usize) -> Ordering {
+    pub(super) fn cmp(&self, i: usize, other: &Keys<'_>, j: usize) -> Ordering {
         match (self, other) {
             (Keys::Int(a), Keys::Int(b)) => a[i].cmp(&b[j]),
             (Keys::Str(a), Keys::Str(b)) => a.value(i).as_bytes().cmp(b.value(j).as_bytes()),
@@ -177,6 +154,15 @@ impl<'a> Keys<'a> {
             (Keys::Int(_), Keys::Str(_)) => Ordering::Less,
             (Keys::Str(_), Keys::Int(_)) => Ordering::Greater,
         }
+    }
+
+    /// The start of the run of rows with the key at `i`.
+    pub(super) fn run_start(&self, i: usize) -> usize {
+        let mut j = i;
+        while j > 0 && self.cmp(j - 1, self, i) == Ordering::Equal {
+            j -= 1;
+        }
+        j
     }
 
     /// The end of the run of rows with the key at `i`.
