@@ -5,13 +5,20 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MLP_ROOT"
 bash scripts/bootstrap.sh
-# runtime/cli/tests/neovim.rs drives Debian's Neovim against `mlpc lsp`: install it when
-# missing (as root, or through sudo). MLP_SKIP_NEOVIM=1 skips that test instead.
-if [ "${MLP_SKIP_NEOVIM:-}" != 1 ] && ! command -v nvim >/dev/null; then
+# Real programs that tests drive, installed when missing (as root, or through sudo):
+# runtime/cli/tests/neovim.rs runs Debian's Neovim against `mlpc lsp` (MLP_SKIP_NEOVIM=1
+# skips it); runtime/cli/tests/ui_browser.rs drives Debian's Chromium through chromedriver
+# (MLP_SKIP_BROWSER=1 skips it).
+missing=()
+if [ "${MLP_SKIP_NEOVIM:-}" != 1 ] && ! command -v nvim >/dev/null; then missing+=(neovim); fi
+if [ "${MLP_SKIP_BROWSER:-}" != 1 ] && ! command -v chromedriver >/dev/null; then
+  missing+=(chromium chromium-driver)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
   as_root() { if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
-  echo "==> installing Debian's neovim (for runtime/cli/tests/neovim.rs)"
+  echo "==> installing Debian's ${missing[*]} (for the tests that drive them)"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # No incremental caches for a whole-workspace run: they are for edit-compile loops, and over
 # many runs they grew the shared target directory by gigabytes.

@@ -5,7 +5,6 @@
 
 use clap::Args;
 use mlp_ir::Plan;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -53,47 +52,41 @@ pub fn applied_plan(dir: &Path) -> Result<Plan, ExitCode> {
     }
 }
 
-/// What differs between the source and the applied plan: resources added, changed and
-/// removed in the source, by id.
-fn source_drift(source: &Plan, applied: &Plan) -> Vec<String> {
-    let hashes = |p: &Plan| -> BTreeMap<String, String> {
-        p.resources()
-            .map(|r| (r.id.clone(), r.hash.clone()))
-            .collect()
-    };
-    let (src, app) = (hashes(source), hashes(applied));
-    let mut out = Vec::new();
-    for (id, h) in &src {
-        match app.get(id) {
-            None => out.push(format!("+ {id}")),
-            Some(a) if a != h => out.push(format!("~ {id}")),
-            Some(_) => {}
-        }
+/// The source of `dir` checked into a plan, or why it does not check (the web UI's source
+/// comparison).
+pub fn source_plan(dir: &Path, env: Option<&str>) -> Result<Plan, String> {
+    let checked = mlp_driver::check_dir(dir, env);
+    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+    match checked.plan {
+        Some(p) if errors == 0 => Ok(p),
+        _ => Err(format!(
+            "the source does not check ({errors} error(s), see `mlpc check`)"
+        )),
     }
-    out.extend(
-        app.keys()
-            .filter(|id| !src.contains_key(*id))
-            .map(|id| format!("- {id}")),
-    );
-    out
+}
+
+/// The web UI's set-up for `mlpc serve` and `mlpc ui`: the environment and the source check.
+pub fn ui_setup(env: Option<String>) -> mlp_ui::Setup {
+    mlp_ui::Setup {
+        env,
+        source: Some(std::sync::Arc::new(source_plan)),
+    }
 }
 
 /// Warns once when the source of `dir` differs from the applied plan (or does not check),
 /// naming what differs; the applied plan is served all the same.
 pub fn warn_if_source_differs(dir: &Path, env: Option<&str>, applied: &Plan) {
-    let checked = mlp_driver::check_dir(dir, env);
-    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
-    let source = match checked.plan {
-        Some(p) if errors == 0 => p,
-        _ => {
+    let source = match source_plan(dir, env) {
+        Ok(p) => p,
+        Err(e) => {
             eprintln!(
-                "warning: the source in `{}` does not check ({errors} error(s), see `mlpc check`); serving the applied plan",
+                "warning: in `{}`, {e}; serving the applied plan",
                 dir.display()
             );
             return;
         }
     };
-    let drift = source_drift(&source, applied);
+    let drift = mlp_state::plan_drift(&source, applied);
     if drift.is_empty() {
         return;
     }
@@ -133,6 +126,9 @@ pub struct ServeArgs {
     /// cron does, or another replica of the server).
     #[arg(long)]
     pub no_monitors: bool,
+    /// Do not mount the web UI under /ui.
+    #[arg(long)]
+    pub no_ui: bool,
     /// The environment the source is compared in (DIR/env/NAME.yaml); what serves is the
     /// applied plan, with the environment it was applied with.
     #[arg(long, value_name = "NAME")]

@@ -13,6 +13,7 @@ mod run_cmds;
 mod serving;
 mod state_cmds;
 mod suggest;
+mod ui_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mlp_diagnostics::{render_human, render_json};
@@ -180,6 +181,11 @@ enum Command {
     /// /v1/features/online, /v1/registry/..., the Open Inference Protocol's /v2 routes.
     /// Pipeline schedules run beside it. SIGINT or SIGTERM stops it gracefully.
     Serve(mlpc_shared::ServeArgs),
+    /// The web UI alone: the project, lineage, features, models, runs and monitors.
+    ///
+    /// Serves /ui (read-only unless MLP_TOKEN is set) from the applied plan and the stores,
+    /// without serving models; `mlpc serve` mounts the same UI with live traffic.
+    Ui(ui_cmd::UiArgs),
     /// Score every row of a file with a deployment's model (batch scoring).
     ///
     /// The features are the point-in-time values at each row's timestamp (as training saw
@@ -286,6 +292,7 @@ fn main() -> ExitCode {
         // Checked here (help and errors are mlpc's), run by the serving binary.
         Command::Serve(_) | Command::Score(_) => serving::exec_serving(),
         Command::Drift(args) => drift_cmd::drift(&args),
+        Command::Ui(args) => ui_cmd::ui(&args),
         Command::Suggest(args) => suggest::suggest(&args),
         Command::Lsp => match mlp_lsp::stdio() {
             Ok(()) => ExitCode::SUCCESS,

@@ -241,8 +241,10 @@ impl OnlineStore {
         true
     }
 
-    /// Runs `f` on the connection, opening it when a release closed it.
-    fn with_conn<T>(
+    /// Runs `f` on the connection, opening it when a release closed it (the web UI reads
+    /// the online tables through the server's own connection: a second DuckDB instance on
+    /// the same file in one process is refused).
+    pub fn with_conn<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, FeatureError>,
     ) -> Result<T, FeatureError> {

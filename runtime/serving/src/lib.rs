@@ -1,7 +1,8 @@
 //! Serving: each deployment's model from the registry on libtorch (tch), behind one
 //! actix-web server with online features, the registry, Prometheus metrics, the Open
 //! Inference Protocol, dynamic batching on dedicated inference threads, the prediction log,
-//! and the monitor loop that evaluates the applied plan's monitors in the background.
+//! the monitor loop that evaluates the applied plan's monitors in the background, and the
+//! web UI (`mlp-ui`) under `/ui` with the server's live view of what it serves.
 
 pub mod batcher;
 pub mod deployment;
@@ -18,5 +19,6 @@ pub mod reload;
 pub mod score;
 pub mod server;
 pub mod sla;
+pub mod ui;
 
 pub use server::{start, Config, Running};

@@ -155,9 +155,19 @@ impl Metrics {
         let label = DeploymentLabel {
             deployment: labels.deployment,
         };
-        self.recent
-            .record(&label.deployment, std::time::Instant::now(), seconds);
+        self.recent.record(
+            &label.deployment,
+            std::time::Instant::now(),
+            seconds,
+            status == 200,
+        );
         self.latency.get_or_create(&label).observe(seconds);
+    }
+
+    /// The requests of `deployment` answered over the last minute (the web UI's traffic).
+    pub fn traffic(&self, deployment: &str) -> crate::sla::Window {
+        self.recent
+            .deployment_window(deployment, std::time::Instant::now())
     }
 
     /// Sets a monitor check's last value (no series when it has none) and its alert state

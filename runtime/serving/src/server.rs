@@ -132,6 +132,9 @@ pub struct Config {
     /// Where the prediction log goes instead of the project's (`mlpc suggest` measures the
     /// log's cost without adding its traffic to the project's log); `None`: the project's.
     pub log_dir: Option<PathBuf>,
+    /// Mount the web UI under `/ui` (`mlp-ui`), set up so, with this server's live state;
+    /// `None`: no UI.
+    pub ui: Option<mlp_ui::Setup>,
 }
 
 fn now_us() -> i64 {
@@ -455,15 +458,7 @@ impl Running {
     }
 }
 
-/// Whether `bind` is a loopback address.
-pub fn is_loopback(bind: &str) -> bool {
-    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub use mlp_util::is_loopback;
 
 /// Once a second, for ever: picks up applies, alias moves, materializations and lookup
 /// tables to rebuild, without a restart, and says what changed on stderr.
@@ -537,17 +532,32 @@ pub fn start(
     // Weak: the loop must not keep the state (and the log's sender) alive past the server.
     let monitor_state = Arc::downgrade(&state.clone().into_inner());
     let metrics = state.metrics.clone();
+    let ui = config.ui.clone();
     let thread = std::thread::spawn(move || {
         let sys = actix_web::rt::System::new();
         let started = tx.clone();
         let result = sys.block_on(async move {
             let tx = started;
             let data = state.clone();
+            let ui = ui.map(|setup| {
+                let live: Arc<dyn mlp_ui::Live> = Arc::new(crate::ui::Live(state.clone()));
+                web::Data::new(mlp_ui::Ui::new(
+                    state.project_dir.clone(),
+                    state.token.clone(),
+                    Some(live),
+                    setup,
+                ))
+            });
             let server = HttpServer::new(move || {
-                App::new()
+                let app = App::new()
                     .app_data(data.clone())
-                    .app_data(web::PayloadConfig::new(MAX_BODY))
-                    .configure(routes)
+                    .app_data(web::PayloadConfig::new(MAX_BODY));
+                // Registered before the API's routes, whose default service answers the rest.
+                match &ui {
+                    Some(ui) => app.configure(|c| mlp_ui::configure(c, ui.clone())),
+                    None => app,
+                }
+                .configure(routes)
             })
             .workers(workers)
             .shutdown_timeout(10)

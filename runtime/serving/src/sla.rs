@@ -40,15 +40,29 @@ fn quantiles() -> impl Iterator<Item = f64> {
     })
 }
 
+/// One answered request: when, its latency in seconds, and whether it succeeded.
+type Answered = (Instant, f64, bool);
+
 /// Each deployment's recent latencies, oldest first.
 #[derive(Default)]
 pub struct Recent {
-    by: Mutex<HashMap<String, VecDeque<(Instant, f64)>>>,
+    by: Mutex<HashMap<String, VecDeque<Answered>>>,
+}
+
+/// One deployment's requests over the window: per second, errors and latencies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Window {
+    /// Requests answered in each second of the window, oldest first.
+    pub per_second: Vec<u32>,
+    /// Requests answered with a status other than 200.
+    pub errors: u64,
+    /// Their latencies, seconds.
+    pub latencies: Vec<f64>,
 }
 
 impl Recent {
-    /// Keeps one request's latency (seconds), answered at `at`.
-    pub fn record(&self, deployment: &str, at: Instant, seconds: f64) {
+    /// Keeps one request's latency (seconds), answered at `at`, and whether it succeeded.
+    pub fn record(&self, deployment: &str, at: Instant, seconds: f64, ok: bool) {
         // A poisoned lock only means a panic elsewhere held it; the data is still whole.
         let mut by = self
             .by
@@ -61,8 +75,34 @@ impl Recent {
         if kept.len() >= MAX_KEPT {
             kept.pop_front();
         }
-        kept.push_back((at, seconds));
+        kept.push_back((at, seconds, ok));
         drop_before(kept, at);
+    }
+
+    /// The requests of `deployment` answered in the window ending at `now`.
+    pub fn deployment_window(&self, deployment: &str, now: Instant) -> Window {
+        let by = self
+            .by
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let secs = WINDOW.as_secs() as usize;
+        let mut w = Window {
+            per_second: vec![0; secs],
+            ..Window::default()
+        };
+        let Some(kept) = by.get(deployment) else {
+            return w;
+        };
+        for (at, seconds, ok) in kept.iter().rev() {
+            let age = now.saturating_duration_since(*at);
+            if age >= WINDOW {
+                break;
+            }
+            w.per_second[secs - 1 - age.as_secs() as usize] += 1;
+            w.errors += u64::from(!ok);
+            w.latencies.push(*seconds);
+        }
+        w
     }
 
     /// The latencies (seconds) of each deployment answered in the window ending at `now`;
@@ -78,7 +118,7 @@ impl Recent {
         });
         let mut out: Vec<(String, Vec<f64>)> = by
             .iter()
-            .map(|(d, kept)| (d.clone(), kept.iter().map(|(_, s)| *s).collect()))
+            .map(|(d, kept)| (d.clone(), kept.iter().map(|(_, s, _)| *s).collect()))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
@@ -86,11 +126,11 @@ impl Recent {
 }
 
 /// Drops the latencies answered more than [`WINDOW`] before `now`.
-fn drop_before(kept: &mut VecDeque<(Instant, f64)>, now: Instant) {
+fn drop_before(kept: &mut VecDeque<Answered>, now: Instant) {
     let Some(start) = now.checked_sub(WINDOW) else {
         return;
     };
-    while kept.front().is_some_and(|(t, _)| *t < start) {
+    while kept.front().is_some_and(|(t, _, _)| *t < start) {
         kept.pop_front();
     }
 }
@@ -203,10 +243,10 @@ mod tests {
     fn targets_sit_beside_exact_window_quantiles() {
         let recent = Recent::default();
         let t0 = Instant::now();
-        recent.record("fraud_api", t0, 5.0);
+        recent.record("fraud_api", t0, 5.0, true);
         let now = t0 + WINDOW + Duration::from_secs(1);
         for ms in 1..=100 {
-            recent.record("fraud_api", now, f64::from(ms) / 1000.0);
+            recent.record("fraud_api", now, f64::from(ms) / 1000.0, true);
         }
         let mut text = String::new();
         render(&mut text, &[("fraud_api".into(), sla())], &recent, now)
@@ -236,11 +276,44 @@ mod tests {
     fn a_deployment_without_recent_requests_has_no_quantiles() {
         let recent = Recent::default();
         let t0 = Instant::now();
-        recent.record("old", t0, 0.001);
+        recent.record("old", t0, 0.001, true);
         let mut text = String::new();
         render(&mut text, &[], &recent, t0 + WINDOW * 2).unwrap_or_else(|e| panic!("{e}"));
         assert!(!text.contains("deployment=\"old\""), "{text}");
         assert_eq!(quantile_of("p999"), Some(0.999));
         assert_eq!(quantile_of("p42"), None);
+    }
+
+    /// Each second of the window counts the requests answered in it; errors and latencies
+    /// cover the window only.
+    #[test]
+    fn the_window_counts_requests_per_second_and_errors() {
+        let recent = Recent::default();
+        let t0 = Instant::now();
+        // Outside the window by the time it is read.
+        recent.record("d", t0, 9.0, false);
+        let now = t0 + WINDOW + Duration::from_secs(5);
+        for (age, n, ok) in [(0u64, 3, true), (1, 2, false), (59, 1, true)] {
+            for _ in 0..n {
+                recent.record("d", now - Duration::from_millis(age * 1000 + 200), 0.01, ok);
+            }
+        }
+        let w = recent.deployment_window("d", now);
+        assert_eq!(w.per_second.len(), 60);
+        assert_eq!(
+            (w.per_second[59], w.per_second[58], w.per_second[0]),
+            (3, 2, 1)
+        );
+        assert_eq!(w.per_second.iter().sum::<u32>(), 6);
+        assert_eq!(w.errors, 2);
+        assert_eq!(w.latencies.len(), 6);
+        assert_eq!(
+            recent
+                .deployment_window("other", now)
+                .per_second
+                .iter()
+                .sum::<u32>(),
+            0
+        );
     }
 }

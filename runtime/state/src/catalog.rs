@@ -76,6 +76,19 @@ pub struct StateSnapshot {
     pub edges: Vec<(String, String, String)>,
 }
 
+/// An apply as the state recorded it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastApply {
+    /// Its serial.
+    pub serial: i64,
+    /// The plan it applied.
+    pub plan_id: String,
+    /// When (RFC 3339, UTC).
+    pub applied_at: String,
+    /// Creates, updates, replaces and deletes.
+    pub changes: [i64; 4],
+}
+
 /// One `history` row before it is written: id, kind, action, hash, version.
 type HistoryRow<'a> = (&'a str, &'a str, String, Option<&'a str>, Option<i64>);
 
@@ -134,6 +147,31 @@ impl Catalog {
         match Catalog::open_read_only(project_dir)? {
             Some(cat) => cat.applied_plan(),
             None => Ok(None),
+        }
+    }
+
+    /// The last apply that changed something, read without changing anything on disk:
+    /// `None` before the first.
+    pub fn read_last_apply(project_dir: &Path) -> Result<Option<LastApply>, StateError> {
+        let Some(cat) = Catalog::open_read_only(project_dir)? else {
+            return Ok(None);
+        };
+        let row = cat.conn.query_row(
+            "SELECT serial, plan_id, applied_at, creates, updates, replaces, deletes FROM applies ORDER BY serial DESC LIMIT 1",
+            [],
+            |r| {
+                Ok(LastApply {
+                    serial: r.get(0)?,
+                    plan_id: r.get(1)?,
+                    applied_at: r.get(2)?,
+                    changes: [r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
+                })
+            },
+        );
+        match row {
+            Ok(a) => Ok(Some(a)),
+            Err(duckdb::Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(cat.err(e)),
         }
     }
 

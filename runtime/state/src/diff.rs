@@ -344,6 +344,31 @@ pub fn plan_to_changes(plan: &Plan, state: &StateSnapshot) -> ChangeSet {
     }
 }
 
+/// What differs between the source and the applied plan: resources added, changed and
+/// removed in the source, by id.
+pub fn plan_drift(source: &Plan, applied: &Plan) -> Vec<String> {
+    let hashes = |p: &Plan| -> std::collections::BTreeMap<String, String> {
+        p.resources()
+            .map(|r| (r.id.clone(), r.hash.clone()))
+            .collect()
+    };
+    let (src, app) = (hashes(source), hashes(applied));
+    let mut out = Vec::new();
+    for (id, h) in &src {
+        match app.get(id) {
+            None => out.push(format!("+ {id}")),
+            Some(a) if a != h => out.push(format!("~ {id}")),
+            Some(_) => {}
+        }
+    }
+    out.extend(
+        app.keys()
+            .filter(|id| !src.contains_key(*id))
+            .map(|id| format!("- {id}")),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

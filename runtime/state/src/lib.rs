@@ -13,6 +13,8 @@ pub mod openlineage;
 pub mod render;
 
 pub use apply::{apply, lock, plan_id, ApplyError, ApplyReport, Component, SavedPlan};
-pub use catalog::{Catalog, StateError, StateResource, StateSnapshot};
-pub use diff::{plan_to_changes, Action, Change, ChangeSet, Severity, CHANGES_FORMAT_VERSION};
+pub use catalog::{Catalog, LastApply, StateError, StateResource, StateSnapshot};
+pub use diff::{
+    plan_drift, plan_to_changes, Action, Change, ChangeSet, Severity, CHANGES_FORMAT_VERSION,
+};
 pub use render::render_changes;

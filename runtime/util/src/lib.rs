@@ -1,6 +1,7 @@
 //! Small helpers the runtime crates share, so that each exists once: waiting for the signals
-//! that stop a long-running command, and opening a project's SQLite metadata database (the
-//! registry, the run history, the consumers seen) the same way everywhere.
+//! that stop a long-running command, whether a bind address is loopback, and opening a
+//! project's SQLite metadata database (the registry, the run history, the consumers seen)
+//! the same way everywhere.
 
 use std::path::Path;
 use std::time::Duration;
@@ -91,6 +92,16 @@ pub fn open_sqlite(
     conn.busy_timeout(busy)?;
     conn.execute_batch(schema)?;
     Ok(conn)
+}
+
+/// Whether `bind` is a loopback address.
+pub fn is_loopback(bind: &str) -> bool {
+    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -131,9 +131,17 @@ pub fn serve(dir: &Path) -> Server {
 
 /// [`serve`] with more arguments (`--no-monitors`).
 pub fn serve_with(dir: &Path, extra: &[&str]) -> Server {
+    let mut args = vec!["serve", ".", "--bind", "127.0.0.1:0", "--no-scheduler"];
+    args.extend_from_slice(extra);
+    listening(dir, &args, &[])
+}
+
+/// Starts `mlpc ARGS` in `dir` with the environment `env` added, and returns once it says
+/// where it listens (` on http://ADDR`, the address binding `127.0.0.1:0` picked).
+pub fn listening(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(mlpc_bin())
-        .args(["serve", ".", "--bind", "127.0.0.1:0", "--no-scheduler"])
-        .args(extra)
+        .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stderr(Stdio::piped())
         .spawn()
@@ -146,14 +154,15 @@ pub fn serve_with(dir: &Path, extra: &[&str]) -> Server {
     for line in lines.by_ref() {
         let line = line.unwrap_or_else(|e| panic!("the server's stderr: {e}"));
         if let Some(addr) = line.split(" on http://").nth(1) {
-            base = format!("http://{}", addr.trim());
+            let addr = addr.split_whitespace().next().unwrap_or_default();
+            base = format!("http://{}", addr.trim_end_matches("/ui"));
             break;
         }
         before.push(line);
     }
     assert!(
         base.starts_with("http://"),
-        "the server did not start: {}",
+        "mlpc {args:?} did not start: {}",
         before.join("\n")
     );
     let (tx, said) = std::sync::mpsc::channel();
@@ -171,6 +180,51 @@ pub fn serve_with(dir: &Path, extra: &[&str]) -> Server {
         said,
         heard: std::cell::RefCell::new(before),
     }
+}
+
+/// `GET url` (redirects not followed): the status and the body as text.
+pub fn get_text(url: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut resp = agent
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    let text = resp
+        .body_mut()
+        .read_to_string()
+        .unwrap_or_else(|e| panic!("GET {url}: the body: {e}"));
+    (status, text)
+}
+
+/// `POST url` with a form body and headers: the status and the `Location` answered, if any.
+pub fn post_form(
+    url: &str,
+    form: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> (u16, Option<String>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut req = agent.post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req
+        .send_form(form.iter().copied())
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    (resp.status().as_u16(), location)
 }
 
 /// One HTTP call (a POST without a body sends malformed JSON); the status and the JSON answer.

@@ -417,9 +417,9 @@ pub fn line_chart(points: &[Point], threshold: Option<f64>) -> Markup {
                     p.value.map_or("no value".into(), fmt_num), outcome_word(p.outcome),
                     if p.note.is_empty() { String::new() } else { format!(" {}", p.note) });
                 @match p.value {
-                    Some(v) => circle cx=(c(x(p.t_us))) cy=(c(y(v))) r="4.5"
+                    Some(v) => circle class="point" cx=(c(x(p.t_us))) cy=(c(y(v))) r="4.5"
                         fill=(outcome_colour(p.outcome)) { title { (tip) } },
-                    None => rect x=(c(x(p.t_us) - 4.0)) y=(c(strip - 4.0)) width="8" height="8"
+                    None => rect class="point" x=(c(x(p.t_us) - 4.0)) y=(c(strip - 4.0)) width="8" height="8"
                         fill="none" stroke=(outcome_colour(p.outcome)) stroke-width="2" {
                         title { (tip) }
                     },

@@ -118,12 +118,6 @@ pub fn report(
 
 /// The page for `entries` (one monitor's, oldest first, at least one) and its `alerts`.
 pub fn render(monitor: &str, entries: &[Entry], alerts: &[Alert], generated_at_us: i64) -> String {
-    let last_end = entries.iter().map(|e| e.window_end_us).max().unwrap_or(0);
-    let latest: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| e.window_end_us == last_end)
-        .collect();
-    let windows: BTreeSet<i64> = entries.iter().map(|e| e.window_end_us).collect();
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -135,19 +129,7 @@ pub fn render(monitor: &str, entries: &[Entry], alerts: &[Alert], generated_at_u
             }
             body { main {
                 h1 { "Monitor " (monitor) }
-                (header(&latest, &windows, generated_at_us))
-                (summary(&latest))
-                h2 { "Checks" }
-                (checks_table(&latest, alerts))
-                (distributions(&latest))
-                h2 id="history" { "History" }
-                p { (windows.len()) " evaluation" @if windows.len() != 1 { "s" }
-                    ", oldest first. Points are coloured by outcome; the dashed line is the \
-                    threshold; evaluations without a value (no data, error) are hollow squares \
-                    on the \"no value\" strip, not zeros." }
-                div class="grid2" {
-                    @for e in &latest { (history_card(e, entries)) }
-                }
+                (sections(entries, alerts, generated_at_us))
                 footer {
                     "Written by mlpc monitor report from .mlp/monitors.sqlite. Self-contained: \
                     no script, font, image or link is loaded. Times are UTC."
@@ -156,6 +138,33 @@ pub fn render(monitor: &str, entries: &[Entry], alerts: &[Alert], generated_at_u
         }
     };
     page.into_string()
+}
+
+/// The report's sections for `entries` (one monitor's, oldest first, at least one): the
+/// latest window, the checks' states, the distributions and each check's history chart. The
+/// web UI's monitor page shows the same sections.
+pub fn sections(entries: &[Entry], alerts: &[Alert], generated_at_us: i64) -> Markup {
+    let last_end = entries.iter().map(|e| e.window_end_us).max().unwrap_or(0);
+    let latest: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.window_end_us == last_end)
+        .collect();
+    let windows: BTreeSet<i64> = entries.iter().map(|e| e.window_end_us).collect();
+    html! {
+        (header(&latest, &windows, generated_at_us))
+        (summary(&latest))
+        h2 { "Checks" }
+        (checks_table(&latest, alerts))
+        (distributions(&latest))
+        h2 id="history" { "History" }
+        p { (windows.len()) " evaluation" @if windows.len() != 1 { "s" }
+            ", oldest first. Points are coloured by outcome; the dashed line is the \
+            threshold; evaluations without a value (no data, error) are hollow squares \
+            on the \"no value\" strip, not zeros." }
+        div class="grid2" {
+            @for e in &latest { (history_card(e, entries)) }
+        }
+    }
 }
 
 /// A time for people: `2026-11-30 12:00:00` (UTC).
@@ -343,7 +352,7 @@ fn history_card(e: &Entry, entries: &[Entry]) -> Markup {
         })
         .collect();
     html! {
-        div class="card" {
+        div class="card" data-testid=(format!("history-{}", r.index)) {
             h3 { (r.check) }
             div class="sub" {
                 (state_chip(e.alert_state)) " "

@@ -36,6 +36,7 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         log_queue: 100_000,
         monitors: (!a.no_monitors).then(monitor_evaluator),
         log_dir: a.log_dir.clone(),
+        ui: (!a.no_ui).then(|| mlpc_shared::ui_setup(a.env.clone())),
     };
     // After each `mlpc apply`, the newly applied plan is read and changed deployments swap in.
     let reload = {

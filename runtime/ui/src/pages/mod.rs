@@ -1,0 +1,53 @@
+//! The pages: each route rendered from the plan and the stores, and the write action.
+
+mod deployment;
+mod lineage;
+mod models;
+mod monitor;
+mod overview;
+mod resource;
+mod runs;
+mod view;
+
+use crate::layout::Problem;
+use crate::route::{Answer, Route};
+use crate::Ui;
+use actix_web::http::StatusCode;
+use maud::Markup;
+
+/// Renders `route`; `form` is a POST's fields, `bearer` the `Authorization` header's token.
+pub fn render(
+    ui: &Ui,
+    route: Route,
+    form: &[(String, String)],
+    bearer: Option<&str>,
+) -> Result<Answer, Problem> {
+    let ok = |m: Markup| Ok(Answer::Html(StatusCode::OK, m));
+    match route {
+        Route::Asset(name) => crate::assets::asset(&name)
+            .map(|(ct, bytes)| Answer::Asset(ct, bytes))
+            .ok_or_else(|| Problem::not_found(&format!("asset `{name}`"))),
+        Route::Overview => ok(overview::page(ui)?),
+        Route::SourceDrift => ok(overview::source_drift(ui)?),
+        Route::Search(q) => ok(overview::search(ui, &q)?),
+        Route::Resource(id) => ok(resource::page_of(ui, &id)?),
+        Route::Histograms(id, page) => ok(view::histograms(ui, &id, page)?),
+        Route::Lineage(id) => ok(lineage::page_of(ui, &id)?),
+        Route::Models => ok(models::list(ui)?),
+        Route::Compare(m, a, b) => ok(models::compare(ui, &m, a, b)?),
+        Route::MoveAlias(m) => {
+            let token = form
+                .iter()
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.as_str())
+                .filter(|t| !t.is_empty())
+                .or(bearer);
+            ui.authorize(token)?;
+            models::move_alias(ui, &m, form).map(Answer::SeeOther)
+        }
+        Route::Runs(page) => ok(runs::list(ui, page)?),
+        Route::Run(id) => ok(runs::run(ui, &id)?),
+        Route::StepLog(id, step) => ok(runs::log(ui, &id, &step)?),
+        Route::Traffic(d) => ok(deployment::traffic(ui, &d)?),
+    }
+}
