@@ -11,10 +11,17 @@ files="${1:-500}" features="${2:-20000}" runs="${3:-200}"
 cd "$MLP_ROOT"
 cargo build --release --locked -q --bin mlpc -p mlpc
 cargo build --release --locked -q --bin mlp-gen -p mlp-tests
+cargo build --release --locked -q --bin mlp-sql -p mlp-features
 dir="$(mktemp -d)"
 ui_pid=""
 trap '[ -n "$ui_pid" ] && kill "$ui_pid" 2>/dev/null; rm -rf "$dir"' EXIT
 "$CARGO_TARGET_DIR/release/mlp-gen" "$dir/project" "$files" "$features" >/dev/null
+# Apply reads each source's schema: a small Parquet file per generated source.
+mkdir -p "$dir/project/data"
+for k in $(seq 0 $((files - 1))); do
+  echo "COPY (SELECT i::BIGINT AS user_id, i * 1.5 AS amount, 'DE' AS country, TIMESTAMP '2026-01-01' + to_hours(i) AS event_ts FROM range(10) t(i)) TO '$dir/project/data/src_$k.parquet' (FORMAT parquet);"
+done >"$dir/data.sql"
+LD_LIBRARY_PATH="$DUCKDB_LIB_DIR" "$CARGO_TARGET_DIR/release/mlp-sql" "$dir/data.sql"
 mlpc="$CARGO_TARGET_DIR/release/mlpc"
 "$mlpc" apply "$dir/project" --auto-approve >/dev/null
 "$mlpc" ui "$dir/project" --bind 127.0.0.1:0 2>"$dir/ui.log" &
