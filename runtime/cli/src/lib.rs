@@ -65,11 +65,20 @@ pub fn source_plan(dir: &Path, env: Option<&str>) -> Result<Plan, String> {
     }
 }
 
-/// The web UI's set-up for `mlpc serve` and `mlpc ui`: the environment and the source check.
+/// The web UI's set-up for `mlpc serve` and `mlpc ui`: the environment, the source check,
+/// and the `mlpc` its write actions run (`mlpc` itself, or the one beside `mlp-serve`).
 pub fn ui_setup(env: Option<String>) -> mlp_ui::Setup {
+    let mlpc = std::env::current_exe().ok().and_then(|exe| {
+        if exe.file_stem().is_some_and(|s| s == "mlpc") {
+            Some(exe)
+        } else {
+            Some(exe.with_file_name("mlpc")).filter(|p| p.is_file())
+        }
+    });
     mlp_ui::Setup {
         env,
         source: Some(std::sync::Arc::new(source_plan)),
+        mlpc,
     }
 }
 

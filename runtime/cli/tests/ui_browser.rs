@@ -5,7 +5,7 @@
 //! opens the last run's DAG and a step's log; watches `fraud_api`'s request rate rise while
 //! predictions are sent; counts one point per evaluation on the monitor's chart; moves an
 //! alias from the UI (refused without the token, then done with it, and the server serves
-//! the new version). Every page is checked for console errors and failed requests, and
+//! the new version); evaluates the monitor and starts a pipeline run from their pages. Every page is checked for console errors and failed requests, and
 //! captured: into `docs/ui/` with `MLP_UI_SCREENSHOTS=1`, else under the test's temporary
 //! folder.
 //!
@@ -403,6 +403,31 @@ async fn drive(p: &Path, base: &str, port: u16) {
     assert!(text_of(&c, r#"[data-testid="problem"]"#)
         .await
         .starts_with("403"));
+    // The console logs that 403 (when it gets to it) and nothing else.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let log = c
+            .issue_cmd(BrowserLog)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let severe: Vec<&Value> = log
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .collect();
+        assert!(
+            severe.iter().all(|e| e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("/alias") && m.contains("403"))),
+            "{severe:?}"
+        );
+        if !severe.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the refused form was not logged");
+        tokio::task::yield_now().await;
+    }
     let (status, _) = post_form(
         &format!("{ui}/models/fraud_scorer/alias"),
         &[("alias", "production"), ("version", "2")],
@@ -430,6 +455,76 @@ async fn drive(p: &Path, base: &str, port: u16) {
             v["model_version"]
         );
         std::thread::yield_now();
+    }
+
+    // Evaluating the monitor now from its page adds one point; without the token, 403.
+    let (status, _) = post_form(&format!("{ui}/monitors/fraud_health/run"), &[], &[]);
+    assert_eq!(status, 403);
+    c.goto(&format!("{ui}/r/monitor.fraud_health"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    element(&c, r#"[data-testid="run-monitor-token"]"#)
+        .await
+        .send_keys(TOKEN)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    click(&c, r#"[data-testid="run-monitor-submit"]"#).await;
+    wait_url(&c, "/ui/r/monitor.fraud_health").await;
+    text_of(&c, r#"[data-testid="history-0"] svg"#).await;
+    let points = c
+        .find_all(Locator::Css(r#"[data-testid="history-0"] .point"#))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(points.len(), 4);
+
+    // Starting a run from the pipeline's page: it shows in the history.
+    let (status, _) = post_form(
+        &format!("{ui}/pipelines/train_fraud/run"),
+        &[("token", "wrong")],
+        &[],
+    );
+    assert_eq!(status, 403);
+    let runs = |p: &Path| {
+        mlp_pipelines::History::open(p)
+            .and_then(|h| h.runs(Some("train_fraud"), 100))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len()
+    };
+    let before = runs(p);
+    c.goto(&format!("{ui}/r/pipeline.train_fraud"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    element(&c, r#"[data-testid="run-pipeline-token"]"#)
+        .await
+        .send_keys(TOKEN)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    click(&c, r#"[data-testid="run-pipeline-submit"]"#).await;
+    wait_url(&c, "/ui/runs").await;
+    let deadline = Instant::now() + WAIT;
+    while runs(p) == before {
+        assert!(
+            Instant::now() < deadline,
+            "the run started from the UI never showed"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert_clean(&c, "runs after a start").await;
+    // It ends before the project folder goes (unchanged steps come from the cache).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let last = mlp_pipelines::History::open(p)
+            .and_then(|h| h.runs(Some("train_fraud"), 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        if last.first().is_some_and(|r| r.status != "running") {
+            assert_eq!(last[0].status, "succeeded", "{:?}", last[0]);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run started from the UI did not end"
+        );
+        tokio::task::yield_now().await;
     }
     c.close().await.unwrap_or_else(|e| panic!("{e}"));
 }

@@ -86,6 +86,9 @@ pub struct Setup {
     /// How to check the source, to show whether it differs from the applied plan; `None`:
     /// not shown.
     pub source: Option<SourcePlan>,
+    /// The `mlpc` the write actions run (`mlpc run`, `mlpc monitor run`); `None`: those
+    /// actions are not offered.
+    pub mlpc: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Setup {
@@ -93,6 +96,7 @@ impl std::fmt::Debug for Setup {
         f.debug_struct("Setup")
             .field("env", &self.env)
             .field("source", &self.source.as_ref().map(|_| "a source check"))
+            .field("mlpc", &self.mlpc)
             .finish()
     }
 }

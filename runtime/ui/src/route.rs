@@ -28,8 +28,8 @@ pub enum Route {
     SourceDrift,
     /// Search across names and docs.
     Search(String),
-    /// One resource by id, on the page of its kind.
-    Resource(String),
+    /// One resource by id, on the page of its kind, at a page of its list (a view's features).
+    Resource(String, usize),
     /// Histograms of a view's features (an htmx fragment), one page of them.
     Histograms(String, usize),
     /// Upstream and downstream of a resource or feature.
@@ -40,6 +40,10 @@ pub enum Route {
     Compare(String, u64, u64),
     /// Moves an alias (POST).
     MoveAlias(String),
+    /// Starts a run of a pipeline (POST).
+    RunPipeline(String),
+    /// Evaluates a monitor now (POST).
+    RunMonitor(String),
     /// Pipeline runs, newest first, one page.
     Runs(usize),
     /// One run's DAG.
@@ -86,7 +90,11 @@ pub fn route(method: &Method, path: &str, q: &str) -> Result<Route, Problem> {
     };
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     let post = method == Method::POST;
-    if post != matches!(s.as_slice(), ["models", _, "alias"]) {
+    let writes = matches!(
+        s.as_slice(),
+        ["models", _, "alias"] | ["pipelines", _, "run"] | ["monitors", _, "run"]
+    );
+    if post != writes {
         return Err(Problem::method(method.as_str(), path));
     }
     let num = |v: &str| v.parse::<u64>().ok();
@@ -94,7 +102,7 @@ pub fn route(method: &Method, path: &str, q: &str) -> Result<Route, Problem> {
         [] => Route::Overview,
         ["source-drift"] => Route::SourceDrift,
         ["search"] => Route::Search(query(q, "q").unwrap_or_default()),
-        ["r", id] => Route::Resource((*id).to_string()),
+        ["r", id] => Route::Resource((*id).to_string(), page_number(q)),
         ["r", id, "histograms"] => Route::Histograms((*id).to_string(), page_number(q)),
         ["lineage", id] => Route::Lineage((*id).to_string()),
         ["models"] => Route::Models,
@@ -110,6 +118,8 @@ pub fn route(method: &Method, path: &str, q: &str) -> Result<Route, Problem> {
             }
         }
         ["models", m, "alias"] => Route::MoveAlias((*m).to_string()),
+        ["pipelines", p, "run"] => Route::RunPipeline((*p).to_string()),
+        ["monitors", m, "run"] => Route::RunMonitor((*m).to_string()),
         ["runs"] => Route::Runs(page_number(q)),
         ["runs", id] => Route::Run((*id).to_string()),
         ["runs", id, "logs", step] => Route::StepLog((*id).to_string(), (*step).to_string()),
@@ -191,8 +201,8 @@ mod unit {
         assert_eq!(route(&get, "", ""), Ok(Route::Overview));
         assert_eq!(route(&get, "/", ""), Ok(Route::Overview));
         assert_eq!(
-            route(&get, "/r/%3Cscript%3E", ""),
-            Ok(Route::Resource("<script>".into()))
+            route(&get, "/r/%3Cscript%3E", "page=2"),
+            Ok(Route::Resource("<script>".into(), 2))
         );
         assert_eq!(
             route(&get, "/models/m/compare", "a=1&b=2"),
@@ -210,6 +220,14 @@ mod unit {
         assert_eq!(
             route(&Method::POST, "/models/m/alias", ""),
             Ok(Route::MoveAlias("m".into()))
+        );
+        assert_eq!(
+            route(&Method::POST, "/pipelines/p/run", ""),
+            Ok(Route::RunPipeline("p".into()))
+        );
+        assert_eq!(
+            route(&get, "/monitors/m/run", "").map_err(|p| p.status),
+            Err(StatusCode::METHOD_NOT_ALLOWED)
         );
         assert_eq!(
             route(&Method::POST, "/models", "").map_err(|p| p.status),

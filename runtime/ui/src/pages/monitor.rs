@@ -38,6 +38,9 @@ pub fn page(ui: &Ui, _plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
             dt { "Every" } dd { (super::view::duration(*every_ms)) ", over a window of " (super::view::duration(*window_ms)) }
             dt { "Checks" } dd { (checks.len()) }
         }
+        @if ui.setup.mlpc.is_some() {
+            (super::action_form(&format!("/ui/monitors/{}/run", crate::layout::seg(&r.name)), "Evaluate now", "run-monitor"))
+        }
         @if entries.is_empty() {
             p class="empty" data-testid="never-evaluated" { "Never evaluated: `mlpc serve` evaluates it on its schedule, `mlpc monitor run` at once." }
         } @else {
@@ -45,4 +48,37 @@ pub fn page(ui: &Ui, _plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
         }
     };
     Ok(shell(&r.name, "", body))
+}
+
+/// Evaluates monitor `name` now with `mlpc monitor run` (its alerts are sent as on its
+/// schedule) and waits for it; where to go next: the monitor's page.
+pub fn evaluate_now(ui: &Ui, name: &str) -> Result<String, Problem> {
+    let plan = ui.plan()?;
+    let r = plan
+        .get(&format!("monitor.{name}"))
+        .ok_or_else(|| Problem::not_found(&format!("monitor `{name}`")))?;
+    let evaluations = || -> Result<usize, Problem> {
+        match ui.monitors()? {
+            Some(h) => Ok(h.entries(Some(name), i64::MIN).map_err(err)?.len()),
+            None => Ok(0),
+        }
+    };
+    let before = evaluations()?;
+    let out = std::process::Command::new(super::pipeline::mlpc(ui)?)
+        .args(["monitor", "run"])
+        .arg(&ui.project_dir)
+        .arg(name)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Problem::internal(&format!("running `mlpc monitor run`: {e}")))?;
+    // Its exit code says how the checks went (a failed check, a check that could not be
+    // evaluated, an alert not delivered); what matters here is that it was evaluated.
+    if evaluations()? > before {
+        Ok(crate::layout::href(&r.id))
+    } else {
+        Err(Problem::internal(&format!(
+            "`mlpc monitor run` recorded no evaluation: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
 }

@@ -18,11 +18,12 @@ pub fn find<'p>(plan: &'p Plan, reference: &str) -> Result<&'p Resource, Problem
 }
 
 /// The page of resource `reference`.
-pub fn page_of(ui: &Ui, reference: &str) -> Result<Markup, Problem> {
+pub fn page_of(ui: &Ui, reference: &str, page: usize) -> Result<Markup, Problem> {
     let plan = ui.plan()?;
     let r = find(&plan, reference)?;
     match r.kind() {
-        "feature_view" => super::view::page(ui, &plan, r),
+        "feature_view" => super::view::page(ui, &plan, r, page),
+        "pipeline" => super::pipeline::page(ui, r),
         "feature" => super::view::feature(&plan, r),
         "model" => super::models::model(ui, &plan, r),
         "deployment" => super::deployment::page(ui, &plan, r),

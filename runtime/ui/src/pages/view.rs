@@ -83,7 +83,7 @@ fn age(ts: &str) -> String {
 }
 
 /// The page of feature view `r`.
-pub fn page(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
+pub fn page(ui: &Ui, plan: &Plan, r: &Resource, page: usize) -> Result<Markup, Problem> {
     let Spec::FeatureView {
         entity,
         source,
@@ -120,7 +120,7 @@ pub fn page(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
             dt { "Read by" } dd data-testid="readers" { (links(&readers(plan, &r.id))) }
         }
         h2 { "Features" }
-        (feature_table(plan, &r.name, features, 1))
+        (feature_table(plan, r, features, page))
         h2 { "Distributions" }
         p { "Each numeric feature's materialized values in the online store (the latest per entity)." }
         div id="histograms" hx-get=(format!("/ui/r/{}/histograms", layout::seg(&r.id)))
@@ -129,7 +129,8 @@ pub fn page(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
     Ok(shell(&r.name, "", body))
 }
 
-fn feature_table(plan: &Plan, view: &str, features: &[String], page: usize) -> Markup {
+fn feature_table(plan: &Plan, r: &Resource, features: &[String], page: usize) -> Markup {
+    let view = r.name.as_str();
     let start = (page - 1) * FEATURES_PER_PAGE;
     html! {
         table data-testid="features" {
@@ -151,9 +152,7 @@ fn feature_table(plan: &Plan, view: &str, features: &[String], page: usize) -> M
                 }
             }
         }
-        @if features.len() > FEATURES_PER_PAGE {
-            p class="sub" { "The first " (FEATURES_PER_PAGE) " of " (features.len()) " features; search finds the others." }
-        }
+        (layout::pager(page, FEATURES_PER_PAGE, features.len(), |n| format!("{}?page={n}", href(&r.id))))
     }
 }
 
