@@ -84,4 +84,14 @@ impl Plan {
     pub fn deployment(&self, name: &str) -> Option<&Resource> {
         self.by("deployment", name)
     }
+
+    /// Monitor `name`.
+    pub fn monitor(&self, name: &str) -> Option<&Resource> {
+        self.by("monitor", name)
+    }
+
+    /// Consumer `name`.
+    pub fn consumer(&self, name: &str) -> Option<&Resource> {
+        self.by("consumer", name)
+    }
 }

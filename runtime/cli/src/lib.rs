@@ -68,18 +68,21 @@ pub fn source_plan(dir: &Path, env: Option<&str>) -> Result<Plan, String> {
 /// The web UI's set-up for `mlpc serve` and `mlpc ui`: the environment, the source check,
 /// and the `mlpc` its write actions run (`mlpc` itself, or the one beside `mlp-serve`).
 pub fn ui_setup(env: Option<String>) -> mlp_ui::Setup {
-    let mlpc = std::env::current_exe().ok().and_then(|exe| {
-        if exe.file_stem().is_some_and(|s| s == "mlpc") {
-            Some(exe)
-        } else {
-            Some(exe.with_file_name("mlpc")).filter(|p| p.is_file())
-        }
-    });
     mlp_ui::Setup {
         env,
         source: Some(std::sync::Arc::new(source_plan)),
-        mlpc,
+        mlpc: mlpc_path(),
     }
+}
+
+/// The `mlpc` binary: this process when it is `mlpc`, else the one beside it (`mlp-serve`'s
+/// monitor evaluator and web UI run it); `None` when there is none.
+pub fn mlpc_path() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    if exe.file_stem().is_some_and(|s| s == "mlpc") {
+        return Some(exe);
+    }
+    Some(exe.with_file_name("mlpc")).filter(|p| p.is_file())
 }
 
 /// Warns once when the source of `dir` differs from the applied plan (or does not check),

@@ -67,6 +67,7 @@ fn help_of_every_command() {
         "scheduler",
         "serve",
         "score",
+        "ui",
     ] {
         insta::assert_snapshot!(format!("help_{cmd}"), run(&[cmd, "--help"]));
     }

@@ -255,78 +255,96 @@ async fn drive(p: &Path, base: &str, port: u16) {
         .unwrap_or_else(|e| panic!("chromium through chromedriver: {e}"));
     let ui = format!("{base}/ui");
 
-    // Overview → the view → a feature's lineage → the deployment it reaches.
-    c.goto(&ui).await.unwrap_or_else(|e| panic!("{e}"));
-    text_of(&c, "#source-drift .chip").await;
-    assert_clean(&c, "overview").await;
-    shot(&c, "overview").await;
-    click(&c, r#"[data-testid="node-features.user_stats"]"#).await;
-    wait_url(&c, "/ui/r/features.user_stats").await;
-    assert!(text_of(&c, r#"[data-testid="resource-name"]"#)
+    walk(&c, &ui).await;
+    model_page(&c, &ui).await;
+    run_pages(&c, &ui).await;
+    traffic(&c, &ui, base).await;
+    monitor_page(&c, &ui, p).await;
+    alias_move(&c, &ui, base).await;
+    monitor_now(&c, &ui).await;
+    pipeline_run(&c, &ui, p).await;
+    c.close().await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Overview → the view → a feature's lineage → the deployment it reaches.
+async fn walk(c: &Client, ui: &str) {
+    c.goto(ui).await.unwrap_or_else(|e| panic!("{e}"));
+    text_of(c, "#source-drift .chip").await;
+    assert_clean(c, "overview").await;
+    shot(c, "overview").await;
+    click(c, r#"[data-testid="node-features.user_stats"]"#).await;
+    wait_url(c, "/ui/r/features.user_stats").await;
+    assert!(text_of(c, r#"[data-testid="resource-name"]"#)
         .await
         .starts_with("user_stats"));
     // Every numeric feature has a histogram card (at the pipeline's watermark, past the
     // example's data, windowed averages are null: the card says so instead of a chart).
-    text_of(&c, r#"[data-testid="histogram-txn_count_7d"] svg"#).await;
-    text_of(&c, r#"[data-testid="histogram-avg_amount_7d"]"#).await;
-    assert_clean(&c, "feature view").await;
-    shot(&c, "feature-view").await;
-    click(&c, r#"[data-testid="lineage-avg_amount_7d"]"#).await;
+    text_of(c, r#"[data-testid="histogram-txn_count_7d"] svg"#).await;
+    text_of(c, r#"[data-testid="histogram-avg_amount_7d"]"#).await;
+    assert_clean(c, "feature view").await;
+    shot(c, "feature-view").await;
+    click(c, r#"[data-testid="lineage-avg_amount_7d"]"#).await;
     assert_eq!(
-        text_of(&c, r#"[data-testid="lineage-of"]"#).await,
+        text_of(c, r#"[data-testid="lineage-of"]"#).await,
         "feature.user_stats.avg_amount_7d"
     );
-    assert_clean(&c, "lineage").await;
-    shot(&c, "lineage").await;
-    click(&c, r#"[data-testid="node-deployment.fraud_api"]"#).await;
-    wait_url(&c, "/ui/r/deployment.fraud_api").await;
-    assert!(text_of(&c, r#"[data-testid="resource-name"]"#)
+    assert_clean(c, "lineage").await;
+    shot(c, "lineage").await;
+    click(c, r#"[data-testid="node-deployment.fraud_api"]"#).await;
+    wait_url(c, "/ui/r/deployment.fraud_api").await;
+    assert!(text_of(c, r#"[data-testid="resource-name"]"#)
         .await
         .starts_with("fraud_api"));
+}
 
-    // The model: version 1 with its auc.
+/// The model: version 1 with its auc.
+async fn model_page(c: &Client, ui: &str) {
     c.goto(&format!("{ui}/models"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     click(
-        &c,
+        c,
         r#"[data-testid="models"] a[href="/ui/r/model.fraud_scorer"]"#,
     )
     .await;
-    let auc: f64 = text_of(&c, r#"[data-testid="metric-1-auc"]"#)
+    let auc: f64 = text_of(c, r#"[data-testid="metric-1-auc"]"#)
         .await
         .parse()
         .unwrap_or_else(|e| panic!("auc: {e}"));
     assert!((0.5..=1.0).contains(&auc), "auc {auc}");
-    assert!(text_of(&c, r#"[data-testid="alias-production"]"#)
+    assert!(text_of(c, r#"[data-testid="alias-production"]"#)
         .await
         .contains("→ 1"));
-    assert_clean(&c, "model").await;
-    shot(&c, "model").await;
+    assert_clean(c, "model").await;
+    shot(c, "model").await;
+}
 
-    // The last run: its DAG and a step's log.
+/// The last run: its DAG and a step's log.
+async fn run_pages(c: &Client, ui: &str) {
     c.goto(&format!("{ui}/runs"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_clean(&c, "runs").await;
-    shot(&c, "runs").await;
-    click(&c, r#"[data-testid="run-link"]"#).await;
+    assert_clean(c, "runs").await;
+    shot(c, "runs").await;
+    click(c, r#"[data-testid="run-link"]"#).await;
     for step in ["dataset", "train", "gate", "refresh"] {
         text_of(
-            &c,
+            c,
             &format!(r#"[data-testid="run-dag"] [data-testid="node-{step}"]"#),
         )
         .await;
     }
-    assert_clean(&c, "run").await;
-    shot(&c, "run").await;
-    click(&c, r#"[data-testid="log-train"]"#).await;
-    let log = text_of(&c, r#"[data-testid="step-log"]"#).await;
+    assert_clean(c, "run").await;
+    shot(c, "run").await;
+    click(c, r#"[data-testid="log-train"]"#).await;
+    let log = text_of(c, r#"[data-testid="step-log"]"#).await;
     assert!(!log.is_empty());
-    assert_clean(&c, "step log").await;
-    shot(&c, "step-log").await;
+    assert_clean(c, "step log").await;
+    shot(c, "step-log").await;
+}
 
-    // The deployment: the request rate rises while predictions are sent.
+/// The deployment: the request rate rises while predictions are sent.
+async fn traffic(c: &Client, ui: &str, base: &str) {
     c.goto(&format!("{ui}/r/deployment.fraud_api"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -335,14 +353,14 @@ async fn drive(p: &Path, base: &str, port: u16) {
             .parse::<f64>()
             .unwrap_or_else(|e| panic!("rate {s:?}: {e}"))
     };
-    let before = rate(text_of(&c, r#"[data-testid="request-rate"]"#).await);
+    let before = rate(text_of(c, r#"[data-testid="request-rate"]"#).await);
     let sender = {
         let base = base.to_string();
         std::thread::spawn(move || predict(&base, 200))
     };
     let deadline = Instant::now() + WAIT;
     loop {
-        let now = rate(text_of(&c, r#"[data-testid="request-rate"]"#).await);
+        let now = rate(text_of(c, r#"[data-testid="request-rate"]"#).await);
         if now > before {
             break;
         }
@@ -355,24 +373,28 @@ async fn drive(p: &Path, base: &str, port: u16) {
     sender
         .join()
         .unwrap_or_else(|_| panic!("the sender panicked"));
-    assert_clean(&c, "deployment").await;
-    shot(&c, "deployment").await;
+    assert_clean(c, "deployment").await;
+    shot(c, "deployment").await;
+}
 
-    // The monitor: one point per evaluation on its first check's chart.
+/// The monitor: one point per evaluation on its first check's chart.
+async fn monitor_page(c: &Client, ui: &str, p: &Path) {
     c.goto(&format!("{ui}/r/monitor.fraud_health"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    text_of(&c, r#"[data-testid="history-0"] svg"#).await;
+    text_of(c, r#"[data-testid="history-0"] svg"#).await;
     let points = c
         .find_all(Locator::Css(r#"[data-testid="history-0"] .point"#))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(points.len(), evaluations_of(p, "fraud_health"));
     assert_eq!(points.len(), 3);
-    assert_clean(&c, "monitor").await;
-    shot(&c, "monitor").await;
+    assert_clean(c, "monitor").await;
+    shot(c, "monitor").await;
+}
 
-    // Moving an alias: refused without the token, done with it.
+/// Moving an alias: refused without the token, done with it, then served.
+async fn alias_move(c: &Client, ui: &str, base: &str) {
     c.goto(&format!("{ui}/r/model.fraud_scorer"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -400,7 +422,7 @@ async fn drive(p: &Path, base: &str, port: u16) {
         }
     };
     form("wrong").await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(text_of(&c, r#"[data-testid="problem"]"#)
+    assert!(text_of(c, r#"[data-testid="problem"]"#)
         .await
         .starts_with("403"));
     // The console logs that 403 (when it gets to it) and nothing else.
@@ -438,8 +460,8 @@ async fn drive(p: &Path, base: &str, port: u16) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     form(TOKEN).await.unwrap_or_else(|e| panic!("{e}"));
-    wait_url(&c, "/ui/r/model.fraud_scorer").await;
-    assert!(text_of(&c, r#"[data-testid="alias-production"]"#)
+    wait_url(c, "/ui/r/model.fraud_scorer").await;
+    assert!(text_of(c, r#"[data-testid="alias-production"]"#)
         .await
         .contains("→ 2"));
     // The server follows the alias within a second or so.
@@ -456,28 +478,32 @@ async fn drive(p: &Path, base: &str, port: u16) {
         );
         std::thread::yield_now();
     }
+}
 
-    // Evaluating the monitor now from its page adds one point; without the token, 403.
+/// Evaluating the monitor now from its page adds one point; without the token, 403.
+async fn monitor_now(c: &Client, ui: &str) {
     let (status, _) = post_form(&format!("{ui}/monitors/fraud_health/run"), &[], &[]);
     assert_eq!(status, 403);
     c.goto(&format!("{ui}/r/monitor.fraud_health"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    element(&c, r#"[data-testid="run-monitor-token"]"#)
+    element(c, r#"[data-testid="run-monitor-token"]"#)
         .await
         .send_keys(TOKEN)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    click(&c, r#"[data-testid="run-monitor-submit"]"#).await;
-    wait_url(&c, "/ui/r/monitor.fraud_health").await;
-    text_of(&c, r#"[data-testid="history-0"] svg"#).await;
+    click(c, r#"[data-testid="run-monitor-submit"]"#).await;
+    wait_url(c, "/ui/r/monitor.fraud_health").await;
+    text_of(c, r#"[data-testid="history-0"] svg"#).await;
     let points = c
         .find_all(Locator::Css(r#"[data-testid="history-0"] .point"#))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(points.len(), 4);
+}
 
-    // Starting a run from the pipeline's page: it shows in the history.
+/// Starting a run from the pipeline's page: it shows in the history and ends.
+async fn pipeline_run(c: &Client, ui: &str, p: &Path) {
     let (status, _) = post_form(
         &format!("{ui}/pipelines/train_fraud/run"),
         &[("token", "wrong")],
@@ -494,13 +520,13 @@ async fn drive(p: &Path, base: &str, port: u16) {
     c.goto(&format!("{ui}/r/pipeline.train_fraud"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    element(&c, r#"[data-testid="run-pipeline-token"]"#)
+    element(c, r#"[data-testid="run-pipeline-token"]"#)
         .await
         .send_keys(TOKEN)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    click(&c, r#"[data-testid="run-pipeline-submit"]"#).await;
-    wait_url(&c, "/ui/runs").await;
+    click(c, r#"[data-testid="run-pipeline-submit"]"#).await;
+    wait_url(c, "/ui/runs").await;
     let deadline = Instant::now() + WAIT;
     while runs(p) == before {
         assert!(
@@ -509,7 +535,7 @@ async fn drive(p: &Path, base: &str, port: u16) {
         );
         tokio::task::yield_now().await;
     }
-    assert_clean(&c, "runs after a start").await;
+    assert_clean(c, "runs after a start").await;
     // It ends before the project folder goes (unchanged steps come from the cache).
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -526,5 +552,4 @@ async fn drive(p: &Path, base: &str, port: u16) {
         );
         tokio::task::yield_now().await;
     }
-    c.close().await.unwrap_or_else(|e| panic!("{e}"));
 }

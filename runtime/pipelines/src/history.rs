@@ -261,14 +261,38 @@ impl History {
 
     /// The latest runs (of `pipeline` only, when given), newest first, at most `limit`.
     pub fn runs(&self, pipeline: Option<&str>, limit: usize) -> Result<Vec<RunRecord>, RunError> {
+        self.runs_page(pipeline, 0, limit)
+    }
+
+    /// How many runs there are (of `pipeline` only, when given).
+    pub fn count(&self, pipeline: Option<&str>) -> Result<u64, RunError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM runs WHERE (?1 IS NULL OR pipeline = ?1)",
+                params![pipeline],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(self.err())
+    }
+
+    /// The runs newest first (of `pipeline` only, when given), skipping `offset`, at most
+    /// `limit`: one page of the history.
+    pub fn runs_page(
+        &self,
+        pipeline: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, RunError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT run_id FROM runs WHERE (?1 IS NULL OR pipeline = ?1) ORDER BY started DESC, run_id DESC LIMIT ?2",
+                "SELECT run_id FROM runs WHERE (?1 IS NULL OR pipeline = ?1) ORDER BY started DESC, run_id DESC LIMIT ?2 OFFSET ?3",
             )
             .map_err(self.err())?;
+        let clamp = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let ids: Vec<String> = stmt
-            .query_map(params![pipeline, limit as i64], |r| r.get(0))
+            .query_map(params![pipeline, clamp(limit), clamp(offset)], |r| r.get(0))
             .and_then(|r| r.collect())
             .map_err(self.err())?;
         ids.iter()
@@ -280,10 +304,18 @@ impl History {
     pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>, RunError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT run_id, pipeline, status, trigger, params, started, ended, error, pid, coalesce(ended_us, ?2) - started_us FROM runs WHERE run_id = ?1 OR run_id LIKE ?1 || '%' ORDER BY run_id = ?1 DESC LIMIT 2")
+            .prepare("SELECT run_id, pipeline, status, trigger, params, started, ended, error, pid, coalesce(ended_us, ?2) - started_us FROM runs WHERE run_id = ?1 OR run_id LIKE ?3 ESCAPE '\\' ORDER BY run_id = ?1 DESC LIMIT 2")
             .map_err(self.err())?;
+        // The prefix matches literally: `%` and `_` in it are not wildcards.
+        let prefix = format!(
+            "{}%",
+            run_id
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         let found: Vec<(RunRecord, i64)> = stmt
-            .query_map(params![run_id, now_us()], |r| {
+            .query_map(params![run_id, now_us(), prefix], |r| {
                 Ok((
                     RunRecord {
                         run_id: r.get(0)?,

@@ -62,11 +62,12 @@ impl mlp_ui::Live for Live {
     ) -> Option<Result<(), String>> {
         let now = self.0.now();
         let store = now.store.as_ref()?;
-        Some(
-            store
-                .with_conn(|c| Ok(f(c)))
-                .map_err(|e| e.to_string())
-                .and_then(|r| r),
-        )
+        // A clone of the store's connection (the same database), so that the UI's queries
+        // do not hold the lock the prediction path's feature reads take.
+        let conn = store.with_conn(|c| Ok(c.try_clone()?));
+        Some(match conn {
+            Ok(c) => f(&c),
+            Err(e) => Err(e.to_string()),
+        })
     }
 }

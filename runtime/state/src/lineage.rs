@@ -77,6 +77,12 @@ pub fn resolve(plan: &Plan, reference: &str) -> Result<String, String> {
         .collect();
     match named.as_slice() {
         [one] => Ok((*one).to_string()),
+        // A name this long matches nothing: no suggestion (edit distances to every id would
+        // cost time in proportion to its length).
+        [] if reference.len() > 200 => Err(format!(
+            "no resource `{}…` in the project (`mlpc ir` lists every id)",
+            reference.chars().take(40).collect::<String>()
+        )),
         [] => {
             let ids: Vec<&str> = plan.resources().map(|r| r.id.as_str()).collect();
             let short: Vec<String> = plan

@@ -86,27 +86,24 @@ impl Ui {
     /// seconds or computed for another plan.
     pub fn source_drift(&self, plan: &Arc<Plan>) -> Result<Vec<String>, String> {
         let key = Arc::as_ptr(plan) as usize;
+        // Held while checking: requests that come meanwhile wait for this one's answer
+        // instead of each checking the source again.
+        let mut d = self
+            .drift
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(d) = d
+            .as_ref()
+            .filter(|d| d.plan == key && d.at.elapsed() < DRIFT_FRESH)
         {
-            let d = self
-                .drift
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(d) = d
-                .as_ref()
-                .filter(|d| d.plan == key && d.at.elapsed() < DRIFT_FRESH)
-            {
-                return d.result.clone();
-            }
+            return d.result.clone();
         }
         let Some(check) = &self.setup.source else {
             return Err("not compared here".into());
         };
         let result = check(&self.project_dir, self.setup.env.as_deref())
             .map(|source| mlp_state::plan_drift(&source, plan));
-        *self
-            .drift
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Drift {
+        *d = Some(Drift {
             at: Instant::now(),
             plan: key,
             result: result.clone(),
@@ -147,15 +144,28 @@ impl Ui {
         }
     }
 
-    /// The model registry.
+    /// The model registry, for a write.
     pub fn registry(&self) -> Result<mlp_registry::Registry, Problem> {
         mlp_registry::Registry::open(&self.project_dir)
             .map_err(|e| Problem::internal(&format!("the model registry: {e}")))
     }
 
-    /// The pipeline run history.
-    pub fn runs(&self) -> Result<mlp_pipelines::history::History, Problem> {
+    /// The model registry, for a page; `None` when nothing was ever registered (a page
+    /// creates no file).
+    pub fn registry_if_any(&self) -> Result<Option<mlp_registry::Registry>, Problem> {
+        if !self.project_dir.join(".mlp/registry.sqlite").exists() {
+            return Ok(None);
+        }
+        self.registry().map(Some)
+    }
+
+    /// The pipeline run history; `None` when nothing ever ran (a page creates no file).
+    pub fn runs(&self) -> Result<Option<mlp_pipelines::history::History>, Problem> {
+        if !self.project_dir.join(".mlp/runs.sqlite").exists() {
+            return Ok(None);
+        }
         mlp_pipelines::history::History::open(&self.project_dir)
+            .map(Some)
             .map_err(|e| Problem::internal(&format!("the run history: {e}")))
     }
 

@@ -86,9 +86,23 @@ pub fn link(id: &str, text: &str) -> Markup {
     html! { a href=(href(id)) { (text) } }
 }
 
+/// A link to `r`'s page showing `text`, or `text` alone when the plan has no such resource
+/// (a run of a pipeline removed since, say).
+pub fn link_to(r: Option<&mlp_ir::Resource>, text: &str) -> Markup {
+    match r {
+        Some(r) => link(&r.id, text),
+        None => html! { (text) },
+    }
+}
+
 /// The name part of an id (`features.user_stats` -> `user_stats`).
 pub fn short(id: &str) -> &str {
     id.split_once('.').map_or(id, |(_, n)| n)
+}
+
+/// The first 12 characters of a hash or id.
+pub fn short_hash(h: &str) -> &str {
+    h.char_indices().nth(12).map_or(h, |(i, _)| &h[..i])
 }
 
 /// A number for people: integers as such, others with up to four significant decimals.

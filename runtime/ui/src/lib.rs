@@ -3,8 +3,9 @@
 //! asset embedded in the binary. `mlpc serve` mounts it beside the API, with live traffic
 //! from the server's own metrics ([`Live`]); `mlpc ui` serves it alone.
 //!
-//! Read-only by default: actions that change anything (moving an alias) need the server's
-//! `MLP_TOKEN`, sent as a form field or a bearer token; without it they answer 403.
+//! Read-only by default: actions that change anything (moving an alias, starting a pipeline
+//! run, evaluating a monitor) need the server's `MLP_TOKEN`, sent as a form field or a bearer
+//! token; without it they answer 403.
 
 mod assets;
 mod data;

@@ -26,8 +26,10 @@ pub enum Route {
     Overview,
     /// Whether the source differs from the applied plan (an htmx fragment).
     SourceDrift,
-    /// Search across names and docs.
-    Search(String),
+    /// Search across names and docs, of some kinds only when given.
+    Search(String, Vec<String>),
+    /// The latest predictions of a deployment (an htmx fragment).
+    Predictions(String),
     /// One resource by id, on the page of its kind, at a page of its list (a view's features).
     Resource(String, usize),
     /// Histograms of a view's features (an htmx fragment), one page of them.
@@ -71,11 +73,14 @@ fn query(q: &str, key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The highest page number asked for (past the last page, a list is empty).
+const MAX_PAGE: usize = 1_000_000;
+
 fn page_number(q: &str) -> usize {
     query(q, "page")
         .and_then(|p| p.parse::<usize>().ok())
         .unwrap_or(1)
-        .max(1)
+        .clamp(1, MAX_PAGE)
 }
 
 /// The route of `method path?query` (`path` without `/ui`), or the problem with it.
@@ -94,14 +99,20 @@ pub fn route(method: &Method, path: &str, q: &str) -> Result<Route, Problem> {
         s.as_slice(),
         ["models", _, "alias"] | ["pipelines", _, "run"] | ["monitors", _, "run"]
     );
-    if post != writes {
+    if !(post || method == Method::GET || method == Method::HEAD) || post != writes {
         return Err(Problem::method(method.as_str(), path));
     }
     let num = |v: &str| v.parse::<u64>().ok();
     let r = match s.as_slice() {
         [] => Route::Overview,
         ["source-drift"] => Route::SourceDrift,
-        ["search"] => Route::Search(query(q, "q").unwrap_or_default()),
+        ["search"] => Route::Search(
+            query(q, "q").unwrap_or_default(),
+            query(q, "kinds")
+                .map(|k| k.split(',').map(str::to_string).collect())
+                .unwrap_or_default(),
+        ),
+        ["predictions", d] => Route::Predictions((*d).to_string()),
         ["r", id] => Route::Resource((*id).to_string(), page_number(q)),
         ["r", id, "histograms"] => Route::Histograms((*id).to_string(), page_number(q)),
         ["lineage", id] => Route::Lineage((*id).to_string()),
@@ -143,7 +154,7 @@ pub enum Answer {
 async fn dispatch(
     ui: web::Data<Ui>,
     req: HttpRequest,
-    form: Option<web::Form<Vec<(String, String)>>>,
+    form: Result<web::Form<Vec<(String, String)>>, actix_web::Error>,
 ) -> HttpResponse {
     let start = Instant::now();
     let path = req.path().strip_prefix("/ui").unwrap_or("").to_string();
@@ -154,10 +165,18 @@ async fn dispatch(
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::to_string);
-    let form = form.map(web::Form::into_inner).unwrap_or_default();
     let r = match route(&method, &path, req.query_string()) {
         Ok(r) => r,
         Err(p) => return respond(Answer::Html(p.status, layout::problem(&p)), start),
+    };
+    let form = match form {
+        Ok(f) => f.into_inner(),
+        // A page has no form; a write's form must be readable.
+        Err(_) if method != Method::POST => Vec::new(),
+        Err(e) => {
+            let p = Problem::bad_request(&format!("the form could not be read: {e}"));
+            return respond(Answer::Html(p.status, layout::problem(&p)), start);
+        }
     };
     let answer = web::block(move || {
         pages::render(&ui, r, &form, bearer.as_deref())
@@ -178,6 +197,7 @@ fn respond(a: Answer, start: Instant) -> HttpResponse {
     match a {
         Answer::Html(status, m) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
+            .insert_header((header::ALLOW, "GET, HEAD, POST"))
             .insert_header(("Server-Timing", timing))
             .insert_header(("Cache-Control", "no-store"))
             .body(m.into_string()),
@@ -210,8 +230,23 @@ mod unit {
         );
         assert_eq!(route(&get, "/runs", "page=0"), Ok(Route::Runs(1)));
         assert_eq!(
-            route(&get, "/search", "q=a+b%22"),
-            Ok(Route::Search("a b\"".into()))
+            route(&get, "/search", "q=a+b%22&kinds=source,request"),
+            Ok(Route::Search(
+                "a b\"".into(),
+                vec!["source".into(), "request".into()]
+            ))
+        );
+        assert_eq!(
+            route(&get, "/runs", "page=99999999999999999999"),
+            Ok(Route::Runs(1))
+        );
+        assert_eq!(
+            route(&get, "/runs", "page=5000000"),
+            Ok(Route::Runs(MAX_PAGE))
+        );
+        assert_eq!(
+            route(&Method::PUT, "/models", "").map_err(|p| p.status),
+            Err(StatusCode::METHOD_NOT_ALLOWED)
         );
         assert_eq!(
             route(&get, "/nope/x", "").map_err(|p| p.status),

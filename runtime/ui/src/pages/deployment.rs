@@ -10,24 +10,24 @@ use crate::Ui;
 use maud::{html, Markup};
 use mlp_ir::{GraphNode, ModelRef, Plan, Resource, Spec, VersionSel};
 
-fn model_ref(m: &ModelRef) -> Markup {
+fn model_ref(plan: &Plan, m: &ModelRef) -> Markup {
     let v = match &m.version {
         VersionSel::Version(n) => n.to_string(),
         VersionSel::Alias(a) => a.clone(),
     };
-    html! { (layout::link(&format!("model.{}", m.model), &m.model)) "@" (v) }
+    html! { (layout::link_to(plan.model(&m.model), &m.model)) "@" (v) }
 }
 
 /// The serving graph as nested lists, in the order requests flow.
-fn graph_node(n: &GraphNode) -> Markup {
+fn graph_node(plan: &Plan, n: &GraphNode) -> Markup {
     match n {
-        GraphNode::Model { model } => html! { "model " (model_ref(model)) },
+        GraphNode::Model { model } => html! { "model " (model_ref(plan, model)) },
         GraphNode::Deployment { name } => {
-            html! { "deployment " (layout::link(&format!("deployment.{name}"), name)) }
+            html! { "deployment " (layout::link_to(plan.deployment(name), name)) }
         }
         GraphNode::Chain { steps } => html! {
             "chain: each step's outputs feed the next"
-            ol { @for s in steps { li { (graph_node(s)) } } }
+            ol { @for s in steps { li { (graph_node(plan, s)) } } }
         },
         GraphNode::Route {
             by,
@@ -37,9 +37,9 @@ fn graph_node(n: &GraphNode) -> Markup {
         } => html! {
             "route"
             ul {
-                li { "by " (graph_node(by)) }
-                li { "when " code { (expr_text(when)) } ": " (graph_node(then)) }
-                li { "else: " (graph_node(otherwise)) }
+                li { "by " (graph_node(plan, by)) }
+                li { "when " code { (expr_text(when)) } ": " (graph_node(plan, then)) }
+                li { "else: " (graph_node(plan, otherwise)) }
             }
         },
         GraphNode::Combine {
@@ -49,7 +49,7 @@ fn graph_node(n: &GraphNode) -> Markup {
         } => html! {
             "combine with " code { (method) }
             @if !weights.is_empty() { " (weights " (weights.iter().map(|w| num(*w)).collect::<Vec<_>>().join(", ")) ")" }
-            ul { @for m in members { li { (graph_node(m)) } } }
+            ul { @for m in members { li { (graph_node(plan, m)) } } }
         },
     }
 }
@@ -117,10 +117,9 @@ pub fn page(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
     else {
         return Err(Problem::internal("not a deployment"));
     };
-    let declared: Vec<String> = plan
+    let declared: Vec<&Resource> = plan
         .resources()
         .filter(|c| matches!(&c.spec, Spec::Consumer { uses, .. } if uses.iter().any(|(d, _)| d == &r.name)))
-        .map(|c| c.id.clone())
         .collect();
     let seen: Vec<mlp_state::consumers::SeenConsumer> = mlp_state::consumers::seen(&ui.project_dir)
         .map_err(|e| Problem::internal(&format!("the consumers seen: {e}")))?
@@ -132,7 +131,6 @@ pub fn page(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
         .filter(|m| matches!(&m.spec, Spec::Monitor { on, .. } if on == &r.name))
         .map(|m| m.id.clone())
         .collect();
-    let predictions = latest_predictions(ui, &r.name, 20);
     let served = ui
         .live
         .as_ref()
@@ -157,37 +155,29 @@ pub fn page(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
         }
         h2 { "Graph" }
         div class="card" data-testid="deployment-graph" {
-            (graph_node(graph))
-            @if let Some(s) = shadow { p { "shadow: " (model_ref(s)) " answers every request too; its answers are logged, never returned" } }
+            (graph_node(plan, graph))
+            @if let Some(s) = shadow { p { "shadow: " (model_ref(plan, s)) " answers every request too; its answers are logged, never returned" } }
         }
         h2 { "Traffic" }
         div id="traffic" data-testid="traffic" hx-get=(format!("/ui/traffic/{}", layout::seg(&r.name)))
-            hx-trigger="load, every 1s" hx-swap="innerHTML" { (traffic_of(ui, plan, r)) }
+            hx-trigger="load, every 1s" hx-swap="innerHTML" { (traffic_of(ui, r)) }
         h2 { "Consumers" }
         table data-testid="consumers" {
             thead { tr { th { "Consumer" } th { "Declared" } th { "Requests seen" } th { "Last seen" } } }
             tbody {
                 @for c in &declared {
-                    @let s = seen.iter().find(|s| format!("consumer.{}", s.consumer) == *c);
-                    tr { td { a href=(href(c)) { (layout::short(c)) } } td { (chip("ok")) " declared" }
+                    @let s = seen.iter().find(|s| s.consumer == c.name);
+                    tr { td { a href=(href(&c.id)) { (c.name) } } td { (chip("ok")) " declared" }
                          td class="num" { (s.map_or(0, |s| s.requests)) } td { (s.map_or(String::new(), |s| layout::when_us(s.last_us))) } }
                 }
-                @for s in seen.iter().filter(|s| !declared.contains(&format!("consumer.{}", s.consumer))) {
+                @for s in seen.iter().filter(|s| !declared.iter().any(|c| c.name == s.consumer)) {
                     tr { td { (s.consumer) } td { (chip("undeclared")) " seen, not declared" } td class="num" { (s.requests) } td { (layout::when_us(s.last_us)) } }
                 }
             }
         }
         h2 { "Latest predictions" }
-        @match &predictions {
-            Ok(p) if p.is_empty() => p class="empty" { "No prediction logged yet." },
-            Ok(p) => table data-testid="predictions" {
-                thead { tr { th { "Time (UTC)" } th { "Request" } th { "Version" } th { "Status" } th { "Latency" } th { "Consumer" } th { "Outputs or error" } } }
-                tbody { @for (t, id, v, s, l, c, o) in p {
-                    tr { td { (t) } td class="code" { (id) } td { (v) } td class="num" { (s) } td class="num" { (ms(*l)) } td { (c.as_deref().unwrap_or("")) } td class="code" { (o.as_deref().unwrap_or("")) } }
-                } }
-            },
-            Err(e) => p class="empty" { "The prediction log could not be read: " (e) },
-        }
+        div id="predictions" hx-get=(format!("/ui/predictions/{}", layout::seg(&r.name)))
+            hx-trigger="load" hx-swap="innerHTML" { "reading the prediction log…" }
     };
     Ok(shell(&r.name, "", body))
 }
@@ -198,10 +188,10 @@ pub fn traffic(ui: &Ui, name: &str) -> Result<Markup, Problem> {
     let r = plan
         .deployment(name)
         .ok_or_else(|| Problem::not_found(&format!("deployment `{name}`")))?;
-    Ok(traffic_of(ui, &plan, r))
+    Ok(traffic_of(ui, r))
 }
 
-fn traffic_of(ui: &Ui, _plan: &Plan, r: &Resource) -> Markup {
+fn traffic_of(ui: &Ui, r: &Resource) -> Markup {
     let Some(live) = &ui.live else {
         return html! { p class="empty" { "Live traffic shows when `mlpc serve` runs the UI; `mlpc ui` alone has no server." } };
     };
@@ -249,4 +239,24 @@ fn sparkline(per_second: &[u32]) -> Markup {
             text class="tick" x=(w) y=(h + 12.0) text-anchor="end" { "now (peak " (top) "/s)" }
         }
     }
+}
+
+/// The latest predictions fragment of deployment `name`.
+pub fn predictions(ui: &Ui, name: &str) -> Result<Markup, Problem> {
+    let plan = ui.plan()?;
+    if plan.deployment(name).is_none() {
+        return Err(Problem::not_found(&format!("deployment `{name}`")));
+    }
+    Ok(match latest_predictions(ui, name, 20) {
+        Ok(p) if p.is_empty() => html! { p class="empty" { "No prediction logged yet." } },
+        Ok(p) => html! {
+            table data-testid="predictions" {
+                thead { tr { th { "Time (UTC)" } th { "Request" } th { "Version" } th { "Status" } th { "Latency" } th { "Consumer" } th { "Outputs or error" } } }
+                tbody { @for (t, id, v, s, l, c, o) in &p {
+                    tr { td { (t) } td class="code" { (id) } td { (v) } td class="num" { (s) } td class="num" { (ms(*l)) } td { (c.as_deref().unwrap_or("")) } td class="code" { (o.as_deref().unwrap_or("")) } }
+                } }
+            }
+        },
+        Err(e) => html! { p class="empty" { "The prediction log could not be read: " (e) } },
+    })
 }

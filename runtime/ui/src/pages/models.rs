@@ -17,15 +17,18 @@ fn registry_err(e: mlp_registry::RegistryError) -> Problem {
 /// Every model of the plan with its latest version and aliases.
 pub fn list(ui: &Ui) -> Result<Markup, Problem> {
     let plan = ui.plan()?;
-    let reg = ui.registry()?;
-    let counts = reg.models().map_err(registry_err)?;
+    let reg = ui.registry_if_any()?;
+    let counts = match &reg {
+        Some(reg) => reg.models().map_err(registry_err)?,
+        None => Vec::new(),
+    };
     let body = html! {
         h1 { "Models" }
         table data-testid="models" {
             thead { tr { th { "Model" } th { "Versions" } th { "Latest" } th { "Aliases" } th { "Doc" } } }
             tbody { @for r in plan.resources().filter(|r| r.kind() == "model") {
                 @let c = counts.iter().find(|(m, _, _)| m == &r.name);
-                @let aliases = reg.aliases(&r.name).map_err(registry_err)?;
+                @let aliases = match &reg { Some(reg) => reg.aliases(&r.name).map_err(registry_err)?, None => Default::default() };
                 tr {
                     td class="code" { (layout::link(&r.id, &r.name)) }
                     td class="num" { (c.map_or(0, |c| c.1)) }
@@ -50,10 +53,12 @@ fn served_by(ui: &Ui, plan: &Plan, name: &str) -> Vec<(String, String)> {
     plan.resources()
         .filter(|r| r.kind() == "deployment")
         .filter(|r| {
-            plan.node(&format!("model.{name}")).is_some_and(|m| {
-                plan.node(&r.id)
-                    .is_some_and(|d| plan.graph.find_edge(m, d).is_some())
-            })
+            plan.model(name)
+                .and_then(|m| plan.node(&m.id))
+                .is_some_and(|m| {
+                    plan.node(&r.id)
+                        .is_some_and(|d| plan.graph.find_edge(m, d).is_some())
+                })
         })
         .map(|r| {
             let now = match live.iter().find(|s| s.name == r.name) {
@@ -64,7 +69,10 @@ fn served_by(ui: &Ui, plan: &Plan, name: &str) -> Vec<(String, String)> {
                             .iter()
                             .filter(|v| v.starts_with(&prefix))
                             .collect();
-                        let shadow = s.shadow.as_deref().filter(|v| v.contains(&prefix));
+                        let shadow = s
+                            .shadow
+                            .as_deref()
+                            .filter(|sh| sh.split(", ").any(|v| v.starts_with(&prefix)));
                         v.dedup();
                         let mut t = v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
                         if let Some(sh) = shadow {
@@ -82,10 +90,6 @@ fn served_by(ui: &Ui, plan: &Plan, name: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn short_hash(h: &str) -> &str {
-    &h[..h.len().min(12)]
-}
-
 /// The page of model `r`.
 pub fn model(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
     let Spec::Model {
@@ -97,11 +101,15 @@ pub fn model(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
     else {
         return Err(Problem::internal("not a model"));
     };
-    let reg = ui.registry()?;
-    let mut versions = reg.list(Some(&r.name)).map_err(registry_err)?;
+    let (mut versions, aliases, moves) = match ui.registry_if_any()? {
+        Some(reg) => (
+            reg.list(Some(&r.name)).map_err(registry_err)?,
+            reg.aliases(&r.name).map_err(registry_err)?,
+            reg.alias_history(&r.name).map_err(registry_err)?,
+        ),
+        None => Default::default(),
+    };
     versions.sort_by_key(|v| std::cmp::Reverse(v.version));
-    let aliases = reg.aliases(&r.name).map_err(registry_err)?;
-    let moves = reg.alias_history(&r.name).map_err(registry_err)?;
     let metric_names: BTreeSet<&String> = versions.iter().flat_map(|v| v.metrics.keys()).collect();
     let served = served_by(ui, plan, &r.name);
     let body = html! {
@@ -116,7 +124,7 @@ pub fn model(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
             }
             dt { "Served by" } dd data-testid="served-by" {
                 @if served.is_empty() { "no deployment" }
-                @for (d, v) in &served { div { (layout::link(&format!("deployment.{d}"), d)) ": " (v) } }
+                @for (d, v) in &served { div { (layout::link_to(plan.deployment(d), d)) ": " (v) } }
             }
         }
         h2 { "Versions" }
@@ -138,9 +146,9 @@ pub fn model(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
                         }
                         td class="code" { (v.params.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(", ")) }
                         td class="code" { (v.tags.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(", ")) }
-                        td class="code" { span title=(v.artifact_sha256) { (short_hash(&v.artifact_sha256)) } }
-                        td class="code" { @if let Some(t) = &v.training_set { span title=(t.sha256) { (short_hash(&t.sha256)) } } @else { "-" } }
-                        td class="code" { @if let Some(run) = &v.origin.run_id { a href=(format!("/ui/runs/{}", layout::seg(run))) { (short_hash(run)) } } @else { "-" } }
+                        td class="code" { span title=(v.artifact_sha256) { (layout::short_hash(&v.artifact_sha256)) } }
+                        td class="code" { @if let Some(t) = &v.training_set { span title=(t.sha256) { (layout::short_hash(&t.sha256)) } } @else { "-" } }
+                        td class="code" { @if let Some(run) = &v.origin.run_id { a href=(format!("/ui/runs/{}", layout::seg(run))) { (layout::short_hash(run)) } } @else { "-" } }
                         td { (v.created) }
                     }
                 } }
@@ -218,22 +226,30 @@ pub fn move_alias(ui: &Ui, model: &str, form: &[(String, String)]) -> Result<Str
     let mut reg = ui.registry()?;
     reg.set_alias(model, &alias, version, "moved from the web UI")
         .map_err(|e| Problem::bad_request(&e.to_string()))?;
-    Ok(href(&format!("model.{model}")))
+    let plan = ui.plan()?;
+    Ok(plan
+        .model(model)
+        .map_or_else(|| "/ui/models".into(), |r| href(&r.id)))
 }
 
 /// Versions `a` and `b` of `model` side by side: metrics with their difference, params, tags.
 pub fn compare(ui: &Ui, model: &str, a: u64, b: u64) -> Result<Markup, Problem> {
-    let reg = ui.registry()?;
-    let get = |v: u64| {
-        reg.get(model, v)
-            .map_err(|_| Problem::not_found(&format!("version {v} of model `{model}`")))
+    let missing = |v: u64| Problem::not_found(&format!("version {v} of model `{model}`"));
+    let reg = ui.registry_if_any()?.ok_or_else(|| missing(a))?;
+    let get = |v: u64| match reg.get(model, v) {
+        Ok(x) => Ok(x),
+        Err(
+            mlp_registry::RegistryError::UnknownRef { .. }
+            | mlp_registry::RegistryError::UnknownModel(_),
+        ) => Err(missing(v)),
+        Err(e) => Err(registry_err(e)),
     };
     let (va, vb) = (get(a)?, get(b)?);
     let metrics: BTreeSet<&String> = va.metrics.keys().chain(vb.metrics.keys()).collect();
     let params: BTreeSet<&String> = va.params.keys().chain(vb.params.keys()).collect();
     let body = html! {
         h1 { (model) ": version " (a) " against " (b) }
-        p { (layout::link(&format!("model.{model}"), "All versions")) }
+        p { (layout::link_to(ui.plan()?.model(model), "All versions")) }
         table data-testid="comparison" {
             thead { tr { th { "" } th { "Version " (a) } th { "Version " (b) } th { "B − A" } } }
             tbody {
@@ -247,10 +263,10 @@ pub fn compare(ui: &Ui, model: &str, a: u64, b: u64) -> Result<Markup, Problem> 
                     tr { td { "param " code { (p) } } td class="code" { (va.params.get(*p).map_or("-".into(), |v| v.to_string())) }
                         td class="code" { (vb.params.get(*p).map_or("-".into(), |v| v.to_string())) } td {} }
                 }
-                tr { td { "artifact" } td class="code" { (short_hash(&va.artifact_sha256)) } td class="code" { (short_hash(&vb.artifact_sha256)) }
+                tr { td { "artifact" } td class="code" { (layout::short_hash(&va.artifact_sha256)) } td class="code" { (layout::short_hash(&vb.artifact_sha256)) }
                     td { (if va.artifact_sha256 == vb.artifact_sha256 { "same" } else { "differs" }) } }
-                tr { td { "training set" } td class="code" { (va.training_set.as_ref().map_or("-", |t| short_hash(&t.sha256))) }
-                    td class="code" { (vb.training_set.as_ref().map_or("-", |t| short_hash(&t.sha256))) } td {} }
+                tr { td { "training set" } td class="code" { (va.training_set.as_ref().map_or("-", |t| layout::short_hash(&t.sha256))) }
+                    td class="code" { (vb.training_set.as_ref().map_or("-", |t| layout::short_hash(&t.sha256))) } td {} }
                 tr { td { "registered" } td { (va.created) } td { (vb.created) } td {} }
             }
         }

@@ -2,7 +2,7 @@
 //! evaluation's outcome, and the latest distributions (baseline against window): the
 //! sections of `mlpc monitor report`, from the same history.
 
-use super::resource::{heading, links};
+use super::resource::heading;
 use crate::layout::{self, shell, Problem};
 use crate::Ui;
 use maud::{html, Markup};
@@ -13,7 +13,7 @@ fn err(e: impl std::fmt::Display) -> Problem {
 }
 
 /// The page of monitor `r`.
-pub fn page(ui: &Ui, _plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
+pub fn page(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
     let Spec::Monitor {
         on,
         every_ms,
@@ -34,7 +34,7 @@ pub fn page(ui: &Ui, _plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
     let body = html! {
         (heading(r))
         dl class="meta" {
-            dt { "Watches" } dd { (links(&[format!("deployment.{on}")])) }
+            dt { "Watches" } dd { (crate::layout::link_to(plan.deployment(on), on)) }
             dt { "Every" } dd { (super::view::duration(*every_ms)) ", over a window of " (super::view::duration(*window_ms)) }
             dt { "Checks" } dd { (checks.len()) }
         }
@@ -55,29 +55,25 @@ pub fn page(ui: &Ui, _plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
 pub fn evaluate_now(ui: &Ui, name: &str) -> Result<String, Problem> {
     let plan = ui.plan()?;
     let r = plan
-        .get(&format!("monitor.{name}"))
+        .monitor(name)
         .ok_or_else(|| Problem::not_found(&format!("monitor `{name}`")))?;
-    let evaluations = || -> Result<usize, Problem> {
-        match ui.monitors()? {
-            Some(h) => Ok(h.entries(Some(name), i64::MIN).map_err(err)?.len()),
-            None => Ok(0),
-        }
-    };
-    let before = evaluations()?;
     let out = std::process::Command::new(super::pipeline::mlpc(ui)?)
         .args(["monitor", "run"])
         .arg(&ui.project_dir)
         .arg(name)
+        .args(["--format", "json"])
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| Problem::internal(&format!("running `mlpc monitor run`: {e}")))?;
     // Its exit code says how the checks went (a failed check, a check that could not be
-    // evaluated, an alert not delivered); what matters here is that it was evaluated.
-    if evaluations()? > before {
+    // evaluated, an alert not delivered); what matters here is that it evaluated: its JSON
+    // holds the run.
+    let runs: Option<Vec<serde_json::Value>> = serde_json::from_slice(&out.stdout).ok();
+    if runs.is_some_and(|r| !r.is_empty()) {
         Ok(crate::layout::href(&r.id))
     } else {
         Err(Problem::internal(&format!(
-            "`mlpc monitor run` recorded no evaluation: {}",
+            "`mlpc monitor run` did not evaluate it: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )))
     }

@@ -22,6 +22,19 @@ fn column(kind: &str) -> Option<usize> {
     })
 }
 
+/// The kinds drawn, in column order.
+const KINDS: [&str; 9] = [
+    "entity",
+    "source",
+    "request",
+    "feature_view",
+    "model",
+    "pipeline",
+    "deployment",
+    "monitor",
+    "consumer",
+];
+
 const HEADS: [&str; 6] = [
     "entities",
     "sources, requests",
@@ -35,7 +48,7 @@ const HEADS: [&str; 6] = [
 fn drawn(plan: &Plan, id: &str) -> Option<String> {
     let r = plan.get(id)?;
     match &r.spec {
-        mlp_ir::Spec::Feature { view, .. } => Some(format!("features.{view}")),
+        mlp_ir::Spec::Feature { view, .. } => plan.view(view).map(|v| v.id.clone()),
         _ => column(r.kind()).map(|_| r.id.clone()),
     }
 }
@@ -84,17 +97,14 @@ pub fn resource_graph(ui: &Ui, plan: &Plan) -> Markup {
     }
     let edges: Vec<(String, String)> = edges.into_iter().collect();
     graph::draw(nodes, &edges, &HEADS, &|c, n| {
-        let kind = match c {
-            0 => "entity",
-            1 => "source",
-            2 => "features",
-            3 => "model",
-            4 => "deployment",
-            _ => "consumer",
-        };
+        let kinds: Vec<&str> = KINDS
+            .iter()
+            .filter(|k| column(k) == Some(c))
+            .copied()
+            .collect();
         Some((
-            format!("/ui/search?q={kind}."),
-            format!("… and {n} more (search)"),
+            format!("/ui/search?kinds={}", kinds.join(",")),
+            format!("… and {n} more (list them)"),
         ))
     })
 }
@@ -152,11 +162,13 @@ fn health(ui: &Ui, plan: &Plan) -> Result<Markup, Problem> {
             .collect(),
         None => Vec::new(),
     };
-    let last_run = ui
-        .runs()?
-        .runs(None, 1)
-        .map_err(|e| Problem::internal(&format!("the run history: {e}")))?
-        .pop();
+    let last_run = match ui.runs()? {
+        Some(h) => h
+            .runs(None, 1)
+            .map_err(|e| Problem::internal(&format!("the run history: {e}")))?
+            .pop(),
+        None => None,
+    };
     Ok(html! {
         section class="strip" aria-label="Health" {
             div class="card" data-testid="health-deployments" {
@@ -208,16 +220,20 @@ pub fn source_drift(ui: &Ui) -> Result<Markup, Problem> {
     })
 }
 
-/// Search results for `q` across ids and docs, at most 200.
-pub fn search(ui: &Ui, q: &str) -> Result<Markup, Problem> {
+/// Search results for `q` across ids and docs (of `kinds` only, when given), at most 200.
+pub fn search(ui: &Ui, q: &str, kinds: &[String]) -> Result<Markup, Problem> {
     let plan = ui.plan()?;
     let needle = q.trim().to_lowercase();
     const SHOWN: usize = 200;
     let mut total = 0;
     let mut hits = Vec::new();
-    if !needle.is_empty() {
+    if !needle.is_empty() || !kinds.is_empty() {
         for r in plan.resources() {
-            if r.id.to_lowercase().contains(&needle) || r.doc.to_lowercase().contains(&needle) {
+            let kind_ok = kinds.is_empty() || kinds.iter().any(|k| k == r.kind());
+            let text_ok = needle.is_empty()
+                || r.id.to_lowercase().contains(&needle)
+                || r.doc.to_lowercase().contains(&needle);
+            if kind_ok && text_ok {
                 total += 1;
                 if hits.len() < SHOWN {
                     hits.push(r);
@@ -229,9 +245,11 @@ pub fn search(ui: &Ui, q: &str) -> Result<Markup, Problem> {
         h1 { "Search" }
         form method="get" action="/ui/search" class="inline" role="search" {
             label { "Names and docs" input type="search" name="q" value=(q) data-testid="search-page-box"; }
+            @if !kinds.is_empty() { input type="hidden" name="kinds" value=(kinds.join(",")); }
             button type="submit" { "Search" }
         }
-        @if needle.is_empty() {
+        @if !kinds.is_empty() { p class="sub" { "Only: " (kinds.join(", ")) } }
+        @if needle.is_empty() && kinds.is_empty() {
             p { "Type part of a name or of a doc comment." }
         } @else {
             p data-testid="search-count" { (total) " match" @if total != 1 { "es" }

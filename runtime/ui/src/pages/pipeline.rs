@@ -19,10 +19,12 @@ pub fn page(ui: &Ui, r: &Resource) -> Result<Markup, Problem> {
     else {
         return Err(Problem::internal("not a pipeline"));
     };
-    let runs = ui
-        .runs()?
-        .runs(Some(&r.name), 20)
-        .map_err(|e| Problem::internal(&format!("the run history: {e}")))?;
+    let runs = match ui.runs()? {
+        Some(h) => h
+            .runs(Some(&r.name), 20)
+            .map_err(|e| Problem::internal(&format!("the run history: {e}")))?,
+        None => Vec::new(),
+    };
     let body = html! {
         (heading(r))
         dl class="meta" {
@@ -69,11 +71,12 @@ pub fn start_run(ui: &Ui, name: &str) -> Result<String, Problem> {
     let plan = ui.plan()?;
     plan.pipeline(name)
         .ok_or_else(|| Problem::not_found(&format!("pipeline `{name}`")))?;
-    let mut child = Command::new(mlpc(ui)?)
-        .arg("run")
-        .arg(&ui.project_dir)
-        .arg(name)
-        .arg("--quiet")
+    let mut cmd = Command::new(mlpc(ui)?);
+    cmd.arg("run").arg(&ui.project_dir).arg(name).arg("--quiet");
+    if let Some(env) = &ui.setup.env {
+        cmd.args(["--env", env]);
+    }
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -55,7 +55,7 @@ pub fn heading(r: &Resource) -> Markup {
         p class="sub" {
             "Declared in " code { (r.origin.file) ":" (r.origin.line) } " · "
             a href=(format!("/ui/lineage/{}", layout::seg(&r.id))) data-testid="lineage-link" { "lineage" }
-            " · spec hash " code { (&r.hash[..r.hash.len().min(12)]) }
+            " · spec hash " code { (layout::short_hash(&r.hash)) }
         }
     }
 }

@@ -25,19 +25,21 @@ fn seconds(ms: u64) -> String {
 
 /// The run history, newest first.
 pub fn list(ui: &Ui, page_no: usize) -> Result<Markup, Problem> {
-    let h = ui.runs()?;
-    // One more than shown tells whether there is a next page.
-    let runs = h.runs(None, page_no * PER_PAGE + 1).map_err(history_err)?;
-    let total_known = runs.len();
-    let shown: Vec<&RunRecord> = runs
-        .iter()
-        .skip((page_no - 1) * PER_PAGE)
-        .take(PER_PAGE)
-        .collect();
+    let Some(h) = ui.runs()? else {
+        return Ok(shell(
+            "Runs",
+            "runs",
+            html! { h1 { "Runs" } p class="empty" { "No run yet: `mlpc run PIPELINE` starts one." } },
+        ));
+    };
+    let plan = ui.plan()?;
+    let total = h.count(None).map_err(history_err)?;
+    let offset = (page_no - 1).saturating_mul(PER_PAGE);
+    let shown = h.runs_page(None, offset, PER_PAGE).map_err(history_err)?;
     let body = html! {
         h1 { "Runs" }
         @if shown.is_empty() {
-            p class="empty" { "No run yet: `mlpc run PIPELINE` starts one." }
+            p class="empty" { "No run on this page: `mlpc run PIPELINE` starts one." }
         } @else {
             table data-testid="runs" {
                 thead { tr { th { "Run" } th { "Pipeline" } th { "Status" } th { "Trigger" } th { "Started" } th { "Duration" } th { "Steps" } th { "From cache" } } }
@@ -45,7 +47,7 @@ pub fn list(ui: &Ui, page_no: usize) -> Result<Markup, Problem> {
                     @let cached = r.steps.iter().filter(|s| s.cached).count();
                     tr {
                         td class="code" { a href=(run_href(&r.run_id)) data-testid="run-link" { (r.run_id) } }
-                        td { (layout::link(&format!("pipeline.{}", r.pipeline), &r.pipeline)) }
+                        td { (layout::link_to(plan.pipeline(&r.pipeline), &r.pipeline)) }
                         td { (chip(&r.status)) }
                         td { (r.trigger) }
                         td { (r.started) }
@@ -55,21 +57,26 @@ pub fn list(ui: &Ui, page_no: usize) -> Result<Markup, Problem> {
                     }
                 } }
             }
-            (pager(page_no, PER_PAGE, total_known.max((page_no - 1) * PER_PAGE + shown.len()), |n| format!("/ui/runs?page={n}")))
         }
+        (pager(page_no, PER_PAGE, usize::try_from(total).unwrap_or(usize::MAX), |n| format!("/ui/runs?page={n}")))
     };
     Ok(shell("Runs", "runs", body))
 }
 
 fn find_run(ui: &Ui, id: &str) -> Result<RunRecord, Problem> {
-    let h = ui.runs()?;
+    let missing = || Problem::not_found(&format!("run `{id}`"));
+    let h = ui.runs()?.ok_or_else(missing)?;
     let run = if id == "last" {
         h.runs(None, 1).map(|mut v| v.pop())
     } else {
         h.run(id)
     };
-    run.map_err(history_err)?
-        .ok_or_else(|| Problem::not_found(&format!("run `{id}`")))
+    match run {
+        Ok(r) => r.ok_or_else(missing),
+        // An ambiguous prefix.
+        Err(mlp_pipelines::RunError::Spec(e)) => Err(Problem::bad_request(&e)),
+        Err(e) => Err(history_err(e)),
+    }
 }
 
 /// The state word of a step: `cached` for a cache hit, else its status.
@@ -167,7 +174,7 @@ pub fn run(ui: &Ui, id: &str) -> Result<Markup, Problem> {
                     td { (s.reason) @if let Some(e) = &s.error { div class="sub" { (e) } } }
                     td class="num" { (s.attempts) }
                     td class="num" { (s.duration_ms.map_or("-".into(), seconds)) }
-                    td class="code" { (s.output.as_deref().map_or("-", |o| &o[..o.len().min(12)])) @if let Some(reg) = &s.registered { div { "registered " (reg) } } }
+                    td class="code" { (s.output.as_deref().map_or("-", layout::short_hash)) @if let Some(reg) = &s.registered { div { "registered " (reg) } } }
                     td { a href=(format!("{}/logs/{}", run_href(&r.run_id), layout::seg(&s.step))) data-testid=(format!("log-{}", s.step)) { "log" } }
                 }
             } }

@@ -100,8 +100,8 @@ pub fn page(ui: &Ui, plan: &Plan, r: &Resource, page: usize) -> Result<Markup, P
     let body = html! {
         (heading(r))
         dl class="meta" {
-            dt { "Entity" } dd { @match entity { Some(e) => (layout::link(&format!("entity.{e}"), e)), None => "none (on demand)" } }
-            dt { "Source" } dd { @match source { Some(s) => (layout::link(&format!("source.{s}"), s)), None => "request fields and other features" } }
+            dt { "Entity" } dd { @match entity { Some(e) => (layout::link_to(plan.entity(e), e)), None => "none (on demand)" } }
+            dt { "Source" } dd { @match source { Some(s) => (layout::link_to(plan.source(s), s)), None => "request fields and other features" } }
             dt { "TTL" } dd { (ttl_ms.map_or("none".to_string(), duration)) }
             dt { "Online" } dd { (if *online { "served online" } else { "offline only" }) }
             @if let Some(o) = owner { dt { "Owner" } dd { (o) } }
@@ -137,15 +137,15 @@ fn feature_table(plan: &Plan, r: &Resource, features: &[String], page: usize) ->
             thead { tr { th { "Feature" } th { "Type" } th { "Definition" } th { "Doc" } th { "Lineage" } } }
             tbody {
                 @for f in features.iter().skip(start).take(FEATURES_PER_PAGE) {
-                    @let id = format!("feature.{view}.{f}");
-                    @if let Some(fr) = plan.get(&id) {
+                    @if let Some(fr) = plan.feature(view, f) {
+                        @let id = &fr.id;
                         @if let Spec::Feature { ty, def, .. } = &fr.spec {
                             tr {
-                                td class="code" { a href=(href(&id)) data-testid=(format!("feature-{f}")) { (f) } }
+                                td class="code" { a href=(href(id)) data-testid=(format!("feature-{f}")) { (f) } }
                                 td { (ty.name()) }
                                 td class="code" { (definition(def)) }
                                 td { (fr.doc) }
-                                td { a href=(format!("/ui/lineage/{}", layout::seg(&id))) data-testid=(format!("lineage-{f}")) { "lineage" } }
+                                td { a href=(format!("/ui/lineage/{}", layout::seg(id))) data-testid=(format!("lineage-{f}")) { "lineage" } }
                             }
                         }
                     }
@@ -164,7 +164,7 @@ pub fn feature(plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
     let body = html! {
         (heading(r))
         dl class="meta" {
-            dt { "View" } dd { (layout::link(&format!("features.{view}"), view)) }
+            dt { "View" } dd { (layout::link_to(plan.view(view), view)) }
             dt { "Type" } dd { (ty.name()) }
             dt { "Definition" } dd { code { (definition(def)) } }
             dt { "Reads" } dd { (links(&neighbours(plan, r, Direction::Incoming))) }
@@ -258,22 +258,17 @@ pub fn histograms(ui: &Ui, id: &str, page: usize) -> Result<Markup, Problem> {
     let table = mlp_features::materialize::online_table(&r.name);
     let numeric: Vec<(&String, mlp_ir::Type)> = features
         .iter()
-        .filter_map(|f| {
-            match plan
-                .get(&format!("feature.{}.{f}", r.name))
-                .map(|x| &x.spec)
+        .filter_map(|f| match plan.feature(&r.name, f).map(|x| &x.spec) {
+            Some(Spec::Feature { ty, def, .. })
+                if !matches!(def, FeatureDef::OnDemand { .. })
+                    && matches!(
+                        ty,
+                        mlp_ir::Type::Int | mlp_ir::Type::Float | mlp_ir::Type::Bool
+                    ) =>
             {
-                Some(Spec::Feature { ty, def, .. })
-                    if !matches!(def, FeatureDef::OnDemand { .. })
-                        && matches!(
-                            ty,
-                            mlp_ir::Type::Int | mlp_ir::Type::Float | mlp_ir::Type::Bool
-                        ) =>
-                {
-                    Some((f, *ty))
-                }
-                _ => None,
+                Some((f, *ty))
             }
+            _ => None,
         })
         .collect();
     let start = (page - 1) * HISTOGRAMS_PER_PAGE;

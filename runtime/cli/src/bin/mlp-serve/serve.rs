@@ -101,11 +101,7 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
 /// Where the monitor loop evaluates: in a child `mlpc monitor run`, with the `mlpc` beside
 /// this binary, else in the server's process.
 fn monitor_evaluator() -> mlp_serving::monitor_loop::Evaluator {
-    let beside = std::env::current_exe()
-        .ok()
-        .map(|p| p.with_file_name("mlpc"))
-        .filter(|p| p.is_file());
-    match beside {
+    match mlpc_shared::mlpc_path() {
         Some(mlpc) => mlp_serving::monitor_loop::Evaluator::Child(mlpc),
         None => mlp_serving::monitor_loop::Evaluator::InProcess,
     }
