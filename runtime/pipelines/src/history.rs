@@ -374,3 +374,38 @@ impl History {
         Ok(Some(run))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A prefix matches literally (`_` and `%` are not wildcards), an ambiguous one is an
+    /// error, and pages of the history come newest first with the count beside them.
+    #[test]
+    fn prefixes_match_literally_and_pages_follow_the_count() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let h = History::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        for id in ["a_1", "ab1", "x%y", "z1"] {
+            h.start_run(id, if id == "z1" { "q" } else { "p" }, "manual", "{}", &[])
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let found = |p: &str| h.run(p).map(|r| r.map(|r| r.run_id));
+        assert_eq!(found("a_").ok().flatten().as_deref(), Some("a_1"));
+        assert_eq!(found("x%").ok().flatten().as_deref(), Some("x%y"));
+        assert_eq!(found("%").ok().flatten(), None);
+        assert!(matches!(found("a"), Err(RunError::Spec(_))));
+        assert_eq!(h.count(None).ok(), Some(4));
+        assert_eq!(h.count(Some("p")).ok(), Some(3));
+        let page = |offset: usize, limit: usize| -> Vec<String> {
+            h.runs_page(Some("p"), offset, limit)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into_iter()
+                .map(|r| r.run_id)
+                .collect()
+        };
+        let all = page(0, 10);
+        assert_eq!(all.len(), 3);
+        assert_eq!(page(1, 1), vec![all[1].clone()]);
+        assert!(page(usize::MAX, 10).is_empty());
+    }
+}
