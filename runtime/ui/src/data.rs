@@ -1,7 +1,8 @@
 //! What the pages read: the applied plan (the server's when one runs beside the UI, else the
 //! state's, read again only when the state file changes), the last apply, whether the source
 //! differs from it (checked by the binary's [`SourcePlan`](crate::SourcePlan), at most every
-//! few seconds: checking 20,000 features takes a while), and the stores (registry, run history, monitor history).
+//! few seconds: checking 20,000 features takes a while), and the stores (registry, run
+//! history, monitor history, the online store).
 
 use crate::layout::Problem;
 use crate::Ui;
