@@ -8,8 +8,12 @@ bash scripts/bootstrap.sh
 # Real programs that tests drive, installed when missing (as root, or through sudo):
 # runtime/cli/tests/neovim.rs runs Debian's Neovim against `mlpc lsp` (MLP_SKIP_NEOVIM=1
 # skips it); runtime/cli/tests/ui_browser.rs drives Debian's Chromium through chromedriver
-# (MLP_SKIP_BROWSER=1 skips it).
+# (MLP_SKIP_BROWSER=1 skips it); runtime/features/tests/redis_store.rs starts Debian's
+# redis-server on a loopback port (MLP_SKIP_REDIS=1 skips it).
 missing=()
+if [ "${MLP_SKIP_REDIS:-}" != 1 ] && ! command -v redis-server >/dev/null; then
+  missing+=(redis-server)
+fi
 if [ "${MLP_SKIP_NEOVIM:-}" != 1 ] && ! command -v nvim >/dev/null; then missing+=(neovim); fi
 if [ "${MLP_SKIP_BROWSER:-}" != 1 ] && ! command -v chromedriver >/dev/null; then
   missing+=(chromium chromium-driver)

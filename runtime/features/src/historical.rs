@@ -61,6 +61,10 @@ pub enum FeatureError {
     /// DuckDB failed (the message keeps the lines that say where: the line, the column).
     #[error("{0}")]
     Db(String),
+    /// A remote online store cannot be reached or refused a command (Redis): a server
+    /// answers 503 with this reason and tries again on the next request.
+    #[error("the online store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<duckdb::Error> for FeatureError {
