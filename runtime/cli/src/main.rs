@@ -208,6 +208,9 @@ enum Command {
     /// autoscaling/v2 HorizontalPodAutoscaler on CPU. `mlpc suggest --write` fills the two
     /// in from measurements; `mlpc suggest --k8s FILE` writes the same YAML directly.
     K8s(suggest::k8s_cmd::K8sArgs),
+    /// Export the applied plan for another platform to run.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Show what a resource or a single feature reads and what reads it.
     ///
     /// Upstream: sources, views and features it is computed from. Downstream: on-demand
@@ -237,6 +240,18 @@ enum Command {
     /// `mlpc check`, for every file of the project (a `.mlp` file's folder), with open
     /// buffers over the files on disk. Configure your editor to run `mlpc lsp` for `*.mlp`.
     Lsp,
+}
+
+/// `mlpc export`.
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Kubernetes YAML for every deployment of the applied plan (or those named), one stream.
+    ///
+    /// For each: a Deployment of `mlpc serve` replicas of IMAGE (the root Dockerfile's, with
+    /// the applied project at /project) with the `replicas` and `resources { }` that
+    /// `mlpc suggest --write` wrote, a Service and a HorizontalPodAutoscaler. Nothing is
+    /// written when a deployment has no `resources { cpu memory }`; each one is named.
+    K8s(suggest::k8s_cmd::ExportK8sArgs),
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -302,6 +317,7 @@ fn main() -> ExitCode {
             }
         },
         Command::K8s(args) => suggest::k8s_cmd::k8s(&args),
+        Command::Export(ExportCommand::K8s(args)) => suggest::k8s_cmd::export(&args),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);
