@@ -75,6 +75,11 @@ answer="$(curl -sS -H 'content-type: application/json' -d "$body" -w '\n%{http_c
 code="${answer##*$'\n'}"
 echo "<== HTTP $code ${answer%$'\n'*}"
 [ "$code" = 200 ] || { echo "error: the prediction failed" >&2; cat "$serve_log" >&2; exit 1; }
+# The same server shows the web UI (README, "The web UI"): the project, lineage, models,
+# runs, this deployment's live traffic and the monitor.
+ui_code="$(curl -sS -o /dev/null -w '%{http_code}' "$base/ui")"
+[ "$ui_code" = 200 ] || { echo "error: the web UI answered $ui_code" >&2; cat "$serve_log" >&2; exit 1; }
+echo "==> the web UI answers at $base/ui (while mlpc serve runs; mlpc ui examples/fraud shows it alone)"
 
 # Some traffic for the monitor: 120 checkouts (seeded), and the feedback that arrives later:
 # a label per answered request id (here: fraud when the amount is large).
@@ -125,6 +130,7 @@ cat <<NEXT
 
 The demo is done. What to try next ($MLPC is mlpc):
   mlpc serve examples/fraud                        then POST to /v1/deployments/fraud_api/predict
+  mlpc ui examples/fraud                           the web UI on http://127.0.0.1:8081/ui
   mlpc lineage checkout_derived.amount_vs_avg --dir examples/fraud
   mlpc plan examples/fraud                         after editing examples/fraud/*.mlp
   mlpc explain E0101                               what a diagnostic code means
