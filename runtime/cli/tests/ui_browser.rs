@@ -127,12 +127,35 @@ async fn element(c: &Client, css: &str) -> fantoccini::elements::Element {
     }
 }
 
+/// The text of `css`, found again when the page replaced it between the find and the read
+/// (a navigation or an htmx swap).
 async fn text_of(c: &Client, css: &str) -> String {
-    element(c, css)
-        .await
-        .text()
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match element(c, css).await.text().await {
+            Ok(t) => return t,
+            Err(e) if Instant::now() < deadline && e.to_string().contains("stale element") => {
+                tokio::task::yield_now().await;
+            }
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+}
+
+/// Waits until the text of `css` contains `part`.
+async fn wait_text(c: &Client, css: &str, part: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let t = text_of(c, css).await;
+        if t.contains(part) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} says {t:?}, never {part:?}"
+        );
+        tokio::task::yield_now().await;
+    }
 }
 
 async fn click(c: &Client, css: &str) {
@@ -348,25 +371,40 @@ async fn traffic(c: &Client, ui: &str, base: &str) {
     c.goto(&format!("{ui}/r/deployment.fraud_api"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let rate = |s: String| {
-        s.trim()
-            .parse::<f64>()
-            .unwrap_or_else(|e| panic!("rate {s:?}: {e}"))
+    // Read in one script: htmx swaps the fragment every second, so an element found by one
+    // command may be gone by the next.
+    let rate = || async {
+        let v = c
+            .execute(
+                r#"const e = document.querySelector('[data-testid="request-rate"]'); return e ? e.textContent : null;"#,
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        v.as_str().map(|s| {
+            s.trim()
+                .parse::<f64>()
+                .unwrap_or_else(|e| panic!("rate {s:?}: {e}"))
+        })
     };
-    let before = rate(text_of(c, r#"[data-testid="request-rate"]"#).await);
+    element(c, r#"[data-testid="request-rate"]"#).await;
+    let mut before = rate().await;
+    while before.is_none() {
+        before = rate().await;
+    }
     let sender = {
         let base = base.to_string();
         std::thread::spawn(move || predict(&base, 200))
     };
     let deadline = Instant::now() + WAIT;
     loop {
-        let now = rate(text_of(c, r#"[data-testid="request-rate"]"#).await);
+        let now = rate().await;
         if now > before {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the request rate stayed at {now}"
+            "the request rate stayed at {now:?}"
         );
         tokio::task::yield_now().await;
     }
@@ -460,10 +498,8 @@ async fn alias_move(c: &Client, ui: &str, base: &str) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     form(TOKEN).await.unwrap_or_else(|e| panic!("{e}"));
-    wait_url(c, "/ui/r/model.fraud_scorer").await;
-    assert!(text_of(c, r#"[data-testid="alias-production"]"#)
-        .await
-        .contains("→ 2"));
+    // The form posts and comes back to the same page: wait for the new one to say so.
+    wait_text(c, r#"[data-testid="alias-production"]"#, "→ 2").await;
     // The server follows the alias within a second or so.
     let deadline = Instant::now() + WAIT;
     loop {
@@ -493,13 +529,21 @@ async fn monitor_now(c: &Client, ui: &str) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     click(c, r#"[data-testid="run-monitor-submit"]"#).await;
-    wait_url(c, "/ui/r/monitor.fraud_health").await;
-    text_of(c, r#"[data-testid="history-0"] svg"#).await;
-    let points = c
-        .find_all(Locator::Css(r#"[data-testid="history-0"] .point"#))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(points.len(), 4);
+    // The form comes back to the same page once the evaluation is recorded: wait for the
+    // page with one more point.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let points = c
+            .find_all(Locator::Css(r#"[data-testid="history-0"] .point"#))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len();
+        if points == 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{points} points, never 4");
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Starting a run from the pipeline's page: it shows in the history and ends.
