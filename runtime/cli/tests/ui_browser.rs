@@ -88,18 +88,23 @@ fn shots() -> PathBuf {
     dir
 }
 
-/// The page's console errors and failed requests since the last check: none allowed.
-async fn assert_clean(c: &Client, page: &str) {
+/// The console's errors since the last read.
+async fn severe(c: &Client) -> Vec<Value> {
     let log = c
         .issue_cmd(BrowserLog)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let severe: Vec<&Value> = log
-        .as_array()
+    log.as_array()
         .into_iter()
         .flatten()
         .filter(|e| e["level"] == "SEVERE")
-        .collect();
+        .cloned()
+        .collect()
+}
+
+/// The page's console errors and failed requests since the last check: none allowed.
+async fn assert_clean(c: &Client, page: &str) {
+    let severe = severe(c).await;
     assert!(severe.is_empty(), "{page}: console errors {severe:?}");
     let failed = c
         .execute(
@@ -466,16 +471,7 @@ async fn alias_move(c: &Client, ui: &str, base: &str) {
     // The console logs that 403 (when it gets to it) and nothing else.
     let deadline = Instant::now() + WAIT;
     loop {
-        let log = c
-            .issue_cmd(BrowserLog)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let severe: Vec<&Value> = log
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|e| e["level"] == "SEVERE")
-            .collect();
+        let severe = severe(c).await;
         assert!(
             severe.iter().all(|e| e["message"]
                 .as_str()

@@ -194,20 +194,7 @@ form.inline input, form.inline select, button { padding: 4px 8px; font-size: 14p
 button { background: #0969da; color: #fff; border: 1px solid #0550ae; border-radius: 4px; cursor: pointer; }
 pre.log { background: #1f2328; color: #e6edf3; padding: 12px; overflow: auto; max-height: 600px;
   font-size: 12px; }
-svg.chart { width: 100%; height: auto; display: block; }
-svg .grid { stroke: #eaeef2; stroke-width: 1; }
-svg .axis { stroke: #8c959f; stroke-width: 1; }
-svg .tick { font-size: 11px; fill: #57606a; }
-svg .threshold { stroke: #c62828; stroke-width: 1.5; stroke-dasharray: 6 4; }
-svg .threshold-label { fill: #c62828; }
-svg .series { fill: none; stroke: #0969da; stroke-width: 1.5; }
 svg.spark rect { fill: #0969da; }
-.legend span { margin-right: 14px; font-size: 12px; }
-.swatch { display: inline-block; width: 12px; height: 12px; vertical-align: -2px; margin-right: 4px; }
-.state { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff;
-  font-size: 12px; font-weight: 600; white-space: nowrap; }
-.outcome { font-size: 12px; color: #57606a; margin-left: 4px; white-space: nowrap; }
-.novalue { color: #57606a; font-style: italic; }
 footer { margin-top: 28px; color: #6e7781; font-size: 12px; }
 "#;
 
@@ -226,7 +213,7 @@ pub fn shell(title: &str, section: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — mlp" }
                 link rel="icon" href="data:,";
-                style { (PreEscaped(CSS)) }
+                style { (PreEscaped(CSS)) (PreEscaped(mlp_monitoring::monitor::report_html::SECTIONS_CSS)) }
                 script src="/ui/assets/htmx.min.js" defer {}
             }
             body {

@@ -36,18 +36,24 @@ th { background: #eef1f4; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.check { font-family: ui-monospace, "DejaVu Sans Mono", monospace; overflow-wrap: anywhere; }
 td.msg { color: #57606a; overflow-wrap: anywhere; }
-.state { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff;
-  font-size: 12px; font-weight: 600; white-space: nowrap; }
-.outcome { font-size: 12px; color: #57606a; margin-left: 4px; white-space: nowrap; }
-.novalue { color: #57606a; font-style: italic; }
 .card { background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: 12px 14px;
   margin-bottom: 14px; }
 .card .sub { color: #57606a; font-size: 12px; margin-bottom: 6px; }
 .grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; }
 .grid2 .card { margin: 0; min-width: 0; }
+.empty { padding: 18px; text-align: center; color: #57606a; background: #f6f8fa; border-radius: 4px; }
+footer { margin-top: 28px; color: #8c959f; font-size: 12px; }
+"#;
+
+/// The styles of [`sections`]' own markup (state chips, outcomes, legends, charts): the
+/// report's page and the web UI's monitor page both include them.
+pub const SECTIONS_CSS: &str = r#"
+.state { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff;
+  font-size: 12px; font-weight: 600; white-space: nowrap; }
+.outcome { font-size: 12px; color: #57606a; margin-left: 4px; white-space: nowrap; }
+.novalue { color: #57606a; font-style: italic; }
 .legend span { margin-right: 14px; font-size: 12px; }
 .swatch { display: inline-block; width: 12px; height: 12px; vertical-align: -2px; margin-right: 4px; }
-.empty { padding: 18px; text-align: center; color: #57606a; background: #f6f8fa; border-radius: 4px; }
 svg.chart { width: 100%; height: auto; display: block; }
 svg .grid { stroke: #eaeef2; stroke-width: 1; }
 svg .axis { stroke: #8c959f; stroke-width: 1; }
@@ -55,7 +61,6 @@ svg .tick { font-size: 11px; fill: #57606a; }
 svg .threshold { stroke: #c62828; stroke-width: 1.5; stroke-dasharray: 6 4; }
 svg .threshold-label { fill: #c62828; }
 svg .series { fill: none; stroke: #0969da; stroke-width: 1.5; }
-footer { margin-top: 28px; color: #8c959f; font-size: 12px; }
 "#;
 
 /// Why there is no report.
@@ -125,7 +130,7 @@ pub fn render(monitor: &str, entries: &[Entry], alerts: &[Alert], generated_at_u
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "Monitor " (monitor) " — mlp report" }
-                style { (PreEscaped(CSS)) }
+                style { (PreEscaped(CSS)) (PreEscaped(SECTIONS_CSS)) }
             }
             body { main {
                 h1 { "Monitor " (monitor) }
