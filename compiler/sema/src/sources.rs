@@ -10,6 +10,48 @@ use mlp_diagnostics::{suggestion, Diagnostic, Span};
 use mlp_ir::{Backend, Column, SourceFormat, Spec, Type};
 use mlp_syntax::ast::{self, Decl, ExprKind};
 
+/// A diagnostic for a store argument whose type is right and whose value is not: a Redis URL
+/// the client cannot use, a negative cache size, an empty key prefix.
+fn store_argument(store: &str, param: &str, value: &Const, span: Span) -> Option<Diagnostic> {
+    match (store, param, value) {
+        ("redis", "url", Const::Str(url)) => {
+            let ok = match url.strip_prefix("redis://") {
+                // A host is needed: `redis://:6379` and `redis:///0` name none.
+                Some(rest) => !rest.is_empty() && !rest.starts_with(['/', ':']),
+                None => ["redis+unix://", "unix://"]
+                    .iter()
+                    .any(|s| url.strip_prefix(s).is_some_and(|path| path.len() > 1)),
+            };
+            (!ok).then(|| redis_url(url, span))
+        }
+        ("redis", "near_cache", Const::Int(n)) if *n < 0 => Some(
+            Diagnostic::new(
+                "E0215",
+                format!("`near_cache` must be 0 or more, found {n}"),
+            )
+            .label(span, "negative")
+            .help("the rows the in-process cache in front of Redis holds; 0 for none"),
+        ),
+        ("redis", "prefix", Const::Str(p)) if p.is_empty() || p.contains(char::is_whitespace) => {
+            Some(
+                Diagnostic::new(
+                    "E0214",
+                    "a Redis key prefix must be non-empty, without spaces",
+                )
+                .label(span, "not a usable prefix")
+                .help("e.g. `prefix = \"mlp:fraud\"`; the default is `mlp:PROJECT`"),
+            )
+        }
+        _ => None,
+    }
+}
+
+fn redis_url(url: &str, span: Span) -> Diagnostic {
+    Diagnostic::new("E0214", format!("`{url}` is not a Redis URL"))
+        .label(span, "not redis://HOST[:PORT][/DB]")
+        .help("write e.g. `redis(\"redis://127.0.0.1:6379/0\")`, or `unix:///run/redis.sock`")
+}
+
 impl<'a> Checker<'a> {
     pub(crate) fn backend(&mut self, e: &ast::Expr, key: &str, kind: &str) -> Option<Backend> {
         let ExprKind::Call { name, args } = &e.kind else {
@@ -149,6 +191,9 @@ impl<'a> Checker<'a> {
                 continue;
             }
             if let Some(c) = c {
+                if let Some(d) = store_argument(&b.name, &p.name, &c, a.value.span) {
+                    self.diags.push(d);
+                }
                 out.args.insert(p.name.clone(), c.literal());
             }
         }

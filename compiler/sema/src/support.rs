@@ -30,12 +30,6 @@ pub struct Rejection {
     pub help: &'static str,
 }
 
-const REDIS: Rejection = Rejection {
-    code: "E0704",
-    message: "`redis` online stores are not supported by this version of mlp",
-    help: "use `online = memory(capacity = ...)`, the in-process store",
-};
-
 const SINK: Rejection = Rejection {
     code: "E0705",
     message: "`email` alerts need `sendmail`, which this machine does not have",
@@ -318,7 +312,7 @@ pub fn builtin(kind: Kind, name: &str) -> Option<Support> {
         (Kind::Sink, "email") => Support::Rejected(SINK),
         // `duckdb()` without a database file (`rejected_arguments`).
         (Kind::Store, "duckdb" | "memory") => FEATURES,
-        (Kind::Store, "redis") => Support::Rejected(REDIS),
+        (Kind::Store, "redis") => Support::Runtime("features: the Redis online store"),
         (Kind::Store, "file" | "http") => Support::Runtime("state: OpenLineage events"),
         (Kind::Combiner, "mean" | "max" | "min" | "weighted" | "vote") => {
             Support::Runtime("serving: combine")

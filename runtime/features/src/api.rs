@@ -5,6 +5,7 @@
 //! list and entity shape as historical retrieval, one line apart.
 
 use crate::online::OnlineStore;
+use crate::FeatureError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -48,6 +49,10 @@ pub fn online_features(store: &OnlineStore, body: &[u8], now_us: i64) -> (u16, V
     }
     match store.lookup(&req.features, &columns, now_us) {
         Ok(cols) => (200, json!({ "columns": cols })),
+        Err(FeatureError::Unavailable(why)) => (
+            503,
+            json!({ "error": format!("the online store is unavailable: {why}") }),
+        ),
         Err(e) => (400, json!({ "error": e.to_string() })),
     }
 }

@@ -9,6 +9,7 @@ pub mod materialize;
 pub mod ondemand;
 pub mod online;
 pub mod pit;
+pub mod redis_online;
 pub mod redis_store;
 pub mod schema;
 pub mod sql;

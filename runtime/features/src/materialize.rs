@@ -7,11 +7,22 @@
 //! watermark: keys with rows created or timestamped after it, and keys with rows inside
 //! the longest aggregation window, whose aggregates move as time passes. Each view is
 //! written in one transaction: a failed run leaves the previous values and watermark.
+//!
+//! With `online = redis(URL)`, the local database stays the materializer's record (its
+//! watermarks and rows), and each view's recomputed rows are also written to Redis, in
+//! pipelined batches, before the view's transaction commits: a Redis that cannot take them
+//! fails the view and leaves the old watermark, so the next run writes them again. Redis
+//! keeps each view's watermark too; when it differs from the local one (Redis lost its data,
+//! or it is a new server), the view is written whole. Each run that wrote rows counts one
+//! more generation, which drops the servers' near caches.
 
 use crate::historical::{
     historical_if_indexed, key_columns, source_reader, sql_type, view_of, FeatureError,
     HistoricalRequest,
 };
+use crate::online::{online_config, to_json, OnlineConfig};
+use crate::redis_online::RedisOnline;
+use crate::redis_store::OnlineWrite;
 use crate::sql::{ident, string};
 use duckdb::{params, Connection};
 use mlp_ir::{FeatureDef, Plan, Spec};
@@ -201,164 +212,200 @@ pub fn materialize(
     } else {
         views.to_vec()
     };
-    let mut out = Vec::new();
+    let redis = match online_config(plan) {
+        OnlineConfig::Redis { url, prefix, .. } => Some(RedisOnline::new(&url, &prefix)),
+        OnlineConfig::Memory { .. } => None,
+    };
+    let mut out: Vec<Materialized> = Vec::new();
     for view in &chosen {
-        match materialize_view(&conn, plan, project_dir, view, &until, until_given) {
+        let cx = ViewRun {
+            conn: &conn,
+            plan,
+            project_dir,
+            redis: redis.as_ref(),
+        };
+        match cx.materialize_view(view, &until, until_given) {
             Ok(m) => out.push(m),
             Err(e) => {
-                // Each view is its own transaction: the views done so far are kept.
+                // Each view is its own transaction: the views done so far are kept, and the
+                // servers are told of what reached Redis. The view's error is the one to
+                // report; a Redis that also refuses the count adds nothing to it.
                 next.finish(conn)?;
+                if let Some(r) = &redis {
+                    if out.iter().any(|m| m.keys > 0) {
+                        r.bump_generation().ok();
+                    }
+                }
                 return Err(e);
             }
         }
     }
     next.finish(conn)?;
+    if let Some(r) = &redis {
+        if out.iter().any(|m| m.keys > 0) {
+            r.bump_generation()?;
+        }
+    }
     Ok(out)
 }
 
-fn materialize_view(
-    conn: &Connection,
-    plan: &Plan,
-    project_dir: &Path,
-    view: &str,
-    until: &str,
-    until_given: bool,
-) -> Result<Materialized, FeatureError> {
-    let v = view_of(plan, view)?;
-    let def = definition(plan, view);
-    let previous: Option<(String, String)> = conn
-        .query_row(
-            "SELECT CAST(watermark AS VARCHAR), definition FROM watermarks WHERE view = ?",
-            params![view],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .ok();
-    // A changed definition rebuilds the view from scratch.
-    let from = previous.filter(|(_, d)| *d == def).map(|(w, _)| w);
-    if let Some(w) = &from {
-        if w.as_str() >= until && !until_given {
-            // Materializing "up to now" again within the same second: already up to date.
-            return Ok(Materialized {
-                view: view.to_string(),
-                from: Some(w.clone()),
-                until: w.clone(),
-                keys: 0,
-            });
-        }
-        if w.as_str() >= until {
-            return Err(FeatureError::Db(format!(
-                "view `{view}` is already materialized up to {w}; --until must be later"
-            )));
-        }
-    }
-    let features: Vec<(String, FeatureDef)> = plan
-        .resources()
-        .filter_map(|r| match &r.spec {
-            Spec::Feature { view: fv, def, .. } if fv == view => {
-                Some((r.name.clone(), def.clone()))
-            }
-            _ => None,
-        })
-        .collect();
-    let longest = features
-        .iter()
-        .filter_map(|(_, d)| match d {
-            // Without a window only new rows change an aggregate; those keys are recomputed.
-            FeatureDef::Aggregate { window_ms, .. } => *window_ms,
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
-    let keys = key_columns(plan, &v.entity);
-    let src = source_reader(project_dir, &v.source);
-    let ts = format!("CAST({} AS TIMESTAMP)", ident(&v.source.timestamp));
-    let cr = v
-        .source
-        .created
-        .as_ref()
-        .map(|c| format!("CAST({} AS TIMESTAMP)", ident(c)));
-    let until_sql = format!("CAST({} AS TIMESTAMP)", string(until));
-    let mut affected = format!("{ts} <= {until_sql}");
-    if let Some(w) = &from {
-        let w = format!("CAST({} AS TIMESTAMP)", string(w));
-        let window = if longest > 0 {
-            format!(
-                " OR {ts} > {w} - to_milliseconds({}::BIGINT)",
-                longest.min(i64::MAX as u64 / 2)
+/// What materializing one view works with.
+struct ViewRun<'a> {
+    conn: &'a Connection,
+    plan: &'a Plan,
+    project_dir: &'a Path,
+    redis: Option<&'a RedisOnline>,
+}
+
+impl ViewRun<'_> {
+    fn materialize_view(
+        &self,
+        view: &str,
+        until: &str,
+        until_given: bool,
+    ) -> Result<Materialized, FeatureError> {
+        let (conn, plan, project_dir) = (self.conn, self.plan, self.project_dir);
+        let v = view_of(plan, view)?;
+        let def = definition(plan, view);
+        let previous: Option<(String, String)> = conn
+            .query_row(
+                "SELECT CAST(watermark AS VARCHAR), definition FROM watermarks WHERE view = ?",
+                params![view],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-        } else {
-            String::new()
-        };
-        let late = cr
+            .ok();
+        // A changed definition rebuilds the view from scratch, and so does a Redis whose
+        // watermark is not the local one.
+        let mut from = previous.filter(|(_, d)| *d == def).map(|(w, _)| w);
+        if let (Some(r), Some(w)) = (self.redis, &from) {
+            if r.watermark(view)?.as_deref() != Some(w.as_str()) {
+                from = None;
+            }
+        }
+        if let Some(w) = &from {
+            if w.as_str() >= until && !until_given {
+                // Materializing "up to now" again within the same second: already up to date.
+                return Ok(Materialized {
+                    view: view.to_string(),
+                    from: Some(w.clone()),
+                    until: w.clone(),
+                    keys: 0,
+                });
+            }
+            if w.as_str() >= until {
+                return Err(FeatureError::Db(format!(
+                    "view `{view}` is already materialized up to {w}; --until must be later"
+                )));
+            }
+        }
+        let features: Vec<(String, FeatureDef)> = plan
+            .resources()
+            .filter_map(|r| match &r.spec {
+                Spec::Feature { view: fv, def, .. } if fv == view => {
+                    Some((r.name.clone(), def.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let longest = features
+            .iter()
+            .filter_map(|(_, d)| match d {
+                // Without a window only new rows change an aggregate; those keys are recomputed.
+                FeatureDef::Aggregate { window_ms, .. } => *window_ms,
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let keys = key_columns(plan, &v.entity);
+        let src = source_reader(project_dir, &v.source);
+        let ts = format!("CAST({} AS TIMESTAMP)", ident(&v.source.timestamp));
+        let cr = v
+            .source
+            .created
             .as_ref()
-            .map(|c| format!(" OR {c} > {w}"))
-            .unwrap_or_default();
-        affected = format!("{affected} AND ({ts} > {w}{window}{late})");
-    }
-    let key_list = keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
-    // The affected keys, as an entity file at the watermark, then the same retrieval.
-    let tmp = tempdir_in(project_dir)?;
-    let entities = tmp.join("keys.parquet");
-    let result = tmp.join("values.parquet");
-    conn.execute(
+            .map(|c| format!("CAST({} AS TIMESTAMP)", ident(c)));
+        let until_sql = format!("CAST({} AS TIMESTAMP)", string(until));
+        let mut affected = format!("{ts} <= {until_sql}");
+        if let Some(w) = &from {
+            let w = format!("CAST({} AS TIMESTAMP)", string(w));
+            let window = if longest > 0 {
+                format!(
+                    " OR {ts} > {w} - to_milliseconds({}::BIGINT)",
+                    longest.min(i64::MAX as u64 / 2)
+                )
+            } else {
+                String::new()
+            };
+            let late = cr
+                .as_ref()
+                .map(|c| format!(" OR {c} > {w}"))
+                .unwrap_or_default();
+            affected = format!("{affected} AND ({ts} > {w}{window}{late})");
+        }
+        let key_list = keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
+        // The affected keys, as an entity file at the watermark, then the same retrieval.
+        let tmp = tempdir_in(project_dir)?;
+        let entities = tmp.join("keys.parquet");
+        let result = tmp.join("values.parquet");
+        conn.execute(
         &format!(
             "COPY (SELECT DISTINCT {key_list}, {until_sql} AS __mlp_until FROM {src} WHERE {affected} ORDER BY ALL) TO {} (FORMAT parquet)",
             string(&entities.to_string_lossy())
         ),
         [],
     )?;
-    let req = HistoricalRequest {
-        project_dir: project_dir.to_path_buf(),
-        entities: entities.clone(),
-        features: features
-            .iter()
-            .map(|(n, _)| format!("{view}.{n}"))
-            .collect(),
-        at: "__mlp_until".into(),
-        out: result.clone(),
-    };
-    // The index only when a current one is there: its few keys at one time cost less to
-    // join than a whole index costs to build after each new batch of data.
-    let report = historical_if_indexed(plan, &req);
-    let report = match report {
-        Ok(r) => r,
-        Err(e) => {
-            // Best effort on the way out: the error is what the caller needs.
-            std::fs::remove_dir_all(&tmp).ok();
-            return Err(e);
+        let req = HistoricalRequest {
+            project_dir: project_dir.to_path_buf(),
+            entities: entities.clone(),
+            features: features
+                .iter()
+                .map(|(n, _)| format!("{view}.{n}"))
+                .collect(),
+            at: "__mlp_until".into(),
+            out: result.clone(),
+        };
+        // The index only when a current one is there: its few keys at one time cost less to
+        // join than a whole index costs to build after each new batch of data.
+        let report = historical_if_indexed(plan, &req);
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                // Best effort on the way out: the error is what the caller needs.
+                std::fs::remove_dir_all(&tmp).ok();
+                return Err(e);
+            }
+        };
+        // The event time of the row each key's latest values come from, for the online TTL.
+        let mut visible = format!("{ts} <= {until_sql}");
+        if let Some(c) = &cr {
+            visible.push_str(&format!(" AND {c} <= {until_sql}"));
         }
-    };
-    // The event time of the row each key's latest values come from, for the online TTL.
-    let mut visible = format!("{ts} <= {until_sql}");
-    if let Some(c) = &cr {
-        visible.push_str(&format!(" AND {c} <= {until_sql}"));
-    }
-    let table = online_table(view);
-    let cols: Vec<String> = features
-        .iter()
-        .map(|(n, _)| {
-            let ty = plan
-                .feature(view, n)
-                .and_then(|r| match &r.spec {
-                    Spec::Feature { ty, .. } => Some(sql_type(*ty)),
-                    _ => None,
-                })
-                .unwrap_or("VARCHAR");
-            format!("{} {ty}", ident(n))
-        })
-        .collect();
-    let key_defs: Vec<String> = v
-        .entity_keys
-        .iter()
-        .map(|k| format!("{} {}", ident(&k.name), sql_type(k.ty)))
-        .collect();
-    let values = string(&result.to_string_lossy());
-    let join = keys
-        .iter()
-        .map(|k| format!("r.{0} = l.{0}", ident(k)))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let sql = format!(
+        let table = online_table(view);
+        let cols: Vec<String> = features
+            .iter()
+            .map(|(n, _)| {
+                let ty = plan
+                    .feature(view, n)
+                    .and_then(|r| match &r.spec {
+                        Spec::Feature { ty, .. } => Some(sql_type(*ty)),
+                        _ => None,
+                    })
+                    .unwrap_or("VARCHAR");
+                format!("{} {ty}", ident(n))
+            })
+            .collect();
+        let key_defs: Vec<String> = v
+            .entity_keys
+            .iter()
+            .map(|k| format!("{} {}", ident(&k.name), sql_type(k.ty)))
+            .collect();
+        let values = string(&result.to_string_lossy());
+        let join = keys
+            .iter()
+            .map(|k| format!("r.{0} = l.{0}", ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let sql = format!(
         "BEGIN TRANSACTION;
          {drop}
          CREATE TABLE IF NOT EXISTS {table} ({keydefs}, {cols}, __event_ts TIMESTAMP);
@@ -367,8 +414,7 @@ fn materialize_view(
            SELECT r.* EXCLUDE (__mlp_until) RENAME ({renames}), l.__event_ts
            FROM read_parquet({values}) r
            LEFT JOIN (SELECT {key_list}, max({ts}) AS __event_ts FROM {src} WHERE {visible} GROUP BY ALL) l ON {join};
-         INSERT OR REPLACE INTO watermarks VALUES ({view_lit}, {until_sql}, {def_lit}, now()::TIMESTAMP);
-         COMMIT;",
+         INSERT OR REPLACE INTO watermarks VALUES ({view_lit}, {until_sql}, {def_lit}, now()::TIMESTAMP);",
         drop = if from.is_none() { format!("DROP TABLE IF EXISTS {table};") } else { String::new() },
         keydefs = key_defs.join(", "),
         cols = cols.join(", "),
@@ -380,20 +426,81 @@ fn materialize_view(
         view_lit = string(view),
         def_lit = string(&def),
     );
-    let applied = conn.execute_batch(&sql);
-    if applied.is_err() {
-        // The batch's own error is the one reported; a failed ROLLBACK adds nothing to it.
-        conn.execute_batch("ROLLBACK;").ok();
+        let applied = conn
+            .execute_batch(&sql)
+            .map_err(FeatureError::from)
+            .and_then(|()| {
+                if let Some(r) = self.redis {
+                    let rows = self.changed_rows(&table, &values, &keys)?;
+                    r.write(&v.entity, view, rows)?;
+                    r.set_watermark(view, until)?;
+                }
+                Ok(conn.execute_batch("COMMIT;")?)
+            });
+        if applied.is_err() {
+            // The batch's own error is the one reported; a failed ROLLBACK adds nothing to it.
+            conn.execute_batch("ROLLBACK;").ok();
+        }
+        // Best effort: the scratch files were read; a leftover only takes space.
+        std::fs::remove_dir_all(&tmp).ok();
+        applied?;
+        Ok(Materialized {
+            view: view.to_string(),
+            from,
+            until: until.to_string(),
+            keys: report.rows,
+        })
     }
-    // Best effort: the scratch files were read; a leftover only takes space.
-    std::fs::remove_dir_all(&tmp).ok();
-    applied?;
-    Ok(Materialized {
-        view: view.to_string(),
-        from,
-        until: until.to_string(),
-        keys: report.rows,
-    })
+
+    /// The rows of `table` whose keys are in the recomputed `values` file, as Redis writes.
+    fn changed_rows(
+        &self,
+        table: &str,
+        values: &str,
+        keys: &[String],
+    ) -> Result<Vec<OnlineWrite>, FeatureError> {
+        let key_list = keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
+        let join = keys
+            .iter()
+            .map(|k| format!("t.{0} IS NOT DISTINCT FROM r.{0}", ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let sql = format!(
+            "SELECT t.* EXCLUDE (__event_ts), epoch_us(t.__event_ts) AS __event_us FROM {table} t
+         SEMI JOIN (SELECT DISTINCT {key_list} FROM read_parquet({values})) r ON {join}"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut w = OnlineWrite {
+                key: Vec::with_capacity(keys.len()),
+                event_us: None,
+                values: Default::default(),
+            };
+            let mut by_name = std::collections::HashMap::new();
+            for (i, n) in names.iter().enumerate() {
+                by_name.insert(n.as_str(), r.get::<_, duckdb::types::Value>(i)?);
+            }
+            for k in keys {
+                w.key.push(
+                    by_name
+                        .remove(k.as_str())
+                        .map_or(serde_json::Value::Null, to_json),
+                );
+            }
+            w.event_us = match by_name.remove("__event_us") {
+                Some(duckdb::types::Value::BigInt(us)) => Some(us),
+                _ => None,
+            };
+            for (n, v) in by_name {
+                w.values.insert(n.to_string(), to_json(v));
+            }
+            out.push(w);
+        }
+        Ok(out)
+    }
 }
 
 fn tempdir_in(project_dir: &Path) -> Result<PathBuf, FeatureError> {

@@ -1,6 +1,5 @@
-//! The Redis online store's layout and I/O (issue 17, first part: not yet wired to
-//! `materialize` and `mlpc serve`, which is why `online = redis(...)` is still rejected by
-//! `mlpc check`, E0704).
+//! The Redis online store's layout and I/O, async on tokio (`redis_online` runs it for the
+//! synchronous online store, `materialize` writes through it).
 //!
 //! Layout, Feast's: one hash per entity key, holding every view's features of that entity.
 //! - The key is `{prefix}:{entity}:{key}`, where `key` is the entity key's values as a JSON
@@ -13,6 +12,10 @@
 //!   overwrite newer values.
 //! - `{prefix}:__generation` counts materializations: a near cache in front of Redis keeps
 //!   what it read with the generation it read it at and drops it when the counter moves.
+//! - `{prefix}:__watermarks` is a hash of each view's materialization watermark: a Redis
+//!   that lost its data (restarted without persistence, flushed, a new server) disagrees with
+//!   the materializer's own watermark, and the next materialization writes the whole view
+//!   again instead of only what changed.
 //!
 //! Writes and reads are pipelined in batches ([`BATCH`]) over one multiplexed connection
 //! from the redis crate's `ConnectionManager`, which reconnects by itself; a failed command
@@ -20,19 +23,27 @@
 
 use crate::online::OnlineRow;
 use crate::FeatureError;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Commands per pipeline.
 pub const BATCH: usize = 1000;
 
+/// How long connecting to Redis may take.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How long one command or pipeline may wait for its answer.
+pub const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Compares the stored event time of a view with the new one and writes the view's fields
 /// only when the new one is not older. KEYS[1]: the hash; ARGV[1]: the view's time field;
-/// ARGV[2]: the new time; ARGV[3..]: field, value pairs. Returns 1 written, 0 skipped.
+/// ARGV[2]: the new time (empty when unknown: always written); ARGV[3..]: field, value
+/// pairs. Returns 1 written, 0 skipped.
 const WRITE_IF_NEWER: &str = r"
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur and tonumber(cur) > tonumber(ARGV[2]) then return 0 end
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '')
+local new = tonumber(ARGV[2])
+if cur and new and cur > new then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 1))
 return 1
 ";
@@ -42,8 +53,9 @@ return 1
 pub struct OnlineWrite {
     /// The entity key's values, in key-column order.
     pub key: Vec<Value>,
-    /// The event time of the row the values come from, µs since the epoch.
-    pub event_us: i64,
+    /// The event time of the row the values come from, µs since the epoch; `None` when no
+    /// row is visible yet (the TTL then never expires the values, as in the local store).
+    pub event_us: Option<i64>,
     /// Values by feature name.
     pub values: BTreeMap<String, Value>,
 }
@@ -80,7 +92,18 @@ impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, FeatureError> {
         let err = unavailable(url);
         let client = redis::Client::open(url).map_err(&err)?;
-        let mut con = ConnectionManager::new(client).await.map_err(&err)?;
+        // A lost server must answer quickly (a 503 from the server, not a request held for
+        // the default backoff's seconds): one retry, short timeouts. Each later command
+        // tries to reconnect again, so a restarted server is picked up by the next request.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_factor(20)
+            .set_max_delay(100)
+            .set_connection_timeout(CONNECT_TIMEOUT)
+            .set_response_timeout(RESPONSE_TIMEOUT);
+        let mut con = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(&err)?;
         let write_sha: String = redis::cmd("SCRIPT")
             .arg("LOAD")
             .arg(WRITE_IF_NEWER)
@@ -124,7 +147,7 @@ impl RedisStore {
                         .arg(1)
                         .arg(hash_key(&prefix, entity, &r.key))
                         .arg(&ts_field)
-                        .arg(r.event_us);
+                        .arg(r.event_us.map_or_else(String::new, |t| t.to_string()));
                     for (f, v) in &r.values {
                         cmd.arg(format!("{view}:{f}")).arg(v.to_string());
                     }
@@ -195,6 +218,78 @@ impl RedisStore {
         Ok(g.unwrap_or(0))
     }
 
+    /// The watermark Redis holds for `view`, if any.
+    pub async fn watermark(&mut self, view: &str) -> Result<Option<String>, FeatureError> {
+        redis::cmd("HGET")
+            .arg(format!("{}:__watermarks", self.prefix))
+            .arg(view)
+            .query_async(&mut self.con)
+            .await
+            .map_err(self.err())
+    }
+
+    /// Records `view`'s watermark, once its rows are written.
+    pub async fn set_watermark(&mut self, view: &str, watermark: &str) -> Result<(), FeatureError> {
+        redis::cmd("HSET")
+            .arg(format!("{}:__watermarks", self.prefix))
+            .arg(view)
+            .arg(watermark)
+            .query_async(&mut self.con)
+            .await
+            .map_err(self.err())
+    }
+
+    /// Every entity key of `entity` that has values of `view`, each in key-column order
+    /// (a `SCAN` over the entity's hashes, then pipelined `HEXISTS`).
+    pub async fn keys(
+        &mut self,
+        entity: &str,
+        view: &str,
+    ) -> Result<Vec<Vec<Value>>, FeatureError> {
+        let head = format!("{}:{entity}:", self.prefix);
+        let pattern = format!("{}*", glob_escape(&head));
+        let mut names: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(BATCH)
+                .query_async(&mut self.con)
+                .await
+                .map_err(self.err())?;
+            names.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        // SCAN may return a key twice.
+        names.sort();
+        names.dedup();
+        let field = format!("{view}:__ts");
+        let mut out = Vec::new();
+        for chunk in names.chunks(BATCH) {
+            let mut pipe = redis::pipe();
+            for n in chunk {
+                pipe.cmd("HEXISTS").arg(n).arg(&field);
+            }
+            let has: Vec<bool> = pipe.query_async(&mut self.con).await.map_err(self.err())?;
+            for (n, has) in chunk.iter().zip(has) {
+                if !has {
+                    continue;
+                }
+                let key: Vec<Value> = serde_json::from_str(&n[head.len()..]).map_err(|e| {
+                    FeatureError::Db(format!("the Redis key `{n}` is not mlp's: {e}"))
+                })?;
+                out.push(key);
+            }
+        }
+        Ok(out)
+    }
+
     /// Counts one more materialization: near caches drop what they read before.
     pub async fn bump_generation(&mut self) -> Result<u64, FeatureError> {
         redis::cmd("INCR")
@@ -203,6 +298,18 @@ impl RedisStore {
             .await
             .map_err(self.err())
     }
+}
+
+/// `s` with Redis's glob characters escaped, for a `MATCH` pattern.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One `HMGET` answer (the time field, then each feature) as a row, or `None`.
@@ -215,10 +322,14 @@ fn decode(
     let Some(Some(ts)) = row.first() else {
         return Ok(None);
     };
-    let event_us: i64 = ts
-        .parse()
-        .map_err(|_| FeatureError::Db(format!("a Redis event time is not a number: {ts}")))?;
-    if let Some(ttl) = ttl_ms {
+    let event_us: Option<i64> =
+        match ts.as_str() {
+            "" => None,
+            ts => Some(ts.parse().map_err(|_| {
+                FeatureError::Db(format!("a Redis event time is not a number: {ts}"))
+            })?),
+        };
+    if let (Some(ttl), Some(event_us)) = (ttl_ms, event_us) {
         let ttl_us = i64::try_from(ttl)
             .unwrap_or(i64::MAX / 1000)
             .saturating_mul(1000);
@@ -236,10 +347,7 @@ fn decode(
         };
         values.insert(f.clone(), value);
     }
-    Ok(Some(OnlineRow {
-        values,
-        event_us: Some(event_us),
-    }))
+    Ok(Some(OnlineRow { values, event_us }))
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! `mlpc features verify`: training-serving skew check. For every entity key of a view, the
 //! online value (read through the online store at the materialization watermark) must equal
-//! the offline point-in-time value at that watermark.
+//! the offline point-in-time value at that watermark. With `online = redis(URL)`, the
+//! values and the watermark are Redis's own, so the check holds wherever it runs.
 
 use crate::historical::{
     historical, key_columns, source_reader, view_of, FeatureError, HistoricalRequest,
 };
 use crate::materialize::online_db;
-use crate::online::{to_json, OnlineStore};
+use crate::online::{online_config, to_json, OnlineConfig, OnlineStore};
+use crate::redis_online::RedisOnline;
 use crate::sql::{ident, string};
 use duckdb::Connection;
 use mlp_ir::{Plan, Spec};
@@ -43,15 +45,38 @@ pub struct VerifyReport {
     pub mismatches: Vec<Mismatch>,
 }
 
+/// Whether an online and an offline value agree: equal, or two floats within a relative
+/// 1e-12 of each other. A sum or mean of doubles depends on the order it adds them in, and
+/// materialization (a join at the watermark) and retrieval (the point-in-time index) add a
+/// key's rows in different orders: `2644.7` against `2644.7000000000003` is the same value.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1.0),
+                _ => a == b,
+            }
+        }
+        _ => a == b,
+    }
+}
+
 /// Compares the online values of `view` with the offline values at its watermark.
 pub fn verify(plan: &Plan, project_dir: &Path, view: &str) -> Result<VerifyReport, FeatureError> {
     let v = view_of(plan, view)?;
-    let watermark: String = {
+    let not_materialized = || {
+        FeatureError::Db(format!(
+            "view `{view}` is not materialized: run `mlpc materialize`"
+        ))
+    };
+    let watermark: String = if let OnlineConfig::Redis { url, prefix, .. } = online_config(plan) {
+        RedisOnline::new(&url, &prefix)
+            .watermark(view)?
+            .ok_or_else(not_materialized)?
+    } else {
         let path = online_db(project_dir);
         if !path.exists() {
-            return Err(FeatureError::Db(format!(
-                "view `{view}` is not materialized: run `mlpc materialize`"
-            )));
+            return Err(not_materialized());
         }
         let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
         let conn = Connection::open_with_flags(&path, config)?;
@@ -60,11 +85,7 @@ pub fn verify(plan: &Plan, project_dir: &Path, view: &str) -> Result<VerifyRepor
             [view],
             |r| r.get(0),
         )
-        .map_err(|_| {
-            FeatureError::Db(format!(
-                "view `{view}` is not materialized: run `mlpc materialize`"
-            ))
-        })?
+        .map_err(|_| not_materialized())?
     };
     let keys = key_columns(plan, &v.entity);
     let features: Vec<String> = plan
@@ -154,7 +175,7 @@ pub fn verify(plan: &Plan, project_dir: &Path, view: &str) -> Result<VerifyRepor
                 .cloned()
                 .unwrap_or(Value::Null);
             values += 1;
-            if off != on {
+            if !same_value(&off, &on) {
                 let key = keys
                     .iter()
                     .map(|k| (k.clone(), row.get(k).cloned().unwrap_or(Value::Null)))
@@ -175,4 +196,21 @@ pub fn verify(plan: &Plan, project_dir: &Path, view: &str) -> Result<VerifyRepor
         values,
         mismatches,
     })
+}
+
+#[cfg(test)]
+mod unit {
+    use super::same_value;
+    use serde_json::json;
+
+    #[test]
+    fn floats_agree_up_to_the_order_of_their_sums_and_nothing_else_does() {
+        assert!(same_value(&json!(2644.7), &json!(2_644.700_000_000_000_3)));
+        assert!(same_value(&json!(3), &json!(3.0)));
+        assert!(!same_value(&json!(2644.7), &json!(2644.71)));
+        assert!(!same_value(&json!(1e-20), &json!(1.0)));
+        assert!(!same_value(&json!(null), &json!(0.0)));
+        assert!(!same_value(&json!("1"), &json!(1)));
+        assert!(!same_value(&json!(3), &json!(4)));
+    }
 }

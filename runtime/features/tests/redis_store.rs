@@ -6,66 +6,20 @@
 //! `Unavailable` error, not a panic, until a restarted one answers again on the same
 //! connection manager.
 //!
-//! Without `redis-server` on PATH the test fails, unless `MLP_SKIP_REDIS=1` says to skip.
+//! Without `redis-server` on PATH the test fails, unless `MLP_SKIP_REDIS=1` says to skip
+//! (the server is `mlp_test_support::redis`'s).
 
 use mlp_features::redis_store::{OnlineWrite, RedisStore, Written};
 use mlp_features::FeatureError;
+use mlp_test_support::redis::{skipped, RedisServer};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A `redis-server` on `port`, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.0.kill().is_ok() {
-            self.0.wait().ok();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Starts `redis-server` on `port` without persistence; returns once it accepts connections.
-fn start(port: u16) -> Server {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("redis-server: {e} (scripts/test.sh installs it)"));
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not listen on {port}"
-        );
-        std::thread::yield_now();
-    }
-    server
-}
 
 fn row(key: Vec<Value>, event_us: i64, values: &[(&str, Value)]) -> OnlineWrite {
     OnlineWrite {
         key,
-        event_us,
+        event_us: Some(event_us),
         values: values
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
@@ -79,12 +33,12 @@ fn names(f: &[&str]) -> Vec<String> {
 
 #[test]
 fn the_redis_store_keeps_the_newest_row_enforces_ttl_and_survives_a_restart() {
-    if std::env::var("MLP_SKIP_REDIS").is_ok_and(|v| v == "1") {
-        eprintln!("skipped: MLP_SKIP_REDIS=1");
+    if skipped() {
         return;
     }
-    let port = free_port();
-    let server = start(port);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut server = RedisServer::start(dir.path());
+    let port = server.port;
     let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
     rt.block_on(async {
         let url = format!("redis://127.0.0.1:{port}/0");
@@ -221,7 +175,7 @@ fn the_redis_store_keeps_the_newest_row_enforces_ttl_and_survives_a_restart() {
         );
 
         // A killed server: an error that says so. A restarted one: answers again.
-        drop(server);
+        server.kill();
         let down = s
             .read("user", "fresh", &[vec![json!(1)]], &names(&["v"]), None, 0)
             .await;
@@ -229,7 +183,7 @@ fn the_redis_store_keeps_the_newest_row_enforces_ttl_and_survives_a_restart() {
             matches!(down, Err(FeatureError::Unavailable(_))),
             "{down:?}"
         );
-        let _server = start(port);
+        let _server = RedisServer::start_on(port, dir.path());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             match s

@@ -154,10 +154,11 @@ pub enum LookupError {
 }
 
 impl LookupError {
-    /// The HTTP status: 503 until something is materialized, 500 otherwise.
+    /// The HTTP status: 503 until something is materialized and while the online store is
+    /// unreachable, 500 otherwise.
     pub fn status(&self) -> u16 {
         match self {
-            LookupError::NotMaterialized => 503,
+            LookupError::NotMaterialized | LookupError::Store(FeatureError::Unavailable(_)) => 503,
             _ => 500,
         }
     }
@@ -307,5 +308,9 @@ mod tests {
         assert_eq!(torch.to_string(), "cannot load `/a/m.pt`: bad file");
         assert_eq!(torch.status(), 500);
         assert_eq!(LookupError::NotMaterialized.status(), 503);
+        assert_eq!(
+            LookupError::Store(FeatureError::Unavailable("down".into())).status(),
+            503
+        );
     }
 }

@@ -20,6 +20,18 @@ fn bad(msg: impl Into<String>) -> (u16, Value) {
     (400, json!({ "error": msg.into() }))
 }
 
+/// A failed feature lookup: 503 while the online store is unreachable (the request may be
+/// retried as it is), 400 for what the request itself got wrong.
+pub(crate) fn store_failed(e: &mlp_features::FeatureError) -> (u16, Value) {
+    match e {
+        mlp_features::FeatureError::Unavailable(why) => (
+            503,
+            json!({ "error": format!("the online store is unavailable: {why}") }),
+        ),
+        e => bad(e.to_string()),
+    }
+}
+
 /// The status and body of a request that met `e`.
 fn refuse(e: ServingError) -> (u16, Value) {
     (e.status(), json!({ "error": e.to_string() }))
@@ -288,7 +300,7 @@ async fn from_graph(
         }
         looked = store
             .lookup(&features, &cols, now_us)
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| store_failed(&e))?;
     }
     // Each input's column, looked up once; the rows are read from these.
     let cols: Vec<(String, &[Value])> = d

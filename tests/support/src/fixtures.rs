@@ -93,3 +93,26 @@ pub fn write(dir: &Path, src: &str) {
     )
     .unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// Writes `path` (Parquet): card transactions of `users` users with skewed row counts (every
+/// 7th user has 40 rows, the others 1 to 4), 5% null amounts, event times on 5-minute marks
+/// over 60 days from 2026-01-01 (ties), and every 9th row created three days late. Columns:
+/// `user_id` (int), `region` (`eu`, `us`, `apac`), `amount`, `event_ts`, `created_ts`.
+pub fn skewed_transactions(path: &Path, users: i64) {
+    let sql = format!(
+        "COPY (
+  SELECT user_id,
+    ['eu', 'us', 'apac'][1 + ((user_id * 7 + k) % 3)] AS region,
+    CASE WHEN (user_id + k) % 20 = 0 THEN NULL
+         ELSE round(((user_id * 37 + k * 11) % 1000) / 10.0, 1) END AS amount,
+    TIMESTAMP '2026-01-01' + to_minutes(((user_id * 131 + k * 977) % (60 * 24 * 60)) // 5 * 5) AS event_ts,
+    event_ts + to_hours(CASE WHEN k % 9 = 8 THEN 72 ELSE 0 END) AS created_ts
+  FROM (SELECT user_id, unnest(range(CASE WHEN user_id % 7 = 0 THEN 40 ELSE 1 + user_id % 4 END)) AS k
+        FROM range({users}) t(user_id))
+) TO '{}' (FORMAT parquet);",
+        path.display().to_string().replace('\'', "''")
+    );
+    duckdb::Connection::open_in_memory()
+        .and_then(|c| c.execute_batch(&sql))
+        .unwrap_or_else(|e| panic!("skewed transactions: {e}"));
+}

@@ -1,16 +1,20 @@
 //! The online store: an in-process LRU cache (the `lru` crate) in front of the materialized
-//! tables in `.mlp/online.duckdb`. A miss loads the entity's row from the table; the view's
-//! TTL is enforced on every read (a latest-row value older than the TTL is null), unlike
-//! Feast's online path.
+//! rows, which are read from `.mlp/online.duckdb` (`online = memory(...)`) or from a Redis
+//! server (`online = redis(URL)`, the LRU then being its near cache). A miss loads the
+//! entity's row; the view's TTL is enforced on every read (a latest-row value older than the
+//! TTL is null), unlike Feast's online path.
+
+mod lookup;
 
 use crate::historical::{key_columns, view_of, FeatureError};
 use crate::materialize::{online_db, online_table};
-use crate::ondemand::{eval, leaves, Kind, Val};
+use crate::redis_online::RedisOnline;
 use crate::sql::ident;
 use duckdb::types::Value as DbValue;
 use duckdb::Connection;
+use lookup::Lookup;
 use lru::LruCache;
-use mlp_ir::{FeatureDef, IrExpr, Literal, Plan, Spec};
+use mlp_ir::{Column, FeatureDef, IrExpr, Literal, Plan, Spec};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -72,20 +76,98 @@ pub struct Counters {
 
 type Key = (String, String);
 
+/// The online store a project block declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnlineConfig {
+    /// `memory(capacity = N)`: the LRU of `capacity` rows over `.mlp/online.duckdb`.
+    Memory {
+        /// Rows the LRU holds.
+        capacity: usize,
+    },
+    /// `redis(URL, near_cache = N, prefix = P)`.
+    Redis {
+        /// `redis://HOST:PORT[/DB]`.
+        url: String,
+        /// The keys' prefix: `mlp:PROJECT` unless declared.
+        prefix: String,
+        /// Rows the near cache holds; 0 for none.
+        near_cache: usize,
+    },
+}
+
+/// The online store the plan's project block declares.
+pub fn online_config(plan: &Plan) -> OnlineConfig {
+    let project = plan.project();
+    let backend = project.and_then(|r| match &r.spec {
+        Spec::Project { online, .. } => Some(online),
+        _ => None,
+    });
+    let int = |name: &str| {
+        backend
+            .and_then(|b| b.args.get(name))
+            .and_then(|v| match v {
+                Literal::Int(n) if *n >= 0 => usize::try_from(*n).ok(),
+                _ => None,
+            })
+    };
+    let text = |name: &str| {
+        backend
+            .and_then(|b| b.args.get(name))
+            .and_then(|v| match v {
+                Literal::String(s) => Some(s.clone()),
+                _ => None,
+            })
+    };
+    match backend.map(|b| b.kind.as_str()) {
+        Some("redis") => OnlineConfig::Redis {
+            url: text("url").unwrap_or_default(),
+            prefix: text("prefix").unwrap_or_else(|| {
+                format!("mlp:{}", project.map_or("project", |r| r.name.as_str()))
+            }),
+            near_cache: int("near_cache").unwrap_or(DEFAULT_CAPACITY),
+        },
+        _ => OnlineConfig::Memory {
+            capacity: int("capacity")
+                .filter(|n| *n > 0)
+                .unwrap_or(DEFAULT_CAPACITY),
+        },
+    }
+}
+
+/// The LRU's capacity when the project block declares none.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+/// Where the materialized rows are read from.
+enum Backend {
+    /// `.mlp/online.duckdb`, through the store's connection.
+    Local,
+    /// A Redis server, and the materialization generation the cache was filled at (`None`
+    /// before the first check, and after a check that could not reach Redis).
+    Redis {
+        redis: RedisOnline,
+        generation: Mutex<Option<u64>>,
+    },
+}
+
 /// The online store of a project.
 pub struct OnlineStore {
     /// Open while misses come in; closed when idle (`release_if_idle`) and when a
-    /// materialization has replaced the file (`invalidate_if_changed`).
+    /// materialization has replaced the file (`invalidate_if_changed`). With Redis, the
+    /// materializer's local copy, which only the web UI reads.
     conn: Mutex<Option<(Connection, Instant)>>,
     path: PathBuf,
     /// The file's modification time when the cache was last known to be current.
     seen: Mutex<Option<SystemTime>>,
-    cache: Mutex<LruCache<Key, Option<Arc<OnlineRow>>>>,
+    /// `None` for a Redis store without a near cache.
+    cache: Option<Mutex<LruCache<Key, Option<Arc<OnlineRow>>>>>,
+    backend: Backend,
     /// Hit/miss counters.
     pub counters: Counters,
     plan: Plan,
     /// What a lookup needs of each batch feature, by `view.feature`, computed once.
     meta: HashMap<String, Arc<FeatureMeta>>,
+    /// Each view's batch features, and its entity's key columns, for Redis reads.
+    views: HashMap<String, (Vec<String>, Vec<Column>)>,
 }
 
 /// A batch feature as the online path reads it.
@@ -137,17 +219,32 @@ fn not_materialized(view: &str, e: duckdb::Error) -> FeatureError {
     }
 }
 
-/// The capacity the project block declares (`online = memory(capacity = N)`), or 100,000.
+/// The capacity of the in-process cache the project block declares (`memory(capacity = N)`,
+/// `redis(URL, near_cache = N)`), or 100,000; 0 for a Redis store without one.
 pub fn capacity(plan: &Plan) -> usize {
-    plan.resources()
-        .find_map(|r| match &r.spec {
-            Spec::Project { online, .. } => online.args.get("capacity").and_then(|v| match v {
-                Literal::Int(n) if *n > 0 => usize::try_from(*n).ok(),
-                _ => None,
-            }),
-            _ => None,
-        })
-        .unwrap_or(100_000)
+    match online_config(plan) {
+        OnlineConfig::Memory { capacity } => capacity,
+        OnlineConfig::Redis { near_cache, .. } => near_cache,
+    }
+}
+
+/// Each view's batch features and its entity's key columns.
+fn view_columns(plan: &Plan) -> HashMap<String, (Vec<String>, Vec<Column>)> {
+    let mut out: HashMap<String, (Vec<String>, Vec<Column>)> = HashMap::new();
+    for r in plan.resources() {
+        let Spec::Feature { view, def, .. } = &r.spec else {
+            continue;
+        };
+        if matches!(def, FeatureDef::OnDemand { .. }) {
+            continue;
+        }
+        let Ok(v) = view_of(plan, view) else { continue };
+        out.entry(view.clone())
+            .or_insert_with(|| (Vec::new(), v.entity_keys.clone()))
+            .0
+            .push(r.name.clone());
+    }
+    out
 }
 
 /// A DuckDB value as JSON (numbers, text, booleans, null; other types as their text).
@@ -186,27 +283,53 @@ fn to_db(v: &Value) -> DbValue {
 }
 
 impl OnlineStore {
-    /// Opens the store of the project in `project_dir` (read-only) with the capacity the
-    /// project block declares.
+    /// Opens the store of the project in `project_dir` (read-only) with the cache the
+    /// project block declares. A Redis store connects on its first read.
     pub fn open(project_dir: &Path, plan: &Plan) -> Result<Self, FeatureError> {
         let path = online_db(project_dir);
-        if !path.exists() {
-            return Err(FeatureError::File {
-                path,
-                message: "nothing is materialized yet: run `mlpc materialize` first".into(),
-            });
-        }
-        let conn = open_read_only(&path, OPEN_WAIT)?;
-        let cap = NonZeroUsize::new(capacity(plan)).unwrap_or(NonZeroUsize::MIN);
+        let (backend, capacity) = match online_config(plan) {
+            OnlineConfig::Memory { capacity } => (Backend::Local, capacity),
+            OnlineConfig::Redis {
+                url,
+                prefix,
+                near_cache,
+            } => (
+                Backend::Redis {
+                    redis: RedisOnline::new(&url, &prefix),
+                    generation: Mutex::new(None),
+                },
+                near_cache,
+            ),
+        };
+        let conn = match backend {
+            Backend::Local if !path.exists() => {
+                return Err(FeatureError::File {
+                    path,
+                    message: "nothing is materialized yet: run `mlpc materialize` first".into(),
+                })
+            }
+            Backend::Local => Some((open_read_only(&path, OPEN_WAIT)?, Instant::now())),
+            Backend::Redis { .. } => None,
+        };
         Ok(OnlineStore {
             seen: Mutex::new(stamp(&path)),
-            conn: Mutex::new(Some((conn, Instant::now()))),
+            conn: Mutex::new(conn),
             path,
-            cache: Mutex::new(LruCache::new(cap)),
+            cache: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))),
+            backend,
             counters: Counters::default(),
             plan: plan.clone(),
             meta: feature_meta(plan),
+            views: view_columns(plan),
         })
+    }
+
+    /// The Redis server's URL, when the store is one.
+    pub fn redis_url(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Redis { redis, .. } => Some(redis.url()),
+            Backend::Local => None,
+        }
     }
 
     /// Closes the connection to the online table when no miss has used it for `idle`, so
@@ -220,9 +343,31 @@ impl OnlineStore {
         }
     }
 
-    /// Empties the cache when the online table changed on disk since it was last checked
-    /// (a materialization ran): later reads see the new values. Returns whether it did.
+    fn clear_cache(&self) {
+        if let Some(Ok(mut c)) = self.cache.as_ref().map(Mutex::lock) {
+            c.clear();
+        }
+    }
+
+    /// Empties the cache when a materialization ran since the last check, so that later
+    /// reads see the new values (a server calls this every second): for the local store, the
+    /// online table changed on disk; for Redis, its generation counter moved, or Redis could
+    /// not be reached (a near cache that cannot be checked is not trusted). Returns whether it
+    /// emptied the cache.
     pub fn invalidate_if_changed(&self) -> bool {
+        if let Backend::Redis { redis, generation } = &self.backend {
+            let now = redis.generation().ok();
+            let Ok(mut seen) = generation.lock() else {
+                return false;
+            };
+            if *seen == now && now.is_some() {
+                return false;
+            }
+            let had = *seen;
+            *seen = now;
+            self.clear_cache();
+            return had.is_some() || now.is_none();
+        }
         let now = stamp(&self.path);
         let Ok(mut seen) = self.seen.lock() else {
             return false;
@@ -235,15 +380,14 @@ impl OnlineStore {
             // A connection opened before the change may not see it.
             *g = None;
         }
-        if let Ok(mut c) = self.cache.lock() {
-            c.clear();
-        }
+        self.clear_cache();
         true
     }
 
-    /// Runs `f` on the connection, opening it when a release closed it (the web UI reads
-    /// the online tables through the server's own connection: a second DuckDB instance on
-    /// the same file in one process is refused).
+    /// Runs `f` on the connection to `.mlp/online.duckdb`, opening it when a release closed it
+    /// (the web UI reads the online tables through the server's own connection: a second
+    /// DuckDB instance on the same file in one process is refused). With Redis, the file is
+    /// the materializer's local copy, there only where materialization ran.
     pub fn with_conn<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, FeatureError>,
@@ -253,6 +397,12 @@ impl OnlineStore {
             .lock()
             .map_err(|_| FeatureError::Db("online store lock poisoned".into()))?;
         if guard.is_none() {
+            if !self.path.exists() {
+                return Err(FeatureError::File {
+                    path: self.path.clone(),
+                    message: "nothing is materialized on this machine".into(),
+                });
+            }
             *guard = Some((open_read_only(&self.path, OPEN_WAIT)?, Instant::now()));
         }
         let Some((conn, used)) = guard.as_mut() else {
@@ -265,6 +415,9 @@ impl OnlineStore {
     /// Every entity key materialized for `view`, each in key-column order.
     pub fn keys(&self, view: &str) -> Result<Vec<Vec<Value>>, FeatureError> {
         let v = view_of(&self.plan, view)?;
+        if let Backend::Redis { redis, .. } = &self.backend {
+            return redis.keys(&v.entity, view);
+        }
         let keys = key_columns(&self.plan, &v.entity);
         let sql = format!(
             "SELECT {} FROM {}",
@@ -288,14 +441,89 @@ impl OnlineStore {
 
     /// The materialized row of `view` for `key` (values in key-column order), through the cache.
     pub fn row(&self, view: &str, key: &[Value]) -> Result<Option<Arc<OnlineRow>>, FeatureError> {
-        let cache_key = (view.to_string(), Value::Array(key.to_vec()).to_string());
-        if let Ok(mut c) = self.cache.lock() {
-            if let Some(hit) = c.get(&cache_key) {
-                self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(hit.clone());
+        Ok(self.rows(view, &[key.to_vec()])?.pop().flatten())
+    }
+
+    /// The materialized rows of `view` for `keys`, in order, through the cache: the misses
+    /// are read in one go (one pipelined read from Redis).
+    pub fn rows(
+        &self,
+        view: &str,
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Option<Arc<OnlineRow>>>, FeatureError> {
+        let cache_keys: Vec<Key> = keys
+            .iter()
+            .map(|k| (view.to_string(), Value::Array(k.clone()).to_string()))
+            .collect();
+        let mut out: Vec<Option<Option<Arc<OnlineRow>>>> = vec![None; keys.len()];
+        if let Some(Ok(mut c)) = self.cache.as_ref().map(Mutex::lock) {
+            for (slot, k) in out.iter_mut().zip(&cache_keys) {
+                *slot = c.get(k).cloned();
             }
         }
-        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        // Each missing key once, however many rows ask for it.
+        let mut missing: Vec<usize> = Vec::new();
+        let mut first: HashMap<&Key, usize> = HashMap::new();
+        for (i, slot) in out.iter().enumerate() {
+            if slot.is_some() {
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.counters.misses.fetch_add(1, Ordering::Relaxed);
+                first.entry(&cache_keys[i]).or_insert_with(|| {
+                    missing.push(i);
+                    i
+                });
+            }
+        }
+        if !missing.is_empty() {
+            let wanted: Vec<Vec<Value>> = missing.iter().map(|i| keys[*i].clone()).collect();
+            let read = self.read(view, &wanted)?;
+            let mut cache = self.cache.as_ref().and_then(|c| c.lock().ok());
+            let mut by_key: HashMap<&Key, Option<Arc<OnlineRow>>> = HashMap::new();
+            for (i, row) in missing.iter().zip(read) {
+                if let Some(c) = cache.as_mut() {
+                    c.put(cache_keys[*i].clone(), row.clone());
+                }
+                by_key.insert(&cache_keys[*i], row);
+            }
+            for (slot, k) in out.iter_mut().zip(&cache_keys) {
+                if slot.is_none() {
+                    *slot = by_key.get(k).cloned();
+                }
+            }
+        }
+        Ok(out.into_iter().map(Option::flatten).collect())
+    }
+
+    /// Reads the rows of `view` for `keys` from the backend.
+    fn read(
+        &self,
+        view: &str,
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Option<Arc<OnlineRow>>>, FeatureError> {
+        match &self.backend {
+            Backend::Redis { redis, .. } => {
+                let v = view_of(&self.plan, view)?;
+                let (features, columns) = self
+                    .views
+                    .get(view)
+                    .map_or((&[][..], &[][..]), |(f, c)| (f.as_slice(), c.as_slice()));
+                Ok(redis
+                    .read(&v.entity, columns, view, keys, features)?
+                    .into_iter()
+                    .map(|r| r.map(Arc::new))
+                    .collect())
+            }
+            Backend::Local => keys.iter().map(|k| self.read_local(view, k)).collect(),
+        }
+    }
+
+    /// The row of `view` for `key` in `.mlp/online.duckdb`.
+    fn read_local(
+        &self,
+        view: &str,
+        key: &[Value],
+    ) -> Result<Option<Arc<OnlineRow>>, FeatureError> {
         let v = view_of(&self.plan, view)?;
         let keys = key_columns(&self.plan, &v.entity);
         let filter = keys
@@ -307,7 +535,7 @@ impl OnlineStore {
             "SELECT *, epoch_us(__event_ts) AS __event_us FROM {} WHERE {filter}",
             online_table(view)
         );
-        let row = self.with_conn(|conn| {
+        self.with_conn(|conn| {
             let mut stmt = conn.prepare(&sql).map_err(|e| not_materialized(view, e))?;
             let params: Vec<DbValue> = key.iter().map(to_db).collect();
             let mut rows = stmt.query(duckdb::params_from_iter(params))?;
@@ -332,11 +560,7 @@ impl OnlineStore {
                     Some(Arc::new(OnlineRow { values, event_us }))
                 }
             })
-        })?;
-        if let Ok(mut c) = self.cache.lock() {
-            c.put(cache_key, row.clone());
-        }
-        Ok(row)
+        })
     }
 
     /// Looks up `features` (`view.feature`) for entity rows given as columns
@@ -356,12 +580,8 @@ impl OnlineStore {
             ));
         }
         let mut out: BTreeMap<String, Vec<Value>> = entities.clone();
-        let mut cx = Lookup {
-            store: self,
-            entities,
-            now_us,
-            fetched: HashMap::new(),
-        };
+        let mut cx = Lookup::new(self, entities, now_us);
+        cx.prefetch(features, n)?;
         for f in features {
             let (view, name) = f.split_once('.').ok_or_else(|| {
                 FeatureError::UnknownFeature(f.clone(), " (write VIEW.FEATURE)".into())
@@ -373,138 +593,5 @@ impl OnlineStore {
             out.insert(format!("{view}__{name}"), col);
         }
         Ok(out)
-    }
-}
-
-/// One lookup in progress: rows already read, by view and entity row.
-struct Lookup<'a> {
-    store: &'a OnlineStore,
-    entities: &'a BTreeMap<String, Vec<Value>>,
-    now_us: i64,
-    fetched: HashMap<(String, usize), Option<Arc<OnlineRow>>>,
-}
-
-impl Lookup<'_> {
-    /// The value of `view.name` for entity row `i`: a materialized value (TTL enforced) or an
-    /// on-demand one computed from request fields and other features.
-    fn value(
-        &mut self,
-        view: &str,
-        name: &str,
-        i: usize,
-        depth: usize,
-    ) -> Result<Value, FeatureError> {
-        let full = format!("{view}.{name}");
-        let Some(meta) = self.store.meta.get(&full).cloned() else {
-            let plan = &self.store.plan;
-            return match plan.feature_at(&full).map(|r| &r.spec) {
-                Some(Spec::Feature {
-                    def: FeatureDef::OnDemand { expr },
-                    ..
-                }) => {
-                    if depth > 64 {
-                        return Err(FeatureError::Unsupported(
-                            full,
-                            "on-demand features nested too deeply".into(),
-                        ));
-                    }
-                    self.on_demand(expr, i, depth)
-                }
-                _ => Err(FeatureError::UnknownFeature(full, String::new())),
-            };
-        };
-        for k in &meta.keys {
-            if !self.entities.contains_key(k) {
-                return Err(FeatureError::Db(format!(
-                    "the entities lack `{k}`, a key of entity `{}`",
-                    meta.entity
-                )));
-            }
-        }
-        let (latest, is_count) = (meta.latest, meta.is_count);
-        // One read per view and entity row, whatever the number of its features.
-        let row = match self.fetched.get(&(view.to_string(), i)) {
-            Some(r) => r.clone(),
-            None => {
-                let key: Vec<Value> = meta
-                    .keys
-                    .iter()
-                    .map(|k| self.entities[k][i].clone())
-                    .collect();
-                let r = self.store.row(view, &key)?;
-                self.fetched.insert((view.to_string(), i), r.clone());
-                r
-            }
-        };
-        Ok(match row {
-            None if is_count => Value::from(0),
-            None => Value::Null,
-            Some(r) => {
-                let ttl_us = meta.ttl_us;
-                let expired = latest
-                    && matches!((ttl_us, r.event_us), (Some(ttl), Some(ev)) if self.now_us - ev > ttl);
-                if expired {
-                    Value::Null
-                } else {
-                    r.values.get(name).cloned().unwrap_or(Value::Null)
-                }
-            }
-        })
-    }
-
-    fn on_demand(&mut self, expr: &IrExpr, i: usize, depth: usize) -> Result<Value, FeatureError> {
-        // Read every leaf first (features may need the store), then evaluate.
-        let mut values: HashMap<String, Val> = HashMap::new();
-        let mut kinds: HashMap<String, Kind> = HashMap::new();
-        for leaf in leaves(expr) {
-            let key = leaf_key(leaf);
-            if values.contains_key(&key) {
-                continue;
-            }
-            let (val, kind) = match leaf {
-                IrExpr::Feature { view, feature } => {
-                    let ty = match self.store.plan.feature(view, feature).map(|r| &r.spec) {
-                        Some(Spec::Feature { ty, .. }) => Kind::of(*ty),
-                        _ => Kind::Null,
-                    };
-                    (
-                        Val::from_json(&self.value(view, feature, i, depth + 1)?),
-                        ty,
-                    )
-                }
-                IrExpr::Request { request, field } => {
-                    let col = self.entities.get(field).ok_or_else(|| {
-                        FeatureError::Db(format!(
-                            "the request lacks `{field}`, a field of request `{request}`"
-                        ))
-                    })?;
-                    let ty = match self.store.plan.request(request).map(|r| &r.spec) {
-                        Some(Spec::Request { fields }) => fields
-                            .iter()
-                            .find(|c| &c.name == field)
-                            .map_or(Kind::Null, |c| Kind::of(c.ty)),
-                        _ => Kind::Null,
-                    };
-                    (Val::from_json(&col[i]), ty)
-                }
-                _ => (Val::Null, Kind::Null),
-            };
-            values.insert(key.clone(), val);
-            kinds.insert(key, kind);
-        }
-        let v = eval(
-            expr,
-            &|x| values.get(&leaf_key(x)).cloned().unwrap_or(Val::Null),
-            &|x| kinds.get(&leaf_key(x)).copied().unwrap_or(Kind::Null),
-        );
-        Ok(v.to_json())
-    }
-}
-
-fn leaf_key(e: &IrExpr) -> String {
-    match e {
-        IrExpr::Feature { view, feature } => format!("f:{view}.{feature}"),
-        IrExpr::Request { request, field } => format!("r:{request}.{field}"),
-        _ => String::new(),
     }
 }
