@@ -23,7 +23,7 @@ pub struct Recorded {
 }
 
 fn open(dir: &Path, file: &str) -> Result<Option<Connection>, String> {
-    let path = dir.join(".mlp").join(file);
+    let path = mlp_ir::host::state_dir(dir).join(file);
     if !path.is_file() {
         return Ok(None);
     }

@@ -153,6 +153,31 @@ pub struct ServeArgs {
     /// (`mlpc suggest`: the log's cost is measured, its traffic kept apart).
     #[arg(long, hide = true, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+    /// How many servers may serve this project at once (the exported Kubernetes manifests
+    /// set the autoscaler's maximum). Above 1, the online store must be one they all reach
+    /// (`online = redis(...)`): the server refuses to start on the local store.
+    #[arg(long, env = "MLP_REPLICAS", default_value_t = 1, value_name = "N")]
+    pub replicas: u64,
+}
+
+/// Why `replicas` servers cannot share the project's online store, when they cannot: the
+/// local store (`online = memory(...)`) is a file on each server's own disk.
+pub fn replicas_problem(plan: &Plan, replicas: u64) -> Option<String> {
+    if replicas <= 1 {
+        return None;
+    }
+    match mlp_features::online::online_config(plan) {
+        mlp_features::online::OnlineConfig::Memory { .. } => Some(format!(
+            "up to {replicas} servers would serve project `{}`, but its online store is \
+             `memory(...)`: the values live in .mlp/online.duckdb on each server's own disk, \
+             and a materialization writes only its own machine's copy, so the replicas would \
+             serve different features, or none. Declare a store they all reach in the project \
+             block, `online = redis(\"redis://HOST:6379/0\")`, then apply and materialize \
+             (docs/scale-out.md)",
+            plan.project
+        )),
+        mlp_features::online::OnlineConfig::Redis { .. } => None,
+    }
 }
 
 /// HTTP workers when `--workers` is not given: the largest `resources { workers }` of the

@@ -209,7 +209,7 @@ fn worker(dir: &Path) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let state = [".mlp/state.duckdb", ".mlp/state.duckdb.wal"].map(|f| dir.join(f));
+    let state = ["state.duckdb", "state.duckdb.wal"].map(|f| mlp_ir::host::state_dir(dir).join(f));
     let stamp = || {
         state
             .iter()

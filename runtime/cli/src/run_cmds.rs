@@ -276,8 +276,7 @@ pub fn logs(a: &LogsArgs) -> ExitCode {
     };
     let one = steps.len() == 1;
     for s in steps {
-        let path = dir
-            .join(".mlp")
+        let path = mlp_ir::host::state_dir(&dir)
             .join("runs")
             .join(&run.run_id)
             .join(format!("{s}.log"));

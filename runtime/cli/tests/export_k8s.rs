@@ -1,6 +1,8 @@
 //! `mlpc export k8s` on the fraud example: every deployment's manifests in one stream,
 //! valid against the Kubernetes schema (`scripts/k8s-validate.sh`), or nothing when a
-//! deployment has no `resources { }`, each such deployment named.
+//! deployment has no `resources { }`, each such deployment named, or when the online store is
+//! the local one, which replicas cannot share. The pods get the replica count and the shared
+//! state volume.
 
 use mlp_test_support::serving::{example, mlpc, mlpc_bin};
 use std::path::Path;
@@ -53,12 +55,34 @@ fn validate(p: &Path, yaml: &str) {
     );
 }
 
+/// The example's project block with `online` on Redis: the only change a move to a cluster
+/// makes to the spec.
+fn on_redis(p: &Path) {
+    let file = p.join("project.mlp");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    let from = "online  = memory(capacity = env.online_capacity)";
+    assert!(text.contains(from));
+    let text = text.replacen(from, "online  = redis(\"redis://redis.mlp.svc:6379/0\")", 1);
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+}
+
 #[test]
 fn every_deployment_exports_or_nothing_does() {
     let dir = example();
     let p = dir.path();
     sized(p, "fraud_api");
     sized(p, "fraud_review");
+    mlpc(&["apply", ".", "--auto-approve"], p);
+
+    // The local online store: pods that would refuse to start are not written.
+    let (code, yaml, err) = export(p, &["fraud_api"]);
+    assert_eq!(code, Some(1), "{yaml}");
+    assert!(yaml.is_empty(), "{yaml}");
+    assert!(
+        err.contains("deployment `fraud_api`: up to 6 servers") && err.contains("online = redis("),
+        "{err}"
+    );
+    on_redis(p);
     mlpc(&["apply", ".", "--auto-approve"], p);
 
     // fraud_pipeline has no resources: nothing is written, and it is named.
@@ -79,6 +103,10 @@ fn every_deployment_exports_or_nothing_does() {
     assert_eq!(count(&yaml, "HorizontalPodAutoscaler"), 2, "{yaml}");
     assert!(yaml.contains("name: fraud-fraud-api") && yaml.contains("name: fraud-fraud-review"));
     assert_eq!(yaml.matches("image: registry.example/fraud:1").count(), 2);
+    // The autoscaler's maximum, and the shared state.
+    assert_eq!(yaml.matches("name: MLP_REPLICAS").count(), 2, "{yaml}");
+    assert_eq!(yaml.matches("claimName: fraud-state").count(), 2, "{yaml}");
+    assert_eq!(yaml.matches("value: /state").count(), 2, "{yaml}");
     validate(p, &yaml);
 
     // All of them, once each has resources.

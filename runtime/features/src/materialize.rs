@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 /// The persisted online tables of a project.
 pub fn online_db(project_dir: &Path) -> PathBuf {
-    project_dir.join(".mlp").join("online.duckdb")
+    mlp_ir::host::state_dir(project_dir).join("online.duckdb")
 }
 
 /// The table of a view in the online database.
@@ -167,7 +167,7 @@ pub fn materialize(
     views: &[String],
     until: Option<&str>,
 ) -> Result<Vec<Materialized>, FeatureError> {
-    let dir = project_dir.join(".mlp");
+    let dir = mlp_ir::host::state_dir(project_dir);
     std::fs::create_dir_all(&dir).map_err(|e| FeatureError::File {
         path: dir.clone(),
         message: e.to_string(),
@@ -504,9 +504,7 @@ impl ViewRun<'_> {
 }
 
 fn tempdir_in(project_dir: &Path) -> Result<PathBuf, FeatureError> {
-    let dir = project_dir
-        .join(".mlp")
-        .join(format!("tmp-{}", std::process::id()));
+    let dir = mlp_ir::host::state_dir(project_dir).join(format!("tmp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| FeatureError::File {
         path: dir.clone(),
         message: e.to_string(),

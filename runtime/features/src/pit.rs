@@ -116,7 +116,7 @@ pub(crate) fn cached_file(
 ) -> Result<Option<PitIndex>, FeatureError> {
     let files = crate::historical::source_files_in(conn, input.project_dir, input.source)?;
     let hash = fingerprint(input, &files, extra)?;
-    let dir = input.project_dir.join(".mlp").join("pit");
+    let dir = mlp_ir::host::state_dir(input.project_dir).join("pit");
     let path = dir.join(format!("{stem}{hash}.{ext}"));
     if path.is_file() {
         return Ok(Some(PitIndex { path, built: false }));

@@ -98,9 +98,7 @@ pub fn verify(plan: &Plan, project_dir: &Path, view: &str) -> Result<VerifyRepor
     // Every key the source knows at the watermark, as an entity file at that time.
     let conn = Connection::open_in_memory()?;
     conn.execute_batch("SET TimeZone = 'UTC';")?;
-    let tmp = project_dir
-        .join(".mlp")
-        .join(format!("verify-{}", std::process::id()));
+    let tmp = mlp_ir::host::state_dir(project_dir).join(format!("verify-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(|e| FeatureError::File {
         path: tmp.clone(),
         message: e.to_string(),

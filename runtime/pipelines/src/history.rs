@@ -111,7 +111,7 @@ fn pid_alive(pid: i64) -> bool {
 impl History {
     /// Opens (creating when needed) `.mlp/runs.sqlite`.
     pub fn open(project_dir: &Path) -> Result<History, RunError> {
-        let dir = project_dir.join(".mlp");
+        let dir = mlp_ir::host::state_dir(project_dir);
         std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
             action: "create",
             path: dir.clone(),

@@ -149,7 +149,7 @@ fn resolve_params(
 
 /// Takes one of the pipeline's run slots (`max_active_runs` of them), or fails at once.
 fn take_slot(project: &Path, pipeline: &str, slots: u64) -> Result<File, RunError> {
-    let dir = project.join(".mlp").join("runs");
+    let dir = mlp_ir::host::state_dir(project).join("runs");
     std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
         action: "create",
         path: dir.clone(),

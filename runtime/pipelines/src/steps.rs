@@ -36,8 +36,7 @@ impl Failure {
 }
 
 fn log_path(ctx: &Ctx, step: &str) -> PathBuf {
-    ctx.project
-        .join(".mlp")
+    mlp_ir::host::state_dir(&ctx.project)
         .join("runs")
         .join(&ctx.run_id)
         .join(format!("{step}.log"))

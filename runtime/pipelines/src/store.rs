@@ -232,7 +232,7 @@ impl Store {
     /// The store of the project in `project_dir`.
     pub fn new(project_dir: &Path) -> Store {
         Store {
-            root: project_dir.join(".mlp"),
+            root: mlp_ir::host::state_dir(project_dir),
         }
     }
 

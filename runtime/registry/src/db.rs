@@ -87,7 +87,7 @@ pub fn rfc3339(secs: i64, micros: u32) -> String {
 impl Registry {
     /// Opens (creating when needed) the registry of the project in `project_dir`.
     pub fn open(project_dir: &Path) -> Result<Registry, RegistryError> {
-        let dir = project_dir.join(".mlp");
+        let dir = mlp_ir::host::state_dir(project_dir);
         std::fs::create_dir_all(&dir).map_err(|source| RegistryError::Io {
             action: "create",
             path: dir.clone(),
@@ -114,7 +114,7 @@ impl Registry {
 
     /// The artifact of a version, as a path on this machine.
     pub fn artifact_path(&self, v: &Version) -> PathBuf {
-        self.project.join(&v.artifact)
+        mlp_ir::host::project_path(&self.project, &v.artifact)
     }
 
     /// Registers a new version: copies the artifact into the store and records it. When the

@@ -118,7 +118,7 @@ impl Writer {
 
 /// Where a project's prediction log lives.
 pub fn log_dir(project_dir: &Path) -> PathBuf {
-    project_dir.join(".mlp").join("predictions")
+    mlp_ir::host::state_dir(project_dir).join("predictions")
 }
 
 impl PredictionLog {
@@ -186,13 +186,37 @@ fn flush(dir: &Path, pending: &mut Vec<Record>, seq: &mut u64, metrics: &Metrics
     pending.clear();
 }
 
+/// This machine's name as a file name part (letters, digits, `-`): servers of a cluster
+/// write one shared log folder, and their processes often all have pid 1.
+fn host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let name = rustix::system::uname();
+        let name = name.nodename().to_string_lossy();
+        let clean: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .take(63)
+            .collect();
+        if clean.is_empty() {
+            "host".into()
+        } else {
+            clean
+        }
+    })
+}
+
 fn write_parquet(dir: &Path, rows: &[Record], seq: u64) -> Result<(), LogError> {
     std::fs::create_dir_all(dir).map_err(|source| LogError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
     let first = rows.first().map_or(0, |r| r.time_us);
-    let name = format!("part-{first}-{}-{seq:06}.parquet", std::process::id());
+    let name = format!(
+        "part-{first}-{}-{seq:06}-{}.parquet",
+        std::process::id(),
+        host()
+    );
     let tmp = dir.join(format!(".{name}.tmp"));
     let target = dir.join(&name);
     let conn = duckdb::Connection::open_in_memory()?;

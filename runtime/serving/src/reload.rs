@@ -31,8 +31,8 @@ impl Reloader {
         };
         Reloader {
             watched: [
-                watch(project_dir.join(".mlp").join("state.duckdb")),
-                watch(project_dir.join(".mlp").join("registry.sqlite")),
+                watch(mlp_ir::host::state_dir(project_dir).join("state.duckdb")),
+                watch(mlp_ir::host::state_dir(project_dir).join("registry.sqlite")),
             ],
             load,
         }

@@ -79,7 +79,7 @@ pub struct ApplyLock {
 
 /// Takes `.mlp/apply.lock`, waiting up to `timeout` for another apply to finish.
 pub fn lock(project_dir: &Path, timeout: Duration) -> Result<ApplyLock, ApplyError> {
-    let dir = project_dir.join(".mlp");
+    let dir = mlp_ir::host::state_dir(project_dir);
     std::fs::create_dir_all(&dir).map_err(|source| ApplyError::Lock {
         path: dir.clone(),
         source,

@@ -117,7 +117,7 @@ CREATE TABLE IF NOT EXISTS applies (
 impl Catalog {
     /// Opens (creating when missing) the catalog of the project in `project_dir`.
     pub fn open(project_dir: &Path) -> Result<Self, StateError> {
-        let dir = project_dir.join(".mlp");
+        let dir = mlp_ir::host::state_dir(project_dir);
         std::fs::create_dir_all(&dir).map_err(|source| StateError::Io {
             path: dir.clone(),
             source,
@@ -178,7 +178,7 @@ impl Catalog {
     /// The catalog through a read-only connection (the caller drops it soon: a reader holds
     /// up another process's apply); `None` when there is no catalog yet.
     fn open_read_only(project_dir: &Path) -> Result<Option<Catalog>, StateError> {
-        let path = project_dir.join(".mlp").join("state.duckdb");
+        let path = mlp_ir::host::state_dir(project_dir).join("state.duckdb");
         if !path.exists() {
             return Ok(None);
         }

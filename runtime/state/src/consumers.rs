@@ -26,7 +26,7 @@ pub struct SeenConsumer {
 }
 
 fn open(project_dir: &Path) -> Result<Connection, String> {
-    let dir = project_dir.join(".mlp");
+    let dir = mlp_ir::host::state_dir(project_dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("consumers.sqlite");
     let err = |e: rusqlite::Error| format!("{}: {e}", path.display());
@@ -63,7 +63,7 @@ pub fn record(project_dir: &Path, seen: &[SeenConsumer]) -> Result<(), String> {
 /// Everything seen, by consumer then deployment (nothing when the server never ran). An
 /// unreadable record is an error, not an empty list: plan and lineage would hide consumers.
 pub fn seen(project_dir: &Path) -> Result<Vec<SeenConsumer>, String> {
-    let path = project_dir.join(".mlp").join("consumers.sqlite");
+    let path = mlp_ir::host::state_dir(project_dir).join("consumers.sqlite");
     if !path.exists() {
         return Ok(Vec::new());
     }

@@ -39,10 +39,11 @@ pub fn sink(plan: &Plan, project_dir: &Path) -> Option<Sink> {
     match b.kind.as_str() {
         "file" => {
             let p = PathBuf::from(&arg);
+            // `.mlp/...` is the project's state folder, wherever MLP_STATE_DIR puts it.
             Some(Sink::File(if p.is_absolute() {
                 p
             } else {
-                project_dir.join(p)
+                mlp_ir::host::project_path(project_dir, &arg)
             }))
         }
         "http" => Some(Sink::Http(arg)),

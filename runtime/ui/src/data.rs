@@ -18,7 +18,7 @@ fn stamp(project_dir: &Path) -> Stamp {
     ["state.duckdb", "state.duckdb.wal"]
         .iter()
         .map(|f| {
-            std::fs::metadata(project_dir.join(".mlp").join(f))
+            std::fs::metadata(mlp_ir::host::state_dir(project_dir).join(f))
                 .ok()
                 .and_then(|m| Some((m.modified().ok()?, m.len())))
         })
@@ -154,7 +154,10 @@ impl Ui {
     /// The model registry, for a page; `None` when nothing was ever registered (a page
     /// creates no file).
     pub fn registry_if_any(&self) -> Result<Option<mlp_registry::Registry>, Problem> {
-        if !self.project_dir.join(".mlp/registry.sqlite").exists() {
+        if !mlp_ir::host::state_dir(&self.project_dir)
+            .join("registry.sqlite")
+            .exists()
+        {
             return Ok(None);
         }
         self.registry().map(Some)
@@ -162,7 +165,10 @@ impl Ui {
 
     /// The pipeline run history; `None` when nothing ever ran (a page creates no file).
     pub fn runs(&self) -> Result<Option<mlp_pipelines::history::History>, Problem> {
-        if !self.project_dir.join(".mlp/runs.sqlite").exists() {
+        if !mlp_ir::host::state_dir(&self.project_dir)
+            .join("runs.sqlite")
+            .exists()
+        {
             return Ok(None);
         }
         mlp_pipelines::history::History::open(&self.project_dir)

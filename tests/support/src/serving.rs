@@ -37,10 +37,16 @@ pub fn venv() -> PathBuf {
 
 /// Runs `mlpc ARGS` in `dir`; panics with its output when it fails.
 pub fn mlpc(args: &[&str], dir: &Path) {
+    mlpc_env(args, dir, &[]);
+}
+
+/// [`mlpc`] with the environment `env` added (`MLP_STATE_DIR`).
+pub fn mlpc_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) {
     let out = Command::new(mlpc_bin())
         .args(args)
         .current_dir(dir)
         .env("MLP_VENV", venv())
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -255,6 +261,18 @@ pub fn call(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
 
 /// Writes a TorchScript `x @ w + b` (with a sigmoid when asked) and registers it.
 pub fn register_linear(dir: &Path, model: &str, w: &[f64], b: f64, sigmoid: bool) {
+    register_linear_env(dir, model, w, b, sigmoid, &[]);
+}
+
+/// [`register_linear`] with the environment `env` added to `mlpc registry register`.
+pub fn register_linear_env(
+    dir: &Path,
+    model: &str,
+    w: &[f64],
+    b: f64,
+    sigmoid: bool,
+    env: &[(&str, &str)],
+) {
     let file = dir.join(format!("{model}-{b}.pt"));
     let code = format!(
         r#"
@@ -287,7 +305,7 @@ torch.jit.save(torch.jit.script(Linear()), {file:?})
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    mlpc(
+    mlpc_env(
         &[
             "registry",
             "register",
@@ -297,6 +315,7 @@ torch.jit.save(torch.jit.script(Linear()), {file:?})
             &file.display().to_string(),
         ],
         dir,
+        env,
     );
 }
 

@@ -3,10 +3,17 @@
 //! liveness (`/healthz`) probes, a `Service` in front, and an `autoscaling/v2`
 //! `HorizontalPodAutoscaler` on CPU. Written by `mlpc suggest --k8s` from a confirmed
 //! suggestion and by `mlpc k8s` from the applied spec's `replicas` and `resources { }`;
+//! every pod gets `MLP_REPLICAS` (the autoscaler's maximum: a server refuses to start as one
+//! of several on a local-only online store) and `MLP_STATE_DIR=/state`, the project's state
+//! on the `PROJECT-state` volume claim that the servers, `mlpc apply` and the pipeline steps
+//! share (docs/scale-out.md);
 //! emitted with `yaml_serde` (the YAML organisation's maintained continuation of the
 //! deprecated `serde_yaml`).
 
 use serde_json::{json, Value};
+
+/// Where the pods mount the project's shared state (`MLP_STATE_DIR`).
+pub const STATE_MOUNT: &str = "/state";
 
 /// The container port `mlpc serve` listens on in the pod.
 pub const PORT: u16 = 8080;
@@ -51,6 +58,12 @@ pub fn dns_name(parts: &[&str]) -> String {
     s.trim_end_matches('-').to_string()
 }
 
+/// The volume claim holding a project's state: `PROJECT-state`, created once per project
+/// (ReadWriteMany: every replica reads it, the prediction log is written to it).
+pub fn state_claim(project: &str) -> String {
+    dns_name(&[project, "state"])
+}
+
 /// The three manifests as one multi-document YAML text.
 pub fn render(p: &Pod) -> Result<String, String> {
     let name = dns_name(&[&p.project, &p.deployment]);
@@ -86,10 +99,15 @@ pub fn render(p: &Pod) -> Result<String, String> {
                         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
                         // A non-loopback address needs a token for the endpoints that change
                         // anything; it comes from a Secret.
-                        "env": [{
-                            "name": "MLP_TOKEN",
-                            "valueFrom": {"secretKeyRef": {"name": format!("{name}-token"), "key": "token"}},
-                        }],
+                        "env": [
+                            {
+                                "name": "MLP_TOKEN",
+                                "valueFrom": {"secretKeyRef": {"name": format!("{name}-token"), "key": "token"}},
+                            },
+                            {"name": "MLP_REPLICAS", "value": p.max_replicas.max(p.replicas).to_string()},
+                            {"name": "MLP_STATE_DIR", "value": STATE_MOUNT},
+                        ],
+                        "volumeMounts": [{"name": "state", "mountPath": STATE_MOUNT}],
                         "resources": {"requests": resources, "limits": resources},
                         "readinessProbe": {
                             "httpGet": {"path": "/readyz", "port": "http"},
@@ -102,6 +120,10 @@ pub fn render(p: &Pod) -> Result<String, String> {
                             "periodSeconds": 10,
                             "failureThreshold": 3,
                         },
+                    }],
+                    "volumes": [{
+                        "name": "state",
+                        "persistentVolumeClaim": {"claimName": state_claim(&p.project)},
                     }],
                 },
             },

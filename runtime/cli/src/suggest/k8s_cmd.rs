@@ -53,12 +53,16 @@ fn pod_of(
         return Err("--cpu-target is a percentage from 1 to 100".into());
     }
     let replicas = replicas.unwrap_or(2);
+    let max_replicas = (replicas * 3).max(replicas + 2);
+    if let Some(why) = mlpc_shared::replicas_problem(plan, max_replicas) {
+        return Err(format!("deployment `{name}`: {why}"));
+    }
     Ok(k8s::Pod {
         project: plan.project.clone(),
         deployment: name.to_string(),
         image: image.to_string(),
         replicas,
-        max_replicas: (replicas * 3).max(replicas + 2),
+        max_replicas,
         cpu_millicores: ((cpu * 1000.0).ceil() as u64).max(1),
         memory_mib: memory.div_ceil(1_048_576).max(1),
         workers: r.workers.unwrap_or(2),

@@ -327,10 +327,15 @@ fn finish(
     match report.outcome.as_str() {
         "suggested" => {
             if let (Some(path), Some(s)) = (&a.k8s, &report.suggestion) {
-                let yaml = k8s::render(&pod_of(plan, report, s, &a.image))?;
+                let pod = pod_of(plan, report, s, &a.image);
+                let yaml = k8s::render(&pod)?;
                 std::fs::write(path, yaml)
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 eprintln!("wrote {}", path.display());
+                // A sizing report, written anyway; the pods themselves would refuse.
+                if let Some(why) = mlpc_shared::replicas_problem(plan, pod.max_replicas) {
+                    eprintln!("warning: these pods will refuse to start: {why}");
+                }
                 if !a.write && !spec_has(plan, deployment, s) {
                     eprintln!(
                         "note: the pods serve the applied spec's batching and threads, which differ from the suggestion's; run with --write and `mlpc apply` so that they serve the suggested ones"

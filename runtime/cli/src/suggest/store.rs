@@ -21,7 +21,7 @@ pub fn fingerprint(text: &str) -> String {
 }
 
 fn folder(dir: &Path) -> PathBuf {
-    dir.join(".mlp").join("suggestions")
+    mlp_ir::host::state_dir(dir).join("suggestions")
 }
 
 /// Keeps `r` (replacing the one for the same machine and model versions), and the traffic it

@@ -138,7 +138,7 @@ fn ident(s: &str) -> String {
 /// Up to [`BODIES`] bodies of `deployment`'s logged requests that were answered, newest
 /// first; `None` when fewer than [`FROM_LOG_AT_LEAST`] are logged.
 fn from_log(conn: &Connection, dir: &Path, deployment: &str) -> Result<Option<Traffic>, String> {
-    let logs = dir.join(".mlp").join("predictions");
+    let logs = mlp_ir::host::state_dir(dir).join("predictions");
     let any = std::fs::read_dir(&logs)
         .map(|rd| {
             rd.filter_map(Result::ok)
@@ -376,7 +376,7 @@ mod tests {
     /// Writes `n` logged requests of deployment `d` (and one of another, one failed, one not
     /// sampled) as the server's log writer lays them out.
     fn log(dir: &Path, n: usize) {
-        let logs = dir.join(".mlp").join("predictions");
+        let logs = mlp_ir::host::state_dir(dir).join("predictions");
         std::fs::create_dir_all(&logs).unwrap_or_else(|e| panic!("{e}"));
         let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
         let mut sql = String::from(

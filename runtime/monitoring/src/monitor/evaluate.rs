@@ -256,9 +256,8 @@ impl<'a> Inputs<'a> {
             bad("the registry records no training set for it (it was not registered by a pipeline with a `training_set` step); use `baseline = \"file.parquet\"` or `previous(7d)`".into())
         })?;
         // The pipeline runner's step store keeps each step's outputs under its cache key.
-        let file = self
-            .project_dir
-            .join(".mlp/store")
+        let file = mlp_ir::host::state_dir(self.project_dir)
+            .join("store")
             .join(&ts.sha256)
             .join("training_set.parquet");
         Ok((ts.sha256, file))

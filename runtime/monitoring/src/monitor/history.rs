@@ -159,7 +159,7 @@ pub struct History {
 
 /// Where a project's monitor history lives.
 pub fn path(project_dir: &Path) -> PathBuf {
-    project_dir.join(".mlp").join("monitors.sqlite")
+    mlp_ir::host::state_dir(project_dir).join("monitors.sqlite")
 }
 
 fn outcome_name(o: Outcome) -> &'static str {

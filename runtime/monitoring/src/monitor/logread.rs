@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// How far a log record's time may be from the time in its file's name: a file is named after
-/// its first record (`part-{first_time_us}-{pid}-{seq}.parquet`), the writer flushes within a
+/// its first record (`part-{first_time_us}-{pid}-{seq}-{host}.parquet`), the writer flushes within a
 /// second of receiving a record, and a record is received when its request is answered.
 /// Requests longer than this, or a writer that far behind, would put a record in a file the
 /// window skips. Each file opened costs an evaluation its footer and schema: the slack is
@@ -25,7 +25,7 @@ fn file_time_us(name: &str) -> Option<i64> {
 /// [`FILE_SLACK_US`] of it, or not named after a time), sorted, or `NoLog`. The log grows by
 /// a file a second: without this an evaluation would open every file ever written.
 pub fn log_files(project_dir: &Path, span: Span) -> Result<Vec<PathBuf>, ReadError> {
-    let dir = project_dir.join(".mlp").join("predictions");
+    let dir = mlp_ir::host::state_dir(project_dir).join("predictions");
     let all: Vec<(Option<i64>, PathBuf)> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd
             .filter_map(Result::ok)
@@ -408,7 +408,7 @@ mod tests {
     use super::*;
 
     fn write(dir: &Path, name: &str, select: &str) {
-        let d = dir.join(".mlp/predictions");
+        let d = mlp_ir::host::state_dir(dir).join("predictions");
         std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
         let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
         let file = d.join(name).display().to_string();

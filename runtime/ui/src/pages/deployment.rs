@@ -66,7 +66,7 @@ type Prediction = (
 );
 
 fn latest_predictions(ui: &Ui, deployment: &str, n: usize) -> Result<Vec<Prediction>, String> {
-    let dir = ui.project_dir.join(".mlp").join("predictions");
+    let dir = mlp_ir::host::state_dir(&ui.project_dir).join("predictions");
     let any = std::fs::read_dir(&dir).is_ok_and(|d| {
         d.flatten()
             .any(|e| e.path().extension().is_some_and(|x| x == "parquet"))

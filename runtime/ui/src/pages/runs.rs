@@ -191,9 +191,7 @@ pub fn log(ui: &Ui, id: &str, step: &str) -> Result<Markup, Problem> {
         .iter()
         .find(|s| s.step == step)
         .ok_or_else(|| Problem::not_found(&format!("step `{step}` in run `{id}`")))?;
-    let path = ui
-        .project_dir
-        .join(".mlp")
+    let path = mlp_ir::host::state_dir(&ui.project_dir)
         .join("runs")
         .join(&r.run_id)
         .join(format!("{step}.log"));

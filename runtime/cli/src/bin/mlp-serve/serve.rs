@@ -24,6 +24,18 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
             return fail(e);
         }
     }
+    if let Some(why) = mlpc_shared::replicas_problem(&plan, a.replicas) {
+        return fail(format!("cannot serve as one of several replicas: {why}"));
+    }
+    if a.replicas > 1 && std::env::var_os(mlp_ir::host::STATE_DIR_VAR).is_none() {
+        eprintln!(
+            "serve: warning: one of up to {} replicas, with the registry, prediction log and \
+             monitor history in {}: set {} to a volume the replicas share",
+            a.replicas,
+            mlp_ir::host::state_dir(&a.dir).display(),
+            mlp_ir::host::STATE_DIR_VAR
+        );
+    }
     // Before anything else is said or started: this may start the process again.
     crate::cuda::restart_with_cuda_if_needed(&plan);
     warn_if_source_differs(&a.dir, a.env.as_deref(), &plan);
@@ -41,12 +53,17 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
     // After each `mlpc apply`, the newly applied plan is read and changed deployments swap in.
     let reload = {
         let dir = a.dir.clone();
+        let replicas = a.replicas;
         mlp_serving::reload::Reloader::new(
             &a.dir,
             Box::new(move || match mlp_state::Catalog::read_applied_plan(&dir) {
                 Ok(Some(mut p)) => {
                     if let Some(t) = &tuning {
                         t.apply_to(&mut p)?;
+                    }
+                    // A newly applied local store is refused like one at start.
+                    if let Some(why) = mlpc_shared::replicas_problem(&p, replicas) {
+                        return Err(why);
                     }
                     Ok(p)
                 }
