@@ -4,6 +4,7 @@
 //! errors (bad specs and bad arguments alike), 3 dataset drift (`drift`); see
 //! specs/exit-codes.md.
 
+mod argo_cmd;
 mod drift_cmd;
 mod features_cmds;
 mod graph;
@@ -252,6 +253,16 @@ enum ExportCommand {
     /// `mlpc suggest --write` wrote, a Service and a HorizontalPodAutoscaler. Nothing is
     /// written when a deployment has no `resources { cpu memory }`; each one is named.
     K8s(suggest::k8s_cmd::ExportK8sArgs),
+    /// An Argo Workflow for a pipeline of the applied plan, and a CronWorkflow when it is
+    /// scheduled.
+    ///
+    /// Each step is a container of IMAGE running `mlpc run /project PIPELINE --step NAME
+    /// --run-id {{workflow.name}}`, one at a time, on the project's state volume
+    /// (MLP_STATE_DIR=/state): the step cache and the run history are shared across pods.
+    /// Retries and timeouts are Argo's retryStrategy and activeDeadlineSeconds; a schedule's
+    /// catch-up and max_active_runs are the CronWorkflow's startingDeadlineSeconds and
+    /// concurrencyPolicy.
+    Argo(argo_cmd::ExportArgoArgs),
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -318,6 +329,7 @@ fn main() -> ExitCode {
         },
         Command::K8s(args) => suggest::k8s_cmd::k8s(&args),
         Command::Export(ExportCommand::K8s(args)) => suggest::k8s_cmd::export(&args),
+        Command::Export(ExportCommand::Argo(args)) => argo_cmd::export(&args),
         Command::Explain { code } => match mlp_diagnostics::lookup(&code) {
             Some(info) => {
                 print!("{}", info.doc);

@@ -36,6 +36,19 @@ pub struct RunArgs {
     /// Read environment values from DIR/env/NAME.yaml.
     #[arg(long, value_name = "NAME")]
     env: Option<String>,
+    /// Run only this step, in the run `--run-id` names (a workflow engine's container per
+    /// step, `mlpc export argo`): the steps it needs must have succeeded in that run. Exits
+    /// 3 when it is a gate that did not pass.
+    #[arg(
+        long,
+        value_name = "STEP",
+        requires = "run_id",
+        conflicts_with = "from"
+    )]
+    step: Option<String>,
+    /// The run `--step` belongs to, recorded by its first step (Argo: `{{workflow.name}}`).
+    #[arg(long, value_name = "ID", requires = "step")]
+    run_id: Option<String>,
 }
 
 /// `mlpc runs`.
@@ -158,7 +171,11 @@ pub fn run(a: &RunArgs) -> ExitCode {
         venv: None,
         scheduled_at: None,
     };
-    let report = match mlp_pipelines::run_pipeline(&plan, &dir, &opts) {
+    let report = match (&a.step, &a.run_id) {
+        (Some(step), Some(id)) => mlp_pipelines::run_step(&plan, &dir, &opts, step, id),
+        _ => mlp_pipelines::run_pipeline(&plan, &dir, &opts),
+    };
+    let report = match report {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
@@ -174,6 +191,22 @@ pub fn run(a: &RunArgs) -> ExitCode {
         }
         (_, Some(r)) => print_run(r),
         (_, None) => println!("run {}: {}", report.run_id, report.status),
+    }
+    if let Some(step) = &a.step {
+        let failed = report
+            .steps
+            .iter()
+            .find(|s| &s.step == step)
+            .is_some_and(|s| s.status == "failed");
+        let gate = plan.pipeline(pipeline).is_some_and(|r| {
+            matches!(&r.spec, mlp_ir::Spec::Pipeline { steps, .. }
+                if steps.iter().any(|s| &s.name == step && matches!(s.action, mlp_ir::StepAction::Gate { .. })))
+        });
+        return match (failed, gate) {
+            (false, _) => ExitCode::SUCCESS,
+            (true, true) => ExitCode::from(crate::argo_cmd::GATE_FAILED),
+            (true, false) => ExitCode::from(1),
+        };
     }
     match report.status.as_str() {
         "succeeded" => ExitCode::SUCCESS,

@@ -94,6 +94,29 @@ impl<'p> StepGraph<'p> {
         out
     }
 
+    /// Every step, each after the steps it needs: of the steps ready at each point, the one
+    /// declared first (the order a workflow engine runs them one at a time).
+    pub fn order(&self) -> Vec<usize> {
+        let n = self.steps.len();
+        let mut left: Vec<usize> = (0..n).map(|i| self.deps(i).len()).collect();
+        let mut ready: BTreeSet<usize> = (0..n).filter(|i| left[*i] == 0).collect();
+        let mut out = Vec::with_capacity(n);
+        while let Some(i) = ready.pop_first() {
+            out.push(i);
+            for e in self
+                .graph
+                .edges_directed(NodeIndex::new(i), petgraph::Direction::Outgoing)
+            {
+                let j = e.target().index();
+                left[j] -= 1;
+                if left[j] == 0 {
+                    ready.insert(j);
+                }
+            }
+        }
+        out
+    }
+
     /// Every step `i` depends on, directly or not.
     pub fn ancestors(&self, i: usize) -> BTreeSet<usize> {
         let reversed = petgraph::visit::Reversed(&self.graph);

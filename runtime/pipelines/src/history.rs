@@ -259,6 +259,30 @@ impl History {
         Ok(())
     }
 
+    /// Sets a run's status without touching its steps (a workflow engine runs them one by
+    /// one: a failed step fails the run, and its retry makes it `running` again).
+    pub fn set_run_status(
+        &self,
+        run_id: &str,
+        status: &str,
+        error: Option<&str>,
+    ) -> Result<(), RunError> {
+        let ended = status != "running";
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, error = ?3, ended = ?4, ended_us = ?5 WHERE run_id = ?1",
+                params![
+                    run_id,
+                    status,
+                    error,
+                    ended.then(now),
+                    ended.then(now_us)
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
     /// The latest runs (of `pipeline` only, when given), newest first, at most `limit`.
     pub fn runs(&self, pipeline: Option<&str>, limit: usize) -> Result<Vec<RunRecord>, RunError> {
         self.runs_page(pipeline, 0, limit)

@@ -1,7 +1,8 @@
 //! The pipeline runner: `mlpc run` executes a pipeline's DAG of steps on tokio with a
 //! concurrency limit, reuses every step whose cache key (definition, code files, parameters,
 //! inputs) is unchanged, stores outputs content-addressed under `.mlp/store/`, records each
-//! run in `.mlp/runs.sqlite`, and turns `registers = MODEL` outputs into registry versions.
+//! run in `.mlp/runs.sqlite`, and turns `registers = MODEL` outputs into registry versions;
+//! `run_step` runs one step of a run, as a workflow engine's container does.
 
 pub mod exec;
 pub mod graph;
@@ -12,6 +13,7 @@ mod lineage;
 pub mod model_check;
 pub mod runner;
 pub mod schedule;
+mod single;
 mod steps;
 pub mod store;
 
@@ -19,6 +21,7 @@ pub use history::{History, RunRecord, StepRecord};
 pub use model_check::{check_torchscript, check_with_torch, signature};
 pub use runner::find_venv;
 pub use runner::{run_pipeline, RunOptions, RunReport};
+pub use single::run_step;
 
 use std::path::PathBuf;
 

@@ -58,6 +58,8 @@ pub(crate) struct Ctx {
     pub steps: Vec<Step>,
     pub retries: u64,
     pub retry_delay: Duration,
+    /// One attempt per step: a workflow engine retries (`run_step`).
+    pub one_attempt: bool,
     pub timeout: Option<Duration>,
     /// Parameter values as text (what `${params.NAME}` becomes).
     pub params: BTreeMap<String, String>,
@@ -86,7 +88,8 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-fn literal_text(l: &Literal) -> String {
+/// A parameter value as the text `${params.NAME}` becomes and `--param` takes.
+pub fn literal_text(l: &Literal) -> String {
     match l {
         Literal::Int(i) => i.to_string(),
         Literal::Float(f) => f.to_string(),
@@ -101,7 +104,7 @@ fn literal_text(l: &Literal) -> String {
 }
 
 /// The parameters: declared defaults with `--param` overrides checked against their types.
-fn resolve_params(
+pub(crate) fn resolve_params(
     pipeline: &str,
     declared: &BTreeMap<String, Literal>,
     overrides: &BTreeMap<String, String>,
@@ -220,6 +223,44 @@ fn new_run_id() -> String {
     )
 }
 
+/// The error for a pipeline the plan does not have, naming those it has.
+pub(crate) fn no_pipeline(plan: &Plan, pipeline: &str) -> RunError {
+    let known: Vec<String> = plan
+        .resources()
+        .filter(|r| r.kind() == "pipeline")
+        .map(|r| format!("`{}`", r.name))
+        .collect();
+    RunError::Spec(format!(
+        "no pipeline `{pipeline}` in the project ({})",
+        if known.is_empty() {
+            "it has none".to_string()
+        } else {
+            format!("it has {}", known.join(", "))
+        }
+    ))
+}
+
+/// The variables every `run` step of run `run_id` gets: the run and pipeline, the schedule
+/// tick, and the venv in front of `PATH`.
+pub(crate) fn step_env(
+    run_id: &str,
+    opts: &RunOptions,
+    venv: Option<&Path>,
+) -> Result<BTreeMap<String, String>, RunError> {
+    let mut env = BTreeMap::new();
+    env.insert("MLP_RUN_ID".to_string(), run_id.to_string());
+    env.insert("MLP_PIPELINE".to_string(), opts.pipeline.clone());
+    if let Some(at) = &opts.scheduled_at {
+        env.insert("MLP_SCHEDULED_AT".to_string(), at.clone());
+    }
+    if let Some(v) = venv {
+        let path = format!("{}:{}", v.join("bin").display(), inherited_path()?);
+        env.insert("PATH".into(), path);
+        env.insert("VIRTUAL_ENV".into(), v.display().to_string());
+    }
+    Ok(env)
+}
+
 /// Runs `opts.pipeline` of `plan` for the project in `project_dir`.
 pub fn run_pipeline(
     plan: &Plan,
@@ -236,20 +277,7 @@ pub fn run_pipeline(
         ..
     }) = plan.pipeline(&opts.pipeline).map(|r| &r.spec)
     else {
-        let known: Vec<String> = plan
-            .resources()
-            .filter(|r| r.kind() == "pipeline")
-            .map(|r| format!("`{}`", r.name))
-            .collect();
-        return Err(RunError::Spec(format!(
-            "no pipeline `{}` in the project ({})",
-            opts.pipeline,
-            if known.is_empty() {
-                "it has none".to_string()
-            } else {
-                format!("it has {}", known.join(", "))
-            }
-        )));
+        return Err(no_pipeline(plan, &opts.pipeline));
     };
     let graph = StepGraph::new(&opts.pipeline, steps)?;
     let from = match &opts.from {
@@ -286,25 +314,11 @@ pub fn run_pipeline(
     })?;
     // Read before the run is recorded as started, so that a failure here leaves no trace.
     let venv = opts.venv.clone().or_else(|| find_venv(project_dir));
-    let venv_path = match &venv {
-        Some(v) => Some(format!("{}:{}", v.join("bin").display(), inherited_path()?)),
-        None => None,
-    };
+    let env = step_env(&run_id, opts, venv.as_deref())?;
     let names: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
     history.start_run(&run_id, &opts.pipeline, &opts.trigger, &params_json, &names)?;
     let lineage = crate::lineage::Emitter::new(plan, project_dir, &opts.pipeline, &run_id);
     lineage.run("START");
-
-    let mut env = BTreeMap::new();
-    env.insert("MLP_RUN_ID".to_string(), run_id.clone());
-    env.insert("MLP_PIPELINE".to_string(), opts.pipeline.clone());
-    if let Some(at) = &opts.scheduled_at {
-        env.insert("MLP_SCHEDULED_AT".to_string(), at.clone());
-    }
-    if let (Some(v), Some(path)) = (&venv, venv_path) {
-        env.insert("PATH".into(), path);
-        env.insert("VIRTUAL_ENV".into(), v.display().to_string());
-    }
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let ctx = Arc::new(Ctx {
         plan: plan.clone(),
@@ -314,6 +328,7 @@ pub fn run_pipeline(
         steps: steps.clone(),
         retries: *retries,
         retry_delay: Duration::from_millis(*retry_delay_ms),
+        one_attempt: false,
         timeout: timeout_ms.map(Duration::from_millis),
         params,
         store,

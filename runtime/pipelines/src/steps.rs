@@ -145,7 +145,12 @@ pub(crate) async fn execute(
         },
     };
     let tmp = ctx.store.tmp_path(&ctx.pipeline, &ctx.run_id, &step.name);
-    let attempts = 1 + step.retries.unwrap_or(ctx.retries);
+    // Under a workflow engine, its retry strategy makes the attempts.
+    let attempts = if ctx.one_attempt {
+        1
+    } else {
+        1 + step.retries.unwrap_or(ctx.retries)
+    };
     let timeout = step.timeout_ms.map(Duration::from_millis).or(ctx.timeout);
     let mut delay = ctx.retry_delay;
     for attempt in 1..=attempts {
