@@ -46,6 +46,10 @@ fn use_of(b: &Builtin) -> String {
                     .filter(|p| !p.optional)
                     .map(
                         |p| match p.types.first().map(String::as_str).unwrap_or("") {
+                            // A store's URL is checked as one.
+                            "string" if b.name == "redis" => {
+                                "\"redis://127.0.0.1:6379/0\"".to_string()
+                            }
                             "string" => "\"x\"".to_string(),
                             "int" => "1".to_string(),
                             _ => "r.x".to_string(),
@@ -124,6 +128,14 @@ fn implemented(b: &Builtin) -> Result<(), String> {
                     let cap = mlp_features::online::capacity(&plan);
                     (cap > 0).then_some(()).ok_or_else(|| "no capacity".into())
                 }
+                "online" if b.name == "redis" => match mlp_features::online::online_config(&plan) {
+                    mlp_features::online::OnlineConfig::Redis { url, .. }
+                        if url == "redis://127.0.0.1:6379/0" =>
+                    {
+                        Ok(())
+                    }
+                    other => Err(format!("the online store read back is {other:?}")),
+                },
                 // The offline SQL runs on DuckDB.
                 "offline" if b.name == "duckdb" => Ok(()),
                 other => Err(format!("no {other} store `{}` in the runtime", b.name)),
@@ -253,7 +265,7 @@ fn every_rejected_construct_has_a_golden_file_with_its_code() {
             rejected.push((format!("{} `{}`", b.kind.keyword(), b.name), r.code));
         }
     }
-    assert!(!rejected.is_empty(), "{rejected:?}");
+    // Nothing may be rejected any more: then there is nothing to show.
     for (what, code) in rejected {
         assert!(
             goldens.contains(&format!(" {code}")),

@@ -3,10 +3,13 @@
 //! predictions with the same inputs, cell by cell, for 10,000 users (and 50 unknown ones);
 //! `mlpc features verify` passes against Redis; killing `redis-server` turns predictions into
 //! 503s that say why, and restarting it brings 200s back from the same `mlpc serve` process.
+//! The fraud example on Redis answers its 1,000 users' checkouts as on its own store.
 
 use mlp_test_support::fixtures::skewed_transactions;
 use mlp_test_support::redis::{skipped, RedisServer};
-use mlp_test_support::serving::{call, mlpc, register_linear, serve, Server};
+use mlp_test_support::serving::{
+    call, example, labelled_checkouts, mlpc, register_linear, serve, Server,
+};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -153,4 +156,68 @@ fn serving_on_redis_answers_as_on_the_local_store_and_outlives_a_redis_restart()
         "mlpc serve exited"
     );
     assert_eq!(remote.terminate(), Some(0));
+}
+
+/// The example's project block on Redis.
+fn example_on_redis(p: &Path, url: &str) {
+    let file = p.join("project.mlp");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    let from = "online  = memory(capacity = env.online_capacity)";
+    assert!(text.contains(from));
+    let text = text.replacen(from, &format!("online  = redis(\"{url}\")"), 1);
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn the_example_on_redis_answers_its_checkouts_as_on_its_own_store() {
+    if skipped() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let redis = RedisServer::start(data.path());
+    let (own, shared) = (example(), example());
+    example_on_redis(shared.path(), &redis.url());
+    for p in [own.path(), shared.path()] {
+        mlpc(&["apply", ".", "--auto-approve"], p);
+        // Inside the data's months, so that the windows hold rows.
+        mlpc(&["materialize", ".", "--until", "2026-03-20 00:00:00"], p);
+        register_linear(p, "fraud_scorer", &[0.01, 0.002, 0.5, 0.3], -1.0, true);
+        for alias in ["production", "staging"] {
+            mlpc(&["registry", "alias", ".", "fraud_scorer", "1", alias], p);
+        }
+    }
+    for view in ["user_stats", "merchant_profile"] {
+        mlpc(&["features", "verify", ".", view], shared.path());
+    }
+    let (a, b) = (serve(own.path()), serve(shared.path()));
+    let rows = labelled_checkouts(own.path(), 1000, 7, 1.0);
+    let mut counts = 0;
+    for chunk in rows.chunks(100) {
+        let body = json!({
+            "entities": {"user_id": chunk.iter().map(|r| r.0).collect::<Vec<_>>()},
+            "request": {
+                "amount": chunk.iter().map(|r| r.1).collect::<Vec<_>>(),
+                "country": chunk.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
+                "merchant_id": chunk.iter().map(|r| r.3).collect::<Vec<_>>(),
+            },
+            "return_inputs": true,
+        });
+        let url = |s: &Server| format!("{}/v1/deployments/fraud_api/predict", s.base);
+        let (s1, want) = call("POST", &url(&a), Some(body.clone()));
+        let (s2, got) = call("POST", &url(&b), Some(body));
+        assert_eq!((s1, s2), (200, 200), "{want} {got}");
+        assert_eq!(want["inputs"], got["inputs"]);
+        assert_eq!(want["outputs"], got["outputs"]);
+        counts += want["inputs"]["user_stats.txn_count_7d"]
+            .as_array()
+            .map_or(0, |c| {
+                c.iter()
+                    .filter(|v| v.as_i64().is_some_and(|n| n > 0))
+                    .count()
+            });
+    }
+    assert!(
+        counts > 500,
+        "{counts} checkouts with transactions in the window"
+    );
 }
