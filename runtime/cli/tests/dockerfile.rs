@@ -140,6 +140,15 @@ fn the_dockerfile_copies_what_the_build_makes_and_runs_what_the_manifests_ask() 
     );
     assert_ne!(sized, serving);
     std::fs::write(p.join("serving.mlp"), sized).unwrap_or_else(|e| panic!("{e}"));
+    // Replicas share an online store they all reach.
+    let project = std::fs::read_to_string(p.join("project.mlp")).unwrap_or_else(|e| panic!("{e}"));
+    let shared = project.replacen(
+        "online  = memory(capacity = env.online_capacity)",
+        "online  = redis(\"redis://redis:6379/0\")",
+        1,
+    );
+    assert_ne!(shared, project);
+    std::fs::write(p.join("project.mlp"), shared).unwrap_or_else(|e| panic!("{e}"));
     mlpc(&["apply", ".", "--auto-approve"], p);
     mlpc(&["k8s", ".", "fraud_api", "--out", "k8s.yaml"], p);
     let yaml = std::fs::read_to_string(p.join("k8s.yaml")).unwrap_or_else(|e| panic!("{e}"));

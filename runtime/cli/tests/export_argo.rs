@@ -2,7 +2,7 @@
 //! pass Argo's API models strictly (`scripts/argo-validate.sh`, hera from PyPI) and broken
 //! copies do not; running the workflow's step containers' commands in order, locally, on one
 //! shared state folder (`MLP_STATE_DIR`, the volume the pods mount), registers the same model
-//! (artifact and training set) as `mlpc run` does with the project's own state; a step whose
+//! (training set, metrics and every weight) as `mlpc run` does with the project's own state; a step whose
 //! inputs have not run is refused, and a repeated step is a cache hit.
 
 use mlp_test_support::serving::{example, mlpc_bin, venv};
@@ -50,8 +50,8 @@ fn validate(file: &Path) -> (bool, String) {
     )
 }
 
-/// The registered version's artifact and training set hashes.
-fn registered(dir: &Path, state: Option<&Path>) -> (String, String) {
+/// The registered version's artifact and training set hashes, and its metrics.
+fn registered(dir: &Path, state: Option<&Path>) -> (String, String, Value) {
     let v: Value = serde_json::from_str(&ok(
         dir,
         state,
@@ -74,7 +74,35 @@ fn registered(dir: &Path, state: Option<&Path>) -> (String, String) {
             .as_str()
             .unwrap_or_default()
             .to_string(),
+        v["metrics"].clone(),
     )
+}
+
+/// Asserts that two TorchScript files hold the same parameters, bit for bit. The files
+/// themselves differ from one process to another (a `serialization_id`, the order of the
+/// mangled class code), so their hashes do not say it.
+fn same_weights(a: &Path, b: &Path) {
+    let script = [
+        "import sys, torch",
+        "a = torch.jit.load(sys.argv[1]).state_dict()",
+        "b = torch.jit.load(sys.argv[2]).state_dict()",
+        "assert a.keys() == b.keys(), (list(a), list(b))",
+        "assert len(a) > 0",
+        "for k in a:",
+        "    assert torch.equal(a[k], b[k]), k",
+    ]
+    .join("\n");
+    let out = Command::new(venv().join("bin/python"))
+        .args(["-c", &script])
+        .arg(a)
+        .arg(b)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "the models differ: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -82,7 +110,7 @@ fn the_exported_workflow_validates_and_its_steps_register_what_mlpc_run_does() {
     let dir = example();
     let p = dir.path();
     // The local runner first, on the project's own state (TorchScript files record their
-    // source's path, so both runs are in one folder).
+    // source's path: both runs are in one folder).
     ok(p, None, &["run", ".", "train_fraud", "--quiet"]);
     let local = registered(p, None);
     let state = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -228,7 +256,13 @@ fn the_exported_workflow_validates_and_its_steps_register_what_mlpc_run_does() {
     assert_eq!(step["status"], "cached", "{step}");
 
     // The same model as the local runner's, computed again (nothing was in the shared store).
-    assert_eq!(registered(p, s), local);
+    let shared = registered(p, s);
+    assert_eq!(shared.1, local.1, "the training sets differ");
+    assert_eq!(shared.2, local.2, "the metrics differ");
+    same_weights(
+        &state.path().join("registry/blobs").join(&shared.0),
+        &p.join(".mlp/registry/blobs").join(&local.0),
+    );
 }
 
 const SCHEDULED: &str = "project p {

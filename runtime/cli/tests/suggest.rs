@@ -184,7 +184,17 @@ fn suggest_sizes_confirms_keeps_writes_and_exports_and_says_when_it_cannot() {
         assert!(!ok, "{to:?} passed:\n{said}");
     }
 
-    // Applied, the spec's own values export the same way.
+    // Applied, the spec's own values export the same way, once the replicas share an
+    // online store: on the local one, the pods would refuse to start, and nothing is written.
+    mlpc(&["apply", ".", "--auto-approve"], p);
+    let (code, _, err) = run(&["k8s", ".", "fraud_api"], p);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("online = redis("), "{err}");
+    replace_in(
+        &p.join("project.mlp"),
+        "online  = memory(capacity = env.online_capacity)",
+        "online  = redis(\"redis://redis:6379/0\")",
+    );
     mlpc(&["apply", ".", "--auto-approve"], p);
     let (code, spec_yaml, err) = run(&["k8s", ".", "fraud_api"], p);
     assert_eq!(code, Some(0), "{err}");
@@ -192,6 +202,12 @@ fn suggest_sizes_confirms_keeps_writes_and_exports_and_says_when_it_cannot() {
     std::fs::write(&from_spec, &spec_yaml).unwrap_or_else(|e| panic!("{e}"));
     let (ok, said) = k8s_validate(&from_spec);
     assert!(ok, "{said}");
+    // Back on the local store, which the measurements below serve from.
+    replace_in(
+        &p.join("project.mlp"),
+        "online  = redis(\"redis://redis:6379/0\")",
+        "online  = memory(capacity = env.online_capacity)",
+    );
 
     // The SLA changes: `mlpc plan` says the suggestion is out of date.
     replace_in(

@@ -1,8 +1,11 @@
-//! Compiling the plan IR's expressions to DuckDB SQL: columns, literals, operators, the
-//! stdlib's scalar functions and aggregations. Semantics follow the stdlib's documentation
-//! (and the online evaluator): division by zero and `ln`/`sqrt` outside their domain give
-//! null, integer overflow gives null (computed in 128 bits, no error), floats follow IEEE,
-//! `round` rounds halves away from zero.
+//! Compiling the plan IR's expressions to SQL: columns, literals, operators, the stdlib's
+//! scalar functions and aggregations. One compiler, two dialects ([`Dialect`]): DuckDB's,
+//! which the runtime runs, and Spark SQL's, for offline features on a Spark cluster; the
+//! dialect decides only how a construct is spelled (quoting, casts, the 128-bit type,
+//! intervals, functions named differently), never what it means. Semantics follow the
+//! stdlib's documentation (and the online evaluator): division by zero and `ln`/`sqrt`
+//! outside their domain give null, integer overflow gives null (computed in 128 bits, no
+//! error), floats follow IEEE, `round` rounds halves away from zero.
 
 use crate::ondemand::{kind_of, Kind};
 use mlp_ir::{IrExpr, Literal, Scalar};
@@ -12,27 +15,137 @@ use mlp_ir::{IrExpr, Literal, Scalar};
 #[error("cannot compile to SQL: {0}")]
 pub struct SqlError(pub String);
 
-/// A quoted SQL identifier.
+/// The SQL dialect an expression is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// DuckDB, the embedded engine.
+    #[default]
+    DuckDb,
+    /// Spark SQL (3.4 and later), with ANSI mode off and the session time zone UTC, as the
+    /// Spark job sets them: an overflowing decimal is null there, as mlp's rules want.
+    Spark,
+}
+
+impl Dialect {
+    /// A quoted identifier.
+    pub fn ident(self, name: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("\"{}\"", name.replace('"', "\"\"")),
+            Dialect::Spark => format!("`{}`", name.replace('`', "``")),
+        }
+    }
+
+    /// A quoted string literal.
+    pub fn string(self, s: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("'{}'", s.replace('\'', "''")),
+            // Spark reads backslash escapes in literals, and `''` as two literals.
+            Dialect::Spark => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        }
+    }
+
+    /// `x` as type `ty` (a type name of this dialect).
+    pub fn cast(self, x: &str, ty: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("({x})::{ty}"),
+            Dialect::Spark => format!("CAST({x} AS {ty})"),
+        }
+    }
+
+    /// The 128-bit integer type integer arithmetic is done in.
+    fn wide(self) -> &'static str {
+        match self {
+            Dialect::DuckDb => "HUGEINT",
+            Dialect::Spark => "DECIMAL(38,0)",
+        }
+    }
+
+    /// The type a value of `t` has.
+    pub fn type_name(self, t: mlp_ir::Type) -> &'static str {
+        match (self, t) {
+            (_, mlp_ir::Type::Int) => "BIGINT",
+            (_, mlp_ir::Type::Float) => "DOUBLE",
+            (_, mlp_ir::Type::Bool) => "BOOLEAN",
+            (Dialect::DuckDb, mlp_ir::Type::String) => "VARCHAR",
+            (Dialect::Spark, mlp_ir::Type::String) => "STRING",
+            (_, mlp_ir::Type::Timestamp) => "TIMESTAMP",
+        }
+    }
+
+    /// A duration of `ms` milliseconds, to add to or subtract from a timestamp.
+    pub fn millis(self, ms: u64) -> String {
+        let ms = ms.min(i64::MAX as u64 / 2);
+        match self {
+            Dialect::DuckDb => format!("to_milliseconds({ms}::BIGINT)"),
+            // Days, then the rest in milliseconds: a day-time interval of any length.
+            Dialect::Spark => format!(
+                "make_dt_interval({}, 0, 0, {}.{:03})",
+                ms / 86_400_000,
+                ms % 86_400_000 / 1000,
+                ms % 1000
+            ),
+        }
+    }
+
+    /// The time order of source rows (event time, then created time) as one comparable value.
+    pub fn time_order(self, ts: &str, cr: Option<&str>) -> String {
+        match (self, cr) {
+            (_, None) => ts.to_string(),
+            (Dialect::DuckDb, Some(cr)) => format!("struct_pack(t := {ts}, c := {cr})"),
+            (Dialect::Spark, Some(cr)) => format!("named_struct('t', {ts}, 'c', {cr})"),
+        }
+    }
+
+    /// `x` of the row where `order` is largest (`last`), nulls of `x` included.
+    fn arg_max(self, x: &str, order: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("arg_max_null({x}, {order})"),
+            Dialect::Spark => format!("max_by({x}, {order})"),
+        }
+    }
+
+    /// `x` of the row where `order` is smallest (`first`), nulls of `x` included.
+    fn arg_min(self, x: &str, order: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("arg_min_null({x}, {order})"),
+            Dialect::Spark => format!("min_by({x}, {order})"),
+        }
+    }
+
+    /// `x` (a timestamp, or text with or without an offset) read as a UTC instant; null for
+    /// text that is no timestamp.
+    fn instant(self, x: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("TRY_CAST({x} AS TIMESTAMPTZ)"),
+            Dialect::Spark => format!("try_cast({x} AS TIMESTAMP)"),
+        }
+    }
+}
+
+/// A quoted SQL identifier (DuckDB's).
 pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    Dialect::DuckDb.ident(name)
 }
 
-/// A quoted SQL string literal.
+/// A quoted SQL string literal (DuckDB's).
 pub fn string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    Dialect::DuckDb.string(s)
 }
 
-fn literal(l: &Literal) -> String {
+fn literal(d: Dialect, l: &Literal) -> String {
     match l {
-        Literal::Int(i) => format!("({i})::BIGINT"),
-        Literal::Float(f) if f.is_finite() => format!("({f:?})::DOUBLE"),
-        Literal::Float(_) => "NULL::DOUBLE".into(),
+        Literal::Int(i) => d.cast(&format!("({i})"), "BIGINT"),
+        Literal::Float(f) if f.is_finite() => d.cast(&format!("({f:?})"), "DOUBLE"),
+        Literal::Float(_) => d.cast("NULL", "DOUBLE"),
         Literal::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
-        Literal::String(s) => string(s),
+        Literal::String(s) => d.string(s),
         Literal::Null => "NULL".into(),
-        Literal::DurationMs(ms) => format!("to_milliseconds({ms}::BIGINT)"),
+        Literal::DurationMs(ms) => match d {
+            Dialect::DuckDb => format!("to_milliseconds({ms}::BIGINT)"),
+            Dialect::Spark => d.millis(ms.max(0.0).round() as u64),
+        },
         Literal::PerSecond(v) | Literal::Bytes(v) | Literal::Fraction(v) => {
-            format!("{v:?}::DOUBLE")
+            d.cast(&format!("{v:?}"), "DOUBLE")
         }
     }
 }
@@ -47,42 +160,64 @@ pub type KindFn<'a> = &'a dyn Fn(&IrExpr) -> Kind;
 /// Integer arithmetic is done in 128 bits and a result outside 64 bits is null (DuckDB would
 /// raise an error), as in the online evaluator; floats follow IEEE.
 pub fn expr_to_sql(e: &IrExpr, col: ColumnFn<'_>, kind: KindFn<'_>) -> Result<String, SqlError> {
-    row_sql(e, col, kind)
+    row_sql(Dialect::DuckDb, e, col, kind)
+}
+
+/// [`expr_to_sql`] in dialect `d`.
+pub fn expr_to_sql_in(
+    d: Dialect,
+    e: &IrExpr,
+    col: ColumnFn<'_>,
+    kind: KindFn<'_>,
+) -> Result<String, SqlError> {
+    row_sql(d, e, col, kind)
 }
 
 const I64_RANGE: &str = "BETWEEN -9223372036854775808 AND 9223372036854775807";
 
-/// `x` computed in HUGEINT, null when it does not fit a BIGINT.
-fn checked(x: &str) -> String {
-    format!("(CASE WHEN ({x}) {I64_RANGE} THEN ({x})::BIGINT ELSE NULL END)")
+/// `x` computed in 128 bits, null when it does not fit a BIGINT.
+fn checked(d: Dialect, x: &str) -> String {
+    format!(
+        "(CASE WHEN ({x}) {I64_RANGE} THEN {} ELSE NULL END)",
+        d.cast(&format!("({x})"), "BIGINT")
+    )
 }
 
-fn row_sql(e: &IrExpr, col: ColumnFn<'_>, kind: KindFn<'_>) -> Result<String, SqlError> {
+fn row_sql(
+    d: Dialect,
+    e: &IrExpr,
+    col: ColumnFn<'_>,
+    kind: KindFn<'_>,
+) -> Result<String, SqlError> {
     let int = |x: &IrExpr| kind_of(x, kind) == Kind::Int;
+    let wide = |x: &str| d.cast(&format!("({x})"), d.wide());
+    let double = |x: &str| d.cast(&format!("({x})"), "DOUBLE");
     Ok(match e {
-        IrExpr::Literal { value } => literal(value),
+        IrExpr::Literal { value } => literal(d, value),
         IrExpr::Column { name } => col(name),
         // On-demand features read the retrieved columns `view__feature` / `request__field`.
         IrExpr::Feature { view, feature } => col(&format!("{view}__{feature}")),
         IrExpr::Request { request, field } => col(&format!("{request}__{field}")),
         IrExpr::Unary { unop, expr } => {
-            let x = row_sql(expr, col, kind)?;
+            let x = row_sql(d, expr, col, kind)?;
             match unop.as_str() {
                 "not" => format!("(NOT {x})"),
                 // Negating the smallest integer overflows: null, like the online evaluator.
-                _ if int(expr) => checked(&format!("-(({x})::HUGEINT)")),
+                _ if int(expr) => checked(d, &format!("-{}", wide(&x))),
                 _ => format!("(-({x}))"),
             }
         }
         IrExpr::Binary { binop, lhs, rhs } => {
-            let (a, b) = (row_sql(lhs, col, kind)?, row_sql(rhs, col, kind)?);
+            let (a, b) = (row_sql(d, lhs, col, kind)?, row_sql(d, rhs, col, kind)?);
             match binop.as_str() {
                 "+" | "-" | "*" if int(e) => {
-                    checked(&format!("(({a})::HUGEINT {binop} ({b})::HUGEINT)"))
+                    checked(d, &format!("({} {binop} {})", wide(&a), wide(&b)))
                 }
                 "+" | "-" | "*" => format!("(({a}) {binop} ({b}))"),
                 "/" => format!(
-                    "(CASE WHEN ({b}) = 0 THEN NULL ELSE ({a})::DOUBLE / ({b})::DOUBLE END)"
+                    "(CASE WHEN ({b}) = 0 THEN NULL ELSE {} / {} END)",
+                    double(&a),
+                    double(&b)
                 ),
                 "==" => format!("(({a}) = ({b}))"),
                 "!=" => format!("(({a}) <> ({b}))"),
@@ -92,13 +227,14 @@ fn row_sql(e: &IrExpr, col: ColumnFn<'_>, kind: KindFn<'_>) -> Result<String, Sq
                 other => return Err(SqlError(format!("operator `{other}`"))),
             }
         }
-        IrExpr::Call { func, args } => scalar(func, args, col, kind)?,
+        IrExpr::Call { func, args } => scalar(d, func, args, col, kind)?,
         IrExpr::Star => return Err(SqlError("`*` outside count(*)".into())),
         other => return Err(SqlError(format!("{other:?} in a feature view expression"))),
     })
 }
 
 fn scalar(
+    d: Dialect,
     func: &str,
     args: &[IrExpr],
     col: ColumnFn<'_>,
@@ -106,8 +242,9 @@ fn scalar(
 ) -> Result<String, SqlError> {
     let a: Vec<String> = args
         .iter()
-        .map(|x| row_sql(x, col, kind))
+        .map(|x| row_sql(d, x, col, kind))
         .collect::<Result<_, _>>()?;
+    let double = |x: &str| d.cast(&format!("({x})"), "DOUBLE");
     let arg = |i: usize| {
         a.get(i)
             .cloned()
@@ -119,29 +256,43 @@ fn scalar(
     // Exhaustive: a scalar added to the language without SQL does not compile.
     Ok(match f {
         Scalar::Coalesce => format!("coalesce({}, {})", arg(0)?, arg(1)?),
-        Scalar::Abs if args.first().is_some_and(|x| kind_of(x, kind) == Kind::Int) => {
-            checked(&format!("abs(({})::HUGEINT)", arg(0)?))
-        }
-        Scalar::Abs => format!("abs({})", arg(0)?),
-        Scalar::Round => format!(
-            "(sign(({0})::DOUBLE) * floor(abs(({0})::DOUBLE) + 0.5))",
-            arg(0)?
+        Scalar::Abs if args.first().is_some_and(|x| kind_of(x, kind) == Kind::Int) => checked(
+            d,
+            &format!("abs({})", d.cast(&format!("({})", arg(0)?), d.wide())),
         ),
-        Scalar::Floor => format!("floor(({})::DOUBLE)", arg(0)?),
-        Scalar::Ceil => format!("ceil(({})::DOUBLE)", arg(0)?),
+        Scalar::Abs => format!("abs({})", arg(0)?),
+        Scalar::Round => {
+            let x = double(&arg(0)?);
+            // Spark's floor is a BIGINT: the result is kept a DOUBLE, as DuckDB's.
+            let floor = double(&format!("floor(abs({x}) + 0.5)"));
+            match d {
+                Dialect::DuckDb => format!("(sign({x}) * floor(abs({x}) + 0.5))"),
+                Dialect::Spark => format!("(signum({x}) * {floor})"),
+            }
+        }
+        Scalar::Floor => match d {
+            Dialect::DuckDb => format!("floor({})", double(&arg(0)?)),
+            Dialect::Spark => double(&format!("floor({})", double(&arg(0)?))),
+        },
+        Scalar::Ceil => match d {
+            Dialect::DuckDb => format!("ceil({})", double(&arg(0)?)),
+            Dialect::Spark => double(&format!("ceil({})", double(&arg(0)?))),
+        },
         Scalar::Ln => format!(
-            "(CASE WHEN ({0}) > 0 THEN ln(({0})::DOUBLE) ELSE NULL END)",
-            arg(0)?
+            "(CASE WHEN ({0}) > 0 THEN ln({1}) ELSE NULL END)",
+            arg(0)?,
+            double(&arg(0)?)
         ),
         Scalar::Sqrt => format!(
-            "(CASE WHEN ({0}) >= 0 THEN sqrt(({0})::DOUBLE) ELSE NULL END)",
-            arg(0)?
+            "(CASE WHEN ({0}) >= 0 THEN sqrt({1}) ELSE NULL END)",
+            arg(0)?,
+            double(&arg(0)?)
         ),
-        Scalar::Least => format!("least(({})::DOUBLE, ({})::DOUBLE)", arg(0)?, arg(1)?),
-        Scalar::Greatest => format!("greatest(({})::DOUBLE, ({})::DOUBLE)", arg(0)?, arg(1)?),
+        Scalar::Least => format!("least({}, {})", double(&arg(0)?), double(&arg(1)?)),
+        Scalar::Greatest => format!("greatest({}, {})", double(&arg(0)?), double(&arg(1)?)),
         Scalar::Lower => format!("lower({})", arg(0)?),
         Scalar::Upper => format!("upper({})", arg(0)?),
-        Scalar::Length => format!("length({})::BIGINT", arg(0)?),
+        Scalar::Length => d.cast(&format!("length({})", arg(0)?), "BIGINT"),
         Scalar::IsNull => format!("(({}) IS NULL)", arg(0)?),
         Scalar::IfElse => format!(
             "(CASE WHEN {} THEN {} ELSE {} END)",
@@ -149,17 +300,21 @@ fn scalar(
             arg(1)?,
             arg(2)?
         ),
-        // Through TIMESTAMPTZ, whatever the column's type (a naive TIMESTAMP, a TIMESTAMPTZ,
+        // Through an instant, whatever the column's type (a naive TIMESTAMP, a TIMESTAMPTZ,
         // or text with or without an offset): every connection of the runtime sets
-        // `TimeZone = 'UTC'`, so naive values are UTC and offsets are converted to UTC, as
-        // the online evaluator does (`ondemand::parse_timestamp`). Text that is no
-        // timestamp is null on both sides.
-        Scalar::Hour => format!("hour(TRY_CAST({} AS TIMESTAMPTZ))::BIGINT", arg(0)?),
-        Scalar::DayOfWeek => format!(
-            "((isodow(TRY_CAST({} AS TIMESTAMPTZ)) - 1))::BIGINT",
-            arg(0)?
-        ),
-        Scalar::ToFloat => format!("({})::DOUBLE", arg(0)?),
+        // `TimeZone = 'UTC'` (and the Spark job its session time zone), so naive values are
+        // UTC and offsets are converted to UTC, as the online evaluator does
+        // (`ondemand::parse_timestamp`). Text that is no timestamp is null on both sides.
+        Scalar::Hour => d.cast(&format!("hour({})", d.instant(&arg(0)?)), "BIGINT"),
+        Scalar::DayOfWeek => match d {
+            Dialect::DuckDb => d.cast(&format!("(isodow({}) - 1)", d.instant(&arg(0)?)), "BIGINT"),
+            // dayofweek: 1 is Sunday; Monday is 0 in mlp.
+            Dialect::Spark => d.cast(
+                &format!("((dayofweek({}) + 5) % 7)", d.instant(&arg(0)?)),
+                "BIGINT",
+            ),
+        },
+        Scalar::ToFloat => double(&arg(0)?),
     })
 }
 
@@ -171,6 +326,18 @@ pub fn aggregate_to_sql(
     kind: KindFn<'_>,
     order: &str,
 ) -> Result<String, SqlError> {
+    aggregate_to_sql_in(Dialect::DuckDb, e, col, kind, order)
+}
+
+/// [`aggregate_to_sql`] in dialect `d`.
+pub fn aggregate_to_sql_in(
+    d: Dialect,
+    e: &IrExpr,
+    col: ColumnFn<'_>,
+    kind: KindFn<'_>,
+    order: &str,
+) -> Result<String, SqlError> {
+    let double = |x: &str| d.cast(&format!("({x})"), "DOUBLE");
     let IrExpr::Call { func, args } = e else {
         return Err(SqlError(
             "an aggregate feature must be an aggregation call".into(),
@@ -179,7 +346,7 @@ pub fn aggregate_to_sql(
     let arg = |i: usize| -> Result<String, SqlError> {
         match args.get(i) {
             Some(IrExpr::Star) => Ok("*".into()),
-            Some(x) => expr_to_sql(x, col, kind),
+            Some(x) => row_sql(d, x, col, kind),
             None => Err(SqlError(format!("`{func}` lacks an argument"))),
         }
     };
@@ -187,14 +354,14 @@ pub fn aggregate_to_sql(
         "count" => format!("count({})", arg(0)?),
         "count_distinct" => format!("count(DISTINCT {})", arg(0)?),
         "sum" => format!("sum({})", arg(0)?),
-        "avg" => format!("avg(({})::DOUBLE)", arg(0)?),
+        "avg" => format!("avg({})", double(&arg(0)?)),
         "min" => format!("min({})", arg(0)?),
         "max" => format!("max({})", arg(0)?),
-        "first" => format!("arg_min_null({}, {order})", arg(0)?),
-        "last" => format!("arg_max_null({}, {order})", arg(0)?),
-        "stddev" => format!("stddev_samp(({})::DOUBLE)", arg(0)?),
-        "variance" => format!("var_samp(({})::DOUBLE)", arg(0)?),
-        "median" => format!("median(({})::DOUBLE)", arg(0)?),
+        "first" => d.arg_min(&arg(0)?, order),
+        "last" => d.arg_max(&arg(0)?, order),
+        "stddev" => format!("stddev_samp({})", double(&arg(0)?)),
+        "variance" => format!("var_samp({})", double(&arg(0)?)),
+        "median" => format!("median({})", double(&arg(0)?)),
         other => return Err(SqlError(format!("aggregation `{other}`"))),
     })
 }
