@@ -141,11 +141,11 @@ pub const DEFAULT_CAPACITY: usize = 100_000;
 enum Backend {
     /// `.mlp/online.duckdb`, through the store's connection.
     Local,
-    /// A Redis server, and the materialization generation the cache was filled at (`None`
-    /// before the first check, and after a check that could not reach Redis).
+    /// A Redis server, and the materialization generation the cache was filled at: `None`
+    /// before the first check, `Some(None)` after a check that could not reach Redis.
     Redis {
         redis: RedisOnline,
-        generation: Mutex<Option<u64>>,
+        generation: Mutex<Option<Option<u64>>>,
     },
 }
 
@@ -360,13 +360,18 @@ impl OnlineStore {
             let Ok(mut seen) = generation.lock() else {
                 return false;
             };
-            if *seen == now && now.is_some() {
-                return false;
+            match (*seen, now) {
+                // Unchanged; or still unreachable, the cache already emptied.
+                (Some(Some(a)), Some(b)) if a == b => return false,
+                (Some(None), None) => return false,
+                _ => {}
             }
-            let had = *seen;
-            *seen = now;
+            let first = seen.is_none();
+            *seen = Some(now);
             self.clear_cache();
-            return had.is_some() || now.is_none();
+            // Not for the first reading, which only learns the counter: for a moved counter,
+            // a lost Redis (once, not every second while it stays away) and its return.
+            return !first;
         }
         let now = stamp(&self.path);
         let Ok(mut seen) = self.seen.lock() else {
