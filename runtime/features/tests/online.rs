@@ -342,3 +342,36 @@ fn a_reader_holding_the_store_open_does_not_hold_up_a_materialization() {
     assert_ne!(before, after);
     same(&offline_at(dir.path(), "2026-01-01 14:00:00"), &after);
 }
+
+#[test]
+fn keys_match_as_values_in_one_batch_whatever_their_json_form() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    setup(dir.path());
+    let p = plan(dir.path());
+    materialize(&p, dir.path(), &[], Some("2026-01-01 12:00:00")).unwrap_or_else(|e| panic!("{e}"));
+    let store = OnlineStore::open(dir.path(), &p).unwrap_or_else(|e| panic!("{e}"));
+    // 1, 1.0 and 1 again in one lookup; 1.5, a null key, an unknown region, and a key of
+    // another type: nothing.
+    let users = ["1", "1.0", "1", "1.5", "null", "1", "2"]
+        .map(|v| serde_json::from_str::<Value>(v).unwrap_or(Value::Null));
+    let regions = ["us", "us", "us", "us", "us", "mars", "eu"].map(Value::from);
+    let entities: BTreeMap<String, Vec<Value>> = [
+        ("user_id".to_string(), users.to_vec()),
+        ("region".to_string(), regions.to_vec()),
+    ]
+    .into();
+    let got = store
+        .lookup(
+            &["stats.total".to_string()],
+            &entities,
+            us("2026-01-01 12:00:00"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove("stats__total")
+        .unwrap_or_default();
+    assert!(got[0].as_f64().is_some(), "{got:?}");
+    assert_eq!((&got[1], &got[2]), (&got[0], &got[0]));
+    assert_eq!(&got[3..6], &[Value::Null, Value::Null, Value::Null]);
+    assert!(got[6].as_f64().is_some(), "{got:?}");
+    assert_ne!(got[6], got[0]);
+}

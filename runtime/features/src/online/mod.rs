@@ -269,6 +269,17 @@ pub fn to_json(v: DbValue) -> Value {
     }
 }
 
+/// The DuckDB type a key value is compared as; `None` for a null (which matches nothing).
+fn db_type(v: &Value) -> Option<&'static str> {
+    match v {
+        Value::Null => None,
+        Value::Bool(_) => Some("BOOLEAN"),
+        Value::Number(n) if n.as_i64().is_some() => Some("BIGINT"),
+        Value::Number(_) => Some("DOUBLE"),
+        _ => Some("VARCHAR"),
+    }
+}
+
 fn to_db(v: &Value) -> DbValue {
     match v {
         Value::Null => DbValue::Null,
@@ -519,53 +530,97 @@ impl OnlineStore {
                     .map(|r| r.map(Arc::new))
                     .collect())
             }
-            Backend::Local => keys.iter().map(|k| self.read_local(view, k)).collect(),
+            Backend::Local => self.read_local(view, keys),
         }
     }
 
-    /// The row of `view` for `key` in `.mlp/online.duckdb`.
+    /// The rows of `view` for `keys` in `.mlp/online.duckdb`: one query per 500 keys whose
+    /// values have the same types (a request's keys nearly always do), each key compared as
+    /// the value it is, as a lone `key = ?` would (`42.0` finds `42`, `42.5` nothing); a key
+    /// with a null finds nothing.
     fn read_local(
         &self,
         view: &str,
-        key: &[Value],
-    ) -> Result<Option<Arc<OnlineRow>>, FeatureError> {
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Option<Arc<OnlineRow>>>, FeatureError> {
         let v = view_of(&self.plan, view)?;
-        let keys = key_columns(&self.plan, &v.entity);
-        let filter = keys
+        let names = key_columns(&self.plan, &v.entity);
+        let mut out: Vec<Option<Arc<OnlineRow>>> = vec![None; keys.len()];
+        let mut groups: BTreeMap<Vec<&'static str>, Vec<usize>> = BTreeMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            let types: Option<Vec<&'static str>> = k.iter().map(db_type).collect();
+            if let Some(t) = types.filter(|t| t.len() == names.len()) {
+                groups.entry(t).or_default().push(i);
+            }
+        }
+        let cols = names
             .iter()
-            .map(|k| format!("{} = ?", ident(k)))
+            .map(|k| ident(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let join = names
+            .iter()
+            .map(|k| format!("t.{0} = __w.{0}", ident(k)))
             .collect::<Vec<_>>()
             .join(" AND ");
-        let sql = format!(
-            "SELECT *, epoch_us(__event_ts) AS __event_us FROM {} WHERE {filter}",
-            online_table(view)
-        );
-        self.with_conn(|conn| {
-            let mut stmt = conn.prepare(&sql).map_err(|e| not_materialized(view, e))?;
-            let params: Vec<DbValue> = key.iter().map(to_db).collect();
-            let mut rows = stmt.query(duckdb::params_from_iter(params))?;
-            // Column names are known once the statement ran (duckdb-rs panics before).
-            let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
-            Ok(match rows.next()? {
-                None => None,
-                Some(r) => {
-                    let mut values = BTreeMap::new();
-                    let mut event_us = None;
-                    for (i, n) in names.iter().enumerate() {
-                        let v: DbValue = r.get(i)?;
-                        if n == "__event_us" {
-                            event_us = match v {
-                                DbValue::BigInt(us) => Some(us),
-                                _ => None,
-                            };
-                        } else if n != "__event_ts" && !keys.contains(n) {
-                            values.insert(n.clone(), to_json(v));
-                        }
-                    }
-                    Some(Arc::new(OnlineRow { values, event_us }))
+        for (types, members) in groups {
+            for chunk in members.chunks(500) {
+                let row = format!(
+                    "({})",
+                    std::iter::once("CAST(? AS INTEGER)")
+                        .chain(types.iter().map(|t| match *t {
+                            "BIGINT" => "CAST(? AS BIGINT)",
+                            "DOUBLE" => "CAST(? AS DOUBLE)",
+                            "BOOLEAN" => "CAST(? AS BOOLEAN)",
+                            _ => "CAST(? AS VARCHAR)",
+                        }))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let sql = format!(
+                    "WITH __w(__mlp_i, {cols}) AS (VALUES {}) SELECT __w.__mlp_i, t.*, epoch_us(t.__event_ts) AS __event_us FROM __w JOIN {} t ON {join}",
+                    vec![row; chunk.len()].join(", "),
+                    online_table(view)
+                );
+                let mut params: Vec<DbValue> = Vec::with_capacity(chunk.len() * (names.len() + 1));
+                for (j, i) in chunk.iter().enumerate() {
+                    params.push(DbValue::Int(j as i32));
+                    params.extend(keys[*i].iter().map(to_db));
                 }
-            })
-        })
+                let found = self.with_conn(|conn| {
+                    let mut stmt = conn.prepare(&sql).map_err(|e| not_materialized(view, e))?;
+                    let mut rows = stmt.query(duckdb::params_from_iter(params))?;
+                    // Column names are known once the statement ran (duckdb-rs panics before).
+                    let cols: Vec<String> =
+                        rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+                    let mut found = Vec::new();
+                    while let Some(r) = rows.next()? {
+                        let j: i32 = r.get(0)?;
+                        let mut values = BTreeMap::new();
+                        let mut event_us = None;
+                        for (c, n) in cols.iter().enumerate().skip(1) {
+                            let v: DbValue = r.get(c)?;
+                            if n == "__event_us" {
+                                event_us = match v {
+                                    DbValue::BigInt(us) => Some(us),
+                                    _ => None,
+                                };
+                            } else if n != "__event_ts" && !names.contains(n) {
+                                values.insert(n.clone(), to_json(v));
+                            }
+                        }
+                        found.push((j, Arc::new(OnlineRow { values, event_us })));
+                    }
+                    Ok(found)
+                })?;
+                for (j, row) in found {
+                    if let Some(i) = usize::try_from(j).ok().and_then(|j| chunk.get(j)) {
+                        out[*i] = Some(row);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Looks up `features` (`view.feature`) for entity rows given as columns
