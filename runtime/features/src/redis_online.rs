@@ -56,11 +56,6 @@ impl RedisOnline {
         }
     }
 
-    /// The URL, for messages.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Runs `f` on the connection (made first when there is none) on the Redis runtime and
     /// waits for it at most `deadline`.
     fn run<T, F, Fut>(&self, deadline: Duration, f: F) -> Result<T, FeatureError>

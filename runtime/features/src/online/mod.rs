@@ -335,14 +335,6 @@ impl OnlineStore {
         })
     }
 
-    /// The Redis server's URL, when the store is one.
-    pub fn redis_url(&self) -> Option<&str> {
-        match &self.backend {
-            Backend::Redis { redis, .. } => Some(redis.url()),
-            Backend::Local => None,
-        }
-    }
-
     /// Closes the connection to the online table when no miss has used it for `idle`, so
     /// that an idle server holds no file (a server calls this every second). The next miss
     /// opens it again.
