@@ -66,19 +66,7 @@ pub fn export(a: &ExportArgoArgs) -> ExitCode {
             Err(e) => return fail(format!("cannot write YAML: {e}")),
         }
     }
-    match &a.out {
-        Some(path) => match std::fs::write(path, yaml) {
-            Ok(()) => {
-                eprintln!("wrote {}", path.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(format!("cannot write {}: {e}", path.display())),
-        },
-        None => {
-            print!("{yaml}");
-            ExitCode::SUCCESS
-        }
-    }
+    crate::suggest::k8s_cmd::emit(&yaml, a.out.as_ref())
 }
 
 /// The documents for `pipeline`: the Workflow, then the CronWorkflow (and its semaphore's

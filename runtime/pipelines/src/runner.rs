@@ -261,6 +261,19 @@ pub(crate) fn step_env(
     Ok(env)
 }
 
+/// The two-worker tokio runtime steps run on.
+pub(crate) fn runner_runtime(project_dir: &Path) -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| RunError::Io {
+            action: "start the runner for",
+            path: project_dir.to_path_buf(),
+            source,
+        })
+}
+
 /// Runs `opts.pipeline` of `plan` for the project in `project_dir`.
 pub fn run_pipeline(
     plan: &Plan,
@@ -337,15 +350,7 @@ pub fn run_pipeline(
         venv,
         cancel: cancel_rx,
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| RunError::Io {
-            action: "start the runner for",
-            path: project_dir.to_path_buf(),
-            source,
-        })?;
+    let rt = runner_runtime(project_dir)?;
     let forced: Vec<bool> = (0..steps.len())
         .map(|i| opts.force || from.is_some_and(|f| graph.downstream(f).contains(&i)))
         .collect();

@@ -147,15 +147,7 @@ pub fn run_step(
         venv,
         cancel: cancel_rx,
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| RunError::Io {
-            action: "start the runner for",
-            path: project_dir.to_path_buf(),
-            source,
-        })?;
+    let rt = crate::runner::runner_runtime(project_dir)?;
     let forced = opts.force.then(|| "--force".to_string());
     let running = StepRecord {
         step: step.to_string(),

@@ -71,7 +71,7 @@ fn pod_of(
 }
 
 /// Writes `yaml` to `out`, or to stdout.
-fn emit(yaml: &str, out: Option<&PathBuf>) -> ExitCode {
+pub(crate) fn emit(yaml: &str, out: Option<&PathBuf>) -> ExitCode {
     match out {
         Some(path) => match std::fs::write(path, yaml) {
             Ok(()) => {
