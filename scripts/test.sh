@@ -10,7 +10,8 @@ PYSPARK_VERSION=4.3.0
 # runtime/cli/tests/neovim.rs runs Debian's Neovim against `mlpc lsp` (MLP_SKIP_NEOVIM=1
 # skips it); runtime/cli/tests/ui_browser.rs drives Debian's Chromium through chromedriver
 # (MLP_SKIP_BROWSER=1 skips it); the Redis tests start Debian's redis-server on a loopback
-# port (MLP_SKIP_REDIS=1 skips them); runtime/features/tests/spark_*.rs run `pyspark` from
+# port (MLP_SKIP_REDIS=1 skips them); runtime/features/tests/spark_*.rs and
+# runtime/cli/tests/spark_offline.rs run `pyspark` from
 # PyPI in the venv on Debian's OpenJDK 17 (MLP_SKIP_SPARK=1 skips them).
 missing=()
 if [ "${MLP_SKIP_REDIS:-}" != 1 ] && ! command -v redis-server >/dev/null; then

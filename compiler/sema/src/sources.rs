@@ -42,8 +42,37 @@ fn store_argument(store: &str, param: &str, value: &Const, span: Span) -> Option
                 .help("e.g. `prefix = \"mlp:fraud\"`; the default is `mlp:PROJECT`"),
             )
         }
+        ("spark", "master", Const::Str(m)) if !spark_master(m) => Some(
+            Diagnostic::new("E0214", format!("`{m}` is not a Spark master URL"))
+                .label(span, "not local[N], spark://HOST:PORT, yarn, k8s://… or mesos://…")
+                .help("write e.g. `spark(master = \"local[2]\")` to run on this machine, or the cluster's `spark://HOST:7077`"),
+        ),
+        ("spark", "staging", Const::Str(p)) if p.trim().is_empty() => Some(
+            Diagnostic::new("E0214", "a Spark staging folder must be a path")
+                .label(span, "empty")
+                .help("a folder every node of the cluster mounts, e.g. `staging = \"/shared/mlp\"`; the default is `.mlp/spark`"),
+        ),
         _ => None,
     }
+}
+
+/// Whether `m` is a master URL Spark accepts: `local`, `local[N]`, `local[*]`,
+/// `local[N,F]`, `spark://HOST[:PORT][,HOST…]`, `yarn`, `k8s://URL`, `mesos://URL`.
+fn spark_master(m: &str) -> bool {
+    let threads = |t: &str| t == "*" || t.parse::<u32>().is_ok_and(|n| n > 0);
+    if m == "local" || m == "yarn" {
+        return true;
+    }
+    if let Some(inner) = m.strip_prefix("local[").and_then(|r| r.strip_suffix(']')) {
+        return match inner.split_once(',') {
+            Some((n, f)) => threads(n) && f.parse::<u32>().is_ok(),
+            None => threads(inner),
+        };
+    }
+    ["spark://", "k8s://", "mesos://"].iter().any(|p| {
+        m.strip_prefix(p)
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with([':', '/']))
+    })
 }
 
 fn redis_url(url: &str, span: Span) -> Diagnostic {

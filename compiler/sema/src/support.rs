@@ -313,6 +313,7 @@ pub fn builtin(kind: Kind, name: &str) -> Option<Support> {
         // `duckdb()` without a database file (`rejected_arguments`).
         (Kind::Store, "duckdb" | "memory") => FEATURES,
         (Kind::Store, "redis") => Support::Runtime("features: the Redis online store"),
+        (Kind::Store, "spark") => Support::Runtime("features: offline retrieval on Spark"),
         (Kind::Store, "file" | "http") => Support::Runtime("state: OpenLineage events"),
         (Kind::Combiner, "mean" | "max" | "min" | "weighted" | "vote") => {
             Support::Runtime("serving: combine")

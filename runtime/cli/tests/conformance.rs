@@ -136,8 +136,14 @@ fn implemented(b: &Builtin) -> Result<(), String> {
                     }
                     other => Err(format!("the online store read back is {other:?}")),
                 },
-                // The offline SQL runs on DuckDB.
+                // The offline SQL runs on DuckDB, or on Spark.
                 "offline" if b.name == "duckdb" => Ok(()),
+                "offline" if b.name == "spark" => {
+                    match mlp_features::spark::offline_config(&plan) {
+                        mlp_features::spark::OfflineConfig::Spark(_) => Ok(()),
+                        other => Err(format!("the offline engine read back is {other:?}")),
+                    }
+                }
                 other => Err(format!("no {other} store `{}` in the runtime", b.name)),
             }
         }

@@ -139,7 +139,14 @@ async fn text_of(c: &Client, css: &str) -> String {
     loop {
         match element(c, css).await.text().await {
             Ok(t) => return t,
-            Err(e) if Instant::now() < deadline && e.to_string().contains("stale element") => {
+            // Chromium says "stale element", or, when the swap lands mid-read, that the node
+            // "does not belong to the document".
+            Err(e)
+                if Instant::now() < deadline
+                    && ["stale element", "does not belong to the document"]
+                        .iter()
+                        .any(|m| e.to_string().contains(m)) =>
+            {
                 tokio::task::yield_now().await;
             }
             Err(e) => panic!("{css}: {e}"),

@@ -1,13 +1,13 @@
 //! The SQL of a point-in-time retrieval's features (for `historical`): per view, one CTE of
 //! the latest visible row's column and expression features and one CTE per aggregation
 //! window, each keyed by the entity row; then the on-demand features as SQL over those and
-//! the entity file's columns.
+//! the entity file's columns. One generator for both engines: DuckDB's SQL here, Spark SQL
+//! for `offline = spark(...)` (spark/), which differ only in spelling ([`Dialect`]) and in
+//! that DuckDB also reads the point-in-time and window indexes where Spark joins.
 
-use crate::historical::{
-    columns_of, reader, require, sql_type, EntityTable, FeatureError, HistoricalRequest,
-};
+use crate::historical::{reader, require, EntityTable, FeatureError, HistoricalRequest};
 use crate::ondemand::{leaves, Kind};
-use crate::sql::{aggregate_to_sql, expr_to_sql, ident};
+use crate::sql::{aggregate_to_sql_in, expr_to_sql_in, Dialect};
 use mlp_ir::{FeatureDef, Plan, Spec, Type};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -51,10 +51,28 @@ pub(crate) struct Ctes {
     pub(crate) positional: Vec<String>,
     /// The merged windows' results, readable by the joins while these are held.
     pub(crate) keep: Vec<crate::window::Registered>,
+    /// The sources a Spark query reads as registered tables.
+    pub(crate) tables: Vec<SparkTable>,
+}
+
+/// A source the Spark query reads as a registered table.
+#[derive(Debug, Clone)]
+pub(crate) struct SparkTable {
+    /// The table's name in the query.
+    pub(crate) name: String,
+    /// The source's files (a path or a glob, absolute).
+    pub(crate) path: PathBuf,
+    /// Its format.
+    pub(crate) format: mlp_ir::SourceFormat,
+    /// Each column's type as DuckDB reads it, for CSV: Spark reads text and casts it to
+    /// these, so that both engines see the same values (types guessed by each would differ).
+    pub(crate) types: Vec<(String, String)>,
 }
 
 /// A view's source joined to the entity rows, with the SQL its CTEs share.
 pub(crate) struct Scan<'a> {
+    /// The dialect of the SQL it builds.
+    dialect: Dialect,
     /// The view's position among the views (names its CTEs `__v{index}_...`).
     index: usize,
     /// The view's name.
@@ -86,7 +104,7 @@ pub(crate) struct Scan<'a> {
     source: &'a str,
     /// The source's declaration.
     info: crate::historical::SourceInfo,
-    /// The table function that reads the source.
+    /// The table function that reads the source (DuckDB's, for the indexes).
     reader: String,
     /// The entity's keys with their declared types.
     key_cols: Vec<mlp_ir::Column>,
@@ -115,6 +133,11 @@ impl<'a> Scan<'a> {
     /// The view's position among the views.
     pub(crate) fn index(&self) -> usize {
         self.index
+    }
+
+    /// A column of the source row.
+    pub(crate) fn source_col(&self, name: &str) -> String {
+        format!("s.{}", self.dialect.ident(name))
     }
 
     /// The view's name.
@@ -173,22 +196,21 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// A column of the source row.
-fn source_col(name: &str) -> String {
-    format!("s.{}", ident(name))
-}
-
 /// Resolves view `view` (the `vi`-th) to its source joined to the entity rows: checks that
 /// the entity file and the source have the entity's keys and the source its timestamps, and
-/// builds the visibility condition and the time order its CTEs share.
+/// builds the visibility condition and the time order its CTEs share, in dialect `d`. Spark
+/// reads the source as table `__src{vi}` (added to `out.tables`); DuckDB by a table function,
+/// and through the source's point-in-time index where one is `when` to be read.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn view_to_scan<'a>(
     plan: &'a Plan,
     req: &HistoricalRequest,
     table: &EntityTable,
-    vi: usize,
-    view: &'a str,
+    (vi, view): (usize, &'a str),
     wanted: &[Wanted<'_>],
     when: crate::pit::Use,
+    d: Dialect,
+    out: &mut Ctes,
 ) -> Result<Scan<'a>, FeatureError> {
     let Some(Spec::FeatureView {
         entity: Some(entity),
@@ -222,7 +244,8 @@ pub(crate) fn view_to_scan<'a>(
     };
     let src = reader(&req.project_dir, path, *format, schema);
     let src_path = req.project_dir.join(path);
-    let scols = columns_of(&table.conn, &src, &src_path)?;
+    let typed = crate::historical::typed_columns_of(&table.conn, &src, &src_path)?;
+    let scols: Vec<String> = typed.iter().map(|(n, _)| n.clone()).collect();
     for k in &keys {
         let hint = format!(" (a key of entity `{entity}`)");
         require(&table.cols, &req.entities, k, &hint)?;
@@ -232,6 +255,7 @@ pub(crate) fn view_to_scan<'a>(
     if let Some(c) = created {
         require(&scols, &src_path, c, " (the source's `created`)")?;
     }
+    let ident = |n: &str| d.ident(n);
     let join = keys
         .iter()
         .map(|k| format!("s.{0} = e.{0}", ident(k)))
@@ -250,17 +274,27 @@ pub(crate) fn view_to_scan<'a>(
     if let Some(cr) = &cr {
         visible.push_str(&format!(" AND {cr} <= e.__mlp_at"));
     }
-    let order_key = match &cr {
-        Some(cr) => format!("struct_pack(t := {ts}, c := {cr})"),
-        None => ts.clone(),
-    };
     let info = crate::historical::source_info(plan, source).ok_or_else(|| {
         FeatureError::Unsupported(
             view.to_string(),
             format!("source `{source}` is not in the plan"),
         )
     })?;
+    let from = match d {
+        Dialect::DuckDb => src.clone(),
+        Dialect::Spark => {
+            let name = format!("__src{vi}");
+            out.tables.push(SparkTable {
+                name: name.clone(),
+                path: src_path.clone(),
+                format: *format,
+                types: typed,
+            });
+            name
+        }
+    };
     let mut scan = Scan {
+        dialect: d,
         keys,
         latest: None,
         cr,
@@ -272,8 +306,8 @@ pub(crate) fn view_to_scan<'a>(
         scols,
         ts,
         visible,
-        order_key,
-        base: format!("__e e JOIN {src} s ON {join}"),
+        order_key: String::new(),
+        base: format!("__e e JOIN {from} s ON {join}"),
         source,
         info,
         reader: src,
@@ -281,8 +315,11 @@ pub(crate) fn view_to_scan<'a>(
         project_dir: req.project_dir.clone(),
         when,
     };
-    // Latest-row features read the source's point-in-time index (pit.rs).
-    let needs_latest = crate::pit::enabled()
+    let ties: Vec<String> = scan.tie_columns().map(|c| scan.source_col(c)).collect();
+    scan.order_key = d.row_order(&scan.ts, scan.cr.as_deref(), &ties);
+    // Latest-row features read the source's point-in-time index (pit.rs), on DuckDB.
+    let needs_latest = d == Dialect::DuckDb
+        && crate::pit::enabled()
         && wanted
             .iter()
             .any(|w| !matches!(w.def, FeatureDef::Aggregate { .. }));
@@ -313,14 +350,17 @@ pub(crate) fn latest_row_cte(
     if latest.is_empty() {
         return Ok(());
     }
+    let d = scan.dialect;
+    let ident = |n: &str| d.ident(n);
     let name = format!("__v{}_latest", scan.index);
     // With the index, its entry is joined to the entity rows under the name `name`, and the
     // features read the best row's columns from it; without, they read `s.`, the source.
     let indexed = |c: &str| format!("{name}.{}", ident(c));
+    let source = |c: &str| scan.source_col(c);
     let col: &dyn Fn(&str) -> String = if scan.latest.is_some() {
         &indexed
     } else {
-        &source_col
+        &source
     };
     let mut exprs = Vec::new();
     for w in &latest {
@@ -334,7 +374,7 @@ pub(crate) fn latest_row_cte(
                 )?;
                 col(column)
             }
-            FeatureDef::Expr { expr } => expr_to_sql(expr, col, &|e| scan.kind(e))
+            FeatureDef::Expr { expr } => expr_to_sql_in(d, expr, col, &|e| scan.kind(e))
                 .map_err(|e| FeatureError::Sql(format!("{}.{}", w.view, w.name), e))?,
             _ => continue,
         };
@@ -356,7 +396,8 @@ pub(crate) fn latest_row_cte(
             for (n, sql) in &exprs {
                 let value = match scan.ttl_ms {
                     Some(ttl) => format!(
-                        "CASE WHEN {name}.__mlp_ts >= e.__mlp_at - to_milliseconds({ttl}::BIGINT) THEN ({sql}) END"
+                        "CASE WHEN {name}.__mlp_ts >= e.__mlp_at - {} THEN ({sql}) END",
+                        d.millis(ttl)
                     ),
                     None => sql.clone(),
                 };
@@ -369,7 +410,8 @@ pub(crate) fn latest_row_cte(
                 .map(|(n, s)| format!("{s} AS {}", ident(n)))
                 .collect::<Vec<_>>()
                 .join(", ");
-            out.ctes.push(fanout_latest(scan, &name, &values));
+            let names: Vec<String> = exprs.iter().map(|(n, _)| n.clone()).collect();
+            out.ctes.push(fanout_latest(scan, &name, &values, &names));
             for (n, _) in &exprs {
                 out.selects.push((
                     scan.view.to_string(),
@@ -386,12 +428,13 @@ pub(crate) fn latest_row_cte(
 /// and with `MLP_PIT_INDEX=off`, the plan before the index, as the benchmark's baseline):
 /// every entity row joined to every source row of its key, ranked, the first kept. The same
 /// rules and tie-break as the index.
-fn fanout_latest(scan: &Scan<'_>, name: &str, values: &str) -> String {
+fn fanout_latest(scan: &Scan<'_>, name: &str, values: &str, names: &[String]) -> String {
     let ts = &scan.ts;
     let mut filter = scan.visible.clone();
     if let Some(ttl) = scan.ttl_ms {
         filter.push_str(&format!(
-            " AND {ts} >= e.__mlp_at - to_milliseconds({ttl}::BIGINT)"
+            " AND {ts} >= e.__mlp_at - {}",
+            scan.dialect.millis(ttl)
         ));
     }
     let mut order = vec![format!("{ts} DESC")];
@@ -399,10 +442,14 @@ fn fanout_latest(scan: &Scan<'_>, name: &str, values: &str) -> String {
     // The tie-break: each best when largest, nulls last (pit.rs documents it).
     order.extend(
         scan.tie_columns()
-            .map(|c| format!("{} DESC NULLS LAST", source_col(c))),
+            .map(|c| format!("{} DESC NULLS LAST", scan.source_col(c))),
     );
+    let kept = names
+        .iter()
+        .map(|n| format!(", {}", scan.dialect.ident(n)))
+        .collect::<String>();
     format!(
-        "{name} AS (SELECT * EXCLUDE (__rn) FROM (SELECT e.__mlp_row, {values}, row_number() OVER (PARTITION BY e.__mlp_row ORDER BY {}) AS __rn FROM {} WHERE {filter}) WHERE __rn = 1)",
+        "{name} AS (SELECT __mlp_row{kept} FROM (SELECT e.__mlp_row, {values}, row_number() OVER (PARTITION BY e.__mlp_row ORDER BY {}) AS __rn FROM {} WHERE {filter}) __ranked WHERE __rn = 1)",
         order.join(", "),
         scan.base
     )
@@ -418,7 +465,8 @@ pub(crate) fn window_ctes(
     conn: &duckdb::Connection,
     out: &mut Ctes,
 ) -> Result<(), FeatureError> {
-    if crate::window::windows_by_merge(scan, wanted, conn, out)? {
+    let d = scan.dialect;
+    if d == Dialect::DuckDb && crate::window::windows_by_merge(scan, wanted, conn, out)? {
         return Ok(());
     }
     let mut windows: BTreeMap<Option<u64>, Vec<&Wanted<'_>>> = BTreeMap::new();
@@ -431,18 +479,17 @@ pub(crate) fn window_ctes(
     for (wi, (window, ws)) in windows.iter().enumerate() {
         let mut filter = scan.visible.clone();
         if let Some(ms) = window {
-            filter.push_str(&format!(
-                " AND {ts} > e.__mlp_at - to_milliseconds({ms}::BIGINT)"
-            ));
+            filter.push_str(&format!(" AND {ts} > e.__mlp_at - {}", d.millis(*ms)));
         }
         let mut values = Vec::new();
         for w in ws {
             let FeatureDef::Aggregate { expr, .. } = w.def else {
                 continue;
             };
-            let agg = aggregate_to_sql(expr, &source_col, &|e| scan.kind(e), &scan.order_key)
+            let col = |c: &str| scan.source_col(c);
+            let agg = aggregate_to_sql_in(d, expr, &col, &|e| scan.kind(e), &scan.order_key)
                 .map_err(|e| FeatureError::Sql(format!("{}.{}", w.view, w.name), e))?;
-            values.push(format!("{agg} AS {}", ident(&w.name)));
+            values.push(format!("{agg} AS {}", d.ident(&w.name)));
         }
         let name = format!("__v{}_agg{wi}", scan.index);
         out.ctes.push(format!(
@@ -452,7 +499,7 @@ pub(crate) fn window_ctes(
         ));
         for w in ws {
             let is_count = matches!(w.def, FeatureDef::Aggregate { expr: mlp_ir::IrExpr::Call { func, .. }, .. } if func == "count" || func == "count_distinct");
-            let v = format!("{name}.{}", ident(&w.name));
+            let v = format!("{name}.{}", d.ident(&w.name));
             out.selects.push((
                 scan.view.to_string(),
                 w.name.clone(),
@@ -468,8 +515,9 @@ pub(crate) fn window_ctes(
 }
 
 /// Every retrieved feature as typed SQL over the joined CTEs, keyed by its output column
-/// `view__feature`, with its type.
+/// `view__feature`, with its type, in dialect `d`.
 pub(crate) fn selects_to_typed(
+    d: Dialect,
     views: &BTreeMap<String, Vec<Wanted<'_>>>,
     selects: &[(String, String, String)],
 ) -> BTreeMap<String, (String, Type)> {
@@ -481,7 +529,7 @@ pub(crate) fn selects_to_typed(
             .map_or(Type::String, |w| w.ty);
         by_name.insert(
             format!("{view}__{name}"),
-            (format!("CAST({sql} AS {})", sql_type(ty)), ty),
+            (format!("CAST({sql} AS {})", d.type_name(ty)), ty),
         );
     }
     by_name
@@ -489,8 +537,9 @@ pub(crate) fn selects_to_typed(
 
 /// Adds the on-demand features to `by_name`, in dependency order, as typed SQL over the
 /// features before them and the entity file's columns (request fields are read from columns
-/// of the same name, which must exist).
+/// of the same name, which must exist), in dialect `d`.
 pub(crate) fn ondemand_to_sql(
+    d: Dialect,
     plan: &Plan,
     req: &HistoricalRequest,
     table: &EntityTable,
@@ -530,11 +579,11 @@ pub(crate) fn ondemand_to_sql(
         };
         let col = |n: &str| match by_name.get(n) {
             Some((sql, _)) => format!("({sql})"),
-            None => format!("e.{}", ident(n.split_once("__").map_or(n, |(_, f)| f))),
+            None => format!("e.{}", d.ident(n.split_once("__").map_or(n, |(_, f)| f))),
         };
-        let sql = expr_to_sql(od.expr, &col, &kind)
+        let sql = expr_to_sql_in(d, od.expr, &col, &kind)
             .map_err(|e| FeatureError::Sql(format!("{}.{}", od.view, od.name), e))?;
-        let typed = format!("CAST({sql} AS {})", sql_type(od.ty));
+        let typed = format!("CAST({sql} AS {})", d.type_name(od.ty));
         by_name.insert(format!("{}__{}", od.view, od.name), (typed, od.ty));
     }
     Ok(())

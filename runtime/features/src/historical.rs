@@ -1,5 +1,6 @@
 //! Point-in-time correct historical retrieval: for every row of an entity file (keys and a
-//! timestamp t), the value each requested feature had at t, computed by DuckDB.
+//! timestamp t), the value each requested feature had at t, computed by DuckDB (or, with
+//! `offline = spark(...)`, by a Spark job from the same generated SQL: spark/).
 //!
 //! The rules (Feast's, plus the leak-free default; see docs/feature-store.md):
 //! - a source row is a candidate when its keys match and `event_ts <= t`; when the view has a
@@ -19,7 +20,8 @@ use crate::feature_sql::{
     Wanted,
 };
 use crate::ondemand::leaves;
-use crate::sql::{ident, string, SqlError};
+use crate::spark::OfflineConfig;
+use crate::sql::{ident, string, Dialect, SqlError};
 use duckdb::Connection;
 use mlp_ir::{FeatureDef, Plan, SourceFormat, Spec, Type};
 use std::collections::BTreeMap;
@@ -65,6 +67,9 @@ pub enum FeatureError {
     /// answers 503 with this reason and tries again on the next request.
     #[error("the online store is unavailable: {0}")]
     Unavailable(String),
+    /// The offline engine (a Spark job) could not run or failed: its own reason.
+    #[error("{0}")]
+    Engine(String),
 }
 
 impl From<duckdb::Error> for FeatureError {
@@ -168,6 +173,18 @@ pub(crate) fn columns_of(
     from: &str,
     path: &Path,
 ) -> Result<Vec<String>, FeatureError> {
+    Ok(typed_columns_of(conn, from, path)?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect())
+}
+
+/// The columns of `from` (a table function reading `path`) with their DuckDB types.
+pub(crate) fn typed_columns_of(
+    conn: &Connection,
+    from: &str,
+    path: &Path,
+) -> Result<Vec<(String, String)>, FeatureError> {
     let mut stmt = conn
         .prepare(&format!("DESCRIBE SELECT * FROM {from}"))
         .map_err(|e| FeatureError::File {
@@ -175,7 +192,7 @@ pub(crate) fn columns_of(
             message: first_line(&e.to_string()),
         })?;
     let names = stmt
-        .query_map([], |r| r.get::<_, String>(0))
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(|e| FeatureError::File {
             path: path.to_path_buf(),
@@ -427,23 +444,72 @@ pub(crate) fn historical_if_indexed(
     retrieve(plan, req, crate::pit::Use::IfFresh)
 }
 
-/// The retrieval, reading the sources' indexes `when` (see [`crate::pit::Use`]).
+/// The retrieval, on the project's offline engine (DuckDB, reading the sources' indexes
+/// `when` (see [`crate::pit::Use`]), or Spark).
 fn retrieve(
     plan: &Plan,
     req: &HistoricalRequest,
     when: crate::pit::Use,
 ) -> Result<HistoricalReport, FeatureError> {
+    let engine = crate::spark::offline_config(plan);
+    let d = match engine {
+        OfflineConfig::DuckDb => Dialect::DuckDb,
+        OfflineConfig::Spark(_) => Dialect::Spark,
+    };
     let wanted = features_to_wanted(plan, &req.features)?;
     let table = entities_to_table(req)?;
     let mut ctes = Ctes::default();
+    let mut read = Vec::new();
     for (vi, (view, ws)) in wanted.views.iter().enumerate() {
-        let scan = view_to_scan(plan, req, &table, vi, view, ws, when)?;
+        let scan = view_to_scan(plan, req, &table, (vi, view), ws, when, d, &mut ctes)?;
+        read.extend(scan.key_columns().iter().map(|k| k.name.clone()));
         latest_row_cte(&scan, ws, &mut ctes)?;
         window_ctes(&scan, ws, &table.conn, &mut ctes)?;
     }
-    let mut by_name = selects_to_typed(&wanted.views, &ctes.selects);
-    ondemand_to_sql(plan, req, &table, &wanted.ondemand, &mut by_name)?;
-    select_to_copy(&table.conn, req, &ctes, &by_name, &wanted.order)
+    let mut by_name = selects_to_typed(d, &wanted.views, &ctes.selects);
+    ondemand_to_sql(d, plan, req, &table, &wanted.ondemand, &mut by_name)?;
+    match engine {
+        OfflineConfig::DuckDb => select_to_copy(&table.conn, req, &ctes, &by_name, &wanted.order),
+        OfflineConfig::Spark(cfg) => {
+            read.extend(wanted.ondemand.iter().flat_map(|od| {
+                leaves(od.expr).into_iter().filter_map(|l| match l {
+                    mlp_ir::IrExpr::Request { field, .. } => Some(field.clone()),
+                    _ => None,
+                })
+            }));
+            let query = Query {
+                ctes: &ctes,
+                by_name: &by_name,
+                order: &wanted.order,
+                read,
+            };
+            crate::spark::retrieval_to_copy(&cfg, &table, req, &query)
+        }
+    }
+}
+
+/// A retrieval's compiled query, for an engine to run.
+pub(crate) struct Query<'q> {
+    /// Its CTEs and joins.
+    pub(crate) ctes: &'q Ctes,
+    /// Each feature's SQL and type by output column.
+    pub(crate) by_name: &'q BTreeMap<String, (String, Type)>,
+    /// The output columns as asked.
+    pub(crate) order: &'q [(String, String)],
+    /// The entity file's columns the query reads (keys, request fields).
+    pub(crate) read: Vec<String>,
+}
+
+/// Writes `query`'s rows to `out` as Parquet or CSV (by its extension); the rows written.
+pub(crate) fn copy_to(conn: &Connection, query: &str, out: &Path) -> Result<u64, FeatureError> {
+    let target = string(&out.to_string_lossy());
+    let fmt = match out.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => "FORMAT parquet",
+        Some("csv") => "FORMAT csv, HEADER true",
+        _ => return Err(FeatureError::OutputFormat(out.to_path_buf())),
+    };
+    let rows = conn.execute(&format!("COPY ({query}) TO {target} ({fmt})"), [])?;
+    Ok(rows as u64)
 }
 
 /// Resolves the requested `view.feature` names: grouped by view, in the order asked;
@@ -587,15 +653,9 @@ fn select_to_copy(
         "{with}SELECT {} FROM __e e{joins}{order}",
         projection.join(", ")
     );
-    let target = string(&req.out.to_string_lossy());
-    let fmt = match req.out.extension().and_then(|e| e.to_str()) {
-        Some("parquet") => "FORMAT parquet",
-        Some("csv") => "FORMAT csv, HEADER true",
-        _ => return Err(FeatureError::OutputFormat(req.out.clone())),
-    };
-    let rows = conn.execute(&format!("COPY ({query}) TO {target} ({fmt})"), [])?;
+    let rows = copy_to(conn, &query, &req.out)?;
     Ok(HistoricalReport {
-        rows: rows as u64,
+        rows,
         columns: out_cols,
     })
 }

@@ -96,6 +96,42 @@ impl Dialect {
         }
     }
 
+    /// The order of source rows for `first` and `last`, as one comparable value: event time,
+    /// then created time, then the tie-break columns `ties` (each with nulls below every
+    /// value), the order of the window index, so that rows that tie in time are resolved the
+    /// same way by every plan and every engine.
+    pub fn row_order(self, ts: &str, cr: Option<&str>, ties: &[String]) -> String {
+        if ties.is_empty() {
+            return self.time_order(ts, cr);
+        }
+        let mut fields = vec![("t".to_string(), ts.to_string())];
+        fields.extend(cr.map(|c| ("c".to_string(), c.to_string())));
+        for (i, x) in ties.iter().enumerate() {
+            let pair = self.record(&[
+                ("n".to_string(), format!("({x}) IS NOT NULL")),
+                ("v".to_string(), x.clone()),
+            ]);
+            fields.push((format!("k{i}"), pair));
+        }
+        self.record(&fields)
+    }
+
+    /// A struct of named fields.
+    fn record(self, fields: &[(String, String)]) -> String {
+        let list = fields
+            .iter()
+            .map(|(n, x)| match self {
+                Dialect::DuckDb => format!("{n} := {x}"),
+                Dialect::Spark => format!("'{n}', {x}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        match self {
+            Dialect::DuckDb => format!("struct_pack({list})"),
+            Dialect::Spark => format!("named_struct({list})"),
+        }
+    }
+
     /// `x` of the row where `order` is largest (`last`), nulls of `x` included.
     fn arg_max(self, x: &str, order: &str) -> String {
         match self {
@@ -353,6 +389,14 @@ pub fn aggregate_to_sql_in(
     Ok(match func.as_str() {
         "count" => format!("count({})", arg(0)?),
         "count_distinct" => format!("count(DISTINCT {})", arg(0)?),
+        // Spark's sum of BIGINTs wraps around on overflow; in 38 digits it cannot, and the
+        // feature's cast to BIGINT then gives null (ANSI off) where DuckDB's raises.
+        "sum"
+            if d == Dialect::Spark
+                && args.first().is_some_and(|x| kind_of(x, kind) == Kind::Int) =>
+        {
+            format!("sum({})", d.cast(&format!("({})", arg(0)?), d.wide()))
+        }
         "sum" => format!("sum({})", arg(0)?),
         "avg" => format!("avg({})", double(&arg(0)?)),
         "min" => format!("min({})", arg(0)?),
