@@ -10,10 +10,12 @@ mod expr;
 pub mod host;
 mod scalar;
 mod spec;
+mod tensor;
 
 pub use expr::{IrExpr, Literal};
 pub use scalar::Scalar;
 pub use spec::*;
+pub use tensor::{input_tensors, DType, IdRange, TensorInput};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use schemars::JsonSchema;

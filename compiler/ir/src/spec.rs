@@ -428,12 +428,16 @@ pub enum Spec {
     Model {
         /// Artifact format (`torchscript`).
         format: String,
-        /// Inputs in order.
+        /// Inputs in order (every tensor's, in tensor order).
         inputs: Vec<InputRef>,
         /// Outputs.
         outputs: Vec<Column>,
         /// Owner.
         owner: Option<String>,
+        /// The named input tensors of an `inputs { ... }` block; empty for a plain list,
+        /// which is one float32 tensor ([`crate::input_tensors`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tensors: Vec<crate::TensorInput>,
     },
     /// A pipeline.
     Pipeline {

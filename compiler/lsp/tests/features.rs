@@ -573,6 +573,7 @@ fn rename_is_refused_for_bad_or_taken_names_consumers_and_registered_inputs() {
         signature: Some(mlp_registry::Signature {
             inputs: vec![("user_stats.txn_count_7d".into(), "int".into())],
             outputs: vec![("score".into(), "float".into())],
+            tensors: Vec::new(),
         }),
         ..Default::default()
     })

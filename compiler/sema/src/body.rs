@@ -18,6 +18,8 @@ pub struct Allow {
     pub requires: bool,
     /// `step name { }`.
     pub steps: bool,
+    /// `name: type in LO..HI` (a model's int64 id inputs).
+    pub ids: bool,
 }
 
 /// A field statement.
@@ -33,6 +35,8 @@ pub struct Field<'a> {
     pub value: Option<&'a Expr>,
     /// Window.
     pub window: Option<&'a Expr>,
+    /// `in LO..HI [else D]`.
+    pub ids: Option<&'a mlp_syntax::ast::IdRange>,
 }
 
 /// A sorted body.
@@ -174,9 +178,17 @@ pub fn sort<'a>(
             StmtKind::Field {
                 name,
                 ty,
+                ids,
                 value,
                 window,
             } => {
+                if let (Some(r), false) = (ids, allow.ids) {
+                    diags.push(
+                        Diagnostic::new("E0218", "an id range is only for a model's int64 input")
+                            .label(r.span, "not allowed here")
+                            .help("`in LO..HI` goes in a model's `inputs { }` block, after `int64`: `cat: int64 in 0..6 = view.category_id`"),
+                    );
+                }
                 if !allow.fields {
                     diags.push(
                         Diagnostic::new("E0106", format!("a {what} has no fields"))
@@ -197,6 +209,7 @@ pub fn sort<'a>(
                         ty,
                         value: value.as_ref(),
                         window: window.as_ref(),
+                        ids: ids.as_ref(),
                     });
                 }
             }

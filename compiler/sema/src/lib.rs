@@ -14,6 +14,7 @@ mod graph;
 pub mod hir;
 mod lints;
 mod lower;
+mod models;
 mod pipeline;
 mod serving;
 mod sources;

@@ -487,30 +487,41 @@ impl<'a> Checker<'a> {
         let Some(d) = self.names.get(model).copied() else {
             return Vec::new();
         };
-        let mut out = Vec::new();
+        // `inputs = [...]`, or each tensor's inputs of an `inputs { }` block, in order.
+        let mut items: Vec<&ast::Expr> = Vec::new();
         for s in &d.body.stmts {
-            if let ast::StmtKind::Attr { key, value } = &s.kind {
-                if key.name == "inputs" {
-                    if let ExprKind::List(items) = &value.kind {
-                        for it in items {
-                            if let Some([v, f]) = it.as_path() {
-                                let r = match self.names.get(v.name.as_str()).map(|d| d.kind) {
-                                    Some(DeclKind::Features) => InputRef::Feature {
-                                        view: v.name.clone(),
-                                        feature: f.name.clone(),
-                                    },
-                                    Some(DeclKind::Request) => InputRef::Request {
-                                        request: v.name.clone(),
-                                        field: f.name.clone(),
-                                    },
-                                    _ => continue,
-                                };
-                                self.used.insert(v.name.clone());
-                                out.push(r);
-                            }
+            match &s.kind {
+                ast::StmtKind::Attr { key, value } if key.name == "inputs" => {
+                    if let ExprKind::List(list) = &value.kind {
+                        items.extend(list.iter());
+                    }
+                }
+                ast::StmtKind::Block { name, body } if name.name == "inputs" => {
+                    for t in &body.stmts {
+                        if let ast::StmtKind::Field { value: Some(v), .. } = &t.kind {
+                            items.extend(v.items());
                         }
                     }
                 }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for it in items {
+            if let Some([v, f]) = it.as_path() {
+                let r = match self.names.get(v.name.as_str()).map(|d| d.kind) {
+                    Some(DeclKind::Features) => InputRef::Feature {
+                        view: v.name.clone(),
+                        feature: f.name.clone(),
+                    },
+                    Some(DeclKind::Request) => InputRef::Request {
+                        request: v.name.clone(),
+                        field: f.name.clone(),
+                    },
+                    _ => continue,
+                };
+                self.used.insert(v.name.clone());
+                out.push(r);
             }
         }
         out

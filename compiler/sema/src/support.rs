@@ -140,6 +140,11 @@ pub const BLOCKS: &[BlockSchema] = &[
             ("owner", META),
             ("description", META),
         ],
+        blocks: &[("inputs", SERVING)],
+    },
+    BlockSchema {
+        block: "model inputs",
+        attrs: &[],
         blocks: &[],
     },
     BlockSchema {

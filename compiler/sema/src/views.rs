@@ -1,9 +1,7 @@
-//! Feature views (column, expression, aggregation and on-demand features) and models
-//! (inputs that must exist and be served online, outputs).
+//! Feature views (column, expression, aggregation and on-demand features).
 
 use crate::body::{self, Allow};
 use crate::decls::{doc_text, Checker};
-use crate::fast::HashMap;
 use crate::hir::{decl_id, feature_id, HirDecl};
 use crate::typeck::{assignable, Found, Scope, Ty};
 use mlp_diagnostics::{suggestion, Diagnostic, Span};
@@ -248,120 +246,6 @@ impl<'a> Checker<'a> {
                 )
                 .label(span, format!("this is a {}", t.name()))
                 .maybe_help(help),
-            );
-        }
-    }
-
-    pub(crate) fn model(&mut self, d: &'a Decl) {
-        let b = body::sort_schema(&mut self.diags, &d.body, "model", Allow::default());
-        let Some(name) = d.name.as_ref().map(|n| n.name.clone()) else {
-            return;
-        };
-        let format = match b.attr("format") {
-            Some(e) => self.choice(e, "format", &["torchscript"]),
-            None => Some("torchscript".to_string()),
-        };
-        let outputs_expr = b.attr("output").or(b.attr("outputs"));
-        if b.attr("output").is_some() && b.attr("outputs").is_some() {
-            if let Some((k, _)) = b.attrs.get("outputs") {
-                self.diags.push(
-                    Diagnostic::new("E0105", "both `output` and `outputs` given")
-                        .label(k.span, "give one of them"),
-                );
-            }
-        }
-        let outputs = match outputs_expr {
-            Some(e) => self
-                .columns(e, "output")
-                .into_iter()
-                .map(|(c, _)| c)
-                .collect(),
-            None => {
-                self.required(&b, d, "output", "model", "output = score: float");
-                Vec::new()
-            }
-        };
-        let mut inputs = Vec::new();
-        let mut deps = Vec::new();
-        if let Some(e) = self.required(
-            &b,
-            d,
-            "inputs",
-            "model",
-            "inputs = [view.feature, request.field]",
-        ) {
-            let items = e.items();
-            let mut seen: HashMap<InputRef, Span> = HashMap::default();
-            for it in items {
-                let Some(p) = it.as_path().filter(|p| p.len() == 2) else {
-                    self.diags.push(
-                        Diagnostic::new(
-                            "E0211",
-                            format!(
-                                "a model input is `view.feature` or `request.field`, found {}",
-                                it.describe()
-                            ),
-                        )
-                        .label(it.span, "not an input"),
-                    );
-                    continue;
-                };
-                let Some(r) = self.member_ref(&p[0], &p[1]) else {
-                    continue;
-                };
-                if let Some(first) = seen.get(&r) {
-                    self.diags.push(
-                        Diagnostic::new("E0315", "model input listed twice")
-                            .label(it.span, "again here")
-                            .related(*first, "first here"),
-                    );
-                    continue;
-                }
-                seen.insert(r.clone(), it.span);
-                match &r {
-                    InputRef::Feature { view, feature } => {
-                        if self.views.get(view).is_some_and(|v| !v.online) {
-                            self.diags.push(
-                                Diagnostic::new("E0304", format!("`{view}.{feature}` is not served online"))
-                                    .label(it.span, format!("feature view `{view}` has `online = false`"))
-                                    .help("a deployed model needs every input online: remove `online = false` from the view"),
-                            );
-                        }
-                        deps.push((feature_id(view, feature), EdgeKind::Input));
-                    }
-                    InputRef::Request { request, .. } => {
-                        deps.push((decl_id(DeclKind::Request, request), EdgeKind::Input))
-                    }
-                    InputRef::ModelOutput { model, .. } => {
-                        if *model == name {
-                            self.diags.push(
-                                Diagnostic::new("E0303", "a model cannot read its own output")
-                                    .label(it.span, "cycle"),
-                            );
-                            continue;
-                        }
-                    }
-                }
-                inputs.push(r);
-            }
-        }
-        let owner = b.attr("owner").and_then(|e| self.string(e, "owner"));
-        if let Some(e) = b.attr("description") {
-            self.string(e, "description");
-        }
-        if let Some(m) = self.models.get_mut(&name) {
-            m.inputs = inputs.clone();
-        }
-        if let Some(format) = format {
-            self.push_decl(
-                d,
-                Spec::Model {
-                    format,
-                    inputs,
-                    outputs,
-                    owner,
-                },
-                deps,
             );
         }
     }

@@ -30,6 +30,20 @@ pub struct Doc {
     pub text: String,
 }
 
+/// `in LO..HI [else DEFAULT]` after a field's type: ids from `lo` up to, not including,
+/// `hi`; `default` for a negative or missing id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdRange {
+    /// The smallest valid id.
+    pub lo: i64,
+    /// One past the largest valid id.
+    pub hi: i64,
+    /// The id a negative or missing one becomes; `None`: such a row is refused.
+    pub default: Option<i64>,
+    /// Where the range is written (from `in`).
+    pub span: Span,
+}
+
 /// A name as written, with its span.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ident {
@@ -167,6 +181,8 @@ pub enum StmtKind {
         name: Ident,
         /// Declared type name.
         ty: Ident,
+        /// `in LO..HI [else DEFAULT]`: the valid ids of an int64 model input.
+        ids: Option<IdRange>,
         /// Defining expression.
         value: Option<Expr>,
         /// `over` window.

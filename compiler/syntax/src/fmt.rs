@@ -213,12 +213,19 @@ impl Printer<'_> {
             StmtKind::Field {
                 name,
                 ty,
+                ids,
                 value,
                 window,
             } => {
                 self.out.push_str(&name.name);
                 self.out.push_str(": ");
                 self.out.push_str(&ty.name);
+                if let Some(r) = ids {
+                    self.out.push_str(&format!(" in {}..{}", r.lo, r.hi));
+                    if let Some(d) = r.default {
+                        self.out.push_str(&format!(" else {d}"));
+                    }
+                }
                 if let Some(v) = value {
                     self.out.push_str(" = ");
                     self.out.push_str(&expr_text(v));

@@ -393,10 +393,12 @@ impl Builder<'_> {
                     let mut ty = None;
                     let mut value = None;
                     let mut window = None;
+                    let mut ids = None;
                     for x in c.into_inner() {
                         match x.as_rule() {
                             Rule::ident => name = Some(self.ident(x)),
                             Rule::type_name => ty = x.into_inner().next().map(|t| self.ident(t)),
+                            Rule::id_range => ids = self.id_range(x),
                             Rule::expr => value = Some(self.expr(x)),
                             Rule::window => window = Some(self.last_expr(x, span)),
                             _ => {}
@@ -406,6 +408,7 @@ impl Builder<'_> {
                         kind = StmtKind::Field {
                             name,
                             ty,
+                            ids,
                             value,
                             window,
                         };
@@ -415,6 +418,44 @@ impl Builder<'_> {
             }
         }
         Stmt { docs, kind, span }
+    }
+
+    /// `in LO..HI [else DEFAULT]`; a number past 64 bits is an E0001 at it.
+    fn id_range(&mut self, p: Pair<'_, Rule>) -> Option<IdRange> {
+        let span = self.span(&p);
+        let mut nums = Vec::new();
+        for x in p.into_inner().filter(|x| x.as_rule() == Rule::int_lit) {
+            let text = x.as_str().replace('_', "");
+            match text.parse::<i64>() {
+                Ok(n) => nums.push(n),
+                Err(_) => {
+                    let at = self.span(&x);
+                    self.diags.push(
+                        Diagnostic::new(
+                            "E0001",
+                            format!("`{}` is not a 64-bit integer", x.as_str()),
+                        )
+                        .label(at, "too large"),
+                    );
+                    return None;
+                }
+            }
+        }
+        match nums.as_slice() {
+            [lo, hi] => Some(IdRange {
+                lo: *lo,
+                hi: *hi,
+                default: None,
+                span,
+            }),
+            [lo, hi, d] => Some(IdRange {
+                lo: *lo,
+                hi: *hi,
+                default: Some(*d),
+                span,
+            }),
+            _ => None,
+        }
     }
 
     fn last_expr(&mut self, p: Pair<'_, Rule>, fallback: Span) -> Expr {

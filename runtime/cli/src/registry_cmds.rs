@@ -325,10 +325,13 @@ pub fn run(cmd: &RegistryCommand) -> ExitCode {
             if let Err(e) = mlp_pipelines::check_torchscript(artifact) {
                 return fail(e);
             }
-            if let (Some(sig), Some(venv)) = (&new.signature, mlp_pipelines::find_venv(&dir)) {
-                if let Err(e) =
-                    mlp_pipelines::check_with_torch(artifact, sig, &venv.join("bin").join("python"))
-                {
+            if let (Some(_), Some(venv)) = (&new.signature, mlp_pipelines::find_venv(&dir)) {
+                if let Err(e) = mlp_pipelines::check_with_torch(
+                    artifact,
+                    &plan,
+                    model,
+                    &venv.join("bin").join("python"),
+                ) {
                     return fail(e);
                 }
             }

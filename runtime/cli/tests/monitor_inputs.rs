@@ -16,8 +16,11 @@ request r {
   y: float
   c: string
 }
+features f {
+  has_c: bool = not is_null(r.c)
+}
 model m {
-  inputs = [r.x, r.y, r.c]
+  inputs = [r.x, r.y, f.has_c]
   output = score: float
 }
 deployment d {

@@ -57,7 +57,9 @@ fn a_model_that_does_not_fit_the_model_block_is_refused() {
     assert_eq!(r.status.code(), Some(1));
     let e = stderr(&r);
     assert!(
-        e.contains("does not fit the model block: it does not take a batch of 3 inputs"),
+        e.contains("does not fit the model block: it fails on a batch of the declared tensors")
+            && e.contains("the block declares forward(x: float32[batch, 3]) -> (score: float)")
+            && e.contains("the artifact has forward(input: Tensor) -> Tensor"),
         "{e}"
     );
     let r = register("fits.pt");

@@ -155,12 +155,6 @@ fn wrong_values_get_a_400_naming_the_field_and_row_and_nulls_are_missing_values(
             400,
             "`entities` and `request` must have the same number of rows",
         ),
-        (
-            "empty lists",
-            b"{\"entities\": {\"user_id\": []}, \"request\": {\"amount\": [], \"country\": [], \"merchant_id\": []}}".to_vec(),
-            400,
-            "no rows",
-        ),
         ("an empty body", Vec::new(), 400, "invalid JSON"),
         ("a JSON array", b"[1, 2]".to_vec(), 400, "the body must be an object"),
         (

@@ -20,10 +20,14 @@ pub fn check_torchscript(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The model block's interface: input and output names with their types.
+/// The model block's interface: input and output names with their types, and its input
+/// tensors when the block names them.
 pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signature> {
     let Some(Spec::Model {
-        inputs, outputs, ..
+        inputs,
+        outputs,
+        tensors,
+        ..
     }) = plan.model(model).map(|r| &r.spec)
     else {
         return None;
@@ -62,50 +66,133 @@ pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signa
         .iter()
         .map(|c| (c.name.clone(), format!("{:?}", c.ty).to_lowercase()))
         .collect();
-    Some(mlp_registry::Signature { inputs, outputs })
+    let tensors = tensors
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                format!("{}{}", t.dtype.name(), t.shape_text()),
+            )
+        })
+        .collect();
+    Some(mlp_registry::Signature {
+        inputs,
+        outputs,
+        tensors,
+    })
 }
 
-/// Loads `artifact` with the venv's PyTorch and runs it on a batch of two rows of zeros with
-/// as many columns as the signature has inputs: it must answer two rows with as many values
-/// as the signature has outputs. A venv without torch skips the check.
+/// `forward(x: float32[batch, 4], cat: int64[batch]) -> (score: float)`: the interface the
+/// model block declares, as messages show it.
+pub fn declared_forward(plan: &mlp_ir::Plan, model: &str) -> Option<String> {
+    let Some(Spec::Model {
+        inputs,
+        outputs,
+        tensors,
+        ..
+    }) = plan.model(model).map(|r| &r.spec)
+    else {
+        return None;
+    };
+    let args: Vec<String> = mlp_ir::input_tensors(inputs, tensors)
+        .iter()
+        .map(mlp_ir::TensorInput::signature)
+        .collect();
+    let outs: Vec<String> = outputs
+        .iter()
+        .map(|c| format!("{}: {}", c.name, c.ty.name()))
+        .collect();
+    Some(format!(
+        "forward({}) -> ({})",
+        args.join(", "),
+        outs.join(", ")
+    ))
+}
+
+/// Loads `artifact` with the venv's PyTorch and checks it against model `model`'s block:
+/// `forward` takes as many tensors as the block declares, and a batch of two rows of them
+/// (zeros; the smallest valid id for an id tensor) of the declared dtypes and shapes answers
+/// two rows with as many values as the block has outputs. A refusal shows the declared
+/// signature and the artifact's own. A venv without torch skips the check.
 pub fn check_with_torch(
     artifact: &Path,
-    sig: &mlp_registry::Signature,
+    plan: &mlp_ir::Plan,
+    model: &str,
     python: &Path,
 ) -> Result<(), String> {
     if !python.exists() {
         return Ok(());
     }
+    let Some(Spec::Model {
+        inputs,
+        outputs,
+        tensors,
+        ..
+    }) = plan.model(model).map(|r| &r.spec)
+    else {
+        return Err(format!("model `{model}` is not declared"));
+    };
+    let layout: Vec<serde_json::Value> = mlp_ir::input_tensors(inputs, tensors)
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "name": t.name,
+                "dtype": t.dtype.name(),
+                "width": t.vector.then_some(t.inputs.len()),
+                "fill": t.ids.map_or(0, |r| r.lo),
+            })
+        })
+        .collect();
+    let expected = declared_forward(plan, model).unwrap_or_default();
     const SCRIPT: &str = r#"
-import sys
+import json, sys
 try:
     import torch
 except ImportError:
     sys.exit(0)
-path, n_in, n_out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, layout, n_out, expected = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 try:
     m = torch.jit.load(path, map_location="cpu")
 except Exception as e:
     print(f"torch.jit.load cannot read it: {e}".splitlines()[0]); sys.exit(3)
 m.eval()
 try:
+    schema = m.forward.schema
+    args = [a for a in schema.arguments[1:]]
+    actual = "forward(" + ", ".join(f"{a.name}: {a.type}" for a in args) + ") -> " + ", ".join(str(r.type) for r in schema.returns)
+    required = [a for a in args if not a.has_default_value()]
+except Exception:
+    args, required, actual = None, None, "forward(?)"
+def refuse(why):
+    print(f"{why}; the block declares {expected}, the artifact has {actual}"); sys.exit(3)
+if args is not None and not (len(required) <= len(layout) <= len(args)):
+    refuse(f"it takes {len(required)} tensors, the model block gives {len(layout)}")
+dtypes = {"float32": torch.float32, "int64": torch.int64}
+xs = []
+for t in layout:
+    shape = (2, t["width"]) if t["width"] is not None else (2,)
+    xs.append(torch.full(shape, t["fill"], dtype=dtypes[t["dtype"]]))
+try:
     with torch.no_grad():
-        y = m(torch.zeros(2, n_in))
+        y = m(*xs)
 except Exception as e:
     lines = [l for l in str(e).splitlines() if l.strip()]
-    print(f"it does not take a batch of {n_in} inputs (the model block's): {lines[-1] if lines else e}"); sys.exit(3)
+    refuse(f"it fails on a batch of the declared tensors: {lines[-1] if lines else e}")
 if not isinstance(y, torch.Tensor):
-    print(f"it returns {type(y).__name__}, not a tensor"); sys.exit(3)
+    refuse(f"it returns {type(y).__name__}, not a tensor")
 shape = tuple(y.shape)
 if shape not in [(2, n_out)] + ([(2,)] if n_out == 1 else []):
-    print(f"for a batch of 2 it returns shape {list(shape)}, not [2, {n_out}] (the model block's outputs)"); sys.exit(3)
+    refuse(f"for a batch of 2 it returns shape {list(shape)}, not [2, {n_out}]")
+if y.dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+    refuse(f"it returns {y.dtype} values, not floats")
 "#;
     let out = std::process::Command::new(python)
         .arg("-c")
         .arg(SCRIPT)
         .arg(artifact)
-        .arg(sig.inputs.len().to_string())
-        .arg(sig.outputs.len().to_string())
+        .arg(serde_json::Value::Array(layout).to_string())
+        .arg(outputs.len().to_string())
+        .arg(&expected)
         .env("OMP_NUM_THREADS", "1")
         .output()
         .map_err(|e| format!("cannot run `{}`: {e}", python.display()))?;

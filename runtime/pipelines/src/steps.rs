@@ -588,8 +588,13 @@ fn register(
         _ => None,
     });
     let signature = crate::model_check::signature(&ctx.plan, model);
-    if let (Some(sig), Some(venv)) = (&signature, &ctx.venv) {
-        crate::model_check::check_with_torch(&artifact, sig, &venv.join("bin").join("python"))?;
+    if let (Some(_), Some(venv)) = (&signature, &ctx.venv) {
+        crate::model_check::check_with_torch(
+            &artifact,
+            &ctx.plan,
+            model,
+            &venv.join("bin").join("python"),
+        )?;
     }
     let new = mlp_registry::NewVersion {
         model: model.clone(),

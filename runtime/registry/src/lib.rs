@@ -91,6 +91,11 @@ pub struct Signature {
     pub inputs: Vec<(String, String)>,
     /// Outputs in order, `(name, type)`.
     pub outputs: Vec<(String, String)>,
+    /// The input tensors `forward` takes, in order, `(name, dtype and shape)`
+    /// (`("cat", "int64[batch]")`); empty for a model of one float32 tensor (before typed
+    /// inputs, and for a plain list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tensors: Vec<(String, String)>,
 }
 
 /// What to register.

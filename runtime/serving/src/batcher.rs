@@ -5,7 +5,7 @@
 //! they wait on a oneshot for their rows' outputs.
 
 use crate::error::{LoadError, ServingError};
-use crate::model::Backend;
+use crate::model::{Backend, TensorData, TensorIn};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -17,15 +17,48 @@ pub struct Loaded {
     pub model: Box<dyn Backend>,
     /// `MODEL@VERSION`.
     pub version: String,
-    /// Inputs per row.
-    pub width: usize,
+    /// Its input tensors, in `forward`'s order: each one's type and values per row
+    /// (`None`: a `[n]` tensor).
+    pub layout: Vec<(mlp_ir::DType, Option<usize>)>,
     /// Outputs per row.
     pub outputs: usize,
 }
 
+impl Loaded {
+    /// What is wrong with `inputs` for `n` rows of this model, if anything.
+    fn misfit(&self, inputs: &[TensorIn], n: usize) -> Option<String> {
+        if inputs.len() != self.layout.len() {
+            return Some(format!(
+                "expected {} input tensors, got {}",
+                self.layout.len(),
+                inputs.len()
+            ));
+        }
+        for (i, (t, (dtype, width))) in inputs.iter().zip(&self.layout).enumerate() {
+            if t.data.dtype() != *dtype || t.width != *width {
+                return Some(format!(
+                    "input tensor {i}: expected {} with {} per row, got {} with {}",
+                    dtype.name(),
+                    width.unwrap_or(1),
+                    t.data.dtype().name(),
+                    t.width.unwrap_or(1)
+                ));
+            }
+            if t.data.len() != n * width.unwrap_or(1) {
+                return Some(format!(
+                    "input tensor {i}: expected {} values per row, got {}",
+                    width.unwrap_or(1),
+                    t.data.len() / n.max(1)
+                ));
+            }
+        }
+        None
+    }
+}
+
 /// Rows waiting for the model.
 struct Job {
-    rows: Vec<f32>,
+    inputs: Vec<TensorIn>,
     n: usize,
     reply: oneshot::Sender<Result<(Vec<f32>, String), ServingError>>,
 }
@@ -91,14 +124,15 @@ impl Batcher {
         }
     }
 
-    /// Runs `n` rows; answers their outputs and the version that computed them.
+    /// Runs `n` rows, given as the model's input tensors; answers their outputs and the
+    /// version that computed them.
     pub async fn infer(
         &self,
-        rows: Vec<f32>,
+        inputs: Vec<TensorIn>,
         n: usize,
     ) -> Result<(Vec<f32>, String), ServingError> {
         let (reply, rx) = oneshot::channel();
-        match self.tx.try_send(Job { rows, n, reply }) {
+        match self.tx.try_send(Job { inputs, n, reply }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(ServingError::Overloaded),
             Err(TrySendError::Disconnected(_)) => return Err(ServingError::Stopped),
@@ -147,21 +181,33 @@ fn run(rx: &Mutex<Receiver<Job>>, current: &RwLock<Arc<Loaded>>, policy: BatchPo
             Ok(l) => l.clone(),
             Err(_) => return,
         };
-        let mut input = Vec::with_capacity(rows * loaded.width);
+        // Each named tensor is concatenated on its own, the jobs' rows in queue order.
+        let mut input: Vec<TensorIn> = loaded
+            .layout
+            .iter()
+            .map(|(dtype, width)| TensorIn {
+                data: match dtype {
+                    mlp_ir::DType::Float32 => {
+                        TensorData::F32(Vec::with_capacity(rows * width.unwrap_or(1)))
+                    }
+                    mlp_ir::DType::Int64 => {
+                        TensorData::I64(Vec::with_capacity(rows * width.unwrap_or(1)))
+                    }
+                },
+                width: *width,
+            })
+            .collect();
         let mut ok_jobs = Vec::with_capacity(jobs.len());
         for j in jobs {
-            if j.rows.len() != j.n * loaded.width {
+            if let Some(why) = loaded.misfit(&j.inputs, j.n) {
                 // A send fails only when the request is gone (its client went away).
-                j.reply
-                    .send(Err(ServingError::Model(format!(
-                        "expected {} inputs per row, got {}",
-                        loaded.width,
-                        j.rows.len() / j.n.max(1)
-                    ))))
-                    .ok();
+                j.reply.send(Err(ServingError::Model(why))).ok();
                 continue;
             }
-            input.extend_from_slice(&j.rows);
+            for (to, from) in input.iter_mut().zip(&j.inputs) {
+                // Types were just checked equal.
+                to.data.extend(&from.data).ok();
+            }
             ok_jobs.push(j);
         }
         let n: usize = ok_jobs.iter().map(|j| j.n).sum();
@@ -170,7 +216,7 @@ fn run(rx: &Mutex<Receiver<Job>>, current: &RwLock<Arc<Loaded>>, policy: BatchPo
         }
         // A model that panics inside libtorch must not take the thread down with it.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            loaded.model.forward(&input, n, loaded.width)
+            loaded.model.forward(&input, n)
         }))
         .unwrap_or_else(|_| Err("the model panicked".into()));
         match result {

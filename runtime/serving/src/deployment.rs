@@ -7,7 +7,7 @@ use crate::batcher::{BatchPolicy, Batcher, Loaded};
 use crate::error::{LoadError, ServingError};
 use crate::graph::{Graph, GraphModel};
 use crate::lookup::Lookup;
-use crate::model::{Backend, DeviceChoice, TorchModel};
+use crate::model::{Backend, DeviceChoice, TensorData, TensorIn, TorchModel};
 use mlp_ir::{Column, GraphNode, InputRef, LogPolicy, ModelRef, Plan, Spec, VersionSel};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -51,6 +51,8 @@ pub struct Deployment {
     pub device: DeviceChoice,
     /// With `mode = lookup`: the precomputed answers.
     pub lookup: Option<Lookup>,
+    /// The declared input tensors of its one model (see [`Deployment::input_tensors`]).
+    pub tensors: Option<Vec<mlp_ir::TensorInput>>,
 }
 
 impl Deployment {
@@ -61,6 +63,38 @@ impl Deployment {
             .iter()
             .chain(self.shadow.iter().flat_map(|s| s.models.iter()))
     }
+
+    /// The input tensors of the one model it serves, when its graph is one model whose
+    /// block names its tensors (`inputs { }`); `None` otherwise.
+    pub fn input_tensors(&self) -> Option<&[mlp_ir::TensorInput]> {
+        self.tensors.as_deref()
+    }
+
+    /// The inputs its graph's and its shadow's int64 tensors read, which requests carry as
+    /// exact integers too.
+    pub fn exact_inputs(&self) -> std::collections::HashSet<String> {
+        let mut all = self.graph.exact.clone();
+        if let Some(s) = &self.shadow {
+            all.extend(s.exact.iter().cloned());
+        }
+        all
+    }
+}
+
+/// The model block a graph of one model (directly, or through named deployments) serves.
+fn graph_node_model<'p>(plan: &'p Plan, g: &'p GraphNode) -> Option<&'p Spec> {
+    let mut g = g;
+    for _ in 0..32 {
+        match g {
+            GraphNode::Model { model } => return plan.model(&model.model).map(|r| &r.spec),
+            GraphNode::Deployment { name } => match plan.deployment(name).map(|r| &r.spec) {
+                Some(Spec::Deployment { graph, .. }) => g = graph,
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Loads `r` from the registry and warms it up.
@@ -73,16 +107,36 @@ pub fn load_model(
     let reg = mlp_registry::Registry::open(project_dir)?;
     let v = reg.resolve(&r.model, &reference(r))?;
     let Some(Spec::Model {
-        inputs, outputs, ..
+        inputs,
+        outputs,
+        tensors,
+        ..
     }) = plan.model(&r.model).map(|x| &x.spec)
     else {
         return Err(LoadError::UndeclaredModel(r.model.clone()));
     };
     let model = TorchModel::load(&reg.artifact_path(&v), device)?;
-    let width = inputs.len();
-    let zeros = vec![0f32; width];
+    let tensors = mlp_ir::input_tensors(inputs, tensors);
+    let layout: Vec<(mlp_ir::DType, Option<usize>)> = tensors
+        .iter()
+        .map(|t| (t.dtype, t.vector.then_some(t.inputs.len())))
+        .collect();
+    // One row of zeros (the smallest valid id for an id tensor).
+    let row: Vec<TensorIn> = tensors
+        .iter()
+        .map(|t| {
+            let k = if t.vector { t.inputs.len() } else { 1 };
+            TensorIn {
+                data: match t.dtype {
+                    mlp_ir::DType::Float32 => TensorData::F32(vec![0.0; k]),
+                    mlp_ir::DType::Int64 => TensorData::I64(vec![t.ids.map_or(0, |r| r.lo); k]),
+                },
+                width: t.vector.then_some(t.inputs.len()),
+            }
+        })
+        .collect();
     for _ in 0..WARM_UP {
-        let out = model.forward(&zeros, 1, width).map_err(LoadError::WarmUp)?;
+        let out = model.forward(&row, 1).map_err(LoadError::WarmUp)?;
         if out.len() != outputs.len() {
             return Err(LoadError::OutputCount {
                 version: format!("{}@{}", r.model, v.version),
@@ -94,7 +148,7 @@ pub fn load_model(
     Ok(Loaded {
         model: Box::new(model),
         version: format!("{}@{}", r.model, v.version),
-        width,
+        layout,
         outputs: outputs.len(),
     })
 }
@@ -115,6 +169,7 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, L
     else {
         return Err(LoadError::UnknownDeployment(name.to_string()));
     };
+    let graph_spec = graph;
     let device = DeviceChoice::parse(device);
     let policy = BatchPolicy {
         max_batch: batching.as_ref().map_or(1, |b| b.max_batch.max(1) as usize),
@@ -157,7 +212,12 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, L
         "lookup" => Some(crate::lookup::plan_lookup(plan, &graph.inputs)?),
         _ => None,
     };
+    let tensors = match graph_node_model(plan, graph_spec) {
+        Some(Spec::Model { tensors, .. }) if !tensors.is_empty() => Some(tensors.clone()),
+        _ => None,
+    };
     Ok(Deployment {
+        tensors,
         name: name.to_string(),
         inputs: graph.inputs.clone(),
         outputs: outputs.clone(),
@@ -189,6 +249,33 @@ pub fn as_input(v: &Value) -> Result<f32, ServingError> {
         }),
         other => Err(ServingError::BadRequest(format!(
             "{other} is not a number or a boolean"
+        ))),
+    }
+}
+
+/// A JSON value as an int64 model input, exactly: integers as they are (any of 64 bits),
+/// booleans as 1 and 0, a number with no fraction as that integer, null as `None` (the
+/// tensor's missing-id rule decides); anything else is a 400.
+pub fn as_id(v: &Value) -> Result<Option<i64>, ServingError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(i64::from(*b))),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                return Ok(Some(i));
+            }
+            match n.as_f64() {
+                // Within ±2^53 a double is an exact integer; past it, the id is ambiguous.
+                Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => {
+                    Ok(Some(f as i64))
+                }
+                _ => Err(ServingError::BadRequest(format!(
+                    "{n} is not an id: an int64 input takes integers (up to 64 bits)"
+                ))),
+            }
+        }
+        other => Err(ServingError::BadRequest(format!(
+            "{other} is not an id: an int64 input takes integers"
         ))),
     }
 }

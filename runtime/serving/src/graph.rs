@@ -6,11 +6,13 @@
 //! branch member, say) runs once per row.
 
 use crate::batcher::Batcher;
-use crate::deployment::{input_name, ref_text};
+use crate::deployment::{as_id, as_input, input_name, ref_text};
 use crate::error::{LoadError, ServingError};
+use crate::model::{TensorData, TensorIn};
 use mlp_features::ondemand::{self, Kind, Val};
-use mlp_ir::{Column, GraphNode, InputRef, IrExpr, ModelRef, Plan, Spec, Type};
-use std::collections::HashMap;
+use mlp_ir::{Column, DType, GraphNode, IdRange, InputRef, IrExpr, ModelRef, Plan, Spec, Type};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -23,12 +25,26 @@ pub struct GraphModel {
     pub reference: ModelRef,
     /// Its inference queue.
     pub batcher: Batcher,
-    /// Names of its inputs, in the model block's order.
-    inputs: Vec<String>,
+    /// Its input tensors, in `forward`'s order.
+    tensors: Vec<GraphTensor>,
     /// Its outputs, in order.
     outputs: Vec<Column>,
     /// The columns its outputs become for later models (`model.output`).
     output_cols: Vec<String>,
+}
+
+/// One input tensor of a graph's model: the columns it reads and how.
+struct GraphTensor {
+    /// Its name in the model block (for errors).
+    name: String,
+    /// Its element type.
+    dtype: DType,
+    /// The input columns it holds, in order (`view.feature`).
+    cols: Vec<String>,
+    /// `[n, k]`, else `[n]`.
+    vector: bool,
+    /// The valid ids of an int64 tensor.
+    ids: Option<IdRange>,
 }
 
 /// How a `combine` node merges its members' outputs.
@@ -88,14 +104,76 @@ pub struct Graph {
     pub inputs: Vec<InputRef>,
     /// The graph's outputs, in order.
     pub outputs: Vec<Column>,
+    /// The inputs an int64 tensor reads: a request carries them as exact integers too.
+    pub exact: HashSet<String>,
 }
 
 /// A request's rows as named columns (`view.feature`, `request.field`), one value per row.
+#[derive(Debug, Clone, Default)]
 pub struct Env {
     /// Rows.
     pub n: usize,
-    /// Columns by input name, each `n` long.
+    /// Columns by input name, each `n` long, as float32 model inputs.
     pub cols: HashMap<String, Vec<f32>>,
+    /// The columns int64 tensors read, as exact integers (`None`: null), each `n` long.
+    pub ids: HashMap<String, Vec<Option<i64>>>,
+    /// The number of the first row among all (a slice's), for messages that name a row.
+    pub offset: usize,
+}
+
+impl Env {
+    /// Rows `start..end` of it.
+    pub fn slice(&self, start: usize, end: usize) -> Env {
+        Env {
+            n: end - start,
+            offset: self.offset + start,
+            cols: self
+                .cols
+                .iter()
+                .map(|(k, c)| (k.clone(), c[start..end].to_vec()))
+                .collect(),
+            ids: self
+                .ids
+                .iter()
+                .map(|(k, c)| (k.clone(), c[start..end].to_vec()))
+                .collect(),
+        }
+    }
+
+    /// `n` rows of the columns `cols` (JSON values by input name; a short column is padded
+    /// with nulls): each as float32 inputs, and those named in `exact` also as exact
+    /// integers. A value that is neither is an error naming the input.
+    pub fn from_json(
+        n: usize,
+        cols: &[(String, &[Value])],
+        exact: &HashSet<String>,
+    ) -> Result<Env, ServingError> {
+        let mut env = Env {
+            n,
+            cols: HashMap::with_capacity(cols.len()),
+            ids: HashMap::new(),
+            offset: 0,
+        };
+        let bad =
+            |name: &str, e: ServingError| ServingError::BadRequest(format!("input `{name}`: {e}"));
+        for (name, col) in cols {
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                let v = col.get(i).unwrap_or(&Value::Null);
+                values.push(as_input(v).map_err(|e| bad(name, e))?);
+            }
+            env.cols.insert(name.clone(), values);
+            if exact.contains(name) {
+                let mut ids = Vec::with_capacity(n);
+                for i in 0..n {
+                    let v = col.get(i).unwrap_or(&Value::Null);
+                    ids.push(as_id(v).map_err(|e| bad(name, e))?);
+                }
+                env.ids.insert(name.clone(), ids);
+            }
+        }
+        Ok(env)
+    }
 }
 
 /// What the graph answered.
@@ -107,14 +185,17 @@ pub struct Outcome {
     pub versions: Vec<String>,
 }
 
-fn model_block<'p>(
-    plan: &'p Plan,
-    model: &str,
-) -> Result<(&'p [InputRef], &'p [Column]), LoadError> {
+/// A model block's inputs, outputs and declared tensors.
+type ModelBlock<'p> = (&'p [InputRef], &'p [Column], &'p [mlp_ir::TensorInput]);
+
+fn model_block<'p>(plan: &'p Plan, model: &str) -> Result<ModelBlock<'p>, LoadError> {
     match plan.model(model).map(|r| &r.spec) {
         Some(Spec::Model {
-            inputs, outputs, ..
-        }) => Ok((inputs, outputs)),
+            inputs,
+            outputs,
+            tensors,
+            ..
+        }) => Ok((inputs, outputs, tensors)),
         _ => Err(LoadError::UndeclaredModel(model.to_string())),
     }
 }
@@ -124,6 +205,7 @@ struct Builder<'p, 'l> {
     load: &'l mut dyn FnMut(&ModelRef) -> Result<Batcher, LoadError>,
     models: Vec<GraphModel>,
     inputs: Vec<InputRef>,
+    exact: HashSet<String>,
 }
 
 impl Builder<'_, '_> {
@@ -137,7 +219,7 @@ impl Builder<'_, '_> {
         match g {
             GraphNode::Model { model } => {
                 let key = ref_text(model);
-                let (inputs, outputs) = model_block(self.plan, &model.model)?;
+                let (inputs, outputs, tensors) = model_block(self.plan, &model.model)?;
                 if let Some(i) = self
                     .models
                     .iter()
@@ -151,10 +233,23 @@ impl Builder<'_, '_> {
                     }
                 }
                 let batcher = (self.load)(model)?;
+                let tensors: Vec<GraphTensor> = mlp_ir::input_tensors(inputs, tensors)
+                    .into_iter()
+                    .map(|t| GraphTensor {
+                        cols: t.inputs.iter().map(input_name).collect(),
+                        name: t.name,
+                        dtype: t.dtype,
+                        vector: t.vector,
+                        ids: t.ids,
+                    })
+                    .collect();
+                for t in tensors.iter().filter(|t| t.dtype == DType::Int64) {
+                    self.exact.extend(t.cols.iter().cloned());
+                }
                 self.models.push(GraphModel {
                     reference: model.clone(),
                     batcher,
-                    inputs: inputs.iter().map(input_name).collect(),
+                    tensors,
                     outputs: outputs.to_vec(),
                     output_cols: outputs
                         .iter()
@@ -243,6 +338,9 @@ impl Builder<'_, '_> {
 /// Per-request evaluation state: the columns so far and each model's answers by row.
 struct Run {
     cols: HashMap<String, Vec<f32>>,
+    ids: HashMap<String, Vec<Option<i64>>>,
+    /// The first row's number among all (see [`Env::offset`]).
+    offset: usize,
     /// Per model: its outputs for all `n` rows (row-major) and which rows are filled.
     memo: Vec<Option<(Vec<f32>, Vec<bool>)>>,
     versions: Vec<String>,
@@ -263,6 +361,7 @@ impl Graph {
             load,
             models: Vec::new(),
             inputs: Vec::new(),
+            exact: HashSet::new(),
         };
         let (root, outputs) = b.node(g, 0)?;
         Ok(Graph {
@@ -270,6 +369,7 @@ impl Graph {
             models: b.models,
             inputs: b.inputs,
             outputs,
+            exact: b.exact,
         })
     }
 
@@ -277,6 +377,8 @@ impl Graph {
     pub async fn run(&self, env: Env) -> Result<Outcome, ServingError> {
         let mut run = Run {
             cols: env.cols,
+            ids: env.ids,
+            offset: env.offset,
             memo: self.models.iter().map(|_| None).collect(),
             versions: Vec::new(),
             n: env.n,
@@ -410,28 +512,56 @@ impl Graph {
         Some(got)
     }
 
-    /// Model `m`'s input rows for `rows`, row-major.
-    fn gather(&self, m: usize, rows: &[usize], run: &Run) -> Result<Vec<f32>, ServingError> {
+    /// Model `m`'s input tensors for `rows`, each row-major; an id outside its tensor's
+    /// range is a 400 naming the tensor, the input and the row.
+    fn gather(&self, m: usize, rows: &[usize], run: &Run) -> Result<Vec<TensorIn>, ServingError> {
         let model = &self.models[m];
-        let cols = model
-            .inputs
-            .iter()
-            .map(|name| {
-                run.cols.get(name).ok_or_else(|| {
-                    ServingError::Graph(format!(
-                        "{} reads `{name}`, which nothing before it in the graph produces",
-                        ref_text(&model.reference)
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, ServingError>>()?;
-        let mut input = Vec::with_capacity(rows.len() * cols.len());
-        for &r in rows {
-            for c in &cols {
-                input.push(c[r]);
-            }
+        let missing = |name: &str| {
+            ServingError::Graph(format!(
+                "{} reads `{name}`, which nothing before it in the graph produces",
+                ref_text(&model.reference)
+            ))
+        };
+        let mut out = Vec::with_capacity(model.tensors.len());
+        for t in &model.tensors {
+            let k = t.cols.len();
+            let width = t.vector.then_some(k);
+            let data = match t.dtype {
+                DType::Float32 => {
+                    let cols = t
+                        .cols
+                        .iter()
+                        .map(|name| run.cols.get(name).ok_or_else(|| missing(name)))
+                        .collect::<Result<Vec<_>, ServingError>>()?;
+                    let mut input = Vec::with_capacity(rows.len() * k);
+                    for &r in rows {
+                        for c in &cols {
+                            input.push(c[r]);
+                        }
+                    }
+                    TensorData::F32(input)
+                }
+                DType::Int64 => {
+                    let mut input = Vec::with_capacity(rows.len() * k);
+                    for &r in rows {
+                        for name in &t.cols {
+                            let v = match run.ids.get(name) {
+                                Some(c) => c[r],
+                                // An earlier model's output: a float, rounded.
+                                None => {
+                                    let c = run.cols.get(name).ok_or_else(|| missing(name))?;
+                                    c[r].is_finite().then(|| c[r].round() as i64)
+                                }
+                            };
+                            input.push(checked_id(t, name, run.offset + r, v)?);
+                        }
+                    }
+                    TensorData::I64(input)
+                }
+            };
+            out.push(TensorIn { data, width });
         }
-        Ok(input)
+        Ok(out)
     }
 
     /// Records `m`'s answer for `rows`: in its memo, as `model.output` columns for later
@@ -464,6 +594,42 @@ impl Graph {
             run.versions.push(version);
         }
         out
+    }
+}
+
+/// Input `name`'s id `v` at request row `row` for tensor `t`, checked against its range: a
+/// negative or missing id becomes the declared default or is refused; one past the range is
+/// refused. Without a range, any id passes and a missing one is refused.
+fn checked_id(
+    t: &GraphTensor,
+    name: &str,
+    row: usize,
+    v: Option<i64>,
+) -> Result<i64, ServingError> {
+    let refuse = |why: String| {
+        ServingError::BadRequest(format!(
+            "input tensor `{}`, input `{name}`, row {row}: {why}",
+            t.name
+        ))
+    };
+    let Some(r) = t.ids else {
+        return v.ok_or_else(|| {
+            refuse("no id (null); declare `in LO..HI else D` to map a missing id to D".into())
+        });
+    };
+    match v {
+        None | Some(i64::MIN..=-1) => match r.default {
+            Some(d) => Ok(d),
+            None => Err(refuse(match v {
+                Some(x) => format!("id {x} is negative; valid ids are {}..{}", r.lo, r.hi),
+                None => format!("no id (null); valid ids are {}..{}", r.lo, r.hi),
+            })),
+        },
+        Some(x) if x < r.lo || x >= r.hi => Err(refuse(format!(
+            "id {x} is outside {}..{} (the model's table has no row for it)",
+            r.lo, r.hi
+        ))),
+        Some(x) => Ok(x),
     }
 }
 

@@ -164,6 +164,7 @@ impl Lookup {
         &self,
         store: &OnlineStore,
         inputs: &[InputRef],
+        exact: &std::collections::HashSet<String>,
         now_us: i64,
     ) -> Result<(Vec<String>, Env), LookupError> {
         // A change of the store from here on calls for another build.
@@ -205,21 +206,20 @@ impl Lookup {
         }
         let features: Vec<String> = inputs.iter().map(crate::deployment::input_name).collect();
         let looked = store.lookup(&features, &cols, now_us)?;
-        let mut env = HashMap::new();
-        for i in inputs {
-            let InputRef::Feature { view, feature } = i else {
-                continue;
-            };
-            let col = looked
-                .get(&format!("{view}__{feature}"))
-                .map_or(&[][..], Vec::as_slice);
-            let values = (0..=keys.len())
-                .map(|r| crate::deployment::as_input(col.get(r).unwrap_or(&Value::Null)))
-                .collect::<Result<Vec<f32>, _>>()?;
-            env.insert(crate::deployment::input_name(i), values);
-        }
-        let n = keys.len() + 1;
-        Ok((keys, Env { n, cols: env }))
+        let cols: Vec<(String, &[Value])> = inputs
+            .iter()
+            .filter_map(|i| {
+                let InputRef::Feature { view, feature } = i else {
+                    return None;
+                };
+                let col = looked
+                    .get(&format!("{view}__{feature}"))
+                    .map_or(&[][..], Vec::as_slice);
+                Some((crate::deployment::input_name(i), col))
+            })
+            .collect();
+        let env = Env::from_json(keys.len() + 1, &cols, exact)?;
+        Ok((keys, env))
     }
 
     /// Runs `graph` over `env` (from [`Lookup::read_inputs`]) and puts the table in service.
@@ -237,14 +237,7 @@ impl Lookup {
         let mut versions: Vec<String> = Vec::new();
         for start in (0..env.n).step_by(CHUNK) {
             let end = (start + CHUNK).min(env.n);
-            let chunk = Env {
-                n: end - start,
-                cols: env
-                    .cols
-                    .iter()
-                    .map(|(name, c)| (name.clone(), c[start..end].to_vec()))
-                    .collect(),
-            };
+            let chunk = env.slice(start, end);
             let outcome = graph.run(chunk).await?;
             for v in outcome.versions {
                 if !versions.contains(&v) {
@@ -307,7 +300,7 @@ pub fn inputs_to_build(
             continue;
         }
         let read = match &serving.store {
-            Some(store) => lookup.read_inputs(store, &d.inputs, now_us),
+            Some(store) => lookup.read_inputs(store, &d.inputs, &d.exact_inputs(), now_us),
             None => Err(LookupError::NotMaterialized),
         };
         out.push((d.clone(), read));

@@ -4,11 +4,70 @@
 use crate::error::LoadError;
 use std::path::Path;
 
-/// A loaded model: rows of `width` float inputs in, rows of `outputs` floats out.
+/// One input tensor's values for a batch of rows, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TensorData {
+    /// float32 values.
+    F32(Vec<f32>),
+    /// int64 values, exact.
+    I64(Vec<i64>),
+}
+
+impl TensorData {
+    /// How many values it holds.
+    pub fn len(&self) -> usize {
+        match self {
+            TensorData::F32(v) => v.len(),
+            TensorData::I64(v) => v.len(),
+        }
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Its element type.
+    pub fn dtype(&self) -> mlp_ir::DType {
+        match self {
+            TensorData::F32(_) => mlp_ir::DType::Float32,
+            TensorData::I64(_) => mlp_ir::DType::Int64,
+        }
+    }
+
+    /// Appends `other`'s values (of the same type; another type is refused).
+    pub fn extend(&mut self, other: &TensorData) -> Result<(), String> {
+        match (self, other) {
+            (TensorData::F32(a), TensorData::F32(b)) => a.extend_from_slice(b),
+            (TensorData::I64(a), TensorData::I64(b)) => a.extend_from_slice(b),
+            (a, b) => {
+                return Err(format!(
+                    "a {} tensor cannot take {} values",
+                    a.dtype().name(),
+                    b.dtype().name()
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One input tensor of a batch: its values and its shape, `[n, width]` or, without a width,
+/// `[n]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorIn {
+    /// Row-major values, `n * width` (or `n`).
+    pub data: TensorData,
+    /// Values per row; `None`: one per row, as a `[n]` tensor.
+    pub width: Option<usize>,
+}
+
+/// A loaded model: a batch of `n` rows as its typed input tensors in, rows of `outputs`
+/// floats out.
 pub trait Backend: Send + Sync {
-    /// Runs a batch of `n` rows (`rows.len() == n * width`); answers `n * outputs` values,
-    /// row by row.
-    fn forward(&self, rows: &[f32], n: usize, width: usize) -> Result<Vec<f32>, String>;
+    /// Runs a batch of `n` rows, its input tensors in `forward`'s order; answers `n * outputs`
+    /// values, row by row.
+    fn forward(&self, inputs: &[TensorIn], n: usize) -> Result<Vec<f32>, String>;
     /// The device it runs on (`cpu`, `cuda:0`).
     fn device(&self) -> String;
 }
@@ -74,15 +133,26 @@ fn first_line(s: &str) -> String {
 }
 
 impl Backend for TorchModel {
-    fn forward(&self, rows: &[f32], n: usize, width: usize) -> Result<Vec<f32>, String> {
+    fn forward(&self, inputs: &[TensorIn], n: usize) -> Result<Vec<f32>, String> {
         // Built here, on the inference thread: tensors are Send but not Sync.
         let _guard = tch::no_grad_guard();
-        let input = tch::Tensor::from_slice(rows)
-            .reshape([n as i64, width as i64])
-            .to_device(self.device);
+        let tensors: Vec<tch::Tensor> = inputs
+            .iter()
+            .map(|t| {
+                let shape: Vec<i64> = match t.width {
+                    Some(w) => vec![n as i64, w as i64],
+                    None => vec![n as i64],
+                };
+                let x = match &t.data {
+                    TensorData::F32(v) => tch::Tensor::from_slice(v),
+                    TensorData::I64(v) => tch::Tensor::from_slice(v),
+                };
+                x.reshape(shape).to_device(self.device)
+            })
+            .collect();
         let out = self
             .module
-            .forward_ts(&[input])
+            .forward_ts(&tensors)
             .map_err(|e| format!("the model failed: {}", first_line(&e.to_string())))?;
         let size = out.size();
         let ok_shape = match size.as_slice() {

@@ -1,24 +1,24 @@
 //! `POST /v2/models/{name}/infer` of the Open Inference Protocol (KServe V2): raw model
-//! inputs, no feature fetching. Either one input of shape `[n, width]` (any name), or one
-//! input of shape `[n]` per model input, named as the model block names them
-//! (`user_stats.avg_amount_7d`). Outputs are FP32, one `[n]` output per declared output.
+//! inputs, no feature fetching. One input of shape `[n]` per model input, named as the model
+//! block names them (`user_stats.avg_amount_7d`); or, for a model with an `inputs { }`
+//! block, one input per tensor, named as the block names it, of its shape (`[n, k]` or
+//! `[n]`); or one input of shape `[n, width]` (any name) holding every input in order. INT64
+//! data stays exact. Outputs are FP32, one `[n]` output per declared output.
 
 use crate::deployment::input_name;
 use crate::error::ServingError;
 use crate::server::State;
 use serde_json::{json, Value};
 
-fn numbers(v: &Value, name: &str) -> Result<Vec<f32>, ServingError> {
+/// The values of an input's `data`, flattened row-major: numbers and booleans, each kept as
+/// the JSON it is (an INT64 id stays exact).
+fn flat(v: &Value, name: &str) -> Result<Vec<Value>, ServingError> {
     let mut out = Vec::new();
-    fn walk(v: &Value, out: &mut Vec<f32>, name: &str) -> Result<(), ServingError> {
+    fn walk(v: &Value, out: &mut Vec<Value>, name: &str) -> Result<(), ServingError> {
         match v {
             Value::Array(a) => a.iter().try_for_each(|x| walk(x, out, name)),
-            Value::Number(n) => {
-                out.push(n.as_f64().unwrap_or(0.0) as f32);
-                Ok(())
-            }
-            Value::Bool(b) => {
-                out.push(if *b { 1.0 } else { 0.0 });
+            Value::Number(_) | Value::Bool(_) => {
+                out.push(v.clone());
                 Ok(())
             }
             other => Err(ServingError::BadRequest(format!(
@@ -28,6 +28,54 @@ fn numbers(v: &Value, name: &str) -> Result<Vec<f32>, ServingError> {
     }
     walk(v, &mut out, name)?;
     Ok(out)
+}
+
+/// An input of the request: its shape and flattened values.
+struct Given {
+    shape: Vec<i64>,
+    data: Vec<Value>,
+}
+
+/// Splits `given` (of `[n, k]`, or `[n]` when `k` is 1 and `one_d` allows it) into its `k`
+/// columns, named `names`; the rows.
+fn columns(
+    given: Given,
+    label: &str,
+    names: &[String],
+    one_d: bool,
+    out: &mut Vec<(String, Vec<Value>)>,
+) -> Result<usize, (u16, String)> {
+    let k = names.len();
+    let n = match given.shape.as_slice() {
+        [n, w] if *w as usize == k && given.data.len() == (*n as usize) * k => *n as usize,
+        [n] if one_d && k == 1 && given.data.len() == *n as usize => *n as usize,
+        shape => {
+            let want = if one_d && k == 1 {
+                "[n]".to_string()
+            } else {
+                format!("[n, {k}]")
+            };
+            return Err((
+                400,
+                format!(
+                    "input `{label}` of shape {shape:?} with {} values: expected shape {want}",
+                    given.data.len()
+                ),
+            ));
+        }
+    };
+    for (j, name) in names.iter().enumerate() {
+        out.push((
+            name.clone(),
+            (0..n).map(|r| given.data[r * k + j].clone()).collect(),
+        ));
+    }
+    Ok(n)
+}
+
+/// Where input `want` is among `given`.
+fn position(given: &[(String, Given)], want: &str) -> Option<usize> {
+    given.iter().position(|(g, _)| g == want)
 }
 
 /// Runs an infer request; answers the response body and the version that computed it.
@@ -50,88 +98,101 @@ pub async fn infer(
             "`inputs` must be a list of {name, shape, datatype, data}".to_string(),
         )
     })?;
-    let width = d.inputs.len();
-    let shape_of = |i: &Value| -> Vec<i64> {
-        i["shape"]
+    let mut given: Vec<(String, Given)> = Vec::with_capacity(inputs.len());
+    for i in inputs {
+        let iname = i["name"].as_str().unwrap_or("input").to_string();
+        let data = flat(&i["data"], &iname).map_err(|e| (e.status(), e.to_string()))?;
+        let shape = i["shape"]
             .as_array()
             .map(|s| s.iter().filter_map(Value::as_i64).collect())
-            .unwrap_or_default()
-    };
-    let (rows, n) = if let [one] = inputs.as_slice() {
-        let shape = shape_of(one);
-        let data = numbers(&one["data"], one["name"].as_str().unwrap_or("input"))
-            .map_err(|e| (e.status(), e.to_string()))?;
-        match shape.as_slice() {
-            [n, w] if *w as usize == width && data.len() == (*n as usize) * width => {
-                (data, *n as usize)
-            }
-            [n] if width == 1 && data.len() == *n as usize => (data, *n as usize),
-            _ => {
-                return Err((
-                    400,
-                    format!(
-                        "input of shape {shape:?} with {} values: expected shape [n, {width}]",
-                        data.len()
-                    ),
-                ))
-            }
+            .unwrap_or_default();
+        given.push((iname, Given { shape, data }));
+    }
+    let names: Vec<String> = d.inputs.iter().map(input_name).collect();
+    let tensors = d.input_tensors();
+    let mut cols: Vec<(String, Vec<Value>)> = Vec::with_capacity(names.len());
+    let mut rows: Option<usize> = None;
+    let mut agree = |n: usize, label: &str| match rows {
+        Some(k) if k != n => Err((400, format!("input `{label}` has {n} rows, the others {k}"))),
+        _ => {
+            rows = Some(n);
+            Ok(())
         }
+    };
+    if names.iter().all(|n| position(&given, n).is_some()) {
+        // One `[n]` input per model input, by its name.
+        for name in &names {
+            let Some(at) = position(&given, name) else {
+                continue;
+            };
+            let g = std::mem::replace(
+                &mut given[at].1,
+                Given {
+                    shape: Vec::new(),
+                    data: Vec::new(),
+                },
+            );
+            let n = columns(g, name, std::slice::from_ref(name), true, &mut cols)?;
+            agree(n, name)?;
+        }
+    } else if let Some(tensors) =
+        tensors.filter(|t| t.iter().all(|t| position(&given, &t.name).is_some()))
+    {
+        // One input per tensor of the model's `inputs { }` block, by its name and shape.
+        for t in tensors {
+            let Some(at) = position(&given, &t.name) else {
+                continue;
+            };
+            let g = std::mem::replace(
+                &mut given[at].1,
+                Given {
+                    shape: Vec::new(),
+                    data: Vec::new(),
+                },
+            );
+            let cnames: Vec<String> = t.inputs.iter().map(input_name).collect();
+            let n = columns(g, &t.name, &cnames, !t.vector, &mut cols)?;
+            agree(n, &t.name)?;
+        }
+    } else if given.len() == 1 {
+        // One `[n, width]` input (any name) holding every model input in order.
+        let (label, g) = given.remove(0);
+        let n = columns(g, &label, &names, true, &mut cols)?;
+        agree(n, &label)?;
     } else {
-        let mut cols = Vec::with_capacity(width);
-        let mut n = None;
-        for i in &d.inputs {
-            let iname = input_name(i);
-            let given = inputs
-                .iter()
-                .find(|x| x["name"].as_str() == Some(iname.as_str()))
-                .ok_or_else(|| (400, format!("missing input `{iname}`")))?;
-            let data = numbers(&given["data"], &iname).map_err(|e| (e.status(), e.to_string()))?;
-            match n {
-                None => n = Some(data.len()),
-                Some(k) if k != data.len() => {
-                    return Err((
-                        400,
-                        format!("input `{iname}` has {} values, the others {k}", data.len()),
-                    ))
-                }
-                _ => {}
-            }
-            cols.push(data);
-        }
-        let n = n.unwrap_or(0);
-        let mut rows = Vec::with_capacity(n * width);
-        for r in 0..n {
-            for c in &cols {
-                rows.push(c[r]);
-            }
-        }
-        (rows, n)
-    };
-    if n == 0 || n > crate::predict::MAX_ROWS {
         return Err((
             400,
-            format!("{n} rows: give 1 to {}", crate::predict::MAX_ROWS),
+            format!(
+                "give one input per model input ({}), one per input tensor, or one [n, {}] input",
+                names.join(", "),
+                names.len()
+            ),
         ));
     }
-    // Row-major rows into the graph's named input columns.
-    let width = d.inputs.len().max(1);
-    let cols = d
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(j, i)| {
-            (
-                crate::deployment::input_name(i),
-                (0..n).map(|r| rows[r * width + j]).collect(),
-            )
-        })
-        .collect();
-    let outcome = d
-        .graph
-        .run(crate::graph::Env { n, cols })
-        .await
-        .map_err(|e| (e.status(), e.to_string()))?;
-    let (out, version) = (outcome.outputs, outcome.versions.join(","));
+    let n = rows.unwrap_or(0);
+    if n > crate::predict::MAX_ROWS {
+        return Err((
+            400,
+            format!("{n} rows: give at most {}", crate::predict::MAX_ROWS),
+        ));
+    }
+    let (out, version) = if n == 0 {
+        // No rows, no model run: an empty output of shape [0] each.
+        (Vec::new(), d.graph.versions().join(","))
+    } else {
+        let views: Vec<(String, &[Value])> = cols
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_slice()))
+            .collect();
+        let env = crate::graph::Env::from_json(n, &views, &d.exact_inputs())
+            .map_err(|e| (e.status(), e.to_string()))?;
+        let outcome = d
+            .graph
+            .run(env)
+            .await
+            .map_err(|e| (e.status(), e.to_string()))?;
+        (outcome.outputs, outcome.versions.join(","))
+    };
     let k = d.outputs.len().max(1);
     let outputs: Vec<Value> = d
         .outputs

@@ -2,7 +2,7 @@
 //! on-demand features fetched, the rows run through the model's batcher (and its shadow),
 //! the answer built and the prediction logged. Framework-free: a status and a JSON body.
 
-use crate::deployment::{as_input, input_name, Deployment};
+use crate::deployment::{input_name, Deployment};
 use crate::error::ServingError;
 use crate::graph::Env;
 use crate::lookup::Lookup;
@@ -10,7 +10,7 @@ use crate::predlog::Record;
 use crate::server::{Serving, State};
 use mlp_ir::{InputRef, LogPolicy, Spec, Type};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Most rows in one request.
@@ -319,28 +319,17 @@ async fn from_graph(
             (input_name(input), col)
         })
         .collect();
-    let mut env = HashMap::with_capacity(cols.len());
-    for (name, col) in &cols {
-        let mut values = Vec::with_capacity(n);
-        for i in 0..n {
-            let v = col.get(i).unwrap_or(&Value::Null);
-            values.push(as_input(v).map_err(|e| bad(format!("input `{name}`: {e}")))?);
-        }
-        env.insert(name.clone(), values);
-    }
+    let env = Env::from_json(n, &cols, &d.exact_inputs()).map_err(|e| bad(e.to_string()))?;
     let inputs_json: Map<String, Value> = cols
         .iter()
         .map(|(name, col)| (name.clone(), Value::Array(col.to_vec())))
         .collect();
     let shadow = d.shadow.as_ref().map(|s| {
         let graph = s.clone();
-        let env = Env {
-            n,
-            cols: env.clone(),
-        };
+        let env = env.clone();
         tokio::spawn(async move { graph.run(env).await })
     });
-    let outcome = d.graph.run(Env { n, cols: env }).await.map_err(|e| {
+    let outcome = d.graph.run(env).await.map_err(|e| {
         (
             e.status(),
             json!({ "error": e.to_string(), "deployment": d.name }),
@@ -527,14 +516,36 @@ async fn predict_inner(
         (Some(a), _) | (None, Some(a)) => a,
         (None, None) => (1, false),
     };
-    if n == 0 {
-        return Err(bad("no rows: the lists are empty"));
-    }
     if n > MAX_ROWS {
         return Err(bad(format!("{n} rows in one request; at most {MAX_ROWS}")));
     }
     check_request_types(serving, &request).map_err(refuse)?;
     check_fields(serving, d, &entities, &request).map_err(refuse)?;
+    if n == 0 {
+        // A batch of no rows: no lookup, no model, nothing logged; an empty list per output.
+        let outputs: Map<String, Value> = d
+            .outputs
+            .iter()
+            .map(|c| (c.name.clone(), Value::Array(Vec::new())))
+            .collect();
+        let versions = d.graph.versions();
+        let mut answer = json!({
+            "outputs": outputs,
+            "model_version": versions.join(","),
+            "model_versions": versions,
+            "request_id": request_id,
+            "latency_ms": start.elapsed().as_secs_f64() * 1000.0,
+        });
+        if top.get("return_inputs") == Some(&Value::Bool(true)) {
+            answer["inputs"] = d
+                .inputs
+                .iter()
+                .map(|i| (input_name(i), Value::Array(Vec::new())))
+                .collect::<Map<String, Value>>()
+                .into();
+        }
+        return Ok((answer, false));
+    }
     let (out, versions, inputs_json, shadow) = match &d.lookup {
         Some(lookup) => {
             let (out, versions, inputs) = from_table(d, lookup, &entities, n)?;

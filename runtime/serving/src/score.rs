@@ -6,7 +6,7 @@
 //! input order; Parquet or CSV.
 
 use crate::batcher::{BatchPolicy, Batcher};
-use crate::deployment::{as_input, input_name, load_model};
+use crate::deployment::{as_id, as_input, input_name, load_model};
 use crate::error::{LoadError, ScoreError};
 use crate::graph::{Env, Graph};
 use crate::model::DeviceChoice;
@@ -82,8 +82,9 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError>
             source,
         })?;
     let conn = inputs_to_table(plan, req, &graph.inputs, tmp.path())?;
-    let (cols, n) = table_to_columns(&conn, &graph.inputs)?;
-    let (scores, versions) = columns_to_scores(&graph, &cols, n)?;
+    let env = table_to_env(&conn, &graph.inputs, &graph.exact)?;
+    let n = env.n;
+    let (scores, versions) = env_to_scores(&graph, &env)?;
     if scores.len() != n * outputs.len().max(1) {
         return Err(ScoreError::OutputCount {
             got: scores.len(),
@@ -135,12 +136,14 @@ fn inputs_to_table(
     Ok(conn)
 }
 
-/// The model inputs of every row of `src`, one column per input, as the model takes them,
-/// and the number of rows.
-fn table_to_columns(
+/// The model inputs of every row of `src`, one column per input, as the model takes them
+/// (those in `exact` also as exact integers, for int64 tensors).
+fn table_to_env(
     conn: &duckdb::Connection,
     inputs: &[InputRef],
-) -> Result<(Vec<Vec<f32>>, usize), ScoreError> {
+    exact: &std::collections::HashSet<String>,
+) -> Result<Env, ScoreError> {
+    let names: Vec<String> = inputs.iter().map(input_name).collect();
     let columns: Vec<String> = inputs
         .iter()
         .map(|i| match i {
@@ -158,6 +161,10 @@ fn table_to_columns(
         .prepare(&format!("SELECT {select} FROM src ORDER BY __mlp_row"))
         .map_err(ScoreError::MissingInput)?;
     let mut cols: Vec<Vec<f32>> = vec![Vec::new(); columns.len()];
+    let mut ids: Vec<Option<Vec<Option<i64>>>> = names
+        .iter()
+        .map(|n| exact.contains(n).then(Vec::new))
+        .collect();
     let mut n = 0usize;
     let mut query = stmt.query([])?;
     while let Some(r) = query.next()? {
@@ -166,25 +173,36 @@ fn table_to_columns(
             let v: serde_json::Value = text
                 .as_deref()
                 .map_or(Ok(serde_json::Value::Null), serde_json::from_str)?;
-            cols[j].push(as_input(&v).map_err(|source| ScoreError::BadValue {
+            let bad = |source| ScoreError::BadValue {
                 row: n,
                 column: c.clone(),
                 source,
-            })?);
+            };
+            cols[j].push(as_input(&v).map_err(bad)?);
+            if let Some(col) = &mut ids[j] {
+                col.push(as_id(&v).map_err(bad)?);
+            }
         }
         n += 1;
     }
-    Ok((cols, n))
+    let mut env = Env {
+        n,
+        ..Env::default()
+    };
+    for ((name, col), id) in names.into_iter().zip(cols).zip(ids) {
+        if let Some(id) = id {
+            env.ids.insert(name.clone(), id);
+        }
+        env.cols.insert(name, col);
+    }
+    Ok(env)
 }
 
-/// Runs the graph over the `n` rows of `cols`, a chunk at a time: the outputs row-major,
-/// and every model version that answered.
-fn columns_to_scores(
-    graph: &Graph,
-    cols: &[Vec<f32>],
-    n: usize,
-) -> Result<(Vec<f32>, Vec<String>), ScoreError> {
-    let names: Vec<String> = graph.inputs.iter().map(input_name).collect();
+/// Runs the graph over the rows of `all`, a chunk at a time: the outputs row-major, and
+/// every model version that answered. An id outside its range fails the run, naming the row
+/// of the file.
+fn env_to_scores(graph: &Graph, all: &Env) -> Result<(Vec<f32>, Vec<String>), ScoreError> {
+    let n = all.n;
     let mut scores = Vec::new();
     let mut versions: Vec<String> = Vec::new();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -195,14 +213,7 @@ fn columns_to_scores(
         })?;
     for start in (0..n).step_by(CHUNK) {
         let end = (start + CHUNK).min(n);
-        let env = Env {
-            n: end - start,
-            cols: names
-                .iter()
-                .zip(cols)
-                .map(|(name, c)| (name.clone(), c[start..end].to_vec()))
-                .collect(),
-        };
+        let env = all.slice(start, end);
         let outcome = rt.block_on(graph.run(env))?;
         for v in outcome.versions {
             if !versions.contains(&v) {

@@ -1,0 +1,433 @@
+//! Models with several typed input tensors, end to end: a model `forward(x: float32[batch,
+//! 4], cat: int64[batch])` with an embedding, trained and exported with the venv's PyTorch,
+//! registered (its signature checked against the block), served, and answered over
+//! `/v1/deployments/…/predict`, `/v2/…/infer` and `mlpc score` with PyTorch's own outputs on
+//! the same inputs (rtol 1e-5, atol 1e-6) for batches of 1, 4, 17 and 0 rows, and for 1-row and
+//! 17-row requests batched together. Ids outside the declared range answer 400 naming the
+//! tensor, input and row, and the server keeps answering; a negative id maps to the declared
+//! bucket where one is declared; an id of 2^40 + 1 reaches the model exactly; an artifact
+//! whose `forward` disagrees with the block is refused with both signatures.
+
+use mlp_test_support::serving::{call, mlpc, mlpc_bin, serve, venv};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+
+const SPEC: &str = "project typed {}
+
+request checkout {
+  a: float
+  b: float
+  c: int
+  d: bool
+  cat: int
+}
+
+model ranker {
+  inputs {
+    x: float32 = [checkout.a, checkout.b, checkout.c, checkout.d]
+    cat: int64 in 0..6 = checkout.cat
+  }
+  output = score: float
+}
+
+model bucketed {
+  inputs {
+    x: float32 = [checkout.a, checkout.b, checkout.c, checkout.d]
+    cat: int64 in 0..6 else 0 = checkout.cat
+  }
+  output = score: float
+}
+
+model exact {
+  inputs {
+    x: float32 = [checkout.a]
+    id: int64 = checkout.cat
+  }
+  output = delta: float
+}
+
+deployment rank {
+  model = ranker@latest
+
+  batching {
+    max_batch = 64
+    max_delay = 20ms
+  }
+}
+
+deployment rank_bucketed {
+  model = bucketed@latest
+}
+
+deployment ids {
+  model = exact@latest
+}
+";
+
+/// The models, seeded, saved with TorchScript: `ranker` and `bucketed` the same network
+/// (an embedding of 6 ids beside a linear layer over 4 floats, softmax over 3, a score
+/// from it), `exact` the id minus 2^40 as a float.
+const MODELS: &str = r#"
+import sys, torch
+torch.manual_seed(7)
+class Ranker(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 3)
+        self.emb = torch.nn.Embedding(6, 3)
+        self.out = torch.nn.Linear(3, 1)
+    def forward(self, x: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
+        h = torch.softmax(self.lin(x) + self.emb(cat), dim=1)
+        return torch.sigmoid(self.out(h)).squeeze(1)
+class Exact(torch.nn.Module):
+    def forward(self, x: torch.Tensor, id: torch.Tensor) -> torch.Tensor:
+        return (id - 1099511627776).to(torch.float32) + x[:, 0] * 0.0
+class OneTensor(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sum(dim=1)
+class FloatIds(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(1, 1))
+    def forward(self, x: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(cat.unsqueeze(1), self.w).squeeze(1) + x.sum(dim=1)
+out = sys.argv[1]
+torch.jit.save(torch.jit.script(Ranker()), f"{out}/ranker.pt")
+torch.jit.save(torch.jit.script(Exact()), f"{out}/exact.pt")
+torch.jit.save(torch.jit.script(OneTensor()), f"{out}/one_tensor.pt")
+torch.jit.save(torch.jit.script(FloatIds()), f"{out}/float_ids.pt")
+"#;
+
+/// PyTorch's answers for the rows in argv[2] (JSON `{"x": [[..]], "cat": [..]}`).
+const REFERENCE: &str = r#"
+import json, sys, torch
+m = torch.jit.load(sys.argv[1])
+rows = json.loads(sys.argv[2])
+x = torch.tensor(rows["x"], dtype=torch.float32).reshape(-1, 4)
+cat = torch.tensor(rows["cat"], dtype=torch.int64)
+with torch.no_grad():
+    print(json.dumps(m(x, cat).tolist()))
+"#;
+
+fn python(args: &[&str]) -> String {
+    let out = Command::new(venv().join("bin/python"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `n` seeded rows: four floats (one an int, one a bool) and an id in 0..6.
+fn rows(n: usize, seed: u64) -> (Vec<[f64; 4]>, Vec<i64>) {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 33) as f64 / (1u64 << 31) as f64
+    };
+    let mut x = Vec::with_capacity(n);
+    let mut cat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let a = next() * 4.0 - 2.0;
+        let b = next() * 100.0;
+        let c = (next() * 20.0).floor();
+        let d = if next() > 0.5 { 1.0 } else { 0.0 };
+        x.push([a, b, c, d]);
+        cat.push((next() * 6.0).floor() as i64);
+    }
+    (x, cat)
+}
+
+/// PyTorch's outputs of artifact `pt` for `rows`.
+fn reference(pt: &Path, x: &[[f64; 4]], cat: &[i64]) -> Vec<f64> {
+    let input = json!({"x": x, "cat": cat}).to_string();
+    let out = python(&["-c", REFERENCE, &pt.display().to_string(), &input]);
+    serde_json::from_str::<Vec<f64>>(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn close(got: f64, want: f64) -> bool {
+    (got - want).abs() <= 1e-6 + 1e-5 * want.abs()
+}
+
+fn predict_body(x: &[[f64; 4]], cat: &[i64]) -> Value {
+    json!({"request": {
+        "a": x.iter().map(|r| r[0]).collect::<Vec<_>>(),
+        "b": x.iter().map(|r| r[1]).collect::<Vec<_>>(),
+        "c": x.iter().map(|r| r[2] as i64).collect::<Vec<_>>(),
+        "d": x.iter().map(|r| r[3] == 1.0).collect::<Vec<_>>(),
+        "cat": cat,
+    }})
+}
+
+fn scores(answer: &Value, name: &str) -> Vec<f64> {
+    answer["outputs"][name]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .iter()
+        .map(|v| v.as_f64().unwrap_or(f64::NAN))
+        .collect()
+}
+
+fn register(p: &Path, model: &str, file: &str) -> std::process::Output {
+    Command::new(mlpc_bin())
+        .args(["registry", "register", ".", model, "--artifact", file])
+        .current_dir(p)
+        .env("MLP_VENV", venv())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let p = dir.path();
+    std::fs::write(p.join("typed.mlp"), SPEC).unwrap_or_else(|e| panic!("{e}"));
+    // TorchScript reads the classes' source, so the script is a file.
+    std::fs::write(p.join("models.py"), MODELS).unwrap_or_else(|e| panic!("{e}"));
+    python(&[
+        &p.join("models.py").display().to_string(),
+        &p.display().to_string(),
+    ]);
+    mlpc(&["check", "."], p);
+    mlpc(&["apply", ".", "--auto-approve"], p);
+
+    // Artifacts whose forward disagrees with the block: refused, with both signatures.
+    for (file, why) in [
+        (
+            "one_tensor.pt",
+            "it takes 1 tensors, the model block gives 2",
+        ),
+        (
+            "float_ids.pt",
+            "it fails on a batch of the declared tensors",
+        ),
+    ] {
+        let out = register(p, "ranker", file);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{file} was registered");
+        assert!(err.contains(why), "{file}: {err}");
+        assert!(
+            err.contains("the block declares forward(x: float32[batch, 4], cat: int64[batch]) -> (score: float)"),
+            "{file}: {err}"
+        );
+        assert!(err.contains("the artifact has forward("), "{file}: {err}");
+    }
+    for (model, file) in [
+        ("ranker", "ranker.pt"),
+        ("bucketed", "ranker.pt"),
+        ("exact", "exact.pt"),
+    ] {
+        let out = register(p, model, file);
+        assert!(
+            out.status.success(),
+            "{model}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The registry records the tensors.
+    let shown = Command::new(mlpc_bin())
+        .args(["registry", "show", ".", "ranker@1", "--format", "json"])
+        .current_dir(p)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        shown["signature"]["tensors"],
+        json!([["x", "float32[batch, 4]"], ["cat", "int64[batch]"]]),
+        "{shown}"
+    );
+
+    let server = serve(p);
+    let url = |path: &str| format!("{}{path}", server.base);
+    let pt = p.join("ranker.pt");
+    for n in [1, 4, 17, 0] {
+        let (x, cat) = rows(n, n as u64);
+        let want = reference(&pt, &x, &cat);
+        assert_eq!(want.len(), n);
+        let (status, answer) = call(
+            "POST",
+            &url("/v1/deployments/rank/predict"),
+            Some(predict_body(&x, &cat)),
+        );
+        assert_eq!(status, 200, "{answer}");
+        let got = scores(&answer, "score");
+        assert_eq!(got.len(), n);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                close(*g, *w),
+                "predict, {n} rows, row {i}: {g} vs PyTorch {w}"
+            );
+        }
+        // The Open Inference Protocol, one input per tensor: INT64 ids as they are.
+        let flat: Vec<f64> = x.iter().flatten().copied().collect();
+        let (status, answer) = call(
+            "POST",
+            &url("/v2/models/rank/infer"),
+            Some(json!({"inputs": [
+                {"name": "x", "shape": [n, 4], "datatype": "FP32", "data": flat},
+                {"name": "cat", "shape": [n], "datatype": "INT64", "data": cat},
+            ]})),
+        );
+        assert_eq!(status, 200, "{answer}");
+        let data = answer["outputs"][0]["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(data.len(), n, "{answer}");
+        for (i, (g, w)) in data.iter().zip(&want).enumerate() {
+            let g = g.as_f64().unwrap_or(f64::NAN);
+            assert!(close(g, *w), "infer, {n} rows, row {i}: {g} vs PyTorch {w}");
+        }
+    }
+
+    // 1-row and 17-row requests at once, batched together (20 ms window): each caller gets
+    // its own rows.
+    let callers: Vec<_> = (0..8)
+        .map(|k| {
+            let n = if k % 2 == 0 { 1 } else { 17 };
+            let target = url("/v1/deployments/rank/predict");
+            std::thread::spawn(move || {
+                let (x, cat) = rows(n, 100 + k);
+                let (status, answer) = call("POST", &target, Some(predict_body(&x, &cat)));
+                (x, cat, status, answer)
+            })
+        })
+        .collect();
+    for c in callers {
+        let (x, cat, status, answer) = c.join().unwrap_or_else(|_| panic!("a caller panicked"));
+        assert_eq!(status, 200, "{answer}");
+        let want = reference(&pt, &x, &cat);
+        let got = scores(&answer, "score");
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!(close(*g, *w), "mixed batch: {g} vs PyTorch {w}");
+        }
+    }
+
+    // Ids outside 0..6: 400 naming the tensor, the input and the row; the model never sees
+    // them, and the server keeps answering.
+    let (x, mut cat) = rows(4, 9);
+    cat[2] = 6;
+    let (status, answer) = call(
+        "POST",
+        &url("/v1/deployments/rank/predict"),
+        Some(predict_body(&x, &cat)),
+    );
+    assert_eq!(status, 400, "{answer}");
+    let e = answer["error"].as_str().unwrap_or_default();
+    assert!(
+        e.contains("input tensor `cat`, input `checkout.cat`, row 2: id 6 is outside 0..6"),
+        "{e}"
+    );
+    cat[2] = -1;
+    let (status, answer) = call(
+        "POST",
+        &url("/v1/deployments/rank/predict"),
+        Some(predict_body(&x, &cat)),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("id -1 is negative"));
+    let (status, answer) = call(
+        "POST",
+        &url("/v2/models/rank/infer"),
+        Some(json!({"inputs": [
+            {"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [0.0, 1.0, 2.0, 0.0]},
+            {"name": "cat", "shape": [1], "datatype": "INT64", "data": [1_000_000]},
+        ]})),
+    );
+    assert_eq!(status, 400, "{answer}");
+    // With `else 0`, the negative id is bucket 0.
+    let (status, answer) = call(
+        "POST",
+        &url("/v1/deployments/rank_bucketed/predict"),
+        Some(predict_body(&x, &cat)),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let mut bucketed = cat.clone();
+    bucketed[2] = 0;
+    let want = reference(&pt, &x, &bucketed);
+    for (g, w) in scores(&answer, "score").iter().zip(&want) {
+        assert!(close(*g, *w), "bucketed: {g} vs PyTorch {w}");
+    }
+    let (x, cat) = rows(3, 11);
+    let (status, answer) = call(
+        "POST",
+        &url("/v1/deployments/rank/predict"),
+        Some(predict_body(&x, &cat)),
+    );
+    assert_eq!(status, 200, "after the refusals: {answer}");
+
+    // 2^40 + 1 reaches the model exactly (as float32 it would be 2^40: a delta of 0).
+    let big = (1i64 << 40) + 1;
+    let (status, answer) = call(
+        "POST",
+        &url("/v1/deployments/ids/predict"),
+        Some(
+            json!({"request": {"a": [0.5, 0.5], "b": [0, 0], "c": [0, 0], "d": [false, false], "cat": [big, big + 2]}}),
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(scores(&answer, "delta"), vec![1.0, 3.0]);
+
+    // Batch scoring: the same answers, from a file.
+    let (x, cat) = rows(17, 5);
+    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    let values: Vec<String> = x
+        .iter()
+        .zip(&cat)
+        .map(|(r, c)| {
+            format!(
+                "({}, {}, {}, {}, {c}, TIMESTAMP '2026-01-01')",
+                r[0],
+                r[1],
+                r[2] as i64,
+                r[3] == 1.0
+            )
+        })
+        .collect();
+    conn.execute_batch(&format!(
+        "COPY (SELECT * FROM (VALUES {}) v(a, b, c, d, cat, event_timestamp)) TO '{}' (FORMAT parquet)",
+        values.join(", "),
+        p.join("rows.parquet").display()
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    mlpc(
+        &[
+            "score",
+            ".",
+            "rank",
+            "--entities",
+            "rows.parquet",
+            "--out",
+            "scored.parquet",
+        ],
+        p,
+    );
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT score FROM read_parquet('{}')",
+            p.join("scored.parquet").display()
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<f64> = stmt
+        .query_map([], |r| r.get(0))
+        .and_then(|r| r.collect())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let want = reference(&pt, &x, &cat);
+    assert_eq!(got.len(), 17);
+    for (g, w) in got.iter().zip(&want) {
+        assert!(close(*g, *w), "score: {g} vs PyTorch {w}");
+    }
+}
