@@ -23,11 +23,18 @@ cleanup() {
 trap cleanup EXIT
 # The two builds, BEFORE's then the working tree's, in the same target folder (the venv,
 # libduckdb and the target come from this checkout's env.sh), so only the workspace's own
-# crates build twice; each one's binaries are copied out.
+# crates build twice; each one's binaries are copied out. Cargo names a path crate's
+# artifacts by its path within the workspace, the same in both checkouts, and may take one
+# checkout's for the other's: the workspace's crates are cleaned before each build.
+members="$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"]))')"
+# shellcheck disable=SC2086
+clean_members() { cargo clean --release -q $members; }
 git worktree add -q --detach "$work/before-src" "$before"
-(cd "$work/before-src" && cargo build --release --locked -q -p mlpc -p mlp-serving)
+(cd "$work/before-src" && clean_members && cargo build --release --locked -q -p mlpc -p mlp-serving)
 mkdir -p "$work/before-bin" "$work/after-bin"
 cp "$CARGO_TARGET_DIR/release/mlpc" "$CARGO_TARGET_DIR/release/mlp-serve" "$work/before-bin/"
+git worktree remove --force "$work/before-src"
+clean_members
 cargo build --release --locked -q -p mlpc -p mlp-serving -p mlp-loadgen -p mlp-features
 after_bin="$CARGO_TARGET_DIR/release"
 cp "$after_bin/mlpc" "$after_bin/mlp-serve" "$work/after-bin/"
@@ -36,6 +43,8 @@ proj="$work/project"
 mkdir -p "$proj/data"
 cp examples/fraud/*.mlp examples/fraud/train.py examples/fraud/generate.sql "$proj/"
 "$after_bin/mlp-sql" "$proj/generate.sql" 2>/dev/null
+"$work/after-bin/mlpc" apply "$proj" --auto-approve >/dev/null
+"$work/after-bin/mlpc" materialize "$proj" --until '2026-03-31 00:00:00' >/dev/null
 "$work/after-bin/mlpc" run "$proj" train_fraud --quiet >/dev/null
 "$work/after-bin/mlpc" registry alias "$proj" fraud_scorer staging production >/dev/null
 port=18182
@@ -44,7 +53,22 @@ point() {
   local label="$1" bin="$2"
   "$bin/mlpc" serve "$proj" --bind "127.0.0.1:$port" --workers 2 --no-scheduler --no-monitors 2>"$work/serve.log" &
   server=$!
-  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  local ready=""
+  for _ in $(seq 1 300); do
+    # Ready for this benchmark: fraud_api answers (/readyz also waits for deployments whose
+    # models this project never trains).
+    if curl -sf -XPOST -H 'Content-Type: application/json' -d "$predict" \
+      "http://127.0.0.1:$port/v1/deployments/fraud_api/predict" >/dev/null; then
+      ready=1
+      break
+    fi
+    sleep 0.1
+  done
+  if [ -z "$ready" ]; then
+    echo "error: the $label server did not get ready; its log:" >&2
+    cat "$work/serve.log" >&2
+    exit 1
+  fi
   printf '%-8s ' "$label"
   "$after_bin/mlp-load" --url "http://127.0.0.1:$port/v1/deployments/fraud_api/predict" \
     --body "$predict" --clients 32 --seconds "$seconds" | tee -a "$work/$label.jsonl"

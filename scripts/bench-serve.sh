@@ -19,6 +19,8 @@ trap cleanup EXIT
 cp examples/fraud/*.mlp examples/fraud/train.py examples/fraud/generate.sql "$work/"
 mkdir -p "$work/data"
 "$bin/mlp-sql" "$work/generate.sql" 2>/dev/null
+"$bin/mlpc" apply "$work" --auto-approve >/dev/null
+"$bin/mlpc" materialize "$work" --until '2026-03-31 00:00:00' >/dev/null
 "$bin/mlpc" run "$work" train_fraud --quiet >/dev/null
 "$bin/mlpc" registry alias "$work" fraud_scorer staging production >/dev/null
 port=18181
