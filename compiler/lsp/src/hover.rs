@@ -297,6 +297,44 @@ pub fn model(checked: &Checked, d: &Decl) -> String {
             md.push_str(&format!("- `{}: {ty}`\n", text_of(checked, it)));
         }
     }
+    // An `inputs { }` block: each tensor with its type and the inputs it holds.
+    let tensors = d.body.stmts.iter().find_map(|s| match &s.kind {
+        StmtKind::Block { name, body } if name.name == "inputs" => Some(body),
+        _ => None,
+    });
+    if let Some(body) = tensors {
+        md.push_str("\n**input tensors**, in `forward`'s order:\n");
+        for s in &body.stmts {
+            let StmtKind::Field {
+                name,
+                ty,
+                ids,
+                value: Some(v),
+                ..
+            } = &s.kind
+            else {
+                continue;
+            };
+            let range = ids
+                .as_ref()
+                .map(|r| format!(" in {}..{}", r.lo, r.hi))
+                .unwrap_or_default();
+            let items: Vec<String> = v
+                .items()
+                .iter()
+                .map(|it| {
+                    let t = input_type(checked, it).unwrap_or_else(|| "?".into());
+                    format!("`{}: {t}`", text_of(checked, it))
+                })
+                .collect();
+            md.push_str(&format!(
+                "- `{}: {}{range}`: {}\n",
+                name.name,
+                ty.name,
+                items.join(", ")
+            ));
+        }
+    }
     let outs = model_outputs(d);
     if !outs.is_empty() {
         let list: Vec<String> = outs.iter().map(|(n, t)| format!("`{n}: {t}`")).collect();

@@ -316,6 +316,12 @@ fn hover(c: &mut Client, path: &Path, position: Value) -> String {
 #[test]
 fn hover_shows_built_ins_deployments_and_models() {
     let dir = example();
+    let typed = dir.path().join("typed.mlp");
+    std::fs::write(
+        &typed,
+        "model ranked {\n  inputs {\n    dense: float32 = [user_stats.txn_count_7d, user_stats.avg_amount_7d]\n    cat: int64 in 0..100 = checkout.merchant_id\n  }\n  output = score: float\n}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let mut c = start();
     let features = dir.path().join("features.mlp");
     let text = read(&features);
@@ -371,6 +377,16 @@ fn hover_shows_built_ins_deployments_and_models() {
         "`fraud_api`",
         "`fraud_review`",
         "`torchscript`",
+    ] {
+        assert!(h.contains(want), "{want} missing from {h}");
+    }
+    // A model with input tensors: each with its type, range and inputs.
+    let text = read(&typed);
+    let h = hover(&mut c, &typed, after(&text, "model ran"));
+    for want in [
+        "**input tensors**, in `forward`'s order",
+        "- `dense: float32`: `user_stats.txn_count_7d: int`, `user_stats.avg_amount_7d: float`",
+        "- `cat: int64 in 0..100`: `checkout.merchant_id: int`",
     ] {
         assert!(h.contains(want), "{want} missing from {h}");
     }
