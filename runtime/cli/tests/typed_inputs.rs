@@ -47,6 +47,18 @@ model exact {
   output = delta: float
 }
 
+model pair {
+  inputs {
+    x: float32 = [checkout.a, checkout.b]
+    cat: int64 in 0..6 = checkout.cat
+  }
+  outputs = [lo: float, hi: float]
+}
+
+deployment pairs {
+  model = pair@latest
+}
+
 deployment rank {
   model = ranker@latest
 
@@ -70,6 +82,7 @@ deployment ids {
 /// from it), `exact` the id minus 2^40 as a float.
 const MODELS: &str = r#"
 import sys, torch
+from typing import Tuple
 torch.manual_seed(7)
 class Ranker(torch.nn.Module):
     def __init__(self):
@@ -92,7 +105,15 @@ class FloatIds(torch.nn.Module):
         self.w = torch.nn.Parameter(torch.ones(1, 1))
     def forward(self, x: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
         return torch.matmul(cat.unsqueeze(1), self.w).squeeze(1) + x.sum(dim=1)
+class Pair(torch.nn.Module):
+    def forward(self, x: torch.Tensor, cat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return x[:, 0] + cat.to(torch.float32), x[:, 1] * 2.0
+class Triple(torch.nn.Module):
+    def forward(self, x: torch.Tensor, cat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return x[:, 0], x
 out = sys.argv[1]
+torch.jit.save(torch.jit.script(Pair()), f"{out}/pair.pt")
+torch.jit.save(torch.jit.script(Triple()), f"{out}/triple.pt")
 torch.jit.save(torch.jit.script(Ranker()), f"{out}/ranker.pt")
 torch.jit.save(torch.jit.script(Exact()), f"{out}/exact.pt")
 torch.jit.save(torch.jit.script(OneTensor()), f"{out}/one_tensor.pt")
@@ -221,10 +242,19 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
         );
         assert!(err.contains("the artifact has forward("), "{file}: {err}");
     }
+    // A tuple whose elements give more columns than the block's outputs: refused.
+    let out = register(p, "pair", "triple.pt");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "triple.pt was registered");
+    assert!(
+        err.contains("3 values per row, not 2 (the block's outputs)"),
+        "{err}"
+    );
     for (model, file) in [
         ("ranker", "ranker.pt"),
         ("bucketed", "ranker.pt"),
         ("exact", "exact.pt"),
+        ("pair", "pair.pt"),
     ] {
         let out = register(p, model, file);
         assert!(
@@ -380,6 +410,18 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
     );
     assert_eq!(status, 200, "{answer}");
     assert_eq!(scores(&answer, "delta"), vec![1.0, 3.0]);
+
+    // A model that returns a tuple: its elements are the outputs, in order.
+    let (status, answer) = call(
+        "POST",
+        &url("/v1/deployments/pairs/predict"),
+        Some(
+            json!({"request": {"a": [0.5, -1.0], "b": [3.0, 4.5], "c": [0, 0], "d": [false, true], "cat": [2, 5]}}),
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(scores(&answer, "lo"), vec![2.5, 4.0]);
+    assert_eq!(scores(&answer, "hi"), vec![6.0, 9.0]);
 
     // Batch scoring: the same answers, from a file.
     let (x, cat) = rows(17, 5);

@@ -112,7 +112,8 @@ pub fn declared_forward(plan: &mlp_ir::Plan, model: &str) -> Option<String> {
 /// Loads `artifact` with the venv's PyTorch and checks it against model `model`'s block:
 /// `forward` takes as many tensors as the block declares, and a batch of two rows of them
 /// (zeros; the smallest valid id for an id tensor) of the declared dtypes and shapes answers
-/// two rows with as many values as the block has outputs. A refusal shows the declared
+/// two rows with as many values as the block has outputs: one tensor, or a tuple of them
+/// whose `[2]` and `[2, k]` elements give the outputs in order. A refusal shows the declared
 /// signature and the artifact's own. A venv without torch skips the check.
 pub fn check_with_torch(
     artifact: &Path,
@@ -178,13 +179,19 @@ try:
 except Exception as e:
     lines = [l for l in str(e).splitlines() if l.strip()]
     refuse(f"it fails on a batch of the declared tensors: {lines[-1] if lines else e}")
-if not isinstance(y, torch.Tensor):
-    refuse(f"it returns {type(y).__name__}, not a tensor")
-shape = tuple(y.shape)
-if shape not in [(2, n_out)] + ([(2,)] if n_out == 1 else []):
-    refuse(f"for a batch of 2 it returns shape {list(shape)}, not [2, {n_out}]")
-if y.dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
-    refuse(f"it returns {y.dtype} values, not floats")
+ys = list(y) if isinstance(y, (tuple, list)) else [y]
+if not ys or not all(isinstance(t, torch.Tensor) for t in ys):
+    refuse(f"it returns {type(y).__name__}, not a tensor or a tuple of tensors")
+columns = 0
+for t in ys:
+    if t.dim() not in (1, 2) or t.shape[0] != 2:
+        refuse(f"for a batch of 2 it returns shape {list(t.shape)}, not [2] or [2, k]")
+    if t.dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+        refuse(f"it returns {t.dtype} values, not floats")
+    columns += 1 if t.dim() == 1 else t.shape[1]
+if columns != n_out:
+    shapes = ", ".join(str(list(t.shape)) for t in ys)
+    refuse(f"for a batch of 2 it returns {shapes}: {columns} values per row, not {n_out} (the block's outputs)")
 "#;
     let out = std::process::Command::new(python)
         .arg("-c")

@@ -125,6 +125,20 @@ impl TorchModel {
     }
 }
 
+/// What kind of value an `IValue` is, for messages.
+fn ivalue_kind(v: &tch::IValue) -> &'static str {
+    match v {
+        tch::IValue::None => "None",
+        tch::IValue::Bool(_) => "a bool",
+        tch::IValue::Int(_) => "an int",
+        tch::IValue::Double(_) => "a float",
+        tch::IValue::String(_) => "a string",
+        tch::IValue::Tuple(_) => "a tuple",
+        tch::IValue::GenericDict(_) => "a dict",
+        _ => "a value that is not a tensor",
+    }
+}
+
 fn first_line(s: &str) -> String {
     s.lines()
         .find(|l| !l.trim().is_empty())
@@ -150,23 +164,50 @@ impl Backend for TorchModel {
                 x.reshape(shape).to_device(self.device)
             })
             .collect();
+        let inputs: Vec<tch::IValue> = tensors.into_iter().map(tch::IValue::Tensor).collect();
         let out = self
             .module
-            .forward_ts(&tensors)
+            .forward_is(&inputs)
             .map_err(|e| format!("the model failed: {}", first_line(&e.to_string())))?;
-        let size = out.size();
-        let ok_shape = match size.as_slice() {
-            [rows] => *rows == n as i64,
-            [rows, _] => *rows == n as i64,
-            _ => false,
+        // One tensor, or a tuple (or list) of them whose elements map to the outputs in
+        // order: each `[n]` or `[n, k]`, side by side as the rows' columns.
+        let parts: Vec<tch::Tensor> = match out {
+            tch::IValue::Tensor(t) => vec![t],
+            tch::IValue::Tuple(items) | tch::IValue::GenericList(items) => items
+                .into_iter()
+                .map(|v| match v {
+                    tch::IValue::Tensor(t) => Ok(t),
+                    other => Err(format!(
+                        "the model answered a tuple holding {}, not only tensors",
+                        ivalue_kind(&other)
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            tch::IValue::TensorList(ts) => ts,
+            other => {
+                return Err(format!(
+                    "the model answered {}, not a tensor or a tuple of tensors",
+                    ivalue_kind(&other)
+                ))
+            }
         };
-        if !ok_shape {
-            return Err(format!("the model answered shape {size:?} for {n} rows"));
+        let mut columns = Vec::with_capacity(parts.len());
+        for t in &parts {
+            let size = t.size();
+            match size.as_slice() {
+                [rows] | [rows, _] if *rows == n as i64 => {}
+                _ => return Err(format!("the model answered shape {size:?} for {n} rows")),
+            }
+            columns.push(
+                t.to_device(tch::Device::Cpu)
+                    .to_kind(tch::Kind::Float)
+                    .reshape([n as i64, -1]),
+            );
         }
-        let flat = out
-            .to_device(tch::Device::Cpu)
-            .to_kind(tch::Kind::Float)
-            .reshape([-1]);
+        let flat = match columns.as_slice() {
+            [one] => one.reshape([-1]),
+            _ => tch::Tensor::cat(&columns, 1).reshape([-1]),
+        };
         Vec::<f32>::try_from(&flat).map_err(|e| format!("cannot read the model's output: {e}"))
     }
 
