@@ -20,18 +20,30 @@ pub fn check_torchscript(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Model `model`'s inputs, outputs and declared input tensors.
+fn model_block<'p>(
+    plan: &'p mlp_ir::Plan,
+    model: &str,
+) -> Option<(
+    &'p [mlp_ir::InputRef],
+    &'p [mlp_ir::Column],
+    &'p [mlp_ir::TensorInput],
+)> {
+    match plan.model(model).map(|r| &r.spec) {
+        Some(Spec::Model {
+            inputs,
+            outputs,
+            tensors,
+            ..
+        }) => Some((inputs, outputs, tensors)),
+        _ => None,
+    }
+}
+
 /// The model block's interface: input and output names with their types, and its input
 /// tensors when the block names them.
 pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signature> {
-    let Some(Spec::Model {
-        inputs,
-        outputs,
-        tensors,
-        ..
-    }) = plan.model(model).map(|r| &r.spec)
-    else {
-        return None;
-    };
+    let (inputs, outputs, tensors) = model_block(plan, model)?;
     let ty = |id: String| -> String {
         match plan.get(&id).map(|r| &r.spec) {
             Some(Spec::Feature { ty, .. }) => format!("{ty:?}").to_lowercase(),
@@ -85,15 +97,7 @@ pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signa
 /// `forward(x: float32[batch, 4], cat: int64[batch]) -> (score: float)`: the interface the
 /// model block declares, as messages show it.
 pub fn declared_forward(plan: &mlp_ir::Plan, model: &str) -> Option<String> {
-    let Some(Spec::Model {
-        inputs,
-        outputs,
-        tensors,
-        ..
-    }) = plan.model(model).map(|r| &r.spec)
-    else {
-        return None;
-    };
+    let (inputs, outputs, tensors) = model_block(plan, model)?;
     let args: Vec<String> = mlp_ir::input_tensors(inputs, tensors)
         .iter()
         .map(mlp_ir::TensorInput::signature)
@@ -124,13 +128,7 @@ pub fn check_with_torch(
     if !python.exists() {
         return Ok(());
     }
-    let Some(Spec::Model {
-        inputs,
-        outputs,
-        tensors,
-        ..
-    }) = plan.model(model).map(|r| &r.spec)
-    else {
+    let Some((inputs, outputs, tensors)) = model_block(plan, model) else {
         return Err(format!("model `{model}` is not declared"));
     };
     let layout: Vec<serde_json::Value> = mlp_ir::input_tensors(inputs, tensors)

@@ -53,6 +53,9 @@ pub struct Deployment {
     pub lookup: Option<Lookup>,
     /// The declared input tensors of its one model (see [`Deployment::input_tensors`]).
     pub tensors: Option<Vec<mlp_ir::TensorInput>>,
+    /// The inputs its graph's and its shadow's int64 tensors read, which requests carry as
+    /// exact integers too (computed once, at load).
+    pub exact: std::collections::HashSet<String>,
 }
 
 impl Deployment {
@@ -68,16 +71,6 @@ impl Deployment {
     /// block names its tensors (`inputs { }`); `None` otherwise.
     pub fn input_tensors(&self) -> Option<&[mlp_ir::TensorInput]> {
         self.tensors.as_deref()
-    }
-
-    /// The inputs its graph's and its shadow's int64 tensors read, which requests carry as
-    /// exact integers too.
-    pub fn exact_inputs(&self) -> std::collections::HashSet<String> {
-        let mut all = self.graph.exact.clone();
-        if let Some(s) = &self.shadow {
-            all.extend(s.exact.iter().cloned());
-        }
-        all
     }
 }
 
@@ -216,8 +209,13 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, L
         Some(Spec::Model { tensors, .. }) if !tensors.is_empty() => Some(tensors.clone()),
         _ => None,
     };
+    let mut exact = graph.exact.clone();
+    if let Some(s) = &shadow {
+        exact.extend(s.exact.iter().cloned());
+    }
     Ok(Deployment {
         tensors,
+        exact,
         name: name.to_string(),
         inputs: graph.inputs.clone(),
         outputs: outputs.clone(),

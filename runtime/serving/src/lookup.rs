@@ -300,7 +300,7 @@ pub fn inputs_to_build(
             continue;
         }
         let read = match &serving.store {
-            Some(store) => lookup.read_inputs(store, &d.inputs, &d.exact_inputs(), now_us),
+            Some(store) => lookup.read_inputs(store, &d.inputs, &d.exact, now_us),
             None => Err(LookupError::NotMaterialized),
         };
         out.push((d.clone(), read));

@@ -184,7 +184,7 @@ pub async fn infer(
             .iter()
             .map(|(k, v)| (k.clone(), v.as_slice()))
             .collect();
-        let env = crate::graph::Env::from_json(n, &views, &d.exact_inputs())
+        let env = crate::graph::Env::from_json(n, &views, &d.exact)
             .map_err(|e| (e.status(), e.to_string()))?;
         let outcome = d
             .graph

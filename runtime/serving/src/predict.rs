@@ -319,7 +319,7 @@ async fn from_graph(
             (input_name(input), col)
         })
         .collect();
-    let env = Env::from_json(n, &cols, &d.exact_inputs()).map_err(|e| bad(e.to_string()))?;
+    let env = Env::from_json(n, &cols, &d.exact).map_err(|e| bad(e.to_string()))?;
     let inputs_json: Map<String, Value> = cols
         .iter()
         .map(|(name, col)| (name.clone(), Value::Array(col.to_vec())))
