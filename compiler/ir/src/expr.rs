@@ -61,6 +61,9 @@ pub enum IrExpr {
     Output {
         /// Output name.
         name: String,
+        /// The element read from a vector output (`probs[1]`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<u32>,
     },
     /// A column of the monitor's label source.
     Label {

@@ -39,9 +39,70 @@ impl Type {
 pub struct Column {
     /// Name.
     pub name: String,
-    /// Type.
+    /// Type (of each element, for a vector).
     #[serde(rename = "type")]
     pub ty: Type,
+    /// `Some(k)`: a vector of `k` floats per row (a model output `probs: float32[3]`);
+    /// `None`: one value per row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+}
+
+impl Column {
+    /// A column of one value per row.
+    pub fn scalar(name: impl Into<String>, ty: Type) -> Column {
+        Column {
+            name: name.into(),
+            ty,
+            width: None,
+        }
+    }
+
+    /// The values it takes in a row: its width, or 1.
+    pub fn cells(&self) -> usize {
+        self.width.map_or(1, |k| k as usize)
+    }
+
+    /// Its type as written: `float`, or `float32[3]` for a vector.
+    pub fn type_text(&self) -> String {
+        match self.width {
+            Some(k) => format!("float32[{k}]"),
+            None => self.ty.name().to_string(),
+        }
+    }
+}
+
+/// The values a row of `cols` takes side by side (vectors count their width).
+pub fn row_width(cols: &[Column]) -> usize {
+    cols.iter().map(Column::cells).sum()
+}
+
+/// The outputs a model's `forward` returns, in order: all but the `derived` ones.
+pub fn returned_outputs<'a>(
+    outputs: &'a [Column],
+    derived: &BTreeMap<String, IrExpr>,
+) -> Vec<&'a Column> {
+    outputs
+        .iter()
+        .filter(|c| !derived.contains_key(&c.name))
+        .collect()
+}
+
+/// Where output `name` (element `index` of a vector) sits in a row of `cols`; `None` when
+/// there is no such output or element, or when a vector is read without an index.
+pub fn cell_of(cols: &[Column], name: &str, index: Option<u32>) -> Option<usize> {
+    let mut at = 0;
+    for c in cols {
+        if c.name == name {
+            return match (c.width, index) {
+                (None, None) => Some(at),
+                (Some(k), Some(i)) if i < k => Some(at + i as usize),
+                _ => None,
+            };
+        }
+        at += c.cells();
+    }
+    None
 }
 
 /// A store backend with its arguments (`duckdb("x.duckdb")`, `memory(capacity = 10)`).
@@ -430,7 +491,7 @@ pub enum Spec {
         format: String,
         /// Inputs in order (every tensor's, in tensor order).
         inputs: Vec<InputRef>,
-        /// Outputs.
+        /// Outputs, in order: those `forward` returns, side by side, and those in `derived`.
         outputs: Vec<Column>,
         /// Owner.
         owner: Option<String>,
@@ -438,6 +499,10 @@ pub enum Spec {
         /// which is one float32 tensor ([`crate::input_tensors`]).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tensors: Vec<crate::TensorInput>,
+        /// Outputs computed from the others after `forward` runs (`p = probs[1]`), by name;
+        /// `forward` returns the outputs not named here.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        derived: BTreeMap<String, IrExpr>,
     },
     /// A pipeline.
     Pipeline {

@@ -44,14 +44,34 @@ pub fn walk<'a>(e: &'a Expr, f: &mut impl FnMut(&'a Expr)) {
     }
 }
 
-/// A model's outputs as written: `output = score: float` or `outputs = [a: int, ...]`.
+/// A model's outputs as written: `output = score: float`, `outputs = [a: int, ...]` or
+/// `outputs { probs: float32[3]  p: float = probs[1] }`, with their types (`float32[3]`).
 pub fn model_outputs(d: &Decl) -> Vec<(String, String)> {
+    let typed = |ty: &mlp_syntax::ast::Ident, width: &Option<mlp_syntax::ast::Width>| match width {
+        Some(w) => format!("{}[{}]", ty.name, w.n),
+        None => ty.name.clone(),
+    };
     let mut out = Vec::new();
     for key in ["output", "outputs"] {
         if let Some(e) = attr(d, key) {
             for it in e.items() {
-                if let ExprKind::Typed { name, ty } = &it.kind {
-                    out.push((name.name.clone(), ty.name.clone()));
+                if let ExprKind::Typed { name, ty, width } = &it.kind {
+                    out.push((name.name.clone(), typed(ty, width)));
+                }
+            }
+        }
+    }
+    for s in &d.body.stmts {
+        if let StmtKind::Block { name, body } = &s.kind {
+            if name.name != "outputs" {
+                continue;
+            }
+            for f in &body.stmts {
+                if let StmtKind::Field {
+                    name, ty, width, ..
+                } = &f.kind
+                {
+                    out.push((name.name.clone(), typed(ty, width)));
                 }
             }
         }

@@ -20,6 +20,8 @@ pub struct Allow {
     pub steps: bool,
     /// `name: type in LO..HI` (a model's int64 id inputs).
     pub ids: bool,
+    /// Fields may have a width (`probs: float32[3]`, a model's outputs).
+    pub widths: bool,
 }
 
 /// A field statement.
@@ -37,6 +39,8 @@ pub struct Field<'a> {
     pub window: Option<&'a Expr>,
     /// `in LO..HI [else D]`.
     pub ids: Option<&'a mlp_syntax::ast::IdRange>,
+    /// `[K]` after the type.
+    pub width: Option<mlp_syntax::ast::Width>,
 }
 
 /// A sorted body.
@@ -178,10 +182,14 @@ pub fn sort<'a>(
             StmtKind::Field {
                 name,
                 ty,
+                width,
                 ids,
                 value,
                 window,
             } => {
+                if let (Some(w), false) = (width, allow.widths) {
+                    diags.push(crate::outputs::misplaced_width(w.span));
+                }
                 if let (Some(r), false) = (ids, allow.ids) {
                     diags.push(
                         Diagnostic::new("E0218", "an id range is only for a model's int64 input")
@@ -208,8 +216,9 @@ pub fn sort<'a>(
                         name,
                         ty,
                         value: value.as_ref(),
-                        window: window.as_ref(),
+                        window: window.as_deref(),
                         ids: ids.as_ref(),
+                        width: *width,
                     });
                 }
             }

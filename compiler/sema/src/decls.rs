@@ -10,7 +10,7 @@ use crate::fast::{HashMap, HashSet};
 use crate::hir::{decl_id, Hir, HirDecl};
 use crate::typeck::parse_type;
 use mlp_diagnostics::{suggestion, Diagnostic, Diagnostics, FileId, SourceMap, Span};
-use mlp_ir::{EdgeKind, InputRef, Spec, Type};
+use mlp_ir::{Column, EdgeKind, InputRef, Spec, Type};
 use mlp_syntax::ast::{self, Decl, DeclKind, ExprKind};
 
 /// What other declarations need to know about a feature view.
@@ -32,7 +32,7 @@ pub struct ModelInfo {
     /// Resolved inputs.
     pub inputs: Vec<InputRef>,
     /// Outputs.
-    pub outputs: IndexMap<String, Type>,
+    pub outputs: IndexMap<String, Column>,
 }
 
 /// The semantic checker's state for one project.
@@ -281,21 +281,7 @@ impl<'a> Checker<'a> {
                     self.requests.insert(name.name.clone(), typed_fields(d));
                 }
                 DeclKind::Model => {
-                    let mut outputs = IndexMap::default();
-                    for s in &d.body.stmts {
-                        if let ast::StmtKind::Attr { key, value } = &s.kind {
-                            if key.name == "output" || key.name == "outputs" {
-                                let items = value.items();
-                                for it in items {
-                                    if let ExprKind::Typed { name, ty } = &it.kind {
-                                        if let Some(t) = parse_type(&ty.name) {
-                                            outputs.insert(name.name.clone(), t);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    let outputs = declared_outputs(d);
                     self.models.insert(
                         name.name.clone(),
                         ModelInfo {
@@ -413,4 +399,53 @@ fn deployments_after_what_they_name(decls: Vec<&Decl>) -> Vec<&Decl> {
     } else {
         decls
     }
+}
+
+/// A model's outputs as declared (before they are checked), by name: for other declarations
+/// to read while the models are checked in turn.
+fn declared_outputs(d: &Decl) -> IndexMap<String, Column> {
+    let column = |name: &ast::Ident, ty: &ast::Ident, width: Option<ast::Width>| {
+        let t = match ty.name.as_str() {
+            "float32" => Some(Type::Float),
+            other => parse_type(other),
+        }?;
+        Some(Column {
+            name: name.name.clone(),
+            ty: t,
+            width: width.and_then(|w| u32::try_from(w.n).ok()),
+        })
+    };
+    let mut outputs = IndexMap::default();
+    for s in &d.body.stmts {
+        match &s.kind {
+            ast::StmtKind::Attr { key, value } if key.name == "output" || key.name == "outputs" => {
+                for it in value.items() {
+                    if let ExprKind::Typed { name, ty, width } = &it.kind {
+                        if let Some(c) = column(name, ty, *width) {
+                            outputs.insert(c.name.clone(), c);
+                        }
+                    }
+                }
+            }
+            ast::StmtKind::Block { name, body } if name.name == "outputs" => {
+                for f in &body.stmts {
+                    if let ast::StmtKind::Field {
+                        name,
+                        ty,
+                        width,
+                        value,
+                        ..
+                    } = &f.kind
+                    {
+                        let width = if value.is_some() { None } else { *width };
+                        if let Some(c) = column(name, ty, width) {
+                            outputs.insert(c.name.clone(), c);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    outputs
 }

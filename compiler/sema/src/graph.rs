@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default)]
 pub struct DeployInfo {
     /// Outputs.
-    pub outputs: IndexMap<String, Type>,
+    pub outputs: IndexMap<String, Column>,
     /// Logged features and request fields.
     pub logged: HashSet<InputRef>,
     /// Logging off.
@@ -86,14 +86,7 @@ impl<'a> Checker<'a> {
                 models: self.served_models(&n.node),
             },
         );
-        let outputs = n
-            .outputs
-            .iter()
-            .map(|(k, t)| Column {
-                name: k.clone(),
-                ty: *t,
-            })
-            .collect();
+        let outputs = n.outputs.values().cloned().collect();
         let spec = Spec::Deployment {
             graph: n.node,
             outputs,
@@ -194,7 +187,7 @@ impl<'a> Checker<'a> {
                 .get(&s.model)
                 .map(|m| m.outputs.clone())
                 .unwrap_or_default();
-            if so != n.outputs {
+            if !crate::serving::same_outputs(&so, &n.outputs) {
                 self.diags.push(
                     Diagnostic::new("E0322", format!("shadow model `{}` returns different outputs than the served graph", s.model))
                         .label(*span, "outputs differ")
@@ -642,7 +635,7 @@ fn bare_value(e: &IrExpr) -> Option<String> {
     match e {
         IrExpr::Feature { view, feature } => Some(format!("{view}.{feature}")),
         IrExpr::Request { request, field } => Some(format!("{request}.{field}")),
-        IrExpr::Output { name } => Some(name.clone()),
+        IrExpr::Output { name, index: None } => Some(name.clone()),
         IrExpr::Label { name } => Some(format!("labels.{name}")),
         IrExpr::Unary { expr, .. } => bare_value(expr),
         IrExpr::Binary { lhs, rhs, .. } => bare_value(lhs).or_else(|| bare_value(rhs)),

@@ -15,6 +15,7 @@ pub mod hir;
 mod lints;
 mod lower;
 mod models;
+mod outputs;
 mod pipeline;
 mod serving;
 mod sources;

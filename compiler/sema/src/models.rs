@@ -30,7 +30,7 @@ impl<'a> Checker<'a> {
             Some(e) => self.choice(e, "format", &["torchscript"]),
             None => Some("torchscript".to_string()),
         };
-        let outputs = self.model_outputs(&b, d);
+        let (outputs, derived) = self.model_outputs(&b, d);
         let mut inputs = Inputs::default();
         let mut tensors = Vec::new();
         match (b.attr("inputs"), b.blocks.get("inputs")) {
@@ -75,33 +75,10 @@ impl<'a> Checker<'a> {
                     outputs,
                     owner,
                     tensors,
+                    derived,
                 },
                 inputs.deps,
             );
-        }
-    }
-
-    /// `output = name: type` or `outputs = [...]` (one of them, required).
-    fn model_outputs(&mut self, b: &body::Body<'a>, d: &'a Decl) -> Vec<mlp_ir::Column> {
-        let outputs_expr = b.attr("output").or(b.attr("outputs"));
-        if b.attr("output").is_some() && b.attr("outputs").is_some() {
-            if let Some((k, _)) = b.attrs.get("outputs") {
-                self.diags.push(
-                    Diagnostic::new("E0105", "both `output` and `outputs` given")
-                        .label(k.span, "give one of them"),
-                );
-            }
-        }
-        match outputs_expr {
-            Some(e) => self
-                .columns(e, "output")
-                .into_iter()
-                .map(|(c, _)| c)
-                .collect(),
-            None => {
-                self.required(b, d, "output", "model", "output = score: float");
-                Vec::new()
-            }
         }
     }
 
@@ -305,6 +282,19 @@ impl<'a> Checker<'a> {
                     self.diags.push(
                         Diagnostic::new("E0303", "a model cannot read its own output")
                             .label(it.span, "cycle"),
+                    );
+                    return None;
+                }
+                if let Some(k) = self
+                    .models
+                    .get(m)
+                    .and_then(|i| i.outputs.get(&p[1].name))
+                    .and_then(|c| c.width)
+                {
+                    self.diags.push(
+                        Diagnostic::new("E0219", format!("`{m}.{}` is a vector of {k} values; a model input is one value per row", p[1].name))
+                            .label(it.span, "a vector")
+                            .help(format!("name one element in `{m}`'s outputs, `p: float = {}[1]`, and read `{m}.p`", p[1].name)),
                     );
                     return None;
                 }

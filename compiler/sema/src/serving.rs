@@ -16,7 +16,7 @@ pub(crate) struct Node {
     /// The graph.
     pub(crate) node: GraphNode,
     /// What the graph returns.
-    pub(crate) outputs: IndexMap<String, Type>,
+    pub(crate) outputs: IndexMap<String, Column>,
     /// What serving the graph logs: its models' inputs, and what on-demand inputs are
     /// computed from.
     pub(crate) inputs: HashSet<InputRef>,
@@ -232,6 +232,7 @@ impl<'a> Checker<'a> {
             when,
             &Scope::Route {
                 outputs: &by.outputs,
+                of: "the router",
             },
             &mut found,
         );
@@ -246,7 +247,7 @@ impl<'a> Checker<'a> {
         }
         let a = self.node(then, refs, deps)?;
         let b = self.node(otherwise, refs, deps)?;
-        if a.outputs != b.outputs {
+        if !same_outputs(&a.outputs, &b.outputs) {
             self.diags.push(
                 Diagnostic::new("E0309", "the branches of a route return different outputs")
                     .label(otherwise.span, "outputs differ from `then`"),
@@ -289,7 +290,7 @@ impl<'a> Checker<'a> {
         let mut members = Vec::new();
         let mut weights = Vec::new();
         let mut weights_span = None;
-        let mut outputs: Option<IndexMap<String, Type>> = None;
+        let mut outputs: Option<IndexMap<String, Column>> = None;
         let mut inputs = HashSet::default();
         for a in &args[1..] {
             if a.name.as_ref().is_some_and(|n| n.name == "weights") {
@@ -305,7 +306,7 @@ impl<'a> Checker<'a> {
             }
             let n = self.node(&a.value, refs, deps)?;
             match &outputs {
-                Some(o) if *o != n.outputs => {
+                Some(o) if !same_outputs(o, &n.outputs) => {
                     self.diags.push(
                         Diagnostic::new("E0309", "combined models must return the same outputs")
                             .label(a.value.span, "outputs differ from the first model"),
@@ -434,4 +435,10 @@ impl<'a> Checker<'a> {
                 .collect(),
         }
     }
+}
+
+/// Whether two nodes return the same outputs in the same order (the graph's answers are rows
+/// of them side by side, so a branch or member with another order would be misread).
+pub(crate) fn same_outputs(a: &IndexMap<String, Column>, b: &IndexMap<String, Column>) -> bool {
+    a.len() == b.len() && a.values().zip(b.values()).all(|(x, y)| x == y)
 }

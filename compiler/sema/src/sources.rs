@@ -277,7 +277,10 @@ impl<'a> Checker<'a> {
         let mut out: Vec<(Column, Span)> = Vec::new();
         for it in items {
             match &it.kind {
-                ExprKind::Typed { name, ty } => {
+                ExprKind::Typed { name, ty, width } => {
+                    if let Some(w) = width {
+                        self.diags.push(crate::outputs::misplaced_width(w.span));
+                    }
                     if let Some(t) = self.value_type(ty) {
                         if let Some((_, first)) = out.iter().find(|(c, _)| c.name == name.name) {
                             let first = *first;
@@ -291,13 +294,7 @@ impl<'a> Checker<'a> {
                             );
                             continue;
                         }
-                        out.push((
-                            Column {
-                                name: name.name.clone(),
-                                ty: t,
-                            },
-                            ty.span,
-                        ));
+                        out.push((Column::scalar(name.name.clone(), t), ty.span));
                     }
                 }
                 _ => {
@@ -410,7 +407,7 @@ impl<'a> Checker<'a> {
             let schema = schema
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(name, ty)| Column { name, ty })
+                .map(|(name, ty)| Column::scalar(name, ty))
                 .collect();
             self.push_decl(
                 d,
@@ -502,10 +499,7 @@ impl<'a> Checker<'a> {
                 );
             }
             if let Some(t) = self.value_type(f.ty) {
-                fields.push(Column {
-                    name: f.name.name.clone(),
-                    ty: t,
-                });
+                fields.push(Column::scalar(f.name.name.clone(), t));
             }
         }
         self.push_decl(d, Spec::Request { fields }, vec![]);

@@ -140,10 +140,15 @@ pub const BLOCKS: &[BlockSchema] = &[
             ("owner", META),
             ("description", META),
         ],
-        blocks: &[("inputs", SERVING)],
+        blocks: &[("inputs", SERVING), ("outputs", SERVING)],
     },
     BlockSchema {
         block: "model inputs",
+        attrs: &[],
+        blocks: &[],
+    },
+    BlockSchema {
+        block: "model outputs",
         attrs: &[],
         blocks: &[],
     },

@@ -6,7 +6,7 @@ use crate::decls::Checker;
 use crate::fast::HashSet;
 use crate::fast::IndexMap;
 use mlp_diagnostics::{suggestion, Diagnostic, Span};
-use mlp_ir::{InputRef, IrExpr, Literal, Type};
+use mlp_ir::{Column, InputRef, IrExpr, Literal, Type};
 use mlp_stdlib::Kind;
 use mlp_syntax::ast::{BinOp, DeclKind, Expr, ExprKind, StrPart, UnOp};
 use mlp_syntax::units::{self, UnitKind};
@@ -68,7 +68,7 @@ pub enum Scope<'s> {
     /// A monitor check on a deployment.
     Monitor {
         /// The deployment's outputs.
-        outputs: &'s IndexMap<String, Type>,
+        outputs: &'s IndexMap<String, Column>,
         /// Features and request fields the deployment logs.
         logged: &'s HashSet<InputRef>,
         /// Whether the monitor declares labels.
@@ -85,10 +85,13 @@ pub enum Scope<'s> {
         /// All steps of the pipeline.
         all_steps: &'s [String],
     },
-    /// A route condition: the router's outputs.
+    /// A route condition over the router's outputs, or a model's derived output over the
+    /// outputs its `forward` returns.
     Route {
-        /// Router outputs.
-        outputs: &'s IndexMap<String, Type>,
+        /// The outputs.
+        outputs: &'s IndexMap<String, Column>,
+        /// Whose they are, for messages (`the router`).
+        of: &'s str,
     },
 }
 
@@ -159,6 +162,11 @@ impl Checker<'_> {
                 (Ty::Unknown, IrExpr::Star)
             }
             ExprKind::Path(p) => self.path(p, e.span, scope, found),
+            ExprKind::Index {
+                path,
+                index,
+                index_span,
+            } => self.element(path, *index, *index_span, e.span, scope),
             ExprKind::Call { name, args } => self.call(name, args, e.span, scope, found),
             ExprKind::Unary { op, expr } => {
                 let (t, ir) = self.expr(expr, scope, found);
@@ -369,6 +377,7 @@ impl Checker<'_> {
                     InputRef::Request { request, field } => IrExpr::Request { request, field },
                     InputRef::ModelOutput { .. } => IrExpr::Output {
                         name: member.to_string(),
+                        index: None,
                     },
                 };
                 (t, ir)
@@ -399,11 +408,15 @@ impl Checker<'_> {
                 },
                 [name],
             ) => {
-                if let Some(t) = outputs.get(*name) {
+                if let Some(c) = outputs.get(*name) {
+                    if self.whole_vector(c, span, scope) {
+                        return unknown;
+                    }
                     return (
-                        Ty::Val(*t),
+                        Ty::Val(c.ty),
                         IrExpr::Output {
                             name: name.to_string(),
+                            index: None,
                         },
                     );
                 }
@@ -432,18 +445,22 @@ impl Checker<'_> {
                 );
                 unknown
             }
-            (Scope::Route { outputs }, [name]) => match outputs.get(*name) {
-                Some(t) => (
-                    Ty::Val(*t),
+            (Scope::Route { outputs, of }, [name]) => match outputs.get(*name) {
+                Some(c) if self.whole_vector(c, span, scope) => unknown,
+                Some(c) => (
+                    Ty::Val(c.ty),
                     IrExpr::Output {
                         name: name.to_string(),
+                        index: None,
                     },
                 ),
                 None => {
                     self.diags.push(
-                        Diagnostic::new("E0109", format!("the router has no output `{name}`"))
+                        Diagnostic::new("E0109", format!("{of} has no output `{name}`"))
                             .label(span, "unknown output")
-                            .maybe_help(suggestion(name, outputs.keys().map(String::as_str))),
+                            .maybe_help(suggestion(name, outputs.keys().map(String::as_str)).or_else(|| {
+                                (*of == "the model").then(|| "a derived output reads the outputs the model returns (those without `=`)".to_string())
+                            })),
                     );
                     unknown
                 }
@@ -612,7 +629,7 @@ impl Checker<'_> {
                 .models
                 .get(model)
                 .and_then(|m| m.outputs.get(output))
-                .map(|t| Ty::Val(*t)),
+                .map(|c| Ty::Val(c.ty)),
         }
     }
 

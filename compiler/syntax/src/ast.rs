@@ -44,6 +44,15 @@ pub struct IdRange {
     pub span: Span,
 }
 
+/// `[K]` after a type: a vector of `K` values per row (`probs: float32[3]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Width {
+    /// `K`.
+    pub n: u64,
+    /// Where `[K]` is written.
+    pub span: Span,
+}
+
 /// A name as written, with its span.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ident {
@@ -181,12 +190,14 @@ pub enum StmtKind {
         name: Ident,
         /// Declared type name.
         ty: Ident,
+        /// `[K]` after the type.
+        width: Option<Width>,
         /// `in LO..HI [else DEFAULT]`: the valid ids of an int64 model input.
         ids: Option<IdRange>,
         /// Defining expression.
         value: Option<Expr>,
-        /// `over` window.
-        window: Option<Expr>,
+        /// `over` window (boxed: the statement stays small).
+        window: Option<Box<Expr>>,
     },
     /// `name { ... }`.
     Block {
@@ -417,6 +428,17 @@ pub enum ExprKind {
         name: Ident,
         /// The type.
         ty: Ident,
+        /// `[K]` after the type.
+        width: Option<Width>,
+    },
+    /// `path[i]`: element `i` of a vector output.
+    Index {
+        /// What is indexed.
+        path: Vec<Ident>,
+        /// The element.
+        index: u64,
+        /// Where `[i]` is written.
+        index_span: Span,
     },
 }
 
@@ -469,6 +491,7 @@ impl Expr {
             }
             ExprKind::Arrow { .. } => "a promotion `model -> alias`",
             ExprKind::Typed { .. } => "a typed name",
+            ExprKind::Index { .. } => "an element of a vector",
         }
     }
 }

@@ -213,6 +213,7 @@ impl Printer<'_> {
             StmtKind::Field {
                 name,
                 ty,
+                width,
                 ids,
                 value,
                 window,
@@ -220,6 +221,9 @@ impl Printer<'_> {
                 self.out.push_str(&name.name);
                 self.out.push_str(": ");
                 self.out.push_str(&ty.name);
+                if let Some(w) = width {
+                    self.out.push_str(&format!("[{}]", w.n));
+                }
                 if let Some(r) = ids {
                     self.out.push_str(&format!(" in {}..{}", r.lo, r.hi));
                     if let Some(d) = r.default {
@@ -449,10 +453,17 @@ fn write_expr(s: &mut String, e: &Expr) {
             s.push_str(" -> ");
             s.push_str(&to.name);
         }
-        ExprKind::Typed { name, ty } => {
+        ExprKind::Typed { name, ty, width } => {
             s.push_str(&name.name);
             s.push_str(": ");
             s.push_str(&ty.name);
+            if let Some(w) = width {
+                s.push_str(&format!("[{}]", w.n));
+            }
+        }
+        ExprKind::Index { path, index, .. } => {
+            let names: Vec<&str> = path.iter().map(|i| i.name.as_str()).collect();
+            s.push_str(&format!("{}[{index}]", names.join(".")));
         }
     }
 }
@@ -477,6 +488,15 @@ mod tests {
             "// head\nsource s {\n  path      = \"a.parquet\"\n  timestamp = ts // the time\n\n  // created\n  created = c\n}\n\nentity e {\n  key = id: int\n}\n"
         );
         assert_eq!(fmt(&once), once);
+    }
+
+    #[test]
+    fn vector_outputs_and_elements_keep_their_brackets() {
+        let src = "model m {\n  outputs {\n    probs: float32[3]\n    p: float = probs[1]\n  }\n}\n\nmodel n {\n  outputs = [head: float32[2], s: float]\n}\n\ndeployment d {\n  model = route(by = m@1, when = probs[1] > 0.5, then = m@1, else = m@1)\n}\n";
+        assert_eq!(fmt(src), src);
+        // A space before `[` is not an element read.
+        let (_, d) = crate::source_to_ast(FileId(0), "model m {\n  x = probs [1]\n}\n");
+        assert!(!d.is_empty());
     }
 
     #[test]

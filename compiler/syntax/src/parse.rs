@@ -394,13 +394,14 @@ impl Builder<'_> {
                     let mut value = None;
                     let mut window = None;
                     let mut ids = None;
+                    let mut width = None;
                     for x in c.into_inner() {
                         match x.as_rule() {
                             Rule::ident => name = Some(self.ident(x)),
-                            Rule::type_name => ty = x.into_inner().next().map(|t| self.ident(t)),
+                            Rule::type_name => (ty, width) = self.type_name(x),
                             Rule::id_range => ids = self.id_range(x),
                             Rule::expr => value = Some(self.expr(x)),
-                            Rule::window => window = Some(self.last_expr(x, span)),
+                            Rule::window => window = Some(Box::new(self.last_expr(x, span))),
                             _ => {}
                         }
                     }
@@ -408,6 +409,7 @@ impl Builder<'_> {
                         kind = StmtKind::Field {
                             name,
                             ty,
+                            width,
                             ids,
                             value,
                             window,
@@ -418,6 +420,38 @@ impl Builder<'_> {
             }
         }
         Stmt { docs, kind, span }
+    }
+
+    /// A type and its `[K]`; a `K` past 64 bits is an E0001 at it.
+    fn type_name(&mut self, p: Pair<'_, Rule>) -> (Option<Ident>, Option<Width>) {
+        let mut ty = None;
+        let mut width = None;
+        for x in p.into_inner() {
+            match x.as_rule() {
+                Rule::ident => ty = Some(self.ident(x)),
+                Rule::type_shape => {
+                    let span = self.span(&x);
+                    let digits = x.into_inner().next().map_or("", |d| d.as_str());
+                    width = self.whole(digits, span).map(|n| Width { n, span });
+                }
+                _ => {}
+            }
+        }
+        (ty, width)
+    }
+
+    /// A non-negative integer as written (`1_000`); past 64 bits, an E0001 at `span`.
+    fn whole(&mut self, digits: &str, span: Span) -> Option<u64> {
+        match digits.replace('_', "").parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.diags.push(
+                    Diagnostic::new("E0001", format!("`{digits}` is not a 64-bit integer"))
+                        .label(span, "too large"),
+                );
+                None
+            }
+        }
     }
 
     /// `in LO..HI [else DEFAULT]`; a number past 64 bits is an E0001 at it.
@@ -493,13 +527,13 @@ impl Builder<'_> {
         let span = self.span(&p);
         let mut it = p.into_inner();
         let name = it.next().map(|i| self.ident(i));
-        let ty = it
-            .next()
-            .and_then(|t| t.into_inner().next())
-            .map(|t| self.ident(t));
+        let (ty, width) = match it.next() {
+            Some(t) => self.type_name(t),
+            None => (None, None),
+        };
         match (name, ty) {
             (Some(name), Some(ty)) => Expr {
-                kind: ExprKind::Typed { name, ty },
+                kind: ExprKind::Typed { name, ty, width },
                 span,
             },
             _ => Expr {
@@ -723,6 +757,28 @@ impl Builder<'_> {
                 }
             }
             Rule::path => ExprKind::Path(p.into_inner().map(|i| self.ident(i)).collect()),
+            Rule::index => {
+                let mut path = Vec::new();
+                let mut index = None;
+                for x in p.into_inner() {
+                    match x.as_rule() {
+                        Rule::path => path = x.into_inner().map(|i| self.ident(i)).collect(),
+                        Rule::digits => {
+                            let at = self.span(&x);
+                            index = self.whole(x.as_str(), at).map(|i| (i, at));
+                        }
+                        _ => {}
+                    }
+                }
+                match index {
+                    Some((index, index_span)) => ExprKind::Index {
+                        path,
+                        index,
+                        index_span,
+                    },
+                    None => ExprKind::Null,
+                }
+            }
             Rule::expr => return self.expr(p),
             _ => ExprKind::Null,
         };

@@ -1,12 +1,16 @@
-//! Models with several typed input tensors, end to end: a model `forward(x: float32[batch,
-//! 4], cat: int64[batch])` with an embedding, trained and exported with the venv's PyTorch,
-//! registered (its signature checked against the block), served, and answered over
-//! `/v1/deployments/…/predict`, `/v2/…/infer` and `mlpc score` with PyTorch's own outputs on
-//! the same inputs (rtol 1e-5, atol 1e-6) for batches of 1, 4, 17 and 0 rows, and for 1-row and
-//! 17-row requests batched together. Ids outside the declared range answer 400 naming the
-//! tensor, input and row, and the server keeps answering; a negative id maps to the declared
-//! bucket where one is declared; an id of 2^40 + 1 reaches the model exactly; an artifact
-//! whose `forward` disagrees with the block is refused with both signatures.
+//! Models with several typed input tensors and vector outputs, end to end: a model
+//! `forward(x: float32[batch, 4], cat: int64[batch]) -> softmax float32[batch, 3]` with an
+//! embedding, exported with the venv's PyTorch, registered (its signature checked against the
+//! block), served, and answered over `/v1/deployments/…/predict`, `/v2/…/infer` and `mlpc
+//! score` with PyTorch's own outputs on the same inputs (rtol 1e-5, atol 1e-6) for batches of
+//! 1, 4, 17 and 0 rows, and for 1-row and 17-row requests batched together. `probs:
+//! float32[3]` is a list per row (`[n, 3]` over the Open Inference Protocol, a `FLOAT[3]`
+//! column from `mlpc score`, a list per row in the prediction log), `p_fraud = probs[1]` is
+//! derived from it, and a deployment routes on `probs[1] > 0.5`. Ids outside the declared
+//! range answer 400 naming the tensor, input and row, and the server keeps answering; a
+//! negative id maps to the declared bucket where one is declared; an id of 2^40 + 1 reaches
+//! the model exactly; an artifact whose `forward` disagrees with the block is refused with
+//! both signatures.
 
 use mlp_test_support::serving::{call, mlpc, mlpc_bin, serve, venv};
 use serde_json::{json, Value};
@@ -28,7 +32,21 @@ model ranker {
     x: float32 = [checkout.a, checkout.b, checkout.c, checkout.d]
     cat: int64 in 0..6 = checkout.cat
   }
-  output = score: float
+  outputs {
+    probs: float32[3]
+    p_fraud: float = probs[1]
+  }
+}
+
+model flipped {
+  inputs {
+    x: float32 = [checkout.a, checkout.b, checkout.c, checkout.d]
+    cat: int64 in 0..6 = checkout.cat
+  }
+  outputs {
+    probs: float32[3]
+    p_fraud: float = probs[1]
+  }
 }
 
 model bucketed {
@@ -36,7 +54,26 @@ model bucketed {
     x: float32 = [checkout.a, checkout.b, checkout.c, checkout.d]
     cat: int64 in 0..6 else 0 = checkout.cat
   }
-  output = score: float
+  outputs {
+    probs: float32[3]
+    p_fraud: float = probs[1]
+  }
+}
+
+model duo {
+  inputs {
+    x: float32 = [checkout.a, checkout.b]
+    cat: int64 in 0..6 = checkout.cat
+  }
+  outputs = [head: float32[2], s: float]
+}
+
+deployment duos {
+  model = duo@latest
+}
+
+deployment routed {
+  model = route(by = ranker@latest, when = probs[1] > 0.5, then = flipped@latest, else = ranker@latest)
 }
 
 model exact {
@@ -77,9 +114,10 @@ deployment ids {
 }
 ";
 
-/// The models, seeded, saved with TorchScript: `ranker` and `bucketed` the same network
-/// (an embedding of 6 ids beside a linear layer over 4 floats, softmax over 3, a score
-/// from it), `exact` the id minus 2^40 as a float.
+/// The models, seeded, saved with TorchScript: `ranker` (an embedding of 6 ids beside a
+/// linear layer over 4 floats, softmax over 3; the first float lifts class 1 so that its
+/// probability crosses 0.5 on some rows and not others), `flipped` its classes reversed,
+/// `exact` the id minus 2^40 as a float, and tuples for `duo`.
 const MODELS: &str = r#"
 import sys, torch
 from typing import Tuple
@@ -89,10 +127,21 @@ class Ranker(torch.nn.Module):
         super().__init__()
         self.lin = torch.nn.Linear(4, 3)
         self.emb = torch.nn.Embedding(6, 3)
-        self.out = torch.nn.Linear(3, 1)
+        self.lift = torch.nn.Parameter(torch.tensor([[0.0, 3.0, 0.0]]))
     def forward(self, x: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
-        h = torch.softmax(self.lin(x) + self.emb(cat), dim=1)
-        return torch.sigmoid(self.out(h)).squeeze(1)
+        return torch.softmax(self.lin(x) * 0.05 + self.emb(cat) + x[:, 0:1] * self.lift, dim=1)
+class Flipped(torch.nn.Module):
+    def __init__(self, r: Ranker):
+        super().__init__()
+        self.r = r
+    def forward(self, x: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
+        return self.r(x, cat).flip(1)
+class Duo(torch.nn.Module):
+    def forward(self, x: torch.Tensor, cat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return x * 2.0, x[:, 0] + cat.to(torch.float32)
+class Swapped(torch.nn.Module):
+    def forward(self, x: torch.Tensor, cat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return x[:, 0], x * 2.0
 class Exact(torch.nn.Module):
     def forward(self, x: torch.Tensor, id: torch.Tensor) -> torch.Tensor:
         return (id - 1099511627776).to(torch.float32) + x[:, 0] * 0.0
@@ -114,7 +163,11 @@ class Triple(torch.nn.Module):
 out = sys.argv[1]
 torch.jit.save(torch.jit.script(Pair()), f"{out}/pair.pt")
 torch.jit.save(torch.jit.script(Triple()), f"{out}/triple.pt")
-torch.jit.save(torch.jit.script(Ranker()), f"{out}/ranker.pt")
+ranker = Ranker()
+torch.jit.save(torch.jit.script(ranker), f"{out}/ranker.pt")
+torch.jit.save(torch.jit.script(Flipped(ranker)), f"{out}/flipped.pt")
+torch.jit.save(torch.jit.script(Duo()), f"{out}/duo.pt")
+torch.jit.save(torch.jit.script(Swapped()), f"{out}/swapped.pt")
 torch.jit.save(torch.jit.script(Exact()), f"{out}/exact.pt")
 torch.jit.save(torch.jit.script(OneTensor()), f"{out}/one_tensor.pt")
 torch.jit.save(torch.jit.script(FloatIds()), f"{out}/float_ids.pt")
@@ -168,11 +221,38 @@ fn rows(n: usize, seed: u64) -> (Vec<[f64; 4]>, Vec<i64>) {
     (x, cat)
 }
 
-/// PyTorch's outputs of artifact `pt` for `rows`.
-fn reference(pt: &Path, x: &[[f64; 4]], cat: &[i64]) -> Vec<f64> {
+/// PyTorch's outputs of artifact `pt` for `rows`: a row of 3 probabilities each.
+fn reference(pt: &Path, x: &[[f64; 4]], cat: &[i64]) -> Vec<Vec<f64>> {
     let input = json!({"x": x, "cat": cat}).to_string();
     let out = python(&["-c", REFERENCE, &pt.display().to_string(), &input]);
-    serde_json::from_str::<Vec<f64>>(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+    serde_json::from_str::<Vec<Vec<f64>>>(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Rows of `got` equal `want`'s, element by element, within tolerance.
+fn same_rows(got: &[Vec<f64>], want: &[Vec<f64>], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: rows");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g.len(), w.len(), "{what}, row {i}: {g:?} vs PyTorch {w:?}");
+        for (a, b) in g.iter().zip(w) {
+            assert!(close(*a, *b), "{what}, row {i}: {g:?} vs PyTorch {w:?}");
+        }
+    }
+}
+
+/// Output `name` of a `/v1` answer as rows of vectors.
+fn vectors(answer: &Value, name: &str) -> Vec<Vec<f64>> {
+    answer["outputs"][name]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap_or_else(|| panic!("{name}: not a list per row: {answer}"))
+                .iter()
+                .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect()
 }
 
 fn close(got: f64, want: f64) -> bool {
@@ -237,7 +317,7 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
         assert!(!out.status.success(), "{file} was registered");
         assert!(err.contains(why), "{file}: {err}");
         assert!(
-            err.contains("the block declares forward(x: float32[batch, 4], cat: int64[batch]) -> (score: float)"),
+            err.contains("the block declares forward(x: float32[batch, 4], cat: int64[batch]) -> (probs: float32[3])"),
             "{file}: {err}"
         );
         assert!(err.contains("the artifact has forward("), "{file}: {err}");
@@ -250,9 +330,20 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
         err.contains("3 values per row, not 2 (the block's outputs)"),
         "{err}"
     );
+    // A tuple whose elements have the right total but not the outputs' widths, in order.
+    let out = register(p, "duo", "swapped.pt");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "swapped.pt was registered");
+    assert!(
+        err.contains("its tuple gives 1 values per row where output `head` takes 2"),
+        "{err}"
+    );
+    assert!(err.contains("-> (head: float32[2], s: float)"), "{err}");
     for (model, file) in [
         ("ranker", "ranker.pt"),
         ("bucketed", "ranker.pt"),
+        ("flipped", "flipped.pt"),
+        ("duo", "duo.pt"),
         ("exact", "exact.pt"),
         ("pair", "pair.pt"),
     ] {
@@ -275,6 +366,11 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
         json!([["x", "float32[batch, 4]"], ["cat", "int64[batch]"]]),
         "{shown}"
     );
+    assert_eq!(
+        shown["signature"]["outputs"],
+        json!([["probs", "float32[3]"], ["p_fraud", "float"]]),
+        "{shown}"
+    );
 
     let server = serve(p);
     let url = |path: &str| format!("{}{path}", server.base);
@@ -289,14 +385,18 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
             Some(predict_body(&x, &cat)),
         );
         assert_eq!(status, 200, "{answer}");
-        let got = scores(&answer, "score");
-        assert_eq!(got.len(), n);
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                close(*g, *w),
-                "predict, {n} rows, row {i}: {g} vs PyTorch {w}"
-            );
-        }
+        same_rows(
+            &vectors(&answer, "probs"),
+            &want,
+            &format!("predict, {n} rows"),
+        );
+        // The derived output is element 1 of each row.
+        let p_fraud: Vec<Vec<f64>> = scores(&answer, "p_fraud")
+            .into_iter()
+            .map(|p| vec![p])
+            .collect();
+        let want_p: Vec<Vec<f64>> = want.iter().map(|r| vec![r[1]]).collect();
+        same_rows(&p_fraud, &want_p, &format!("p_fraud, {n} rows"));
         // The Open Inference Protocol, one input per tensor: INT64 ids as they are.
         let flat: Vec<f64> = x.iter().flatten().copied().collect();
         let (status, answer) = call(
@@ -308,16 +408,39 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
             ]})),
         );
         assert_eq!(status, 200, "{answer}");
-        let data = answer["outputs"][0]["data"]
+        let probs = &answer["outputs"][0];
+        assert_eq!(probs["name"], "probs", "{answer}");
+        assert_eq!(probs["shape"], json!([n, 3]), "{answer}");
+        assert_eq!(answer["outputs"][1]["shape"], json!([n]), "{answer}");
+        let data: Vec<f64> = probs["data"]
             .as_array()
             .cloned()
-            .unwrap_or_default();
-        assert_eq!(data.len(), n, "{answer}");
-        for (i, (g, w)) in data.iter().zip(&want).enumerate() {
-            let g = g.as_f64().unwrap_or(f64::NAN);
-            assert!(close(g, *w), "infer, {n} rows, row {i}: {g} vs PyTorch {w}");
-        }
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v.as_f64().unwrap_or(f64::NAN))
+            .collect();
+        let rows3: Vec<Vec<f64>> = data.chunks(3).map(<[f64]>::to_vec).collect();
+        same_rows(&rows3, &want, &format!("infer, {n} rows"));
     }
+    // The model's metadata: typed input tensors and the vector's shape.
+    let (status, meta) = call("GET", &url("/v2/models/rank"), None);
+    assert_eq!(status, 200, "{meta}");
+    assert_eq!(
+        meta["inputs"],
+        json!([
+            {"name": "x", "datatype": "FP32", "shape": [-1, 4]},
+            {"name": "cat", "datatype": "INT64", "shape": [-1]},
+        ]),
+        "{meta}"
+    );
+    assert_eq!(
+        meta["outputs"],
+        json!([
+            {"name": "probs", "datatype": "FP32", "shape": [-1, 3]},
+            {"name": "p_fraud", "datatype": "FP32", "shape": [-1]},
+        ]),
+        "{meta}"
+    );
 
     // 1-row and 17-row requests at once, batched together (20 ms window): each caller gets
     // its own rows.
@@ -336,11 +459,7 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
         let (x, cat, status, answer) = c.join().unwrap_or_else(|_| panic!("a caller panicked"));
         assert_eq!(status, 200, "{answer}");
         let want = reference(&pt, &x, &cat);
-        let got = scores(&answer, "score");
-        assert_eq!(got.len(), want.len());
-        for (g, w) in got.iter().zip(&want) {
-            assert!(close(*g, *w), "mixed batch: {g} vs PyTorch {w}");
-        }
+        same_rows(&vectors(&answer, "probs"), &want, "mixed batch");
     }
 
     // Ids outside 0..6: 400 naming the tensor, the input and the row; the model never sees
@@ -388,9 +507,7 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
     let mut bucketed = cat.clone();
     bucketed[2] = 0;
     let want = reference(&pt, &x, &bucketed);
-    for (g, w) in scores(&answer, "score").iter().zip(&want) {
-        assert!(close(*g, *w), "bucketed: {g} vs PyTorch {w}");
-    }
+    same_rows(&vectors(&answer, "probs"), &want, "bucketed");
     let (x, cat) = rows(3, 11);
     let (status, answer) = call(
         "POST",
@@ -457,19 +574,96 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
         ],
         p,
     );
+    // `probs` is a Parquet list column of 3 floats a row; `p_fraud` a double.
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT score FROM read_parquet('{}')",
+            "SELECT typeof(probs) || ' of ' || len(probs), probs[1]::DOUBLE, probs[2]::DOUBLE, probs[3]::DOUBLE, p_fraud \
+             FROM read_parquet('{}')",
             p.join("scored.parquet").display()
         ))
         .unwrap_or_else(|e| panic!("{e}"));
-    let got: Vec<f64> = stmt
-        .query_map([], |r| r.get(0))
+    let got: Vec<(String, Vec<f64>, f64)> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, vec![r.get(1)?, r.get(2)?, r.get(3)?], r.get(4)?))
+        })
         .and_then(|r| r.collect())
         .unwrap_or_else(|e| panic!("{e}"));
     let want = reference(&pt, &x, &cat);
-    assert_eq!(got.len(), 17);
-    for (g, w) in got.iter().zip(&want) {
-        assert!(close(*g, *w), "score: {g} vs PyTorch {w}");
+    assert!(got.iter().all(|(t, _, _)| t == "FLOAT[] of 3"), "{got:?}");
+    let probs: Vec<Vec<f64>> = got.iter().map(|(_, v, _)| v.clone()).collect();
+    same_rows(&probs, &want, "score");
+    for ((_, v, p), w) in got.iter().zip(&want) {
+        assert!(
+            close(*p, w[1]) && close(*p, v[1]),
+            "score p_fraud: {p} vs {w:?}"
+        );
     }
+
+    // A route on `probs[1] > 0.5`: rows above go to `flipped` (the classes reversed), the
+    // others keep the router's answer. The rows cross 0.5 both ways.
+    let (x, cat) = rows(40, 21);
+    let (status, answer) = call(
+        "POST",
+        &url("/v1/deployments/routed/predict"),
+        Some(predict_body(&x, &cat)),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let router = reference(&pt, &x, &cat);
+    let want: Vec<Vec<f64>> = router
+        .iter()
+        .map(|r| {
+            if r[1] > 0.5 {
+                r.iter().rev().copied().collect()
+            } else {
+                r.clone()
+            }
+        })
+        .collect();
+    let above = router.iter().filter(|r| r[1] > 0.5).count();
+    assert!(
+        above > 0 && above < router.len(),
+        "{above} of {} rows above 0.5",
+        router.len()
+    );
+    // Rows within float error of 0.5 could go either way: leave them out.
+    let clear: Vec<usize> = (0..router.len())
+        .filter(|&i| (router[i][1] - 0.5).abs() > 1e-4)
+        .collect();
+    let got = vectors(&answer, "probs");
+    same_rows(
+        &clear.iter().map(|&i| got[i].clone()).collect::<Vec<_>>(),
+        &clear.iter().map(|&i| want[i].clone()).collect::<Vec<_>>(),
+        "routed",
+    );
+
+    // A tuple's elements map to the outputs in order: a [n, 2] vector, then a [n] scalar.
+    let (status, answer) = call(
+        "POST",
+        &url("/v1/deployments/duos/predict"),
+        Some(
+            json!({"request": {"a": [0.5, -1.0], "b": [3.0, 4.5], "c": [0, 0], "d": [false, true], "cat": [2, 5]}}),
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        vectors(&answer, "head"),
+        vec![vec![1.0, 6.0], vec![-2.0, 9.0]]
+    );
+    assert_eq!(scores(&answer, "s"), vec![2.5, 4.0]);
+
+    // The prediction log (flushed on SIGTERM) keeps a list per row for the vector.
+    let mut server = server;
+    assert_eq!(server.terminate(), Some(0));
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT CAST(json_extract(outputs, '$.head') AS VARCHAR) FROM read_parquet('{}/**/*.parquet') \
+             WHERE deployment = 'duos' AND status = 200",
+            p.join(".mlp/predictions").display()
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let logged: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .and_then(|r| r.collect())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(logged, vec!["[[1.0,6.0],[-2.0,9.0]]".to_string()]);
 }

@@ -194,10 +194,7 @@ mod unit {
     use serde_json::json;
 
     fn col(name: &str, ty: Type) -> Column {
-        Column {
-            name: name.into(),
-            ty,
-        }
+        Column::scalar(name, ty)
     }
 
     #[test]

@@ -12,18 +12,9 @@ fn source(path: &str) -> SourceInfo {
         timestamp: "ts".into(),
         created: None,
         schema: vec![
-            Column {
-                name: "user_id".into(),
-                ty: Type::Int,
-            },
-            Column {
-                name: "amount".into(),
-                ty: Type::Float,
-            },
-            Column {
-                name: "ts".into(),
-                ty: Type::Timestamp,
-            },
+            Column::scalar("user_id", Type::Int),
+            Column::scalar("amount", Type::Float),
+            Column::scalar("ts", Type::Timestamp),
         ],
     }
 }

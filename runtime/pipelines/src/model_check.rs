@@ -20,13 +20,14 @@ pub fn check_torchscript(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Model `model`'s inputs, outputs and declared input tensors.
+/// Model `model`'s inputs, declared input tensors, and the outputs its `forward` returns
+/// (the derived ones are computed after it).
 fn model_block<'p>(
     plan: &'p mlp_ir::Plan,
     model: &str,
 ) -> Option<(
     &'p [mlp_ir::InputRef],
-    &'p [mlp_ir::Column],
+    Vec<&'p mlp_ir::Column>,
     &'p [mlp_ir::TensorInput],
 )> {
     match plan.model(model).map(|r| &r.spec) {
@@ -34,8 +35,9 @@ fn model_block<'p>(
             inputs,
             outputs,
             tensors,
+            derived,
             ..
-        }) => Some((inputs, outputs, tensors)),
+        }) => Some((inputs, mlp_ir::returned_outputs(outputs, derived), tensors)),
         _ => None,
     }
 }
@@ -43,7 +45,10 @@ fn model_block<'p>(
 /// The model block's interface: input and output names with their types, and its input
 /// tensors when the block names them.
 pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signature> {
-    let (inputs, outputs, tensors) = model_block(plan, model)?;
+    let (inputs, _, tensors) = model_block(plan, model)?;
+    let Some(Spec::Model { outputs, .. }) = plan.model(model).map(|r| &r.spec) else {
+        return None;
+    };
     let ty = |id: String| -> String {
         match plan.get(&id).map(|r| &r.spec) {
             Some(Spec::Feature { ty, .. }) => format!("{ty:?}").to_lowercase(),
@@ -76,7 +81,7 @@ pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signa
         .collect();
     let outputs = outputs
         .iter()
-        .map(|c| (c.name.clone(), format!("{:?}", c.ty).to_lowercase()))
+        .map(|c| (c.name.clone(), c.type_text()))
         .collect();
     let tensors = tensors
         .iter()
@@ -104,7 +109,7 @@ pub fn declared_forward(plan: &mlp_ir::Plan, model: &str) -> Option<String> {
         .collect();
     let outs: Vec<String> = outputs
         .iter()
-        .map(|c| format!("{}: {}", c.name, c.ty.name()))
+        .map(|c| format!("{}: {}", c.name, c.type_text()))
         .collect();
     Some(format!(
         "forward({}) -> ({})",
@@ -149,7 +154,8 @@ try:
     import torch
 except ImportError:
     sys.exit(0)
-path, layout, n_out, expected = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+path, layout, outs, expected = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
+n_out = sum(w for _, w in outs)
 try:
     m = torch.jit.load(path, map_location="cpu")
 except Exception as e:
@@ -190,13 +196,26 @@ for t in ys:
 if columns != n_out:
     shapes = ", ".join(str(list(t.shape)) for t in ys)
     refuse(f"for a batch of 2 it returns {shapes}: {columns} values per row, not {n_out} (the block's outputs)")
+if len(ys) > 1 and len(ys) == len(outs):
+    for t, (name, w) in zip(ys, outs):
+        got = 1 if t.dim() == 1 else t.shape[1]
+        if got != w:
+            refuse(f"its tuple gives {got} values per row where output `{name}` takes {w}")
 "#;
     let out = std::process::Command::new(python)
         .arg("-c")
         .arg(SCRIPT)
         .arg(artifact)
         .arg(serde_json::Value::Array(layout).to_string())
-        .arg(outputs.len().to_string())
+        .arg(
+            serde_json::Value::Array(
+                outputs
+                    .iter()
+                    .map(|c| serde_json::json!([c.name, c.cells()]))
+                    .collect(),
+            )
+            .to_string(),
+        )
         .arg(&expected)
         .env("OMP_NUM_THREADS", "1")
         .output()

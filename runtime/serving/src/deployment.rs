@@ -103,11 +103,17 @@ pub fn load_model(
         inputs,
         outputs,
         tensors,
+        derived,
         ..
     }) = plan.model(&r.model).map(|x| &x.spec)
     else {
         return Err(LoadError::UndeclaredModel(r.model.clone()));
     };
+    // What `forward` returns per row: the outputs that are not derived, side by side.
+    let returned: usize = mlp_ir::returned_outputs(outputs, derived)
+        .iter()
+        .map(|c| c.cells())
+        .sum();
     let model = TorchModel::load(&reg.artifact_path(&v), device)?;
     let tensors = mlp_ir::input_tensors(inputs, tensors);
     let layout: Vec<(mlp_ir::DType, Option<usize>)> = tensors
@@ -130,11 +136,11 @@ pub fn load_model(
         .collect();
     for _ in 0..WARM_UP {
         let out = model.forward(&row, 1).map_err(LoadError::WarmUp)?;
-        if out.len() != outputs.len() {
+        if out.len() != returned {
             return Err(LoadError::OutputCount {
                 version: format!("{}@{}", r.model, v.version),
                 got: out.len(),
-                declared: outputs.len(),
+                declared: returned,
             });
         }
     }
@@ -142,7 +148,7 @@ pub fn load_model(
         model: Box::new(model),
         version: format!("{}@{}", r.model, v.version),
         layout,
-        outputs: outputs.len(),
+        outputs: returned,
     })
 }
 
@@ -194,11 +200,17 @@ pub fn load(project_dir: &Path, plan: &Plan, name: &str) -> Result<Deployment, L
         ),
         None => None,
     };
-    if graph.outputs.len() != outputs.len() {
+    if graph.outputs != *outputs {
+        let text = |c: &[mlp_ir::Column]| {
+            c.iter()
+                .map(|c| format!("{}: {}", c.name, c.type_text()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         return Err(LoadError::Graph(format!(
-            "the graph returns {} outputs; the deployment declares {}",
-            graph.outputs.len(),
-            outputs.len()
+            "the graph returns ({}); the deployment declares ({})",
+            text(&graph.outputs),
+            text(outputs)
         )));
     }
     let lookup = match mode.as_str() {

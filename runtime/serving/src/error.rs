@@ -68,7 +68,7 @@ pub enum LoadError {
     #[error("{0}")]
     WarmUp(String),
     /// The model answers another number of outputs than its block declares.
-    #[error("{version} answers {got} values per row; the model block declares {declared} outputs")]
+    #[error("{version} answers {got} values per row; the model block declares {declared} (the outputs it returns, side by side)")]
     OutputCount {
         /// `MODEL@VERSION`.
         version: String,

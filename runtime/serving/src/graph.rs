@@ -12,7 +12,7 @@ use crate::model::{TensorData, TensorIn};
 use mlp_features::ondemand::{self, Kind, Val};
 use mlp_ir::{Column, DType, GraphNode, IdRange, InputRef, IrExpr, ModelRef, Plan, Spec, Type};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -27,10 +27,56 @@ pub struct GraphModel {
     pub batcher: Batcher,
     /// Its input tensors, in `forward`'s order.
     tensors: Vec<GraphTensor>,
-    /// Its outputs, in order.
+    /// Its outputs, in order: a row of them is [`mlp_ir::row_width`] values.
     outputs: Vec<Column>,
-    /// The columns its outputs become for later models (`model.output`).
-    output_cols: Vec<String>,
+    /// Where each value `forward` returns goes in a row of `outputs`, in order.
+    returned: Vec<usize>,
+    /// The derived outputs: where each goes in a row and what computes it.
+    derived: Vec<(usize, IrExpr)>,
+    /// The columns its one-value outputs become for later models (`model.output`), with
+    /// their place in a row.
+    output_cols: Vec<(String, usize)>,
+}
+
+impl GraphModel {
+    /// The values a row of its outputs takes.
+    fn width(&self) -> usize {
+        mlp_ir::row_width(&self.outputs).max(1)
+    }
+
+    /// `forward`'s answer for `n` rows as rows of all its outputs: the returned values in
+    /// their places and the derived ones computed from them.
+    fn expand(&self, raw: Vec<f32>, n: usize) -> Vec<f32> {
+        expand_rows(&self.outputs, &self.returned, &self.derived, raw, n)
+    }
+}
+
+/// `n` rows of `outputs` from `raw`, the values a model returned: each returned value in its
+/// place (`returned`), then each derived output computed from the row.
+fn expand_rows(
+    outputs: &[Column],
+    returned: &[usize],
+    derived: &[(usize, IrExpr)],
+    raw: Vec<f32>,
+    n: usize,
+) -> Vec<f32> {
+    let k = mlp_ir::row_width(outputs).max(1);
+    if derived.is_empty() && returned.len() == k {
+        // Every output is returned, in order: the answer is already the rows.
+        return raw;
+    }
+    let r = returned.len().max(1);
+    let mut out = vec![0.0; n * k];
+    for i in 0..n {
+        let row = &mut out[i * k..(i + 1) * k];
+        for (j, &at) in returned.iter().enumerate() {
+            row[at] = raw.get(i * r + j).copied().unwrap_or(f32::NAN);
+        }
+        for (at, e) in derived {
+            row[*at] = number(&evaluate(e, outputs, row));
+        }
+    }
+    out
 }
 
 /// One input tensor of a graph's model: the columns it reads and how.
@@ -83,6 +129,8 @@ enum Node {
     Route {
         by: Box<Node>,
         by_outputs: Vec<Column>,
+        /// The values a row of `by_outputs` takes.
+        by_width: usize,
         when: IrExpr,
         then: Box<Node>,
         otherwise: Box<Node>,
@@ -185,8 +233,13 @@ pub struct Outcome {
     pub versions: Vec<String>,
 }
 
-/// A model block's inputs, outputs and declared tensors.
-type ModelBlock<'p> = (&'p [InputRef], &'p [Column], &'p [mlp_ir::TensorInput]);
+/// A model block's inputs, outputs, declared tensors and derived outputs.
+type ModelBlock<'p> = (
+    &'p [InputRef],
+    &'p [Column],
+    &'p [mlp_ir::TensorInput],
+    &'p BTreeMap<String, IrExpr>,
+);
 
 fn model_block<'p>(plan: &'p Plan, model: &str) -> Result<ModelBlock<'p>, LoadError> {
     match plan.model(model).map(|r| &r.spec) {
@@ -194,8 +247,9 @@ fn model_block<'p>(plan: &'p Plan, model: &str) -> Result<ModelBlock<'p>, LoadEr
             inputs,
             outputs,
             tensors,
+            derived,
             ..
-        }) => Ok((inputs, outputs, tensors)),
+        }) => Ok((inputs, outputs, tensors, derived)),
         _ => Err(LoadError::UndeclaredModel(model.to_string())),
     }
 }
@@ -219,7 +273,7 @@ impl Builder<'_, '_> {
         match g {
             GraphNode::Model { model } => {
                 let key = ref_text(model);
-                let (inputs, outputs, tensors) = model_block(self.plan, &model.model)?;
+                let (inputs, outputs, tensors, derived) = model_block(self.plan, &model.model)?;
                 if let Some(i) = self
                     .models
                     .iter()
@@ -246,15 +300,29 @@ impl Builder<'_, '_> {
                 for t in tensors.iter().filter(|t| t.dtype == DType::Int64) {
                     self.exact.extend(t.cols.iter().cloned());
                 }
+                let place =
+                    |c: &Column| mlp_ir::cell_of(outputs, &c.name, c.width.map(|_| 0)).unwrap_or(0);
+                let returned = mlp_ir::returned_outputs(outputs, derived)
+                    .into_iter()
+                    .flat_map(|c| (0..c.cells()).map(move |j| place(c) + j))
+                    .collect();
+                let derived = outputs
+                    .iter()
+                    .filter_map(|c| Some((place(c), derived.get(&c.name)?.clone())))
+                    .collect();
+                let output_cols = outputs
+                    .iter()
+                    .filter(|c| c.width.is_none())
+                    .map(|c| (format!("{}.{}", model.model, c.name), place(c)))
+                    .collect();
                 self.models.push(GraphModel {
                     reference: model.clone(),
                     batcher,
                     tensors,
                     outputs: outputs.to_vec(),
-                    output_cols: outputs
-                        .iter()
-                        .map(|o| format!("{}.{}", model.model, o.name))
-                        .collect(),
+                    returned,
+                    derived,
+                    output_cols,
                 });
                 Ok((Node::Model(self.models.len() - 1), outputs.to_vec()))
             }
@@ -281,7 +349,7 @@ impl Builder<'_, '_> {
                 let (by, by_outputs) = self.node(by, depth + 1)?;
                 let (then, outputs) = self.node(then, depth + 1)?;
                 let (otherwise, other) = self.node(otherwise, depth + 1)?;
-                if other.len() != outputs.len() {
+                if other != outputs {
                     return Err(LoadError::Graph(
                         "the branches of a route return different outputs".into(),
                     ));
@@ -289,6 +357,7 @@ impl Builder<'_, '_> {
                 Ok((
                     Node::Route {
                         by: Box::new(by),
+                        by_width: mlp_ir::row_width(&by_outputs).max(1),
                         by_outputs,
                         when: when.clone(),
                         then: Box::new(then),
@@ -307,7 +376,7 @@ impl Builder<'_, '_> {
                 let mut outputs: Option<Vec<Column>> = None;
                 for m in members {
                     let (n, o) = self.node(m, depth + 1)?;
-                    if outputs.as_ref().is_some_and(|x| x.len() != o.len()) {
+                    if outputs.as_ref().is_some_and(|x| *x != o) {
                         return Err(LoadError::Graph(
                             "combined models return different outputs".into(),
                         ));
@@ -417,12 +486,13 @@ impl Graph {
                 Node::Route {
                     by,
                     by_outputs,
+                    by_width,
                     when,
                     then,
                     otherwise,
                 } => {
                     let routed = self.eval(by, rows.clone(), run).await?;
-                    let kb = by_outputs.len().max(1);
+                    let kb = *by_width;
                     let mut yes = Vec::new();
                     let mut no = Vec::new();
                     for (i, &row) in rows.iter().enumerate() {
@@ -504,7 +574,7 @@ impl Graph {
         if !rows.iter().all(|&r| filled[r]) {
             return None;
         }
-        let k = self.models[m].outputs.len().max(1);
+        let k = self.models[m].width();
         let mut got = Vec::with_capacity(rows.len() * k);
         for &r in rows {
             got.extend_from_slice(&out[r * k..(r + 1) * k]);
@@ -564,24 +634,26 @@ impl Graph {
         Ok(out)
     }
 
-    /// Records `m`'s answer for `rows`: in its memo, as `model.output` columns for later
-    /// models, and its version; returns the outputs.
+    /// Records `m`'s answer for `rows` (as `forward` returned it): as rows of all its
+    /// outputs in its memo, as `model.output` columns for later models, and its version;
+    /// returns the rows.
     fn remember(
         &self,
         m: usize,
         rows: &[usize],
-        (out, version): (Vec<f32>, String),
+        (raw, version): (Vec<f32>, String),
         run: &mut Run,
     ) -> Vec<f32> {
         let model = &self.models[m];
-        let k = model.outputs.len().max(1);
+        let out = model.expand(raw, rows.len());
+        let k = model.width();
         let n = run.n;
         let (memo, filled) = run.memo[m].get_or_insert_with(|| (vec![0.0; n * k], vec![false; n]));
         for (i, &r) in rows.iter().enumerate() {
             memo[r * k..(r + 1) * k].copy_from_slice(&out[i * k..(i + 1) * k]);
             filled[r] = true;
         }
-        for (j, name) in model.output_cols.iter().enumerate() {
+        for (name, j) in &model.output_cols {
             let col = match run.cols.get_mut(name) {
                 Some(c) => c,
                 None => run.cols.entry(name.clone()).or_insert_with(|| vec![0.0; n]),
@@ -636,31 +708,45 @@ fn checked_id(
 /// Whether a route's condition holds for one row of the router's outputs; a condition that
 /// is null (an output that is not a number) does not hold.
 fn condition(when: &IrExpr, outputs: &[Column], row: &[f32]) -> bool {
-    let value = |e: &IrExpr| -> Val {
-        let IrExpr::Output { name } = e else {
-            return Val::Null;
+    evaluate(when, outputs, row) == Val::Bool(true)
+}
+
+/// `e` over one row of `outputs` (a route's condition, a derived output): an output, or
+/// an element of a vector output (`probs[1]`), by its type; a value that is not a number
+/// is null.
+fn evaluate(e: &IrExpr, outputs: &[Column], row: &[f32]) -> Val {
+    let find = |e: &IrExpr| -> Option<(usize, Type)> {
+        let IrExpr::Output { name, index } = e else {
+            return None;
         };
-        let Some(j) = outputs.iter().position(|c| &c.name == name) else {
+        let at = mlp_ir::cell_of(outputs, name, *index)?;
+        let ty = outputs.iter().find(|c| &c.name == name)?.ty;
+        Some((at, ty))
+    };
+    let value = |e: &IrExpr| -> Val {
+        let Some((j, ty)) = find(e) else {
             return Val::Null;
         };
         let x = row[j];
-        match outputs[j].ty {
+        match ty {
             Type::Bool => Val::Bool(x != 0.0),
             Type::Int => Val::Int(x.round() as i64),
             _ if x.is_finite() => Val::Float(f64::from(x)),
             _ => Val::Null,
         }
     };
-    let kind = |e: &IrExpr| -> Kind {
-        match e {
-            IrExpr::Output { name } => outputs
-                .iter()
-                .find(|c| &c.name == name)
-                .map_or(Kind::Null, |c| Kind::of(c.ty)),
-            _ => Kind::Null,
-        }
-    };
-    ondemand::eval(when, &value, &kind) == Val::Bool(true)
+    let kind = |e: &IrExpr| -> Kind { find(e).map_or(Kind::Null, |(_, t)| Kind::of(t)) };
+    ondemand::eval(e, &value, &kind)
+}
+
+/// A derived output's value in a row of outputs: a number, a boolean as 0/1, null as NaN.
+fn number(v: &Val) -> f32 {
+    match v {
+        Val::Float(x) => *x as f32,
+        Val::Int(i) => *i as f32,
+        Val::Bool(b) => f32::from(u8::from(*b)),
+        _ => f32::NAN,
+    }
 }
 
 /// Merges the members' answers (each row-major, same shape) cell by cell.
@@ -741,8 +827,75 @@ mod tests {
     }
 
     #[test]
+    fn derived_outputs_are_computed_in_their_places_from_the_returned_ones() {
+        let vector = |name: &str, k| Column {
+            name: name.into(),
+            ty: Type::Float,
+            width: Some(k),
+        };
+        // Declared: p (derived, first), probs[3], flag (derived), s.
+        let outputs = vec![
+            Column::scalar("p", Type::Float),
+            vector("probs", 3),
+            Column::scalar("flag", Type::Bool),
+            Column::scalar("s", Type::Float),
+        ];
+        let element = |i| IrExpr::Output {
+            name: "probs".into(),
+            index: Some(i),
+        };
+        let mut derived = BTreeMap::new();
+        derived.insert("p".to_string(), element(1));
+        derived.insert(
+            "flag".to_string(),
+            IrExpr::Binary {
+                binop: ">".into(),
+                lhs: Box::new(element(2)),
+                rhs: Box::new(IrExpr::Output {
+                    name: "s".into(),
+                    index: None,
+                }),
+            },
+        );
+        let place = |c: &Column| mlp_ir::cell_of(&outputs, &c.name, c.width.map(|_| 0));
+        assert_eq!(place(&outputs[1]), Some(1));
+        assert_eq!(place(&outputs[3]), Some(5));
+        let returned: Vec<usize> = mlp_ir::returned_outputs(&outputs, &derived)
+            .into_iter()
+            .flat_map(|c| (0..c.cells()).map(move |j| place(c).unwrap_or(0) + j))
+            .collect();
+        assert_eq!(returned, vec![1, 2, 3, 5]);
+        let derived: Vec<(usize, IrExpr)> = outputs
+            .iter()
+            .filter_map(|c| Some((place(c)?, derived.get(&c.name)?.clone())))
+            .collect();
+        // Two rows of what `forward` returns: probs then s.
+        let raw = vec![0.25, 0.5, 0.25, 0.1, 0.125, 0.75, 0.125, 0.5];
+        let rows = expand_rows(&outputs, &returned, &derived, raw, 2);
+        assert_eq!(
+            rows,
+            vec![0.5, 0.25, 0.5, 0.25, 1.0, 0.1, 0.75, 0.125, 0.75, 0.125, 0.0, 0.5]
+        );
+        // A route's condition reads an element.
+        let cond = IrExpr::Binary {
+            binop: ">".into(),
+            lhs: Box::new(element(1)),
+            rhs: Box::new(IrExpr::Literal {
+                value: mlp_ir::Literal::Float(0.6),
+            }),
+        };
+        assert!(!condition(&cond, &outputs, &rows[..6]));
+        assert!(condition(&cond, &outputs, &rows[6..]));
+    }
+
+    #[test]
     fn route_conditions_read_the_routers_outputs_by_type() {
-        let out = |name: &str| Box::new(IrExpr::Output { name: name.into() });
+        let out = |name: &str| {
+            Box::new(IrExpr::Output {
+                name: name.into(),
+                index: None,
+            })
+        };
         let cond = IrExpr::Binary {
             binop: "and".into(),
             lhs: Box::new(IrExpr::Binary {
@@ -755,14 +908,8 @@ mod tests {
             rhs: out("flag"),
         };
         let outs = vec![
-            Column {
-                name: "score".into(),
-                ty: Type::Float,
-            },
-            Column {
-                name: "flag".into(),
-                ty: Type::Bool,
-            },
+            Column::scalar("score", Type::Float),
+            Column::scalar("flag", Type::Bool),
         ];
         assert!(condition(&cond, &outs, &[0.5, 1.0]));
         assert!(!condition(&cond, &outs, &[0.5, 0.0]));

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod model;
 pub mod monitor_loop;
 pub mod oip;
+pub mod outputs;
 pub mod predict;
 pub mod predlog;
 pub mod reload;

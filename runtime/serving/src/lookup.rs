@@ -232,7 +232,7 @@ impl Lookup {
     ) -> Result<usize, LookupError> {
         let names: Vec<String> = inputs.iter().map(crate::deployment::input_name).collect();
         let width = names.len();
-        let k = graph.outputs.len().max(1);
+        let k = mlp_ir::row_width(&graph.outputs).max(1);
         let mut outputs = Vec::with_capacity(env.n * k);
         let mut versions: Vec<String> = Vec::new();
         for start in (0..env.n).step_by(CHUNK) {

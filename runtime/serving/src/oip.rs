@@ -193,13 +193,16 @@ pub async fn infer(
             .map_err(|e| (e.status(), e.to_string()))?;
         (outcome.outputs, outcome.versions.join(","))
     };
-    let k = d.outputs.len().max(1);
     let outputs: Vec<Value> = d
         .outputs
         .iter()
-        .enumerate()
-        .map(|(j, o)| {
-            json!({"name": o.name, "shape": [n], "datatype": "FP32", "data": (0..n).map(|i| out.get(i * k + j).copied().unwrap_or(f32::NAN)).collect::<Vec<f32>>()})
+        .map(|o| {
+            json!({
+                "name": o.name,
+                "shape": crate::outputs::oip_shape(o, n as i64),
+                "datatype": "FP32",
+                "data": crate::outputs::oip_data(&d.outputs, o, &out, n),
+            })
         })
         .collect();
     let id = req["id"]

@@ -239,7 +239,7 @@ fn from_table(
         .collect::<Result<_, _>>()?;
     let names: Vec<String> = d.inputs.iter().map(input_name).collect();
     let mut inputs: Vec<Vec<Value>> = vec![Vec::with_capacity(n); names.len()];
-    let mut out = Vec::with_capacity(n * d.outputs.len());
+    let mut out = Vec::with_capacity(n * mlp_ir::row_width(&d.outputs));
     for i in 0..n {
         let key = Value::Array(keys.iter().map(|c| c[i].clone()).collect()).to_string();
         let (x, y) = table.get(&key);
@@ -554,21 +554,16 @@ async fn predict_inner(
         None => from_graph(serving, d, &entities, &request, n, now_us).await?,
     };
     let version = versions.join(",");
-    let width = d.outputs.len().max(1);
     let shape = |out: &[f32]| -> Map<String, Value> {
-        d.outputs
-            .iter()
-            .enumerate()
-            .map(|(j, c)| {
-                let col: Vec<Value> = (0..n)
-                    .map(|i| out.get(i * width + j).map_or(Value::Null, |v| json!(v)))
-                    .collect();
+        crate::outputs::by_name(&d.outputs, out, n)
+            .into_iter()
+            .map(|(name, col)| {
                 let v = if batch {
                     Value::Array(col)
                 } else {
                     col.into_iter().next().unwrap_or(Value::Null)
                 };
-                (c.name.clone(), v)
+                (name, v)
             })
             .collect()
     };
@@ -587,13 +582,14 @@ async fn predict_inner(
     let logged = sampled(&d.log, &request_id);
     if logged {
         // The log keeps every output as a list of rows, whether the request was a batch.
-        let outputs: Map<String, Value> = outputs
-            .into_iter()
-            .map(|(k, v)| match v {
-                Value::Array(_) => (k, v),
-                one => (k, Value::Array(vec![one])),
-            })
-            .collect();
+        let outputs: Map<String, Value> = if batch {
+            outputs
+        } else {
+            outputs
+                .into_iter()
+                .map(|(k, one)| (k, Value::Array(vec![one])))
+                .collect()
+        };
         let record = Record {
             request_id,
             time_us: now_us,
@@ -637,23 +633,9 @@ async fn predict_inner(
                     let mut record = record;
                     if let Ok(Ok(shadow)) = task.await {
                         let (s, v) = (shadow.outputs, shadow.versions.join(","));
-                        let width = outputs_of.len().max(1);
-                        let cols: Map<String, Value> = outputs_of
-                            .iter()
-                            .enumerate()
-                            .map(|(j, c)| {
-                                (
-                                    c.name.clone(),
-                                    Value::Array(
-                                        (0..n)
-                                            .map(|i| {
-                                                s.get(i * width + j)
-                                                    .map_or(Value::Null, |v| json!(v))
-                                            })
-                                            .collect(),
-                                    ),
-                                )
-                            })
+                        let cols: Map<String, Value> = crate::outputs::by_name(&outputs_of, &s, n)
+                            .into_iter()
+                            .map(|(name, col)| (name, Value::Array(col)))
                             .collect();
                         record.shadow_version = Some(v);
                         record.shadow_outputs = Some(Value::Object(cols).to_string());

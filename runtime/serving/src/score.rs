@@ -85,11 +85,11 @@ pub fn score(plan: &Plan, req: &ScoreRequest) -> Result<ScoreReport, ScoreError>
     let env = table_to_env(&conn, &graph.inputs, &graph.exact)?;
     let n = env.n;
     let (scores, versions) = env_to_scores(&graph, &env)?;
-    if scores.len() != n * outputs.len().max(1) {
+    if scores.len() != n * mlp_ir::row_width(outputs).max(1) {
         return Err(ScoreError::OutputCount {
             got: scores.len(),
             rows: n,
-            declared: outputs.len(),
+            declared: mlp_ir::row_width(outputs),
         });
     }
     scores_to_file(&conn, outputs, &scores, n, &req.out, fmt)?;
@@ -235,10 +235,11 @@ fn scores_to_file(
     out: &Path,
     fmt: &str,
 ) -> Result<(), ScoreError> {
-    let k = outputs.len().max(1);
-    let cols = outputs
-        .iter()
-        .map(|o| format!("{} DOUBLE", ident(&o.name)))
+    // One column per value of a row (the appender takes no arrays); a vector output's
+    // values are gathered into a `FLOAT[k]` column as the file is written.
+    let k = mlp_ir::row_width(outputs).max(1);
+    let cols = (0..k)
+        .map(|j| format!("__mlp_v{j} DOUBLE"))
         .collect::<Vec<_>>()
         .join(", ");
     conn.execute_batch(&format!("CREATE TABLE scored (__mlp_row BIGINT, {cols});"))?;
@@ -252,9 +253,26 @@ fn scores_to_file(
             app.append_row(duckdb::appender_params_from_iter(values))?;
         }
     }
+    let mut at = 0;
+    let mut select = Vec::with_capacity(outputs.len());
+    for o in outputs {
+        select.push(match o.width {
+            None => format!("__mlp_v{at} AS {}", ident(&o.name)),
+            Some(w) => format!(
+                "[{}]::FLOAT[{w}] AS {}",
+                (at..at + w as usize)
+                    .map(|j| format!("__mlp_v{j}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ident(&o.name)
+            ),
+        });
+        at += o.cells();
+    }
     let out = out.to_string_lossy().to_string();
     conn.execute_batch(&format!(
-        "COPY (SELECT src.* EXCLUDE (__mlp_row), scored.* EXCLUDE (__mlp_row) FROM src JOIN scored USING (__mlp_row) ORDER BY __mlp_row) TO {} ({fmt})",
+        "COPY (SELECT src.* EXCLUDE (__mlp_row), {} FROM src JOIN scored USING (__mlp_row) ORDER BY __mlp_row) TO {} ({fmt})",
+        select.join(", "),
         q(&out)
     ))?;
     Ok(())

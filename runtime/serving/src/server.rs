@@ -341,8 +341,11 @@ async fn v2_model(state: web::Data<State>, name: &str) -> HttpResponse {
                 "name": d.name,
                 "versions": [d.graph.versions().join(",")],
                 "platform": "pytorch_torchscript",
-                "inputs": d.inputs.iter().map(|i| json!({"name": input_name(i), "datatype": "FP32", "shape": [-1]})).collect::<Vec<_>>(),
-                "outputs": d.outputs.iter().map(|o| json!({"name": o.name, "datatype": "FP32", "shape": [-1]})).collect::<Vec<_>>(),
+                "inputs": match &d.tensors {
+                    Some(tensors) => tensors.iter().map(|t| json!({"name": t.name, "datatype": t.dtype.oip(), "shape": if t.vector { json!([-1, t.inputs.len()]) } else { json!([-1]) }})).collect::<Vec<_>>(),
+                    None => d.inputs.iter().map(|i| json!({"name": input_name(i), "datatype": "FP32", "shape": [-1]})).collect::<Vec<_>>(),
+                },
+                "outputs": d.outputs.iter().map(|o| json!({"name": o.name, "datatype": "FP32", "shape": crate::outputs::oip_shape(o, -1)})).collect::<Vec<_>>(),
             }),
         ),
         None => json_response(404, &json!({"error": format!("no model `{name}`")})),

@@ -8,7 +8,11 @@ use mlp_ir::{IrExpr, Literal};
 pub fn expr_text(e: &IrExpr) -> String {
     match e {
         IrExpr::Literal { value } => literal(value),
-        IrExpr::Column { name } | IrExpr::Output { name } => name.clone(),
+        IrExpr::Column { name } | IrExpr::Output { name, index: None } => name.clone(),
+        IrExpr::Output {
+            name,
+            index: Some(i),
+        } => format!("{name}[{i}]"),
         IrExpr::Feature { view, feature } => format!("{view}.{feature}"),
         IrExpr::Request { request, field } => format!("{request}.{field}"),
         IrExpr::Label { name } => format!("labels.{name}"),

@@ -146,7 +146,7 @@ fn column_of(e: &IrExpr) -> Option<ColumnRef> {
             request: request.clone(),
             field: field.clone(),
         }),
-        IrExpr::Output { name } => Some(ColumnRef::Output { name: name.clone() }),
+        IrExpr::Output { name, .. } => Some(ColumnRef::Output { name: name.clone() }),
         _ => None,
     }
 }
