@@ -540,63 +540,64 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
     assert_eq!(scores(&answer, "lo"), vec![2.5, 4.0]);
     assert_eq!(scores(&answer, "hi"), vec![6.0, 9.0]);
 
-    // Batch scoring: the same answers, from a file.
-    let (x, cat) = rows(17, 5);
+    // Batch scoring: the same answers, from a file, for 1, 4, 17 and 0 rows.
     let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-    let values: Vec<String> = x
-        .iter()
-        .zip(&cat)
-        .map(|(r, c)| {
-            format!(
-                "({}, {}, {}, {}, {c}, TIMESTAMP '2026-01-01')",
-                r[0],
-                r[1],
-                r[2] as i64,
-                r[3] == 1.0
-            )
-        })
-        .collect();
-    conn.execute_batch(&format!(
-        "COPY (SELECT * FROM (VALUES {}) v(a, b, c, d, cat, event_timestamp)) TO '{}' (FORMAT parquet)",
-        values.join(", "),
-        p.join("rows.parquet").display()
-    ))
-    .unwrap_or_else(|e| panic!("{e}"));
-    mlpc(
-        &[
-            "score",
-            ".",
-            "rank",
-            "--entities",
-            "rows.parquet",
-            "--out",
-            "scored.parquet",
-        ],
-        p,
-    );
-    // `probs` is a Parquet list column of 3 floats a row; `p_fraud` a double.
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT typeof(probs) || ' of ' || len(probs), probs[1]::DOUBLE, probs[2]::DOUBLE, probs[3]::DOUBLE, p_fraud \
-             FROM read_parquet('{}')",
-            p.join("scored.parquet").display()
+    for n in [1, 4, 17, 0] {
+        let (x, cat) = rows(n, 5 + n as u64);
+        let mut values: Vec<String> = x
+            .iter()
+            .zip(&cat)
+            .map(|(r, c)| {
+                format!(
+                    "({}, {}, {}, {}, {c}, TIMESTAMP '2026-01-01')",
+                    r[0],
+                    r[1],
+                    r[2] as i64,
+                    r[3] == 1.0
+                )
+            })
+            .collect();
+        // No rows: a typed row that the filter drops.
+        let keep = if n == 0 { "false" } else { "true" };
+        if n == 0 {
+            values.push("(0.0, 0.0, 0, false, 0, TIMESTAMP '2026-01-01')".into());
+        }
+        let file = format!("rows{n}.parquet");
+        conn.execute_batch(&format!(
+            "COPY (SELECT * FROM (VALUES {}) v(a, b, c, d, cat, event_timestamp) WHERE {keep}) TO '{}' (FORMAT parquet)",
+            values.join(", "),
+            p.join(&file).display()
         ))
         .unwrap_or_else(|e| panic!("{e}"));
-    let got: Vec<(String, Vec<f64>, f64)> = stmt
-        .query_map([], |r| {
-            Ok((r.get(0)?, vec![r.get(1)?, r.get(2)?, r.get(3)?], r.get(4)?))
-        })
-        .and_then(|r| r.collect())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let want = reference(&pt, &x, &cat);
-    assert!(got.iter().all(|(t, _, _)| t == "FLOAT[] of 3"), "{got:?}");
-    let probs: Vec<Vec<f64>> = got.iter().map(|(_, v, _)| v.clone()).collect();
-    same_rows(&probs, &want, "score");
-    for ((_, v, p), w) in got.iter().zip(&want) {
-        assert!(
-            close(*p, w[1]) && close(*p, v[1]),
-            "score p_fraud: {p} vs {w:?}"
+        let out = format!("scored{n}.parquet");
+        mlpc(
+            &["score", ".", "rank", "--entities", &file, "--out", &out],
+            p,
         );
+        // `probs` is a Parquet list column of 3 floats a row; `p_fraud` a double.
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT typeof(probs) || ' of ' || len(probs), probs[1]::DOUBLE, probs[2]::DOUBLE, probs[3]::DOUBLE, p_fraud \
+                 FROM read_parquet('{}')",
+                p.join(&out).display()
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(String, Vec<f64>, f64)> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, vec![r.get(1)?, r.get(2)?, r.get(3)?], r.get(4)?))
+            })
+            .and_then(|r| r.collect())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let want = reference(&pt, &x, &cat);
+        assert!(got.iter().all(|(t, _, _)| t == "FLOAT[] of 3"), "{got:?}");
+        let probs: Vec<Vec<f64>> = got.iter().map(|(_, v, _)| v.clone()).collect();
+        same_rows(&probs, &want, &format!("score, {n} rows"));
+        for ((_, v, p), w) in got.iter().zip(&want) {
+            assert!(
+                close(*p, w[1]) && close(*p, v[1]),
+                "score p_fraud: {p} vs {w:?}"
+            );
+        }
     }
 
     // A route on `probs[1] > 0.5`: rows above go to `flipped` (the classes reversed), the

@@ -96,6 +96,7 @@ pub fn model(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
         inputs,
         outputs,
         format,
+        derived,
         ..
     } = &r.spec
     else {
@@ -117,7 +118,10 @@ pub fn model(ui: &Ui, plan: &Plan, r: &Resource) -> Result<Markup, Problem> {
         dl class="meta" {
             dt { "Format" } dd { (format) }
             dt { "Inputs" } dd { code { (inputs.iter().map(input_text).collect::<Vec<_>>().join(", ")) } }
-            dt { "Outputs" } dd { code { (outputs.iter().map(|o| format!("{}: {}", o.name, o.ty.name())).collect::<Vec<_>>().join(", ")) } }
+            dt { "Outputs" } dd { code { (outputs.iter().map(|o| match derived.get(&o.name) {
+                Some(e) => format!("{}: {} = {}", o.name, o.type_text(), crate::expr::expr_text(e)),
+                None => format!("{}: {}", o.name, o.type_text()),
+            }).collect::<Vec<_>>().join(", ")) } }
             dt { "Aliases" } dd data-testid="aliases" {
                 @if aliases.is_empty() { "none" }
                 @for (a, v) in &aliases { code data-testid=(format!("alias-{a}")) { (a) " → " (v) } " " }
