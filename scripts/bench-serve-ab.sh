@@ -42,7 +42,7 @@ cp "$after_bin/mlpc" "$after_bin/mlp-serve" "$work/after-bin/"
 proj="$work/project"
 mkdir -p "$proj/data"
 cp examples/fraud/*.mlp examples/fraud/train.py examples/fraud/generate.sql "$proj/"
-"$after_bin/mlp-sql" "$proj/generate.sql" 2>/dev/null
+"$after_bin/mlp-sql" "$proj/generate.sql" --as-of 2026-04-01 2>/dev/null # the data of earlier runs
 "$work/after-bin/mlpc" apply "$proj" --auto-approve >/dev/null
 "$work/after-bin/mlpc" materialize "$proj" --until '2026-03-31 00:00:00' >/dev/null
 "$work/after-bin/mlpc" run "$proj" train_fraud --quiet >/dev/null

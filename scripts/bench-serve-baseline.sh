@@ -19,7 +19,7 @@ cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done;
 trap cleanup EXIT
 cp examples/fraud/*.mlp examples/fraud/train.py examples/fraud/generate.sql "$work/"
 mkdir -p "$work/data"
-"$bin/mlp-sql" "$work/generate.sql" 2>/dev/null
+"$bin/mlp-sql" "$work/generate.sql" --as-of 2026-04-01 2>/dev/null # the data of earlier runs
 "$bin/mlpc" run "$work" train_fraud --quiet >/dev/null
 "$bin/mlpc" registry alias "$work" fraud_scorer staging production >/dev/null
 model="$("$bin/mlpc" registry show "$work" fraud_scorer@production --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["artifact"])')"

@@ -14,7 +14,7 @@ cd "$MLP_ROOT"
 bash scripts/bootstrap.sh
 cargo build --release -p mlpc -p mlp-features
 MLPC="$CARGO_TARGET_DIR/release/mlpc"
-echo "==> mlp-sql examples/fraud/generate.sql (seeded demo data into examples/fraud/data/)"
+echo "==> mlp-sql examples/fraud/generate.sql (seeded demo data up to now into examples/fraud/data/)"
 mkdir -p examples/fraud/data # git-ignored: a fresh clone has no data folder
 "$CARGO_TARGET_DIR/release/mlp-sql" examples/fraud/generate.sql
 echo "==> mlpc check examples/fraud"
@@ -27,15 +27,21 @@ echo "==> mlpc apply examples/fraud --auto-approve"
 "$MLPC" apply examples/fraud --auto-approve
 echo "==> mlpc lineage user_stats.avg_amount_7d --downstream"
 "$MLPC" lineage user_stats.avg_amount_7d --downstream --dir examples/fraud
-echo "==> mlpc materialize examples/fraud --until '2026-03-31 00:00:00'"
+echo "==> mlpc materialize examples/fraud (up to now)"
 rm -f examples/fraud/.mlp/online.duckdb # the demo starts from scratch each time
-"$MLPC" materialize examples/fraud --until "2026-03-31 00:00:00"
+"$MLPC" materialize examples/fraud
 echo "==> mlpc features historical (a point-in-time training set)"
 "$MLPC" features historical examples/fraud --entities examples/fraud/data/labels.parquet \
   --features user_stats.txn_count_7d,user_stats.avg_amount_7d,merchant_profile.risk_score,checkout_derived.amount_vs_avg,checkout_derived.foreign \
   --out examples/fraud/data/training_set.parquet
-echo "==> mlpc features online --entity user_id=42,merchant_id=7"
-"$MLPC" features online examples/fraud --entity user_id=42,merchant_id=7 --features user_stats.avg_amount_7d,user_stats.txn_count_7d
+echo "==> mlpc features online --entity user_id=42,merchant_id=7 (every online feature)"
+online="$("$MLPC" features online examples/fraud --entity user_id=42,merchant_id=7 \
+  --features user_stats.txn_count_7d,user_stats.avg_amount_7d,user_stats.max_amount_1d,user_stats.countries_30d,user_stats.last_country,merchant_profile.risk_score,merchant_profile.category)"
+echo "$online"
+if grep -q null <<<"$online"; then
+  echo "error: an online feature is null right after materializing fresh data" >&2
+  exit 1
+fi
 echo "==> mlpc features verify examples/fraud user_stats"
 "$MLPC" features verify examples/fraud user_stats
 echo "==> mlpc run examples/fraud train_fraud (training sets, PyTorch training, registration, gate, refresh)"

@@ -49,7 +49,7 @@ deployment fraud_gpu {
 }
 MLP
   mkdir -p "$work/data"
-  "$bin/mlp-sql" "$work/generate.sql" 2>/dev/null
+  "$bin/mlp-sql" "$work/generate.sql" --as-of 2026-04-01 2>/dev/null # the data of earlier runs
   "$bin/mlpc" apply "$work" --auto-approve >/dev/null
   "$bin/mlpc" run "$work" train_fraud --quiet >/dev/null
   "$bin/mlpc" registry alias "$work" fraud_scorer staging production >/dev/null

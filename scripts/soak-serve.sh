@@ -18,7 +18,7 @@ cleanup() { [ -n "$server" ] && kill -TERM "$server" 2>/dev/null; wait 2>/dev/nu
 trap cleanup EXIT
 cp examples/fraud/*.mlp examples/fraud/train.py examples/fraud/generate.sql "$work/"
 mkdir -p "$work/data"
-"$bin/mlp-sql" "$work/generate.sql" 2>/dev/null
+"$bin/mlp-sql" "$work/generate.sql" --as-of 2026-04-01 2>/dev/null # the data of earlier runs
 "$bin/mlpc" run "$work" train_fraud --quiet >/dev/null
 "$bin/mlpc" registry alias "$work" fraud_scorer staging production >/dev/null
 port=18484

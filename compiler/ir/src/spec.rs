@@ -339,6 +339,37 @@ pub struct Step {
     pub workdir: Option<String>,
     /// Extra environment variables.
     pub env: BTreeMap<String, String>,
+    /// The Python environment its command runs in (its own, else the pipeline's); `None`:
+    /// the project's venv (`MLP_VENV`, else the nearest `.venv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<PythonEnv>,
+}
+
+/// The Python environment of a `run` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PythonEnv {
+    /// `requirements("requirements.txt")`: a venv mlp builds with pip from the file (relative
+    /// to the project), cached by the file's content and the interpreter's version.
+    Requirements {
+        /// The requirements file.
+        path: String,
+    },
+    /// `venv("path")`: an existing venv (relative to the project, or absolute).
+    Venv {
+        /// Its folder.
+        path: String,
+    },
+}
+
+impl PythonEnv {
+    /// As written in a spec: `requirements("requirements.txt")`.
+    pub fn text(&self) -> String {
+        match self {
+            PythonEnv::Requirements { path } => format!("requirements({path:?})"),
+            PythonEnv::Venv { path } => format!("venv({path:?})"),
+        }
+    }
 }
 
 /// What a step does.

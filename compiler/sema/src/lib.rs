@@ -17,6 +17,7 @@ mod lower;
 mod models;
 mod outputs;
 mod pipeline;
+mod pyenv;
 mod serving;
 mod sources;
 pub mod support;

@@ -120,6 +120,7 @@ impl<'a> Checker<'a> {
                 ),
             }
         }
+        let python = b.attr("python").and_then(|e| self.python_env(e));
         let step_names: Vec<String> = b.steps.iter().map(|(n, _)| n.name.clone()).collect();
         // after-graph
         let mut afters: HashMap<String, Vec<(String, Span)>> = HashMap::default();
@@ -345,6 +346,17 @@ impl<'a> Checker<'a> {
                 .attr("timeout")
                 .and_then(|e| self.duration_ms(e, "timeout"));
             let workdir = sb.attr("workdir").and_then(|e| self.string(e, "workdir"));
+            let own_python = sb.attr("python").and_then(|e| {
+                let env = self.python_env(e);
+                if !matches!(actions.first(), Some((StepAction::Run { .. }, _))) {
+                    self.python_not_run(e.span);
+                }
+                env
+            });
+            let step_python = match actions.first() {
+                Some((StepAction::Run { .. }, _)) => own_python.or_else(|| python.clone()),
+                _ => None,
+            };
             let mut env = BTreeMap::new();
             if let Some(eb) = sb.block("env") {
                 let keys: Vec<String> = eb
@@ -378,6 +390,7 @@ impl<'a> Checker<'a> {
                     timeout_ms,
                     workdir,
                     env,
+                    python: step_python,
                 });
             }
         }

@@ -161,6 +161,7 @@ pub const BLOCKS: &[BlockSchema] = &[
             ("retry_delay", PIPELINES),
             ("timeout", PIPELINES),
             ("max_active_runs", PIPELINES),
+            ("python", PIPELINES),
             ("owner", META),
             ("description", META),
         ],
@@ -177,6 +178,7 @@ pub const BLOCKS: &[BlockSchema] = &[
             ("timeout", PIPELINES),
             ("workdir", PIPELINES),
             ("promote", PIPELINES),
+            ("python", PIPELINES),
         ],
         blocks: &[
             ("training_set", PIPELINES),

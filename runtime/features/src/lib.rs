@@ -12,6 +12,7 @@ pub mod pit;
 pub mod redis_online;
 pub mod redis_store;
 pub mod schema;
+pub mod script;
 pub mod spark;
 pub mod sql;
 pub mod verify;

@@ -23,7 +23,9 @@ fn generated() -> tempfile::TempDir {
     std::fs::create_dir_all(dir.path().join("data")).unwrap_or_else(|e| panic!("{e}"));
     let sql =
         std::fs::read_to_string(example().join("generate.sql")).unwrap_or_else(|e| panic!("{e}"));
-    let sql = sql.replace("'data/", &format!("'{}/data/", dir.path().display()));
+    // The timeline pinned to end on 2026-04-01, as in every test.
+    let sql = mlp_test_support::serving::EXAMPLE_AS_OF.to_string()
+        + &sql.replace("'data/", &format!("'{}/data/", dir.path().display()));
     duckdb::Connection::open_in_memory()
         .and_then(|c| c.execute_batch(&sql))
         .unwrap_or_else(|e| panic!("generate.sql: {e}"));

@@ -42,6 +42,10 @@ pub(crate) fn cache_key(
     }
     match &step.action {
         StepAction::Run { command } => {
+            if let Some(env) = &step.python {
+                let (name, hash) = crate::pyenv::key_part(env, &ctx.project).map_err(fail)?;
+                parts.insert(name, hash);
+            }
             for c in &step.code {
                 let path = ctx.project.join(c);
                 if !path.exists() {

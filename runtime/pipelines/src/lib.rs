@@ -11,6 +11,7 @@ pub mod interp;
 mod keys;
 mod lineage;
 pub mod model_check;
+pub mod pyenv;
 pub mod runner;
 pub mod schedule;
 mod single;

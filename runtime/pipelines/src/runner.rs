@@ -198,7 +198,7 @@ pub fn find_venv(project: &Path) -> Option<PathBuf> {
 
 /// The `PATH` the steps inherit, for a venv to go in front of: empty when unset; an error
 /// when not UTF-8 (the steps' environment is text, and a lossy copy would break it).
-fn inherited_path() -> Result<String, RunError> {
+pub(crate) fn inherited_path() -> Result<String, RunError> {
     match std::env::var("PATH") {
         Ok(p) => Ok(p),
         Err(std::env::VarError::NotPresent) => Ok(String::new()),

@@ -266,6 +266,20 @@ pub(crate) async fn execute(
     finish(rec, "succeeded")
 }
 
+/// The venv of a step's declared Python environment, built first if need be (on a blocking
+/// thread: it may wait for another run's build); a failure is the step's, not retried.
+async fn step_venv(
+    ctx: &Arc<Ctx>,
+    python: &mlp_ir::PythonEnv,
+    log: &Path,
+) -> Result<PathBuf, Failure> {
+    let (python, project, log) = (python.clone(), ctx.project.clone(), log.to_path_buf());
+    tokio::task::spawn_blocking(move || crate::pyenv::prepare(&python, &project, &log))
+        .await
+        .map_err(|e| Failure::fatal(format!("preparing the Python environment failed: {e}")))?
+        .map_err(|e| Failure::fatal(format!("Python environment: {e}")))
+}
+
 async fn attempt_action(
     ctx: &Arc<Ctx>,
     i: usize,
@@ -303,6 +317,16 @@ async fn attempt_action(
                 })
             })?;
             let mut env = ctx.env.clone();
+            if let Some(python) = &step.python {
+                let venv = step_venv(ctx, python, log).await?;
+                let path =
+                    crate::runner::inherited_path().map_err(|e| Failure::fatal(e.to_string()))?;
+                env.insert(
+                    "PATH".into(),
+                    format!("{}:{path}", venv.join("bin").display()),
+                );
+                env.insert("VIRTUAL_ENV".into(), venv.display().to_string());
+            }
             env.extend(step.env.clone());
             env.insert("MLP_OUT".into(), tmp.display().to_string());
             let workdir = match &step.workdir {
@@ -588,7 +612,12 @@ fn register(
         _ => None,
     });
     let signature = crate::model_check::signature(&ctx.plan, model);
-    if let (Some(_), Some(venv)) = (&signature, &ctx.venv) {
+    // The step's own Python environment checks what it trained, else the project's venv.
+    let venv = match &step.python {
+        Some(env) => crate::pyenv::ready(env, &ctx.project),
+        None => ctx.venv.clone(),
+    };
+    if let (Some(_), Some(venv)) = (&signature, &venv) {
         crate::model_check::check_with_torch(
             &artifact,
             &ctx.plan,

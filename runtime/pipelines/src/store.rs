@@ -207,6 +207,7 @@ fn describe(part: &str) -> String {
         Some(("param", p)) => format!("parameter `{p}`"),
         Some(("input", s)) => format!("the output of step `{s}`"),
         Some(("data", f)) => format!("data file `{f}`"),
+        Some(("python", f)) => format!("the Python environment (`{f}`)"),
         _ => format!("the step's {part}"),
     }
 }

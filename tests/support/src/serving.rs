@@ -57,8 +57,19 @@ pub fn mlpc_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) {
     );
 }
 
-/// A copy of the example with its data generated inside it.
+/// The end of the example data's timeline in tests (`generate.sql`'s `as_of`): fixed, so
+/// that their data, and what they assert about it, do not change with the day they run.
+pub const EXAMPLE_AS_OF: &str = "SET VARIABLE as_of = TIMESTAMP '2026-04-01 00:00:00';";
+
+/// A copy of the example with its data generated inside it, its timeline pinned to end on
+/// 2026-04-01 ([`EXAMPLE_AS_OF`]).
 pub fn example() -> tempfile::TempDir {
+    example_at(Some(EXAMPLE_AS_OF))
+}
+
+/// A copy of the example with its data generated inside it, after `pin` (a `SET VARIABLE
+/// as_of = ...` statement), or ending now as the demo's does.
+pub fn example_at(pin: Option<&str>) -> tempfile::TempDir {
     let src = crate::fixtures::root().join("examples/fraud");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     for entry in std::fs::read_dir(&src)
@@ -72,7 +83,8 @@ pub fn example() -> tempfile::TempDir {
     }
     std::fs::create_dir_all(dir.path().join("data")).unwrap_or_else(|e| panic!("{e}"));
     let sql = std::fs::read_to_string(src.join("generate.sql")).unwrap_or_else(|e| panic!("{e}"));
-    let sql = sql.replace("'data/", &format!("'{}/data/", dir.path().display()));
+    let sql = pin.unwrap_or_default().to_string()
+        + &sql.replace("'data/", &format!("'{}/data/", dir.path().display()));
     duckdb::Connection::open_in_memory()
         .and_then(|c| c.execute_batch(&sql))
         .unwrap_or_else(|e| panic!("generate.sql: {e}"));

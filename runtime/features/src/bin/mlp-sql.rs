@@ -1,37 +1,50 @@
-//! `mlp-sql FILE`: runs a DuckDB SQL script from the folder that holds it, so that relative
-//! paths in it land next to it. The examples' seeded data generators are such scripts
-//! (`mlp-sql examples/fraud/generate.sql`).
+//! `mlp-sql FILE [--as-of DATE]`: runs a DuckDB SQL script from the folder that holds it
+//! (`mlp_features::script`), as `mlpc sql` does, for scripts and machines without `mlpc`. The
+//! examples' seeded data generators are such scripts (`mlp-sql examples/fraud/generate.sql`);
+//! they end their timelines at `--as-of`, else when they run.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    let Some(file) = std::env::args().nth(1) else {
-        eprintln!("usage: mlp-sql FILE.sql");
-        return ExitCode::from(1);
-    };
-    let path = Path::new(&file);
-    let sql = match std::fs::read_to_string(path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot read `{file}`: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Err(e) = std::env::set_current_dir(dir) {
-            eprintln!("error: cannot enter `{}`: {e}", dir.display());
-            return ExitCode::from(1);
+const USAGE: &str = "usage: mlp-sql FILE.sql [--as-of DATE]";
+
+/// The script and the `as_of` it is given, from the command line.
+fn args() -> Result<(String, Option<String>), String> {
+    let mut file = None;
+    let mut as_of = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--as-of" => {
+                as_of = Some(
+                    it.next()
+                        .ok_or("`--as-of` needs a date: `--as-of 2026-04-01`")?,
+                );
+            }
+            _ if a.starts_with("--as-of=") => as_of = Some(a["--as-of=".len()..].to_string()),
+            _ if a.starts_with('-') => return Err(format!("unknown option `{a}`\n{USAGE}")),
+            _ if file.is_none() => file = Some(a),
+            _ => return Err(format!("unexpected argument `{a}`\n{USAGE}")),
         }
     }
-    let result = duckdb::Connection::open_in_memory().and_then(|c| c.execute_batch(&sql));
-    match result {
+    Ok((file.ok_or(USAGE)?, as_of))
+}
+
+fn main() -> ExitCode {
+    let (file, as_of) = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match mlp_features::script::run_file(Path::new(&file), as_of.as_deref()) {
         Ok(()) => {
             eprintln!("ran {file}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {file}: {e}");
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
