@@ -8,6 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$MLP_ROOT"
 
 TORCH_VERSION=2.11.0
+# What the venv holds (torch==$TORCH_VERSION, numpy, pyarrow): also the requirements of the
+# projects `mlpc init` makes.
+REQUIREMENTS="$MLP_ROOT/examples/fraud/requirements.txt"
 DUCKDB_NPM="@duckdb/node-bindings-linux-x64@1.5.6-r.1"
 
 quiet() { if [ -n "${CI:-}" ]; then "$@" >/dev/null; else "$@"; fi; }
@@ -23,13 +26,26 @@ if ! "$MLP_VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.sp
     echo "error: $((free_kb / 1024)) MiB free next to $MLP_VENV; torch==$TORCH_VERSION needs about 6 GiB" >&2
     exit 1
   fi
-  quiet "$MLP_VENV/bin/pip" install --disable-pip-version-check --no-cache-dir -q "torch==$TORCH_VERSION" numpy
+  quiet "$MLP_VENV/bin/pip" install --disable-pip-version-check --no-cache-dir -q -r "$REQUIREMENTS"
 fi
 # The example's training step reads its Parquet training set with pyarrow.
 if ! "$MLP_VENV/bin/python" -c "import pyarrow, numpy" 2>/dev/null; then
   echo "==> adding pyarrow and numpy to $MLP_VENV (training steps read Parquet)"
-  quiet "$MLP_VENV/bin/pip" install --disable-pip-version-check --no-cache-dir -q pyarrow numpy
+  quiet "$MLP_VENV/bin/pip" install --disable-pip-version-check --no-cache-dir -q -r "$REQUIREMENTS"
 fi
+# The venv holds what $REQUIREMENTS lists, so it is the venv mlp would build for a step with
+# `python = requirements(...)` of that file (projects made by `mlpc init`): register it in
+# mlp's venv cache under that file's key (sha256 of the file, a newline and `python3
+# --version`, as runtime/pipelines/src/pyenv.rs computes it), with the marker of a complete
+# venv, instead of a second 5 GB copy of torch.
+venv_cache="${MLP_VENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlp/venvs}"
+venv_key="$({ cat "$REQUIREMENTS"; printf '\n%s' "$("${MLP_PYTHON:-python3}" --version 2>&1)"; } | sha256sum | cut -c1-16)"
+mkdir -p "$venv_cache"
+if [ -L "$venv_cache/$venv_key" ] || [ ! -e "$venv_cache/$venv_key/.mlp-ready" ]; then
+  rm -rf "$venv_cache/$venv_key" # a link (not what it points at), or an unfinished build
+  ln -s "$(cd "$MLP_VENV" && pwd -P)" "$venv_cache/$venv_key"
+fi
+echo "requirements.txt" > "$MLP_VENV/.mlp-ready"
 
 if [ ! -f "$DUCKDB_LIB_DIR/libduckdb.so" ]; then
   if command -v npm >/dev/null 2>&1; then

@@ -1,4 +1,4 @@
-//! `mlpc`, the mlp command line: check, fmt, graph, ir, plan, apply, lineage, features,
+//! `mlpc`, the mlp command line: init, sql, check, fmt, graph, ir, plan, apply, lineage, features,
 //! materialize, run, the registry, drift, explain and stdlib. It links no libtorch: `serve`
 //! and `score` run the serving binary `mlp-serve` (`serving.rs`). Exit codes: 0 success, 1
 //! errors (bad specs and bad arguments alike), 3 dataset drift (`drift`); see
@@ -8,6 +8,7 @@ mod argo_cmd;
 mod drift_cmd;
 mod features_cmds;
 mod graph;
+mod init_cmd;
 mod monitor_cmds;
 mod registry_cmds;
 mod run_cmds;
@@ -64,6 +65,22 @@ Reference: specs/language.md; diagnostics: specs/error-codes.md.";
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Start a project: write its specs, a data generator, the training script, its Python
+    /// requirements, a .gitignore and a README.
+    ///
+    /// `--template fraud` (the default) is the card-fraud example: features, on-demand
+    /// features, a gated training pipeline, deployments with an SLA, a monitor. `--template
+    /// minimal` is one entity, source, view, model, pipeline and deployment. The README's
+    /// commands (generate, apply, materialize, run, serve, predict) work from DIR with nothing
+    /// else set up; the pipeline's Python environment is built from requirements.txt the
+    /// first time it runs. Existing files are never overwritten: nothing is written then.
+    Init(init_cmd::InitArgs),
+    /// Run a SQL script with DuckDB from its own folder, such as a project's data generator.
+    ///
+    /// `mlpc sql generate.sql` writes the seeded data of a project made by `mlpc init`, for
+    /// the days up to now; `--as-of DATE` ends its timeline on DATE instead (the script's
+    /// `as_of` variable), the same rows relative to it.
+    Sql(init_cmd::SqlArgs),
     /// Check a project: parse, resolve names, check types, units and graphs.
     ///
     /// Reads every *.mlp file in DIR, reports every problem found (not only the first) and
@@ -292,6 +309,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Init(args) => init_cmd::init(&args),
+        Command::Sql(args) => init_cmd::sql(&args),
         Command::Check { dir, format, env } => check(&dir, format, env.as_deref()),
         Command::Fmt { dir, check } => fmt(&dir, check),
         Command::Graph { dir, format, env } => graph_cmd(&dir, format, env.as_deref()),

@@ -157,7 +157,21 @@ pub fn serve_with(dir: &Path, extra: &[&str]) -> Server {
 /// Starts `mlpc ARGS` in `dir` with the environment `env` added, and returns once it says
 /// where it listens (` on http://ADDR`, the address binding `127.0.0.1:0` picked).
 pub fn listening(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(mlpc_bin())
+    listening_without(dir, args, env, &[])
+}
+
+/// [`listening`] with the variables `remove` taken out of the environment too.
+pub fn listening_without(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    remove: &[&str],
+) -> Server {
+    let mut cmd = Command::new(mlpc_bin());
+    for var in remove {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
         .args(args)
         .envs(env.iter().copied())
         .current_dir(dir)
