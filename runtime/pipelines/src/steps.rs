@@ -270,11 +270,22 @@ pub(crate) async fn execute(
 /// thread: it may wait for another run's build); a failure is the step's, not retried.
 async fn step_venv(
     ctx: &Arc<Ctx>,
+    step: &str,
     python: &mlp_ir::PythonEnv,
     log: &Path,
 ) -> Result<PathBuf, Failure> {
     let (python, project, log) = (python.clone(), ctx.project.clone(), log.to_path_buf());
-    tokio::task::spawn_blocking(move || crate::pyenv::prepare(&python, &project, &log))
+    let announce = ctx.echo.then(|| step.to_string());
+    tokio::task::spawn_blocking(move || {
+        // A first build can take minutes (pip downloading torch): say so on the terminal.
+        if let Some(step) = announce.filter(|_| crate::pyenv::ready(&python, &project).is_none()) {
+            eprintln!(
+                "[{step}] building the Python environment {} (once; pip's output goes to the step log)",
+                python.text()
+            );
+        }
+        crate::pyenv::prepare(&python, &project, &log)
+    })
         .await
         .map_err(|e| Failure::fatal(format!("preparing the Python environment failed: {e}")))?
         .map_err(|e| Failure::fatal(format!("Python environment: {e}")))
@@ -318,7 +329,7 @@ async fn attempt_action(
             })?;
             let mut env = ctx.env.clone();
             if let Some(python) = &step.python {
-                let venv = step_venv(ctx, python, log).await?;
+                let venv = step_venv(ctx, &step.name, python, log).await?;
                 let path =
                     crate::runner::inherited_path().map_err(|e| Failure::fatal(e.to_string()))?;
                 env.insert(
