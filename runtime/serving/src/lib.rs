@@ -17,6 +17,7 @@ pub mod outputs;
 pub mod predict;
 pub mod predlog;
 pub mod reload;
+mod rows;
 pub mod score;
 pub mod server;
 pub mod sla;
