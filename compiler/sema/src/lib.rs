@@ -16,6 +16,7 @@ mod lints;
 mod lower;
 mod models;
 mod outputs;
+mod paths;
 mod pipeline;
 mod pyenv;
 mod serving;

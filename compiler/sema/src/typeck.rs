@@ -104,7 +104,8 @@ pub struct Found {
     pub bare_columns: Vec<(String, Span)>,
     /// Features and request fields referenced.
     pub refs: Vec<(InputRef, Span)>,
-    depth: usize,
+    /// How many aggregation calls enclose the expression being checked (0: none).
+    pub(crate) depth: usize,
 }
 
 fn lit(value: Literal) -> IrExpr {
@@ -293,235 +294,6 @@ impl Checker<'_> {
         }
     }
 
-    fn path(
-        &mut self,
-        p: &[mlp_syntax::ast::Ident],
-        span: Span,
-        scope: &Scope<'_>,
-        found: &mut Found,
-    ) -> (Ty, IrExpr) {
-        let names: Vec<&str> = p.iter().map(|i| i.name.as_str()).collect();
-        let unknown = (Ty::Unknown, lit(Literal::Null));
-        if names.first() == Some(&"env") {
-            self.diags.push(
-                Diagnostic::new(
-                    "E0407",
-                    "environment variables cannot be used in expressions",
-                )
-                .label(
-                    span,
-                    "an environment value here would make features differ between environments",
-                )
-                .help("use `env.NAME` in attribute values (paths, URLs, capacities) only"),
-            );
-            return unknown;
-        }
-        match (scope, names.as_slice()) {
-            (Scope::Batch { schema, source }, [col]) => {
-                if let Some(schema) = schema {
-                    if !schema.contains_key(*col) {
-                        self.diags.push(
-                            Diagnostic::new(
-                                "E0109",
-                                format!("source `{source}` has no column `{col}`"),
-                            )
-                            .label(span, "not in the source's schema")
-                            .maybe_help(suggestion(col, schema.keys().map(String::as_str))),
-                        );
-                        return unknown;
-                    }
-                }
-                if found.depth == 0 {
-                    found.bare_columns.push((col.to_string(), span));
-                }
-                let t = schema
-                    .and_then(|s| s.get(*col))
-                    .map_or(Ty::Unknown, |t| Ty::Val(*t));
-                (
-                    t,
-                    IrExpr::Column {
-                        name: col.to_string(),
-                    },
-                )
-            }
-            (Scope::Batch { .. }, _) => {
-                self.diags.push(
-                    Diagnostic::new("E0101", format!("unknown column `{}`", names.join(".")))
-                        .label(span, "a feature view with a source computes features from its columns")
-                        .help("refer to a column by its bare name; features of other views are used in on-demand views"),
-                );
-                unknown
-            }
-            (Scope::OnDemand, [view, member]) | (Scope::Monitor { .. }, [view, member])
-                if *view != "labels" || matches!(scope, Scope::OnDemand) =>
-            {
-                let Some(r) = self.member_ref(&p[0], &p[1]) else {
-                    return unknown;
-                };
-                let t = self.input_type(&r).unwrap_or(Ty::Unknown);
-                if let Scope::Monitor {
-                    logged, deployment, ..
-                } = scope
-                {
-                    if !logged.contains(&r) {
-                        self.diags.push(
-                            Diagnostic::new("E0311", format!("`{view}.{member}` is not logged by deployment `{deployment}`"))
-                                .label(span, "the deployment's models do not read it")
-                                .help("a monitor can check the inputs of the deployment's models, its request fields and its outputs"),
-                        );
-                    }
-                }
-                found.refs.push((r.clone(), span));
-                let ir = match r {
-                    InputRef::Feature { view, feature } => IrExpr::Feature { view, feature },
-                    InputRef::Request { request, field } => IrExpr::Request { request, field },
-                    InputRef::ModelOutput { .. } => IrExpr::Output {
-                        name: member.to_string(),
-                        index: None,
-                    },
-                };
-                (t, ir)
-            }
-            (Scope::Monitor { labels, .. }, ["labels", col]) => {
-                if !labels {
-                    self.diags.push(
-                        Diagnostic::new(
-                            "E0312",
-                            format!("`labels.{col}` used but the monitor declares no labels"),
-                        )
-                        .label(span, "no label source")
-                        .help("add `labels = \"path/to/labels.parquet\"` to the monitor"),
-                    );
-                }
-                (
-                    Ty::Unknown,
-                    IrExpr::Label {
-                        name: col.to_string(),
-                    },
-                )
-            }
-            (
-                Scope::Monitor {
-                    outputs,
-                    deployment,
-                    ..
-                },
-                [name],
-            ) => {
-                if let Some(c) = outputs.get(*name) {
-                    if self.whole_vector(c, span, scope) {
-                        return unknown;
-                    }
-                    return (
-                        Ty::Val(c.ty),
-                        IrExpr::Output {
-                            name: name.to_string(),
-                            index: None,
-                        },
-                    );
-                }
-                if let Some(m) = mlp_stdlib::get(Kind::Metric, name).filter(|m| m.params.is_none())
-                {
-                    return (
-                        ret_ty(&m.returns, &[]),
-                        IrExpr::Call {
-                            func: name.to_string(),
-                            args: Vec::new(),
-                        },
-                    );
-                }
-                let cands: Vec<String> = outputs
-                    .keys()
-                    .cloned()
-                    .chain(mlp_stdlib::names(Kind::Metric).map(str::to_string))
-                    .collect();
-                self.diags.push(
-                    Diagnostic::new(
-                        "E0109",
-                        format!("`{name}` is neither an output of `{deployment}` nor a metric"),
-                    )
-                    .label(span, "unknown here")
-                    .maybe_help(suggestion(name, cands.iter().map(String::as_str))),
-                );
-                unknown
-            }
-            (Scope::Route { outputs, of }, [name]) => match outputs.get(*name) {
-                Some(c) if self.whole_vector(c, span, scope) => unknown,
-                Some(c) => (
-                    Ty::Val(c.ty),
-                    IrExpr::Output {
-                        name: name.to_string(),
-                        index: None,
-                    },
-                ),
-                None => {
-                    self.diags.push(
-                        Diagnostic::new("E0109", format!("{of} has no output `{name}`"))
-                            .label(span, "unknown output")
-                            .maybe_help(suggestion(name, outputs.keys().map(String::as_str)).or_else(|| {
-                                (*of == "the model").then(|| "a derived output reads the outputs the model returns (those without `=`)".to_string())
-                            })),
-                    );
-                    unknown
-                }
-            },
-            (
-                Scope::Gate {
-                    metric_steps,
-                    ancestors,
-                    all_steps,
-                },
-                [step, "metrics", metric],
-            ) => {
-                if !all_steps.iter().any(|s| s == step) {
-                    self.diags.push(
-                        Diagnostic::new("E0101", format!("unknown step `{step}`"))
-                            .label(p[0].span, "no such step in this pipeline")
-                            .maybe_help(suggestion(step, all_steps.iter().map(String::as_str))),
-                    );
-                } else if !ancestors.contains(*step) {
-                    self.diags.push(
-                        Diagnostic::new(
-                            "E0307",
-                            format!(
-                                "this step reads the metrics of `{step}` but does not run after it"
-                            ),
-                        )
-                        .label(p[0].span, "not among the steps this one runs after")
-                        .help(format!("add `{step}` to `after`")),
-                    );
-                } else if !metric_steps.contains(*step) {
-                    self.diags.push(
-                        Diagnostic::new("E0317", format!("step `{step}` produces no metrics"))
-                            .label(p[0].span, "only `run` steps write metrics.json")
-                            .help("gate on the metrics of the step that trains the model"),
-                    );
-                }
-                (
-                    Ty::Val(Type::Float),
-                    IrExpr::Feature {
-                        view: format!("{step}.metrics"),
-                        feature: metric.to_string(),
-                    },
-                )
-            }
-            _ => {
-                let help = match scope {
-                    Scope::OnDemand => "on-demand features refer to `request.field` and `view.feature`",
-                    Scope::Gate { .. } => "a gate reads `step.metrics.NAME` of a step it runs after",
-                    Scope::Monitor { .. } => "a check reads outputs, `view.feature`, `request.field`, `labels.column` and metrics",
-                    _ => "",
-                };
-                self.diags.push(
-                    Diagnostic::new("E0101", format!("unknown name `{}`", names.join(".")))
-                        .label(span, "cannot be resolved here")
-                        .help(help),
-                );
-                unknown
-            }
-        }
-    }
-
     /// Resolves `view.feature` or `request.field` (or `model.output`).
     pub fn member_ref(
         &mut self,
@@ -633,6 +405,8 @@ impl Checker<'_> {
         }
     }
 
+    /// A call of a built-in: allowed in this scope, its arity and argument types checked
+    /// against the stdlib's signature.
     fn call(
         &mut self,
         name: &mlp_syntax::ast::Ident,
@@ -648,53 +422,7 @@ impl Checker<'_> {
         };
         let b = allowed.iter().find_map(|k| mlp_stdlib::get(*k, &name.name));
         let Some(b) = b else {
-            let elsewhere = [Kind::Aggregate, Kind::Scalar, Kind::Metric]
-                .iter()
-                .find_map(|k| mlp_stdlib::get(*k, &name.name));
-            match elsewhere {
-                Some(o) if o.kind == Kind::Aggregate => {
-                    let why = match scope {
-                        Scope::OnDemand => {
-                            "on-demand features are computed per request and cannot aggregate"
-                        }
-                        _ => "aggregations belong in feature views with a source",
-                    };
-                    self.diags.push(
-                        Diagnostic::new(
-                            "E0206",
-                            format!("aggregation `{}` is not allowed here", name.name),
-                        )
-                        .label(name.span, "aggregation")
-                        .help(why),
-                    );
-                }
-                Some(o) => {
-                    self.diags.push(
-                        Diagnostic::new(
-                            "E0203",
-                            format!(
-                                "`{}` is a {} and cannot be used here",
-                                name.name,
-                                o.kind.keyword()
-                            ),
-                        )
-                        .label(name.span, "not available in this context")
-                        .help("monitor metrics are used in `check` statements"),
-                    );
-                }
-                None => {
-                    let cands: Vec<&str> =
-                        allowed.iter().flat_map(|k| mlp_stdlib::names(*k)).collect();
-                    self.diags.push(
-                        Diagnostic::new("E0203", format!("unknown function `{}`", name.name))
-                            .label(name.span, "not a built-in")
-                            .maybe_help(
-                                suggestion(&name.name, cands)
-                                    .or_else(|| Some("`mlpc stdlib` lists the built-ins".into())),
-                            ),
-                    );
-                }
-            }
+            self.not_allowed_call(name, allowed, scope);
             // The arguments are still checked, except a `*`: its rule depends on the function.
             for a in args
                 .iter()
@@ -704,6 +432,19 @@ impl Checker<'_> {
             }
             return (
                 Ty::Unknown,
+                IrExpr::Call {
+                    func: name.name.clone(),
+                    args: Vec::new(),
+                },
+            );
+        };
+        let Some(params) = &b.params else {
+            self.diags.push(
+                Diagnostic::new("E0204", format!("`{}` takes no arguments", name.name))
+                    .label(span, "write it without parentheses"),
+            );
+            return (
+                ret_ty(&b.returns, &[]),
                 IrExpr::Call {
                     func: name.name.clone(),
                     args: Vec::new(),
@@ -722,75 +463,11 @@ impl Checker<'_> {
             found.aggregates = true;
             found.depth += 1;
         }
-        let Some(params) = &b.params else {
-            self.diags.push(
-                Diagnostic::new("E0204", format!("`{}` takes no arguments", name.name))
-                    .label(span, "write it without parentheses"),
-            );
-            return (
-                ret_ty(&b.returns, &[]),
-                IrExpr::Call {
-                    func: name.name.clone(),
-                    args: Vec::new(),
-                },
-            );
-        };
-        if args.len() < b.min_args() || args.len() > b.max_args() {
-            let n = if b.min_args() == b.max_args() {
-                b.min_args().to_string()
-            } else {
-                format!("{} to {}", b.min_args(), b.max_args())
-            };
-            self.diags.push(
-                Diagnostic::new(
-                    "E0204",
-                    format!(
-                        "`{}` takes {n} argument{}, found {}",
-                        name.name,
-                        if n == "1" { "" } else { "s" },
-                        args.len()
-                    ),
-                )
-                .label(span, "wrong number of arguments")
-                .help(format!("signature: {}", b.signature())),
-            );
-        }
+        self.arity(name, b, args.len(), span);
         let mut tys = Vec::new();
         let mut irs = Vec::new();
         for (i, a) in args.iter().enumerate() {
-            let param = params.get(i);
-            let (t, ir) = if matches!(a.value.kind, ExprKind::Star) {
-                if !param.is_some_and(|p| p.types.iter().any(|t| t == "star")) {
-                    self.diags.push(
-                        Diagnostic::new(
-                            "E0205",
-                            format!("`*` is not an argument of `{}`", name.name),
-                        )
-                        .label(a.value.span, "only `count(*)` takes `*`"),
-                    );
-                }
-                (Ty::Unknown, IrExpr::Star)
-            } else {
-                self.expr(&a.value, scope, found)
-            };
-            if let Some(p) = param {
-                if !accepts(&p.types, t) {
-                    self.diags.push(
-                        Diagnostic::new(
-                            "E0205",
-                            format!(
-                                "argument `{}` of `{}` must be {}, found {}",
-                                p.name,
-                                name.name,
-                                p.types.join(" or "),
-                                t.name()
-                            ),
-                        )
-                        .label(a.value.span, format!("this is a {}", t.name()))
-                        .help(format!("signature: {}", b.signature())),
-                    );
-                }
-            }
+            let (t, ir) = self.argument(name, b, params.get(i), a, scope, found);
             tys.push(t);
             irs.push(ir);
         }
@@ -804,6 +481,138 @@ impl Checker<'_> {
                 args: irs,
             },
         )
+    }
+
+    /// Why `name` cannot be called here: an aggregation outside a batch view, a metric
+    /// outside a monitor, or no such built-in.
+    fn not_allowed_call(
+        &mut self,
+        name: &mlp_syntax::ast::Ident,
+        allowed: &[Kind],
+        scope: &Scope<'_>,
+    ) {
+        let elsewhere = [Kind::Aggregate, Kind::Scalar, Kind::Metric]
+            .iter()
+            .find_map(|k| mlp_stdlib::get(*k, &name.name));
+        match elsewhere {
+            Some(o) if o.kind == Kind::Aggregate => {
+                let why = match scope {
+                    Scope::OnDemand => {
+                        "on-demand features are computed per request and cannot aggregate"
+                    }
+                    _ => "aggregations belong in feature views with a source",
+                };
+                self.diags.push(
+                    Diagnostic::new(
+                        "E0206",
+                        format!("aggregation `{}` is not allowed here", name.name),
+                    )
+                    .label(name.span, "aggregation")
+                    .help(why),
+                );
+            }
+            Some(o) => {
+                self.diags.push(
+                    Diagnostic::new(
+                        "E0203",
+                        format!(
+                            "`{}` is a {} and cannot be used here",
+                            name.name,
+                            o.kind.keyword()
+                        ),
+                    )
+                    .label(name.span, "not available in this context")
+                    .help("monitor metrics are used in `check` statements"),
+                );
+            }
+            None => {
+                let cands: Vec<&str> = allowed.iter().flat_map(|k| mlp_stdlib::names(*k)).collect();
+                self.diags.push(
+                    Diagnostic::new("E0203", format!("unknown function `{}`", name.name))
+                        .label(name.span, "not a built-in")
+                        .maybe_help(
+                            suggestion(&name.name, cands)
+                                .or_else(|| Some("`mlpc stdlib` lists the built-ins".into())),
+                        ),
+                );
+            }
+        }
+    }
+
+    /// E0204 when `n` arguments do not fit the built-in's signature.
+    fn arity(
+        &mut self,
+        name: &mlp_syntax::ast::Ident,
+        b: &mlp_stdlib::Builtin,
+        n: usize,
+        span: Span,
+    ) {
+        if n >= b.min_args() && n <= b.max_args() {
+            return;
+        }
+        let takes = if b.min_args() == b.max_args() {
+            b.min_args().to_string()
+        } else {
+            format!("{} to {}", b.min_args(), b.max_args())
+        };
+        self.diags.push(
+            Diagnostic::new(
+                "E0204",
+                format!(
+                    "`{}` takes {takes} argument{}, found {n}",
+                    name.name,
+                    if takes == "1" { "" } else { "s" },
+                ),
+            )
+            .label(span, "wrong number of arguments")
+            .help(format!("signature: {}", b.signature())),
+        );
+    }
+
+    /// One argument of a call, its type checked against the parameter it fills (`*` only
+    /// where the parameter takes it).
+    fn argument(
+        &mut self,
+        name: &mlp_syntax::ast::Ident,
+        b: &mlp_stdlib::Builtin,
+        param: Option<&mlp_stdlib::Param>,
+        a: &mlp_syntax::ast::Arg,
+        scope: &Scope<'_>,
+        found: &mut Found,
+    ) -> (Ty, IrExpr) {
+        let (t, ir) = if matches!(a.value.kind, ExprKind::Star) {
+            if !param.is_some_and(|p| p.types.iter().any(|t| t == "star")) {
+                self.diags.push(
+                    Diagnostic::new(
+                        "E0205",
+                        format!("`*` is not an argument of `{}`", name.name),
+                    )
+                    .label(a.value.span, "only `count(*)` takes `*`"),
+                );
+            }
+            (Ty::Unknown, IrExpr::Star)
+        } else {
+            self.expr(&a.value, scope, found)
+        };
+        if let Some(p) = param {
+            if !accepts(&p.types, t) {
+                self.diags.push(
+                    Diagnostic::new(
+                        "E0205",
+                        format!(
+                            "argument `{}` of `{}` must be {}, found {}",
+                            p.name,
+                            name.name,
+                            p.types.join(" or "),
+                            t.name()
+                        ),
+                    )
+                    .label(a.value.span, format!("this is a {}", t.name()))
+                    .help(format!("signature: {}", b.signature())),
+                );
+            }
+        }
+        (t, ir)
     }
 }
 
@@ -825,7 +634,7 @@ fn accepts(types: &[String], t: Ty) -> bool {
     })
 }
 
-fn ret_ty(ret: &str, args: &[Ty]) -> Ty {
+pub(crate) fn ret_ty(ret: &str, args: &[Ty]) -> Ty {
     match ret {
         "T" => args.first().copied().unwrap_or(Ty::Unknown),
         "T2" => args.get(1).copied().unwrap_or(Ty::Unknown),
