@@ -120,113 +120,45 @@ pub fn sort<'a>(
     blocks: &[&str],
     allow: Allow,
 ) -> Body<'a> {
-    let mut body = Body::default();
-    let mut fields_seen: IndexMap<&str, Span> = IndexMap::default();
+    let mut sorter = Sorter {
+        diags,
+        what,
+        attrs,
+        blocks,
+        allow,
+        body: Body::default(),
+        fields_seen: IndexMap::default(),
+    };
     for s in &block.stmts {
+        sorter.stmt(s);
+    }
+    sorter.body
+}
+
+/// What [`sort`] sorts one block's statements with, and into.
+struct Sorter<'a, 'x> {
+    diags: &'x mut Diagnostics,
+    what: &'x str,
+    attrs: &'x [&'x str],
+    blocks: &'x [&'x str],
+    allow: Allow,
+    body: Body<'a>,
+    fields_seen: IndexMap<&'a str, Span>,
+}
+
+impl<'a> Sorter<'a, '_> {
+    /// Sorts one statement into the body, or says why it does not belong.
+    fn stmt(&mut self, s: &'a Stmt) {
+        let what = self.what;
         match &s.kind {
-            StmtKind::Attr { key, value } => {
-                if !attrs.contains(&key.name.as_str()) {
-                    let cands = attrs.iter().chain(blocks).copied();
-                    let mut d = Diagnostic::new(
-                        "E0103",
-                        format!("unknown attribute `{}` in {what}", key.name),
-                    )
-                    .label(key.span, "not an attribute of this declaration");
-                    d = d.maybe_help(
-                        suggestion(&key.name, cands)
-                            .or_else(|| Some(format!("a {what} accepts: {}", list(attrs)))),
-                    );
-                    if blocks.contains(&key.name.as_str()) {
-                        d = d.help(format!(
-                            "`{}` is a block: write `{} {{ ... }}`",
-                            key.name, key.name
-                        ));
-                    }
-                    diags.push(d);
-                } else if let Some((first, _)) = body.attrs.get(key.name.as_str()) {
-                    diags.push(
-                        Diagnostic::new("E0105", format!("attribute `{}` given twice", key.name))
-                            .label(key.span, "given again here")
-                            .related(first.span, "first given here")
-                            .help("remove one of them"),
-                    );
-                } else {
-                    body.attrs.insert(key.name.as_str(), (key, value));
-                }
-            }
-            StmtKind::Block { name, body: b } => {
-                if !blocks.contains(&name.name.as_str()) {
-                    let mut d = Diagnostic::new(
-                        "E0103",
-                        format!("unknown block `{}` in {what}", name.name),
-                    )
-                    .label(name.span, "not a block of this declaration");
-                    d = d.maybe_help(suggestion(&name.name, blocks.iter().chain(attrs).copied()));
-                    if attrs.contains(&name.name.as_str()) {
-                        d = d.help(format!(
-                            "`{}` is an attribute: write `{} = ...`",
-                            name.name, name.name
-                        ));
-                    }
-                    diags.push(d);
-                } else if let Some((first, _)) = body.blocks.get(name.name.as_str()) {
-                    diags.push(
-                        Diagnostic::new("E0105", format!("block `{}` given twice", name.name))
-                            .label(name.span, "given again here")
-                            .related(first.span, "first given here"),
-                    );
-                } else {
-                    body.blocks.insert(name.name.as_str(), (name, b));
-                }
-            }
-            StmtKind::Field {
-                name,
-                ty,
-                width,
-                ids,
-                value,
-                window,
-            } => {
-                if let (Some(w), false) = (width, allow.widths) {
-                    diags.push(crate::outputs::misplaced_width(w.span));
-                }
-                if let (Some(r), false) = (ids, allow.ids) {
-                    diags.push(
-                        Diagnostic::new("E0218", "an id range is only for a model's int64 input")
-                            .label(r.span, "not allowed here")
-                            .help("`in LO..HI` goes in a model's `inputs { }` block, after `int64`: `cat: int64 in 0..6 = view.category_id`"),
-                    );
-                }
-                if !allow.fields {
-                    diags.push(
-                        Diagnostic::new("E0106", format!("a {what} has no fields"))
-                            .label(name.span, "field not allowed here")
-                            .help(format!("a {what} accepts attributes: {}; write `{} = ...` for an attribute", list(attrs), name.name)),
-                    );
-                } else if let Some(first) = fields_seen.get(name.name.as_str()) {
-                    diags.push(
-                        Diagnostic::new("E0105", format!("field `{}` declared twice", name.name))
-                            .label(name.span, "declared again here")
-                            .related(*first, "first declared here"),
-                    );
-                } else {
-                    fields_seen.insert(name.name.as_str(), name.span);
-                    body.fields.push(Field {
-                        stmt: s,
-                        name,
-                        ty,
-                        value: value.as_ref(),
-                        window: window.as_deref(),
-                        ids: ids.as_ref(),
-                        width: *width,
-                    });
-                }
-            }
+            StmtKind::Attr { key, value } => self.attr(key, value),
+            StmtKind::Block { name, body: b } => self.block(name, b),
+            StmtKind::Field { .. } => self.field(s),
             StmtKind::Check(e) => {
-                if allow.checks {
-                    body.checks.push(e);
+                if self.allow.checks {
+                    self.body.checks.push(e);
                 } else {
-                    diags.push(misplaced(
+                    self.diags.push(misplaced(
                         "check",
                         what,
                         s.span,
@@ -235,10 +167,10 @@ pub fn sort<'a>(
                 }
             }
             StmtKind::Require(e) => {
-                if allow.requires {
-                    body.requires.push(e);
+                if self.allow.requires {
+                    self.body.requires.push(e);
                 } else {
-                    diags.push(misplaced(
+                    self.diags.push(misplaced(
                         "require",
                         what,
                         s.span,
@@ -246,29 +178,143 @@ pub fn sort<'a>(
                     ));
                 }
             }
-            StmtKind::Step { name, body: b } => {
-                if !allow.steps {
-                    diags.push(misplaced(
-                        "step",
-                        what,
-                        name.span,
-                        "steps belong in a `pipeline`",
-                    ));
-                } else if let Some((first, _)) =
-                    body.steps.iter().find(|(n, _)| n.name == name.name)
-                {
-                    diags.push(
-                        Diagnostic::new("E0105", format!("step `{}` declared twice", name.name))
-                            .label(name.span, "declared again here")
-                            .related(first.span, "first declared here"),
-                    );
-                } else {
-                    body.steps.push((name, b));
-                }
-            }
+            StmtKind::Step { name, body: b } => self.step(name, b),
         }
     }
-    body
+
+    /// `key = value`: a known attribute, given once.
+    fn attr(&mut self, key: &'a Ident, value: &'a Expr) {
+        let (what, attrs, blocks) = (self.what, self.attrs, self.blocks);
+        if !attrs.contains(&key.name.as_str()) {
+            let cands = attrs.iter().chain(blocks).copied();
+            let mut d = Diagnostic::new(
+                "E0103",
+                format!("unknown attribute `{}` in {what}", key.name),
+            )
+            .label(key.span, "not an attribute of this declaration");
+            d = d.maybe_help(
+                suggestion(&key.name, cands)
+                    .or_else(|| Some(format!("a {what} accepts: {}", list(attrs)))),
+            );
+            if blocks.contains(&key.name.as_str()) {
+                d = d.help(format!(
+                    "`{}` is a block: write `{} {{ ... }}`",
+                    key.name, key.name
+                ));
+            }
+            self.diags.push(d);
+        } else if let Some((first, _)) = self.body.attrs.get(key.name.as_str()) {
+            self.diags.push(
+                Diagnostic::new("E0105", format!("attribute `{}` given twice", key.name))
+                    .label(key.span, "given again here")
+                    .related(first.span, "first given here")
+                    .help("remove one of them"),
+            );
+        } else {
+            self.body.attrs.insert(key.name.as_str(), (key, value));
+        }
+    }
+
+    /// `name { ... }`: a known block, given once.
+    fn block(&mut self, name: &'a Ident, b: &'a Block) {
+        let (what, attrs, blocks) = (self.what, self.attrs, self.blocks);
+        if !blocks.contains(&name.name.as_str()) {
+            let mut d =
+                Diagnostic::new("E0103", format!("unknown block `{}` in {what}", name.name))
+                    .label(name.span, "not a block of this declaration");
+            d = d.maybe_help(suggestion(&name.name, blocks.iter().chain(attrs).copied()));
+            if attrs.contains(&name.name.as_str()) {
+                d = d.help(format!(
+                    "`{}` is an attribute: write `{} = ...`",
+                    name.name, name.name
+                ));
+            }
+            self.diags.push(d);
+        } else if let Some((first, _)) = self.body.blocks.get(name.name.as_str()) {
+            self.diags.push(
+                Diagnostic::new("E0105", format!("block `{}` given twice", name.name))
+                    .label(name.span, "given again here")
+                    .related(first.span, "first given here"),
+            );
+        } else {
+            self.body.blocks.insert(name.name.as_str(), (name, b));
+        }
+    }
+
+    /// `name: type [= value]`: where fields are allowed, each declared once; a width or an
+    /// id range only where the declaration takes them.
+    fn field(&mut self, s: &'a Stmt) {
+        let StmtKind::Field {
+            name,
+            ty,
+            width,
+            ids,
+            value,
+            window,
+        } = &s.kind
+        else {
+            return;
+        };
+        let (what, allow) = (self.what, self.allow);
+        if let (Some(w), false) = (width, allow.widths) {
+            self.diags.push(crate::outputs::misplaced_width(w.span));
+        }
+        if let (Some(r), false) = (ids, allow.ids) {
+            self.diags.push(
+                Diagnostic::new("E0218", "an id range is only for a model's int64 input")
+                    .label(r.span, "not allowed here")
+                    .help("`in LO..HI` goes in a model's `inputs { }` block, after `int64`: `cat: int64 in 0..6 = view.category_id`"),
+            );
+        }
+        if !allow.fields {
+            self.diags.push(
+                Diagnostic::new("E0106", format!("a {what} has no fields"))
+                    .label(name.span, "field not allowed here")
+                    .help(format!(
+                        "a {what} accepts attributes: {}; write `{} = ...` for an attribute",
+                        list(self.attrs),
+                        name.name
+                    )),
+            );
+        } else if let Some(first) = self.fields_seen.get(name.name.as_str()) {
+            self.diags.push(
+                Diagnostic::new("E0105", format!("field `{}` declared twice", name.name))
+                    .label(name.span, "declared again here")
+                    .related(*first, "first declared here"),
+            );
+        } else {
+            self.fields_seen.insert(name.name.as_str(), name.span);
+            self.body.fields.push(Field {
+                stmt: s,
+                name,
+                ty,
+                value: value.as_ref(),
+                window: window.as_deref(),
+                ids: ids.as_ref(),
+                width: *width,
+            });
+        }
+    }
+
+    /// `step name { ... }`: in a pipeline, each declared once.
+    fn step(&mut self, name: &'a Ident, b: &'a Block) {
+        if !self.allow.steps {
+            self.diags.push(misplaced(
+                "step",
+                self.what,
+                name.span,
+                "steps belong in a `pipeline`",
+            ));
+        } else if let Some((first, _)) = self.body.steps.iter().find(|(n, _)| n.name == name.name) {
+            self.diags.push(
+                Diagnostic::new("E0105", format!("step `{}` declared twice", name.name))
+                    .label(name.span, "declared again here")
+                    .related(first.span, "first declared here"),
+            );
+        } else {
+            self.body.steps.push((name, b));
+        }
+    }
 }
 
 fn misplaced(stmt: &str, what: &str, span: Span, help: &str) -> Diagnostic {

@@ -5,6 +5,7 @@ pub mod ast;
 mod comments;
 mod fmt;
 mod parse;
+mod syntax_error;
 pub mod units;
 
 pub use fmt::ast_to_source;

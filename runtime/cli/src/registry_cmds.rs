@@ -7,7 +7,7 @@ use clap::Subcommand;
 use mlp_registry::{NewVersion, Registry, Version};
 use mlpc_shared::print_json;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `mlpc registry` subcommands.
@@ -161,213 +161,237 @@ fn show(v: &Version) {
 /// Runs a `mlpc registry` subcommand.
 pub fn run(cmd: &RegistryCommand) -> ExitCode {
     match cmd {
-        RegistryCommand::List { schema: true, .. } => {
-            let mut schema = schemars::schema_for!(Version);
-            schema.insert(
-                "$id".into(),
-                "https://mlp.dev/specs/model-version.schema.json".into(),
-            );
-            if let Err(code) = print_json(serde_json::to_string_pretty(&schema.to_value())) {
-                return code;
-            }
-            ExitCode::SUCCESS
-        }
-        RegistryCommand::List { args, format, .. } => {
-            let (dir, rest) = split_dir(args, 0, 1);
-            let reg = match Registry::open(&dir) {
-                Ok(r) => r,
-                Err(e) => return fail(e),
-            };
-            match rest.first() {
-                Some(model) => match reg.list(Some(model)) {
-                    Ok(l) if l.is_empty() => {
-                        fail(format!("model `{model}` has no registered version"))
-                    }
-                    Ok(l) => print_versions(&l, *format),
-                    Err(e) => fail(e),
-                },
-                None => match reg.models() {
-                    Ok(models) => {
-                        if matches!(format, Format::Json) {
-                            let rows: Result<Vec<serde_json::Value>, _> = models
-                                .iter()
-                                .map(|(m, n, latest)| {
-                                    reg.aliases(m).map(|aliases| serde_json::json!({"model": m, "versions": n, "latest": latest, "aliases": aliases}))
-                                })
-                                .collect();
-                            let rows = match rows {
-                                Ok(r) => r,
-                                Err(e) => return fail(e),
-                            };
-                            if let Err(code) = print_json(serde_json::to_string_pretty(&rows)) {
-                                return code;
-                            }
-                        } else if models.is_empty() {
-                            println!("no registered models");
-                        } else {
-                            println!("{:<20} {:>8} {:>7}  aliases", "MODEL", "VERSIONS", "LATEST");
-                            for (m, n, latest) in &models {
-                                let aliases: Vec<String> = match reg.aliases(m) {
-                                    Ok(a) => a.iter().map(|(a, v)| format!("{a}={v}")).collect(),
-                                    Err(e) => return fail(e),
-                                };
-                                println!("{m:<20} {n:>8} {latest:>7}  {}", aliases.join(" "));
-                            }
-                        }
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => fail(e),
-                },
-            }
-        }
-        RegistryCommand::Show { args, format } => {
-            let (dir, rest) = split_dir(args, 1, 1);
-            let Some(r) = rest.first() else {
-                return fail("name the model: MODEL, MODEL@N or MODEL@ALIAS");
-            };
-            let (model, reference) = mlp_registry::parse_ref(r);
-            let reg = match Registry::open(&dir) {
-                Ok(r) => r,
-                Err(e) => return fail(e),
-            };
-            match reg.resolve(model, reference) {
-                Ok(v) => {
-                    match format {
-                        Format::Json => {
-                            if let Err(code) = print_json(serde_json::to_string_pretty(&v)) {
-                                return code;
-                            }
-                        }
-                        Format::Human => show(&v),
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(e),
-            }
-        }
-        RegistryCommand::Alias { args } => {
-            let (dir, rest) = split_dir(args, 3, 3);
-            let [model, version, alias] = rest.as_slice() else {
-                return fail("write MODEL VERSION ALIAS");
-            };
-            let mut reg = match Registry::open(&dir) {
-                Ok(r) => r,
-                Err(e) => return fail(e),
-            };
-            // VERSION may be a number or another reference (`latest`, an alias).
-            let target = match reg.resolve(model, version) {
-                Ok(v) => v.version,
-                Err(e) => return fail(e),
-            };
-            match reg.set_alias(model, alias, target, "mlpc registry alias") {
-                Ok(m) => {
-                    match m.from {
-                        Some(f) if f == m.to => {
-                            println!("{model}@{alias} already is version {}", m.to)
-                        }
-                        Some(f) => println!("{model}@{alias}: version {f} -> {}", m.to),
-                        None => println!("{model}@{alias}: version {}", m.to),
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(e),
-            }
-        }
+        RegistryCommand::List { schema: true, .. } => list_schema(),
+        RegistryCommand::List { args, format, .. } => list(args, *format),
+        RegistryCommand::Show { args, format } => show_version(args, *format),
+        RegistryCommand::Alias { args } => alias(args),
         RegistryCommand::Register {
             args,
             artifact,
             metrics,
             params,
             tags: tag_args,
-        } => {
-            let (dir, rest) = split_dir(args, 1, 1);
-            let Some(model) = rest.first() else {
-                return fail("name the model");
-            };
-            let plan = match checked_plan(&dir, None) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            if plan.model(model).is_none() {
-                return fail(format!(
-                    "the project declares no model `{model}`; declare it in a `model` block first"
-                ));
-            }
-            let tags = match tags(tag_args) {
-                Ok(t) => t,
-                Err(code) => return code,
-            };
-            let metrics = match metrics
-                .as_deref()
-                .map(mlp_registry::read_metrics)
-                .transpose()
-            {
-                Ok(m) => m.unwrap_or_default(),
-                Err(e) => return fail(e),
-            };
-            let params = match params.as_deref().map(mlp_registry::read_object).transpose() {
-                Ok(p) => p.unwrap_or_default(),
-                Err(e) => return fail(e),
-            };
-            let mut reg = match Registry::open(&dir) {
-                Ok(r) => r,
-                Err(e) => return fail(e),
-            };
-            let new = NewVersion {
-                model: model.clone(),
-                artifact: artifact.clone(),
-                metrics,
-                params,
-                tags: tags.into_iter().collect::<BTreeMap<_, _>>(),
-                signature: mlp_pipelines::signature(&plan, model),
-                ..NewVersion::default()
-            };
-            if let Err(e) = mlp_pipelines::check_torchscript(artifact) {
-                return fail(e);
-            }
-            if let (Some(_), Some(venv)) = (&new.signature, mlp_pipelines::find_venv(&dir)) {
-                if let Err(e) = mlp_pipelines::check_with_torch(
-                    artifact,
-                    &plan,
-                    model,
-                    &venv.join("bin").join("python"),
-                ) {
-                    return fail(e);
-                }
-            }
-            match reg.register(&new) {
-                Ok(r) if r.created => {
-                    println!("registered {model} version {}", r.version.version);
-                    ExitCode::SUCCESS
-                }
-                Ok(r) => {
-                    println!(
-                        "{model} version {} already has this artifact; nothing registered",
-                        r.version.version
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(e),
-            }
-        }
+        } => register(
+            args,
+            artifact,
+            metrics.as_deref(),
+            params.as_deref(),
+            tag_args,
+        ),
         RegistryCommand::Search {
             dir,
             model,
             tags: tag_args,
             format,
-        } => {
-            let tags = match tags(tag_args) {
-                Ok(t) => t,
-                Err(code) => return code,
-            };
-            let reg = match Registry::open(dir) {
-                Ok(r) => r,
+        } => search(dir, model.as_deref(), tag_args, *format),
+    }
+}
+
+/// `mlpc registry list --schema`: the JSON schema of a listed version.
+fn list_schema() -> ExitCode {
+    let mut schema = schemars::schema_for!(Version);
+    schema.insert(
+        "$id".into(),
+        "https://mlp.dev/specs/model-version.schema.json".into(),
+    );
+    if let Err(code) = print_json(serde_json::to_string_pretty(&schema.to_value())) {
+        return code;
+    }
+    ExitCode::SUCCESS
+}
+
+/// `mlpc registry list [DIR] [MODEL]`: one model's versions, or every model with its count,
+/// latest version and aliases.
+fn list(args: &[String], format: Format) -> ExitCode {
+    let (dir, rest) = split_dir(args, 0, 1);
+    let reg = match Registry::open(&dir) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if let Some(model) = rest.first() {
+        return match reg.list(Some(model)) {
+            Ok(l) if l.is_empty() => fail(format!("model `{model}` has no registered version")),
+            Ok(l) => print_versions(&l, format),
+            Err(e) => fail(e),
+        };
+    }
+    let models = match reg.models() {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    if matches!(format, Format::Json) {
+        let rows: Result<Vec<serde_json::Value>, _> = models
+            .iter()
+            .map(|(m, n, latest)| {
+                reg.aliases(m).map(|aliases| serde_json::json!({"model": m, "versions": n, "latest": latest, "aliases": aliases}))
+            })
+            .collect();
+        let rows = match rows {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        };
+        if let Err(code) = print_json(serde_json::to_string_pretty(&rows)) {
+            return code;
+        }
+    } else if models.is_empty() {
+        println!("no registered models");
+    } else {
+        println!("{:<20} {:>8} {:>7}  aliases", "MODEL", "VERSIONS", "LATEST");
+        for (m, n, latest) in &models {
+            let aliases: Vec<String> = match reg.aliases(m) {
+                Ok(a) => a.iter().map(|(a, v)| format!("{a}={v}")).collect(),
                 Err(e) => return fail(e),
             };
-            match reg.search(model.as_deref(), &tags) {
-                Ok(l) => print_versions(&l, *format),
-                Err(e) => fail(e),
+            println!("{m:<20} {n:>8} {latest:>7}  {}", aliases.join(" "));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `mlpc registry show [DIR] MODEL[@N|@ALIAS]`.
+fn show_version(args: &[String], format: Format) -> ExitCode {
+    let (dir, rest) = split_dir(args, 1, 1);
+    let Some(r) = rest.first() else {
+        return fail("name the model: MODEL, MODEL@N or MODEL@ALIAS");
+    };
+    let (model, reference) = mlp_registry::parse_ref(r);
+    let reg = match Registry::open(&dir) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let v = match reg.resolve(model, reference) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    match format {
+        Format::Json => {
+            if let Err(code) = print_json(serde_json::to_string_pretty(&v)) {
+                return code;
             }
         }
+        Format::Human => show(&v),
+    }
+    ExitCode::SUCCESS
+}
+
+/// `mlpc registry alias [DIR] MODEL VERSION ALIAS`.
+fn alias(args: &[String]) -> ExitCode {
+    let (dir, rest) = split_dir(args, 3, 3);
+    let [model, version, alias] = rest.as_slice() else {
+        return fail("write MODEL VERSION ALIAS");
+    };
+    let mut reg = match Registry::open(&dir) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    // VERSION may be a number or another reference (`latest`, an alias).
+    let target = match reg.resolve(model, version) {
+        Ok(v) => v.version,
+        Err(e) => return fail(e),
+    };
+    match reg.set_alias(model, alias, target, "mlpc registry alias") {
+        Ok(m) => {
+            match m.from {
+                Some(f) if f == m.to => {
+                    println!("{model}@{alias} already is version {}", m.to)
+                }
+                Some(f) => println!("{model}@{alias}: version {f} -> {}", m.to),
+                None => println!("{model}@{alias}: version {}", m.to),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `mlpc registry register [DIR] MODEL --artifact FILE`: checks the artifact against the
+/// applied plan's model block (with the project's PyTorch where it has one), then records it.
+fn register(
+    args: &[String],
+    artifact: &Path,
+    metrics: Option<&Path>,
+    params: Option<&Path>,
+    tag_args: &[String],
+) -> ExitCode {
+    let (dir, rest) = split_dir(args, 1, 1);
+    let Some(model) = rest.first() else {
+        return fail("name the model");
+    };
+    let plan = match checked_plan(&dir, None) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if plan.model(model).is_none() {
+        return fail(format!(
+            "the project declares no model `{model}`; declare it in a `model` block first"
+        ));
+    }
+    let tags = match tags(tag_args) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let metrics = match metrics.map(mlp_registry::read_metrics).transpose() {
+        Ok(m) => m.unwrap_or_default(),
+        Err(e) => return fail(e),
+    };
+    let params = match params.map(mlp_registry::read_object).transpose() {
+        Ok(p) => p.unwrap_or_default(),
+        Err(e) => return fail(e),
+    };
+    let mut reg = match Registry::open(&dir) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let new = NewVersion {
+        model: model.clone(),
+        artifact: artifact.to_path_buf(),
+        metrics,
+        params,
+        tags: tags.into_iter().collect::<BTreeMap<_, _>>(),
+        signature: mlp_pipelines::signature(&plan, model),
+        ..NewVersion::default()
+    };
+    if let Err(e) = mlp_pipelines::check_torchscript(artifact) {
+        return fail(e);
+    }
+    if let (Some(_), Some(venv)) = (&new.signature, mlp_pipelines::find_venv(&dir)) {
+        if let Err(e) = mlp_pipelines::check_with_torch(
+            artifact,
+            &plan,
+            model,
+            &venv.join("bin").join("python"),
+        ) {
+            return fail(e);
+        }
+    }
+    match reg.register(&new) {
+        Ok(r) if r.created => {
+            println!("registered {model} version {}", r.version.version);
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            println!(
+                "{model} version {} already has this artifact; nothing registered",
+                r.version.version
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `mlpc registry search DIR [--model M] [--tag K=V]...`.
+fn search(dir: &Path, model: Option<&str>, tag_args: &[String], format: Format) -> ExitCode {
+    let tags = match tags(tag_args) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let reg = match Registry::open(dir) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match reg.search(model, &tags) {
+        Ok(l) => print_versions(&l, format),
+        Err(e) => fail(e),
     }
 }

@@ -18,13 +18,13 @@
 
 use crate::historical::{
     historical_if_indexed, key_columns, source_reader, sql_type, view_of, FeatureError,
-    HistoricalRequest,
+    HistoricalReport, HistoricalRequest, ViewInfo,
 };
 use crate::online::{online_config, to_json, OnlineConfig};
 use crate::redis_online::RedisOnline;
 use crate::redis_store::OnlineWrite;
 use crate::sql::{ident, string};
-use duckdb::{params, Connection};
+use duckdb::{params, Connection, OptionalExt};
 use mlp_ir::{FeatureDef, Plan, Spec};
 use std::path::{Path, PathBuf};
 
@@ -257,31 +257,42 @@ struct ViewRun<'a> {
     redis: Option<&'a RedisOnline>,
 }
 
+/// The SQL pieces one view's materialization shares between its steps.
+struct ViewSql {
+    /// The view's entity, source and keys.
+    v: ViewInfo,
+    /// The entity's key columns.
+    keys: Vec<String>,
+    /// The key columns, quoted and comma-separated.
+    key_list: String,
+    /// The source as a DuckDB table expression.
+    src: String,
+    /// The source's event time, as a TIMESTAMP.
+    ts: String,
+    /// The source's created time, as a TIMESTAMP, where it has one.
+    created: Option<String>,
+    /// The new watermark, as a TIMESTAMP literal.
+    until: String,
+    /// The new watermark as given.
+    until_text: String,
+    /// The view's definition, stored beside its watermark.
+    definition: String,
+}
+
 impl ViewRun<'_> {
+    /// Materializes `view` up to `until` (given by the user, or now): only the keys whose
+    /// values can have changed since its watermark, or all of them when its definition or
+    /// Redis's watermark changed.
     fn materialize_view(
         &self,
         view: &str,
         until: &str,
         until_given: bool,
     ) -> Result<Materialized, FeatureError> {
-        let (conn, plan, project_dir) = (self.conn, self.plan, self.project_dir);
+        let (plan, project_dir) = (self.plan, self.project_dir);
         let v = view_of(plan, view)?;
         let def = definition(plan, view);
-        let previous: Option<(String, String)> = conn
-            .query_row(
-                "SELECT CAST(watermark AS VARCHAR), definition FROM watermarks WHERE view = ?",
-                params![view],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .ok();
-        // A changed definition rebuilds the view from scratch, and so does a Redis whose
-        // watermark is not the local one.
-        let mut from = previous.filter(|(_, d)| *d == def).map(|(w, _)| w);
-        if let (Some(r), Some(w)) = (self.redis, &from) {
-            if r.watermark(view)?.as_deref() != Some(w.as_str()) {
-                from = None;
-            }
-        }
+        let from = self.start(view, &def)?;
         if let Some(w) = &from {
             if w.as_str() >= until && !until_given {
                 // Materializing "up to now" again within the same second: already up to date.
@@ -298,36 +309,97 @@ impl ViewRun<'_> {
                 )));
             }
         }
-        let features: Vec<(String, FeatureDef)> = plan
-            .resources()
-            .filter_map(|r| match &r.spec {
-                Spec::Feature { view: fv, def, .. } if fv == view => {
-                    Some((r.name.clone(), def.clone()))
-                }
-                _ => None,
-            })
-            .collect();
-        let longest = features
-            .iter()
-            .filter_map(|(_, d)| match d {
-                // Without a window only new rows change an aggregate; those keys are recomputed.
-                FeatureDef::Aggregate { window_ms, .. } => *window_ms,
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0);
+        let features = view_features(plan, view);
         let keys = key_columns(plan, &v.entity);
-        let src = source_reader(project_dir, &v.source);
-        let ts = format!("CAST({} AS TIMESTAMP)", ident(&v.source.timestamp));
-        let cr = v
-            .source
-            .created
-            .as_ref()
-            .map(|c| format!("CAST({} AS TIMESTAMP)", ident(c)));
-        let until_sql = format!("CAST({} AS TIMESTAMP)", string(until));
-        let mut affected = format!("{ts} <= {until_sql}");
-        if let Some(w) = &from {
+        let sql = ViewSql {
+            key_list: keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", "),
+            keys,
+            src: source_reader(project_dir, &v.source),
+            ts: format!("CAST({} AS TIMESTAMP)", ident(&v.source.timestamp)),
+            created: v
+                .source
+                .created
+                .as_ref()
+                .map(|c| format!("CAST({} AS TIMESTAMP)", ident(c))),
+            until: format!("CAST({} AS TIMESTAMP)", string(until)),
+            until_text: until.to_string(),
+            definition: def,
+            v,
+        };
+        let tmp = tempdir_in(project_dir)?;
+        let result = tmp.join("values.parquet");
+        let recomputed = self.recompute(view, &features, &sql, from.as_deref(), &tmp, &result);
+        let report = match recomputed {
+            Ok(r) => r,
+            Err(e) => {
+                // Best effort on the way out: the error is what the caller needs.
+                std::fs::remove_dir_all(&tmp).ok();
+                return Err(e);
+            }
+        };
+        let applied = self.write_view(view, &features, &sql, from.is_none(), &result);
+        // Best effort: the scratch files were read; a leftover only takes space.
+        std::fs::remove_dir_all(&tmp).ok();
+        applied?;
+        Ok(Materialized {
+            view: view.to_string(),
+            from,
+            until: until.to_string(),
+            keys: report.rows,
+        })
+    }
+
+    /// The watermark to go on from: the view's last one, unless its definition changed since
+    /// or Redis's watermark is not the local one (then the view is rebuilt from scratch).
+    fn start(&self, view: &str, def: &str) -> Result<Option<String>, FeatureError> {
+        let previous: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT CAST(watermark AS VARCHAR), definition FROM watermarks WHERE view = ?",
+                params![view],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let from = previous.filter(|(_, d)| d == def).map(|(w, _)| w);
+        if let (Some(r), Some(w)) = (self.redis, &from) {
+            if r.watermark(view)?.as_deref() != Some(w.as_str()) {
+                return Ok(None);
+            }
+        }
+        Ok(from)
+    }
+
+    /// Recomputes the features of the keys whose values can have changed since `from` (all
+    /// keys without it) into `result`: the affected keys as an entity file at the new
+    /// watermark, then the same point-in-time retrieval as offline.
+    fn recompute(
+        &self,
+        view: &str,
+        features: &[(String, FeatureDef)],
+        sql: &ViewSql,
+        from: Option<&str>,
+        tmp: &Path,
+        result: &Path,
+    ) -> Result<HistoricalReport, FeatureError> {
+        let ViewSql {
+            key_list,
+            src,
+            ts,
+            until,
+            ..
+        } = sql;
+        let mut affected = format!("{ts} <= {until}");
+        if let Some(w) = from {
             let w = format!("CAST({} AS TIMESTAMP)", string(w));
+            // Without a window only new rows change an aggregate; those keys are recomputed.
+            let longest = features
+                .iter()
+                .filter_map(|(_, d)| match d {
+                    FeatureDef::Aggregate { window_ms, .. } => *window_ms,
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0);
             let window = if longest > 0 {
                 format!(
                     " OR {ts} > {w} - to_milliseconds({}::BIGINT)",
@@ -336,55 +408,69 @@ impl ViewRun<'_> {
             } else {
                 String::new()
             };
-            let late = cr
+            let late = sql
+                .created
                 .as_ref()
                 .map(|c| format!(" OR {c} > {w}"))
                 .unwrap_or_default();
             affected = format!("{affected} AND ({ts} > {w}{window}{late})");
         }
-        let key_list = keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
-        // The affected keys, as an entity file at the watermark, then the same retrieval.
-        let tmp = tempdir_in(project_dir)?;
         let entities = tmp.join("keys.parquet");
-        let result = tmp.join("values.parquet");
-        conn.execute(
-        &format!(
-            "COPY (SELECT DISTINCT {key_list}, {until_sql} AS __mlp_until FROM {src} WHERE {affected} ORDER BY ALL) TO {} (FORMAT parquet)",
-            string(&entities.to_string_lossy())
-        ),
-        [],
-    )?;
+        self.conn.execute(
+            &format!(
+                "COPY (SELECT DISTINCT {key_list}, {until} AS __mlp_until FROM {src} WHERE {affected} ORDER BY ALL) TO {} (FORMAT parquet)",
+                string(&entities.to_string_lossy())
+            ),
+            [],
+        )?;
         let req = HistoricalRequest {
-            project_dir: project_dir.to_path_buf(),
-            entities: entities.clone(),
+            project_dir: self.project_dir.to_path_buf(),
+            entities,
             features: features
                 .iter()
                 .map(|(n, _)| format!("{view}.{n}"))
                 .collect(),
             at: "__mlp_until".into(),
-            out: result.clone(),
+            out: result.to_path_buf(),
         };
         // The index only when a current one is there: its few keys at one time cost less to
         // join than a whole index costs to build after each new batch of data.
-        let report = historical_if_indexed(plan, &req);
-        let report = match report {
-            Ok(r) => r,
-            Err(e) => {
-                // Best effort on the way out: the error is what the caller needs.
-                std::fs::remove_dir_all(&tmp).ok();
-                return Err(e);
-            }
-        };
-        // The event time of the row each key's latest values come from, for the online TTL.
+        historical_if_indexed(self.plan, &req)
+    }
+
+    /// Replaces the recomputed keys' rows of the view's online table with `result`, each
+    /// with the event time of the row its latest values come from (for the online TTL), and
+    /// moves the watermark, in one transaction; with Redis, its rows and watermark are
+    /// written before the commit.
+    fn write_view(
+        &self,
+        view: &str,
+        features: &[(String, FeatureDef)],
+        sql: &ViewSql,
+        rebuild: bool,
+        result: &Path,
+    ) -> Result<(), FeatureError> {
+        let ViewSql {
+            v,
+            keys,
+            key_list,
+            src,
+            ts,
+            until: until_sql,
+            until_text: until,
+            definition: def,
+            ..
+        } = sql;
         let mut visible = format!("{ts} <= {until_sql}");
-        if let Some(c) = &cr {
+        if let Some(c) = &sql.created {
             visible.push_str(&format!(" AND {c} <= {until_sql}"));
         }
         let table = online_table(view);
         let cols: Vec<String> = features
             .iter()
             .map(|(n, _)| {
-                let ty = plan
+                let ty = self
+                    .plan
                     .feature(view, n)
                     .and_then(|r| match &r.spec {
                         Spec::Feature { ty, .. } => Some(sql_type(*ty)),
@@ -405,8 +491,8 @@ impl ViewRun<'_> {
             .map(|k| format!("r.{0} = l.{0}", ident(k)))
             .collect::<Vec<_>>()
             .join(" AND ");
-        let sql = format!(
-        "BEGIN TRANSACTION;
+        let batch = format!(
+            "BEGIN TRANSACTION;
          {drop}
          CREATE TABLE IF NOT EXISTS {table} ({keydefs}, {cols}, __event_ts TIMESTAMP);
          DELETE FROM {table} AS l USING read_parquet({values}) AS r WHERE {join};
@@ -415,41 +501,34 @@ impl ViewRun<'_> {
            FROM read_parquet({values}) r
            LEFT JOIN (SELECT {key_list}, max({ts}) AS __event_ts FROM {src} WHERE {visible} GROUP BY ALL) l ON {join};
          INSERT OR REPLACE INTO watermarks VALUES ({view_lit}, {until_sql}, {def_lit}, now()::TIMESTAMP);",
-        drop = if from.is_none() { format!("DROP TABLE IF EXISTS {table};") } else { String::new() },
-        keydefs = key_defs.join(", "),
-        cols = cols.join(", "),
-        renames = features
-            .iter()
-            .map(|(n, _)| format!("{} AS {}", ident(&format!("{view}__{n}")), ident(n)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        view_lit = string(view),
-        def_lit = string(&def),
-    );
-        let applied = conn
-            .execute_batch(&sql)
+            drop = if rebuild { format!("DROP TABLE IF EXISTS {table};") } else { String::new() },
+            keydefs = key_defs.join(", "),
+            cols = cols.join(", "),
+            renames = features
+                .iter()
+                .map(|(n, _)| format!("{} AS {}", ident(&format!("{view}__{n}")), ident(n)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            view_lit = string(view),
+            def_lit = string(def),
+        );
+        let applied = self
+            .conn
+            .execute_batch(&batch)
             .map_err(FeatureError::from)
             .and_then(|()| {
                 if let Some(r) = self.redis {
-                    let rows = self.changed_rows(&table, &values, &keys)?;
+                    let rows = self.changed_rows(&table, &values, keys)?;
                     r.write(&v.entity, view, rows)?;
                     r.set_watermark(view, until)?;
                 }
-                Ok(conn.execute_batch("COMMIT;")?)
+                Ok(self.conn.execute_batch("COMMIT;")?)
             });
         if applied.is_err() {
             // The batch's own error is the one reported; a failed ROLLBACK adds nothing to it.
-            conn.execute_batch("ROLLBACK;").ok();
+            self.conn.execute_batch("ROLLBACK;").ok();
         }
-        // Best effort: the scratch files were read; a leftover only takes space.
-        std::fs::remove_dir_all(&tmp).ok();
-        applied?;
-        Ok(Materialized {
-            view: view.to_string(),
-            from,
-            until: until.to_string(),
-            keys: report.rows,
-        })
+        applied
     }
 
     /// The rows of `table` whose keys are in the recomputed `values` file, as Redis writes.
@@ -510,4 +589,16 @@ fn tempdir_in(project_dir: &Path) -> Result<PathBuf, FeatureError> {
         message: e.to_string(),
     })?;
     Ok(dir)
+}
+
+/// The features of `view`, in the plan's order, with their definitions.
+fn view_features(plan: &Plan, view: &str) -> Vec<(String, FeatureDef)> {
+    plan.resources()
+        .filter_map(|r| match &r.spec {
+            Spec::Feature { view: fv, def, .. } if fv == view => {
+                Some((r.name.clone(), def.clone()))
+            }
+            _ => None,
+        })
+        .collect()
 }

@@ -404,6 +404,12 @@ enum State {
     NotDone,
 }
 
+/// A step's finished record, from its task.
+type Finished = (usize, StepRecord);
+
+/// Runs the steps in dependency order, up to `opts.concurrency` at once, until each has
+/// finished, been skipped after a failure upstream, or been cancelled. Returns the run's
+/// status and the steps' records.
 async fn schedule(
     ctx: Arc<Ctx>,
     graph: &StepGraph<'_>,
@@ -413,8 +419,7 @@ async fn schedule(
     opts: &RunOptions,
     cancel_tx: watch::Sender<bool>,
 ) -> Result<(String, Vec<StepRecord>), RunError> {
-    let n = ctx.steps.len();
-    let mut state = vec![State::Pending; n];
+    let mut state = vec![State::Pending; ctx.steps.len()];
     let mut records: Vec<StepRecord> = ctx
         .steps
         .iter()
@@ -430,36 +435,12 @@ async fn schedule(
         // No receiver left means the run has already finished.
         cancel_tx.send(true).ok();
     });
-    let mut running = tokio::task::JoinSet::new();
+    let mut running: tokio::task::JoinSet<Finished> = tokio::task::JoinSet::new();
     let limit = opts.concurrency.max(1);
     loop {
-        let cancelled = *ctx.cancel.borrow();
-        // Steps whose upstream did not finish will not run.
-        loop {
-            let mut changed = false;
-            for i in 0..n {
-                if state[i] == State::Pending
-                    && graph.deps(i).iter().any(|d| state[*d] == State::NotDone)
-                {
-                    let failed: Vec<String> = graph
-                        .deps(i)
-                        .iter()
-                        .filter(|d| state[**d] == State::NotDone)
-                        .map(|d| format!("`{}`", ctx.steps[*d].name))
-                        .collect();
-                    state[i] = State::NotDone;
-                    records[i].status = "skipped".into();
-                    records[i].reason = format!("{} did not succeed", failed.join(", "));
-                    history.update_step(&ctx.run_id, &records[i])?;
-                    changed = true;
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
-        if !cancelled {
-            for i in 0..n {
+        skip_after_failures(&ctx, graph, history, &mut state, &mut records)?;
+        if !*ctx.cancel.borrow() {
+            for i in 0..state.len() {
                 if running.len() >= limit {
                     break;
                 }
@@ -468,41 +449,25 @@ async fn schedule(
                         .deps(i)
                         .iter()
                         .all(|d| matches!(state[*d], State::Done(_)));
-                if !ready {
-                    continue;
+                if ready {
+                    state[i] = State::Running;
+                    records[i].status = "running".into();
+                    records[i].started = Some(now());
+                    history.update_step(&ctx.run_id, &records[i])?;
+                    let why_forced = forced[i].then(|| match &opts.from {
+                        Some(f) if !opts.force => format!("--from {f}"),
+                        _ => "--force".to_string(),
+                    });
+                    start_step(
+                        &ctx,
+                        graph,
+                        &state,
+                        &records[i],
+                        i,
+                        why_forced,
+                        &mut running,
+                    );
                 }
-                let inputs: BTreeMap<String, String> = graph
-                    .deps(i)
-                    .iter()
-                    .filter_map(|d| match &state[*d] {
-                        State::Done(Some(h)) => Some((ctx.steps[*d].name.clone(), h.clone())),
-                        _ => None,
-                    })
-                    .collect();
-                state[i] = State::Running;
-                records[i].status = "running".into();
-                records[i].started = Some(now());
-                history.update_step(&ctx.run_id, &records[i])?;
-                let why_forced = forced[i].then(|| match &opts.from {
-                    Some(f) if !opts.force => format!("--from {f}"),
-                    _ => "--force".to_string(),
-                });
-                let ctx = ctx.clone();
-                let ancestors: Vec<usize> = graph.ancestors(i).into_iter().collect();
-                let ancestor_outputs: BTreeMap<String, String> = ancestors
-                    .iter()
-                    .filter_map(|a| match &state[*a] {
-                        State::Done(Some(h)) => Some((ctx.steps[*a].name.clone(), h.clone())),
-                        _ => None,
-                    })
-                    .collect();
-                let started = records[i].started.clone();
-                running.spawn(async move {
-                    let mut rec =
-                        crate::steps::execute(ctx, i, inputs, ancestor_outputs, why_forced).await;
-                    rec.started = started;
-                    (i, rec)
-                });
             }
         }
         let Some(done) = running.join_next().await else {
@@ -516,14 +481,7 @@ async fn schedule(
         };
         records[i] = rec;
         history.update_step(&ctx.run_id, &records[i])?;
-        let inputs: BTreeMap<String, String> = graph
-            .deps(i)
-            .iter()
-            .filter_map(|d| match &state[*d] {
-                State::Done(Some(h)) => Some((ctx.steps[*d].name.clone(), h.clone())),
-                _ => None,
-            })
-            .collect();
+        let inputs = outputs_of(&ctx, &state, graph.deps(i).iter().copied());
         tokio::task::block_in_place(|| {
             lineage.step(&ctx.plan, &ctx.steps[i], &records[i], &inputs)
         });
@@ -547,6 +505,78 @@ async fn schedule(
         "failed"
     };
     Ok((status.to_string(), records))
+}
+
+/// Marks skipped every pending step with a dependency that did not finish, until no more
+/// change (a skip skips the steps after it in turn).
+fn skip_after_failures(
+    ctx: &Ctx,
+    graph: &StepGraph<'_>,
+    history: &History,
+    state: &mut [State],
+    records: &mut [StepRecord],
+) -> Result<(), RunError> {
+    loop {
+        let mut changed = false;
+        for i in 0..state.len() {
+            if state[i] != State::Pending {
+                continue;
+            }
+            let failed: Vec<String> = graph
+                .deps(i)
+                .iter()
+                .filter(|d| state[**d] == State::NotDone)
+                .map(|d| format!("`{}`", ctx.steps[*d].name))
+                .collect();
+            if failed.is_empty() {
+                continue;
+            }
+            state[i] = State::NotDone;
+            records[i].status = "skipped".into();
+            records[i].reason = format!("{} did not succeed", failed.join(", "));
+            history.update_step(&ctx.run_id, &records[i])?;
+            changed = true;
+        }
+        if !changed {
+            return Ok(());
+        }
+    }
+}
+
+/// The output hashes of the finished steps among `steps`, by name.
+fn outputs_of(
+    ctx: &Ctx,
+    state: &[State],
+    steps: impl Iterator<Item = usize>,
+) -> BTreeMap<String, String> {
+    steps
+        .filter_map(|d| match &state[d] {
+            State::Done(Some(h)) => Some((ctx.steps[d].name.clone(), h.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Starts step `i` (recorded as running in `rec`) as a task of `running`, with the outputs
+/// of its dependencies and of every step before it.
+fn start_step(
+    ctx: &Arc<Ctx>,
+    graph: &StepGraph<'_>,
+    state: &[State],
+    rec: &StepRecord,
+    i: usize,
+    why_forced: Option<String>,
+    running: &mut tokio::task::JoinSet<Finished>,
+) {
+    let inputs = outputs_of(ctx, state, graph.deps(i).iter().copied());
+    let ancestor_outputs = outputs_of(ctx, state, graph.ancestors(i).into_iter());
+    let started = rec.started.clone();
+    let ctx = ctx.clone();
+    running.spawn(async move {
+        let mut rec = crate::steps::execute(ctx, i, inputs, ancestor_outputs, why_forced).await;
+        rec.started = started;
+        (i, rec)
+    });
 }
 
 #[cfg(test)]

@@ -20,6 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Output hashes by step name.
+type Outputs = BTreeMap<String, String>;
+
 /// Whether a step's record counts as done for the steps after it.
 fn done(r: &StepRecord) -> bool {
     r.status == "succeeded" || r.status == "cached"
@@ -43,15 +46,7 @@ pub fn run_step(
     else {
         return Err(no_pipeline(plan, &opts.pipeline));
     };
-    if run_id.is_empty()
-        || !run_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(RunError::Spec(format!(
-            "--run-id `{run_id}`: letters, digits, `-`, `_` and `.` only"
-        )));
-    }
+    check_run_id(run_id)?;
     let graph = StepGraph::new(&opts.pipeline, steps)?;
     let i = graph.index(step).ok_or_else(|| {
         RunError::Spec(format!(
@@ -75,56 +70,8 @@ pub fn run_step(
     })?;
     let history = History::open(project_dir)?;
     let lineage = crate::lineage::Emitter::new(plan, project_dir, &opts.pipeline, run_id);
-    let records = match history.run(run_id)? {
-        Some(r) if r.pipeline != opts.pipeline => {
-            return Err(RunError::Spec(format!(
-                "run `{run_id}` is a run of pipeline `{}`, not `{}`",
-                r.pipeline, opts.pipeline
-            )))
-        }
-        Some(r) if r.params != params_json => {
-            return Err(RunError::Spec(format!(
-                "run `{run_id}` was started with the parameters {}, not {params_json}: every step of a run takes the same --param values",
-                r.params
-            )))
-        }
-        Some(r) => r.steps,
-        None => {
-            let names: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
-            history.start_run(run_id, &opts.pipeline, &opts.trigger, &params_json, &names)?;
-            lineage.run("START");
-            history.run(run_id)?.map(|r| r.steps).unwrap_or_default()
-        }
-    };
-    let record = |name: &str| records.iter().find(|r| r.step == name);
-    let mut inputs = BTreeMap::new();
-    for d in graph.deps(i) {
-        let name = &steps[d].name;
-        match record(name) {
-            Some(r) if done(r) => {
-                if let Some(o) = &r.output {
-                    inputs.insert(name.clone(), o.clone());
-                }
-            }
-            r => {
-                return Err(RunError::Spec(format!(
-                    "step `{step}` needs `{name}`, which has not succeeded in run `{run_id}` ({}): run `--step {name}` first",
-                    r.map_or("not recorded", |r| r.status.as_str())
-                )))
-            }
-        }
-    }
-    let ancestors: BTreeMap<String, String> = graph
-        .ancestors(i)
-        .into_iter()
-        .filter_map(|a| {
-            let name = &steps[a].name;
-            record(name)
-                .filter(|r| done(r))
-                .and_then(|r| r.output.clone())
-                .map(|o| (name.clone(), o))
-        })
-        .collect();
+    let records = run_records(&history, &lineage, opts, steps, run_id, &params_json)?;
+    let (inputs, ancestors) = step_inputs(&graph, steps, i, &records, run_id)?;
     history.set_run_status(run_id, "running", None)?;
     let venv = opts.venv.clone().or_else(|| find_venv(project_dir));
     let env = step_env(run_id, opts, venv.as_deref())?;
@@ -187,4 +134,89 @@ pub fn run_step(
         status: status.to_string(),
         steps: all,
     })
+}
+
+/// A run id names a folder and a workflow's parameter: letters, digits, `-`, `_` and `.`.
+fn check_run_id(run_id: &str) -> Result<(), RunError> {
+    if run_id.is_empty()
+        || !run_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(RunError::Spec(format!(
+            "--run-id `{run_id}`: letters, digits, `-`, `_` and `.` only"
+        )));
+    }
+    Ok(())
+}
+
+/// The step records of run `run_id`, which is recorded (and its lineage started) by its
+/// first step; a recorded run must be of the same pipeline with the same parameters.
+fn run_records(
+    history: &History,
+    lineage: &crate::lineage::Emitter,
+    opts: &RunOptions,
+    steps: &[mlp_ir::Step],
+    run_id: &str,
+    params_json: &str,
+) -> Result<Vec<StepRecord>, RunError> {
+    match history.run(run_id)? {
+        Some(r) if r.pipeline != opts.pipeline => Err(RunError::Spec(format!(
+            "run `{run_id}` is a run of pipeline `{}`, not `{}`",
+            r.pipeline, opts.pipeline
+        ))),
+        Some(r) if r.params != params_json => Err(RunError::Spec(format!(
+            "run `{run_id}` was started with the parameters {}, not {params_json}: every step of a run takes the same --param values",
+            r.params
+        ))),
+        Some(r) => Ok(r.steps),
+        None => {
+            let names: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
+            history.start_run(run_id, &opts.pipeline, &opts.trigger, params_json, &names)?;
+            lineage.run("START");
+            Ok(history.run(run_id)?.map(|r| r.steps).unwrap_or_default())
+        }
+    }
+}
+
+/// The output hashes step `i` reads: those of the steps it depends on directly (each must be
+/// done in this run), and those of every step before it that is done.
+fn step_inputs(
+    graph: &StepGraph,
+    steps: &[mlp_ir::Step],
+    i: usize,
+    records: &[StepRecord],
+    run_id: &str,
+) -> Result<(Outputs, Outputs), RunError> {
+    let record = |name: &str| records.iter().find(|r| r.step == name);
+    let step = &steps[i].name;
+    let mut inputs = BTreeMap::new();
+    for d in graph.deps(i) {
+        let name = &steps[d].name;
+        match record(name) {
+            Some(r) if done(r) => {
+                if let Some(o) = &r.output {
+                    inputs.insert(name.clone(), o.clone());
+                }
+            }
+            r => {
+                return Err(RunError::Spec(format!(
+                    "step `{step}` needs `{name}`, which has not succeeded in run `{run_id}` ({}): run `--step {name}` first",
+                    r.map_or("not recorded", |r| r.status.as_str())
+                )))
+            }
+        }
+    }
+    let ancestors = graph
+        .ancestors(i)
+        .into_iter()
+        .filter_map(|a| {
+            let name = &steps[a].name;
+            record(name)
+                .filter(|r| done(r))
+                .and_then(|r| r.output.clone())
+                .map(|o| (name.clone(), o))
+        })
+        .collect();
+    Ok((inputs, ancestors))
 }

@@ -6,7 +6,7 @@ use crate::exec::{self, Outcome, Proc};
 use crate::history::{now, StepRecord};
 use crate::keys::{cache_key, training_features};
 use crate::runner::{human_duration, Ctx};
-use crate::store::{make_writable, CacheEntry};
+use crate::store::{make_writable, CacheEntry, CacheKey};
 use mlp_features::ondemand::{eval, Kind, Val};
 use mlp_ir::{IrExpr, StepAction};
 use std::collections::BTreeMap;
@@ -69,36 +69,40 @@ pub(crate) async fn execute(
     ancestors: BTreeMap<String, String>,
     forced: Option<String>,
 ) -> StepRecord {
-    let step = &ctx.steps[i];
     let start = Instant::now();
     let mut rec = StepRecord {
-        step: step.name.clone(),
+        step: ctx.steps[i].name.clone(),
         started: Some(now()),
         ..StepRecord::default()
     };
-    let finish = |mut rec: StepRecord, status: &str| {
-        rec.status = status.into();
-        rec.ended = Some(now());
-        rec.duration_ms = Some(start.elapsed().as_millis() as u64);
-        rec
+    let status = match step_to_record(&ctx, i, &inputs, &ancestors, forced, &mut rec).await {
+        Ok(status) | Err(status) => status,
     };
-    let log = log_path(&ctx, &step.name);
-    let key = {
-        let ctx2 = ctx.clone();
-        let inputs2 = inputs.clone();
-        match tokio::task::spawn_blocking(move || cache_key(&ctx2, i, &inputs2)).await {
-            Ok(Ok(k)) => k,
-            Ok(Err(e)) => {
-                rec.error = Some(e.to_string());
-                log_line(&log, &e.to_string()).await;
-                return finish(rec, "failed");
-            }
-            Err(e) => {
-                rec.error = Some(format!("computing the cache key failed: {e}"));
-                return finish(rec, "failed");
-            }
-        }
-    };
+    rec.status = status.into();
+    rec.ended = Some(now());
+    rec.duration_ms = Some(start.elapsed().as_millis() as u64);
+    rec
+}
+
+/// Records `error` on the step and ends it as failed.
+fn failed(rec: &mut StepRecord, error: String) -> &'static str {
+    rec.error = Some(error);
+    "failed"
+}
+
+/// Step `i` from its cache key to its registered output, filling `rec`. Returns the status it
+/// ends in: `Ok` when it succeeded or came from the cache, `Err` when it stopped early.
+async fn step_to_record(
+    ctx: &Arc<Ctx>,
+    i: usize,
+    inputs: &BTreeMap<String, String>,
+    ancestors: &BTreeMap<String, String>,
+    forced: Option<String>,
+    rec: &mut StepRecord,
+) -> Result<&'static str, &'static str> {
+    let step = &ctx.steps[i];
+    let log = log_path(ctx, &step.name);
+    let key = step_key(ctx, i, inputs, &log, rec).await?;
     rec.cache_key = Some(key.key.clone());
     let cacheable = matches!(
         step.action,
@@ -114,17 +118,60 @@ pub(crate) async fn execute(
             );
             // A run killed between committing the output and registering the model left
             // the registration undone; registering is idempotent, so do it now.
-            match register(&ctx, i, &entry.output, &ancestors) {
-                Ok(r) => rec.registered = r,
-                Err(e) => {
-                    rec.error = Some(e);
-                    return finish(rec, "failed");
-                }
-            }
-            return finish(rec, "cached");
+            let registered =
+                register(ctx, i, &entry.output, ancestors).map_err(|e| failed(rec, e))?;
+            rec.registered = registered;
+            return Ok("cached");
         }
     }
-    rec.reason = match (&forced, cacheable) {
+    rec.reason = run_reason(ctx, i, forced.as_deref(), cacheable, &key);
+    let tmp = ctx.store.tmp_path(&ctx.pipeline, &ctx.run_id, &step.name);
+    attempts(ctx, i, &tmp, &log, ancestors, rec).await?;
+    if !cacheable {
+        make_writable(&tmp);
+        // Best effort: the step succeeded and nothing reads this folder again; a leftover
+        // under `.mlp/tmp` only takes space (`Store::clean_tmp` clears old runs' folders).
+        std::fs::remove_dir_all(&tmp).ok();
+        return Ok("succeeded");
+    }
+    let hash = commit_output(ctx, i, &tmp, &key)
+        .await
+        .map_err(|e| failed(rec, e))?;
+    rec.output = Some(hash.clone());
+    let registered = register(ctx, i, &hash, ancestors).map_err(|e| failed(rec, e))?;
+    rec.registered = registered;
+    Ok("succeeded")
+}
+
+/// Step `i`'s cache key, computed on a blocking thread (it hashes the step's code and data).
+async fn step_key(
+    ctx: &Arc<Ctx>,
+    i: usize,
+    inputs: &BTreeMap<String, String>,
+    log: &Path,
+    rec: &mut StepRecord,
+) -> Result<CacheKey, &'static str> {
+    let (ctx2, inputs2) = (ctx.clone(), inputs.clone());
+    match tokio::task::spawn_blocking(move || cache_key(&ctx2, i, &inputs2)).await {
+        Ok(Ok(k)) => Ok(k),
+        Ok(Err(e)) => {
+            log_line(log, &e.to_string()).await;
+            Err(failed(rec, e.to_string()))
+        }
+        Err(e) => Err(failed(rec, format!("computing the cache key failed: {e}"))),
+    }
+}
+
+/// Why step `i` runs rather than coming from the cache.
+fn run_reason(
+    ctx: &Ctx,
+    i: usize,
+    forced: Option<&str>,
+    cacheable: bool,
+    key: &CacheKey,
+) -> String {
+    let step = &ctx.steps[i];
+    match (forced, cacheable) {
         (Some(why), _) => format!("ran: {why}"),
         (None, false) => match step.action {
             StepAction::Materialize { .. } => {
@@ -143,8 +190,20 @@ pub(crate) async fn execute(
                 }
             }
         },
-    };
-    let tmp = ctx.store.tmp_path(&ctx.pipeline, &ctx.run_id, &step.name);
+    }
+}
+
+/// Runs step `i`'s action in `tmp` until an attempt succeeds, retrying with a doubling delay
+/// while its failures are worth another attempt. `Err` is the status the step ends in.
+async fn attempts(
+    ctx: &Arc<Ctx>,
+    i: usize,
+    tmp: &Path,
+    log: &Path,
+    ancestors: &BTreeMap<String, String>,
+    rec: &mut StepRecord,
+) -> Result<(), &'static str> {
+    let step = &ctx.steps[i];
     // Under a workflow engine, its retry strategy makes the attempts.
     let attempts = if ctx.one_attempt {
         1
@@ -155,115 +214,98 @@ pub(crate) async fn execute(
     let mut delay = ctx.retry_delay;
     for attempt in 1..=attempts {
         rec.attempts = attempt;
-        make_writable(&tmp);
-        // What an earlier attempt left must not end up in this attempt's output.
-        match std::fs::remove_dir_all(&tmp) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                rec.error = Some(format!(
-                    "cannot empty `{}` for attempt {attempt}: {e}",
-                    tmp.display()
-                ));
-                return finish(rec, "failed");
-            }
-            _ => {}
-        }
-        if let Err(e) = std::fs::create_dir_all(&tmp) {
-            rec.error = Some(format!("cannot create `{}`: {e}", tmp.display()));
-            return finish(rec, "failed");
-        }
+        fresh_folder(tmp, attempt).map_err(|e| failed(rec, e))?;
         log_line(
-            &log,
+            log,
             &format!("attempt {attempt} of {attempts} at {}", now()),
         )
         .await;
-        let result = attempt_action(&ctx, i, &tmp, &log, timeout, &ancestors).await;
-        match result {
+        let f = match attempt_action(ctx, i, tmp, log, timeout, ancestors).await {
             Ok(()) => {
                 rec.exit_code = matches!(step.action, StepAction::Run { .. }).then_some(0);
                 rec.error = None;
-                break;
+                return Ok(());
             }
-            Err(f) => {
-                rec.exit_code = f.exit_code;
-                rec.error = Some(f.message.clone());
-                log_line(&log, &f.message).await;
-                if f.cancelled {
-                    return finish(rec, "cancelled");
-                }
-                if !f.retry || attempt == attempts {
-                    if ctx.echo {
-                        eprintln!("[{}] failed: {}", step.name, f.message);
-                    }
-                    return finish(rec, "failed");
-                }
-                let note = format!(
-                    "attempt {attempt} failed ({}); retrying in {}",
-                    f.message,
-                    human_duration(delay)
-                );
-                log_line(&log, &note).await;
-                if ctx.echo {
-                    eprintln!("[{}] {note}", step.name);
-                }
-                let mut cancel = ctx.cancel.clone();
-                let cancelled = tokio::select! {
-                    () = tokio::time::sleep(delay) => false,
-                    _ = cancel.wait_for(|c| *c) => true,
-                };
-                if cancelled {
-                    return finish(rec, "cancelled");
-                }
-                delay = delay.saturating_mul(2);
+            Err(f) => f,
+        };
+        rec.exit_code = f.exit_code;
+        rec.error = Some(f.message.clone());
+        log_line(log, &f.message).await;
+        if f.cancelled {
+            return Err("cancelled");
+        }
+        if !f.retry || attempt == attempts {
+            if ctx.echo {
+                eprintln!("[{}] failed: {}", step.name, f.message);
             }
+            return Err("failed");
         }
+        let note = format!(
+            "attempt {attempt} failed ({}); retrying in {}",
+            f.message,
+            human_duration(delay)
+        );
+        log_line(log, &note).await;
+        if ctx.echo {
+            eprintln!("[{}] {note}", step.name);
+        }
+        let mut cancel = ctx.cancel.clone();
+        let cancelled = tokio::select! {
+            () = tokio::time::sleep(delay) => false,
+            _ = cancel.wait_for(|c| *c) => true,
+        };
+        if cancelled {
+            return Err("cancelled");
+        }
+        delay = delay.saturating_mul(2);
     }
-    if !cacheable {
-        make_writable(&tmp);
-        // Best effort: the step succeeded and nothing reads this folder again; a leftover
-        // under `.mlp/tmp` only takes space (`Store::clean_tmp` clears old runs' folders).
-        std::fs::remove_dir_all(&tmp).ok();
-        return finish(rec, "succeeded");
+    Ok(())
+}
+
+/// Empties `tmp` for an attempt: what an earlier attempt left must not end up in its output.
+fn fresh_folder(tmp: &Path, attempt: u64) -> Result<(), String> {
+    make_writable(tmp);
+    match std::fs::remove_dir_all(tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "cannot empty `{}` for attempt {attempt}: {e}",
+                tmp.display()
+            ));
+        }
+        _ => {}
     }
-    let committed = {
-        let ctx2 = ctx.clone();
-        let tmp2 = tmp.clone();
-        let key2 = key.clone();
-        let name = step.name.clone();
-        tokio::task::spawn_blocking(move || {
-            let hash = ctx2.store.commit(&tmp2)?;
-            ctx2.store.record(
-                &ctx2.pipeline,
-                &name,
-                &CacheEntry {
-                    key: key2,
-                    output: hash.clone(),
-                    run_id: ctx2.run_id.clone(),
-                },
-            )?;
-            Ok::<_, crate::RunError>(hash)
-        })
-        .await
-    };
-    let hash = match committed {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => {
-            rec.error = Some(e.to_string());
-            return finish(rec, "failed");
-        }
-        Err(e) => {
-            rec.error = Some(format!("storing the output failed: {e}"));
-            return finish(rec, "failed");
-        }
-    };
-    rec.output = Some(hash.clone());
-    match register(&ctx, i, &hash, &ancestors) {
-        Ok(r) => rec.registered = r,
-        Err(e) => {
-            rec.error = Some(e);
-            return finish(rec, "failed");
-        }
+    std::fs::create_dir_all(tmp).map_err(|e| format!("cannot create `{}`: {e}", tmp.display()))
+}
+
+/// Commits step `i`'s output folder into the store and records it under its cache key (on a
+/// blocking thread); returns the output's hash.
+async fn commit_output(
+    ctx: &Arc<Ctx>,
+    i: usize,
+    tmp: &Path,
+    key: &CacheKey,
+) -> Result<String, String> {
+    let (ctx2, tmp2, key2) = (ctx.clone(), tmp.to_path_buf(), key.clone());
+    let name = ctx.steps[i].name.clone();
+    let committed = tokio::task::spawn_blocking(move || {
+        let hash = ctx2.store.commit(&tmp2)?;
+        ctx2.store.record(
+            &ctx2.pipeline,
+            &name,
+            &CacheEntry {
+                key: key2,
+                output: hash.clone(),
+                run_id: ctx2.run_id.clone(),
+            },
+        )?;
+        Ok::<_, crate::RunError>(hash)
+    })
+    .await;
+    match committed {
+        Ok(Ok(h)) => Ok(h),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(format!("storing the output failed: {e}")),
     }
-    finish(rec, "succeeded")
 }
 
 /// The venv of a step's declared Python environment, built first if need be (on a blocking
@@ -291,6 +333,7 @@ async fn step_venv(
         .map_err(|e| Failure::fatal(format!("Python environment: {e}")))
 }
 
+/// One attempt at step `i`'s action, its output written into `tmp`.
 async fn attempt_action(
     ctx: &Arc<Ctx>,
     i: usize,
@@ -302,149 +345,185 @@ async fn attempt_action(
     let step = &ctx.steps[i];
     match &step.action {
         StepAction::Run { command } => {
-            let lookup = |name: &str| -> Option<String> {
-                match name {
-                    "out" => Some(tmp.display().to_string()),
-                    "run.id" => Some(ctx.run_id.clone()),
-                    _ => {
-                        if let Some(p) = name.strip_prefix("params.") {
-                            return ctx.params.get(p).cloned();
-                        }
-                        let s = name.strip_suffix(".output")?;
-                        ancestors
-                            .get(s)
-                            .map(|h| ctx.store.output_path(h).display().to_string())
-                    }
-                }
-            };
-            let command = crate::interp::interpolate(command, lookup).map_err(|e| {
-                Failure::fatal(match e {
-                    crate::interp::InterpError::Unknown(name) => format!(
-                        "`${{{name}}}` is not known here (use ${{out}}, ${{params.NAME}}, ${{STEP.output}} of a step it runs after, or ${{run.id}})"
-                    ),
-                    crate::interp::InterpError::Unquotable(name) => format!(
-                        "the value of `${{{name}}}` holds a NUL byte, which no shell word can hold"
-                    ),
-                })
-            })?;
-            let mut env = ctx.env.clone();
-            if let Some(python) = &step.python {
-                let venv = step_venv(ctx, &step.name, python, log).await?;
-                let path =
-                    crate::runner::inherited_path().map_err(|e| Failure::fatal(e.to_string()))?;
-                env.insert(
-                    "PATH".into(),
-                    format!("{}:{path}", venv.join("bin").display()),
-                );
-                env.insert("VIRTUAL_ENV".into(), venv.display().to_string());
-            }
-            env.extend(step.env.clone());
-            env.insert("MLP_OUT".into(), tmp.display().to_string());
-            let workdir = match &step.workdir {
-                Some(w) => ctx.project.join(w),
-                None => ctx.project.clone(),
-            };
-            log_line(log, &format!("$ {command}")).await;
-            let proc = Proc {
-                step: step.name.clone(),
-                command,
-                workdir,
-                env,
-                log: log.to_path_buf(),
-                timeout,
-                echo: ctx.echo,
-            };
-            match exec::run(&proc, ctx.cancel.clone()).await {
-                Ok(Outcome::Exited(0)) => Ok(()),
-                Ok(Outcome::Exited(code)) => Err(Failure {
-                    message: format!("the command exited with code {code}"),
-                    exit_code: Some(i64::from(code)),
-                    retry: true,
-                    cancelled: false,
-                }),
-                Ok(Outcome::Signaled(sig)) => Err(Failure {
-                    message: format!("the command was killed by signal {sig}"),
-                    exit_code: None,
-                    retry: true,
-                    cancelled: false,
-                }),
-                Ok(Outcome::TimedOut) => Err(Failure {
-                    message: format!(
-                        "timed out after {}",
-                        human_duration(timeout.unwrap_or_default())
-                    ),
-                    exit_code: None,
-                    retry: true,
-                    cancelled: false,
-                }),
-                Ok(Outcome::Cancelled) => Err(Failure {
-                    message: "cancelled".into(),
-                    exit_code: None,
-                    retry: false,
-                    cancelled: true,
-                }),
-                Err(e) => Err(Failure::fatal(format!("cannot start `sh`: {e}"))),
-            }
+            run_command(ctx, i, command, tmp, log, timeout, ancestors).await
         }
         StepAction::TrainingSet {
             labels,
             features,
             at,
-        } => {
-            let req = mlp_features::HistoricalRequest {
-                project_dir: ctx.project.clone(),
-                entities: ctx.project.join(labels),
-                features: training_features(features),
-                at: at.clone(),
-                out: tmp.join("training_set.parquet"),
-            };
-            let plan_ctx = ctx.clone();
-            let report =
-                tokio::task::spawn_blocking(move || mlp_features::historical(&plan_ctx.plan, &req))
-                    .await
-                    .map_err(|e| Failure::fatal(format!("the training set task failed: {e}")))?
-                    .map_err(|e| Failure::fatal(e.to_string()))?;
-            log_line(
-                log,
-                &format!(
-                    "training set: {} rows, columns {}",
-                    report.rows,
-                    report.columns.join(", ")
-                ),
-            )
-            .await;
-            if ctx.echo {
-                println!("[{}] training set: {} rows", step.name, report.rows);
-            }
-            Ok(())
-        }
-        StepAction::Materialize { views } => {
-            let plan_ctx = ctx.clone();
-            let views = views.clone();
-            let done = tokio::task::spawn_blocking(move || {
-                mlp_features::materialize(&plan_ctx.plan, &plan_ctx.project, &views, None)
-            })
-            .await
-            .map_err(|e| Failure::fatal(format!("the materialization task failed: {e}")))?
-            .map_err(|e| Failure {
-                message: e.to_string(),
-                exit_code: None,
-                retry: true,
-                cancelled: false,
-            })?;
-            for m in done {
-                let line = format!("{}: {} keys updated up to {}", m.view, m.keys, m.until);
-                log_line(log, &line).await;
-                if ctx.echo {
-                    println!("[{}] {line}", step.name);
-                }
-            }
-            Ok(())
-        }
+        } => training_set(ctx, i, labels, features, at, tmp, log).await,
+        StepAction::Materialize { views } => materialize_views(ctx, i, views, log).await,
         StepAction::Gate { require, promote } => {
             gate(ctx, i, require, promote.as_ref(), ancestors, log).await
         }
     }
+}
+
+/// A `run` step: its command, placeholders filled in, run by `sh` in the step's Python
+/// environment and `env`, with `MLP_OUT` set to `tmp`.
+async fn run_command(
+    ctx: &Arc<Ctx>,
+    i: usize,
+    command: &str,
+    tmp: &Path,
+    log: &Path,
+    timeout: Option<Duration>,
+    ancestors: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    let step = &ctx.steps[i];
+    let lookup = |name: &str| -> Option<String> {
+        match name {
+            "out" => Some(tmp.display().to_string()),
+            "run.id" => Some(ctx.run_id.clone()),
+            _ => {
+                if let Some(p) = name.strip_prefix("params.") {
+                    return ctx.params.get(p).cloned();
+                }
+                let s = name.strip_suffix(".output")?;
+                ancestors
+                    .get(s)
+                    .map(|h| ctx.store.output_path(h).display().to_string())
+            }
+        }
+    };
+    let command = crate::interp::interpolate(command, lookup).map_err(|e| {
+        Failure::fatal(match e {
+            crate::interp::InterpError::Unknown(name) => format!(
+                "`${{{name}}}` is not known here (use ${{out}}, ${{params.NAME}}, ${{STEP.output}} of a step it runs after, or ${{run.id}})"
+            ),
+            crate::interp::InterpError::Unquotable(name) => format!(
+                "the value of `${{{name}}}` holds a NUL byte, which no shell word can hold"
+            ),
+        })
+    })?;
+    let mut env = ctx.env.clone();
+    if let Some(python) = &step.python {
+        let venv = step_venv(ctx, &step.name, python, log).await?;
+        let path = crate::runner::inherited_path().map_err(|e| Failure::fatal(e.to_string()))?;
+        env.insert(
+            "PATH".into(),
+            format!("{}:{path}", venv.join("bin").display()),
+        );
+        env.insert("VIRTUAL_ENV".into(), venv.display().to_string());
+    }
+    env.extend(step.env.clone());
+    env.insert("MLP_OUT".into(), tmp.display().to_string());
+    let workdir = match &step.workdir {
+        Some(w) => ctx.project.join(w),
+        None => ctx.project.clone(),
+    };
+    log_line(log, &format!("$ {command}")).await;
+    let proc = Proc {
+        step: step.name.clone(),
+        command,
+        workdir,
+        env,
+        log: log.to_path_buf(),
+        timeout,
+        echo: ctx.echo,
+    };
+    match exec::run(&proc, ctx.cancel.clone()).await {
+        Ok(Outcome::Exited(0)) => Ok(()),
+        Ok(Outcome::Exited(code)) => Err(Failure {
+            message: format!("the command exited with code {code}"),
+            exit_code: Some(i64::from(code)),
+            retry: true,
+            cancelled: false,
+        }),
+        Ok(Outcome::Signaled(sig)) => Err(Failure {
+            message: format!("the command was killed by signal {sig}"),
+            exit_code: None,
+            retry: true,
+            cancelled: false,
+        }),
+        Ok(Outcome::TimedOut) => Err(Failure {
+            message: format!(
+                "timed out after {}",
+                human_duration(timeout.unwrap_or_default())
+            ),
+            exit_code: None,
+            retry: true,
+            cancelled: false,
+        }),
+        Ok(Outcome::Cancelled) => Err(Failure {
+            message: "cancelled".into(),
+            exit_code: None,
+            retry: false,
+            cancelled: true,
+        }),
+        Err(e) => Err(Failure::fatal(format!("cannot start `sh`: {e}"))),
+    }
+}
+
+/// A `training_set` step: point-in-time features for the label rows, into
+/// `tmp/training_set.parquet`.
+async fn training_set(
+    ctx: &Arc<Ctx>,
+    i: usize,
+    labels: &str,
+    features: &[mlp_ir::InputRef],
+    at: &str,
+    tmp: &Path,
+    log: &Path,
+) -> Result<(), Failure> {
+    let step = &ctx.steps[i];
+    let req = mlp_features::HistoricalRequest {
+        project_dir: ctx.project.clone(),
+        entities: ctx.project.join(labels),
+        features: training_features(features),
+        at: at.to_string(),
+        out: tmp.join("training_set.parquet"),
+    };
+    let plan_ctx = ctx.clone();
+    let report =
+        tokio::task::spawn_blocking(move || mlp_features::historical(&plan_ctx.plan, &req))
+            .await
+            .map_err(|e| Failure::fatal(format!("the training set task failed: {e}")))?
+            .map_err(|e| Failure::fatal(e.to_string()))?;
+    log_line(
+        log,
+        &format!(
+            "training set: {} rows, columns {}",
+            report.rows,
+            report.columns.join(", ")
+        ),
+    )
+    .await;
+    if ctx.echo {
+        println!("[{}] training set: {} rows", step.name, report.rows);
+    }
+    Ok(())
+}
+
+/// A `materialize` step: the views' new rows into the online store.
+async fn materialize_views(
+    ctx: &Arc<Ctx>,
+    i: usize,
+    views: &[String],
+    log: &Path,
+) -> Result<(), Failure> {
+    let step = &ctx.steps[i];
+    let plan_ctx = ctx.clone();
+    let views = views.to_vec();
+    let done = tokio::task::spawn_blocking(move || {
+        mlp_features::materialize(&plan_ctx.plan, &plan_ctx.project, &views, None)
+    })
+    .await
+    .map_err(|e| Failure::fatal(format!("the materialization task failed: {e}")))?
+    .map_err(|e| Failure {
+        message: e.to_string(),
+        exit_code: None,
+        retry: true,
+        cancelled: false,
+    })?;
+    for m in done {
+        let line = format!("{}: {} keys updated up to {}", m.view, m.keys, m.until);
+        log_line(log, &line).await;
+        if ctx.echo {
+            println!("[{}] {line}", step.name);
+        }
+    }
+    Ok(())
 }
 
 /// Evaluates a gate's conditions over the metrics of the steps it reads and, when they all

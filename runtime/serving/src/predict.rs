@@ -480,18 +480,27 @@ fn sampled(policy: &LogPolicy, request_id: &str) -> bool {
     }
 }
 
-/// Answers one request; logs its full record when the policy samples it (the `bool`).
-#[allow(clippy::too_many_arguments)]
-async fn predict_inner(
-    state: &State,
+/// A predict request's body, read and checked against the deployment.
+struct PredictBody {
+    /// Entity keys by name, a list of rows each.
+    entities: Columns,
+    /// Request fields by name, a list of rows each.
+    request: Columns,
+    /// How many rows.
+    n: usize,
+    /// Whether the rows came as lists (then the outputs are lists too).
+    batch: bool,
+    /// `"return_inputs": true`.
+    return_inputs: bool,
+}
+
+/// Reads a predict body: `entities`, `request` and `return_inputs`, with the same number of
+/// rows, at most `MAX_ROWS`, each field of the type the deployment declares.
+fn predict_body(
     serving: &Serving,
     d: &Deployment,
     body: &[u8],
-    consumer: Option<String>,
-    request_id: String,
-    now_us: i64,
-    start: Instant,
-) -> Result<(Value, bool), (u16, Value)> {
+) -> Result<PredictBody, (u16, Value)> {
     let req: Value = serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON: {e}")))?;
     let Value::Object(top) = &req else {
         return Err(bad(
@@ -521,30 +530,63 @@ async fn predict_inner(
     }
     check_request_types(serving, &request).map_err(refuse)?;
     check_fields(serving, d, &entities, &request).map_err(refuse)?;
-    if n == 0 {
-        // A batch of no rows: no lookup, no model, nothing logged; an empty list per output.
-        let outputs: Map<String, Value> = d
-            .outputs
+    Ok(PredictBody {
+        entities,
+        request,
+        n,
+        batch,
+        return_inputs: top.get("return_inputs") == Some(&Value::Bool(true)),
+    })
+}
+
+/// The answer to a batch of no rows: no lookup, no model, nothing logged; an empty list per
+/// output (and per input when asked).
+fn empty_answer(d: &Deployment, request_id: String, start: Instant, return_inputs: bool) -> Value {
+    let outputs: Map<String, Value> = d
+        .outputs
+        .iter()
+        .map(|c| (c.name.clone(), Value::Array(Vec::new())))
+        .collect();
+    let versions = d.graph.versions();
+    let mut answer = json!({
+        "outputs": outputs,
+        "model_version": versions.join(","),
+        "model_versions": versions,
+        "request_id": request_id,
+        "latency_ms": start.elapsed().as_secs_f64() * 1000.0,
+    });
+    if return_inputs {
+        answer["inputs"] = d
+            .inputs
             .iter()
-            .map(|c| (c.name.clone(), Value::Array(Vec::new())))
-            .collect();
-        let versions = d.graph.versions();
-        let mut answer = json!({
-            "outputs": outputs,
-            "model_version": versions.join(","),
-            "model_versions": versions,
-            "request_id": request_id,
-            "latency_ms": start.elapsed().as_secs_f64() * 1000.0,
-        });
-        if top.get("return_inputs") == Some(&Value::Bool(true)) {
-            answer["inputs"] = d
-                .inputs
-                .iter()
-                .map(|i| (input_name(i), Value::Array(Vec::new())))
-                .collect::<Map<String, Value>>()
-                .into();
-        }
-        return Ok((answer, false));
+            .map(|i| (input_name(i), Value::Array(Vec::new())))
+            .collect::<Map<String, Value>>()
+            .into();
+    }
+    answer
+}
+
+/// Answers one request; logs its full record when the policy samples it (the `bool`).
+#[allow(clippy::too_many_arguments)]
+async fn predict_inner(
+    state: &State,
+    serving: &Serving,
+    d: &Deployment,
+    body: &[u8],
+    consumer: Option<String>,
+    request_id: String,
+    now_us: i64,
+    start: Instant,
+) -> Result<(Value, bool), (u16, Value)> {
+    let PredictBody {
+        entities,
+        request,
+        n,
+        batch,
+        return_inputs,
+    } = predict_body(serving, d, body)?;
+    if n == 0 {
+        return Ok((empty_answer(d, request_id, start, return_inputs), false));
     }
     let (out, versions, inputs_json, shadow) = match &d.lookup {
         Some(lookup) => {
@@ -554,20 +596,17 @@ async fn predict_inner(
         None => from_graph(serving, d, &entities, &request, n, now_us).await?,
     };
     let version = versions.join(",");
-    let shape = |out: &[f32]| -> Map<String, Value> {
-        crate::outputs::by_name(&d.outputs, out, n)
-            .into_iter()
-            .map(|(name, col)| {
-                let v = if batch {
-                    Value::Array(col)
-                } else {
-                    col.into_iter().next().unwrap_or(Value::Null)
-                };
-                (name, v)
-            })
-            .collect()
-    };
-    let outputs = shape(&out);
+    let outputs: Map<String, Value> = crate::outputs::by_name(&d.outputs, &out, n)
+        .into_iter()
+        .map(|(name, col)| {
+            let v = if batch {
+                Value::Array(col)
+            } else {
+                col.into_iter().next().unwrap_or(Value::Null)
+            };
+            (name, v)
+        })
+        .collect();
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
     let mut answer = json!({
         "outputs": outputs,
@@ -576,7 +615,7 @@ async fn predict_inner(
         "request_id": request_id,
         "latency_ms": latency_ms,
     });
-    if top.get("return_inputs") == Some(&Value::Bool(true)) {
+    if return_inputs {
         answer["inputs"] = Value::Object(inputs_json.clone());
     }
     let logged = sampled(&d.log, &request_id);
@@ -590,6 +629,14 @@ async fn predict_inner(
                 .map(|(k, one)| (k, Value::Array(vec![one])))
                 .collect()
         };
+        let as_rows = |cols: Columns| {
+            Value::Object(
+                cols.into_iter()
+                    .map(|(k, v)| (k, Value::Array(v)))
+                    .collect(),
+            )
+            .to_string()
+        };
         let record = Record {
             request_id,
             time_us: now_us,
@@ -601,51 +648,52 @@ async fn predict_inner(
             error: None,
             rows: Some(u32::try_from(n).unwrap_or(u32::MAX)),
             sampled: true,
-            entities: Some(
-                Value::Object(
-                    entities
-                        .into_iter()
-                        .map(|(k, v)| (k, Value::Array(v)))
-                        .collect(),
-                )
-                .to_string(),
-            ),
-            request: Some(
-                Value::Object(
-                    request
-                        .into_iter()
-                        .map(|(k, v)| (k, Value::Array(v)))
-                        .collect(),
-                )
-                .to_string(),
-            ),
+            entities: Some(as_rows(entities)),
+            request: Some(as_rows(request)),
             features: Some(Value::Object(inputs_json).to_string()),
             outputs: Some(Value::Object(outputs).to_string()),
             shadow_outputs: None,
             latency_ms,
         };
-        let log = state.log.clone();
-        match shadow {
-            None => log.log(record),
-            Some(task) => {
-                let outputs_of = d.outputs.clone();
-                tokio::spawn(async move {
-                    let mut record = record;
-                    if let Ok(Ok(shadow)) = task.await {
-                        let (s, v) = (shadow.outputs, shadow.versions.join(","));
-                        let cols: Map<String, Value> = crate::outputs::by_name(&outputs_of, &s, n)
-                            .into_iter()
-                            .map(|(name, col)| (name, Value::Array(col)))
-                            .collect();
-                        record.shadow_version = Some(v);
-                        record.shadow_outputs = Some(Value::Object(cols).to_string());
-                    }
-                    log.log(record);
-                });
-            }
-        }
+        log_record(state, d, record, shadow, n);
     }
     Ok((answer, logged))
+}
+
+/// Logs a sampled request's record; with a shadow, once the shadow has answered (its
+/// outputs beside the live ones).
+fn log_record(state: &State, d: &Deployment, record: Record, shadow: Option<ShadowTask>, n: usize) {
+    let log = state.log.clone();
+    let Some(task) = shadow else {
+        log.log(record);
+        return;
+    };
+    let outputs_of = d.outputs.clone();
+    tokio::spawn(async move {
+        let mut record = record;
+        // A failed shadow never touches the live answer; its record has no shadow outputs,
+        // and the server's log says why.
+        match task.await {
+            Ok(Ok(shadow)) => {
+                let (s, v) = (shadow.outputs, shadow.versions.join(","));
+                let cols: Map<String, Value> = crate::outputs::by_name(&outputs_of, &s, n)
+                    .into_iter()
+                    .map(|(name, col)| (name, Value::Array(col)))
+                    .collect();
+                record.shadow_version = Some(v);
+                record.shadow_outputs = Some(Value::Object(cols).to_string());
+            }
+            Ok(Err(e)) => eprintln!(
+                "serve: {}: the shadow failed on request {}: {e}",
+                record.deployment, record.request_id
+            ),
+            Err(e) => eprintln!(
+                "serve: {}: the shadow's task ended on request {}: {e}",
+                record.deployment, record.request_id
+            ),
+        }
+        log.log(record);
+    });
 }
 
 #[cfg(test)]

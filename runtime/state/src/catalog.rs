@@ -4,7 +4,7 @@
 //! `mlpc serve` and the scheduler run). All writes of one apply are one transaction.
 
 use crate::diff::{Action, ChangeSet};
-use duckdb::{params, Connection};
+use duckdb::{params, Connection, Transaction};
 use mlp_ir::Plan;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -347,98 +347,13 @@ impl Catalog {
             )
             .map_err(err)?;
         // Bulk writes through appenders: one apply may touch tens of thousands of resources.
-        let mut versions: HashMap<String, i64> = HashMap::new();
-        {
-            let mut stmt = tx
-                .prepare("SELECT id, version FROM resources")
-                .map_err(err)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-                .map_err(err)?;
-            for row in rows {
-                let (id, v) = row.map_err(err)?;
-                versions.insert(id, v);
-            }
-        }
-        tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS gone (id VARCHAR); DELETE FROM gone;")
-            .map_err(err)?;
-        {
-            let mut app = tx.appender("gone").map_err(err)?;
-            for c in changes
-                .changes
-                .iter()
-                .filter(|c| c.action != Action::Create)
-            {
-                app.append_row(params![c.id]).map_err(err)?;
-            }
-            app.flush().map_err(err)?;
-        }
-        tx.execute(
-            "DELETE FROM resources WHERE id IN (SELECT id FROM gone)",
-            [],
-        )
-        .map_err(err)?;
-        let mut counts = [0i64; 4];
-        // (id, kind, action, hash, version) per change, appended after the resources.
-        let mut history: Vec<HistoryRow<'_>> = Vec::new();
-        {
-            let mut app = tx.appender("resources").map_err(err)?;
-            for c in &changes.changes {
-                let action = c.actions.join("+");
-                let version = match (c.action, plan.get(&c.id)) {
-                    (Action::Delete, _) | (_, None) => {
-                        counts[3] += i64::from(c.action == Action::Delete);
-                        None
-                    }
-                    (_, Some(r)) => {
-                        let spec =
-                            serde_json::to_string(&r.spec).map_err(|e| StateError::Corrupt {
-                                id: r.id.clone(),
-                                message: format!("cannot serialise the spec: {e}"),
-                            })?;
-                        let version = versions.get(&c.id).map_or(1, |v| v + 1);
-                        app.append_row(params![
-                            r.id,
-                            r.kind(),
-                            r.hash,
-                            version,
-                            spec,
-                            now,
-                            plan_id
-                        ])
-                        .map_err(err)?;
-                        counts[match c.action {
-                            Action::Create => 0,
-                            Action::Update => 1,
-                            _ => 2,
-                        }] += 1;
-                        Some(version)
-                    }
-                };
-                history.push((&c.id, &c.kind, action, c.after_hash.as_deref(), version));
-            }
-            app.flush().map_err(err)?;
-        }
+        let versions = resource_versions(&tx).map_err(err)?;
+        delete_changed(&tx, changes).map_err(err)?;
+        let (history, counts) =
+            append_resources(&tx, changes, plan, &versions, plan_id, now, &err)?;
         crate::failpoint::failpoint("record.mid");
-        {
-            let mut app = tx.appender("history").map_err(err)?;
-            for (id, kind, action, hash, version) in history {
-                app.append_row(params![
-                    serial, plan_id, id, kind, action, hash, version, now
-                ])
-                .map_err(err)?;
-            }
-            app.flush().map_err(err)?;
-        }
-        tx.execute("DELETE FROM edges", []).map_err(err)?;
-        {
-            let mut app = tx.appender("edges").map_err(err)?;
-            for e in plan.edges() {
-                app.append_row(params![e.from, e.to, e.kind.name()])
-                    .map_err(err)?;
-            }
-            app.flush().map_err(err)?;
-        }
+        append_history(&tx, serial, plan_id, history, now).map_err(err)?;
+        replace_edges(&tx, plan).map_err(err)?;
         tx.execute(
             "INSERT INTO applies VALUES (?, ?, ?, ?, ?, ?, ?)",
             params![serial, plan_id, now, counts[0], counts[1], counts[2], counts[3]],
@@ -460,6 +375,111 @@ impl Catalog {
             .query_row("SELECT version()", params![], |r| r.get(0))
             .map_err(|e| self.err(e))
     }
+}
+
+/// The version of every resource in the catalog.
+fn resource_versions(tx: &Transaction<'_>) -> duckdb::Result<HashMap<String, i64>> {
+    let mut versions = HashMap::new();
+    let mut stmt = tx.prepare("SELECT id, version FROM resources")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (id, v) = row?;
+        versions.insert(id, v);
+    }
+    Ok(versions)
+}
+
+/// Deletes the rows of the resources a change updates, replaces or deletes (the new rows
+/// of the first two are appended after).
+fn delete_changed(tx: &Transaction<'_>, changes: &ChangeSet) -> duckdb::Result<()> {
+    tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS gone (id VARCHAR); DELETE FROM gone;")?;
+    {
+        let mut app = tx.appender("gone")?;
+        for c in changes
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Create)
+        {
+            app.append_row(params![c.id])?;
+        }
+        app.flush()?;
+    }
+    tx.execute(
+        "DELETE FROM resources WHERE id IN (SELECT id FROM gone)",
+        [],
+    )?;
+    Ok(())
+}
+
+/// Appends the new row of every resource a change creates, updates or replaces, one version
+/// up. Returns a history row per change and the counts of created, updated, replaced and
+/// deleted resources.
+fn append_resources<'c>(
+    tx: &Transaction<'_>,
+    changes: &'c ChangeSet,
+    plan: &Plan,
+    versions: &HashMap<String, i64>,
+    plan_id: &str,
+    now: &str,
+    err: &dyn Fn(duckdb::Error) -> StateError,
+) -> Result<(Vec<HistoryRow<'c>>, [i64; 4]), StateError> {
+    let mut counts = [0i64; 4];
+    let mut history: Vec<HistoryRow<'_>> = Vec::new();
+    let mut app = tx.appender("resources").map_err(err)?;
+    for c in &changes.changes {
+        let action = c.actions.join("+");
+        let version = match (c.action, plan.get(&c.id)) {
+            (Action::Delete, _) | (_, None) => {
+                counts[3] += i64::from(c.action == Action::Delete);
+                None
+            }
+            (_, Some(r)) => {
+                let spec = serde_json::to_string(&r.spec).map_err(|e| StateError::Corrupt {
+                    id: r.id.clone(),
+                    message: format!("cannot serialise the spec: {e}"),
+                })?;
+                let version = versions.get(&c.id).map_or(1, |v| v + 1);
+                app.append_row(params![r.id, r.kind(), r.hash, version, spec, now, plan_id])
+                    .map_err(err)?;
+                counts[match c.action {
+                    Action::Create => 0,
+                    Action::Update => 1,
+                    _ => 2,
+                }] += 1;
+                Some(version)
+            }
+        };
+        history.push((&c.id, &c.kind, action, c.after_hash.as_deref(), version));
+    }
+    app.flush().map_err(err)?;
+    Ok((history, counts))
+}
+
+/// Appends the apply's history rows.
+fn append_history(
+    tx: &Transaction<'_>,
+    serial: i64,
+    plan_id: &str,
+    history: Vec<HistoryRow<'_>>,
+    now: &str,
+) -> duckdb::Result<()> {
+    let mut app = tx.appender("history")?;
+    for (id, kind, action, hash, version) in history {
+        app.append_row(params![
+            serial, plan_id, id, kind, action, hash, version, now
+        ])?;
+    }
+    app.flush()
+}
+
+/// Replaces the lineage edges with the new plan's.
+fn replace_edges(tx: &Transaction<'_>, plan: &Plan) -> duckdb::Result<()> {
+    tx.execute("DELETE FROM edges", [])?;
+    let mut app = tx.appender("edges")?;
+    for e in plan.edges() {
+        app.append_row(params![e.from, e.to, e.kind.name()])?;
+    }
+    app.flush()
 }
 
 #[cfg(test)]
