@@ -214,61 +214,7 @@ impl Builder<'_, '_> {
             )));
         }
         match g {
-            GraphNode::Model { model } => {
-                let key = ref_text(model);
-                let (inputs, outputs, tensors, derived) = model_block(self.plan, &model.model)?;
-                if let Some(i) = self
-                    .models
-                    .iter()
-                    .position(|m| ref_text(&m.reference) == key)
-                {
-                    return Ok((Node::Model(i), outputs.to_vec()));
-                }
-                for i in inputs {
-                    if !matches!(i, InputRef::ModelOutput { .. }) && !self.inputs.contains(i) {
-                        self.inputs.push(i.clone());
-                    }
-                }
-                let batcher = (self.load)(model)?;
-                let tensors: Vec<GraphTensor> = mlp_ir::input_tensors(inputs, tensors)
-                    .into_iter()
-                    .map(|t| GraphTensor {
-                        cols: t.inputs.iter().map(input_name).collect(),
-                        name: t.name,
-                        dtype: t.dtype,
-                        vector: t.vector,
-                        ids: t.ids,
-                    })
-                    .collect();
-                for t in tensors.iter().filter(|t| t.dtype == DType::Int64) {
-                    self.exact.extend(t.cols.iter().cloned());
-                }
-                let place =
-                    |c: &Column| mlp_ir::cell_of(outputs, &c.name, c.width.map(|_| 0)).unwrap_or(0);
-                let returned = mlp_ir::returned_outputs(outputs, derived)
-                    .into_iter()
-                    .flat_map(|c| (0..c.cells()).map(move |j| place(c) + j))
-                    .collect();
-                let derived = outputs
-                    .iter()
-                    .filter_map(|c| Some((place(c), derived.get(&c.name)?.clone())))
-                    .collect();
-                let output_cols = outputs
-                    .iter()
-                    .filter(|c| c.width.is_none())
-                    .map(|c| (format!("{}.{}", model.model, c.name), place(c)))
-                    .collect();
-                self.models.push(GraphModel {
-                    reference: model.clone(),
-                    batcher,
-                    tensors,
-                    outputs: outputs.to_vec(),
-                    returned,
-                    derived,
-                    output_cols,
-                });
-                Ok((Node::Model(self.models.len() - 1), outputs.to_vec()))
-            }
+            GraphNode::Model { model } => self.model_node(model),
             GraphNode::Deployment { name } => match self.plan.deployment(name).map(|r| &r.spec) {
                 Some(Spec::Deployment { graph, .. }) => self.node(graph, depth + 1),
                 _ => Err(LoadError::UnknownDeployment(name.clone())),
@@ -313,37 +259,104 @@ impl Builder<'_, '_> {
                 method,
                 members,
                 weights,
-            } => {
-                let method = Method::parse(method)?;
-                let mut nodes = Vec::with_capacity(members.len());
-                let mut outputs: Option<Vec<Column>> = None;
-                for m in members {
-                    let (n, o) = self.node(m, depth + 1)?;
-                    if outputs.as_ref().is_some_and(|x| *x != o) {
-                        return Err(LoadError::Graph(
-                            "combined models return different outputs".into(),
-                        ));
-                    }
-                    outputs.get_or_insert(o);
-                    nodes.push(n);
-                }
-                if method == Method::Weighted && weights.len() != nodes.len() {
-                    return Err(LoadError::Graph(format!(
-                        "{} weights for {} models",
-                        weights.len(),
-                        nodes.len()
-                    )));
-                }
-                Ok((
-                    Node::Combine {
-                        method,
-                        members: nodes,
-                        weights: weights.clone(),
-                    },
-                    outputs.unwrap_or_default(),
-                ))
+            } => self.combine_node(method, members, weights, depth),
+        }
+    }
+
+    /// A model's node: loaded once however often the graph names it, with its tensors, the
+    /// cells its `forward` returns and its derived outputs.
+    fn model_node(&mut self, model: &ModelRef) -> Result<(Node, Vec<Column>), LoadError> {
+        let key = ref_text(model);
+        let (inputs, outputs, tensors, derived) = model_block(self.plan, &model.model)?;
+        if let Some(i) = self
+            .models
+            .iter()
+            .position(|m| ref_text(&m.reference) == key)
+        {
+            return Ok((Node::Model(i), outputs.to_vec()));
+        }
+        for i in inputs {
+            if !matches!(i, InputRef::ModelOutput { .. }) && !self.inputs.contains(i) {
+                self.inputs.push(i.clone());
             }
         }
+        let batcher = (self.load)(model)?;
+        let tensors: Vec<GraphTensor> = mlp_ir::input_tensors(inputs, tensors)
+            .into_iter()
+            .map(|t| GraphTensor {
+                cols: t.inputs.iter().map(input_name).collect(),
+                name: t.name,
+                dtype: t.dtype,
+                vector: t.vector,
+                ids: t.ids,
+            })
+            .collect();
+        for t in tensors.iter().filter(|t| t.dtype == DType::Int64) {
+            self.exact.extend(t.cols.iter().cloned());
+        }
+        let place = |c: &Column| mlp_ir::cell_of(outputs, &c.name, c.width.map(|_| 0)).unwrap_or(0);
+        let returned = mlp_ir::returned_outputs(outputs, derived)
+            .into_iter()
+            .flat_map(|c| (0..c.cells()).map(move |j| place(c) + j))
+            .collect();
+        let derived = outputs
+            .iter()
+            .filter_map(|c| Some((place(c), derived.get(&c.name)?.clone())))
+            .collect();
+        let output_cols = outputs
+            .iter()
+            .filter(|c| c.width.is_none())
+            .map(|c| (format!("{}.{}", model.model, c.name), place(c)))
+            .collect();
+        self.models.push(GraphModel {
+            reference: model.clone(),
+            batcher,
+            tensors,
+            outputs: outputs.to_vec(),
+            returned,
+            derived,
+            output_cols,
+        });
+        Ok((Node::Model(self.models.len() - 1), outputs.to_vec()))
+    }
+
+    /// `combine(method, members, weights)`: the members must return the same outputs, and a
+    /// weighted combination takes one weight per member.
+    fn combine_node(
+        &mut self,
+        method: &str,
+        members: &[GraphNode],
+        weights: &[f64],
+        depth: usize,
+    ) -> Result<(Node, Vec<Column>), LoadError> {
+        let method = Method::parse(method)?;
+        let mut nodes = Vec::with_capacity(members.len());
+        let mut outputs: Option<Vec<Column>> = None;
+        for m in members {
+            let (n, o) = self.node(m, depth + 1)?;
+            if outputs.as_ref().is_some_and(|x| *x != o) {
+                return Err(LoadError::Graph(
+                    "combined models return different outputs".into(),
+                ));
+            }
+            outputs.get_or_insert(o);
+            nodes.push(n);
+        }
+        if method == Method::Weighted && weights.len() != nodes.len() {
+            return Err(LoadError::Graph(format!(
+                "{} weights for {} models",
+                weights.len(),
+                nodes.len()
+            )));
+        }
+        Ok((
+            Node::Combine {
+                method,
+                members: nodes,
+                weights: weights.to_vec(),
+            },
+            outputs.unwrap_or_default(),
+        ))
     }
 }
 

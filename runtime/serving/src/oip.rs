@@ -5,7 +5,7 @@
 //! `[n]`); or one input of shape `[n, width]` (any name) holding every input in order. INT64
 //! data stays exact. Outputs are FP32, one `[n]` output per declared output.
 
-use crate::deployment::input_name;
+use crate::deployment::{input_name, Deployment};
 use crate::error::ServingError;
 use crate::server::State;
 use serde_json::{json, Value};
@@ -30,7 +30,11 @@ fn flat(v: &Value, name: &str) -> Result<Vec<Value>, ServingError> {
     Ok(out)
 }
 
+/// A model input's name and its values, one per row.
+type NamedColumn = (String, Vec<Value>);
+
 /// An input of the request: its shape and flattened values.
+#[derive(Default)]
 struct Given {
     shape: Vec<i64>,
     data: Vec<Value>,
@@ -43,7 +47,7 @@ fn columns(
     label: &str,
     names: &[String],
     one_d: bool,
-    out: &mut Vec<(String, Vec<Value>)>,
+    out: &mut Vec<NamedColumn>,
 ) -> Result<usize, (u16, String)> {
     let k = names.len();
     let n = match given.shape.as_slice() {
@@ -78,6 +82,81 @@ fn position(given: &[(String, Given)], want: &str) -> Option<usize> {
     given.iter().position(|(g, _)| g == want)
 }
 
+/// The request's inputs, each with its name, shape and flattened data.
+fn given_inputs(inputs: &[Value]) -> Result<Vec<(String, Given)>, (u16, String)> {
+    let mut given: Vec<(String, Given)> = Vec::with_capacity(inputs.len());
+    for i in inputs {
+        let iname = i["name"].as_str().unwrap_or("input").to_string();
+        let data = flat(&i["data"], &iname).map_err(|e| (e.status(), e.to_string()))?;
+        let shape = i["shape"]
+            .as_array()
+            .map(|s| s.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
+        given.push((iname, Given { shape, data }));
+    }
+    Ok(given)
+}
+
+/// The model's input columns from the request's inputs, given in one of three layouts: one
+/// `[n]` input per model input, one input per tensor of its `inputs { }` block, or one
+/// `[n, width]` input with every model input in order. Returns the columns and the rows
+/// (`None` when no input was given).
+fn input_columns(
+    d: &Deployment,
+    mut given: Vec<(String, Given)>,
+) -> Result<(Vec<NamedColumn>, Option<usize>), (u16, String)> {
+    let names: Vec<String> = d.inputs.iter().map(input_name).collect();
+    let tensors = d.input_tensors();
+    let mut cols: Vec<NamedColumn> = Vec::with_capacity(names.len());
+    let mut rows: Option<usize> = None;
+    let mut agree = |n: usize, label: &str| match rows {
+        Some(k) if k != n => Err((400, format!("input `{label}` has {n} rows, the others {k}"))),
+        _ => {
+            rows = Some(n);
+            Ok(())
+        }
+    };
+    if names.iter().all(|n| position(&given, n).is_some()) {
+        // One `[n]` input per model input, by its name.
+        for name in &names {
+            let Some(at) = position(&given, name) else {
+                continue;
+            };
+            let g = std::mem::take(&mut given[at].1);
+            let n = columns(g, name, std::slice::from_ref(name), true, &mut cols)?;
+            agree(n, name)?;
+        }
+    } else if let Some(tensors) =
+        tensors.filter(|t| t.iter().all(|t| position(&given, &t.name).is_some()))
+    {
+        // One input per tensor of the model's `inputs { }` block, by its name and shape.
+        for t in tensors {
+            let Some(at) = position(&given, &t.name) else {
+                continue;
+            };
+            let g = std::mem::take(&mut given[at].1);
+            let cnames: Vec<String> = t.inputs.iter().map(input_name).collect();
+            let n = columns(g, &t.name, &cnames, !t.vector, &mut cols)?;
+            agree(n, &t.name)?;
+        }
+    } else if given.len() == 1 {
+        // One `[n, width]` input (any name) holding every model input in order.
+        let (label, g) = given.remove(0);
+        let n = columns(g, &label, &names, true, &mut cols)?;
+        agree(n, &label)?;
+    } else {
+        return Err((
+            400,
+            format!(
+                "give one input per model input ({}), one per input tensor, or one [n, {}] input",
+                names.join(", "),
+                names.len()
+            ),
+        ));
+    }
+    Ok((cols, rows))
+}
+
 /// Runs an infer request; answers the response body and the version that computed it.
 pub async fn infer(
     state: &State,
@@ -98,77 +177,8 @@ pub async fn infer(
             "`inputs` must be a list of {name, shape, datatype, data}".to_string(),
         )
     })?;
-    let mut given: Vec<(String, Given)> = Vec::with_capacity(inputs.len());
-    for i in inputs {
-        let iname = i["name"].as_str().unwrap_or("input").to_string();
-        let data = flat(&i["data"], &iname).map_err(|e| (e.status(), e.to_string()))?;
-        let shape = i["shape"]
-            .as_array()
-            .map(|s| s.iter().filter_map(Value::as_i64).collect())
-            .unwrap_or_default();
-        given.push((iname, Given { shape, data }));
-    }
-    let names: Vec<String> = d.inputs.iter().map(input_name).collect();
-    let tensors = d.input_tensors();
-    let mut cols: Vec<(String, Vec<Value>)> = Vec::with_capacity(names.len());
-    let mut rows: Option<usize> = None;
-    let mut agree = |n: usize, label: &str| match rows {
-        Some(k) if k != n => Err((400, format!("input `{label}` has {n} rows, the others {k}"))),
-        _ => {
-            rows = Some(n);
-            Ok(())
-        }
-    };
-    if names.iter().all(|n| position(&given, n).is_some()) {
-        // One `[n]` input per model input, by its name.
-        for name in &names {
-            let Some(at) = position(&given, name) else {
-                continue;
-            };
-            let g = std::mem::replace(
-                &mut given[at].1,
-                Given {
-                    shape: Vec::new(),
-                    data: Vec::new(),
-                },
-            );
-            let n = columns(g, name, std::slice::from_ref(name), true, &mut cols)?;
-            agree(n, name)?;
-        }
-    } else if let Some(tensors) =
-        tensors.filter(|t| t.iter().all(|t| position(&given, &t.name).is_some()))
-    {
-        // One input per tensor of the model's `inputs { }` block, by its name and shape.
-        for t in tensors {
-            let Some(at) = position(&given, &t.name) else {
-                continue;
-            };
-            let g = std::mem::replace(
-                &mut given[at].1,
-                Given {
-                    shape: Vec::new(),
-                    data: Vec::new(),
-                },
-            );
-            let cnames: Vec<String> = t.inputs.iter().map(input_name).collect();
-            let n = columns(g, &t.name, &cnames, !t.vector, &mut cols)?;
-            agree(n, &t.name)?;
-        }
-    } else if given.len() == 1 {
-        // One `[n, width]` input (any name) holding every model input in order.
-        let (label, g) = given.remove(0);
-        let n = columns(g, &label, &names, true, &mut cols)?;
-        agree(n, &label)?;
-    } else {
-        return Err((
-            400,
-            format!(
-                "give one input per model input ({}), one per input tensor, or one [n, {}] input",
-                names.join(", "),
-                names.len()
-            ),
-        ));
-    }
+    let given = given_inputs(inputs)?;
+    let (cols, rows) = input_columns(&d, given)?;
     let n = rows.unwrap_or(0);
     if n > crate::predict::MAX_ROWS {
         return Err((
