@@ -187,46 +187,57 @@ impl<'a> Checker<'a> {
                     None => continue,
                 },
             };
-            let c = self.konst(&a.value);
-            let ok = match (&c, p.types.first().map(String::as_str)) {
-                (Some(Const::Str(_)), Some("string")) | (Some(Const::Int(_)), Some("int")) => true,
-                (None, _) => false,
-                _ => false,
-            };
-            if !ok {
-                if (c.is_some() || !matches!(a.value.kind, ExprKind::Str { .. }))
-                    && !self.already_reported(&a.value)
-                {
-                    self.diags.push(
-                        Diagnostic::new(
-                            "E0205",
-                            format!(
-                                "argument `{}` of `{}` must be {}",
-                                p.name,
-                                b.name,
-                                p.types.join(" or ")
-                            ),
-                        )
-                        .label(
-                            a.value.span,
-                            format!(
-                                "found {}",
-                                c.as_ref().map_or(a.value.describe(), Const::describe)
-                            ),
-                        )
-                        .help(format!("signature: {}", b.signature())),
-                    );
-                }
-                continue;
-            }
-            if let Some(c) = c {
-                if let Some(d) = store_argument(&b.name, &p.name, &c, a.value.span) {
-                    self.diags.push(d);
-                }
+            if let Some(c) = self.backend_argument(b, p, a) {
                 out.args.insert(p.name.clone(), c.literal());
             }
         }
         Some(out)
+    }
+
+    /// Argument `a` of store or sink `b`, filling parameter `p`: a constant of the
+    /// parameter's type (E0205 if not), checked for what that store takes.
+    fn backend_argument(
+        &mut self,
+        b: &mlp_stdlib::Builtin,
+        p: &mlp_stdlib::Param,
+        a: &ast::Arg,
+    ) -> Option<Const> {
+        let c = self.konst(&a.value);
+        let ok = matches!(
+            (&c, p.types.first().map(String::as_str)),
+            (Some(Const::Str(_)), Some("string")) | (Some(Const::Int(_)), Some("int"))
+        );
+        if !ok {
+            if (c.is_some() || !matches!(a.value.kind, ExprKind::Str { .. }))
+                && !self.already_reported(&a.value)
+            {
+                self.diags.push(
+                    Diagnostic::new(
+                        "E0205",
+                        format!(
+                            "argument `{}` of `{}` must be {}",
+                            p.name,
+                            b.name,
+                            p.types.join(" or ")
+                        ),
+                    )
+                    .label(
+                        a.value.span,
+                        format!(
+                            "found {}",
+                            c.as_ref().map_or(a.value.describe(), Const::describe)
+                        ),
+                    )
+                    .help(format!("signature: {}", b.signature())),
+                );
+            }
+            return None;
+        }
+        let c = c?;
+        if let Some(d) = store_argument(&b.name, &p.name, &c, a.value.span) {
+            self.diags.push(d);
+        }
+        Some(c)
     }
 
     pub(crate) fn project_decl(&mut self, d: &'a Decl) {

@@ -255,25 +255,7 @@ pub(crate) fn view_to_scan<'a>(
     if let Some(c) = created {
         require(&scols, &src_path, c, " (the source's `created`)")?;
     }
-    let ident = |n: &str| d.ident(n);
-    let join = keys
-        .iter()
-        .map(|k| format!("s.{0} = e.{0}", ident(k)))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let join = if join.is_empty() {
-        "TRUE".to_string()
-    } else {
-        join
-    };
-    let ts = format!("CAST(s.{} AS TIMESTAMP)", ident(timestamp));
-    let cr = created
-        .as_ref()
-        .map(|c| format!("CAST(s.{} AS TIMESTAMP)", ident(c)));
-    let mut visible = format!("{ts} <= e.__mlp_at");
-    if let Some(cr) = &cr {
-        visible.push_str(&format!(" AND {cr} <= e.__mlp_at"));
-    }
+    let (join, ts, cr, visible) = scan_conditions(d, &keys, timestamp, created.as_deref());
     let info = crate::historical::source_info(plan, source).ok_or_else(|| {
         FeatureError::Unsupported(
             view.to_string(),
@@ -333,6 +315,35 @@ pub(crate) fn view_to_scan<'a>(
         });
     }
     Ok(scan)
+}
+
+/// The conditions a view's scan shares, in dialect `d`: the join of source rows `s` to
+/// entity rows `e` on the keys, the source's event time and created time as TIMESTAMPs, and
+/// the visibility of a source row at an entity row's time.
+fn scan_conditions(
+    d: Dialect,
+    keys: &[String],
+    timestamp: &str,
+    created: Option<&str>,
+) -> (String, String, Option<String>, String) {
+    let ident = |n: &str| d.ident(n);
+    let join = keys
+        .iter()
+        .map(|k| format!("s.{0} = e.{0}", ident(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let join = if join.is_empty() {
+        "TRUE".to_string()
+    } else {
+        join
+    };
+    let ts = format!("CAST(s.{} AS TIMESTAMP)", ident(timestamp));
+    let cr = created.map(|c| format!("CAST(s.{} AS TIMESTAMP)", ident(c)));
+    let mut visible = format!("{ts} <= e.__mlp_at");
+    if let Some(cr) = &cr {
+        visible.push_str(&format!(" AND {cr} <= e.__mlp_at"));
+    }
+    (join, ts, cr, visible)
 }
 
 /// Adds the CTE `__v{i}_latest` of a view's column and expression features: for every entity

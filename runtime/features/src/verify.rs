@@ -4,13 +4,13 @@
 //! values and the watermark are Redis's own, so the check holds wherever it runs.
 
 use crate::historical::{
-    historical, key_columns, source_reader, view_of, FeatureError, HistoricalRequest,
+    historical, key_columns, source_reader, view_of, FeatureError, HistoricalRequest, ViewInfo,
 };
 use crate::materialize::online_db;
 use crate::online::{online_config, to_json, OnlineConfig, OnlineStore};
 use crate::redis_online::RedisOnline;
 use crate::sql::{ident, string};
-use duckdb::Connection;
+use duckdb::{Connection, OptionalExt};
 use mlp_ir::{Plan, Spec};
 use serde::Serialize;
 use serde_json::Value;
@@ -64,29 +64,7 @@ fn same_value(a: &Value, b: &Value) -> bool {
 /// Compares the online values of `view` with the offline values at its watermark.
 pub fn verify(plan: &Plan, project_dir: &Path, view: &str) -> Result<VerifyReport, FeatureError> {
     let v = view_of(plan, view)?;
-    let not_materialized = || {
-        FeatureError::Db(format!(
-            "view `{view}` is not materialized: run `mlpc materialize`"
-        ))
-    };
-    let watermark: String = if let OnlineConfig::Redis { url, prefix, .. } = online_config(plan) {
-        RedisOnline::new(&url, &prefix)
-            .watermark(view)?
-            .ok_or_else(not_materialized)?
-    } else {
-        let path = online_db(project_dir);
-        if !path.exists() {
-            return Err(not_materialized());
-        }
-        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
-        let conn = Connection::open_with_flags(&path, config)?;
-        conn.query_row(
-            "SELECT CAST(watermark AS VARCHAR) FROM watermarks WHERE view = ?",
-            [view],
-            |r| r.get(0),
-        )
-        .map_err(|_| not_materialized())?
-    };
+    let watermark = watermark_of(plan, project_dir, view)?;
     let keys = key_columns(plan, &v.entity);
     let features: Vec<String> = plan
         .resources()
@@ -95,55 +73,9 @@ pub fn verify(plan: &Plan, project_dir: &Path, view: &str) -> Result<VerifyRepor
             _ => None,
         })
         .collect();
-    // Every key the source knows at the watermark, as an entity file at that time.
     let conn = Connection::open_in_memory()?;
     conn.execute_batch("SET TimeZone = 'UTC';")?;
-    let tmp = mlp_ir::host::state_dir(project_dir).join(format!("verify-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| FeatureError::File {
-        path: tmp.clone(),
-        message: e.to_string(),
-    })?;
-    let result = (|| {
-        let key_list = keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
-        let at = format!("CAST({} AS TIMESTAMP)", string(&watermark));
-        let entities = tmp.join("keys.parquet");
-        conn.execute(
-            &format!(
-                "COPY (SELECT DISTINCT {key_list}, {at} AS __mlp_at_wm FROM {} WHERE CAST({} AS TIMESTAMP) <= {at} ORDER BY ALL) TO {} (FORMAT parquet)",
-                source_reader(project_dir, &v.source),
-                ident(&v.source.timestamp),
-                string(&entities.to_string_lossy())
-            ),
-            [],
-        )?;
-        let out = tmp.join("offline.parquet");
-        let req = HistoricalRequest {
-            project_dir: project_dir.to_path_buf(),
-            entities,
-            features: features.clone(),
-            at: "__mlp_at_wm".into(),
-            out: out.clone(),
-        };
-        historical(plan, &req)?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT * EXCLUDE (__mlp_at_wm) FROM read_parquet({})",
-            string(&out.to_string_lossy())
-        ))?;
-        let mut rows = stmt.query([])?;
-        let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
-        let mut offline: Vec<BTreeMap<String, Value>> = Vec::new();
-        while let Some(r) = rows.next()? {
-            let mut m = BTreeMap::new();
-            for (i, n) in names.iter().enumerate() {
-                m.insert(n.clone(), to_json(r.get(i)?));
-            }
-            offline.push(m);
-        }
-        Ok::<_, FeatureError>(offline)
-    })();
-    // Best effort: the comparison's result matters, not a leftover scratch folder.
-    std::fs::remove_dir_all(&tmp).ok();
-    let offline = result?;
+    let offline = offline_at(&conn, plan, project_dir, &v, &keys, &features, &watermark)?;
     let store = OnlineStore::open(project_dir, plan)?;
     let now_us: i64 = conn.query_row(
         &format!("SELECT epoch_us(CAST({} AS TIMESTAMP))", string(&watermark)),
@@ -194,6 +126,103 @@ pub fn verify(plan: &Plan, project_dir: &Path, view: &str) -> Result<VerifyRepor
         values,
         mismatches,
     })
+}
+
+/// The watermark `view` was materialized up to: Redis's own with `online = redis(...)`, the
+/// local online database's otherwise.
+fn watermark_of(plan: &Plan, project_dir: &Path, view: &str) -> Result<String, FeatureError> {
+    let not_materialized = || {
+        FeatureError::Db(format!(
+            "view `{view}` is not materialized: run `mlpc materialize`"
+        ))
+    };
+    if let OnlineConfig::Redis { url, prefix, .. } = online_config(plan) {
+        return RedisOnline::new(&url, &prefix)
+            .watermark(view)?
+            .ok_or_else(not_materialized);
+    }
+    let path = online_db(project_dir);
+    if !path.exists() {
+        return Err(not_materialized());
+    }
+    let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
+    let conn = Connection::open_with_flags(&path, config)?;
+    // A database materialized nothing into has no watermarks table yet.
+    let has_table: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'watermarks'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_table {
+        return Err(not_materialized());
+    }
+    conn.query_row(
+        "SELECT CAST(watermark AS VARCHAR) FROM watermarks WHERE view = ?",
+        [view],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(not_materialized)
+}
+
+/// The offline values of `features` for every key the source knows at `watermark`, by
+/// point-in-time retrieval at that time; one map per key, by column.
+fn offline_at(
+    conn: &Connection,
+    plan: &Plan,
+    project_dir: &Path,
+    v: &ViewInfo,
+    keys: &[String],
+    features: &[String],
+    watermark: &str,
+) -> Result<Vec<BTreeMap<String, Value>>, FeatureError> {
+    let tmp = mlp_ir::host::state_dir(project_dir).join(format!("verify-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| FeatureError::File {
+        path: tmp.clone(),
+        message: e.to_string(),
+    })?;
+    let result = (|| {
+        // Every key the source knows at the watermark, as an entity file at that time.
+        let key_list = keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
+        let at = format!("CAST({} AS TIMESTAMP)", string(watermark));
+        let entities = tmp.join("keys.parquet");
+        conn.execute(
+            &format!(
+                "COPY (SELECT DISTINCT {key_list}, {at} AS __mlp_at_wm FROM {} WHERE CAST({} AS TIMESTAMP) <= {at} ORDER BY ALL) TO {} (FORMAT parquet)",
+                source_reader(project_dir, &v.source),
+                ident(&v.source.timestamp),
+                string(&entities.to_string_lossy())
+            ),
+            [],
+        )?;
+        let out = tmp.join("offline.parquet");
+        let req = HistoricalRequest {
+            project_dir: project_dir.to_path_buf(),
+            entities,
+            features: features.to_vec(),
+            at: "__mlp_at_wm".into(),
+            out: out.clone(),
+        };
+        historical(plan, &req)?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT * EXCLUDE (__mlp_at_wm) FROM read_parquet({})",
+            string(&out.to_string_lossy())
+        ))?;
+        let mut rows = stmt.query([])?;
+        let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+        let mut offline: Vec<BTreeMap<String, Value>> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut m = BTreeMap::new();
+            for (i, n) in names.iter().enumerate() {
+                m.insert(n.clone(), to_json(r.get(i)?));
+            }
+            offline.push(m);
+        }
+        Ok::<_, FeatureError>(offline)
+    })();
+    // Best effort: the comparison's result matters, not a leftover scratch folder.
+    std::fs::remove_dir_all(&tmp).ok();
+    result
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! `run_step` runs one step of a run, as a workflow engine's container does.
 
 pub mod exec;
+mod gate;
 pub mod graph;
 pub mod history;
 pub mod interp;

@@ -1,14 +1,14 @@
 //! One step of a run: its cache key, the cache lookup, the attempts with retries and
-//! backoff, the action itself (a command, a training set, a materialization, a gate), the
-//! commit of its output into the store and the registration of a model it trains.
+//! backoff, the action itself (a command, a training set, a materialization, or a gate in
+//! gate.rs), the commit of its output into the store and the registration of a model it
+//! trains.
 
 use crate::exec::{self, Outcome, Proc};
 use crate::history::{now, StepRecord};
 use crate::keys::{cache_key, training_features};
 use crate::runner::{human_duration, Ctx};
 use crate::store::{make_writable, CacheEntry, CacheKey};
-use mlp_features::ondemand::{eval, Kind, Val};
-use mlp_ir::{IrExpr, StepAction};
+use mlp_ir::StepAction;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
 /// Why an attempt failed.
-struct Failure {
+pub(crate) struct Failure {
     message: String,
     exit_code: Option<i64>,
     /// Worth another attempt (a command's failure or timeout), or not (a gate, a bad spec).
@@ -25,7 +25,8 @@ struct Failure {
 }
 
 impl Failure {
-    fn fatal(message: impl Into<String>) -> Failure {
+    /// A failure not worth another attempt.
+    pub(crate) fn fatal(message: impl Into<String>) -> Failure {
         Failure {
             message: message.into(),
             exit_code: None,
@@ -42,7 +43,8 @@ fn log_path(ctx: &Ctx, step: &str) -> PathBuf {
         .join(format!("{step}.log"))
 }
 
-async fn log_line(path: &Path, line: &str) {
+/// Appends `line` to a step's log (prefixed `mlp:`, beside its command's own output).
+pub(crate) async fn log_line(path: &Path, line: &str) {
     let write = async {
         if let Some(d) = path.parent() {
             tokio::fs::create_dir_all(d).await?;
@@ -354,7 +356,7 @@ async fn attempt_action(
         } => training_set(ctx, i, labels, features, at, tmp, log).await,
         StepAction::Materialize { views } => materialize_views(ctx, i, views, log).await,
         StepAction::Gate { require, promote } => {
-            gate(ctx, i, require, promote.as_ref(), ancestors, log).await
+            crate::gate::gate(ctx, i, require, promote.as_ref(), ancestors, log).await
         }
     }
 }
@@ -522,133 +524,6 @@ async fn materialize_views(
         if ctx.echo {
             println!("[{}] {line}", step.name);
         }
-    }
-    Ok(())
-}
-
-/// Evaluates a gate's conditions over the metrics of the steps it reads and, when they all
-/// hold, moves the alias to the version this run's training step registered.
-async fn gate(
-    ctx: &Arc<Ctx>,
-    i: usize,
-    require: &[mlp_ir::GateCondition],
-    promote: Option<&mlp_ir::Promotion>,
-    ancestors: &BTreeMap<String, String>,
-    log: &Path,
-) -> Result<(), Failure> {
-    let step = &ctx.steps[i];
-    let mut metrics: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
-    for c in require {
-        for leaf in mlp_features::ondemand::leaves(&c.expr) {
-            if let IrExpr::Feature { view, .. } = leaf {
-                let Some(s) = view.strip_suffix(".metrics") else {
-                    continue;
-                };
-                if metrics.contains_key(s) {
-                    continue;
-                }
-                let hash = ancestors.get(s).ok_or_else(|| {
-                    Failure::fatal(format!(
-                        "gate reads `{s}.metrics` but step `{s}` has no output"
-                    ))
-                })?;
-                let file = ctx.store.output_path(hash).join("metrics.json");
-                let m = mlp_registry::read_metrics(&file).map_err(|e| {
-                    Failure::fatal(format!("step `{s}` wrote no usable metrics.json: {e}"))
-                })?;
-                metrics.insert(s.to_string(), m);
-            }
-        }
-    }
-    for c in require {
-        let get = |e: &IrExpr| match e {
-            IrExpr::Feature { view, feature } => view
-                .strip_suffix(".metrics")
-                .and_then(|s| metrics.get(s))
-                .and_then(|m| m.get(feature))
-                .map_or(Val::Null, |v| Val::Float(*v)),
-            _ => Val::Null,
-        };
-        let leaf = |_: &IrExpr| Kind::Float;
-        let holds = eval(&c.expr, &get, &leaf) == Val::Bool(true);
-        let values: Vec<String> = mlp_features::ondemand::leaves(&c.expr)
-            .into_iter()
-            .filter_map(|l| match l {
-                IrExpr::Feature { view, feature } => Some(match get(l) {
-                    Val::Float(v) => format!("{view}.{feature} = {v}"),
-                    _ => format!("{view}.{feature} is missing"),
-                }),
-                _ => None,
-            })
-            .collect();
-        let line = format!(
-            "require {}: {} ({})",
-            c.text,
-            if holds { "holds" } else { "fails" },
-            values.join(", ")
-        );
-        log_line(log, &line).await;
-        if ctx.echo {
-            println!("[{}] {line}", step.name);
-        }
-        if !holds {
-            return Err(Failure::fatal(format!(
-                "gate `{}` failed ({}){}",
-                c.text,
-                values.join(", "),
-                promote
-                    .map(|p| format!("; `{}` stays where it was", p.alias))
-                    .unwrap_or_default()
-            )));
-        }
-    }
-    let Some(p) = promote else {
-        return Ok(());
-    };
-    let trainer = ctx
-        .steps
-        .iter()
-        .find(|s| s.registers.as_deref() == Some(p.model.as_str()))
-        .map(|s| s.name.clone())
-        .ok_or_else(|| Failure::fatal(format!("no step registers `{}`", p.model)))?;
-    let hash = ancestors.get(&trainer).ok_or_else(|| {
-        Failure::fatal(format!(
-            "step `{trainer}` registers `{}` but this gate does not run after it",
-            p.model
-        ))
-    })?;
-    let model_file = ctx.store.output_path(hash).join("model.pt");
-    let project = ctx.project.clone();
-    let (model, alias) = (p.model.clone(), p.alias.clone());
-    let reason = format!("gate `{}` of run {}", step.name, ctx.run_id);
-    let moved = tokio::task::spawn_blocking(move || {
-        let sha = mlp_registry::sha256_file(&model_file)?;
-        let mut reg = mlp_registry::Registry::open(&project)?;
-        let Some(v) = reg.find_by_artifact(&model, &sha)? else {
-            return Err(mlp_registry::RegistryError::UnknownRef {
-                model: model.clone(),
-                reference: format!("artifact {sha}"),
-                known: String::new(),
-            });
-        };
-        reg.set_alias(&model, &alias, v.version, &reason)
-    })
-    .await
-    .map_err(|e| Failure::fatal(format!("the promotion task failed: {e}")))?
-    .map_err(|e| Failure::fatal(e.to_string()))?;
-    let line = format!(
-        "promoted {}@{} to version {}{}",
-        moved.model,
-        moved.alias,
-        moved.to,
-        moved
-            .from
-            .map(|f| format!(" (was {f})"))
-            .unwrap_or_default()
-    );
-    log_line(log, &line).await;
-    if ctx.echo {
-        println!("[{}] {line}", step.name);
     }
     Ok(())
 }

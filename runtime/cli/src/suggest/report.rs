@@ -164,6 +164,14 @@ pub fn human(r: &Report) -> String {
             ""
         }
     );
+    points_table(&mut o, r);
+    o.push('\n');
+    outcome(&mut o, r);
+    o
+}
+
+/// One line per point the search measured.
+fn points_table(o: &mut String, r: &Report) {
     out!(
         o,
         "  # | workers threads intra-op batch/delay device | capacity/s | @80%: p50 ms  p99 ms | CPU ms/req @share |  peak RSS | cores needed → replicas × CPU | note"
@@ -194,7 +202,10 @@ pub fn human(r: &Report) -> String {
             p.note
         );
     }
-    o.push('\n');
+}
+
+/// The suggestion with its sizing and confirmation, or why the SLA cannot be met.
+fn outcome(o: &mut String, r: &Report) {
     match (&r.suggestion, r.outcome.as_str()) {
         (Some(s), outcome) => {
             out!(
@@ -256,5 +267,4 @@ pub fn human(r: &Report) -> String {
             }
         }
     }
-    o
 }
