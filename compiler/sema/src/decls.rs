@@ -295,17 +295,11 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Adds declaration `d`, checked into `spec` with its plan edges, to the HIR.
     pub(crate) fn push_decl(&mut self, d: &Decl, spec: Spec, deps: Vec<(String, EdgeKind)>) {
-        let Some(n) = &d.name else { return };
-        self.out.push(HirDecl {
-            id: decl_id(d.kind, &n.name),
-            name: n.name.clone(),
-            kind: d.kind,
-            span: n.span,
-            doc: doc_text(&d.docs),
-            spec,
-            deps,
-        });
+        if let Some(h) = hir_decl(d, spec, deps) {
+            self.out.push(h);
+        }
     }
 
     pub(crate) fn required(
@@ -448,4 +442,19 @@ fn declared_outputs(d: &Decl) -> IndexMap<String, Column> {
         }
     }
     outputs
+}
+
+/// The HIR declaration of `d`, checked into `spec` with its plan edges (none when `d` has
+/// no name: the parser said why).
+pub(crate) fn hir_decl(d: &Decl, spec: Spec, deps: Vec<(String, EdgeKind)>) -> Option<HirDecl> {
+    let n = d.name.as_ref()?;
+    Some(HirDecl {
+        id: decl_id(d.kind, &n.name),
+        name: n.name.clone(),
+        kind: d.kind,
+        span: n.span,
+        doc: doc_text(&d.docs),
+        spec,
+        deps,
+    })
 }

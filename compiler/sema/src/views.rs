@@ -1,7 +1,7 @@
 //! Feature views (column, expression, aggregation and on-demand features).
 
 use crate::body::{self, Allow, Field};
-use crate::decls::{doc_text, Checker};
+use crate::decls::{doc_text, hir_decl, Checker};
 use crate::fast::IndexMap;
 use crate::hir::{decl_id, feature_id, HirDecl};
 use crate::typeck::{assignable, Found, Scope, Ty};
@@ -98,7 +98,9 @@ impl<'a> Checker<'a> {
 
     /// Puts the view's own HIR declaration before its features, which were pushed first.
     fn insert_view(&mut self, d: &Decl, vname: &str, spec: Spec, deps: Vec<(String, EdgeKind)>) {
-        let Some(n) = &d.name else { return };
+        let Some(h) = hir_decl(d, spec, deps) else {
+            return;
+        };
         let at = self.out.len()
             - self
                 .out
@@ -106,18 +108,7 @@ impl<'a> Checker<'a> {
                 .rev()
                 .take_while(|h| matches!(&h.spec, Spec::Feature { view, .. } if view == vname))
                 .count();
-        self.out.insert(
-            at,
-            HirDecl {
-                id: decl_id(d.kind, &n.name),
-                name: n.name.clone(),
-                kind: d.kind,
-                span: n.span,
-                doc: doc_text(&d.docs),
-                spec,
-                deps,
-            },
-        );
+        self.out.insert(at, h);
     }
 
     /// An on-demand feature: an expression over request fields and other features, computed

@@ -155,19 +155,7 @@ pub(crate) use mlpc_shared::fail;
 /// `mlpc plan`.
 pub fn plan(args: &PlanArgs) -> ExitCode {
     if args.schema {
-        let mut schema = schemars::schema_for!(ChangeSet);
-        schema.insert(
-            "$id".into(),
-            "https://mlp.dev/specs/changes.schema.json".into(),
-        );
-        schema.insert(
-            "description".into(),
-            "The change set that `mlpc plan --format json` prints: each change with Terraform's `actions`, its attribute differences, what it reaches downstream and its severity.".into(),
-        );
-        if let Err(code) = print_json(serde_json::to_string_pretty(&schema.to_value())) {
-            return code;
-        }
-        return ExitCode::SUCCESS;
+        return plan_schema();
     }
     let plan = match checked_plan(&args.dir, args.env.as_deref()) {
         Ok(p) => p,
@@ -192,30 +180,8 @@ pub fn plan(args: &PlanArgs) -> ExitCode {
             ))
         }
     };
-    match args.format {
-        Format::Human => {
-            print!("{}", render_changes(&changes, color()));
-            if !changes.undeclared_consumers.is_empty() {
-                println!("\nUndeclared consumers seen by `mlpc serve` (declare them with a `consumer` block):");
-                for s in &changes.undeclared_consumers {
-                    println!(
-                        "  {} -> {}: {} request(s), last {}",
-                        s.consumer,
-                        s.deployment,
-                        s.requests,
-                        mlp_registry::rfc3339(
-                            s.last_us.div_euclid(1_000_000),
-                            (s.last_us.rem_euclid(1_000_000)) as u32
-                        )
-                    );
-                }
-            }
-        }
-        Format::Json => {
-            if let Err(code) = print_json(serde_json::to_string_pretty(&changes)) {
-                return code;
-            }
-        }
+    if let Err(code) = print_changes(&changes, args.format) {
+        return code;
     }
     // Sizing kept by `mlpc suggest` that the source has moved away from (on stderr with
     // --format json, whose stdout is the change set alone).
@@ -226,31 +192,8 @@ pub fn plan(args: &PlanArgs) -> ExitCode {
         }
     }
     if let Some(out) = &args.out {
-        let project_dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
-        let saved = SavedPlan {
-            project_dir,
-            changes: changes.clone(),
-            plan: plan.to_doc(),
-        };
-        // An empty file would be no plan at all: say why there is none instead.
-        let text = match serde_json::to_string_pretty(&saved) {
-            Ok(t) => t,
-            Err(e) => {
-                return fail(format!(
-                    "cannot write the plan to `{}`: it cannot be made JSON: {e}",
-                    out.display()
-                ))
-            }
-        };
-        if let Err(e) = std::fs::write(out, text) {
-            return fail(format!("cannot write `{}`: {e}", out.display()));
-        }
-        if matches!(args.format, Format::Human) {
-            println!(
-                "\nSaved the plan to {}; `mlpc apply {}` applies exactly these changes.",
-                out.display(),
-                out.display()
-            );
+        if let Err(code) = save_plan(args, out, &changes, &plan) {
+            return code;
         }
     }
     if matches!(args.fail_on, Some(FailOn::Breaking)) && changes.has_breaking() {
@@ -269,6 +212,83 @@ pub fn plan(args: &PlanArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::SUCCESS
+}
+
+/// `mlpc plan --schema`: the JSON schema of the change set.
+fn plan_schema() -> ExitCode {
+    let mut schema = schemars::schema_for!(ChangeSet);
+    schema.insert(
+        "$id".into(),
+        "https://mlp.dev/specs/changes.schema.json".into(),
+    );
+    schema.insert(
+        "description".into(),
+        "The change set that `mlpc plan --format json` prints: each change with Terraform's `actions`, its attribute differences, what it reaches downstream and its severity.".into(),
+    );
+    match print_json(serde_json::to_string_pretty(&schema.to_value())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}
+
+/// Prints the change set: for people with the consumers `mlpc serve` saw that no `consumer`
+/// block declares, or as JSON.
+fn print_changes(changes: &ChangeSet, format: Format) -> Result<(), ExitCode> {
+    if matches!(format, Format::Json) {
+        return print_json(serde_json::to_string_pretty(changes));
+    }
+    print!("{}", render_changes(changes, color()));
+    if !changes.undeclared_consumers.is_empty() {
+        println!(
+            "\nUndeclared consumers seen by `mlpc serve` (declare them with a `consumer` block):"
+        );
+        for s in &changes.undeclared_consumers {
+            println!(
+                "  {} -> {}: {} request(s), last {}",
+                s.consumer,
+                s.deployment,
+                s.requests,
+                mlp_registry::rfc3339(
+                    s.last_us.div_euclid(1_000_000),
+                    (s.last_us.rem_euclid(1_000_000)) as u32
+                )
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `mlpc plan --out FILE`: the change set with the plan it was made from, for `mlpc apply
+/// FILE` to apply exactly these changes.
+fn save_plan(
+    args: &PlanArgs,
+    out: &Path,
+    changes: &ChangeSet,
+    plan: &mlp_ir::Plan,
+) -> Result<(), ExitCode> {
+    let project_dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
+    let saved = SavedPlan {
+        project_dir,
+        changes: changes.clone(),
+        plan: plan.to_doc(),
+    };
+    // An empty file would be no plan at all: say why there is none instead.
+    let text = serde_json::to_string_pretty(&saved).map_err(|e| {
+        fail(format!(
+            "cannot write the plan to `{}`: it cannot be made JSON: {e}",
+            out.display()
+        ))
+    })?;
+    std::fs::write(out, text)
+        .map_err(|e| fail(format!("cannot write `{}`: {e}", out.display())))?;
+    if matches!(args.format, Format::Human) {
+        println!(
+            "\nSaved the plan to {}; `mlpc apply {}` applies exactly these changes.",
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(())
 }
 
 fn confirm() -> bool {

@@ -294,26 +294,11 @@ pub fn run_pipeline(
     };
     let graph = StepGraph::new(&opts.pipeline, steps)?;
     let from = match &opts.from {
-        Some(f) => Some(graph.index(f).ok_or_else(|| {
-            RunError::Spec(format!(
-                "pipeline `{}` has no step `{f}` (steps: {})",
-                opts.pipeline,
-                steps
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?),
+        Some(f) => Some(step_index(&graph, &opts.pipeline, steps, f)?),
         None => None,
     };
     let params = resolve_params(&opts.pipeline, params, &opts.params)?;
-    // Absolute, so that the paths given to steps hold in any working directory.
-    let project_dir = &std::fs::canonicalize(project_dir).map_err(|source| RunError::Io {
-        action: "open",
-        path: project_dir.to_path_buf(),
-        source,
-    })?;
+    let project_dir = &absolute_project(project_dir)?;
     let _slot = take_slot(project_dir, &opts.pipeline, *max_active_runs)?;
     let history = History::open(project_dir)?;
     history.mark_interrupted(&opts.pipeline, *max_active_runs <= 1)?;
@@ -322,9 +307,7 @@ pub fn run_pipeline(
     if *max_active_runs <= 1 {
         store.clean_tmp(&opts.pipeline, &run_id);
     }
-    let params_json = serde_json::to_string(&params).map_err(|e| {
-        RunError::History(format!("cannot record the run's parameters as JSON: {e}"))
-    })?;
+    let params_json = params_to_json(&params)?;
     // Read before the run is recorded as started, so that a failure here leaves no trace.
     let venv = opts.venv.clone().or_else(|| find_venv(project_dir));
     let env = step_env(&run_id, opts, venv.as_deref())?;
@@ -372,24 +355,64 @@ pub fn run_pipeline(
         "cancelled" => "ABORT",
         _ => "FAIL",
     });
-    let failed: Vec<String> = records
-        .iter()
-        .filter(|r| r.status == "failed")
-        .map(|r| format!("`{}` ({})", r.step, r.error.clone().unwrap_or_default()))
-        .collect();
-    let error = (!failed.is_empty()).then(|| {
-        format!(
-            "{} failed: {}",
-            if failed.len() == 1 { "step" } else { "steps" },
-            failed.join(", ")
-        )
-    });
-    history.finish_run(&run_id, &status, error.as_deref())?;
+    history.finish_run(&run_id, &status, run_error(&records).as_deref())?;
     let steps = history.run(&run_id)?.map(|r| r.steps).unwrap_or(records);
     Ok(RunReport {
         run_id,
         status,
         steps,
+    })
+}
+
+/// The index of step `name` of `pipeline`; an error that lists its steps when it has none of
+/// that name.
+pub(crate) fn step_index(
+    graph: &StepGraph<'_>,
+    pipeline: &str,
+    steps: &[mlp_ir::Step],
+    name: &str,
+) -> Result<usize, RunError> {
+    graph.index(name).ok_or_else(|| {
+        RunError::Spec(format!(
+            "pipeline `{pipeline}` has no step `{name}` (steps: {})",
+            steps
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// The project folder as an absolute path, so that the paths given to steps hold in any
+/// working directory.
+pub(crate) fn absolute_project(project_dir: &Path) -> Result<PathBuf, RunError> {
+    std::fs::canonicalize(project_dir).map_err(|source| RunError::Io {
+        action: "open",
+        path: project_dir.to_path_buf(),
+        source,
+    })
+}
+
+/// The run's parameters as the JSON its history records.
+pub(crate) fn params_to_json(params: &BTreeMap<String, String>) -> Result<String, RunError> {
+    serde_json::to_string(params)
+        .map_err(|e| RunError::History(format!("cannot record the run's parameters as JSON: {e}")))
+}
+
+/// The run's error: which steps failed, with their errors (`None` when none did).
+fn run_error(records: &[StepRecord]) -> Option<String> {
+    let failed: Vec<String> = records
+        .iter()
+        .filter(|r| r.status == "failed")
+        .map(|r| format!("`{}` ({})", r.step, r.error.clone().unwrap_or_default()))
+        .collect();
+    (!failed.is_empty()).then(|| {
+        format!(
+            "{} failed: {}",
+            if failed.len() == 1 { "step" } else { "steps" },
+            failed.join(", ")
+        )
     })
 }
 

@@ -10,7 +10,10 @@
 
 use crate::graph::StepGraph;
 use crate::history::{History, StepRecord};
-use crate::runner::{find_venv, no_pipeline, resolve_params, step_env, Ctx, RunOptions, RunReport};
+use crate::runner::{
+    absolute_project, find_venv, no_pipeline, params_to_json, resolve_params, step_env, step_index,
+    Ctx, RunOptions, RunReport,
+};
 use crate::store::Store;
 use crate::RunError;
 use mlp_ir::{Plan, Spec};
@@ -48,26 +51,10 @@ pub fn run_step(
     };
     check_run_id(run_id)?;
     let graph = StepGraph::new(&opts.pipeline, steps)?;
-    let i = graph.index(step).ok_or_else(|| {
-        RunError::Spec(format!(
-            "pipeline `{}` has no step `{step}` (steps: {})",
-            opts.pipeline,
-            steps
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
+    let i = step_index(&graph, &opts.pipeline, steps, step)?;
     let params = resolve_params(&opts.pipeline, params, &opts.params)?;
-    let params_json = serde_json::to_string(&params).map_err(|e| {
-        RunError::History(format!("cannot record the run's parameters as JSON: {e}"))
-    })?;
-    let project_dir = &std::fs::canonicalize(project_dir).map_err(|source| RunError::Io {
-        action: "open",
-        path: project_dir.to_path_buf(),
-        source,
-    })?;
+    let params_json = params_to_json(&params)?;
+    let project_dir = &absolute_project(project_dir)?;
     let history = History::open(project_dir)?;
     let lineage = crate::lineage::Emitter::new(plan, project_dir, &opts.pipeline, run_id);
     let records = run_records(&history, &lineage, opts, steps, run_id, &params_json)?;
