@@ -175,6 +175,76 @@ fn distinct<T: Ord>(vals: &mut Vec<T>) -> i64 {
     vals.len() as i64
 }
 
+/// The number of distinct non-null values of `a` among `rows`.
+fn count_distinct(rows: &[usize], a: &ArgCol<'_>) -> i64 {
+    match a {
+        ArgCol::Int(a) => distinct(&mut non_null(rows, |q| a.is_valid(q), |q| a.value(q))),
+        // -0.0 is 0.0 and every NaN one value, as DuckDB's DISTINCT.
+        ArgCol::Float(a) => distinct(&mut non_null(
+            rows,
+            |q| a.is_valid(q),
+            |q| {
+                let x = a.value(q);
+                if x == 0.0 {
+                    0
+                } else if x.is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    x.to_bits()
+                }
+            },
+        )),
+        ArgCol::Bool(a) => distinct(&mut non_null(rows, |q| a.is_valid(q), |q| a.value(q))),
+        ArgCol::Str(a) => distinct(&mut non_null(
+            rows,
+            |q| a.is_valid(q),
+            |q| a.value(q).as_bytes(),
+        )),
+    }
+}
+
+/// The least (`want` Less) or greatest (`want` Greater) non-null value of `a` among `rows`
+/// into `out[row]`.
+fn min_max(out: &mut OutMut<'_>, row: usize, rows: &[usize], a: &ArgCol<'_>, want: Ordering) {
+    match (out, a) {
+        (OutMut::Int(v), ArgCol::Int(a)) => {
+            v[row] = extreme(rows, |q| a.is_valid(q).then(|| a.value(q)), Ord::cmp, want);
+        }
+        (OutMut::Float(v), ArgCol::Float(a)) => {
+            v[row] = extreme(
+                rows,
+                |q| a.is_valid(q).then(|| a.value(q)),
+                |x, y| nan_last(*x, *y),
+                want,
+            );
+        }
+        (OutMut::Bool(v), ArgCol::Bool(a)) => {
+            v[row] = extreme(rows, |q| a.is_valid(q).then(|| a.value(q)), Ord::cmp, want);
+        }
+        (OutMut::Str(v), ArgCol::Str(a)) => {
+            v[row] = extreme(
+                rows,
+                |q| a.is_valid(q).then(|| a.value(q)),
+                |x, y| x.as_bytes().cmp(y.as_bytes()),
+                want,
+            )
+            .map(str::to_string);
+        }
+        _ => {}
+    }
+}
+
+/// The value of `a` in row `q` (null where it is null) into `out[row]`.
+fn value_at(out: &mut OutMut<'_>, row: usize, q: usize, a: &ArgCol<'_>) {
+    match (out, a) {
+        (OutMut::Int(v), ArgCol::Int(a)) => v[row] = a.is_valid(q).then(|| a.value(q)),
+        (OutMut::Float(v), ArgCol::Float(a)) => v[row] = a.is_valid(q).then(|| a.value(q)),
+        (OutMut::Bool(v), ArgCol::Bool(a)) => v[row] = a.is_valid(q).then(|| a.value(q)),
+        (OutMut::Str(v), ArgCol::Str(a)) => v[row] = a.is_valid(q).then(|| a.value(q).to_string()),
+        _ => {}
+    }
+}
+
 /// Computes `agg` over the visible rows `rows` of an index batch into `out[row]`.
 pub(super) fn update(
     agg: &Agg,
@@ -191,32 +261,7 @@ pub(super) fn update(
                 .filter(|&&q| a.is_valid(q) && a.value(q))
                 .count() as i64;
         }
-        (Func::CountDistinct, OutMut::Count(v), Some(a)) => {
-            v[row] = match a {
-                ArgCol::Int(a) => distinct(&mut non_null(rows, |q| a.is_valid(q), |q| a.value(q))),
-                // -0.0 is 0.0 and every NaN one value, as DuckDB's DISTINCT.
-                ArgCol::Float(a) => distinct(&mut non_null(
-                    rows,
-                    |q| a.is_valid(q),
-                    |q| {
-                        let x = a.value(q);
-                        if x == 0.0 {
-                            0
-                        } else if x.is_nan() {
-                            f64::NAN.to_bits()
-                        } else {
-                            x.to_bits()
-                        }
-                    },
-                )),
-                ArgCol::Bool(a) => distinct(&mut non_null(rows, |q| a.is_valid(q), |q| a.value(q))),
-                ArgCol::Str(a) => distinct(&mut non_null(
-                    rows,
-                    |q| a.is_valid(q),
-                    |q| a.value(q).as_bytes(),
-                )),
-            };
-        }
+        (Func::CountDistinct, OutMut::Count(v), Some(a)) => v[row] = count_distinct(rows, a),
         (Func::Sum, OutMut::Wide(v), Some(ArgCol::Int(a))) => {
             let mut sum: Option<i128> = None;
             for &q in rows {
@@ -246,32 +291,7 @@ pub(super) fn update(
             } else {
                 Ordering::Less
             };
-            match (out, a) {
-                (OutMut::Int(v), ArgCol::Int(a)) => {
-                    v[row] = extreme(rows, |q| a.is_valid(q).then(|| a.value(q)), Ord::cmp, want);
-                }
-                (OutMut::Float(v), ArgCol::Float(a)) => {
-                    v[row] = extreme(
-                        rows,
-                        |q| a.is_valid(q).then(|| a.value(q)),
-                        |x, y| nan_last(*x, *y),
-                        want,
-                    );
-                }
-                (OutMut::Bool(v), ArgCol::Bool(a)) => {
-                    v[row] = extreme(rows, |q| a.is_valid(q).then(|| a.value(q)), Ord::cmp, want);
-                }
-                (OutMut::Str(v), ArgCol::Str(a)) => {
-                    v[row] = extreme(
-                        rows,
-                        |q| a.is_valid(q).then(|| a.value(q)),
-                        |x, y| x.as_bytes().cmp(y.as_bytes()),
-                        want,
-                    )
-                    .map(str::to_string);
-                }
-                _ => {}
-            }
+            min_max(out, row, rows, a, want);
         }
         (Func::First | Func::Last, out, Some(a)) => {
             let pick = if agg.func == Func::First {
@@ -279,15 +299,8 @@ pub(super) fn update(
             } else {
                 rows.last()
             };
-            let Some(&q) = pick else { return };
-            match (out, a) {
-                (OutMut::Int(v), ArgCol::Int(a)) => v[row] = a.is_valid(q).then(|| a.value(q)),
-                (OutMut::Float(v), ArgCol::Float(a)) => v[row] = a.is_valid(q).then(|| a.value(q)),
-                (OutMut::Bool(v), ArgCol::Bool(a)) => v[row] = a.is_valid(q).then(|| a.value(q)),
-                (OutMut::Str(v), ArgCol::Str(a)) => {
-                    v[row] = a.is_valid(q).then(|| a.value(q).to_string())
-                }
-                _ => {}
+            if let Some(&q) = pick {
+                value_at(out, row, q, a);
             }
         }
         _ => {}
