@@ -1,3 +1,6 @@
+//! Unit tests of the registry: versions and their immutability, references (numbers,
+//! aliases, `latest`), tag search, metrics files, timestamps and the HTTP API.
+
 use super::*;
 use std::path::Path;
 
