@@ -15,7 +15,9 @@ fn main() {
         Ok(t) => t,
         Err(e) => panic!("cannot read the code table `{}`: {e}", table.display()),
     };
-    let mut out = String::from("pub static CODES: &[CodeInfo] = &[\n");
+    let mut out = String::from(
+        "/// Every diagnostic code with its severity, phase and title (from codes.txt).\npub static CODES: &[CodeInfo] = &[\n",
+    );
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let parts: Vec<&str> = line.split('|').collect();
         if parts.len() != 4 {

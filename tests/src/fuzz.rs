@@ -114,11 +114,17 @@ const TOKENS: &[&str] = &[
 /// One edit of a file's text.
 #[derive(Debug, Clone)]
 pub enum Mutation {
+    /// Deletes up to `.1` bytes from about offset `.0` (offsets wrap and snap to a character).
     Delete(u32, u8),
+    /// Inserts token `TOKENS[.1]` at about offset `.0`.
     Insert(u32, usize),
+    /// Copies up to `.1` bytes from about offset `.0` to about offset `.2`.
     Duplicate(u32, u8, u32),
+    /// Replaces the character at about offset `.0` with `.1`.
     Replace(u32, char),
+    /// Swaps two lines, by their numbers modulo the line count.
     SwapLines(u32, u32),
+    /// Cuts the text at about offset `.0`.
     Truncate(u32),
 }
 
@@ -313,6 +319,7 @@ pub fn check_invariants(p: &Project) -> Result<bool, TestCaseError> {
     Ok(!checked.has_errors())
 }
 
+/// A fuzz case: which seed project, which of its files, and one to five mutations of it.
 pub fn strategy() -> impl Strategy<Value = (usize, usize, Vec<Mutation>)> {
     (
         any::<usize>(),
