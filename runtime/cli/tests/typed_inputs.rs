@@ -12,7 +12,7 @@
 //! the model exactly; an artifact whose `forward` disagrees with the block is refused with
 //! both signatures.
 
-use mlp_test_support::serving::{call, mlpc, mlpc_bin, serve, venv};
+use mlp_test_support::serving::{call, mlpc, mlpc_bin, serve, venv, Server};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
@@ -301,6 +301,20 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
     mlpc(&["check", "."], p);
     mlpc(&["apply", ".", "--auto-approve"], p);
 
+    signatures_are_checked_and_recorded(p);
+    let server = serve(p);
+    let url = |path: &str| format!("{}{path}", server.base);
+    let pt = p.join("ranker.pt");
+    answers_are_pytorchs(&url, &pt);
+    ids_are_checked_and_exact(&url, &pt);
+    scores_are_pytorchs(p, &pt);
+    routes_and_tuples_answer(&url, &pt);
+    the_log_keeps_a_list_per_row(server, p);
+}
+
+/// Artifacts whose `forward` disagrees with their block are refused with both signatures;
+/// the others register, and the registry records their tensors and outputs.
+fn signatures_are_checked_and_recorded(p: &Path) {
     // Artifacts whose forward disagrees with the block: refused, with both signatures.
     for (file, why) in [
         (
@@ -371,13 +385,14 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
         json!([["probs", "float32[3]"], ["p_fraud", "float"]]),
         "{shown}"
     );
+}
 
-    let server = serve(p);
-    let url = |path: &str| format!("{}{path}", server.base);
-    let pt = p.join("ranker.pt");
+/// `/v1` predict, `/v2` infer and the model's metadata answer PyTorch's outputs for 1, 4,
+/// 17 and 0 rows, and for 1-row and 17-row callers batched together.
+fn answers_are_pytorchs(url: &dyn Fn(&str) -> String, pt: &Path) {
     for n in [1, 4, 17, 0] {
         let (x, cat) = rows(n, n as u64);
-        let want = reference(&pt, &x, &cat);
+        let want = reference(pt, &x, &cat);
         assert_eq!(want.len(), n);
         let (status, answer) = call(
             "POST",
@@ -458,10 +473,14 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
     for c in callers {
         let (x, cat, status, answer) = c.join().unwrap_or_else(|_| panic!("a caller panicked"));
         assert_eq!(status, 200, "{answer}");
-        let want = reference(&pt, &x, &cat);
+        let want = reference(pt, &x, &cat);
         same_rows(&vectors(&answer, "probs"), &want, "mixed batch");
     }
+}
 
+/// Ids outside their range answer 400 and the server keeps answering; a negative id maps to
+/// the declared bucket; 2^40 + 1 reaches the model exactly; a tuple's elements are outputs.
+fn ids_are_checked_and_exact(url: &dyn Fn(&str) -> String, pt: &Path) {
     // Ids outside 0..6: 400 naming the tensor, the input and the row; the model never sees
     // them, and the server keeps answering.
     let (x, mut cat) = rows(4, 9);
@@ -506,7 +525,7 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
     assert_eq!(status, 200, "{answer}");
     let mut bucketed = cat.clone();
     bucketed[2] = 0;
-    let want = reference(&pt, &x, &bucketed);
+    let want = reference(pt, &x, &bucketed);
     same_rows(&vectors(&answer, "probs"), &want, "bucketed");
     let (x, cat) = rows(3, 11);
     let (status, answer) = call(
@@ -539,7 +558,11 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(scores(&answer, "lo"), vec![2.5, 4.0]);
     assert_eq!(scores(&answer, "hi"), vec![6.0, 9.0]);
+}
 
+/// `mlpc score` writes PyTorch's answers from a file, for 1, 4, 17 and 0 rows: `probs` a
+/// list column of 3 floats, `p_fraud` a double.
+fn scores_are_pytorchs(p: &Path, pt: &Path) {
     // Batch scoring: the same answers, from a file, for 1, 4, 17 and 0 rows.
     let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
     for n in [1, 4, 17, 0] {
@@ -588,7 +611,7 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
             })
             .and_then(|r| r.collect())
             .unwrap_or_else(|e| panic!("{e}"));
-        let want = reference(&pt, &x, &cat);
+        let want = reference(pt, &x, &cat);
         assert!(got.iter().all(|(t, _, _)| t == "FLOAT[] of 3"), "{got:?}");
         let probs: Vec<Vec<f64>> = got.iter().map(|(_, v, _)| v.clone()).collect();
         same_rows(&probs, &want, &format!("score, {n} rows"));
@@ -599,7 +622,10 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
             );
         }
     }
+}
 
+/// A route on `probs[1] > 0.5`, and a tuple of a vector and a scalar.
+fn routes_and_tuples_answer(url: &dyn Fn(&str) -> String, pt: &Path) {
     // A route on `probs[1] > 0.5`: rows above go to `flipped` (the classes reversed), the
     // others keep the router's answer. The rows cross 0.5 both ways.
     let (x, cat) = rows(40, 21);
@@ -609,7 +635,7 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
         Some(predict_body(&x, &cat)),
     );
     assert_eq!(status, 200, "{answer}");
-    let router = reference(&pt, &x, &cat);
+    let router = reference(pt, &x, &cat);
     let want: Vec<Vec<f64>> = router
         .iter()
         .map(|r| {
@@ -651,9 +677,11 @@ fn typed_tensors_serve_pytorchs_answers_and_ids_are_checked_before_the_model() {
         vec![vec![1.0, 6.0], vec![-2.0, 9.0]]
     );
     assert_eq!(scores(&answer, "s"), vec![2.5, 4.0]);
+}
 
-    // The prediction log (flushed on SIGTERM) keeps a list per row for the vector.
-    let mut server = server;
+/// The prediction log (flushed on SIGTERM) keeps a list per row for the vector.
+fn the_log_keeps_a_list_per_row(mut server: Server, p: &Path) {
+    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(server.terminate(), Some(0));
     let mut stmt = conn
         .prepare(&format!(
