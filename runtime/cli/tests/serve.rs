@@ -6,14 +6,15 @@
 //! failed request; SIGTERM stops the server and flushes the log, losing no record; a caller
 //! the specs do not declare shows in `mlpc plan` and `mlpc lineage`.
 
-use mlp_test_support::serving::{call, example, mlpc, serve, venv};
+use mlp_test_support::serving::{call, example, mlpc, serve, venv, Server};
 
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// What PyTorch itself answers for `rows` with `fraud_scorer@production`'s artifact.
-fn pytorch(p: &std::path::Path, rows: &[Vec<f64>]) -> Vec<f64> {
+fn pytorch(p: &Path, rows: &[Vec<f64>]) -> Vec<f64> {
     let artifact = mlp_registry::Registry::open(p)
         .and_then(|r| {
             r.resolve("fraud_scorer", "production")
@@ -52,7 +53,61 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
     );
     // The pipeline's refresh step has materialized the online views.
 
-    // Batch scoring: every labelled checkout, point-in-time features, the same model.
+    batch_scores_equal_pytorch(p);
+    let mut server = serve(p);
+    let predict = format!("{}/v1/deployments/fraud_api/predict", server.base);
+
+    let (status, ready) = call("GET", &format!("{}/readyz", server.base), None);
+    assert_eq!(
+        ready["deployments"]["fraud_api"]["ready"], true,
+        "{status} {ready}"
+    );
+    assert_eq!(
+        ready["deployments"]["fraud_api"]["model_version"],
+        "fraud_scorer@1"
+    );
+
+    predictions_equal_pytorch(p, &predict);
+    bad_requests_name_the_field(&server.base, &predict);
+    // A caller the specs do not declare.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = agent
+        .post(&predict)
+        .header("X-MLP-Consumer", "mobile_app")
+        .send_json(json!({"entities": {"user_id": 3}, "request": {"amount": 5.0, "country": "DE", "merchant_id": 1}}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 200);
+
+    let log = the_log_is_readable_while_serving(p);
+    // A materialization while the server runs: it waits for the server to release the
+    // online table between reads, and succeeds.
+    let m = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(["materialize", "."])
+        .current_dir(p)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+    let (status, _) = call(
+        "POST",
+        &predict,
+        Some(
+            json!({"entities": {"user_id": 42}, "request": {"amount": 480.0, "country": "US", "merchant_id": 2}}),
+        ),
+    );
+    assert_eq!(status, 200);
+
+    let seen = an_alias_moves_under_load(p, &mut server, &predict);
+    // SIGTERM: a graceful stop with the log flushed.
+    assert_eq!(server.terminate(), Some(0));
+    the_undeclared_caller_is_reported(p);
+    every_answer_of_the_move_is_logged(&log, &seen);
+}
+
+/// Batch scoring: every labelled checkout, point-in-time features, the same model.
+fn batch_scores_equal_pytorch(p: &Path) {
     mlpc(
         &[
             "score",
@@ -85,26 +140,17 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         "scored {}, PyTorch {want}",
         first[4]
     );
-    let mut server = serve(p);
-    let predict = format!("{}/v1/deployments/fraud_api/predict", server.base);
+}
 
-    let (status, ready) = call("GET", &format!("{}/readyz", server.base), None);
-    assert_eq!(
-        ready["deployments"]["fraud_api"]["ready"], true,
-        "{status} {ready}"
-    );
-    assert_eq!(
-        ready["deployments"]["fraud_api"]["model_version"],
-        "fraud_scorer@1"
-    );
-
-    // A batch of checkouts: the answer, with the inputs the model saw.
+/// A batch of checkouts answers, with the inputs the model saw, what PyTorch computes on
+/// them; one checkout as scalars answers scalars.
+fn predictions_equal_pytorch(p: &Path, predict: &str) {
     let body = json!({
         "entities": {"user_id": [1, 42, 7, 999]},
         "request": {"amount": [12.5, 480.0, 75.0, 3.0], "country": ["DE", "US", "FR", "NL"], "merchant_id": [1, 2, 3, 4]},
         "return_inputs": true,
     });
-    let (status, answer) = call("POST", &predict, Some(body));
+    let (status, answer) = call("POST", predict, Some(body));
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["model_version"], "fraud_scorer@1");
     let scores: Vec<f64> = answer["outputs"]["score"]
@@ -138,15 +184,17 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
     // One checkout as scalars answers scalars.
     let (status, one) = call(
         "POST",
-        &predict,
+        predict,
         Some(
             json!({"entities": {"user_id": 42}, "request": {"amount": 480.0, "country": "US", "merchant_id": 2}}),
         ),
     );
     assert_eq!(status, 200, "{one}");
     assert!((one["outputs"]["score"].as_f64().unwrap_or(-1.0) - scores[1]).abs() < 1e-6);
+}
 
-    // Bad requests: 4xx JSON errors that name the field.
+/// Bad requests: 4xx JSON errors that name the field.
+fn bad_requests_name_the_field(base: &str, predict: &str) {
     let cases = [
         (
             json!({"entities": {"user_id": "x"}, "request": {"amount": 1.0, "country": "DE"}}),
@@ -170,14 +218,14 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         ),
     ];
     for (body, want, text) in cases {
-        let (status, e) = call("POST", &predict, Some(body.clone()));
+        let (status, e) = call("POST", predict, Some(body.clone()));
         assert_eq!(status, want, "{body}: {e}");
         assert!(
             e["error"].as_str().unwrap_or_default().contains(text),
             "{body}: {e}"
         );
     }
-    let (status, e) = call("POST", &predict, None);
+    let (status, e) = call("POST", predict, None);
     assert!(
         status == 400
             && e["error"]
@@ -188,13 +236,13 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
     );
     let (status, _) = call(
         "POST",
-        &format!("{}/v1/deployments/nope/predict", server.base),
+        &format!("{}/v1/deployments/nope/predict", base),
         Some(json!({})),
     );
     assert_eq!(status, 404);
     let (status, e) = call(
         "POST",
-        &format!("{}/v1/deployments/fraud_review/predict", server.base),
+        &format!("{}/v1/deployments/fraud_review/predict", base),
         Some(json!({})),
     );
     assert!(
@@ -205,22 +253,12 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
                 .contains("not serving"),
         "{e}"
     );
+}
 
-    // A caller the specs do not declare.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let r = agent
-        .post(&predict)
-        .header("X-MLP-Consumer", "mobile_app")
-        .send_json(json!({"entities": {"user_id": 3}, "request": {"amount": 5.0, "country": "DE", "merchant_id": 1}}))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(r.status().as_u16(), 200);
-
-    // The log is readable with DuckDB while the server runs (it flushes within a second):
-    // each time a file appears in the log's folder, query it, until the two predictions
-    // are there.
+/// The log is readable with DuckDB while the server runs (it flushes within a second): each
+/// time a file appears in the log's folder, query it, until the two predictions are there.
+/// Returns the log's folder.
+fn the_log_is_readable_while_serving(p: &Path) -> PathBuf {
     let log = p.join(".mlp/predictions");
     std::fs::create_dir_all(&log).unwrap_or_else(|e| panic!("{e}"));
     let (tx, files) = std::sync::mpsc::channel();
@@ -243,26 +281,13 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         rows_logged, 2,
         "the two answered predictions are in the log"
     );
+    log
+}
 
-    // A materialization while the server runs: it waits for the server to release the
-    // online table between reads, and succeeds.
-    let m = Command::new(env!("CARGO_BIN_EXE_mlpc"))
-        .args(["materialize", "."])
-        .current_dir(p)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
-    let (status, _) = call(
-        "POST",
-        &predict,
-        Some(
-            json!({"entities": {"user_id": 42}, "request": {"amount": 480.0, "country": "US", "merchant_id": 2}}),
-        ),
-    );
-    assert_eq!(status, 200);
-
-    // An alias move under load: clients keep predicting while production moves to a newly
-    // trained version; no request fails, and the new version shows in answers and the log.
+/// An alias move under load: clients keep predicting while production moves to a newly
+/// trained version; no request fails, and the new version shows in answers. Returns what
+/// the clients saw (status, version).
+fn an_alias_moves_under_load(p: &Path, server: &mut Server, predict: &str) -> Vec<(u16, String)> {
     let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
         .args(["run", ".", "train_fraud", "--quiet", "--param", "epochs=3"])
         .current_dir(p)
@@ -279,7 +304,7 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
     let clients: Vec<_> = (0..4)
         .map(|_| {
             let stop = stop.clone();
-            let url = predict.clone();
+            let url = predict.to_string();
             std::thread::spawn(move || {
                 let mut seen = Vec::new();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -311,7 +336,7 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
     );
     let (_, a) = call(
         "POST",
-        &predict,
+        predict,
         Some(
             json!({"entities": {"user_id": 7}, "request": {"amount": 20.0, "country": "FR", "merchant_id": 1}}),
         ),
@@ -342,9 +367,11 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         "no answer after the move"
     );
 
-    // SIGTERM: a graceful stop with the log flushed.
-    assert_eq!(server.terminate(), Some(0));
-    // The undeclared caller shows in plan and lineage; the declared one does not.
+    seen
+}
+
+/// The undeclared caller shows in plan and lineage; the declared one does not.
+fn the_undeclared_caller_is_reported(p: &Path) {
     let text = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
             .args(args)
@@ -374,8 +401,10 @@ fn the_fraud_example_serves_predictions_that_equal_pytorch_and_logs_them() {
         plan_json["undeclared_consumers"][0]["consumer"],
         "mobile_app"
     );
+}
 
-    // After the stop, every answered request of the move is in the log, by version.
+/// After the stop, every answered request of the move is in the log, by version.
+fn every_answer_of_the_move_is_logged(log: &Path, seen: &[(u16, String)]) {
     let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
     let glob = format!("{}/*.parquet", log.display());
     let by_version = |v: &str| {
