@@ -7,8 +7,9 @@
 //! reports it used, for HTTP predictions and for `mlpc score`; the log records every version
 //! a graph ran.
 
-use mlp_test_support::serving::{call, example, mlpc, register_linear as register, serve};
+use mlp_test_support::serving::{call, example, mlpc, register_linear as register, serve, Server};
 use serde_json::{json, Value};
+use std::path::Path;
 use std::time::Duration;
 
 /// `fraud_scorer`: sigmoid(2 * amount_vs_avg - 2), over its four inputs.
@@ -136,8 +137,57 @@ fn composition_graphs_answer_what_their_models_compute() {
     }
     register(p, "merchant_risk", &[0.5], 0.1, true);
 
-    // Batch scoring of the route: every labelled checkout, checked in SQL against the
-    // closed form on the point-in-time inputs written beside the score.
+    route_scores_match_the_closed_form(p);
+    let mut server = serve(p);
+    let url = |d: &str| format!("{}/v1/deployments/{d}/predict", server.base);
+    // `fraud_stack` has no version yet: its deployment waits, and serves once one is
+    // registered, without a restart.
+    let (status, _) = call("POST", &url("fraud_stacked"), Some(json!({})));
+    assert_eq!(status, 503);
+    register(p, "fraud_stack", &[2.0, 0.001], 0.0, false);
+    assert!(
+        server
+            .wait_for("deployment `fraud_stacked` serves", Duration::from_secs(60))
+            .is_some(),
+        "fraud_stacked did not come up after its model was registered"
+    );
+    // User 987654321 has no history: amount_vs_avg is the amount itself (1.0: unsure, so
+    // routed); the others are sure one way or the other.
+    let body = json!({
+        "entities": {"user_id": [1, 42, 987654321, 7], "merchant_id": [1, 2, 3, 4]},
+        "request": {"amount": [0.0, 1.0e6, 1.0, 0.0], "country": ["DE", "US", "FR", "NL"], "merchant_id": [1, 2, 3, 4]},
+        "return_inputs": true,
+    });
+    graphs_answer_their_models(&url, &body);
+    lookups_answer_as_online(&server, &url);
+    named_routes_answer(&server.base);
+    an_apply_swaps_weights_under_load(p, &server, &url, &body);
+
+    // Readiness names every version a graph serves.
+    let (_, ready) = call("GET", &format!("{}/readyz", server.base), None);
+    assert_eq!(
+        ready["deployments"]["fraud_vote"]["model_versions"],
+        json!(["fraud_scorer@1", "fraud_deep@3"]),
+        "{ready}"
+    );
+
+    // After a graceful stop the log holds the stacked prediction with both versions.
+    assert_eq!(server.terminate(), Some(0));
+    let glob = p.join(".mlp/predictions/*.parquet").display().to_string();
+    let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    let logged: i64 = conn
+        .query_row(
+            &format!("SELECT count(*) FROM read_parquet('{glob}') WHERE deployment = 'fraud_stacked' AND model_version = 'fraud_scorer@1,fraud_stack@1'"),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(logged, 1);
+}
+
+/// Batch scoring of the route: every labelled checkout, checked in SQL against the closed
+/// form on the point-in-time inputs written beside the score.
+fn route_scores_match_the_closed_form(p: &Path) {
     mlpc(
         &[
             "score",
@@ -175,28 +225,11 @@ fn composition_graphs_answer_what_their_models_compute() {
     assert_eq!(rows, 10_000);
     assert!(routed > 0 && routed < rows, "{routed} of {rows} routed");
     assert!(worst < 1e-5, "largest difference {worst}");
+}
 
-    let mut server = serve(p);
-    let url = |d: &str| format!("{}/v1/deployments/{d}/predict", server.base);
-    // `fraud_stack` has no version yet: its deployment waits, and serves once one is
-    // registered, without a restart.
-    let (status, _) = call("POST", &url("fraud_stacked"), Some(json!({})));
-    assert_eq!(status, 503);
-    register(p, "fraud_stack", &[2.0, 0.001], 0.0, false);
-    assert!(
-        server
-            .wait_for("deployment `fraud_stacked` serves", Duration::from_secs(60))
-            .is_some(),
-        "fraud_stacked did not come up after its model was registered"
-    );
-    // User 987654321 has no history: amount_vs_avg is the amount itself (1.0: unsure, so
-    // routed); the others are sure one way or the other.
-    let body = json!({
-        "entities": {"user_id": [1, 42, 987654321, 7], "merchant_id": [1, 2, 3, 4]},
-        "request": {"amount": [0.0, 1.0e6, 1.0, 0.0], "country": ["DE", "US", "FR", "NL"], "merchant_id": [1, 2, 3, 4]},
-        "return_inputs": true,
-    });
-
+/// A route, a chain through another deployment, a chain whose second model reads the
+/// first's output, and a weighted combination answer what their models compute.
+fn graphs_answer_their_models(url: &dyn Fn(&str) -> String, body: &Value) {
     let (status, review) = call("POST", &url("fraud_review"), Some(body.clone()));
     assert_eq!(status, 200, "{review}");
     let want: Vec<f64> = (0..4)
@@ -253,9 +286,11 @@ fn composition_graphs_answer_what_their_models_compute() {
         .map(|i| (scorer(&vote, i) + 3.0 * deep(&vote, i)) / 4.0)
         .collect();
     close(&scores(&vote), &want, "weighted combine");
+}
 
-    // A lookup deployment answers from its table what the same model answers online,
-    // known merchants and an unknown one alike.
+/// A lookup deployment answers from its table what the same model answers online, known
+/// merchants and an unknown one alike.
+fn lookups_answer_as_online(server: &Server, url: &dyn Fn(&str) -> String) {
     assert!(
         server
             .wait_for(
@@ -286,10 +321,11 @@ fn composition_graphs_answer_what_their_models_compute() {
         ready["deployments"]["merchant_lookup"]["lookup_keys"].as_u64() > Some(0),
         "{ready}"
     );
+}
 
-    // The named routes (matched by hand, not by actix's router): OIP metadata, readiness
-    // and infer on raw inputs, the registry, and a JSON 404 for anything else.
-    let base = &server.base;
+/// The named routes (matched by hand, not by actix's router): OIP metadata, readiness and
+/// infer on raw inputs, the registry, and a JSON 404 for anything else.
+fn named_routes_answer(base: &str) {
     let (status, meta) = call("GET", &format!("{base}/v2/models/fraud_vote"), None);
     assert_eq!(
         (status, meta["name"].as_str()),
@@ -325,9 +361,16 @@ fn composition_graphs_answer_what_their_models_compute() {
             "{path}: {status} {e}"
         );
     }
+}
 
-    // An apply that changes the weights swaps `fraud_vote` while a client keeps calling it:
-    // no request fails, and the new weights answer once the server says it reloaded.
+/// An apply that changes the weights swaps `fraud_vote` while a client keeps calling it: no
+/// request fails, and the new weights answer once the server says it reloaded.
+fn an_apply_swaps_weights_under_load(
+    p: &Path,
+    server: &Server,
+    url: &dyn Fn(&str) -> String,
+    body: &Value,
+) {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let client = {
         let (stop, url, body) = (stop.clone(), url("fraud_vote"), body.clone());
@@ -363,24 +406,4 @@ fn composition_graphs_answer_what_their_models_compute() {
         .map(|i| (3.0 * scorer(&vote, i) + deep(&vote, i)) / 4.0)
         .collect();
     close(&scores(&vote), &want, "reweighted combine after apply");
-
-    // Readiness names every version a graph serves.
-    let (_, ready) = call("GET", &format!("{}/readyz", server.base), None);
-    assert_eq!(
-        ready["deployments"]["fraud_vote"]["model_versions"],
-        json!(["fraud_scorer@1", "fraud_deep@3"]),
-        "{ready}"
-    );
-
-    // After a graceful stop the log holds the stacked prediction with both versions.
-    assert_eq!(server.terminate(), Some(0));
-    let glob = p.join(".mlp/predictions/*.parquet").display().to_string();
-    let logged: i64 = conn
-        .query_row(
-            &format!("SELECT count(*) FROM read_parquet('{glob}') WHERE deployment = 'fraud_stacked' AND model_version = 'fraud_scorer@1,fraud_stack@1'"),
-            [],
-            |r| r.get(0),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(logged, 1);
 }
