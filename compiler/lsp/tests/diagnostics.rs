@@ -159,9 +159,17 @@ fn hover_definition_and_completion_work_across_files() {
     c.open(&m, &models);
     assert_eq!(c.diagnostics_for(&m), Vec::<Value>::new());
 
-    // Hover on `avg_amount_7d` of `user_stats.avg_amount_7d` in models.mlp: its type,
-    // expression, view, entity and TTL, and its doc, all from features.mlp.
-    let pos = at(&models, "user_stats.avg_amount_7d", "user_stats.".len() + 2);
+    hover_shows_the_feature_and_the_view(&mut c, &m, &models);
+    definition_jumps_across_files(&mut c, dir.path(), &m, &models, &features);
+    completion_lists_the_views_features(&mut c, &m, &models);
+    c.shutdown();
+}
+
+/// Hover on `avg_amount_7d` of `user_stats.avg_amount_7d` in models.mlp: its type,
+/// expression, view, entity and TTL, and its doc, all from features.mlp; hover on the view's
+/// name: the view.
+fn hover_shows_the_feature_and_the_view(c: &mut Client, m: &Url, models: &str) {
+    let pos = at(models, "user_stats.avg_amount_7d", "user_stats.".len() + 2);
     let h = c.request(
         "textDocument/hover",
         json!({"textDocument": {"uri": m}, "position": pos}),
@@ -179,7 +187,7 @@ fn hover_definition_and_completion_work_across_files() {
         assert!(text.contains(want), "{want:?} not in {text}");
     }
     // Hover on the view's name: the view.
-    let pos = at(&models, "user_stats.avg_amount_7d", 2);
+    let pos = at(models, "user_stats.avg_amount_7d", 2);
     let h = c.request(
         "textDocument/hover",
         json!({"textDocument": {"uri": m}, "position": pos}),
@@ -192,25 +200,30 @@ fn hover_definition_and_completion_work_across_files() {
         text.contains("features user_stats") && text.contains("Spending behaviour"),
         "{text}"
     );
+}
 
-    // Definition jumps to features.mlp, on the feature's name.
-    let pos = at(&models, "user_stats.avg_amount_7d", "user_stats.".len() + 2);
+/// Definition jumps to features.mlp, on the feature's name, and from the model's name in
+/// serving.mlp to models.mlp.
+fn definition_jumps_across_files(
+    c: &mut Client,
+    dir: &Path,
+    m: &Url,
+    models: &str,
+    features: &str,
+) {
+    let pos = at(models, "user_stats.avg_amount_7d", "user_stats.".len() + 2);
     let d = c.request(
         "textDocument/definition",
         json!({"textDocument": {"uri": m}, "position": pos}),
     );
-    assert_eq!(
-        d["uri"],
-        uri(dir.path().join("features.mlp")).as_str(),
-        "{d}"
-    );
+    assert_eq!(d["uri"], uri(dir.join("features.mlp")).as_str(), "{d}");
     assert_eq!(
         d["range"]["start"],
-        at(&features, "avg_amount_7d: float", 0),
+        at(features, "avg_amount_7d: float", 0),
         "{d}"
     );
     // ... and from the model's name in serving.mlp to models.mlp.
-    let serving_path = dir.path().join("serving.mlp");
+    let serving_path = dir.join("serving.mlp");
     let serving = std::fs::read_to_string(&serving_path).unwrap_or_else(|e| panic!("{e}"));
     let s = uri(serving_path);
     c.open(&s, &serving);
@@ -222,13 +235,15 @@ fn hover_definition_and_completion_work_across_files() {
     assert_eq!(d["uri"], m.as_str(), "{d}");
     assert_eq!(
         d["range"]["start"],
-        at(&models, "model fraud_scorer", "model ".len()),
+        at(models, "model fraud_scorer", "model ".len()),
         "{d}"
     );
+}
 
-    // Completion after `user_stats.` lists exactly its features, in order, with types.
+/// Completion after `user_stats.` lists exactly its features, in order, with types.
+fn completion_lists_the_views_features(c: &mut Client, m: &Url, models: &str) {
     let typed = models.replacen("user_stats.txn_count_7d,", "user_stats.", 1);
-    c.change(&m, 2, &typed);
+    c.change(m, 2, &typed);
     let line = typed
         .lines()
         .position(|l| l.trim() == "user_stats.")
@@ -258,7 +273,6 @@ fn hover_definition_and_completion_work_across_files() {
         ]
     );
     assert_eq!(items[1]["detail"], "float");
-    c.shutdown();
 }
 
 /// Applies protocol edits (single-line, ASCII text) to `text`.

@@ -43,6 +43,17 @@ fn binaries() -> Vec<String> {
 fn the_dockerfile_copies_what_the_build_makes_and_runs_what_the_manifests_ask() {
     let docker = read("Dockerfile");
     let ins = instructions(&docker);
+    the_build_stage_is_rust_at_least_the_workspaces(&ins);
+    the_build_makes_both_binaries_where_the_image_expects_them(&docker, &ins);
+    each_copy_out_of_the_build_is_a_path_the_build_made(&ins);
+    what_it_runs_is_what_the_manifests_ask(&docker, &ins);
+    the_context_leaves_out_the_local_build_folders();
+    hadolint_passes_where_it_is_installed();
+}
+
+/// Two stages, a build stage and the image; the build stage's Rust is at least the
+/// workspace's `rust-version`.
+fn the_build_stage_is_rust_at_least_the_workspaces(ins: &[(String, String)]) {
     let froms: Vec<&str> = ins
         .iter()
         .filter(|(op, _)| op == "FROM")
@@ -62,9 +73,14 @@ fn the_dockerfile_copies_what_the_build_makes_and_runs_what_the_manifests_ask() 
     let version = |v: &str| -> Vec<u32> { v.split('.').filter_map(|x| x.parse().ok()).collect() };
     assert!(version(rust) >= version(wanted), "rust {rust} < {wanted}");
     assert!(froms[0].ends_with(" AS build"), "{}", froms[0]);
+}
 
-    // The build runs the bootstrap and builds both binaries, locked, where the image
-    // expects them.
+/// The build runs the bootstrap and builds both binaries, locked, where the image
+/// expects them.
+fn the_build_makes_both_binaries_where_the_image_expects_them(
+    docker: &str,
+    ins: &[(String, String)],
+) {
     let run = ins
         .iter()
         .filter(|(op, _)| op == "RUN")
@@ -87,9 +103,11 @@ fn the_dockerfile_copies_what_the_build_makes_and_runs_what_the_manifests_ask() 
     assert!(env_sh.contains("DUCKDB_LIB_DIR=\"${DUCKDB_LIB_DIR:-$MLP_ROOT/.deps/duckdb}\""));
     assert!(docker.contains("MLP_VENV=/opt/mlp/.venv"));
     assert!(docker.contains("CARGO_TARGET_DIR=/opt/mlp/target"));
+}
 
-    // Each copy out of the build is a path the build made, at the same path in the image
-    // where an rpath points at it.
+/// Each copy out of the build is a path the build made, at the same path in the image
+/// where an rpath points at it.
+fn each_copy_out_of_the_build_is_a_path_the_build_made(ins: &[(String, String)]) {
     let bins = binaries();
     assert_eq!(bins, ["mlpc", "mlp-serve"], "runtime/cli's binaries");
     let copies: Vec<Vec<&str>> = ins
@@ -117,8 +135,11 @@ fn the_dockerfile_copies_what_the_build_makes_and_runs_what_the_manifests_ask() 
         }
     }
     assert_eq!(copied_bins, bins);
+}
 
-    // What it runs is what the manifests ask of it.
+/// What it runs is what the manifests ask of it: `mlpc serve`, as `mlp-serve:latest`, on
+/// the port it exposes.
+fn what_it_runs_is_what_the_manifests_ask(docker: &str, ins: &[(String, String)]) {
     assert!(
         docker.contains("ENTRYPOINT [\"mlpc\"]"),
         "the entry point is mlpc"
@@ -161,8 +182,10 @@ fn the_dockerfile_copies_what_the_build_makes_and_runs_what_the_manifests_ask() 
         yaml.contains("- serve\n") && yaml.contains("- /project\n"),
         "{yaml}"
     );
+}
 
-    // The context leaves out the local build's folders.
+/// The context leaves out the local build's folders.
+fn the_context_leaves_out_the_local_build_folders() {
     let ignore = read(".dockerignore");
     for folder in ["target", ".venv", ".deps"] {
         assert!(
@@ -170,8 +193,10 @@ fn the_dockerfile_copies_what_the_build_makes_and_runs_what_the_manifests_ask() 
             "{folder} in .dockerignore"
         );
     }
+}
 
-    // hadolint where it is installed.
+/// hadolint where it is installed.
+fn hadolint_passes_where_it_is_installed() {
     if let Ok(out) = Command::new("hadolint")
         .arg(root().join("Dockerfile"))
         .output()

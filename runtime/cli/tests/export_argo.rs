@@ -117,6 +117,27 @@ fn the_exported_workflow_validates_and_its_steps_register_what_mlpc_run_does() {
     let s = Some(state.path());
     ok(p, s, &["apply", ".", "--auto-approve"]);
     let file = p.join("train.yaml");
+    let (text, docs) = the_export_validates_as_a_workflow_and_a_cron_workflow(p, s, &file);
+    broken_copies_fail(p, &text);
+
+    // The workflow's step commands, in its order, as the pods run them: on one state folder.
+    let (params, templates, order) = the_workflows_steps(&docs[0]["spec"]);
+    let command = |t: &str| step_command(&templates, &params, t);
+    the_steps_in_order_run_the_workflow(p, s, &order, &command);
+    a_repeated_step_is_a_cache_hit(p, s, &command);
+    the_same_model_as_the_local_runners(p, state.path(), &local);
+}
+
+/// A registered version: (artifact hash, training set hash, metrics), as `registered` gives.
+type Registered = (String, String, Value);
+
+/// `mlpc export argo` writes a Workflow and a CronWorkflow that pass Argo's API models, with
+/// the example's schedule. Returns the file's text and its documents.
+fn the_export_validates_as_a_workflow_and_a_cron_workflow(
+    p: &Path,
+    s: Option<&Path>,
+    file: &Path,
+) -> (String, Vec<Value>) {
     ok(
         p,
         s,
@@ -134,9 +155,9 @@ fn the_exported_workflow_validates_and_its_steps_register_what_mlpc_run_does() {
         .chain([file.to_str().unwrap_or_default()])
         .collect::<Vec<_>>(),
     );
-    let (valid, said) = validate(&file);
+    let (valid, said) = validate(file);
     assert!(valid, "{said}");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{e}"));
     let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
         .map(|d| serde::Deserialize::deserialize(d).unwrap_or_else(|e| panic!("{e}")))
         .collect();
@@ -147,8 +168,11 @@ fn the_exported_workflow_validates_and_its_steps_register_what_mlpc_run_does() {
     assert_eq!(cron["schedules"][0], "0 2 * * *");
     assert_eq!(cron["concurrencyPolicy"], "Forbid");
     assert_eq!(cron["startingDeadlineSeconds"], 86_400);
+    (text, docs)
+}
 
-    // Broken copies fail: an unknown field, a step naming no template, a wrong type.
+/// Broken copies fail: an unknown field, a step naming no template, a wrong type.
+fn broken_copies_fail(p: &Path, text: &str) {
     for (from, to) in [
         (
             "retryPolicy: OnFailure",
@@ -166,9 +190,11 @@ fn the_exported_workflow_validates_and_its_steps_register_what_mlpc_run_does() {
         let (valid, said) = validate(&broken);
         assert!(!valid, "{to} passed: {said}");
     }
+}
 
-    // The workflow's step commands, in its order, as the pods run them: on one state folder.
-    let spec = &docs[0]["spec"];
+/// The workflow's steps run the example's five templates, in the pipeline's order. Returns
+/// the workflow's parameters, its templates and that order.
+fn the_workflows_steps(spec: &Value) -> (Vec<(String, String)>, Vec<Value>, Vec<String>) {
     let params: Vec<(String, String)> = spec["arguments"]["parameters"]
         .as_array()
         .map(|a| {
@@ -200,28 +226,42 @@ fn the_exported_workflow_validates_and_its_steps_register_what_mlpc_run_does() {
             "step-refresh"
         ]
     );
-    let command = |t: &str| -> Vec<String> {
-        let tpl = templates
-            .iter()
-            .find(|x| x["name"] == t)
-            .unwrap_or_else(|| panic!("no template {t}"));
-        assert_eq!(tpl["container"]["env"][0]["value"], "/state");
-        tpl["container"]["args"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|x| {
-                        let mut s = x.as_str().unwrap_or_default().replace("/project", ".");
-                        s = s.replace("{{workflow.name}}", "fraud-train-fraud-x7k2p");
-                        for (k, v) in &params {
-                            s = s.replace(&format!("{{{{workflow.parameters.{k}}}}}"), v);
-                        }
-                        s
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    (params, templates, order)
+}
+
+/// Template `t`'s container command as a pod runs it (on the `/state` volume), with the
+/// project in `.` and the workflow's name and parameters filled in.
+fn step_command(templates: &[Value], params: &[(String, String)], t: &str) -> Vec<String> {
+    let tpl = templates
+        .iter()
+        .find(|x| x["name"] == t)
+        .unwrap_or_else(|| panic!("no template {t}"));
+    assert_eq!(tpl["container"]["env"][0]["value"], "/state");
+    tpl["container"]["args"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    let mut s = x.as_str().unwrap_or_default().replace("/project", ".");
+                    s = s.replace("{{workflow.name}}", "fraud-train-fraud-x7k2p");
+                    for (k, v) in params {
+                        s = s.replace(&format!("{{{{workflow.parameters.{k}}}}}"), v);
+                    }
+                    s
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The train step before its inputs is refused, saying which step to run first; the steps in
+/// the workflow's order then run it, as the workflow's only run on the shared state.
+fn the_steps_in_order_run_the_workflow(
+    p: &Path,
+    s: Option<&Path>,
+    order: &[String],
+    command: &dyn Fn(&str) -> Vec<String>,
+) {
     // The train step before its inputs: refused, saying which step to run first.
     let train = command("step-train");
     let args: Vec<&str> = train.iter().map(String::as_str).collect();
@@ -231,7 +271,7 @@ fn the_exported_workflow_validates_and_its_steps_register_what_mlpc_run_does() {
         err.contains("needs `dataset`") && err.contains("--step dataset"),
         "{err}"
     );
-    for t in &order {
+    for t in order {
         let args = command(t);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         ok(p, s, &args);
@@ -242,8 +282,14 @@ fn the_exported_workflow_validates_and_its_steps_register_what_mlpc_run_does() {
     assert_eq!(runs[0]["status"], "succeeded", "{runs}");
     // Only the workflow's run: the local one is in the project's own state.
     assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs}");
+}
 
-    // A repeated step (a resubmitted pod) is a cache hit.
+/// A repeated step (a resubmitted pod) is a cache hit.
+fn a_repeated_step_is_a_cache_hit(
+    p: &Path,
+    s: Option<&Path>,
+    command: &dyn Fn(&str) -> Vec<String>,
+) {
     let again = command("step-train");
     let args: Vec<&str> = again.iter().map(String::as_str).collect();
     ok(p, s, &args);
@@ -254,13 +300,15 @@ fn the_exported_workflow_validates_and_its_steps_register_what_mlpc_run_does() {
         .and_then(|a| a.iter().find(|x| x["step"] == "train").cloned())
         .unwrap_or_default();
     assert_eq!(step["status"], "cached", "{step}");
+}
 
-    // The same model as the local runner's, computed again (nothing was in the shared store).
-    let shared = registered(p, s);
+/// The same model as the local runner's, computed again (nothing was in the shared store).
+fn the_same_model_as_the_local_runners(p: &Path, state: &Path, local: &Registered) {
+    let shared = registered(p, Some(state));
     assert_eq!(shared.1, local.1, "the training sets differ");
     assert_eq!(shared.2, local.2, "the metrics differ");
     same_weights(
-        &state.path().join("registry/blobs").join(&shared.0),
+        &state.join("registry/blobs").join(&shared.0),
         &p.join(".mlp/registry/blobs").join(&local.0),
     );
 }

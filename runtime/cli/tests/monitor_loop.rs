@@ -8,7 +8,7 @@
 
 use mlp_test_support::serving::{
     call, dead_url, example, labelled_checkouts, mlpc, mlpc_bin, register_linear, send_checkouts,
-    serve,
+    serve, Server,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -154,10 +154,32 @@ monitor dead_hook {{
 
     let mut server = serve(p);
     let base = server.base.clone();
+    let text = evaluated_with_and_without_traffic(p, &base);
+    the_sla_and_the_check_values_are_on_metrics(&text);
+    a_killed_worker_is_started_again(p, &base, &server, &text);
+
+    // SIGTERM stops it promptly, with no evaluation in progress left to wait for long.
+    let asked = Instant::now();
+    assert_eq!(server.terminate(), Some(0));
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "stopped after {:?}",
+        asked.elapsed()
+    );
+
+    the_history_has_a_whole_second_window_per_evaluation(p);
+    the_dead_webhook_is_tried_and_recorded(p);
+    monitor_status_reads_the_states_the_server_left(p);
+}
+
+/// Evaluated before any traffic: no data yet, on /metrics; once the log holds the traffic,
+/// every check is decided; then two more evaluations, each state on `/metrics`. The last
+/// text.
+fn evaluated_with_and_without_traffic(p: &Path, base: &str) -> String {
     // Evaluated before any traffic: no data yet, on /metrics.
     wait_metrics(
         p,
-        &base,
+        base,
         Duration::from_secs(20),
         "a first evaluation with no data",
         |t| {
@@ -173,7 +195,7 @@ monitor dead_hook {{
     let psi_ok = "mlp_monitor_state{monitor=\"live_watch\",check=\"psi(checkout.amount) < 0.2\",state=\"ok\"} 1";
     let text = wait_metrics(
         p,
-        &base,
+        base,
         Duration::from_secs(30),
         "live_watch evaluated with the traffic",
         |t| t.contains(psi_ok),
@@ -184,7 +206,7 @@ monitor dead_hook {{
     );
     let text = wait_metrics(
         p,
-        &base,
+        base,
         Duration::from_secs(30),
         "two more evaluations of each monitor",
         |t| {
@@ -203,42 +225,49 @@ monitor dead_hook {{
             "missing {line} in\n{text}"
         );
     }
-    // The live SLA: the example's `sla` targets beside the exact quantiles of the last
-    // minute's requests (600 checkouts were just answered).
+    text
+}
+
+/// The live SLA: the example's `sla` targets beside the exact quantiles of the last
+/// minute's requests (600 checkouts were just answered); each check's value, and no failed
+/// evaluation.
+fn the_sla_and_the_check_values_are_on_metrics(text: &str) {
     assert_eq!(
         sample(
-            &text,
+            text,
             "mlp_sla_latency_target_seconds{deployment=\"fraud_api\",quantile=\"0.99\"}"
         ),
         Some(0.02),
         "{text}"
     );
     let window_p99 = sample(
-        &text,
+        text,
         "mlp_request_latency_window_seconds{deployment=\"fraud_api\",quantile=\"0.99\"}",
     );
     assert!(window_p99.is_some_and(|v| v > 0.0 && v < 5.0), "{text}");
     let rate = sample(
-        &text,
+        text,
         "mlp_monitor_value{monitor=\"live_watch\",check=\"error_rate < 1%\"}",
     );
     assert_eq!(rate, Some(0.0), "{text}");
     let psi = sample(
-        &text,
+        text,
         "mlp_monitor_value{monitor=\"live_watch\",check=\"psi(checkout.amount) < 0.2\"}",
     );
     assert!(psi.is_some_and(|v| v.is_finite() && v >= 0.0), "{text}");
     assert_eq!(
         sample(
-            &text,
+            text,
             "mlp_monitor_evaluation_failures_total{monitor=\"live_watch\"}"
         ),
         None,
         "{text}"
     );
+}
 
-    // The evaluator is one long-lived `mlpc monitor worker`; killed, it is started again and
-    // the monitors are evaluated on (the evaluation it was in, if any, counted as failed).
+/// The evaluator is one long-lived `mlpc monitor worker`; killed, it is started again and
+/// the monitors are evaluated on (the evaluation it was in, if any, counted as failed).
+fn a_killed_worker_is_started_again(p: &Path, base: &str, server: &Server, text: &str) {
     let worker = workers(server.child.id());
     assert_eq!(worker.len(), 1, "one worker: {worker:?}");
     let killed = Command::new("kill")
@@ -246,10 +275,10 @@ monitor dead_hook {{
         .status()
         .is_ok_and(|s| s.success());
     assert!(killed, "kill -KILL {}", worker[0]);
-    let seen = evaluations(&text, "live_watch");
+    let seen = evaluations(text, "live_watch");
     let text = wait_metrics(
         p,
-        &base,
+        base,
         Duration::from_secs(30),
         "evaluations after the worker was killed",
         |t| evaluations(t, "live_watch") >= seen + 3.0,
@@ -267,26 +296,21 @@ monitor dead_hook {{
         .unwrap_or(0.0)
     };
     assert!(failed("live_watch") + failed("dead_hook") <= 1.0, "{text}");
+}
 
-    // SIGTERM stops it promptly, with no evaluation in progress left to wait for long.
-    let asked = Instant::now();
-    assert_eq!(server.terminate(), Some(0));
-    assert!(
-        asked.elapsed() < Duration::from_secs(10),
-        "stopped after {:?}",
-        asked.elapsed()
-    );
-
-    // The history: each evaluation over a window ending on a whole second, one per second
-    // at most, later ones decided.
+/// The history: each evaluation over a window ending on a whole second, one per second at
+/// most, later ones decided.
+fn the_history_has_a_whole_second_window_per_evaluation(p: &Path) {
     let live = history(p, "live_watch");
     assert!(live.len() >= 3, "{live:?}");
     assert!(live.iter().all(|(end, _)| end % 1_000_000 == 0), "{live:?}");
     assert!(live.windows(2).all(|w| w[1].0 > w[0].0), "{live:?}");
     assert_eq!(live.last().map(|l| l.1.as_str()), Some("ok"), "{live:?}");
+}
 
-    // The dead webhook: every notification tried three times and recorded, never delivered,
-    // and the monitor evaluated on after each.
+/// The dead webhook: every notification tried three times and recorded, never delivered,
+/// and the monitor evaluated on after each.
+fn the_dead_webhook_is_tried_and_recorded(p: &Path) {
     let dead = history(p, "dead_hook");
     assert!(
         dead.iter().filter(|(_, s)| s == "firing").count() >= 2,
@@ -300,8 +324,10 @@ monitor dead_hook {{
         tries.len() >= 3 && tries.iter().all(|d| !d.ok),
         "{tries:#?}"
     );
+}
 
-    // `mlpc monitor status` reads the states the server left.
+/// `mlpc monitor status` reads the states the server left.
+fn monitor_status_reads_the_states_the_server_left(p: &Path) {
     let out = Command::new(mlpc_bin())
         .args(["monitor", "status", ".", "--format", "json"])
         .current_dir(p)

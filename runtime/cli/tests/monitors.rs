@@ -141,22 +141,39 @@ fn drifted_traffic_fails_the_checks_fires_once_and_resolves_once() {
         mlpc(&["registry", "alias", ".", "fraud_scorer", "1", alias], p);
     }
 
-    // Nothing logged yet: no data, exit 4, and no notification.
-    let (code, run) = monitor_run(p, now());
-    assert_eq!(code, 4, "{run}");
-    assert!(outcomes(&run).iter().all(|o| o == "no_data"), "{run}");
+    nothing_logged_is_no_data(p);
 
     // The test evaluates with `mlpc monitor run` at times it picks: the server's own loop
     // (hourly here) is off, so that an hour passing during the test adds nothing.
     let mut server = serve_with(p, &["--no-monitors"]);
     let url = format!("{}/v1/deployments/fraud_api/predict", server.base);
+    let ends = three_phases_of_traffic(p, &url);
+    // A graceful stop flushes the log.
+    assert_eq!(server.terminate(), Some(0));
+
+    the_checks_pass_fail_and_pass_again(p, &ends);
+    one_firing_then_one_resolved_notification(&received);
+    the_dead_sink_was_tried_three_times_per_notification(p, &hook);
+    the_history_holds_the_evaluations(p);
+}
+
+/// Nothing logged yet: no data, exit 4, and no notification.
+fn nothing_logged_is_no_data(p: &Path) {
+    let (code, run) = monitor_run(p, now());
+    assert_eq!(code, 4, "{run}");
+    assert!(outcomes(&run).iter().all(|o| o == "no_data"), "{run}");
+}
+
+/// Undrifted traffic, then traffic with `amount` shifted, then undrifted again, each phase
+/// within the window and a full window after the last: when each phase ended.
+fn three_phases_of_traffic(p: &Path, url: &str) -> Vec<SystemTime> {
     let mut ends = Vec::new();
     for (i, (seed, scale)) in [(1, 1.0), (2, 4.0), (3, 1.0)].into_iter().enumerate() {
         if let Some(last) = ends.last() {
             until(*last + WINDOW + Duration::from_millis(50));
         }
         let start = now();
-        send_checkouts(&url, &labelled_checkouts(p, 600, seed, scale));
+        send_checkouts(url, &labelled_checkouts(p, 600, seed, scale));
         let end = now();
         assert!(
             end.duration_since(start).unwrap_or_default() < WINDOW,
@@ -164,9 +181,12 @@ fn drifted_traffic_fails_the_checks_fires_once_and_resolves_once() {
         );
         ends.push(end + Duration::from_millis(1));
     }
-    // A graceful stop flushes the log.
-    assert_eq!(server.terminate(), Some(0));
+    ends
+}
 
+/// `mlpc monitor run` at the end of each phase passes, fails the psi and drift checks, and
+/// passes again.
+fn the_checks_pass_fail_and_pass_again(p: &Path, ends: &[SystemTime]) {
     let (code, first) = monitor_run(p, ends[0]);
     assert_eq!(code, 0, "{first}");
     assert_eq!(outcomes(&first), ["pass", "pass", "pass"], "{first}");
@@ -181,8 +201,10 @@ fn drifted_traffic_fails_the_checks_fires_once_and_resolves_once() {
     assert_eq!(second[0]["checks"][1]["method"], "wasserstein", "{second}");
     let (code, third) = monitor_run(p, ends[2]);
     assert_eq!(code, 0, "{third}");
+}
 
-    // Exactly one firing notification, then exactly one resolved one, from the live sink.
+/// Exactly one firing notification, then exactly one resolved one, from the live sink.
+fn one_firing_then_one_resolved_notification(received: &mpsc::Receiver<Value>) {
     let got: Vec<Value> = received.try_iter().collect();
     assert_eq!(got.len(), 2, "{got:#?}");
     let (firing, resolved) = (&got[0], &got[1]);
@@ -222,18 +244,22 @@ fn drifted_traffic_fails_the_checks_fires_once_and_resolves_once() {
             .map(|s| s.starts_with("0001")),
         Some(false)
     );
+}
 
-    // The dead sink was tried three times per notification, each attempt recorded.
+/// The dead sink was tried three times per notification, each attempt recorded.
+fn the_dead_sink_was_tried_three_times_per_notification(p: &Path, hook: &str) {
     let db = deliveries(p);
     assert_eq!(db.len(), 2 * (3 + 1 + 1), "{db:#?}");
     let dead: Vec<&(String, bool)> = db
         .iter()
-        .filter(|(s, _)| s.contains("hook") && !s.contains(&hook))
+        .filter(|(s, _)| s.contains("hook") && !s.contains(hook))
         .collect();
     assert_eq!(dead.len(), 6, "{db:#?}");
     assert!(dead.iter().all(|(_, ok)| !ok), "{db:#?}");
+}
 
-    // History: three evaluations of each check; status: all ok again.
+/// History: three evaluations of each check; status: all ok again.
+fn the_history_holds_the_evaluations(p: &Path) {
     let out = Command::new(mlpc_bin())
         .args([
             "monitor",
@@ -334,38 +360,8 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
     // (hourly here) is off, so that an hour passing during the test adds nothing.
     let mut server = serve_with(p, &["--no-monitors"]);
     let url = format!("{}/v1/deployments/fraud_api/predict", server.base);
-    // Scores with ties (the same rows twice) and a label that the score only partly predicts.
-    let mut answered: Vec<(String, f64, bool)> = Vec::new();
-    for (i, (u, a, c, m)) in labelled_checkouts(p, 600, 7, 1.0)
-        .into_iter()
-        .take(120)
-        .enumerate()
-    {
-        let body = json!({"entities": {"user_id": u}, "request": {"amount": a, "country": c, "merchant_id": m}});
-        let (s, v) = call("POST", &url, Some(body));
-        assert_eq!(s, 200, "{v}");
-        let score = v["outputs"]["score"].as_f64().unwrap_or(f64::NAN);
-        let id = v["request_id"].as_str().unwrap_or_default().to_string();
-        answered.push((id, score, (a > 150.0) != (i % 7 == 0)));
-    }
-    // The caller's own request id is kept.
-    let agent = ureq::Agent::new_with_defaults();
-    let mine = agent
-        .post(&url)
-        .header("X-Request-Id", "order-42")
-        .send_json(json!({"entities": {"user_id": 3}, "request": {"amount": 5.0, "country": "DE", "merchant_id": 1}}))
-        .and_then(|mut r| r.body_mut().read_json::<Value>())
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(mine["request_id"], "order-42", "{mine}");
-    let bad = agent
-        .post(&url)
-        .header("X-Request-Id", "has space")
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .send_json(json!({"entities": {"user_id": 3}, "request": {"amount": 5.0, "country": "DE", "merchant_id": 1}}))
-        .map(|r| r.status().as_u16());
-    assert_eq!(bad.ok(), Some(400));
+    let answered = scores_with_ties_and_partly_predicted_labels(p, &url);
+    the_callers_request_id_is_kept(&url);
     // A refused request is recorded too (status, error, latency; no payload).
     let (s, v) = call(
         "POST",
@@ -375,21 +371,68 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
     assert_eq!(s, 400, "{v}");
     assert_eq!(server.terminate(), Some(0));
 
-    let run = |p: &Path| -> (i32, Value) {
-        let out = Command::new(mlpc_bin())
-            .args(["monitor", "run", ".", "quality", "--format", "json"])
-            .current_dir(p)
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let v = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-        (out.status.code().unwrap_or(-1), v)
-    };
-
-    // Labels arrive late: 20 so far, too few (30 needed): no data, and how many there are.
     let labels: Vec<(String, bool)> = answered.iter().map(|(id, _, y)| (id.clone(), *y)).collect();
+    too_few_labels_is_no_data(p, &labels);
+    the_metrics_are_over_the_joined_rows(p, &answered, &labels);
+    a_labels_file_without_its_key_column_is_named(p);
+}
+
+/// `mlpc monitor run . quality`: (exit code, the JSON report).
+fn quality_run(p: &Path) -> (i32, Value) {
+    let out = Command::new(mlpc_bin())
+        .args(["monitor", "run", ".", "quality", "--format", "json"])
+        .current_dir(p)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), v)
+}
+
+/// Scores with ties (the same rows twice) and a label that the score only partly predicts:
+/// (request id, score, label) of each answered checkout.
+fn scores_with_ties_and_partly_predicted_labels(p: &Path, url: &str) -> Vec<(String, f64, bool)> {
+    let mut answered: Vec<(String, f64, bool)> = Vec::new();
+    for (i, (u, a, c, m)) in labelled_checkouts(p, 600, 7, 1.0)
+        .into_iter()
+        .take(120)
+        .enumerate()
+    {
+        let body = json!({"entities": {"user_id": u}, "request": {"amount": a, "country": c, "merchant_id": m}});
+        let (s, v) = call("POST", url, Some(body));
+        assert_eq!(s, 200, "{v}");
+        let score = v["outputs"]["score"].as_f64().unwrap_or(f64::NAN);
+        let id = v["request_id"].as_str().unwrap_or_default().to_string();
+        answered.push((id, score, (a > 150.0) != (i % 7 == 0)));
+    }
+    answered
+}
+
+/// The caller's own request id is kept; one with a space is refused.
+fn the_callers_request_id_is_kept(url: &str) {
+    let agent = ureq::Agent::new_with_defaults();
+    let mine = agent
+        .post(url)
+        .header("X-Request-Id", "order-42")
+        .send_json(json!({"entities": {"user_id": 3}, "request": {"amount": 5.0, "country": "DE", "merchant_id": 1}}))
+        .and_then(|mut r| r.body_mut().read_json::<Value>())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(mine["request_id"], "order-42", "{mine}");
+    let bad = agent
+        .post(url)
+        .header("X-Request-Id", "has space")
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_json(json!({"entities": {"user_id": 3}, "request": {"amount": 5.0, "country": "DE", "merchant_id": 1}}))
+        .map(|r| r.status().as_u16());
+    assert_eq!(bad.ok(), Some(400));
+}
+
+/// Labels arrive late: 20 so far, too few (30 needed): no data, and how many there are.
+fn too_few_labels_is_no_data(p: &Path, labels: &[(String, bool)]) {
     write_labels(p, &labels[..20]);
-    let (code, early) = run(p);
+    let (code, early) = quality_run(p);
     assert_eq!(code, 4, "{early}");
     assert_eq!(
         outcomes(&early),
@@ -398,10 +441,16 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
     );
     assert_eq!(early[0]["checks"][0]["labelled_rows"], 20, "{early}");
     assert_eq!(early[0]["requests"], 120 + 2, "{early}");
+}
 
-    // 90 of the 120 labelled: the metrics over exactly those joined rows.
+/// 90 of the 120 labelled: the metrics over exactly those joined rows.
+fn the_metrics_are_over_the_joined_rows(
+    p: &Path,
+    answered: &[(String, f64, bool)],
+    labels: &[(String, bool)],
+) {
     write_labels(p, &labels[..90]);
-    let (code, later) = run(p);
+    let (code, later) = quality_run(p);
     assert!(code == 0 || code == 3, "{later}");
     let joined: Vec<(f64, bool)> = answered[..90].iter().map(|(_, s, y)| (*s, *y)).collect();
     let check = |i: usize| later[0]["checks"][i].clone();
@@ -415,15 +464,17 @@ fn quality_checks_use_the_labelled_rows_and_too_few_labels_is_no_data() {
     assert!((precision - tp(0.6) / predicted).abs() < 1e-12, "{later}");
     let recall = check(2)["value"].as_f64().unwrap_or(f64::NAN);
     assert!((recall - tp(0.5) / positives).abs() < 1e-12, "{later}");
+}
 
-    // A labels file without its key column is an error, named.
+/// A labels file without its key column is an error, named.
+fn a_labels_file_without_its_key_column_is_named(p: &Path) {
     let conn = duckdb::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
     let file = p.join("data/feedback.parquet").display().to_string();
     conn.execute_batch(&format!(
         "COPY (SELECT true AS is_fraud) TO '{file}' (FORMAT parquet)"
     ))
     .unwrap_or_else(|e| panic!("{e}"));
-    let (code, broken) = run(p);
+    let (code, broken) = quality_run(p);
     assert_eq!(code, 1, "{broken}");
     let message = check_message(&broken, 0);
     assert!(message.contains("request_id"), "{broken}");

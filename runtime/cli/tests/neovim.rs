@@ -10,7 +10,7 @@
 use serde_json::Value;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -187,7 +187,27 @@ fn neovim_reports_the_code_and_line_of_an_injected_error_and_clears_it_when_fixe
         "the untouched copy of examples/fraud checks clean"
     );
 
-    // The injected error: a misspelled feature in the second model's inputs.
+    let injected = inject_an_error(&project);
+    let checker_message = the_checker_reports_it(&project, &injected);
+    let (child, out, xdg) = start_neovim(tmp.path(), &project, &injected);
+    let said = wait_for_neovim(child, &xdg);
+    let report = neovim_ran_the_mlpc_just_built(&out, &said, &project);
+    neovim_reports_what_the_checker_says_and_clears_it(&report, &injected, &checker_message);
+}
+
+/// The injected error in models.mlp, and the line it replaced.
+struct Injected {
+    models: PathBuf,
+    /// The 0-based line of the error.
+    line: usize,
+    /// The byte column of the misspelled name on it.
+    col: usize,
+    /// The line as it was: the fix.
+    good_line: String,
+}
+
+/// The injected error: a misspelled feature in the second model's inputs.
+fn inject_an_error(project: &Path) -> Injected {
     let models = project.join("models.mlp");
     let text = std::fs::read_to_string(&models).unwrap_or_else(|e| panic!("{e}"));
     let (good, bad) = ("user_stats.countries_30d,", "user_stats.countries_30x,");
@@ -203,9 +223,19 @@ fn neovim_reports_the_code_and_line_of_an_injected_error_and_clears_it_when_fixe
     let good_line = text.lines().nth(line).unwrap_or("").to_string();
     let col = good_line.find("countries_30d").unwrap_or(0);
     std::fs::write(&models, text.replace(good, bad)).unwrap_or_else(|e| panic!("{e}"));
+    Injected {
+        models,
+        line,
+        col,
+        good_line,
+    }
+}
 
-    // What the command line says about it.
-    let checked = check_json(&project);
+/// What the command line says about it: E0109 at the line and column, and its message,
+/// which is returned.
+fn the_checker_reports_it(project: &Path, injected: &Injected) -> String {
+    let Injected { line, col, .. } = *injected;
+    let checked = check_json(project);
     assert_eq!(checked.len(), 1, "{checked:#?}");
     let checker = &checked[0];
     assert_eq!(checker["code"], "E0109", "{checker:#}");
@@ -216,13 +246,23 @@ fn neovim_reports_the_code_and_line_of_an_injected_error_and_clears_it_when_fixe
         checker_message,
         "`user_stats` has no feature `countries_30x`"
     );
+    checker_message
+}
 
-    // Neovim, with nothing of the user's: `--clean`, its state and logs in the temp folder,
-    // and the `mlpc` just built first on PATH (the config says `cmd = { "mlpc", "lsp" }`).
-    let config = tmp.path().join("config.lua");
-    let driver = tmp.path().join("driver.lua");
-    let out = tmp.path().join("out.json");
-    let xdg = tmp.path().join("xdg");
+/// Neovim, with nothing of the user's: `--clean`, its state and logs in the temp folder,
+/// and the `mlpc` just built first on PATH (the config says `cmd = { "mlpc", "lsp" }`).
+/// Returns the child, the file its report goes to and its XDG folder.
+fn start_neovim(tmp: &Path, project: &Path, injected: &Injected) -> (Child, PathBuf, PathBuf) {
+    let Injected {
+        models,
+        line,
+        good_line,
+        ..
+    } = injected;
+    let config = tmp.join("config.lua");
+    let driver = tmp.join("driver.lua");
+    let out = tmp.join("out.json");
+    let xdg = tmp.join("xdg");
     std::fs::write(&config, CONFIG_LUA).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(&driver, DRIVER_LUA).unwrap_or_else(|e| panic!("{e}"));
     let mlpc = PathBuf::from(env!("CARGO_BIN_EXE_mlpc"));
@@ -237,23 +277,28 @@ fn neovim_reports_the_code_and_line_of_an_injected_error_and_clears_it_when_fixe
         .arg(format!("luafile {}", config.display()))
         .arg("-c")
         .arg(format!("luafile {}", driver.display()))
-        .current_dir(&project)
+        .current_dir(project)
         .env("PATH", path)
         .env("XDG_CONFIG_HOME", xdg.join("config"))
         .env("XDG_DATA_HOME", xdg.join("data"))
         .env("XDG_STATE_HOME", xdg.join("state"))
         .env("XDG_CACHE_HOME", xdg.join("cache"))
         .env("MLP_NVIM_WAIT_MS", WAIT_MS.to_string())
-        .env("MLP_NVIM_FILE", &models)
+        .env("MLP_NVIM_FILE", models)
         .env("MLP_NVIM_FIX_LINE", line.to_string())
-        .env("MLP_NVIM_FIX_TEXT", &good_line)
+        .env("MLP_NVIM_FIX_TEXT", good_line)
         .env("MLP_NVIM_OUT", &out)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("nvim: {e}"));
+    (child, out, xdg)
+}
 
+/// Waits for nvim, whose exit must be a success, under a guard that kills it if it has not
+/// exited after KILL_AFTER. Returns what it said, for the messages of later assertions.
+fn wait_for_neovim(child: Child, xdg: &Path) -> String {
     // The guard: kills nvim if it has not exited after KILL_AFTER.
     let pid = child.id();
     let (done, exited) = mpsc::channel::<()>();
@@ -288,9 +333,15 @@ fn neovim_reports_the_code_and_line_of_an_injected_error_and_clears_it_when_fixe
         String::from_utf8_lossy(&output.stderr),
     );
     assert!(output.status.success() && !killed, "{said}");
+    said
+}
 
+/// Neovim's report: the file is of type `mlp`, and its client is the `mlpc` just built,
+/// rooted at the project.
+fn neovim_ran_the_mlpc_just_built(out: &Path, said: &str, project: &Path) -> Value {
+    let mlpc = PathBuf::from(env!("CARGO_BIN_EXE_mlpc"));
     let report: Value = serde_json::from_slice(
-        &std::fs::read(&out).unwrap_or_else(|e| panic!("{}: {e}\n{said}", out.display())),
+        &std::fs::read(out).unwrap_or_else(|e| panic!("{}: {e}\n{said}", out.display())),
     )
     .unwrap_or_else(|e| panic!("{e}\n{said}"));
     eprintln!("what Neovim reported: {report:#}");
@@ -303,10 +354,20 @@ fn neovim_reports_the_code_and_line_of_an_injected_error_and_clears_it_when_fixe
     assert_eq!(report["clients"][0]["name"], "mlpc", "{report:#}");
     assert_eq!(
         report["clients"][0]["root_dir"].as_str().map(PathBuf::from),
-        Some(project.clone()),
+        Some(project.to_path_buf()),
         "{report:#}"
     );
+    report
+}
 
+/// What Neovim reports (0-based line and byte column), against the checker; after the fix in
+/// the buffer, Neovim's list for the file is empty.
+fn neovim_reports_what_the_checker_says_and_clears_it(
+    report: &Value,
+    injected: &Injected,
+    checker_message: &str,
+) {
+    let Injected { line, col, .. } = *injected;
     // What Neovim reports (0-based line and byte column), against the checker.
     let before = report["before"].as_array().cloned().unwrap_or_default();
     assert_eq!(before.len(), 1, "{report:#}");
@@ -320,7 +381,7 @@ fn neovim_reports_the_code_and_line_of_an_injected_error_and_clears_it_when_fixe
     assert_eq!(d["severity"], 1, "{report:#}");
     let message = d["message"].as_str().unwrap_or("");
     assert!(
-        message.starts_with(&checker_message),
+        message.starts_with(checker_message),
         "Neovim shows the checker's message: {message:?} vs {checker_message:?}"
     );
     assert!(

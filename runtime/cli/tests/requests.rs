@@ -54,17 +54,32 @@ fn wrong_values_get_a_400_naming_the_field_and_row_and_nulls_are_missing_values(
     let (status, first) = call("POST", &url, Some(good.clone()));
     assert_eq!(status, 200, "{first}");
 
-    let with = |path: &[&str], v: Value| {
-        let mut b = good.clone();
-        let mut at = &mut b;
-        for k in path {
-            at = &mut at[*k];
-        }
-        *at = v;
-        b.to_string().into_bytes()
-    };
-    let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
-    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+    let mut cases = wrong_values(&good);
+    cases.extend(wrong_bodies(&good));
+    each_answers_its_status_and_message_and_the_server_goes_on(&url, cases, &good, &first);
+    nulls_are_missing_values(&url);
+    assert_eq!(server.terminate(), Some(0));
+}
+
+/// One case: what it is, the body, the status it answers and what its message says.
+type Case = (&'static str, Vec<u8>, u16, &'static str);
+
+/// `good` with the value at `path` replaced by `v`, as bytes.
+fn good_with(good: &Value, path: &[&str], v: Value) -> Vec<u8> {
+    let mut b = good.clone();
+    let mut at = &mut b;
+    for k in path {
+        at = &mut at[*k];
+    }
+    *at = v;
+    b.to_string().into_bytes()
+}
+
+/// The wrong-typed values and extremes: text for a float, a float for an integer, past the
+/// 64-bit range, the non-finite numbers JSON cannot carry, ragged batches.
+fn wrong_values(good: &Value) -> Vec<Case> {
+    let with = |path: &[&str], v: Value| good_with(good, path, v);
+    vec![
         (
             "text for a float",
             with(&["request", "amount"], json!([80.0, "x"])),
@@ -155,6 +170,15 @@ fn wrong_values_get_a_400_naming_the_field_and_row_and_nulls_are_missing_values(
             400,
             "`entities` and `request` must have the same number of rows",
         ),
+    ]
+}
+
+/// The wrong bodies: empty, not an object, unknown or missing fields, deeply nested,
+/// oversized, too many rows.
+fn wrong_bodies(good: &Value) -> Vec<Case> {
+    let with = |path: &[&str], v: Value| good_with(good, path, v);
+    let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    vec![
         ("an empty body", Vec::new(), 400, "invalid JSON"),
         ("a JSON array", b"[1, 2]".to_vec(), 400, "the body must be an object"),
         (
@@ -193,28 +217,40 @@ fn wrong_values_get_a_400_naming_the_field_and_row_and_nulls_are_missing_values(
             400,
             "11000 rows in one request; at most 10000",
         ),
-    ];
+    ]
+}
+
+/// Each wrong request answers its status and a message naming the field and the row; the
+/// server answers normally after each.
+fn each_answers_its_status_and_message_and_the_server_goes_on(
+    url: &str,
+    cases: Vec<Case>,
+    good: &Value,
+    first: &Value,
+) {
     for (what, body, status, message) in cases {
-        let (got, answer) = post_raw(&url, body);
+        let (got, answer) = post_raw(url, body);
         assert_eq!(got, status, "{what}: {answer}");
         if status == 400 {
             let e = answer["error"].as_str().unwrap_or_default();
             assert!(e.contains(message), "{what}: {e:?} lacks {message:?}");
         }
         // The server answers normally after each.
-        let (ok, again) = call("POST", &url, Some(good.clone()));
+        let (ok, again) = call("POST", url, Some(good.clone()));
         assert_eq!(ok, 200, "after {what}: {again}");
         assert_eq!(again["outputs"], first["outputs"], "after {what}");
     }
+}
 
-    // A null request field is a missing value: on-demand features computed from it are
-    // null, and the model sees 0 for that input.
+/// A null request field is a missing value: on-demand features computed from it are
+/// null, and the model sees 0 for that input.
+fn nulls_are_missing_values(url: &str) {
     let body = json!({
         "entities": {"user_id": [42, 42]},
         "request": {"amount": [null, 80.0], "country": ["DE", null], "merchant_id": [7, null]},
         "return_inputs": true,
     });
-    let (status, answer) = call("POST", &url, Some(body));
+    let (status, answer) = call("POST", url, Some(body));
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         answer["inputs"]["checkout_derived.amount_vs_avg"][0],
@@ -222,5 +258,4 @@ fn wrong_values_get_a_400_naming_the_field_and_row_and_nulls_are_missing_values(
     );
     let score0 = answer["outputs"]["score"][0].as_f64().unwrap_or(f64::NAN);
     assert!((score0 - sigmoid(-2.0)).abs() < 1e-6, "{answer}");
-    assert_eq!(server.terminate(), Some(0));
 }

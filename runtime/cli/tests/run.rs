@@ -173,6 +173,23 @@ fn assert_store_is_whole(dir: &Path) -> Vec<PathBuf> {
 fn a_diamond_runs_once_then_comes_from_the_cache_and_reruns_exactly_what_changed() {
     let dir = project();
     let p = dir.path();
+    let first = the_diamond_runs_and_the_flaky_step_passes_on_its_retry(p);
+    each_step_is_a_lineage_job_whose_parent_is_the_run(p, &first);
+    nothing_changed_so_nothing_runs(p, &first);
+    a_changed_code_file_reruns_its_step_and_what_follows(p);
+    let fourth = a_parameter_only_reaches_the_steps_that_use_it(p);
+    let forced = from_and_force_rerun_what_they_name(p);
+
+    // Two runs on the same inputs give the same artifacts.
+    assert_eq!(step(&forced, "d")["output"], step(&fourth, "d")["output"]);
+    assert!(!assert_store_is_whole(p).is_empty(), "the store is empty");
+
+    the_history_lists_every_run_newest_first(p, &first, &forced);
+}
+
+/// The first run runs every step; the flaky step failed once, then passed on its retry, and
+/// its log says so. Returns the run record.
+fn the_diamond_runs_and_the_flaky_step_passes_on_its_retry(p: &Path) -> Value {
     let (code, first) = run(p, "diamond", &[]);
     assert_eq!(code, 0, "{first}");
     assert_eq!(first["status"], "succeeded");
@@ -205,8 +222,11 @@ fn a_diamond_runs_once_then_comes_from_the_cache_and_reruns_exactly_what_changed
         log.contains("attempt 1 failed (the command exited with code 3); retrying in 50ms"),
         "{log}"
     );
+    first
+}
 
-    // OpenLineage: the run, then each step as a job whose parent is the run.
+/// OpenLineage: the run, then each step as a job whose parent is the run.
+fn each_step_is_a_lineage_job_whose_parent_is_the_run(p: &Path, first: &Value) {
     let events: Vec<Value> = std::fs::read_to_string(p.join("lineage.jsonl"))
         .unwrap_or_default()
         .lines()
@@ -245,13 +265,15 @@ fn a_diamond_runs_once_then_comes_from_the_cache_and_reruns_exactly_what_changed
     let store = |s: &str| {
         format!(
             "store/{}",
-            step(&first, s)["output"].as_str().unwrap_or_default()
+            step(first, s)["output"].as_str().unwrap_or_default()
         )
     };
     assert_eq!(inputs, [store("b"), store("c")]);
     assert_eq!(d["outputs"][0]["name"], store("d").as_str());
+}
 
-    // Nothing changed: nothing runs.
+/// Nothing changed: nothing runs.
+fn nothing_changed_so_nothing_runs(p: &Path, first: &Value) {
     let (code, second) = run(p, "diamond", &[]);
     assert_eq!(code, 0);
     for (name, status, reason) in steps(&second) {
@@ -261,8 +283,10 @@ fn a_diamond_runs_once_then_comes_from_the_cache_and_reruns_exactly_what_changed
             "{reason}"
         );
     }
+}
 
-    // A changed code file re-runs its step and what follows, and says why.
+/// A changed code file re-runs its step and what follows, and says why.
+fn a_changed_code_file_reruns_its_step_and_what_follows(p: &Path) {
     std::fs::write(p.join("a.sh"), "echo a2-$1\n").unwrap_or_else(|e| panic!("{e}"));
     let (_, third) = run(p, "diamond", &[]);
     let s = steps(&third);
@@ -285,13 +309,20 @@ fn a_diamond_runs_once_then_comes_from_the_cache_and_reruns_exactly_what_changed
         "ran: the output of step `b` changed; the output of step `c` changed"
     );
     assert_eq!(output_file(p, &third, "d", "d.txt"), "a2-3\nb\nA2-3\n");
+}
 
-    // A parameter only reaches the steps that use it (and what they feed).
+/// A parameter only reaches the steps that use it (and what they feed). Returns the run
+/// record.
+fn a_parameter_only_reaches_the_steps_that_use_it(p: &Path) -> Value {
     let (_, fourth) = run(p, "diamond", &["--param", "n=4"]);
     assert_eq!(step(&fourth, "a")["reason"], "ran: parameter `n` changed");
     assert_eq!(step(&fourth, "flaky")["status"], "cached");
+    fourth
+}
 
-    // --from re-runs a step and what follows; --force re-runs everything.
+/// --from re-runs a step and what follows; --force re-runs everything. Returns the forced
+/// run's record.
+fn from_and_force_rerun_what_they_name(p: &Path) -> Value {
     let (_, from) = run(p, "diamond", &["--param", "n=4", "--from", "c"]);
     assert_eq!(
         statuses(&from),
@@ -308,12 +339,11 @@ fn a_diamond_runs_once_then_comes_from_the_cache_and_reruns_exactly_what_changed
     assert!(steps(&forced)
         .iter()
         .all(|(_, st, r)| st == "succeeded" && r == "ran: --force"));
+    forced
+}
 
-    // Two runs on the same inputs give the same artifacts.
-    assert_eq!(step(&forced, "d")["output"], step(&fourth, "d")["output"]);
-    assert!(!assert_store_is_whole(p).is_empty(), "the store is empty");
-
-    // The history lists every run, newest first.
+/// The history lists every run, newest first.
+fn the_history_lists_every_run_newest_first(p: &Path, first: &Value, forced: &Value) {
     let runs = mlpc()
         .args(["runs", "--format", "json"])
         .arg(p)

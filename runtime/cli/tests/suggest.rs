@@ -93,9 +93,22 @@ fn suggest_sizes_confirms_keeps_writes_and_exports_and_says_when_it_cannot() {
         "fraud_api.yaml",
         "--write",
     ];
+    let replicas = a_confirmed_suggestion_is_reported(p, &args, &yaml);
+    the_suggestion_is_kept(p);
+    it_is_written_into_the_spec(p, replicas);
+    the_exported_yaml_passes_the_validator(p, &yaml, replicas);
+    the_applied_spec_exports_once_the_store_is_shared(p);
+    plan_says_the_suggestion_is_out_of_date(p);
+    below_one_round_trip_it_is_unreachable(p);
+}
+
+/// `mlpc suggest ARGS` (once more if not confirmed, nothing then written or exported) exits
+/// 0 with a report that validates and a confirmed suggestion, the smallest configuration
+/// first: the suggested replicas.
+fn a_confirmed_suggestion_is_reported(p: &Path, args: &[&str], yaml: &Path) -> u64 {
     let serving_before =
         std::fs::read_to_string(p.join("serving.mlp")).unwrap_or_else(|e| panic!("{e}"));
-    let (mut code, mut out, mut err) = run(&args, p);
+    let (mut code, mut out, mut err) = run(args, p);
     if code == Some(5) {
         // Not confirmed (one stall of this debug build on a shared machine is enough to
         // break a p99 over 5 s): nothing was written or exported. Then once more.
@@ -107,7 +120,7 @@ fn suggest_sizes_confirms_keeps_writes_and_exports_and_says_when_it_cannot() {
             std::fs::read_to_string(p.join("serving.mlp")).unwrap_or_else(|e| panic!("{e}")),
             serving_before
         );
-        (code, out, err) = run(&args, p);
+        (code, out, err) = run(args, p);
     }
     assert_eq!(code, Some(0), "{out}\n{err}");
     let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
@@ -141,16 +154,21 @@ fn suggest_sizes_confirms_keeps_writes_and_exports_and_says_when_it_cannot() {
             .map(|t| t.contains("online store")),
         Some(true)
     );
+    replicas
+}
 
-    // Kept.
+/// Kept: `mlpc suggest --show` shows it.
+fn the_suggestion_is_kept(p: &Path) {
     let (code, shown, err) = run(&["suggest", "--show", "."], p);
     assert_eq!(code, Some(0), "{err}");
     assert!(
         shown.contains("fraud_api") && shown.contains("suggested"),
         "{shown}"
     );
+}
 
-    // Written into the spec: it checks, is formatted, and the comments are still there.
+/// Written into the spec: it checks, is formatted, and the comments are still there.
+fn it_is_written_into_the_spec(p: &Path, replicas: u64) {
     let serving = std::fs::read_to_string(p.join("serving.mlp")).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         serving.contains(&format!("replicas = {replicas}")),
@@ -160,11 +178,13 @@ fn suggest_sizes_confirms_keeps_writes_and_exports_and_says_when_it_cannot() {
     assert!(serving.contains("// request_id,is_fraud: what the checkout learned later"));
     mlpc(&["check", "."], p);
     mlpc(&["fmt", "--check", "."], p);
+}
 
-    // The exported YAML passes the Kubernetes schema validator; a broken copy does not.
-    let (ok, said) = k8s_validate(&yaml);
+/// The exported YAML passes the Kubernetes schema validator; a broken copy does not.
+fn the_exported_yaml_passes_the_validator(p: &Path, yaml: &Path, replicas: u64) {
+    let (ok, said) = k8s_validate(yaml);
     assert!(ok, "{said}");
-    let text = std::fs::read_to_string(&yaml).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(yaml).unwrap_or_else(|e| panic!("{e}"));
     assert!(text.contains("kind: HorizontalPodAutoscaler"), "{text}");
     assert!(text.contains(&format!("replicas: {replicas}")), "{text}");
     for (from, to) in [
@@ -183,9 +203,11 @@ fn suggest_sizes_confirms_keeps_writes_and_exports_and_says_when_it_cannot() {
         let (ok, said) = k8s_validate(&broken);
         assert!(!ok, "{to:?} passed:\n{said}");
     }
+}
 
-    // Applied, the spec's own values export the same way, once the replicas share an
-    // online store: on the local one, the pods would refuse to start, and nothing is written.
+/// Applied, the spec's own values export the same way, once the replicas share an online
+/// store: on the local one, the pods would refuse to start, and nothing is written.
+fn the_applied_spec_exports_once_the_store_is_shared(p: &Path) {
     mlpc(&["apply", ".", "--auto-approve"], p);
     let (code, _, err) = run(&["k8s", ".", "fraud_api"], p);
     assert_eq!(code, Some(1), "{err}");
@@ -208,8 +230,10 @@ fn suggest_sizes_confirms_keeps_writes_and_exports_and_says_when_it_cannot() {
         "online  = redis(\"redis://redis:6379/0\")",
         "online  = memory(capacity = env.online_capacity)",
     );
+}
 
-    // The SLA changes: `mlpc plan` says the suggestion is out of date.
+/// The SLA changes: `mlpc plan` says the suggestion is out of date.
+fn plan_says_the_suggestion_is_out_of_date(p: &Path) {
     replace_in(
         &p.join("serving.mlp"),
         "throughput  = 2000/s",
@@ -221,8 +245,11 @@ fn suggest_sizes_confirms_keeps_writes_and_exports_and_says_when_it_cannot() {
         planned.contains("deployment `fraud_api`: its SLA changed since its last suggestion"),
         "{planned}"
     );
+}
 
-    // Below one HTTP round trip: unreachable, exit 3, the nearest point and its blocker.
+/// Below one HTTP round trip: unreachable, exit 3, the nearest point and its blocker; for
+/// people, the same in words.
+fn below_one_round_trip_it_is_unreachable(p: &Path) {
     replace_in(
         &p.join("serving.mlp"),
         "latency_p99 = 20ms",

@@ -201,28 +201,57 @@ fn redis_serves_what_the_local_store_serves_and_survives_losing_redis() {
         skewed_transactions(&d.join("tx.parquet"), USERS);
     }
 
-    // Two runs: the second only recomputes what changed.
-    for until in ["2026-02-10 00:00:00", "2026-03-01 12:00:00"] {
-        let (a, b) = (run(local.path(), until), run(redis.path(), until));
-        assert_eq!(a, b, "keys recomputed up to {until}");
-        assert!(a > 0);
-    }
+    two_runs_recompute_the_same_keys(local.path(), redis.path());
     let plan_r = plan(redis.path());
     let local_store =
         OnlineStore::open(local.path(), &plan(local.path())).unwrap_or_else(|e| panic!("{e}"));
     let redis_store = OnlineStore::open(redis.path(), &plan_r).unwrap_or_else(|e| panic!("{e}"));
     let uncached_store = OnlineStore::open(uncached.path(), &plan(uncached.path()))
         .unwrap_or_else(|e| panic!("{e}"));
+    lookups_agree_with_and_without_the_near_cache(&local_store, &redis_store, &uncached_store);
+    redis_holds_the_local_keys_and_verifies(&local_store, &redis_store, &plan_r, redis.path());
+    a_flushed_redis_is_written_whole(
+        &mut server,
+        &local_store,
+        &redis_store,
+        local.path(),
+        redis.path(),
+    );
+    let f = a_killed_redis_is_unavailable_within_the_deadline(
+        &mut server,
+        &redis_store,
+        &plan_r,
+        redis.path(),
+    );
+    a_restarted_redis_answers_the_same(&mut server, &local_store, &redis_store, &f);
+}
+
+/// Two runs: the second only recomputes what changed.
+fn two_runs_recompute_the_same_keys(local: &Path, redis: &Path) {
+    for until in ["2026-02-10 00:00:00", "2026-03-01 12:00:00"] {
+        let (a, b) = (run(local, until), run(redis, until));
+        assert_eq!(a, b, "keys recomputed up to {until}");
+        assert!(a > 0);
+    }
+}
+
+/// Redis, with its near cache and without it, answers the local store's lookups for users
+/// and two-column keys; a second lookup is answered by the near cache, and the same.
+fn lookups_agree_with_and_without_the_near_cache(
+    local_store: &OnlineStore,
+    redis_store: &OnlineStore,
+    uncached_store: &OnlineStore,
+) {
     // A server checks the generation every second: the first check only learns it.
     assert!(!redis_store.invalidate_if_changed());
     assert!(!redis_store.invalidate_if_changed());
     let account_features = ["account_stats.n", "account_stats.last_amount"];
-    for store in [&redis_store, &uncached_store] {
-        same(&local_store, store, &USER_FEATURES, &users(), false);
-        same(&local_store, store, &account_features, &accounts(), false);
+    for store in [redis_store, uncached_store] {
+        same(local_store, store, &USER_FEATURES, &users(), false);
+        same(local_store, store, &account_features, &accounts(), false);
     }
     // A second lookup is answered by the near cache, and the same.
-    same(&local_store, &redis_store, &USER_FEATURES, &users(), false);
+    same(local_store, redis_store, &USER_FEATURES, &users(), false);
     let hits = redis_store
         .counters
         .hits
@@ -235,7 +264,15 @@ fn redis_serves_what_the_local_store_serves_and_survives_losing_redis() {
             .load(std::sync::atomic::Ordering::Relaxed),
         0
     );
-    // The keys Redis holds for a view, as the local store's.
+}
+
+/// The keys Redis holds for a view, as the local store's; `verify` passes against Redis.
+fn redis_holds_the_local_keys_and_verifies(
+    local_store: &OnlineStore,
+    redis_store: &OnlineStore,
+    plan_r: &mlp_ir::Plan,
+    redis: &Path,
+) {
     let mut a = local_store
         .keys("account_stats")
         .unwrap_or_else(|e| panic!("{e}"));
@@ -247,29 +284,44 @@ fn redis_serves_what_the_local_store_serves_and_survives_losing_redis() {
     assert_eq!(a, b);
 
     for view in ["user_stats", "account_stats"] {
-        let r = verify(&plan_r, redis.path(), view).unwrap_or_else(|e| panic!("{e}"));
+        let r = verify(plan_r, redis, view).unwrap_or_else(|e| panic!("{e}"));
         assert!(
             r.keys > 5000 && r.mismatches.is_empty(),
             "{view}: {:?}",
             r.mismatches.first()
         );
     }
+}
 
-    // Redis loses its data: the next run writes every key again, not only the changed ones.
+/// Redis loses its data: the next run writes every key again, not only the changed ones.
+fn a_flushed_redis_is_written_whole(
+    server: &mut RedisServer,
+    local_store: &OnlineStore,
+    redis_store: &OnlineStore,
+    local: &Path,
+    redis: &Path,
+) {
     server.flush();
     assert!(redis_store.invalidate_if_changed());
     let until = "2026-03-01 12:30:00";
-    let (a, b) = (run(local.path(), until), run(redis.path(), until));
+    let (a, b) = (run(local, until), run(redis, until));
     assert!(
         b > a && b >= USERS as u64,
         "after the flush: {b} keys, {a} locally"
     );
     assert!(redis_store.invalidate_if_changed(), "the generation moved");
     assert!(local_store.invalidate_if_changed());
-    same(&local_store, &redis_store, &USER_FEATURES, &users(), true);
+    same(local_store, redis_store, &USER_FEATURES, &users(), true);
+}
 
-    // Killed: an error that says Redis is unavailable, within the read deadline; the near
-    // cache is dropped when its generation cannot be checked.
+/// Killed: an error that says Redis is unavailable, within the read deadline; the near
+/// cache is dropped when its generation cannot be checked. Returns the features looked up.
+fn a_killed_redis_is_unavailable_within_the_deadline(
+    server: &mut RedisServer,
+    redis_store: &OnlineStore,
+    plan_r: &mlp_ir::Plan,
+    redis: &Path,
+) -> Vec<String> {
     server.save();
     server.kill();
     assert!(redis_store.invalidate_if_changed());
@@ -287,17 +339,25 @@ fn redis_serves_what_the_local_store_serves_and_survives_losing_redis() {
         "{:?}",
         started.elapsed()
     );
-    let down = verify(&plan_r, redis.path(), "user_stats");
+    let down = verify(plan_r, redis, "user_stats");
     assert!(
         matches!(down, Err(FeatureError::Unavailable(_))),
         "{down:?}"
     );
+    f
+}
 
-    // Back, from its dump: the same store answers the same values.
+/// Back, from its dump: the same store answers the same values.
+fn a_restarted_redis_answers_the_same(
+    server: &mut RedisServer,
+    local_store: &OnlineStore,
+    redis_store: &OnlineStore,
+    f: &[String],
+) {
     server.restart();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        match redis_store.lookup(&f, &users(), NOW_US) {
+        match redis_store.lookup(f, &users(), NOW_US) {
             Ok(_) => break,
             Err(FeatureError::Unavailable(e)) => {
                 assert!(Instant::now() < deadline, "still unavailable: {e}");
@@ -306,5 +366,5 @@ fn redis_serves_what_the_local_store_serves_and_survives_losing_redis() {
             Err(e) => panic!("{e}"),
         }
     }
-    same(&local_store, &redis_store, &USER_FEATURES, &users(), true);
+    same(local_store, redis_store, &USER_FEATURES, &users(), true);
 }
