@@ -2,7 +2,28 @@
 //! spells a resource id (`format!("features.{v}")`) itself. The id scheme lives here and in
 //! the lowering only.
 
-use crate::{Column, Plan, Resource, Spec};
+use crate::{Column, InputRef, IrExpr, Plan, Resource, Spec, TensorInput};
+use std::collections::BTreeMap;
+
+/// A model block's interface, borrowed from the plan.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelBlock<'p> {
+    /// Inputs in order (every tensor's, in tensor order).
+    pub inputs: &'p [InputRef],
+    /// Outputs in order: those `forward` returns, side by side, then the derived ones.
+    pub outputs: &'p [Column],
+    /// The declared input tensors (empty for a plain input list: one float32 tensor).
+    pub tensors: &'p [TensorInput],
+    /// Derived outputs by name, computed from the returned ones.
+    pub derived: &'p BTreeMap<String, IrExpr>,
+}
+
+impl<'p> ModelBlock<'p> {
+    /// The outputs `forward` returns, in order (the derived ones are computed after it).
+    pub fn returned(&self) -> Vec<&'p Column> {
+        crate::returned_outputs(self.outputs, self.derived)
+    }
+}
 
 impl Plan {
     fn by(&self, kind: &str, name: &str) -> Option<&Resource> {
@@ -73,6 +94,25 @@ impl Plan {
     /// Model block `name`.
     pub fn model(&self, name: &str) -> Option<&Resource> {
         self.by("model", name)
+    }
+
+    /// The interface of model block `name`: inputs, outputs, tensors and derived outputs.
+    pub fn model_block(&self, name: &str) -> Option<ModelBlock<'_>> {
+        match &self.model(name)?.spec {
+            Spec::Model {
+                inputs,
+                outputs,
+                tensors,
+                derived,
+                ..
+            } => Some(ModelBlock {
+                inputs,
+                outputs,
+                tensors,
+                derived,
+            }),
+            _ => None,
+        }
     }
 
     /// Pipeline `name`.

@@ -5,6 +5,7 @@
 //! versioned JSON (`specs/plan.schema.json`). Runtime crates read only this IR.
 
 mod access;
+pub use access::ModelBlock;
 pub mod cron;
 mod expr;
 pub mod host;

@@ -20,35 +20,15 @@ pub fn check_torchscript(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Model `model`'s inputs, declared input tensors, and the outputs its `forward` returns
-/// (the derived ones are computed after it).
-fn model_block<'p>(
-    plan: &'p mlp_ir::Plan,
-    model: &str,
-) -> Option<(
-    &'p [mlp_ir::InputRef],
-    Vec<&'p mlp_ir::Column>,
-    &'p [mlp_ir::TensorInput],
-)> {
-    match plan.model(model).map(|r| &r.spec) {
-        Some(Spec::Model {
-            inputs,
-            outputs,
-            tensors,
-            derived,
-            ..
-        }) => Some((inputs, mlp_ir::returned_outputs(outputs, derived), tensors)),
-        _ => None,
-    }
-}
-
 /// The model block's interface: input and output names with their types, and its input
 /// tensors when the block names them.
 pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signature> {
-    let (inputs, _, tensors) = model_block(plan, model)?;
-    let Some(Spec::Model { outputs, .. }) = plan.model(model).map(|r| &r.spec) else {
-        return None;
-    };
+    let mlp_ir::ModelBlock {
+        inputs,
+        outputs,
+        tensors,
+        ..
+    } = plan.model_block(model)?;
     let ty = |id: String| -> String {
         match plan.get(&id).map(|r| &r.spec) {
             Some(Spec::Feature { ty, .. }) => format!("{ty:?}").to_lowercase(),
@@ -63,15 +43,12 @@ pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signa
                 ty(format!("feature.{view}.{feature}")),
             ),
             mlp_ir::InputRef::Request { request, field } => {
-                let t = match plan.request(request).map(|r| &r.spec) {
-                    Some(Spec::Request { fields }) => fields
-                        .iter()
-                        .find(|c| &c.name == field)
-                        .map_or("unknown".to_string(), |c| {
-                            format!("{:?}", c.ty).to_lowercase()
-                        }),
-                    _ => "unknown".into(),
-                };
+                let t = plan
+                    .request_fields(request)
+                    .and_then(|fields| fields.iter().find(|c| &c.name == field))
+                    .map_or("unknown".to_string(), |c| {
+                        format!("{:?}", c.ty).to_lowercase()
+                    });
                 (format!("{request}.{field}"), t)
             }
             mlp_ir::InputRef::ModelOutput { model, output } => {
@@ -102,7 +79,8 @@ pub fn signature(plan: &mlp_ir::Plan, model: &str) -> Option<mlp_registry::Signa
 /// `forward(x: float32[batch, 4], cat: int64[batch]) -> (score: float)`: the interface the
 /// model block declares, as messages show it.
 pub fn declared_forward(plan: &mlp_ir::Plan, model: &str) -> Option<String> {
-    let (inputs, outputs, tensors) = model_block(plan, model)?;
+    let block = plan.model_block(model)?;
+    let (inputs, outputs, tensors) = (block.inputs, block.returned(), block.tensors);
     let args: Vec<String> = mlp_ir::input_tensors(inputs, tensors)
         .iter()
         .map(mlp_ir::TensorInput::signature)
@@ -133,9 +111,10 @@ pub fn check_with_torch(
     if !python.exists() {
         return Ok(());
     }
-    let Some((inputs, outputs, tensors)) = model_block(plan, model) else {
+    let Some(block) = plan.model_block(model) else {
         return Err(format!("model `{model}` is not declared"));
     };
+    let (inputs, outputs, tensors) = (block.inputs, block.returned(), block.tensors);
     let layout: Vec<serde_json::Value> = mlp_ir::input_tensors(inputs, tensors)
         .iter()
         .map(|t| {

@@ -99,23 +99,13 @@ pub fn load_model(
 ) -> Result<Loaded, LoadError> {
     let reg = mlp_registry::Registry::open(project_dir)?;
     let v = reg.resolve(&r.model, &reference(r))?;
-    let Some(Spec::Model {
-        inputs,
-        outputs,
-        tensors,
-        derived,
-        ..
-    }) = plan.model(&r.model).map(|x| &x.spec)
-    else {
+    let Some(block) = plan.model_block(&r.model) else {
         return Err(LoadError::UndeclaredModel(r.model.clone()));
     };
     // What `forward` returns per row: the outputs that are not derived, side by side.
-    let returned: usize = mlp_ir::returned_outputs(outputs, derived)
-        .iter()
-        .map(|c| c.cells())
-        .sum();
+    let returned: usize = block.returned().iter().map(|c| c.cells()).sum();
     let model = TorchModel::load(&reg.artifact_path(&v), device)?;
-    let tensors = mlp_ir::input_tensors(inputs, tensors);
+    let tensors = mlp_ir::input_tensors(block.inputs, block.tensors);
     let layout: Vec<(mlp_ir::DType, Option<usize>)> = tensors
         .iter()
         .map(|t| (t.dtype, t.vector.then_some(t.inputs.len())))

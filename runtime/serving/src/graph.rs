@@ -13,7 +13,7 @@ pub use crate::rows::{combine, Method};
 use crate::rows::{condition, expand_rows};
 use mlp_ir::{Column, DType, GraphNode, IdRange, InputRef, IrExpr, ModelRef, Plan, Spec};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -177,26 +177,6 @@ pub struct Outcome {
 }
 
 /// A model block's inputs, outputs, declared tensors and derived outputs.
-type ModelBlock<'p> = (
-    &'p [InputRef],
-    &'p [Column],
-    &'p [mlp_ir::TensorInput],
-    &'p BTreeMap<String, IrExpr>,
-);
-
-fn model_block<'p>(plan: &'p Plan, model: &str) -> Result<ModelBlock<'p>, LoadError> {
-    match plan.model(model).map(|r| &r.spec) {
-        Some(Spec::Model {
-            inputs,
-            outputs,
-            tensors,
-            derived,
-            ..
-        }) => Ok((inputs, outputs, tensors, derived)),
-        _ => Err(LoadError::UndeclaredModel(model.to_string())),
-    }
-}
-
 struct Builder<'p, 'l> {
     plan: &'p Plan,
     load: &'l mut dyn FnMut(&ModelRef) -> Result<Batcher, LoadError>,
@@ -267,7 +247,12 @@ impl Builder<'_, '_> {
     /// cells its `forward` returns and its derived outputs.
     fn model_node(&mut self, model: &ModelRef) -> Result<(Node, Vec<Column>), LoadError> {
         let key = ref_text(model);
-        let (inputs, outputs, tensors, derived) = model_block(self.plan, &model.model)?;
+        let block = self
+            .plan
+            .model_block(&model.model)
+            .ok_or_else(|| LoadError::UndeclaredModel(model.model.clone()))?;
+        let (inputs, outputs, tensors, derived) =
+            (block.inputs, block.outputs, block.tensors, block.derived);
         if let Some(i) = self
             .models
             .iter()
